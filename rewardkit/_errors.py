@@ -1,0 +1,33 @@
+"""Exception classes. Each message says what went wrong and what to do about it."""
+
+from __future__ import annotations
+
+
+class RewardkitError(Exception):
+    """Base class of every rewardkit error."""
+
+
+class RegistrationError(RewardkitError):
+    """A reward cannot be registered or served: bad signature, duplicate name, unknown parser."""
+
+
+class LoadError(RewardkitError):
+    """The serve target (module path or file) cannot be imported."""
+
+
+class ParseError(RewardkitError):
+    """A parser found no answer in the response; the message is the reason."""
+
+
+class InvalidScoreError(RewardkitError):
+    """A reward returned something that is not a finite score."""
+
+
+class UnknownRewardError(RewardkitError, LookupError):
+    """No reward of that name is registered."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        self.known = known
+        listed = ", ".join(known) if known else "(none)"
+        super().__init__(f"no reward named {name!r}; registered rewards: {listed}")

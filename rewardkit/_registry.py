@@ -1,0 +1,384 @@
+"""Reward specs, the decorators that make them, and the registry that names them.
+
+A decorated function stays the plain function (callable in a unit test with
+plain values); its spec hangs on it as `__rewardkit__`. Rewards receive
+their inputs by parameter name, the way pytest hands out fixtures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, Sequence, Union
+
+from ._errors import RegistrationError, UnknownRewardError
+from ._sample import DEFAULT_REFERENCE_KEYS
+from .parsers import Parser, resolve
+
+SPEC_ATTRIBUTE = "__rewardkit__"
+
+# What a reward may ask for, by kind. Documented in the README ("Inputs").
+SINGLE_INPUTS = frozenset(
+    {"response", "thinking", "prompt", "messages", "system", "references", "ground_truth",
+     "reference", "metadata", "trajectory", "sample", "raw"}
+)
+PARSED_INPUTS = SINGLE_INPUTS | {"parsed"}
+GROUPED_INPUTS = frozenset(
+    {"responses", "thinkings", "samples", "prompt", "messages", "system", "references",
+     "ground_truth", "reference", "metadata"}
+)
+_INPUTS = {"single": SINGLE_INPUTS, "parsed": PARSED_INPUTS, "grouped": GROUPED_INPUTS}
+
+Kind = Literal["single", "parsed", "grouped"]
+Rule = Literal["weighted_mean", "weighted_sum"]
+
+
+def _origin(fn: Callable[..., Any]) -> str:
+    code = getattr(fn, "__code__", None)
+    where = f" ({code.co_filename}:{code.co_firstlineno})" if code else ""
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}{where}"
+
+
+@dataclass(frozen=True)
+class RewardSpec:
+    """A registered reward: the function plus how to run it."""
+
+    name: str
+    kind: Kind
+    fn: Callable[..., Any]
+    inputs: tuple[str, ...]
+    options: Mapping[str, Any] = field(default_factory=dict)
+    weight: float = 1.0
+    parser: Parser | None = None
+    on_parse_error: float = 0.0
+    fallback: float | None = None
+    timeout: float | None = None
+    reference_keys: tuple[str, ...] = DEFAULT_REFERENCE_KEYS
+    is_async: bool = False
+    doc: str = ""
+
+    @property
+    def grouped(self) -> bool:
+        return self.kind == "grouped"
+
+    @property
+    def origin(self) -> str:
+        return _origin(self.fn)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the function with this spec's bound options (for variants in unit tests)."""
+        return self.fn(*args, **{**self.options, **kwargs})
+
+
+@dataclass(frozen=True)
+class Component:
+    spec: "AnySpec"
+    weight: float
+
+
+@dataclass(frozen=True)
+class CompositeSpec:
+    """A named, weighted combination of rewards."""
+
+    name: str
+    components: tuple[Component, ...]
+    rule: Rule
+    on_component_error: Literal["fail", "zero"] = "fail"
+    weight: float = 1.0
+    doc: str = ""
+
+    kind = "composite"
+    parser = None
+    fallback = None
+
+    @property
+    def grouped(self) -> bool:
+        return any(c.spec.grouped for c in self.components)
+
+    @property
+    def origin(self) -> str:
+        return f"composite {self.name!r}"
+
+
+AnySpec = Union[RewardSpec, CompositeSpec]
+
+
+def _check_signature(fn: Callable[..., Any], kind: Kind, name: str) -> tuple[tuple[str, ...], set[str]]:
+    """The inputs `fn` asks for, and the names of its options (parameters with defaults)."""
+    allowed = _INPUTS[kind]
+    inputs: list[str] = []
+    options: set[str] = set()
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError) as exc:
+        raise RegistrationError(f"reward {name!r} ({_origin(fn)}): cannot read its signature: {exc}") from None
+    for p in parameters:
+        if p.kind is p.VAR_KEYWORD:
+            continue
+        if p.kind in (p.VAR_POSITIONAL, p.POSITIONAL_ONLY):
+            raise RegistrationError(
+                f"reward {name!r} ({_origin(fn)}): parameter {p.name!r} cannot be passed by name; "
+                "rewardkit passes inputs as keyword arguments"
+            )
+        if p.name in allowed:
+            inputs.append(p.name)
+        elif p.default is not p.empty:
+            options.add(p.name)
+        else:
+            raise RegistrationError(
+                f"reward {name!r} ({_origin(fn)}): parameter {p.name!r} is not an input rewardkit can pass "
+                f"to a {kind} reward. Use one of {', '.join(sorted(allowed))}, or give it a default to make it an option."
+            )
+    if kind == "parsed" and "parsed" not in inputs:
+        raise RegistrationError(f"reward {name!r} ({_origin(fn)}): a parse-then-score reward must take a 'parsed' parameter")
+    if kind == "grouped" and not {"responses", "samples", "thinkings"} & set(inputs):
+        raise RegistrationError(
+            f"reward {name!r} ({_origin(fn)}): a grouped reward must take 'responses', 'thinkings' or 'samples'"
+        )
+    if not inputs:
+        raise RegistrationError(
+            f"reward {name!r} ({_origin(fn)}): takes none of the inputs rewardkit passes ({', '.join(sorted(allowed))})"
+        )
+    return tuple(inputs), options
+
+
+def _check_number(value: Any, what: str, name: str, *, positive: bool = False) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise RegistrationError(f"reward {name!r}: {what} must be a number, got {value!r}")
+    if positive and value <= 0:
+        raise RegistrationError(f"reward {name!r}: {what} must be > 0, got {value!r}")
+
+
+def _make_spec(fn: Callable[..., Any], kind: Kind, name: str | None, **settings: Any) -> RewardSpec:
+    if not callable(fn):
+        raise RegistrationError(f"@{kind} reward: expected a function, got {fn!r}")
+    name = name or fn.__name__
+    inputs, _options = _check_signature(fn, kind, name)
+    _check_number(settings.get("weight"), "weight", name, positive=True)
+    _check_number(settings.get("fallback"), "fallback", name)
+    _check_number(settings.get("timeout"), "timeout", name, positive=True)
+    _check_number(settings.get("on_parse_error"), "on_parse_error", name)
+    if settings.get("reference_keys") is None:
+        settings["reference_keys"] = DEFAULT_REFERENCE_KEYS
+    else:
+        settings["reference_keys"] = tuple(settings["reference_keys"])
+    return RewardSpec(
+        name=name,
+        kind=kind,
+        fn=fn,
+        inputs=inputs,
+        is_async=inspect.iscoroutinefunction(fn),
+        doc=inspect.cleandoc(fn.__doc__ or ""),
+        **settings,
+    )
+
+
+def _decorator(kind: Kind, fn: Callable[..., Any] | None, name: str | None, settings: dict[str, Any]) -> Any:
+    def register(f: Callable[..., Any]) -> Callable[..., Any]:
+        setattr(f, SPEC_ATTRIBUTE, _make_spec(f, kind, name, **settings))
+        return f
+
+    return register(fn) if fn is not None else register
+
+
+def reward(
+    fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    weight: float = 1.0,
+    fallback: float | None = None,
+    timeout: float | None = None,
+    reference_keys: Sequence[str] | None = None,
+) -> Any:
+    """Register a single reward: one response -> one score.
+
+    Use as `@reward` or `@reward(name=..., fallback=0.0, ...)`. `fallback` is
+    the score returned (with the error reported) when the reward raises;
+    without it a failure is reported as an error.
+    """
+    settings = dict(weight=weight, fallback=fallback, timeout=timeout, reference_keys=reference_keys)
+    return _decorator("single", fn, name, settings)
+
+
+def grouped_reward(
+    fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    weight: float = 1.0,
+    fallback: float | None = None,
+    timeout: float | None = None,
+    reference_keys: Sequence[str] | None = None,
+) -> Any:
+    """Register a grouped reward: the N responses sampled for one prompt -> N scores."""
+    settings = dict(weight=weight, fallback=fallback, timeout=timeout, reference_keys=reference_keys)
+    return _decorator("grouped", fn, name, settings)
+
+
+def parsed_reward(
+    parser: "str | Parser | Callable[[str], Any]",
+    *,
+    name: str | None = None,
+    on_parse_error: float = 0.0,
+    weight: float = 1.0,
+    fallback: float | None = None,
+    timeout: float | None = None,
+    reference_keys: Sequence[str] | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a parse-then-score reward.
+
+    `parser` runs on the response first; the function receives its result as
+    `parsed`. When the parser finds nothing, the score is `on_parse_error`
+    with the parser's reason, and the function is not called.
+    """
+
+    def register(f: Callable[..., Any]) -> Callable[..., Any]:
+        label = name or getattr(f, "__name__", "?")
+        try:
+            resolved = resolve(parser)
+        except RegistrationError as exc:
+            raise RegistrationError(f"reward {label!r} ({_origin(f)}): {exc}") from None
+        settings = dict(parser=resolved, on_parse_error=on_parse_error, weight=weight, fallback=fallback,
+                        timeout=timeout, reference_keys=reference_keys)
+        return _decorator("parsed", f, name, settings)
+
+    if not isinstance(parser, Parser) and _looks_like_reward(parser):
+        raise RegistrationError(
+            f"@parsed_reward needs a parser first: write @parsed_reward('boxed') above {parser.__name__}"
+        )
+    return register
+
+
+def _looks_like_reward(fn: Any) -> bool:
+    """True for `@parsed_reward` written without a parser (the reward itself was passed)."""
+    if not callable(fn):
+        return False
+    try:
+        return "parsed" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def spec_of(obj: Any) -> AnySpec:
+    """The spec of a decorated function, a variant or a composite."""
+    if isinstance(obj, (RewardSpec, CompositeSpec)):
+        return obj
+    spec = getattr(obj, SPEC_ATTRIBUTE, None)
+    if spec is None:
+        raise RegistrationError(f"{obj!r} is not a reward: decorate it with @reward, @grouped_reward or @parsed_reward")
+    return spec
+
+
+def variant(base: Any, name: str, *, weight: float | None = None, fallback: float | None = None,
+            timeout: float | None = None, **options: Any) -> RewardSpec:
+    """A configured copy of a reward, registered under a new name.
+
+    `options` set the reward function's own keyword parameters (those with
+    defaults), e.g. `variant(exact_match, "exact_ci", ignore_case=True)`.
+    """
+    spec = spec_of(base)
+    if not isinstance(spec, RewardSpec):
+        raise RegistrationError(f"variant {name!r}: {spec.name!r} is a composite; make a new composite instead")
+    _inputs, known = _check_signature(spec.fn, spec.kind, spec.name)
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise RegistrationError(
+            f"variant {name!r} of {spec.name!r}: unknown option(s) {', '.join(unknown)}; "
+            f"options of {spec.name!r}: {', '.join(sorted(known)) or '(none)'}"
+        )
+    changes: dict[str, Any] = {"name": name, "options": {**spec.options, **options}}
+    for key, value in (("weight", weight), ("fallback", fallback), ("timeout", timeout)):
+        if value is not None:
+            _check_number(value, key, name, positive=key != "fallback")
+            changes[key] = value
+    return dataclasses.replace(spec, **changes)
+
+
+def composite(
+    name: str,
+    components: Mapping[Any, float] | Sequence[Any],
+    *,
+    rule: Rule,
+    on_component_error: Literal["fail", "zero"] = "fail",
+    weight: float = 1.0,
+    doc: str = "",
+) -> CompositeSpec:
+    """A weighted combination of rewards.
+
+    `components` maps rewards to weights, or lists rewards (each then uses
+    its own `weight`). `rule` is explicit: "weighted_mean" (Vertex composite
+    semantics: sum(w*r)/sum(w)) or "weighted_sum" (DashScope SDK semantics:
+    sum(w*r)). With on_component_error="zero" a failing component counts 0
+    and is reported, as in the DashScope SDK; with "fail" (default) the
+    composite fails.
+    """
+    if rule not in ("weighted_mean", "weighted_sum"):
+        raise RegistrationError(f"composite {name!r}: rule must be 'weighted_mean' or 'weighted_sum', got {rule!r}")
+    if on_component_error not in ("fail", "zero"):
+        raise RegistrationError(f"composite {name!r}: on_component_error must be 'fail' or 'zero'")
+    pairs = components.items() if isinstance(components, Mapping) else [(c, None) for c in components]
+    built = []
+    for obj, w in pairs:
+        spec = spec_of(obj)
+        w = spec.weight if w is None else w
+        _check_number(w, f"weight of component {spec.name!r}", name, positive=True)
+        built.append(Component(spec, float(w)))
+    if not built:
+        raise RegistrationError(f"composite {name!r}: needs at least one component")
+    names = [c.spec.name for c in built]
+    if len(set(names)) != len(names):
+        raise RegistrationError(f"composite {name!r}: a component is listed twice ({', '.join(names)})")
+    return CompositeSpec(name, tuple(built), rule, on_component_error, weight, inspect.cleandoc(doc))
+
+
+class Registry:
+    """Rewards by name, in registration order."""
+
+    def __init__(self, specs: Iterable[AnySpec]) -> None:
+        self._specs: dict[str, AnySpec] = {}
+        for spec in specs:
+            self._add(spec)
+
+    def _add(self, spec: AnySpec) -> None:
+        existing = self._specs.get(spec.name)
+        if existing is not None and existing is not spec:
+            raise RegistrationError(
+                f"reward name {spec.name!r} is registered twice: by {existing.origin} and by {spec.origin}; "
+                "pass name=... to one of them"
+            )
+        self._specs[spec.name] = spec
+        if isinstance(spec, CompositeSpec):
+            for component in spec.components:
+                self._add(component.spec)
+
+    def get(self, name: str) -> AnySpec:
+        try:
+            return self._specs[name]
+        except KeyError:
+            raise UnknownRewardError(name, self.names()) from None
+
+    def names(self) -> list[str]:
+        return list(self._specs)
+
+    def __iter__(self) -> Iterator[AnySpec]:
+        return iter(self._specs.values())
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+
+def collect(module: ModuleType) -> Registry:
+    """Every reward, variant and composite in a module's namespace, in definition order."""
+    found: list[AnySpec] = []
+    for value in vars(module).values():
+        if isinstance(value, (RewardSpec, CompositeSpec)):
+            found.append(value)
+        elif callable(value) and isinstance(getattr(value, SPEC_ATTRIBUTE, None), RewardSpec):
+            found.append(getattr(value, SPEC_ATTRIBUTE))
+    return Registry(found)

@@ -1,0 +1,470 @@
+"""Find the final answer in a model response (parsing only; comparing lives in ``_equivalence``).
+
+Everything here is pure standard-library string work, so it is cheap, thread-safe and
+never imports sympy.
+
+Anti-reward-hacking policy of :func:`extract_final_answer` (the same rules back
+:func:`extract_choice` and :func:`extract_gsm8k_number`):
+
+1. Thinking never counts. ``extract_final_answer`` strips ``<think>...</think>`` itself
+   (:func:`strip_thinking` is idempotent, so callers that already stripped lose nothing). A
+   gold answer that appears only inside the reasoning earns nothing; an unclosed ``<think>``
+   hides everything after it, and a stray ``</think>`` hides everything before it (chat
+   templates that put the opening tag in the prompt produce exactly that).
+2. Fenced code blocks (```` ``` ```` or ``~~~``, an unclosed fence runs to the end) never
+   count: a policy could otherwise hide a second answer where a reader does not look.
+3. The answer is the LAST ``\\boxed{...}`` / ``\\fbox{...}`` (balanced braces, nested braces
+   and nested boxes are fine). Boxing several different answers is hedging: when the boxed
+   answers are not all identical after whitespace removal the response is rejected.
+4. Without a box: the last "final answer is X" / "the answer is X" / "Answer: X" phrase.
+5. Only when ``allow_last_number=True``: the last number in the text.
+6. A candidate that enumerates many values is rejected: an ellipsis list ("1, 2, 3, ..., 100"),
+   more than ``MAX_LIST_ITEMS`` top-level comma-separated items, or more than
+   ``MAX_OR_ALTERNATIVES`` items joined with "or" ("1, 2, 3, or 4"). Two alternatives
+   ("5 or 6") pass extraction; ``answers_equivalent`` rejects them against a single gold.
+7. Look-alike digits (fullwidth ``０-９``, Arabic-Indic, mathematical bold ``𝟕``, circled,
+   ...) are NOT normalised to ASCII: a candidate containing any non-ASCII digit is rejected.
+   Only ASCII digits are numbers here, so look-alike digits can never earn credit.
+
+``Extraction.source`` is one of ``"boxed"``, ``"answer_phrase"``, ``"last_number"``,
+``"none"``; :func:`extract_choice` adds ``"marker"`` (bold letter, "B) ..." line, bare
+letter) and ``"last_letter"``, :func:`extract_gsm8k_number` adds ``"gsm8k_marker"``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from fractions import Fraction
+
+MAX_LIST_ITEMS = 10
+MAX_OR_ALTERNATIVES = 3
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """An extracted answer (``None`` when rejected or absent) and why."""
+
+    answer: str | None
+    source: str
+    reason: str
+
+
+def _nothing(reason: str) -> Extraction:
+    return Extraction(answer=None, source="none", reason=reason)
+
+
+# ---------------------------------------------------------------- cleaning the response
+
+
+def strip_thinking(text: str, tags: tuple[str, ...] = ("think",)) -> str:
+    """Remove reasoning blocks ``<tag>...</tag>`` for every tag in ``tags`` (case-insensitive).
+
+    A stray closing tag (opening tag was in the prompt) drops everything before it; a stray
+    opening tag (reasoning never finished) drops everything after it.
+    """
+    for tag in tags:
+        name = re.escape(tag)
+        text = re.sub(rf"<{name}\b[^>]*>.*?</{name}\s*>", " ", text, flags=re.S | re.I)
+        closings = list(re.finditer(rf"</{name}\s*>", text, flags=re.I))
+        if closings:
+            text = text[closings[-1].end():]
+        opening = re.search(rf"<{name}\b[^>]*>", text, flags=re.I)
+        if opening:
+            text = text[: opening.start()]
+    return text
+
+
+_FENCE = re.compile(r"(```|~~~).*?(?:\1|\Z)", re.S)
+
+
+def strip_code_blocks(text: str) -> str:
+    """Remove fenced code blocks; an unclosed fence hides the rest of the text."""
+    return _FENCE.sub(" ", text)
+
+
+def _visible_text(text: str) -> str:
+    return strip_code_blocks(strip_thinking(text))
+
+
+# ---------------------------------------------------------------- boxed answers
+
+_BOX_START = re.compile(r"\\(?:boxed|fbox)\s*\{")
+
+
+def _balanced_end(text: str, open_index: int) -> int | None:
+    """Index just past the brace matching ``text[open_index] == '{'``; escaped braces don't count."""
+    depth = 0
+    i = open_index
+    while i < len(text):
+        char = text[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return None
+
+
+def all_boxed(text: str) -> list[str]:
+    """Contents of every top-level ``\\boxed{}``/``\\fbox{}`` in order; unclosed boxes are skipped."""
+    found: list[str] = []
+    position = 0
+    while (match := _BOX_START.search(text, position)) is not None:
+        end = _balanced_end(text, match.end() - 1)
+        if end is None:
+            position = match.end()
+            continue
+        found.append(_unbox(text[match.end(): end - 1].strip()))
+        position = end
+    return found
+
+
+def _unbox(content: str) -> str:
+    """``\\boxed{\\boxed{5}}`` is just ``5``."""
+    while (inner := _BOX_START.match(content)) and _balanced_end(content, inner.end() - 1) == len(content):
+        content = content[inner.end(): -1].strip()
+    return content
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last balanced ``\\boxed{...}``/``\\fbox{...}`` in ``text``, else ``None``."""
+    boxes = all_boxed(text)
+    return boxes[-1] if boxes else None
+
+
+def _boxed_candidate(text: str) -> Extraction | None:
+    boxes = all_boxed(text)
+    if not boxes:
+        return None
+    distinct = {re.sub(r"\s+", "", box) for box in boxes}
+    if len(distinct) > 1:
+        return _nothing(f"{len(distinct)} different boxed answers: " + ", ".join(repr(b) for b in boxes[-3:]))
+    if not boxes[-1]:
+        return _nothing("empty boxed answer")
+    count = f"last of {len(boxes)} identical boxed answers" if len(boxes) > 1 else "boxed answer"
+    return Extraction(answer=boxes[-1], source="boxed", reason=count)
+
+
+# ---------------------------------------------------------------- answer phrases
+
+_PHRASE = re.compile(
+    r"\b(?:final\s+answer|answer)\b[*_]*\s*(?:is\b\s*:?|:|=)[ \t*_]*(?P<rest>[^\n]*)(?:\n+(?P<next>[^\n]*))?",
+    re.I,
+)
+_MATH_DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
+# A period ends the sentence unless a digit follows (then it is a decimal point).
+_SENTENCE_END = re.compile(r"(?<![.\\])\.(?![\d.])|\s+(?:because|since|as|which|so)\b", re.I)
+
+
+def _clean_phrase_value(rest: str) -> str:
+    rest = rest.strip().strip("*_").strip()
+    for opening, closing in _MATH_DELIMS:
+        if rest.startswith(opening):
+            end = rest.find(closing, len(opening))
+            if end != -1:
+                return rest[len(opening): end].strip()
+    cut = _SENTENCE_END.search(rest)
+    if cut:
+        rest = rest[: cut.start()]
+    return rest.strip().strip("*_").rstrip(",;:").strip()
+
+
+def _phrase_matches(text: str) -> list[re.Match[str]]:
+    """Every phrase match, overlapping ones included.
+
+    "Final Answer: The final answer is 5." holds two phrases; the inner one is the answer.
+    """
+    matches: list[re.Match[str]] = []
+    position = 0
+    while (match := _PHRASE.search(text, position)) is not None:
+        matches.append(match)
+        position = match.start() + 1
+    return matches
+
+
+def _phrase_candidate(text: str) -> Extraction | None:
+    for match in reversed(_phrase_matches(text)):
+        value = _clean_phrase_value(match.group("rest"))
+        if not value and match.group("next"):
+            value = _clean_phrase_value(match.group("next"))
+        if value:
+            return Extraction(answer=value, source="answer_phrase", reason="last 'answer is' / 'answer:' phrase")
+    return None
+
+
+# ---------------------------------------------------------------- numbers
+
+_NUMBER = re.compile(
+    r"(?:(?<![\w.)\]])[-+\u2212])?(?<![\d.])"
+    r"(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)"
+    r"(?:[eE][-+]?\d+)?(?:/\d+)?(?![\d])",
+    re.ASCII,
+)
+
+
+def last_number(text: str) -> str | None:
+    """The last ASCII number in ``text`` as written ("-3", "+3", "1,000", "3.5", "1e-3", "3/4").
+
+    A sign counts only when it does not follow a word ("5-3" gives "3"); the Unicode minus
+    becomes "-". Look-alike digits are not numbers.
+    """
+    matches = _NUMBER.findall(text)
+    return matches[-1].replace("\u2212", "-") if matches else None
+
+
+# ---------------------------------------------------------------- candidate checks
+
+_ELLIPSIS = re.compile(r"\.\.\.|\\[lcd]?dots\b|\u2026")
+_OR = re.compile(r"\bor\b|\\text\{\s*or\s*\}", re.I)
+
+
+def non_ascii_digits(text: str) -> list[str]:
+    """Digit characters outside ASCII ``0-9`` (look-alikes such as ``７``, ``٧``, ``𝟕``, ``⑦``)."""
+    return [c for c in text if not c.isascii() and unicodedata.digit(c, None) is not None and not _is_superscript(c)]
+
+
+def _is_superscript(char: str) -> bool:
+    # Superscripts are exponents (cm², x³), not look-alikes of the base digits.
+    return "SUPERSCRIPT" in unicodedata.name(char, "")
+
+
+def split_top_level(text: str, separator: str = ",") -> list[str]:
+    """Split on ``separator`` outside brackets/braces; thousands commas (``1,000``) don't split."""
+    parts, depth, current = [], 0, []
+    for i, char in enumerate(text):
+        depth += char in "([{"
+        depth -= char in ")]}"
+        thousands = char == "," and i > 0 and text[i - 1].isdigit() and re.match(r",\d{3}(?!\d)", text[i:])
+        if char == separator and depth <= 0 and not thousands:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return [p.strip() for p in parts]
+
+
+def _strip_outer_brackets(text: str) -> str:
+    text = text.strip()
+    for opening, closing in (("\\{", "\\}"), ("(", ")"), ("[", "]"), ("{", "}")):
+        if text.startswith(opening) and text.endswith(closing):
+            return text[len(opening): -len(closing)]
+    return text
+
+
+def candidate_problem(candidate: str) -> str | None:
+    """Why ``candidate`` must get no credit (look-alike digits, enumerations), else ``None``."""
+    lookalikes = non_ascii_digits(candidate)
+    if lookalikes:
+        return f"answer {candidate!r} contains non-ASCII digits {''.join(lookalikes)!r}; look-alike digits get no credit"
+    items = split_top_level(_strip_outer_brackets(candidate))
+    if len(items) > 2 and _ELLIPSIS.search(candidate):
+        return f"answer {candidate!r} is an enumeration with an ellipsis, not a final answer"
+    if len(items) > MAX_LIST_ITEMS:
+        return f"answer {candidate!r} lists {len(items)} values (more than {MAX_LIST_ITEMS})"
+    if _OR.search(candidate):
+        alternatives = [a for item in items for a in _OR.split(item) if a.strip()]
+        if len(alternatives) > MAX_OR_ALTERNATIVES:
+            return f"answer {candidate!r} hedges between {len(alternatives)} values joined with 'or'"
+    return None
+
+
+def _checked(extraction: Extraction) -> Extraction:
+    if extraction.answer is None:
+        return extraction
+    problem = candidate_problem(extraction.answer)
+    if problem:
+        return Extraction(answer=None, source=extraction.source, reason=f"rejected {extraction.source}: {problem}")
+    return extraction
+
+
+# ---------------------------------------------------------------- final answers
+
+
+def extract_final_answer(text: str, *, allow_last_number: bool = False) -> Extraction:
+    """The final answer of a free-form math response, following the module's policy."""
+    if not text or not text.strip():
+        return _nothing("empty response")
+    visible = _visible_text(text)
+    if not visible.strip():
+        return _nothing("empty response after removing thinking and code blocks")
+    found = _boxed_candidate(visible) or _phrase_candidate(visible)
+    if found is None and allow_last_number:
+        number = last_number(visible)
+        if number is not None:
+            found = Extraction(answer=number, source="last_number", reason="last number in the text (fallback)")
+    if found is None:
+        fallback = "" if allow_last_number else " (last-number fallback disabled)"
+        return _nothing(f"no boxed answer or answer phrase found{fallback}")
+    return _checked(found)
+
+
+# ---------------------------------------------------------------- multiple choice
+
+
+def _choice_class(choices: str) -> str:
+    return "[" + "".join(re.escape(c) for c in choices.upper()) + "]"
+
+
+def _choice_in_box(box: str, choices: str) -> str | None:
+    core = re.sub(r"\\text(?:bf)?\s*\{([^{}]*)\}", r"\1", box)
+    core = re.sub(r"[\s*()]", "", core).rstrip(".")
+    return core if len(core) == 1 and core in choices.upper() else None
+
+
+def _boxed_choice(text: str, choices: str) -> Extraction | None:
+    boxes = all_boxed(text)
+    if not boxes:
+        return None
+    letters = [_choice_in_box(box, choices) for box in boxes]
+    if None in letters:
+        bad = boxes[letters.index(None)]
+        return _nothing(f"boxed answer {bad!r} is not one of {', '.join(choices.upper())}")
+    if len(set(letters)) > 1:
+        return _nothing(f"{len(set(letters))} different boxed answers: {', '.join(letters)}")
+    return Extraction(answer=letters[-1], source="boxed", reason="boxed choice")
+
+
+def _phrase_choice(text: str, choices: str) -> Extraction | None:
+    letter = _choice_class(choices)
+    # Keywords are case-insensitive, letters are not: "the answer is a number" names no choice.
+    phrase = re.compile(
+        r"\b(?i:answer|option|choice)\b[*_]*\s*(?:(?i:is)\b\s*:?|:)\s*[*_]*\s*(?:(?i:option|choice)\s+)?"
+        rf"\(?(?P<letter>{letter})\)?(?![A-Za-z0-9])[*_]*"
+        rf"(?P<more>\s*(?:,|/|&|\bor\b|\band\b)\s*[*_]*\(?{letter}\)?(?![A-Za-z0-9]))?"
+    )
+    matches = list(phrase.finditer(text))
+    if not matches:
+        return None
+    last = matches[-1]
+    if last.group("more"):
+        return _nothing(f"several different choices in the final statement {last.group(0).strip()!r}")
+    return Extraction(answer=last.group("letter"), source="answer_phrase", reason="answer phrase")
+
+
+def _marker_choice(text: str, choices: str) -> Extraction | None:
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return None
+    final = lines[-1].strip()
+    letter = _choice_class(choices)
+    bold = set(re.findall(rf"\*\*\s*\(?({letter})\)?[.:]?\s*\*\*", final))
+    if len(bold) > 1:
+        return _nothing(f"several different choices in the final statement {final!r}")
+    if bold:
+        return Extraction(answer=bold.pop(), source="marker", reason="bold choice letter in the final line")
+    start = re.match(rf"\(?({letter})(?:\)|[.:])(?:\s|$)", final) or re.fullmatch(rf"\(?({letter})\)?\.?", final)
+    if start:
+        return Extraction(answer=start.group(1), source="marker", reason="choice letter opening the final line")
+    return None
+
+
+def _last_letter_choice(text: str, choices: str) -> Extraction | None:
+    # "A car ..." is an article, not a choice: skip a capital followed by a lowercase word.
+    pattern = rf"(?<![A-Za-z0-9])\(?({_choice_class(choices)})\)?(?![A-Za-z0-9])(?!\s+[a-z])"
+    found = re.findall(pattern, text)
+    if not found:
+        return None
+    return Extraction(answer=found[-1], source="last_letter", reason="last standalone choice letter (fallback)")
+
+
+def extract_choice(text: str, choices: str = "ABCD", *, allow_last_letter: bool = False) -> Extraction:
+    """The chosen letter of a multiple-choice response.
+
+    Order: boxed letter, "the answer is (B)" / "Answer: B" phrase, a marker in the final line
+    ("**B**", "B) ...", a bare "B"), then - only when ``allow_last_letter`` - the last
+    standalone choice letter. Letters are matched in upper case only ("the answer is a
+    number" names no choice). Several different letters in the final statement are rejected.
+    """
+    if not text or not text.strip():
+        return _nothing("empty response")
+    visible = _visible_text(text)
+    for finder in (_boxed_choice, _phrase_choice, _marker_choice):
+        found = finder(visible, choices)
+        if found is not None:
+            return found
+    if allow_last_letter:
+        found = _last_letter_choice(visible, choices)
+        if found is not None:
+            return found
+    return _nothing(f"no choice among {', '.join(choices.upper())} found")
+
+
+# ---------------------------------------------------------------- GSM8K numbers
+
+_GSM8K_MARKER = re.compile(r"####\s*(?P<value>[^\n]+)")
+_LATEX_FRAC = re.compile(r"\\[dt]?frac\s*\{\s*(-?\d+)\s*\}\s*\{\s*(\d+)\s*\}")
+_UNIT_POWER = re.compile(r"(?<=[A-Za-z}])\s*\^\s*\{?\s*\d\s*\}?")
+
+
+def canonical_number(value: Fraction) -> str:
+    """``72`` for integers, a plain decimal when it terminates, else ``p/q``."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    denominator = value.denominator
+    for prime in (2, 5):
+        while denominator % prime == 0:
+            denominator //= prime
+    if denominator != 1:
+        return f"{value.numerator}/{value.denominator}"
+    text = f"{value.numerator / value.denominator:.15f}" if abs(value) < 1e15 else str(float(value))
+    return text.rstrip("0").rstrip(".")
+
+
+def _number_value(token: str) -> Fraction:
+    return Fraction(token.replace(",", "").replace("\u2212", "-").lstrip("+"))
+
+
+def _gsm8k_value(candidate: str) -> tuple[str | None, str]:
+    if _OR.search(candidate):
+        return None, f"answer {candidate!r} hedges between values"
+    text = _LATEX_FRAC.sub(r"\1/\2", candidate)
+    text = _UNIT_POWER.sub("", text.split("=")[-1])
+    numbers = _NUMBER.findall(text)
+    if not numbers:
+        return None, f"no number in answer {candidate!r}"
+    if len({_number_value(n) for n in numbers}) > 1:
+        return None, f"answer {candidate!r} contains {len(numbers)} different numbers"
+    return canonical_number(_number_value(numbers[-1])), ""
+
+
+def _gsm8k_candidate(text: str) -> Extraction | None:
+    markers = _GSM8K_MARKER.findall(text)
+    if markers:
+        return Extraction(answer=markers[-1].strip(), source="gsm8k_marker", reason="'#### ' marker")
+    found = _boxed_candidate(text) or _phrase_candidate(text)
+    if found is not None:
+        return found
+    number = last_number(text)
+    if number is None:
+        return None
+    return Extraction(answer=number, source="last_number", reason="last number in the text")
+
+
+def extract_gsm8k_number(text: str) -> Extraction:
+    """A GSM8K-style numeric answer, normalised ("1,000" -> "1000", "72.0" -> "72", "$72" -> "72").
+
+    Order: the last ``#### X`` line, the boxed answer, an answer phrase, the last number.
+    """
+    if not text or not text.strip():
+        return _nothing("empty response")
+    visible = _visible_text(text)
+    found = _gsm8k_candidate(visible)
+    if found is None:
+        return _nothing("no number found")
+    if found.answer is None:
+        return found
+    problem = candidate_problem(found.answer)
+    if problem:
+        return Extraction(answer=None, source=found.source, reason=f"rejected {found.source}: {problem}")
+    value, why = _gsm8k_value(found.answer)
+    if value is None:
+        return Extraction(answer=None, source=found.source, reason=f"rejected {found.source}: {why}")
+    return Extraction(answer=value, source=found.source, reason=found.reason)

@@ -1,0 +1,536 @@
+"""Is a candidate answer equivalent to a gold answer? (comparing only; parsing is ``_answers``)
+
+``answers_equivalent`` normalises both strings, settles what it can exactly in pure Python and
+hands everything else to math-verify (``math_verify.parse`` + ``math_verify.verify``, sympy
+underneath). math-verify and sympy are imported lazily, inside the functions that need them,
+so importing this module stays cheap.
+
+Grading policy (what a careful human grader of MATH / GSM8K / AIME answers accepts):
+
+- Exact values. ``0.5 == 1/2`` and ``0.\\overline{3} == 1/3``, but a rounded or truncated
+  decimal of a non-terminating value is wrong: ``0.33 != 1/3``, ``0.333333 != 1/3``,
+  ``1.5708 != \\pi/2``, ``3.14 != \\pi`` (plain math-verify rounds floats to 6 places and
+  accepts ``0.333333``). Numbers made only of digits, signs, decimals, ``\\frac``, ``a/b``,
+  mixed numbers, repeating decimals and scientific notation are compared exactly with
+  ``fractions.Fraction`` and never reach sympy.
+- Percentages: the percent sign is optional (``50\\% == 50``); with ``percent_as_fraction``
+  (default) ``50\\% == 0.5`` as well. Two percentages compare their numbers.
+- Thousands separators: ``1{,}000``, ``1\\,000``, ``1 000`` and ``1,000`` (a whole answer made
+  of 3-digit comma groups) are 1000. A period is always a decimal point, so ``1.000 == 1`` and
+  ``1.000 != 1000``; a decimal comma is not supported, ``1,5`` is the list ``1, 5``.
+- Units and trailing words are dropped (``72 clips``, ``5\\text{ cm}``, ``\\$18``, ``90^\\circ``),
+  except that two different recognised units disagree (``5 cm`` vs ``5 m``).
+- ``x = 5`` equals ``5``; two different variables disagree (``x = 5`` vs ``y = 5``).
+- Tuples and intervals are ordered and keep their brackets; sets are unordered; matrices
+  compare element-wise (``pmatrix`` == ``bmatrix``).
+- Hedging loses: an answer joining values with "or"/"and" is wrong against a single gold
+  value (``5 or 6`` vs ``5``); against a gold list it is read as that list.
+- Look-alike digits (``７``, ``٧``, ``𝟕``) are never read as digits: such an answer is wrong.
+
+Timeouts: math-verify bounds parsing and comparing with ``signal.alarm``, which only works in
+the main thread of the main interpreter. With ``timeout_seconds`` > 0, call
+``answers_equivalent`` from the main thread (answers settled by the exact-number path never need
+it); pass ``timeout_seconds=None`` elsewhere and bound the time yourself.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from fractions import Fraction
+
+from ._answers import non_ascii_digits, split_top_level
+
+
+class EquivalenceThreadError(RuntimeError):
+    """math-verify's signal-based timeout was requested outside the main thread."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether the answer matches the gold, with a specific reason either way."""
+
+    equivalent: bool
+    reason: str
+    gold_parsed: str | None = None
+    answer_parsed: str | None = None
+
+
+@dataclass(frozen=True)
+class Normalised:
+    """An answer reduced to a math core plus what was peeled off it."""
+
+    text: str
+    percent: bool = False
+    unit: str | None = None
+    variable: str | None = None
+    hedged: bool = False
+    was_text: bool = False
+
+
+# ---------------------------------------------------------------- normalisation steps
+
+_UNICODE = {
+    "\u2212": "-", "\u2013": "-", "\u00d7": "\\times ", "\u22c5": "\\cdot ", "\u00b7": "\\cdot ",
+    "\u03c0": "\\pi ", "\u221e": "\\infty ", "\u00b0": "^\\circ", "\u2264": "\\le ", "\u2265": "\\ge ",
+    "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u2005": " ", "\u2006": " ", "\u200b": "",
+}
+_SUPERSCRIPTS = str.maketrans("\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079\u207b", "0123456789-")
+_SUPERSCRIPT_RUN = re.compile("[\u2070\u00b9\u00b2\u00b3\u2074-\u2079\u207b]+")
+
+
+def _normalise_unicode(text: str) -> str:
+    text = _SUPERSCRIPT_RUN.sub(lambda m: "^{" + m.group(0).translate(_SUPERSCRIPTS) + "}", text)
+    text = re.sub(r"\u221a\s*(\d+|[A-Za-z])", r"\\sqrt{\1}", text)
+    text = text.replace("\u221a", "\\sqrt")
+    return "".join(_UNICODE.get(char, char) for char in text)
+
+
+_DELIMITERS = (("$$", "$$"), ("\\(", "\\)"), ("\\[", "\\]"), ("$", "$"))
+_BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
+
+
+def _strip_delimiters(text: str) -> str:
+    """Drop surrounding math delimiters, a whole-answer ``\\boxed{}`` and sentence punctuation."""
+    previous = None
+    while previous != text:
+        previous = text
+        text = text.strip().removeprefix("\\displaystyle").strip()
+        text = re.sub(r"(?<![.\\])[.,;]$", "", text).strip()
+        for opening, closing in _DELIMITERS:
+            inner = text[len(opening): -len(closing)]
+            if len(text) > len(opening) + len(closing) and text.startswith(opening) and text.endswith(closing) and "$" not in inner.replace("\\$", ""):
+                text = inner
+                break
+        box = _BOX.match(text)
+        if box and text.endswith("}") and _closing_brace(text, box.end() - 1) == len(text) - 1:
+            text = text[box.end(): -1]
+    return text
+
+
+def _closing_brace(text: str, open_index: int) -> int | None:
+    depth = 0
+    for i in range(open_index, len(text)):
+        if text[i] == "{" and (i == 0 or text[i - 1] != "\\"):
+            depth += 1
+        elif text[i] == "}" and text[i - 1] != "\\":
+            depth -= 1
+            if depth == 0:
+                return i
+    return None
+
+
+# Thin spaces and {,} between digit groups are thousands separators, never list commas.
+_GROUP_SEPARATOR = re.compile(r"(?<=\d)(?:\{,\}|\\,|\\ |~|\\;|\\!)(?=\d{3}(?!\d))")
+# (?<!\\): the "\\ " inside a matrix row break "\\\\ " is not a spacing command.
+_SPACING = re.compile(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)(?![A-Za-z])|(?<!\\)\\[,;:! ]|\\q?quad(?![A-Za-z])|~")
+
+
+def _strip_spacing(text: str) -> str:
+    text = _GROUP_SEPARATOR.sub("", text)
+    text = _SPACING.sub(" ", text)
+    text = re.sub(r"\\[dt]frac(?![A-Za-z])", r"\\frac", text)
+    text = text.replace("\\displaystyle", "")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+_PERCENT = re.compile(r"\s*(?:\\%|%|\\text\{\s*\\?%\s*\}|\\text\{\s*percent\s*\}|\s+percent\b)\s*")
+
+
+def _take_percent(text: str) -> tuple[str, bool]:
+    stripped = _PERCENT.sub(" ", text).strip()
+    return stripped, stripped != text.strip()
+
+
+_MONEY = re.compile(r"\\text\{\s*\\\$\s*\}|\\\$|\$|\\textdollar\b|\\dollar\b")
+_DEGREE = re.compile(r"\s*(?:\^\s*\{?\s*\\circ\s*\}?|\\circ|\\degree)(?:\s*\\?(?:text|mathrm)?\{?\s*[CF]\s*\}?(?![A-Za-z]))?")
+
+
+def _take_money_and_degrees(text: str) -> tuple[str, str | None]:
+    unit = None
+    if _MONEY.search(text):
+        text, unit = _MONEY.sub("", text).strip(), "dollar"
+    if _DEGREE.search(text):
+        text, unit = _DEGREE.sub("", text).strip(), "degree"
+    return text, unit
+
+
+_UNIT_WORDS = {
+    "dollar": "dollar", "usd": "dollar", "buck": "dollar", "cent": "cent", "penny": "cent", "pennie": "cent",
+    "degree": "degree", "deg": "degree", "radian": "radian", "rad": "radian",
+    "mm": "mm", "millimeter": "mm", "millimetre": "mm", "cm": "cm", "centimeter": "cm", "centimetre": "cm",
+    "m": "m", "meter": "m", "metre": "m", "km": "km", "kilometer": "km", "kilometre": "km",
+    "in": "inch", "inch": "inch", "inche": "inch", "ft": "foot", "foot": "foot", "feet": "foot",
+    "yd": "yard", "yard": "yard", "mi": "mile", "mile": "mile",
+    "g": "g", "gram": "g", "kg": "kg", "kilogram": "kg", "lb": "pound", "pound": "pound", "oz": "ounce", "ounce": "ounce",
+    "s": "second", "second": "second", "min": "minute", "minute": "minute", "h": "hour", "hr": "hour", "hour": "hour",
+    "day": "day", "week": "week", "month": "month", "year": "year",
+    "l": "liter", "liter": "liter", "litre": "liter", "ml": "ml", "milliliter": "ml", "gallon": "gallon", "cup": "cup",
+    "mph": "mile/hour", "kph": "km/hour", "per": "/", "/": "/", "square": "square", "sq": "square", "cubic": "cubic",
+}
+# Letters in a tail that are mathematics, not units: never strip them.
+_MATH_WORDS = {"pi", "sqrt", "sin", "cos", "tan", "cot", "csc", "sec", "log", "ln", "exp", "lim", "inf",
+               "infty", "infinity", "or", "and", "i", "e"}
+_TAIL_PIECE = re.compile(
+    r"(?:\\(?:text|textrm|textnormal|textit|textbf|mbox|mathrm|operatorname)\s*\{(?P<braced>[^{}]*)\}"
+    r"|(?<![\\A-Za-z])(?P<word>[A-Za-z]+\.?)"
+    r"|(?P<power>\^\s*\{?\s*[23]\s*\}?)|(?P<slash>/))\s*$"
+)
+
+
+def _unit_key(word: str) -> str | None:
+    word = word.lower().rstrip(".")
+    for candidate in (word, word[:-1] if word.endswith("s") and len(word) > 2 else word):
+        if candidate in _UNIT_WORDS:
+            return _UNIT_WORDS[candidate]
+    return None
+
+
+def _tail_piece_allowed(match: re.Match[str], rest: str) -> bool:
+    word = match.group("word")
+    if word is None:
+        return True
+    bare = word.rstrip(".").lower()
+    if bare in _MATH_WORDS or (len(bare) == 1 and _unit_key(bare) is None):
+        return False
+    spaced = match.start() == 0 or rest[match.start() - 1].isspace() or rest[match.start() - 1] == "}"
+    return spaced or (len(bare) > 1 and _unit_key(bare) is not None)
+
+
+def _has_number(text: str) -> bool:
+    return bool(re.search(r"\d|\\pi|\\sqrt|\\infty", text))
+
+
+def _take_unit_tail(text: str) -> tuple[str, str | None]:
+    """``72 clips`` -> (``72``, ``clip``); ``5\\text{ cm}^2`` -> (``5``, ``cm^2``)."""
+    rest, pieces = text, []
+    while (match := _TAIL_PIECE.search(rest)) and _tail_piece_allowed(match, rest):
+        pieces.insert(0, match)
+        rest = rest[: match.start()].rstrip()
+    # A tail starts with a word: "(x+1)^2" and "2\\times10^3" keep their powers.
+    while pieces and (pieces[0].group("power") or pieces[0].group("slash")):
+        pieces.pop(0)
+    if not pieces:
+        return text, None
+    rest = text[: pieces[0].start()].rstrip()  # every rest is a prefix of text
+    if not _has_number(rest) or rest.endswith(("^", "_", "\\", "{")):
+        return text, None
+    return rest, _canonical_unit(pieces)
+
+
+def _canonical_unit(pieces: list[re.Match[str]]) -> str | None:
+    words: list[str] = []
+    for piece in pieces:
+        if piece.group("power"):
+            words.append("^" + re.sub(r"\D", "", piece.group("power")))
+        elif piece.group("slash"):
+            words.append("/")
+        else:
+            words.extend(re.findall(r"[A-Za-z]+|/|\^\s*\{?\d\}?", piece.group("braced") or piece.group("word")))
+    keys = [_unit_key(w) if not w.startswith("^") else w for w in words]
+    if not words or None in keys:
+        return None  # an unknown word ("clips") names no comparable unit
+    return " ".join(k for k in keys if k)
+
+
+_ASSIGNMENT = re.compile(r"^(?P<var>[A-Za-z]|\\[A-Za-z]+)(?:_\{?[A-Za-z0-9]+\}?)?\s*=\s*(?P<rhs>[^=<>]+)$")
+
+
+def _take_variable(text: str) -> tuple[str, str | None]:
+    match = _ASSIGNMENT.match(text)
+    if not match or match.group("var") in ("\\infty", "\\pi"):
+        return text, None
+    return match.group("rhs").strip(), text[: text.index("=")].strip().replace(" ", "")
+
+
+_HEDGE = re.compile(r"\s*(?:\\text\{\s*(?:or|and)\s*\}|\\(?:lor|vee|land|wedge)(?![A-Za-z])|(?<![A-Za-z\\])(?:or|and)(?![A-Za-z]))\s*")
+
+
+def _take_hedge(text: str) -> tuple[str, bool]:
+    if not _HEDGE.search(text):
+        return text, False
+    parts = [p for p in _HEDGE.split(text) if p.strip()]
+    if len(parts) < 2:
+        return text, False
+    return ", ".join(p.strip().rstrip(",").strip() for p in parts), True
+
+
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:(?P<sep>[, ])\d{3})(?:(?P=sep)\d{3})*(?:\.\d+)?$")
+
+
+def _drop_thousands(text: str) -> str:
+    if _THOUSANDS.match(text):
+        return text.replace(",", "").replace(" ", "")
+    return text
+
+
+_TEXT_WRAPPER = re.compile(r"\\(?:text|textrm|textnormal|textit|textbf|mbox|mathrm|operatorname)\s*\{([^{}]*)\}")
+
+
+def normalise_answer(answer: str) -> Normalised:
+    """Reduce an answer string to a math core and record percent, unit, variable and hedging."""
+    text = _strip_spacing(_strip_delimiters(_normalise_unicode(answer)))
+    text = _strip_delimiters(text)
+    text, percent = _take_percent(text)
+    text, unit = _take_money_and_degrees(text)
+    text, hedged = _take_hedge(text)
+    text, variable = _take_variable(text)
+    text, tail_unit = _take_unit_tail(text)
+    text, percent_after_unit = _take_percent(text)
+    was_text = bool(_TEXT_WRAPPER.search(text))
+    text = _TEXT_WRAPPER.sub(r"\1", text).strip()
+    text = re.sub(r"^\+(?=[\d.\\])", "", _drop_thousands(text.strip()))
+    return Normalised(text=text, percent=percent or percent_after_unit, unit=tail_unit or unit,
+                      variable=variable, hedged=hedged, was_text=was_text)
+
+
+# ---------------------------------------------------------------- exact numbers
+
+_INT = r"\d+"
+_DEC = r"(?:\d+(?:\.\d*)?|\.\d+)"
+_EXACT_FORMS = (
+    re.compile(rf"(?P<sign>[+-]?)\s*(?P<mant>{_DEC})(?:\s*[eE](?P<exp>[+-]?\d+)|\s*(?:\\times|\\cdot|\*)\s*10\s*\^\s*(?:\{{\s*(?P<bexp>[+-]?\d+)\s*\}}|(?P<dexp>\d)))?"),
+    re.compile(rf"(?P<sign>[+-]?)\s*(?P<whole>{_INT})?\s*\\frac\s*(?:\{{\s*(?P<num>[+-]?{_INT})\s*\}}\s*\{{\s*(?P<den>[+-]?{_INT})\s*\}}|(?P<n1>\d)(?P<d1>\d))"),
+    re.compile(rf"(?P<sign>[+-]?)\s*(?P<num>{_INT})\s*/\s*(?P<den>{_INT})"),
+    re.compile(r"(?P<sign>[+-]?)\s*(?P<int>\d*)\.(?P<fixed>\d*)\\overline\s*\{\s*(?P<rep>\d+)\s*\}"),
+)
+
+
+def exact_number(text: str) -> Fraction | None:
+    """The exact value of a plain numeric answer, or ``None`` when it is not a plain number."""
+    for form in _EXACT_FORMS:
+        match = form.fullmatch(text.strip())
+        if match:
+            value = _value_of(match.groupdict())
+            if value is not None:
+                return -value if match.group("sign") == "-" else value
+    return None
+
+
+def _value_of(groups: dict[str, str | None]) -> Fraction | None:
+    if groups.get("mant") is not None:
+        exponent = groups.get("exp") or groups.get("bexp") or groups.get("dexp") or "0"
+        return Fraction(groups["mant"]) * Fraction(10) ** int(exponent)
+    if groups.get("rep") is not None:
+        return _repeating(groups["int"] or "0", groups["fixed"] or "", groups["rep"])
+    numerator = groups.get("num") or groups.get("n1")
+    denominator = groups.get("den") or groups.get("d1")
+    if numerator is None or denominator is None or int(denominator) == 0:
+        return None
+    fraction = Fraction(int(numerator), int(denominator))
+    whole = groups.get("whole")
+    # "2\frac{1}{2}" is the mixed number 5/2 (the MATH convention, also math-verify's reading).
+    return fraction + int(whole) if whole and fraction >= 0 else (None if whole else fraction)
+
+
+def _repeating(integer: str, fixed: str, repeat: str) -> Fraction:
+    """``0.1\\overline{6}`` -> 1/6."""
+    base = Fraction(int(integer + fixed or "0"), 10 ** len(fixed))
+    cycle = Fraction(int(repeat), (10 ** len(repeat) - 1) * 10 ** len(fixed))
+    return base + cycle
+
+
+def _number_readings(value: Fraction, percent: bool, other_percent: bool, as_fraction: bool) -> set[Fraction]:
+    if percent and not other_percent and as_fraction:
+        return {value, value / 100}
+    return {value}
+
+
+def _percent_latex_readings(norm: Normalised, other: Normalised, as_fraction: bool) -> list[str]:
+    if norm.percent and not other.percent and as_fraction:
+        return [norm.text, f"\\frac{{{norm.text}}}{{100}}"]
+    return [norm.text]
+
+
+# ---------------------------------------------------------------- policy checks
+
+
+def _is_list(norm: Normalised) -> bool:
+    text = norm.text
+    return norm.hedged or len(split_top_level(text)) > 1 or text.startswith("\\{") or "\\pm" in text
+
+
+def _policy_problem(gold: Normalised, answer: Normalised) -> str | None:
+    if answer.hedged and not _is_list(gold):
+        return f"answer hedges between several values ({answer.text}) but gold {gold.text} is a single value"
+    if gold.unit and answer.unit and gold.unit != answer.unit:
+        return f"answer unit '{answer.unit}' != gold unit '{gold.unit}'"
+    if gold.variable and answer.variable and gold.variable != answer.variable:
+        return f"answer names variable {answer.variable} but gold names {gold.variable}"
+    return None
+
+
+def _input_problem(gold: str, answer: str) -> str | None:
+    if not gold or not gold.strip():
+        return "empty gold answer"
+    if not answer or not answer.strip():
+        return "empty answer"
+    for name, text in (("gold", gold), ("answer", answer)):
+        lookalikes = non_ascii_digits(text)
+        if lookalikes:
+            return f"{name} {text!r} contains non-ASCII digits {''.join(lookalikes)!r}; look-alike digits get no credit"
+    return None
+
+
+# ---------------------------------------------------------------- text answers
+
+_WORDS = re.compile(r"[A-Za-z][A-Za-z ]*")
+
+
+def _text_form(norm: Normalised) -> str | None:
+    """Words-only answers ("Monday", "(C)") compared case-insensitively; else ``None``."""
+    text = re.sub(r"^\((\w)\)$", r"\1", norm.text.strip())
+    if not _WORDS.fullmatch(text):
+        return None
+    letters = text.replace(" ", "")
+    if len(letters) < 3 and not norm.was_text and len(letters) != 1:
+        return None  # "xy" is a product of variables, leave it to sympy
+    return " ".join(text.lower().split())
+
+
+def _text_verdict(gold: Normalised, answer: Normalised) -> Verdict | None:
+    gold_text, answer_text = _text_form(gold), _text_form(answer)
+    if gold_text is None and answer_text is None:
+        return None
+    if gold_text is not None and answer_text is not None:
+        if gold_text == answer_text:
+            return Verdict(True, "same text answer", gold_text, answer_text)
+        return Verdict(False, f"answer '{answer_text}' != gold '{gold_text}'", gold_text, answer_text)
+    if len((gold_text or answer_text or "").replace(" ", "")) > 1:
+        return Verdict(False, f"answer '{answer.text}' != gold '{gold.text}' (one is text, the other is not)", gold.text, answer.text)
+    return None
+
+
+# ---------------------------------------------------------------- exact-number verdicts
+
+
+def _exact_verdict(gold: Normalised, answer: Normalised, as_fraction: bool) -> Verdict | None:
+    gold_value, answer_value = exact_number(gold.text), exact_number(answer.text)
+    if gold_value is None or answer_value is None:
+        return None
+    gold_readings = _number_readings(gold_value, gold.percent, answer.percent, as_fraction)
+    answer_readings = _number_readings(answer_value, answer.percent, gold.percent, as_fraction)
+    shown_gold, shown_answer = _shown(gold), _shown(answer)
+    if gold_readings & answer_readings:
+        return Verdict(True, f"answer {shown_answer} == gold {shown_gold}", str(gold_value), str(answer_value))
+    why = f"answer {shown_answer} != gold {shown_gold}"
+    if not as_fraction and (gold.percent != answer.percent):
+        why += " (percent_as_fraction is off)"
+    return Verdict(False, why, str(gold_value), str(answer_value))
+
+
+def _shown(norm: Normalised) -> str:
+    return norm.text + ("%" if norm.percent else "")
+
+
+# ---------------------------------------------------------------- math-verify
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    exprs: list  # sympy objects; empty when parsing failed
+    shown: str | None
+    error: str | None
+
+
+_DECIMAL = re.compile(r"(?<![\d.])(\d*\.\d+)(?![\d.])")
+
+
+def _exact_decimals(latex: str) -> str:
+    """Write decimals as fractions so sympy compares exactly instead of rounding floats.
+
+    math-verify rounds floats to 6 places, which accepts 0.333333 for 1/3 and 1.41421356 for
+    sqrt(2); as fractions those are (correctly) different values.
+    """
+    def as_fraction(match: re.Match[str]) -> str:
+        value = Fraction(match.group(1))
+        if value.denominator == 1:
+            return str(value.numerator)
+        return f"{{\\frac{{{value.numerator}}}{{{value.denominator}}}}}"
+
+    return _DECIMAL.sub(as_fraction, latex)
+
+
+def _mv_parse(latex: str, timeout_seconds: int | None) -> _Parsed:
+    from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
+    from math_verify.errors import TimeoutException
+
+    try:
+        found = parse(f"${_exact_decimals(latex)}$", extraction_config=[LatexExtractionConfig(), ExprExtractionConfig()],
+                      parsing_timeout=timeout_seconds, raise_on_error=True)
+    except TimeoutException:
+        return _Parsed([], None, f"parsing timed out after {timeout_seconds} s")
+    except Exception as error:  # math-verify surfaces sympy/antlr errors of every type
+        return _Parsed([], None, f"{type(error).__name__}: {error}"[:200])
+    exprs = [item for item in found if not isinstance(item, str)]
+    return _Parsed(exprs, str(exprs[0]) if exprs else None, None if exprs else "no expression found")
+
+
+def _mv_equal(gold: _Parsed, answer: _Parsed, timeout_seconds: int | None) -> tuple[bool, str | None]:
+    from math_verify import verify
+    from math_verify.errors import TimeoutException
+
+    try:
+        return verify(gold.exprs, answer.exprs, timeout_seconds=timeout_seconds, raise_on_error=True), None
+    except TimeoutException:
+        return False, f"comparison timed out after {timeout_seconds} s"
+    except Exception as error:
+        return False, f"comparison failed: {type(error).__name__}"
+
+
+def _require_main_thread(timeout_seconds: int | None) -> None:
+    if timeout_seconds and threading.current_thread() is not threading.main_thread():
+        raise EquivalenceThreadError(
+            "answers_equivalent needs math-verify here, whose timeout uses signal.alarm and works only in the "
+            "main thread; call it from the main thread or pass timeout_seconds=None and bound the time yourself"
+        )
+
+
+def _math_verify_verdict(gold: Normalised, answer: Normalised, timeout_seconds: int | None, as_fraction: bool) -> Verdict:
+    _require_main_thread(timeout_seconds)
+    answer_parsed = _mv_parse(answer.text, timeout_seconds)
+    if not answer_parsed.exprs:
+        return Verdict(False, f"could not parse answer '{answer.text}' ({answer_parsed.error})", None, None)
+    gold_shown, problems = None, []
+    for gold_latex in _percent_latex_readings(gold, answer, as_fraction):
+        for answer_latex in _percent_latex_readings(answer, gold, as_fraction):
+            gold_parsed = _mv_parse(gold_latex, timeout_seconds)
+            reading = answer_parsed if answer_latex == answer.text else _mv_parse(answer_latex, timeout_seconds)
+            if not gold_parsed.exprs:
+                return Verdict(False, f"could not parse gold '{gold_latex}' ({gold_parsed.error})", None, answer_parsed.shown)
+            gold_shown = gold_shown or gold_parsed.shown
+            equal, problem = _mv_equal(gold_parsed, reading, timeout_seconds)
+            if equal:
+                return Verdict(True, f"answer {_shown(answer)} equivalent to gold {_shown(gold)}", gold_parsed.shown, reading.shown)
+            problems += [problem] if problem else []
+    detail = f" ({problems[0]})" if problems else ""
+    return Verdict(False, f"answer {answer_parsed.shown} != gold {gold_shown}{detail}", gold_shown, answer_parsed.shown)
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def answers_equivalent(gold: str, answer: str, *, timeout_seconds: int | None = 5,
+                       percent_as_fraction: bool = True) -> Verdict:
+    """Whether ``answer`` is mathematically equivalent to ``gold`` (see the module policy).
+
+    ``timeout_seconds`` is passed to math-verify as ``parsing_timeout`` and ``timeout_seconds``;
+    with a value > 0 any answer that needs math-verify must be checked in the main thread
+    (``EquivalenceThreadError`` otherwise). ``None`` disables math-verify's timeout.
+    """
+    problem = _input_problem(gold, answer)
+    if problem:
+        return Verdict(False, problem)
+    gold_norm, answer_norm = normalise_answer(gold), normalise_answer(answer)
+    problem = _policy_problem(gold_norm, answer_norm)
+    if problem:
+        return Verdict(False, problem, gold_norm.text, answer_norm.text)
+    if not answer_norm.text:
+        return Verdict(False, f"answer {answer!r} has no value after normalisation", gold_norm.text, "")
+    # Same core text: equal (the percent sign is optional, so "50\\%" == "50" lands here too).
+    if gold_norm.text == answer_norm.text:
+        return Verdict(True, "identical after normalisation", gold_norm.text, answer_norm.text)
+    return (_text_verdict(gold_norm, answer_norm)
+            or _exact_verdict(gold_norm, answer_norm, percent_as_fraction)
+            or _math_verify_verdict(gold_norm, answer_norm, timeout_seconds, percent_as_fraction))

@@ -1,0 +1,61 @@
+import pytest
+
+from rewardkit import ParseError, RegistrationError, parsers
+
+
+def test_regex_last_match_wins_and_returns_first_group():
+    parse = parsers.regex(r"Answer: (\w+)")
+    assert parse("Answer: A ... no wait. Answer: C") == "C"
+
+
+def test_regex_without_group_returns_whole_match():
+    assert parsers.regex(r"\d+")("3 apples and 12 pears") == "12"
+
+
+def test_regex_no_match_is_a_parse_error_with_the_pattern():
+    with pytest.raises(ParseError, match="Answer"):
+        parsers.regex(r"Answer: (\w+)")("I do not know")
+
+
+def test_boxed_takes_the_last_box_with_nested_braces():
+    text = r"first \boxed{1}, then \boxed{\frac{1}{\sqrt{2}}} done"
+    assert parsers.boxed()(text) == r"\frac{1}{\sqrt{2}}"
+
+
+def test_boxed_ignores_an_unclosed_box_and_keeps_escaped_braces():
+    assert parsers.boxed()(r"\boxed{\{1, 2\}} and \boxed{3") == r"\{1, 2\}"
+    with pytest.raises(ParseError):
+        parsers.boxed()(r"\boxed{unclosed")
+
+
+def test_tag_takes_the_last_element_across_lines():
+    assert parsers.tag("answer")("<answer>a</answer> <answer>\n b \n</answer>") == "b"
+    with pytest.raises(ParseError, match="<answer>"):
+        parsers.tag("answer")("<answer>never closed")
+
+
+def test_json_whole_then_fenced_then_span():
+    assert parsers.json()('{"a": 1}') == {"a": 1}
+    assert parsers.json()('Here:\n```json\n{"a": 2}\n```\nDone') == {"a": 2}
+    assert parsers.json()('The result is {"a": [3]} as asked') == {"a": [3]}
+    with pytest.raises(ParseError, match="no valid JSON"):
+        parsers.json()("{not json}")
+
+
+def test_last_number_handles_signs_decimals_exponents_and_thousands():
+    parse = parsers.last_number()
+    assert parse("between 3 and 1,234,567") == "1234567"
+    assert parse("it went to -3.5e2 degrees") == "-3.5e2"
+    assert parsers.find_last_number("x2 and v1.2.3") is None
+    with pytest.raises(ParseError):
+        parse("no digits")
+
+
+def test_resolve_names_and_rejects_unknown_ones():
+    assert parsers.resolve("boxed").name == "boxed"
+    assert parsers.resolve("tag:final").name == "tag:final"
+    assert parsers.resolve("regex:(\\d+)")("a 1 b 2") == "2"
+    with pytest.raises(RegistrationError, match="unknown parser 'boxd'.*boxed"):
+        parsers.resolve("boxd")
+    with pytest.raises(RegistrationError, match="invalid pattern"):
+        parsers.resolve("regex:(")

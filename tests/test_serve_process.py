@@ -1,0 +1,63 @@
+"""The real `rewardkit serve` process on a loopback port, driven over HTTP."""
+
+import signal
+import subprocess
+
+import httpx
+
+from .conftest import EXAMPLE_REWARDS, shared_example
+from .served import rewardkit_command, serve
+
+
+def test_serves_a_user_file_over_both_contracts_and_survives_failures():
+    with serve([EXAMPLE_REWARDS, "--reward", "contains_reference"]) as served:
+        vertex = shared_example("vertex_request.json")
+        vertex["example"]["references"] = {"answer": "72"}
+        r = httpx.post(f"{served.url}/", json=vertex)
+        assert r.status_code == 200 and r.json()["reward"] == 1.0
+        r = httpx.post(f"{served.url}/rewards/broken/api/v1", json=shared_example("dashscope_reward_request.json"))
+        assert r.status_code == 200 and r.json()["status"] == "failed" and r.json()["error_code"] == "REWARD_ERROR"
+        r = httpx.post(f"{served.url}/rewards/broken", json=vertex)
+        assert r.status_code == 500 and r.json()["reward"] == "broken"
+        r = httpx.post(f"{served.url}/api/v1", content=b"not json")
+        assert r.status_code == 400
+        group = httpx.post(f"{served.url}/rewards/rank/api/v1", json=shared_example("dashscope_group_request.json")).json()
+        assert len(group["reward"]["rewards"]) == 3 and group["status"] == "success"
+        assert httpx.get(f"{served.url}/health").json()["status"] == "ok"
+
+
+def test_sigterm_exits_cleanly():
+    with serve([EXAMPLE_REWARDS]) as served:
+        served.process.send_signal(signal.SIGTERM)
+        assert served.process.wait(timeout=15) == 0
+
+
+def test_port_from_environment(monkeypatch):
+    from .served import free_port
+
+    port = free_port()
+    process = subprocess.Popen([*rewardkit_command(), "serve", EXAMPLE_REWARDS, "--host", "127.0.0.1"],
+                               env={**__import__("os").environ, "PORT": str(port)},
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        import time
+
+        for _ in range(300):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("not listening on $PORT")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+
+
+def test_bad_target_fails_at_startup_with_a_message(tmp_path):
+    bad = tmp_path / "bad_rewards.py"
+    bad.write_text("import rewardkit\n@rewardkit.reward\ndef judge(answer): return 1.0\n")
+    result = subprocess.run([*rewardkit_command(), "serve", str(bad)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "reward 'judge'" in result.stderr and "parameter 'answer'" in result.stderr
