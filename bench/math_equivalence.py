@@ -15,6 +15,11 @@ and math-verify's README parse LaTeX inside math delimiters); unwrapped strings 
 math-verify fall back to its plain-expression extractor and score lower on this set (the
 ``plain math-verify, unwrapped`` column shows that too).
 
+Labels are what a careful human grader says under the policy documented in
+``rewards/_equivalence.py`` with its defaults (``percent_as_fraction=True``). The set was written
+alongside that module, so read rewardkit's column as a regression check rather than an
+independent estimate; the baseline columns show where plain math-verify disagrees with a human.
+
 Runs in the main thread: math-verify's timeouts use ``signal.alarm``.
 """
 

@@ -14,7 +14,8 @@ from typing import Any, Callable
 
 from ._errors import ParseError, RegistrationError
 
-__all__ = ["Parser", "ParseError", "identity", "regex", "boxed", "tag", "json", "last_number", "last_boxed", "find_last_number", "resolve"]
+__all__ = ["Parser", "ParseError", "identity", "regex", "boxed", "tag", "json", "last_number", "last_boxed", "all_boxed", "closing_brace",
+           "BOX_START", "find_last_number", "resolve"]
 
 
 @dataclass(frozen=True)
@@ -45,41 +46,59 @@ def regex(pattern: str, flags: int = 0) -> Parser:
         raise RegistrationError(f"regex parser: invalid pattern {pattern!r}: {exc}") from None
 
     def parse(text: str) -> str:
-        last = None
-        for last in compiled.finditer(text):
-            pass
-        if last is None:
+        matches = list(compiled.finditer(text))
+        if not matches:
             raise ParseError(f"no match for /{pattern}/ in the response")
+        last = matches[-1]
         return last.group(1) if compiled.groups else last.group(0)
 
     return Parser(f"regex:{pattern}", parse)
 
 
-_BOXED_START = re.compile(r"\\(?:boxed|fbox)\s*\{")
+#: Where a \boxed{...} (or \fbox{...}) starts; its content begins after the match.
+BOX_START = re.compile(r"\\(?:boxed|fbox)\s*\{")
 
 
-def _balanced_from(text: str, open_index: int) -> str | None:
-    """The text inside the braces opening at `open_index`, or None if they never close."""
+def closing_brace(text: str, open_index: int) -> int | None:
+    """Index of the "}" closing the "{" at `open_index`, or None if it never closes.
+
+    Backslash escapes are skipped whole, so `\\{` and `\\}` never count.
+    """
     depth = 0
-    for i in range(open_index, len(text)):
+    i = open_index
+    while i < len(text):
         char = text[i]
-        if char == "{" and text[i - 1] != "\\":
+        if char == "\\":
+            i += 2
+            continue
+        if char == "{":
             depth += 1
-        elif char == "}" and text[i - 1] != "\\":
+        elif char == "}":
             depth -= 1
             if depth == 0:
-                return text[open_index + 1 : i]
+                return i
+        i += 1
     return None
 
 
-def last_boxed(text: str) -> str | None:
-    """Content of the last complete \\boxed{...} (or \\fbox{...}), braces balanced."""
-    found = None
-    for match in _BOXED_START.finditer(text):
-        content = _balanced_from(text, match.end() - 1)
-        if content is not None:
-            found = content
+def all_boxed(text: str) -> list[str]:
+    """The content of every complete top-level \boxed{...}, in order; unclosed boxes are skipped."""
+    found: list[str] = []
+    position = 0
+    while (match := BOX_START.search(text, position)) is not None:
+        close = closing_brace(text, match.end() - 1)
+        if close is None:
+            position = match.end()
+            continue
+        found.append(text[match.end() : close])
+        position = close + 1
     return found
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last complete \boxed{...} (or \fbox{...}), braces balanced."""
+    boxes = all_boxed(text)
+    return boxes[-1] if boxes else None
 
 
 def boxed() -> Parser:

@@ -2,5 +2,12 @@
 
 from .mathematics import math_accuracy
 from .matching import exact_match
+from .string_match import string_match
+from .json_rewards import json_match, json_schema
+from .format import boxed_format, length_penalty, repetition_penalty, think_format
 
-__all__ = ["math_accuracy", "exact_match"]
+__all__ = [
+    "math_accuracy", "exact_match",
+    "string_match", "json_schema", "json_match",
+    "think_format", "boxed_format", "length_penalty", "repetition_penalty",
+]

@@ -38,6 +38,8 @@ import unicodedata
 from dataclasses import dataclass
 from fractions import Fraction
 
+from rewardkit import parsers
+
 MAX_LIST_ITEMS = 10
 MAX_OR_ALTERNATIVES = 3
 
@@ -90,45 +92,14 @@ def _visible_text(text: str) -> str:
 
 # ---------------------------------------------------------------- boxed answers
 
-_BOX_START = re.compile(r"\\(?:boxed|fbox)\s*\{")
-
-
-def _balanced_end(text: str, open_index: int) -> int | None:
-    """Index just past the brace matching ``text[open_index] == '{'``; escaped braces don't count."""
-    depth = 0
-    i = open_index
-    while i < len(text):
-        char = text[i]
-        if char == "\\":
-            i += 2
-            continue
-        if char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    return None
-
-
 def all_boxed(text: str) -> list[str]:
-    """Contents of every top-level ``\\boxed{}``/``\\fbox{}`` in order; unclosed boxes are skipped."""
-    found: list[str] = []
-    position = 0
-    while (match := _BOX_START.search(text, position)) is not None:
-        end = _balanced_end(text, match.end() - 1)
-        if end is None:
-            position = match.end()
-            continue
-        found.append(_unbox(text[match.end(): end - 1].strip()))
-        position = end
-    return found
+    """Contents of every top-level ``\\boxed{}``/``\\fbox{}`` in order, unwrapped; unclosed boxes are skipped."""
+    return [unbox(content.strip()) for content in parsers.all_boxed(text)]
 
 
-def _unbox(content: str) -> str:
-    """``\\boxed{\\boxed{5}}`` is just ``5``."""
-    while (inner := _BOX_START.match(content)) and _balanced_end(content, inner.end() - 1) == len(content):
+def unbox(content: str) -> str:
+    """Drop ``\\boxed{...}`` wrappers spanning all of ``content``: ``\\boxed{\\boxed{5}}`` is ``5``."""
+    while (inner := parsers.BOX_START.match(content)) and parsers.closing_brace(content, inner.end() - 1) == len(content) - 1:
         content = content[inner.end(): -1].strip()
     return content
 
@@ -167,9 +138,10 @@ def _clean_phrase_value(rest: str) -> str:
     rest = rest.strip().strip("*_").strip()
     for opening, closing in _MATH_DELIMS:
         if rest.startswith(opening):
-            end = rest.find(closing, len(opening))
-            if end != -1:
-                return rest[len(opening): end].strip()
+            # "\\$" is a dollar sign inside the math, not its closing delimiter.
+            end = re.search(rf"(?<!\\){re.escape(closing)}", rest[len(opening):])
+            if end is not None:
+                return rest[len(opening): len(opening) + end.start()].strip()
     cut = _SENTENCE_END.search(rest)
     if cut:
         rest = rest[: cut.start()]
@@ -201,11 +173,12 @@ def _phrase_candidate(text: str) -> Extraction | None:
 
 # ---------------------------------------------------------------- numbers
 
+# Digits inside a number are ASCII only; the boundaries use Unicode \d so that a number touching
+# a look-alike digit ("7２") is not read as "7".
 _NUMBER = re.compile(
     r"(?:(?<![\w.)\]])[-+\u2212])?(?<![\d.])"
-    r"(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)"
-    r"(?:[eE][-+]?\d+)?(?:/\d+)?(?![\d])",
-    re.ASCII,
+    r"(?:(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?|\.[0-9]+)"
+    r"(?:[eE][-+]?[0-9]+)?(?:/[0-9]+)?(?![\d])"
 )
 
 
@@ -367,9 +340,10 @@ def _marker_choice(text: str, choices: str) -> Extraction | None:
 
 
 def _last_letter_choice(text: str, choices: str) -> Extraction | None:
-    # "A car ..." is an article, not a choice: skip a capital followed by a lowercase word.
-    pattern = rf"(?<![A-Za-z0-9])\(?({_choice_class(choices)})\)?(?![A-Za-z0-9])(?!\s+[a-z])"
-    found = re.findall(pattern, text)
+    # "A car ..." / "I think ..." are English words, not choices: skip A and I before a lowercase word.
+    pattern = rf"(?<![A-Za-z0-9])\(?({_choice_class(choices)})\)?(?![A-Za-z0-9])"
+    found = [m.group(1) for m in re.finditer(pattern, text)
+             if not (m.group(0) in ("A", "I") and re.match(r"\s+[a-z]", text[m.end():]))]
     if not found:
         return None
     return Extraction(answer=found[-1], source="last_letter", reason="last standalone choice letter (fallback)")

@@ -14,18 +14,26 @@ Grading policy (what a careful human grader of MATH / GSM8K / AIME answers accep
   mixed numbers, repeating decimals and scientific notation are compared exactly with
   ``fractions.Fraction`` and never reach sympy.
 - Percentages: the percent sign is optional (``50\\% == 50``); with ``percent_as_fraction``
-  (default) ``50\\% == 0.5`` as well. Two percentages compare their numbers.
+  (default) ``50\\% == 0.5`` as well. Two percentages compare their numbers. The price of the
+  default: an answer ``72\\%`` has two readings (72 and 0.72); pass ``percent_as_fraction=False``
+  when golds never mix the two forms.
 - Thousands separators: ``1{,}000``, ``1\\,000``, ``1 000`` and ``1,000`` (a whole answer made
   of 3-digit comma groups) are 1000. A period is always a decimal point, so ``1.000 == 1`` and
   ``1.000 != 1000``; a decimal comma is not supported, ``1,5`` is the list ``1, 5``.
 - Units and trailing words are dropped (``72 clips``, ``5\\text{ cm}``, ``\\$18``, ``90^\\circ``),
   except that two different recognised units disagree (``5 cm`` vs ``5 m``).
-- ``x = 5`` equals ``5``; two different variables disagree (``x = 5`` vs ``y = 5``).
+- ``x = 5`` equals ``5``; two different variables disagree (``x = 5`` vs ``y = 5``). A worked
+  equality counts by its last side (``5 + 7 = 12`` is 12), but every plain number in it must
+  equal a numeric gold: ``96 = 72`` is a false statement, not 72.
+- Inequalities describe intervals: ``x \\ge 0 == [0, \\infty)``.
+- Words: spelled-out numbers up to ninety-nine (and "hundred") are numbers (``twelve == 12``);
+  other words-only answers compare case-insensitively (``\\text{Monday} == monday``).
 - Tuples and intervals are ordered and keep their brackets; sets are unordered; matrices
   compare element-wise (``pmatrix`` == ``bmatrix``).
 - Hedging loses: an answer joining values with "or"/"and" is wrong against a single gold
   value (``5 or 6`` vs ``5``); against a gold list it is read as that list.
 - Look-alike digits (``７``, ``٧``, ``𝟕``) are never read as digits: such an answer is wrong.
+- Answers (or golds) longer than ``MAX_ANSWER_CHARS`` are rejected without parsing.
 
 Timeouts: math-verify bounds parsing and comparing with ``signal.alarm``, which only works in
 the main thread of the main interpreter. With ``timeout_seconds`` > 0, call
@@ -40,7 +48,7 @@ import threading
 from dataclasses import dataclass
 from fractions import Fraction
 
-from ._answers import non_ascii_digits, split_top_level
+from ._answers import non_ascii_digits, split_top_level, unbox
 
 
 class EquivalenceThreadError(RuntimeError):
@@ -72,7 +80,7 @@ class Normalised:
 # ---------------------------------------------------------------- normalisation steps
 
 _UNICODE = {
-    "\u2212": "-", "\u2013": "-", "\u00d7": "\\times ", "\u22c5": "\\cdot ", "\u00b7": "\\cdot ",
+    "\u2212": "-", "\u00d7": "\\times ", "\u22c5": "\\cdot ", "\u00b7": "\\cdot ",
     "\u03c0": "\\pi ", "\u221e": "\\infty ", "\u00b0": "^\\circ", "\u2264": "\\le ", "\u2265": "\\ge ",
     "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u2005": " ", "\u2006": " ", "\u200b": "",
 }
@@ -88,7 +96,6 @@ def _normalise_unicode(text: str) -> str:
 
 
 _DELIMITERS = (("$$", "$$"), ("\\(", "\\)"), ("\\[", "\\]"), ("$", "$"))
-_BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
 
 
 def _strip_delimiters(text: str) -> str:
@@ -98,27 +105,14 @@ def _strip_delimiters(text: str) -> str:
         previous = text
         text = text.strip().removeprefix("\\displaystyle").strip()
         text = re.sub(r"(?<![.\\])[.,;]$", "", text).strip()
+        text = re.sub(r"^\*\*(.+)\*\*$", r"\1", text, flags=re.S)  # markdown bold
         for opening, closing in _DELIMITERS:
             inner = text[len(opening): -len(closing)]
             if len(text) > len(opening) + len(closing) and text.startswith(opening) and text.endswith(closing) and "$" not in inner.replace("\\$", ""):
                 text = inner
                 break
-        box = _BOX.match(text)
-        if box and text.endswith("}") and _closing_brace(text, box.end() - 1) == len(text) - 1:
-            text = text[box.end(): -1]
+        text = unbox(text)
     return text
-
-
-def _closing_brace(text: str, open_index: int) -> int | None:
-    depth = 0
-    for i in range(open_index, len(text)):
-        if text[i] == "{" and (i == 0 or text[i - 1] != "\\"):
-            depth += 1
-        elif text[i] == "}" and text[i - 1] != "\\":
-            depth -= 1
-            if depth == 0:
-                return i
-    return None
 
 
 # Thin spaces and {,} between digit groups are thousands separators, never list commas.
@@ -144,7 +138,8 @@ def _take_percent(text: str) -> tuple[str, bool]:
 
 
 _MONEY = re.compile(r"\\text\{\s*\\\$\s*\}|\\\$|\$|\\textdollar\b|\\dollar\b")
-_DEGREE = re.compile(r"\s*(?:\^\s*\{?\s*\\circ\s*\}?|\\circ|\\degree)(?:\s*\\?(?:text|mathrm)?\{?\s*[CF]\s*\}?(?![A-Za-z]))?")
+# A bare \\circ counts only right after a number at the end: elsewhere it is composition (f \\circ g).
+_DEGREE = re.compile(r"\s*(?:\^\s*\{?\s*\\circ\s*\}?|(?<=\d)\s*\\circ\s*$|\\degree(?![A-Za-z]))(?:\s*\\?(?:text|mathrm)?\{?\s*[CF]\s*\}?(?![A-Za-z]))?")
 
 
 def _take_money_and_degrees(text: str) -> tuple[str, str | None]:
@@ -171,7 +166,10 @@ _UNIT_WORDS = {
 }
 # Letters in a tail that are mathematics, not units: never strip them.
 _MATH_WORDS = {"pi", "sqrt", "sin", "cos", "tan", "cot", "csc", "sec", "log", "ln", "exp", "lim", "inf",
-               "infty", "infinity", "or", "and", "i", "e"}
+               "infty", "infinity", "or", "and", "i", "e",
+               # words that negate or continue the value: "72 not", "5 plus 3"
+               "not", "no", "nor", "never", "except", "excluding", "without", "plus", "minus", "times",
+               "over", "than", "less", "more", "neither", "either"}
 _TAIL_PIECE = re.compile(
     r"(?:\\(?:text|textrm|textnormal|textit|textbf|mbox|mathrm|operatorname)\s*\{(?P<braced>[^{}]*)\}"
     r"|(?<![\\A-Za-z])(?P<word>[A-Za-z]+\.?)"
@@ -188,6 +186,11 @@ def _unit_key(word: str) -> str | None:
 
 
 def _tail_piece_allowed(match: re.Match[str], rest: str) -> bool:
+    braced = match.group("braced")
+    if braced is not None:
+        # "\\text{ cm}" is a unit; "\\text{ is wrong, it's 96}" carries another value.
+        words = {w.lower() for w in re.findall(r"[A-Za-z]+", braced)}
+        return not re.search(r"\d", re.sub(r"\^\s*\{?\d\}?", "", braced)) and not words & _MATH_WORDS - {"e", "i"}
     word = match.group("word")
     if word is None:
         return True
@@ -265,6 +268,26 @@ def _drop_thousands(text: str) -> str:
     return text
 
 
+_UNITS_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+                "fifteen sixteen seventeen eighteen nineteen").split()
+_TENS_WORDS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+_NUMBER_WORD = re.compile(rf"(?:(?P<tens>{'|'.join(_TENS_WORDS)})(?:[- ](?P<unit>{'|'.join(_UNITS_WORDS[1:10])}))?"
+                          rf"|(?P<small>{'|'.join(_UNITS_WORDS)})|(?P<hundred>(?:one |a )?hundred))", re.I)
+
+
+def _number_word_value(text: str) -> str | None:
+    """"three" -> "3", "twenty-one" -> "21": a spelled-out whole answer is that number."""
+    match = _NUMBER_WORD.fullmatch(text.strip())
+    if not match:
+        return None
+    if match.group("hundred"):
+        return "100"
+    if match.group("small"):
+        return str(_UNITS_WORDS.index(match.group("small").lower()))
+    unit = match.group("unit")
+    return str(10 * (_TENS_WORDS.index(match.group("tens").lower()) + 2) + (_UNITS_WORDS.index(unit.lower()) if unit else 0))
+
+
 _TEXT_WRAPPER = re.compile(r"\\(?:text|textrm|textnormal|textit|textbf|mbox|mathrm|operatorname)\s*\{([^{}]*)\}")
 
 
@@ -281,6 +304,7 @@ def normalise_answer(answer: str) -> Normalised:
     was_text = bool(_TEXT_WRAPPER.search(text))
     text = _TEXT_WRAPPER.sub(r"\1", text).strip()
     text = re.sub(r"^\+(?=[\d.\\])", "", _drop_thousands(text.strip()))
+    text = _number_word_value(text) or text
     return Normalised(text=text, percent=percent or percent_after_unit, unit=tail_unit or unit,
                       variable=variable, hedged=hedged, was_text=was_text)
 
@@ -297,12 +321,22 @@ _EXACT_FORMS = (
 )
 
 
+MAX_EXPONENT = 1000
+
+
 def exact_number(text: str) -> Fraction | None:
-    """The exact value of a plain numeric answer, or ``None`` when it is not a plain number."""
+    """The exact value of a plain numeric answer, or ``None`` when it is not a plain number.
+
+    Absurd sizes (exponents beyond ``MAX_EXPONENT``, integers past Python's digit limit) are
+    left to math-verify, whose timeout bounds them.
+    """
     for form in _EXACT_FORMS:
         match = form.fullmatch(text.strip())
         if match:
-            value = _value_of(match.groupdict())
+            try:
+                value = _value_of(match.groupdict())
+            except ValueError:
+                return None
             if value is not None:
                 return -value if match.group("sign") == "-" else value
     return None
@@ -311,6 +345,8 @@ def exact_number(text: str) -> Fraction | None:
 def _value_of(groups: dict[str, str | None]) -> Fraction | None:
     if groups.get("mant") is not None:
         exponent = groups.get("exp") or groups.get("bexp") or groups.get("dexp") or "0"
+        if abs(int(exponent)) > MAX_EXPONENT:
+            raise ValueError(f"exponent {exponent} is too large to expand exactly")
         return Fraction(groups["mant"]) * Fraction(10) ** int(exponent)
     if groups.get("rep") is not None:
         return _repeating(groups["int"] or "0", groups["fixed"] or "", groups["rep"])
@@ -320,8 +356,11 @@ def _value_of(groups: dict[str, str | None]) -> Fraction | None:
         return None
     fraction = Fraction(int(numerator), int(denominator))
     whole = groups.get("whole")
-    # "2\frac{1}{2}" is the mixed number 5/2 (the MATH convention, also math-verify's reading).
-    return fraction + int(whole) if whole and fraction >= 0 else (None if whole else fraction)
+    if not whole:
+        return fraction
+    # "2\frac{1}{2}" is the mixed number 5/2 (the MATH convention, also math-verify's reading);
+    # "2\frac{-1}{2}" is no mixed number, so it goes to math-verify.
+    return fraction + int(whole) if fraction >= 0 else None
 
 
 def _repeating(integer: str, fixed: str, repeat: str) -> Fraction:
@@ -351,7 +390,27 @@ def _is_list(norm: Normalised) -> bool:
     return norm.hedged or len(split_top_level(text)) > 1 or text.startswith("\\{") or "\\pm" in text
 
 
+_EQUALS = re.compile(r"(?<![<>!=\\])=(?!=)")
+
+
+def _false_equation(gold: Normalised, answer: Normalised) -> str | None:
+    """"96 = 72" against gold 72 ends in the gold but states something false: every plain number
+    in an answer's chain of equalities must equal a numeric gold."""
+    gold_value = exact_number(gold.text)
+    if gold_value is None or gold.percent or answer.percent or _EQUALS.search(gold.text):
+        return None
+    sides = _EQUALS.split(answer.text)
+    for side in sides if len(sides) > 1 else ():
+        value = exact_number(side)
+        if value is not None and value != gold_value:
+            return f"answer states {answer.text} and {side.strip()} != gold {gold.text}"
+    return None
+
+
 def _policy_problem(gold: Normalised, answer: Normalised) -> str | None:
+    false_equation = _false_equation(gold, answer)
+    if false_equation:
+        return false_equation
     if answer.hedged and not _is_list(gold):
         return f"answer hedges between several values ({answer.text}) but gold {gold.text} is a single value"
     if gold.unit and answer.unit and gold.unit != answer.unit:
@@ -361,11 +420,17 @@ def _policy_problem(gold: Normalised, answer: Normalised) -> str | None:
     return None
 
 
+MAX_ANSWER_CHARS = 2000
+
+
 def _input_problem(gold: str, answer: str) -> str | None:
     if not gold or not gold.strip():
         return "empty gold answer"
     if not answer or not answer.strip():
         return "empty answer"
+    for name, text in (("gold", gold), ("answer", answer)):
+        if len(text) > MAX_ANSWER_CHARS:
+            return f"{name} is {len(text)} characters long; final answers over {MAX_ANSWER_CHARS} characters are rejected"
     for name, text in (("gold", gold), ("answer", answer)):
         lookalikes = non_ascii_digits(text)
         if lookalikes:
@@ -429,7 +494,7 @@ def _shown(norm: Normalised) -> str:
 
 @dataclass(frozen=True)
 class _Parsed:
-    exprs: list  # sympy objects; empty when parsing failed
+    exprs: list[object]  # sympy objects; empty when parsing failed
     shown: str | None
     error: str | None
 
@@ -444,7 +509,10 @@ def _exact_decimals(latex: str) -> str:
     sqrt(2); as fractions those are (correctly) different values.
     """
     def as_fraction(match: re.Match[str]) -> str:
-        value = Fraction(match.group(1))
+        try:
+            value = Fraction(match.group(1))
+        except ValueError:  # beyond Python's integer digit limit; math-verify's timeout bounds it
+            return match.group(1)
         if value.denominator == 1:
             return str(value.numerator)
         return f"{{\\frac{{{value.numerator}}}{{{value.denominator}}}}}"
@@ -472,7 +540,8 @@ def _mv_equal(gold: _Parsed, answer: _Parsed, timeout_seconds: int | None) -> tu
     from math_verify.errors import TimeoutException
 
     try:
-        return verify(gold.exprs, answer.exprs, timeout_seconds=timeout_seconds, raise_on_error=True), None
+        return verify(gold.exprs, answer.exprs, timeout_seconds=timeout_seconds, raise_on_error=True,
+                      allow_set_relation_comp=True), None
     except TimeoutException:
         return False, f"comparison timed out after {timeout_seconds} s"
     except Exception as error:
@@ -489,26 +558,22 @@ def _require_main_thread(timeout_seconds: int | None) -> None:
 
 def _math_verify_verdict(gold: Normalised, answer: Normalised, timeout_seconds: int | None, as_fraction: bool) -> Verdict:
     _require_main_thread(timeout_seconds)
-    answer_parsed = _mv_parse(answer.text, timeout_seconds)
-    if not answer_parsed.exprs:
-        return Verdict(False, f"could not parse answer '{answer.text}' ({answer_parsed.error})", None, None)
-    gold_shown, problems = None, []
-    for gold_latex in _percent_latex_readings(gold, answer, as_fraction):
-        for answer_latex in _percent_latex_readings(answer, gold, as_fraction):
-            gold_parsed = _mv_parse(gold_latex, timeout_seconds)
-            reading = answer_parsed if answer_latex == answer.text else _mv_parse(answer_latex, timeout_seconds)
-            if not gold_parsed.exprs:
-                return Verdict(False, f"could not parse gold '{gold_latex}' ({gold_parsed.error})", None, answer_parsed.shown)
-            gold_shown = gold_shown or gold_parsed.shown
-            equal, problem = _mv_equal(gold_parsed, reading, timeout_seconds)
+    answers = [_mv_parse(latex, timeout_seconds) for latex in _percent_latex_readings(answer, gold, as_fraction)]
+    if not answers[0].exprs:
+        return Verdict(False, f"could not parse answer '{answer.text}' ({answers[0].error})")
+    golds = [_mv_parse(latex, timeout_seconds) for latex in _percent_latex_readings(gold, answer, as_fraction)]
+    if not golds[0].exprs:
+        return Verdict(False, f"could not parse gold '{gold.text}' ({golds[0].error})", None, answers[0].shown)
+    problems = []
+    for gold_parsed in golds:
+        for answer_parsed in answers:
+            equal, problem = _mv_equal(gold_parsed, answer_parsed, timeout_seconds)
             if equal:
-                return Verdict(True, f"answer {_shown(answer)} equivalent to gold {_shown(gold)}", gold_parsed.shown, reading.shown)
+                return Verdict(True, f"answer {_shown(answer)} equivalent to gold {_shown(gold)}",
+                               gold_parsed.shown, answer_parsed.shown)
             problems += [problem] if problem else []
     detail = f" ({problems[0]})" if problems else ""
-    return Verdict(False, f"answer {answer_parsed.shown} != gold {gold_shown}{detail}", gold_shown, answer_parsed.shown)
-
-
-# ---------------------------------------------------------------- entry point
+    return Verdict(False, f"answer {answers[0].shown} != gold {golds[0].shown}{detail}", golds[0].shown, answers[0].shown)
 
 
 def answers_equivalent(gold: str, answer: str, *, timeout_seconds: int | None = 5,

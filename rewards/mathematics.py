@@ -30,7 +30,7 @@ def _timeout(seconds: int) -> int | None:
     return seconds if threading.current_thread() is threading.main_thread() else None
 
 
-@parsed_reward(final_answer, reference_keys=("answer", "solution"))
+@parsed_reward(final_answer, reference_keys=("answer", "solution"), preload=("math_verify", "sympy"))
 def math_accuracy(parsed: str, reference: Any, timeout_seconds: int = 5) -> Score:
     """1.0 when the response's final answer is mathematically equivalent to the gold answer, else 0.0.
 
