@@ -1,0 +1,115 @@
+"""`rewardkit init DIR`: a new reward project whose own tests pass as generated."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rewardkit._cli import main as cli_main
+from rewardkit._scaffold import ScaffoldError, create_project, project_names, render_project
+
+from .conftest import REPO
+
+
+def test_names_come_from_the_folder_and_avoid_shadowing_modules(tmp_path):
+    names = project_names(tmp_path / "Math Rewards!")
+    assert (names.project, names.package, names.service) == ("math-rewards", "math_rewards", "math-rewards")
+    assert project_names(tmp_path / "rewards").package == "rewards_rewards"  # not the built-in package
+    assert project_names(tmp_path / "json").package == "json_rewards"  # not the standard library's
+    assert project_names(tmp_path / "42").project == "rewards-42"
+    assert project_names(tmp_path / "x", package="judge_rewards").package == "judge_rewards"
+    for bad in ("rewardkit", "my-pkg", "class", "os"):
+        with pytest.raises(ScaffoldError, match="--package"):
+            project_names(tmp_path / "x", package=bad)
+
+
+def test_every_template_is_rendered_with_no_placeholder_left(tmp_path):
+    files = render_project(project_names(tmp_path / "demo"), "rewardkit @ file:///wheels/rewardkit.whl")
+    assert {"demo/__init__.py", "tests/test_rewards.py", "Dockerfile", ".dockerignore", ".gitignore", "README.md",
+            "pyproject.toml", "requirements.txt", "deploy/cloudrun/service.yaml", "deploy/fc/s.yaml",
+            "wheels/README.md"} <= set(files)
+    fixtures = {p for p in files if p.endswith(".reward.jsonl")}
+    assert {p.rsplit("/", 1)[-1] for p in fixtures} == {
+        "exact_answer.reward.jsonl", "tagged_answer.reward.jsonl", "brevity_rank.reward.jsonl", "quality.reward.jsonl"}
+    assert not any(re.search(r"\{\{\w+\}\}", text) for text in files.values())
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads(files["pyproject.toml"])
+    assert project["project"]["dependencies"] == ["rewardkit @ file:///wheels/rewardkit.whl"]
+    assert project["tool"]["pytest"]["ini_options"]["rewardkit_target"] == "demo"
+    assert "rewardkit @ file:///wheels/rewardkit.whl" in files["requirements.txt"].splitlines()
+    assert "REWARDKIT_TARGET=demo" in files["Dockerfile"] and "COPY demo ./demo" in files["Dockerfile"]
+    assert "value: demo" in files["deploy/cloudrun/service.yaml"] and "REWARDKIT_TARGET: demo" in files["deploy/fc/s.yaml"]
+    both = "".join(files[p] for p in fixtures)
+    assert '"example"' in both and '"agent_output"' in both and '"agent_outputs"' in both
+
+
+def test_init_refuses_a_folder_that_is_not_empty_unless_forced(tmp_path, capsys):
+    target = tmp_path / "proj"
+    target.mkdir()
+    (target / "README.md").write_text("mine")
+    assert cli_main(["init", str(target)]) == 2
+    assert "not empty; it already has README.md" in capsys.readouterr().err
+    assert cli_main(["init", str(target), "--force"]) == 0
+    assert (target / "proj" / "__init__.py").is_file() and "rewardkit" in (target / "README.md").read_text()
+    assert cli_main(["init", str(tmp_path / "p2"), "--package", "os"]) == 2
+
+
+def test_the_generated_project_passes_its_tests_with_this_rewardkit(tmp_path):
+    _, written = create_project(tmp_path / "quiz-rewards")
+    assert all(path.is_file() for path in written)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REWARDKIT_")}
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=tmp_path / "quiz-rewards",
+                            capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"\b19 passed\b", result.stdout), result.stdout
+
+
+def _copy_source(destination: Path) -> Path:
+    """The files a wheel is built from (as the Dockerfile copies them), so the build never writes into the checkout."""
+    destination.mkdir()
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, destination / name)
+    for name in ("rewardkit", "rewards"):
+        shutil.copytree(REPO / name, destination / name, ignore=ignore)
+    return destination
+
+
+def test_a_generated_project_passes_its_own_tests_in_a_fresh_virtual_environment(tmp_path):
+    """The slow one (about 30-90 s, mostly pip): a new venv, rewardkit installed from this checkout, then the
+    project's README commands: `pip install -e '.[test]'`, `pytest`, and the data tools."""
+    started = time.monotonic()
+    source = _copy_source(tmp_path / "src")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python, rewardkit = venv / "bin" / "python", venv / "bin" / "rewardkit"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REWARDKIT_") and k != "VIRTUAL_ENV"}
+
+    def run(*command: str | Path, cwd: Path = tmp_path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([str(c) for c in command], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                                env=env)
+        assert result.returncode == 0, f"{command} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        return result
+
+    run(python, "-m", "pip", "install", "-q", str(source), "pytest")
+    run(rewardkit, "init", "quiz")
+    project = tmp_path / "quiz"
+    run(python, "-m", "pip", "install", "-q", "-e", ".[test]", cwd=project)
+    tests = run(python, "-m", "pytest", "-q", cwd=project, timeout=300)
+    assert re.search(r"\b19 passed\b", tests.stdout), tests.stdout
+    run(rewardkit, "replay", "tests/fixtures", "--target", "quiz", cwd=project)
+    scored = run(rewardkit, "replay", "--training", "data/train.vertex.jsonl", "--responses", "data/responses.jsonl",
+                 "--target", "quiz", "--reward", "quality", cwd=project)
+    assert "4 cases: 4 passed, 0 failed (0 with an expectation)" in scored.stdout
+    run(rewardkit, "replay", "--training", "data/train.dashscope.jsonl", "--response-field",
+        "rollout_extra.model_answer", "--target", "quiz", "--reward", "tagged_answer", cwd=project)
+    run(rewardkit, "validate-data", "data/train.vertex.jsonl", "--format", "vertex", cwd=project)
+    run(rewardkit, "validate-data", "data/train.dashscope.jsonl", "--format", "dashscope", cwd=project)
+    print(f"fresh-venv init test took {time.monotonic() - started:.0f} s")
