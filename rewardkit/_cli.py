@@ -37,22 +37,49 @@ def _graceful_server_class() -> type:
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
 
+    from . import _logs
     from ._server import create_app
+    from ._settings import load_settings
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _logs.configure(args.log_format, args.log_level)
     try:
-        app = create_app(args.target, reward=args.reward)
+        settings = load_settings({name: getattr(args, name) for name in _SETTING_FLAGS})
+        app = create_app(args.target, reward=args.reward, settings=settings, access_log=args.access_log)
     except RewardkitError as exc:
         print(f"rewardkit: cannot serve {args.target!r}: {exc}", file=sys.stderr)
         return 2
     registry = app.state.registry
     logging.getLogger("rewardkit").info(
-        "serving %s: %s (default: %s)", args.target, ", ".join(registry.names()), app.state.default_reward
+        "serving %s: %s (default: %s; %d worker process(es), timeout %g s)", args.target,
+        ", ".join(registry.names()), app.state.default_reward, settings.worker_count, settings.timeout,
     )
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log)
-    _graceful_server_class()(config).run()
-    return 0
+    # log_config=None: uvicorn keeps the logging set up above (its access log is replaced by rewardkit's).
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, log_config=None,
+                            access_log=False, timeout_graceful_shutdown=settings.grace_period)
+    server = _graceful_server_class()(config)
+    try:
+        server.run()
+    except SystemExit as exc:  # uvicorn exits 3 when the app's startup failed
+        if exc.code != STARTUP_FAILURE:
+            raise
+    # Not started: a reward's setup or a worker failed at startup; the log above says which.
+    return 0 if server.started else 2
+
+
+# Flags that map onto rewardkit._settings.Settings (each also has an environment variable).
+_SETTING_FLAGS = {
+    "workers": ("N", "worker processes for sync rewards (default $REWARDKIT_WORKERS, else one per CPU; 0: in-process)"),
+    "timeout": ("SECONDS", "hard time limit per reward call (default $REWARDKIT_TIMEOUT, else 60)"),
+    "worker_memory_mb": ("MB", "address-space cap per worker (default $REWARDKIT_WORKER_MEMORY_MB, "
+                               "else container memory / (workers + 1))"),
+    "max_queue": ("N", "reward calls that may wait for a worker before 503 (default $REWARDKIT_MAX_QUEUE, else 100)"),
+    "max_body_mb": ("MB", "request body limit, 413 above (default $REWARDKIT_MAX_BODY_MB, else 8)"),
+    "grace_period": ("SECONDS", "time in-flight requests get after SIGTERM (default $REWARDKIT_GRACE_PERIOD, else 8)"),
+    "auth_token": ("TOKEN", "require 'Authorization: Bearer TOKEN' on every path but /health (default "
+                            "$REWARDKIT_AUTH_TOKEN; comma-separate several to rotate); off by default"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,10 +96,70 @@ def build_parser() -> argparse.ArgumentParser:
                        help="address to listen on (default $REWARDKIT_HOST, else 0.0.0.0)")
     serve.add_argument("--port", type=int, default=_port(os.environ.get("PORT")),
                        help="port (default $PORT, else 8080)")
+    for name, (metavar, text) in _SETTING_FLAGS.items():
+        flag = "--worker-memory" if name == "worker_memory_mb" else "--" + name.replace("_", "-")
+        serve.add_argument(flag, dest=name, metavar=metavar, default=None, help=text)
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument("--log-format", default=os.environ.get("REWARDKIT_LOG_FORMAT", "auto"),
+                       choices=["auto", "json", "plain"],
+                       help="json: one Cloud Logging entry per line on stdout; plain: text on stderr; "
+                       "auto (default, $REWARDKIT_LOG_FORMAT): plain in a terminal, else json")
     serve.add_argument("--no-access-log", dest="access_log", action="store_false", help="do not log each request")
     serve.set_defaults(handler=_serve)
+    _add_data_commands(commands)
     return parser
+
+
+# ---- replay, validate-data, init (the tools around the service) -------------------
+
+def _replay(args: argparse.Namespace) -> int:
+    from ._replay import main as replay_main
+
+    return replay_main(args)
+
+
+def _validate_data(args: argparse.Namespace) -> int:
+    from ._datasets import DatasetError, format_report, validate_dataset
+
+    worst = 0
+    for path in args.files:
+        try:
+            report = validate_dataset(path, args.format)
+        except DatasetError as exc:
+            print(f"rewardkit validate-data: {exc}", file=sys.stderr)
+            worst = 2
+            continue
+        print(format_report(report, max_problems=args.max_problems))
+        worst = max(worst, 0 if report.ok else 1)
+    return worst
+
+
+def _init(args: argparse.Namespace) -> int:
+    from ._scaffold import main as init_main
+
+    return init_main(args)
+
+
+def _add_data_commands(commands: Any) -> None:
+    from ._replay import add_parser as add_replay
+    from ._scaffold import add_parser as add_init
+
+    add_replay(commands)
+    commands.choices["replay"].set_defaults(handler=_replay)
+
+    validate = commands.add_parser(
+        "validate-data", help="check a training/validation JSONL against a platform's dataset format",
+        description="Check every line of a reinforcement-tuning JSONL against the Vertex or DashScope line format "
+        "(JSON Schema). Each problem is printed as FILE:LINE: PATH: MESSAGE. Exit 0 when every file is valid, "
+        "1 when a file has problems, 2 when a file cannot be read.")
+    validate.add_argument("files", nargs="+", metavar="FILE", help="JSONL dataset file(s)")
+    validate.add_argument("--format", required=True, choices=["vertex", "dashscope"], help="the platform's format")
+    validate.add_argument("--max-problems", type=int, default=50, metavar="N",
+                          help="problems to print per file (default 50; the count is always complete)")
+    validate.set_defaults(handler=_validate_data)
+
+    add_init(commands)
+    commands.choices["init"].set_defaults(handler=_init)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

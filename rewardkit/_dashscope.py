@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Tag
 
 from ._invoke import Outcome
 from ._registry import AnySpec
@@ -163,6 +163,15 @@ def to_samples(request: Union[RewardInput, GroupRewardInput], raw: dict[str, Any
     return [_sample(output, request, raw) for output in outputs]
 
 
+def log_fields(request: Union[RewardInput, GroupRewardInput]) -> dict[str, Any]:
+    """The request metadata ids, for the request's log lines."""
+    meta = request.request_metadata
+    fields: dict[str, Any] = meta.model_dump(include={"job_id", "sample_id", "rollout_id", "attempt_id"}) if meta else {}
+    if isinstance(request, GroupRewardInput):
+        fields["group_size"] = len(request.agent_outputs)
+    return fields
+
+
 # ---- outcomes -> wire ------------------------------------------------------------
 
 def reward_metrics(outcome: Outcome) -> dict[str, float]:
@@ -179,10 +188,10 @@ def reward_metrics(outcome: Outcome) -> dict[str, float]:
     return {k: v for k, v in metrics.items() if math.isfinite(v)}
 
 
-def _reward(outcome: Outcome) -> Reward:
+def _reward(outcome: Outcome) -> dict[str, Any]:
     # A failed output still needs a number: the SDK's Reward requires reward_score; status says it failed.
     value = 0.0 if outcome.score is None else outcome.score.value
-    return Reward(reward_score=value, reward_metrics=reward_metrics(outcome) or None)
+    return {"reward_score": value, "reward_metrics": reward_metrics(outcome) or None}
 
 
 def _failed(spec: AnySpec, outcomes: list[Outcome]) -> tuple[Optional[str], Optional[str]]:
@@ -197,16 +206,17 @@ def _failed(spec: AnySpec, outcomes: list[Outcome]) -> tuple[Optional[str], Opti
 
 
 def render(spec: AnySpec, outcomes: list[Outcome], group: bool) -> tuple[int, dict[str, Any]]:
-    """HTTP status and body; always 200, failures are reported in `status`."""
+    """HTTP status and body; always 200, failures are reported in `status`.
+
+    Plain dicts on this hot path; RewardOutput / GroupRewardOutput above
+    document the same shapes, and the tests validate answers against the
+    dashscope SDK's own models.
+    """
     error, code = _failed(spec, outcomes)
     status = "failed" if error else "success"
     if not group:
-        out = RewardOutput(reward=_reward(outcomes[0]), status=status, error=error, error_code=code)
-        return 200, out.model_dump()
-    out = GroupRewardOutput(reward=GroupReward(rewards=[_reward(o) for o in outcomes]), status=status, error=error,
-                            error_code=code)
-    body = out.model_dump()
-    if code is None:
-        # The SDK's GroupRewardOutput has no error_code field; send it only when there is one.
-        del body["error_code"]
+        return 200, {"reward": _reward(outcomes[0]), "status": status, "error": error, "error_code": code}
+    body: dict[str, Any] = {"reward": {"rewards": [_reward(o) for o in outcomes]}, "status": status, "error": error}
+    if code is not None:  # the SDK's GroupRewardOutput has no error_code field; send it only when there is one
+        body["error_code"] = code
     return 200, body

@@ -31,3 +31,11 @@ class UnknownRewardError(RewardkitError, LookupError):
         self.known = known
         listed = ", ".join(known) if known else "(none)"
         super().__init__(f"no reward named {name!r}; registered rewards: {listed}")
+
+
+class SetupError(RewardkitError):
+    """A reward's one-time setup failed, or a worker process could not start."""
+
+
+class EngineBusy(RewardkitError):
+    """Every worker is busy and the queue of waiting reward calls is full."""

@@ -22,6 +22,7 @@ REWARD_ERROR = "REWARD_ERROR"
 INVALID_SCORE = "INVALID_SCORE"
 TIMEOUT = "TIMEOUT"
 WORKER_CRASHED = "WORKER_CRASHED"
+OUT_OF_MEMORY = "OUT_OF_MEMORY"
 COMPONENT_FAILED = "COMPONENT_FAILED"
 
 _MAX_TEXT = 500
@@ -146,7 +147,8 @@ def _finish(spec: RewardSpec, call: _Call, result: Any) -> Outcome:
 
 
 def _error(spec: RewardSpec, exc: BaseException, parsed: str | None = None) -> Outcome:
-    return Outcome(spec.name, failure=Failure(REWARD_ERROR, describe(exc)), parsed=parsed)
+    code = OUT_OF_MEMORY if isinstance(exc, MemoryError) else REWARD_ERROR
+    return Outcome(spec.name, failure=Failure(code, describe(exc)), parsed=parsed)
 
 
 def _finish_group(spec: RewardSpec, result: Any, size: int) -> list[Outcome]:
@@ -193,6 +195,8 @@ def run_leaf(spec: RewardSpec, samples: Sequence[Sample]) -> list[Outcome]:
 async def arun_leaf(spec: RewardSpec, samples: Sequence[Sample]) -> list[Outcome]:
     """Run an async reward on samples on the event loop, the samples of a group concurrently."""
     if not spec.grouped:
+        if len(samples) == 1:
+            return [await _arun_one(spec, samples[0])]
         return list(await asyncio.gather(*(_arun_one(spec, sample) for sample in samples)))
     try:
         result = await spec.fn(**{**spec.options, **_group_inputs(spec, samples)})

@@ -57,6 +57,9 @@ class RewardSpec:
     timeout: float | None = None
     reference_keys: tuple[str, ...] = DEFAULT_REFERENCE_KEYS
     is_async: bool = False
+    setup: Callable[[], Any] | None = None
+    preload: tuple[str, ...] = ()
+    check_options: Callable[..., Any] | None = None
     doc: str = ""
 
     @property
@@ -162,6 +165,12 @@ def _make_spec(fn: Callable[..., Any], kind: Kind, name: str | None, **settings:
     _check_number(settings.get("fallback"), "fallback", name)
     _check_number(settings.get("timeout"), "timeout", name, positive=True)
     _check_number(settings.get("on_parse_error"), "on_parse_error", name)
+    setup = settings.get("setup")
+    if setup is not None and not callable(setup):
+        raise RegistrationError(f"reward {name!r}: setup must be a function taking no arguments, got {setup!r}")
+    preload = settings.get("preload", ())
+    if not all(isinstance(m, str) and m for m in preload):
+        raise RegistrationError(f"reward {name!r}: preload must list module names (strings), got {preload!r}")
     if settings.get("reference_keys") is None:
         settings["reference_keys"] = DEFAULT_REFERENCE_KEYS
     else:
@@ -193,14 +202,25 @@ def reward(
     fallback: float | None = None,
     timeout: float | None = None,
     reference_keys: Sequence[str] | None = None,
+    setup: Callable[[], Any] | None = None,
+    preload: Sequence[str] = (),
+    check_options: Callable[..., Any] | None = None,
 ) -> Any:
     """Register a single reward: one response -> one score.
 
     Use as `@reward` or `@reward(name=..., fallback=0.0, ...)`. `fallback` is
-    the score returned (with the error reported) when the reward raises;
-    without it a failure is reported as an error.
+    the score returned (with the error reported) when the reward fails;
+    without it a failure is reported as an error. `timeout` (seconds)
+    overrides the service's. `setup` is a no-argument function run once per
+    worker process at startup (load a model, compile patterns). `preload`
+    names modules the reward needs (e.g. "math_verify"): they are imported
+    once in the process workers fork from, so every worker, replacements
+    included, starts with them loaded. `check_options` receives every option
+    (defaults filled in) when a variant is made and raises ValueError for a
+    value the reward cannot use, so a bad variant fails at import.
     """
-    settings = dict(weight=weight, fallback=fallback, timeout=timeout, reference_keys=reference_keys)
+    settings = dict(weight=weight, fallback=fallback, timeout=timeout, reference_keys=reference_keys, setup=setup,
+                    preload=tuple(preload), check_options=check_options)
     return _decorator("single", fn, name, settings)
 
 
@@ -212,9 +232,13 @@ def grouped_reward(
     fallback: float | None = None,
     timeout: float | None = None,
     reference_keys: Sequence[str] | None = None,
+    setup: Callable[[], Any] | None = None,
+    preload: Sequence[str] = (),
+    check_options: Callable[..., Any] | None = None,
 ) -> Any:
     """Register a grouped reward: the N responses sampled for one prompt -> N scores."""
-    settings = dict(weight=weight, fallback=fallback, timeout=timeout, reference_keys=reference_keys)
+    settings = dict(weight=weight, fallback=fallback, timeout=timeout, reference_keys=reference_keys, setup=setup,
+                    preload=tuple(preload), check_options=check_options)
     return _decorator("grouped", fn, name, settings)
 
 
@@ -227,6 +251,9 @@ def parsed_reward(
     fallback: float | None = None,
     timeout: float | None = None,
     reference_keys: Sequence[str] | None = None,
+    setup: Callable[[], Any] | None = None,
+    preload: Sequence[str] = (),
+    check_options: Callable[..., Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a parse-then-score reward.
 
@@ -242,7 +269,8 @@ def parsed_reward(
         except RegistrationError as exc:
             raise RegistrationError(f"reward {label!r} ({_origin(f)}): {exc}") from None
         settings = dict(parser=resolved, on_parse_error=on_parse_error, weight=weight, fallback=fallback,
-                        timeout=timeout, reference_keys=reference_keys)
+                        timeout=timeout, reference_keys=reference_keys, setup=setup, preload=tuple(preload),
+                        check_options=check_options)
         return _decorator("parsed", f, name, settings)
 
     if not isinstance(parser, Parser) and _looks_like_reward(parser):
@@ -272,12 +300,18 @@ def spec_of(obj: Any) -> AnySpec:
     return spec
 
 
+def _option_defaults(fn: Callable[..., Any]) -> dict[str, Any]:
+    return {n: p.default for n, p in inspect.signature(fn).parameters.items() if p.default is not p.empty}
+
+
 def variant(base: Any, name: str, *, weight: float | None = None, fallback: float | None = None,
             timeout: float | None = None, **options: Any) -> RewardSpec:
     """A configured copy of a reward, registered under a new name.
 
     `options` set the reward function's own keyword parameters (those with
     defaults), e.g. `variant(exact_match, "exact_ci", ignore_case=True)`.
+    Unknown options, and values the reward's `check_options` rejects, raise
+    RegistrationError naming the variant.
     """
     spec = spec_of(base)
     if not isinstance(spec, RewardSpec):
@@ -290,6 +324,11 @@ def variant(base: Any, name: str, *, weight: float | None = None, fallback: floa
             f"options of {spec.name!r}: {', '.join(sorted(known)) or '(none)'}"
         )
     changes: dict[str, Any] = {"name": name, "options": {**spec.options, **options}}
+    if spec.check_options is not None:
+        try:
+            spec.check_options(**{**_option_defaults(spec.fn), **changes["options"]})
+        except (ValueError, TypeError) as exc:
+            raise RegistrationError(f"variant {name!r} of {spec.name!r}: {exc}") from None
     for key, value in (("weight", weight), ("fallback", fallback), ("timeout", timeout)):
         if value is not None:
             _check_number(value, key, name, positive=key != "fallback")

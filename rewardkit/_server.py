@@ -2,85 +2,83 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+import time
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Union
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Callable, Union
 
 from fastapi import FastAPI, Request
-from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, TypeAdapter, ValidationError
-from pydantic.json_schema import models_json_schema
+from fastapi.responses import JSONResponse, Response
+from pydantic import TypeAdapter
 
 from . import _dashscope as dashscope
+from . import _logs
+from . import _openapi as openapi
 from . import _vertex as vertex
-from ._engine import Engine, InlineEngine
-from ._errors import UnknownRewardError
+from ._auth import BearerAuth
+from ._engine import Engine, InlineEngine, ProcessEngine
+from ._errors import EngineBusy, RewardkitError, UnknownRewardError
+from ._http import ErrorResponse, HTTPProblem, read_json, unless_disconnected, validate
 from ._invoke import Outcome
 from ._loader import DEFAULT_TARGET, load_registry
+from ._metrics import CONTENT_TYPE, Metrics
 from ._pipeline import evaluate
 from ._registry import AnySpec, CompositeSpec, Registry
+from ._sample import Sample
+from ._settings import Settings, load_settings
 
 log = logging.getLogger("rewardkit")
 
-_VERTEX = TypeAdapter(vertex.VertexRewardRequest)
-_DASHSCOPE = TypeAdapter(dashscope.DashScopeRequest)
-_SCHEMA_REF = "#/components/schemas/{model}"
+
+@dataclass(frozen=True)
+class Contract:
+    """What the routes need to know of one platform's wire format; the adapter module does the work."""
+
+    name: str
+    title: str
+    adapter: TypeAdapter
+    to_samples: Callable[[Any, dict[str, Any]], list[Sample]]
+    render: Callable[[AnySpec, list[Outcome], bool], tuple[int, dict[str, Any]]]
+    log_fields: Callable[[Any], dict[str, Any]]
+    is_group: Callable[[Any], bool]
+    refuse_grouped: str
+    union_tags: tuple[str, ...] = ()
 
 
-class ErrorResponse(BaseModel):
-    """Body of every 4xx answer (and of DashScope-style 500s): a sentence, then the details."""
+VERTEX = Contract(
+    name=vertex.PLATFORM,
+    title="Vertex cloudRunRewardScorer",
+    adapter=TypeAdapter(vertex.VertexRewardRequest),
+    to_samples=vertex.to_samples,
+    render=lambda spec, outcomes, group: vertex.render(spec, outcomes[0]),
+    log_fields=vertex.log_fields,
+    is_group=lambda body: False,
+    refuse_grouped="reward {name!r} is grouped: it scores the responses of one prompt together, and Vertex "
+    "sends one response per call. Serve it to DashScope group_reward requests instead.",
+)
+DASHSCOPE = Contract(
+    name=dashscope.PLATFORM,
+    title="DashScope RewardInput/GroupRewardInput",
+    adapter=TypeAdapter(dashscope.DashScopeRequest),
+    to_samples=dashscope.to_samples,
+    render=dashscope.render,
+    log_fields=dashscope.log_fields,
+    is_group=lambda body: isinstance(body, dashscope.GroupRewardInput),
+    refuse_grouped="reward {name!r} is grouped: it needs a group_reward request (func_type 'group_reward' "
+    "with agent_outputs), got func_type 'reward'",
+    union_tags=("reward", "group_reward"),
+)
 
-    message: str
-    detail: Any = None
-
-
-class HTTPProblem(Exception):
-    """A request rewardkit refuses, with the status and a message the caller can act on."""
-
-    def __init__(self, status: int, message: str, detail: Any = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.detail = detail
-
-
-def _location(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(body)"
-
-
-def _validate(adapter: TypeAdapter, raw: Any, contract: str, tags: tuple[str, ...] = ()) -> Any:
-    try:
-        return adapter.validate_python(raw)
-    except ValidationError as exc:
-        errors = []
-        for error in exc.errors(include_url=False, include_input=False):
-            loc = tuple(error["loc"])
-            if loc and loc[0] in tags:  # a discriminated union prefixes the tag; the caller never wrote it
-                loc = loc[1:]
-            msg = error["msg"]
-            if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
-                # pydantic names the discriminator function; say which field and which values instead.
-                got = error.get("ctx", {}).get("tag")
-                loc = ("func_type",) if got else ()
-                msg = f"expected 'reward' or 'group_reward', got {got!r}" if got else "expected a JSON object"
-            errors.append({"loc": list(loc), "msg": msg, "type": error["type"]})
-        summary = "; ".join(f"{_location(tuple(e['loc']))}: {e['msg']}" for e in errors[:5])
-        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
-        raise HTTPProblem(422, f"request body does not match the {contract} contract: {summary}{more}", errors) from None
+# The `outcome` label of rewardkit_requests_total for requests refused before scoring.
+_REFUSED = {400: "invalid", 413: "invalid", 422: "invalid", 404: "unknown_reward", 499: "disconnected", 503: "busy"}
 
 
-async def _read_json(request: Request) -> Any:
-    body = await request.body()
-    try:
-        return json.loads(body)
-    except ValueError as exc:
-        raise HTTPProblem(400, f"request body is not valid JSON: {exc}") from None
+def _outcome_label(outcomes: list[Outcome]) -> str:
+    if any(o.score is None for o in outcomes):
+        return "failed"
+    return "fallback" if any(o.failure is not None for o in outcomes) else "success"
 
 
 def _describe(spec: AnySpec) -> dict[str, Any]:
@@ -117,63 +115,71 @@ def default_reward(registry: Registry, name: str | None) -> str | None:
     return roots[0] if len(roots) == 1 else None
 
 
-def _log_failures(spec: AnySpec, outcomes: list[Outcome], contract: str) -> None:
+def _log_failures(spec: AnySpec, outcomes: list[Outcome]) -> None:
     for index, outcome in enumerate(outcomes):
         if outcome.failure is not None:
             how = "fallback score used" if outcome.score is not None else "no score"
-            log.warning("reward %s failed (%s, %s, output %d, %s): %s", spec.name, outcome.failure.code,
-                        contract, index, how, outcome.failure.message)
+            log.warning("reward %s failed on output %d (%s, %s): %s", spec.name, index, outcome.failure.code, how,
+                        outcome.failure.message, extra={"fields": {"reward": spec.name, "error_code": outcome.failure.code}})
 
 
-def _openapi_components() -> dict[str, Any]:
-    models = [vertex.VertexRewardRequest, dashscope.RewardInput, dashscope.GroupRewardInput]
-    _, schema = models_json_schema([(m, "validation") for m in models], ref_template=_SCHEMA_REF)
-    return schema.get("$defs", {})
+def _request_fields(request: Request, project: str | None) -> dict[str, Any]:
+    fields = _logs.trace_fields(request.headers.get("x-cloud-trace-context"), project)
+    fc_request = request.headers.get("x-fc-request-id")
+    if fc_request:
+        fields["fc_request_id"] = fc_request
+    return fields
 
 
-def _body(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+def _access_line(request: Request, status: int, seconds: float, fields: dict[str, Any]) -> None:
+    http = {"requestMethod": request.method, "requestUrl": request.url.path, "status": status,
+            "latency": f"{seconds:.6f}s", "userAgent": request.headers.get("user-agent", ""),
+            "remoteIp": request.client.host if request.client else ""}
+    log.info("%s %s %d %s %.1f ms", request.method, request.url.path, status, fields.get("outcome", ""),
+             seconds * 1000, extra={"fields": {"httpRequest": http, **fields}})
 
 
-_VERTEX_BODY = _body({"$ref": _SCHEMA_REF.format(model="VertexRewardRequest")})
-_DASHSCOPE_BODY = _body({
-    "oneOf": [{"$ref": _SCHEMA_REF.format(model=m)} for m in ("RewardInput", "GroupRewardInput")],
-    "discriminator": {"propertyName": "func_type", "mapping": {
-        "reward": _SCHEMA_REF.format(model="RewardInput"),
-        "group_reward": _SCHEMA_REF.format(model="GroupRewardInput"),
-    }},
-})
-_VERTEX_RESPONSES: dict[Union[int, str], dict[str, Any]] = {
-    200: {"model": vertex.VertexRewardResponse, "description": "The reward"},
-    500: {"model": vertex.VertexErrorResponse, "description": "The reward failed and has no fallback score"},
-    **{code: {"model": ErrorResponse} for code in (400, 404, 422)},
-}
-_DASHSCOPE_RESPONSES: dict[Union[int, str], dict[str, Any]] = {
-    200: {"model": Union[dashscope.RewardOutput, dashscope.GroupRewardOutput],
-          "description": "RewardOutput or GroupRewardOutput; a failed reward has status 'failed'"},
-    **{code: {"model": ErrorResponse} for code in (400, 404, 422, 500)},
-}
+def _engine_for(target: Union[str, Registry], registry: Registry, settings: Settings) -> Engine:
+    if isinstance(target, str) and settings.worker_count > 0:
+        return ProcessEngine(target, registry, settings)
+    return InlineEngine(registry, timeout=settings.timeout)
 
 
 def create_app(
     target: Union[str, Registry] = DEFAULT_TARGET,
     *,
     reward: str | None = None,
+    settings: Settings | None = None,
     engine: Engine | None = None,
+    access_log: bool = True,
 ) -> FastAPI:
     """Build the app serving `target` (a module path, a .py file, or a Registry).
 
-    `reward` names the default reward (also `REWARDKIT_REWARD`). Loading
-    problems (bad target, duplicate names, bad signatures) raise here, at
-    startup, never on a request.
+    `reward` names the default reward (also `REWARDKIT_REWARD`); `settings`
+    defaults to the environment's (`rewardkit._settings.load_settings`).
+    Sync rewards run in worker processes unless `settings.workers == 0` or
+    the target is a Registry object (workers re-import the target by name).
+    Loading problems (bad target, duplicate names, bad signatures) raise
+    here; a failing reward setup fails the app's startup.
     """
     registry = load_registry(target) if isinstance(target, str) else target
     default = default_reward(registry, reward or os.environ.get("REWARDKIT_REWARD") or None)
-    engine = engine or InlineEngine()
+    settings = settings or load_settings()
+    engine = engine or _engine_for(target, registry, settings)
+    metrics = Metrics()
+    if isinstance(engine, ProcessEngine):
+        engine.on_restart = lambda kind: metrics.restarts.labels(kind).inc()
+        metrics.watch_engine(lambda: engine.waiting, lambda: engine.running, lambda: engine.size)
+    project = _logs.google_project()
+    max_body = settings.max_body_bytes
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await engine.start()
+        try:
+            await engine.start()
+        except RewardkitError as exc:
+            log.error("startup failed: %s", exc)
+            raise
         try:
             yield
         finally:
@@ -188,6 +194,11 @@ def create_app(
     app.state.registry = registry
     app.state.engine = engine
     app.state.default_reward = default
+    app.state.settings = settings
+    app.state.metrics = metrics
+    if settings.auth_tokens:
+        auth_failures = metrics.requests.labels("(any)", "(any)", "unauthorized")
+        app.add_middleware(BearerAuth, tokens=settings.auth_tokens, on_reject=auth_failures.inc)
 
     def lookup(name: str | None) -> AnySpec:
         if name is None:
@@ -200,35 +211,45 @@ def create_app(
         except UnknownRewardError as exc:
             raise HTTPProblem(404, str(exc), {"rewards": exc.known}) from None
 
-    async def score_vertex(request: Request, name: str | None) -> JSONResponse:
-        spec = lookup(name)
-        raw = await _read_json(request)
-        body = _validate(_VERTEX, raw, "Vertex cloudRunRewardScorer")
-        if spec.grouped:
-            raise HTTPProblem(422, f"reward {spec.name!r} is grouped: it scores the responses of one prompt "
-                              "together, and Vertex sends one response per call. Serve it to DashScope "
-                              "group_reward requests instead.")
-        outcomes = await evaluate(spec, vertex.to_samples(body, raw), engine)
-        _log_failures(spec, outcomes, "vertex")
-        status, content = vertex.render(spec, outcomes[0])
-        return JSONResponse(content, status)
-
-    async def score_dashscope(request: Request, name: str | None) -> JSONResponse:
-        spec = lookup(name)
-        raw = await _read_json(request)
-        body = _validate(_DASHSCOPE, raw, "DashScope RewardInput/GroupRewardInput", ("reward", "group_reward"))
-        group = isinstance(body, dashscope.GroupRewardInput)
+    async def score(request: Request, contract: Contract, spec: AnySpec, raw: Any) -> tuple[int, dict[str, Any], str]:
+        body = validate(contract.adapter, raw, contract.title, contract.union_tags)
+        _logs.set_context({**_logs.current_context(), **contract.log_fields(body)})
+        group = contract.is_group(body)
         if spec.grouped and not group:
-            raise HTTPProblem(422, f"reward {spec.name!r} is grouped: it needs a group_reward request "
-                              "(func_type 'group_reward' with agent_outputs), got func_type 'reward'")
-        outcomes = await evaluate(spec, dashscope.to_samples(body, raw), engine)
-        _log_failures(spec, outcomes, "dashscope")
-        status, content = dashscope.render(spec, outcomes, group)
-        return JSONResponse(content, status)
+            raise HTTPProblem(422, contract.refuse_grouped.format(name=spec.name))
+        try:
+            outcomes = await unless_disconnected(request, evaluate(spec, contract.to_samples(body, raw), engine))
+        except EngineBusy as exc:
+            raise HTTPProblem(503, f"too busy: {exc}", headers={"Retry-After": "1"}) from None
+        metrics.outcomes(outcomes)
+        _log_failures(spec, outcomes)
+        status, content = contract.render(spec, outcomes, group)
+        return status, content, _outcome_label(outcomes)
+
+    async def handle(request: Request, contract: Contract, name: str | None) -> JSONResponse:
+        started = time.perf_counter()
+        context = _logs.set_context(_request_fields(request, project))
+        label, status, outcome = "(unknown)", 500, "error"
+        metrics.in_flight.inc()
+        try:
+            spec = lookup(name)
+            label = spec.name
+            status, content, outcome = await score(request, contract, spec, await read_json(request, max_body))
+            return JSONResponse(content, status)
+        except HTTPProblem as exc:
+            status, outcome = exc.status, _REFUSED.get(exc.status, "refused")
+            raise
+        finally:
+            seconds = time.perf_counter() - started
+            metrics.in_flight.dec()
+            metrics.request(label, contract.name, outcome, seconds)
+            if access_log:
+                _access_line(request, status, seconds, {"reward": label, "contract": contract.name, "outcome": outcome})
+            _logs.reset_context(context)
 
     @app.exception_handler(HTTPProblem)
     async def problem(_request: Request, exc: HTTPProblem) -> JSONResponse:
-        return JSONResponse(ErrorResponse(message=exc.message, detail=exc.detail).model_dump(), exc.status)
+        return JSONResponse(ErrorResponse(message=exc.message, detail=exc.detail).model_dump(), exc.status, exc.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
@@ -237,43 +258,48 @@ def create_app(
 
     @app.get("/health", summary="Liveness and readiness")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "rewards": len(registry), "default_reward": default}
+        info: dict[str, Any] = {"status": "ok", "rewards": len(registry), "default_reward": default}
+        if isinstance(engine, ProcessEngine):
+            info["workers"] = {"size": engine.size, "restarts": engine.restarts,
+                               "running": engine.running, "waiting": engine.waiting}
+        return info
+
+    @app.post("/initialize", summary="Function Compute lifecycle hook: the instance is ready once this answers")
+    async def initialize() -> dict[str, str]:
+        return {"status": "ok"}  # the workers started with the app: nothing is left to do
+
+    @app.get("/pre-stop", summary="Function Compute lifecycle hook: the instance is about to stop")
+    async def pre_stop() -> dict[str, str]:
+        log.info("pre-stop hook: the instance is about to stop; in-flight requests finish on SIGTERM")
+        return {"status": "ok"}
+
+    @app.get("/metrics", summary="Prometheus metrics")
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     @app.get("/rewards", summary="Registered rewards")
     async def rewards() -> dict[str, Any]:
         return {"default": default, "rewards": [_describe(spec) for spec in registry]}
 
     @app.post("/", summary="Vertex AI: score with the default reward",
-              openapi_extra=_VERTEX_BODY, responses=_VERTEX_RESPONSES)
+              openapi_extra=openapi.VERTEX_BODY, responses=openapi.VERTEX_RESPONSES)
     async def vertex_default(request: Request) -> JSONResponse:
-        return await score_vertex(request, default)
+        return await handle(request, VERTEX, default)
 
     @app.post("/api/v1", summary="DashScope: score with the default reward",
-              openapi_extra=_DASHSCOPE_BODY, responses=_DASHSCOPE_RESPONSES)
+              openapi_extra=openapi.DASHSCOPE_BODY, responses=openapi.DASHSCOPE_RESPONSES)
     async def dashscope_default(request: Request) -> JSONResponse:
-        return await score_dashscope(request, default)
+        return await handle(request, DASHSCOPE, default)
 
     @app.post("/rewards/{name}", summary="Vertex AI: score with a named reward",
-              openapi_extra=_VERTEX_BODY, responses=_VERTEX_RESPONSES)
+              openapi_extra=openapi.VERTEX_BODY, responses=openapi.VERTEX_RESPONSES)
     async def vertex_named(name: str, request: Request) -> JSONResponse:
-        return await score_vertex(request, name)
+        return await handle(request, VERTEX, name)
 
     @app.post("/rewards/{name}/api/v1", summary="DashScope: score with a named reward",
-              openapi_extra=_DASHSCOPE_BODY, responses=_DASHSCOPE_RESPONSES)
+              openapi_extra=openapi.DASHSCOPE_BODY, responses=openapi.DASHSCOPE_RESPONSES)
     async def dashscope_named(name: str, request: Request) -> JSONResponse:
-        return await score_dashscope(request, name)
+        return await handle(request, DASHSCOPE, name)
 
-    _install_openapi(app)
+    openapi.install(app)
     return app
-
-
-def _install_openapi(app: FastAPI) -> None:
-    def build() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(_openapi_components())
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = build  # type: ignore[method-assign]
-

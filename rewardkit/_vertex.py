@@ -138,6 +138,12 @@ def to_samples(request: VertexRewardRequest, raw: dict[str, Any]) -> list[Sample
     return [sample]
 
 
+def log_fields(request: VertexRewardRequest) -> dict[str, Any]:
+    """The call's identifiers, for the request's log lines."""
+    meta = request.metadata or VertexMetadata()
+    return {k: v for k, v in (("step", meta.step), ("tuning_job_id", meta.tuning_job_id)) if v is not None}
+
+
 # ---- outcomes -> wire ------------------------------------------------------------
 
 def aux_info(outcome: Outcome) -> dict[str, Any]:
@@ -165,13 +171,9 @@ def render(spec: AnySpec, outcome: Outcome) -> tuple[int, dict[str, Any]]:
     """HTTP status and body for one outcome."""
     if outcome.score is None:
         failure = outcome.failure
-        body = VertexErrorResponse(
-            message=f"reward {spec.name!r} failed: {failure.message}",
-            reward=spec.name,
-            error_code=failure.code,
-            error=failure.message,
-        )
-        return 500, body.model_dump()
+        # Plain dicts on this hot path; the pydantic models above document the same shapes in OpenAPI.
+        return 500, {"message": f"reward {spec.name!r} failed: {failure.message}", "reward": spec.name,
+                     "error_code": failure.code, "error": failure.message}
     info = aux_info(outcome)
     if getattr(spec, "rule", None):
         info["rule"] = spec.rule
@@ -179,4 +181,4 @@ def render(spec: AnySpec, outcome: Outcome) -> tuple[int, dict[str, Any]]:
     if value != outcome.score.value:
         info["clipped_from"] = outcome.score.value
     aux = json.dumps(info, ensure_ascii=False, separators=(",", ":"))
-    return 200, VertexRewardResponse(reward=value, user_requested_aux_info=aux).model_dump()
+    return 200, {"reward": value, "user_requested_aux_info": aux}

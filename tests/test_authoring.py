@@ -138,3 +138,17 @@ def test_import_rewardkit_does_not_load_heavy_libraries():
     code = "import rewardkit, sys; print(sorted(m for m in ('sympy', 'math_verify', 'fastapi', 'uvicorn') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_check_options_rejects_bad_values_when_the_variant_is_made():
+    def check(limit=20):
+        if limit <= 0:
+            raise ValueError(f"limit must be > 0, got {limit}")
+
+    @rewardkit.reward(check_options=check)
+    def short(response: str, limit: int = 20) -> float:
+        return float(len(response) <= limit)
+
+    assert rewardkit.variant(short, "short_5", limit=5)("abcdef") == 0.0
+    with pytest.raises(RegistrationError, match="variant 'short_0' of 'short': limit must be > 0, got 0"):
+        rewardkit.variant(short, "short_0", limit=0)

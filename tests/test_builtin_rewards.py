@@ -1,7 +1,6 @@
 """The built-in `rewards` package served as the default target: shared examples and fixture files."""
 
 import json
-from pathlib import Path
 
 import pytest
 

@@ -1,0 +1,64 @@
+"""Prometheus metrics for `GET /metrics`.
+
+Each app has its own CollectorRegistry, so several apps in one process
+(tests, embedding) never collide. Only the server process records: workers
+hand their outcomes back to it, so the counts are exact with any number of
+worker processes and no multiprocess mode is needed.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from ._invoke import TIMEOUT, Outcome
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+# Rewards usually live in [-1, 1] (Vertex) or [0, 1] (DashScope); the outer buckets catch the rest.
+VALUE_BUCKETS = (-1.0, -0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("rewardkit_requests", "Requests, by reward, contract and outcome",
+                                ["reward", "contract", "outcome"], registry=r)
+        self.latency = Histogram("rewardkit_request_duration_seconds", "Request latency, body read to answer",
+                                 ["reward", "contract"], buckets=LATENCY_BUCKETS, registry=r)
+        self.values = Histogram("rewardkit_reward_value", "Scores returned, per reward (composites and components)",
+                                ["reward"], buckets=VALUE_BUCKETS, registry=r)
+        self.errors = Counter("rewardkit_reward_errors", "Reward calls that failed, by error code",
+                              ["reward", "code"], registry=r)
+        self.timeouts = Counter("rewardkit_reward_timeouts", "Reward calls stopped at their timeout",
+                                ["reward"], registry=r)
+        self.restarts = Counter("rewardkit_worker_restarts", "Worker processes replaced, by reason",
+                                ["reason"], registry=r)
+        self.in_flight = Gauge("rewardkit_requests_in_flight", "Reward requests being handled", registry=r)
+
+    def watch_engine(self, waiting: Callable[[], float], running: Callable[[], float], size: Callable[[], float]) -> None:
+        """Gauges read from the engine when scraped."""
+        Gauge("rewardkit_calls_waiting", "Reward calls waiting for a worker (the queue)",
+              registry=self.registry).set_function(waiting)
+        Gauge("rewardkit_calls_running", "Reward calls running in worker processes",
+              registry=self.registry).set_function(running)
+        Gauge("rewardkit_workers", "Worker processes in the pool", registry=self.registry).set_function(size)
+
+    def outcomes(self, outcomes: Iterable[Outcome]) -> None:
+        for outcome in outcomes:
+            if outcome.score is not None:
+                self.values.labels(outcome.reward).observe(outcome.score.value)
+            if outcome.failure is not None:
+                self.errors.labels(outcome.reward, outcome.failure.code).inc()
+                if outcome.failure.code == TIMEOUT:
+                    self.timeouts.labels(outcome.reward).inc()
+            self.outcomes(component.outcome for component in outcome.components)
+
+    def request(self, reward: str, contract: str, outcome: str, seconds: float) -> None:
+        self.requests.labels(reward, contract, outcome).inc()
+        self.latency.labels(reward, contract).observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,82 @@
+"""The worker process: loads the target once, runs the rewards' setups, then runs the calls it is sent.
+
+Each call runs in the process's main thread, so libraries that time
+themselves out with signal.alarm (math-verify) work. Messages on the pipe:
+worker -> server ("ready", pid) | ("failed", message) | ("done", outcomes);
+server -> worker (reward_name, samples) | None to stop.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+from multiprocessing.connection import Connection
+from typing import Iterable
+
+from ._errors import RewardkitError, SetupError
+from ._invoke import OUT_OF_MEMORY, describe, run_leaf
+from ._loader import load_registry
+from ._registry import AnySpec, RewardSpec
+
+READY, FAILED, DONE = "ready", "failed", "done"
+
+
+def run_setups(specs: Iterable[AnySpec]) -> None:
+    """Run each distinct setup function once; a failure names the reward."""
+    done: set[int] = set()
+    for spec in specs:
+        setup = getattr(spec, "setup", None)
+        if setup is None or id(setup) in done:
+            continue
+        done.add(id(setup))
+        try:
+            setup()
+        except Exception as exc:
+            raise SetupError(f"setup of reward {spec.name!r} failed: {describe(exc)}") from exc
+
+
+def _address_space_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def limit_memory(limit: int | None) -> None:
+    """Cap this process's address space, so a runaway allocation fails here, not in the container."""
+    if not limit:
+        return
+    try:
+        used = _address_space_bytes()
+    except OSError:  # no /proc: cap without the check
+        used = 0
+    if used >= limit:
+        raise SetupError(
+            f"worker memory limit {limit // 2**20} MiB is below what a worker uses after loading its rewards "
+            f"({used // 2**20} MiB); raise --worker-memory / REWARDKIT_WORKER_MEMORY_MB"
+        )
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def main(conn: Connection, target: str, memory_limit: int | None) -> None:
+    # Ctrl-C in a terminal signals the whole process group; the server decides when workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        registry = load_registry(target)
+        run_setups(spec for spec in registry if isinstance(spec, RewardSpec) and not spec.is_async)
+        limit_memory(memory_limit)
+    except BaseException as exc:
+        conn.send((FAILED, str(exc) if isinstance(exc, RewardkitError) else describe(exc)))
+        return
+    conn.send((READY, os.getpid()))
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):  # the server is gone
+            return
+        if message is None:
+            return
+        name, samples = message
+        outcomes = run_leaf(registry.get(name), samples)
+        conn.send((DONE, outcomes))
+        if any(o.failure is not None and o.failure.code == OUT_OF_MEMORY for o in outcomes):
+            return  # a heap that hit its cap is suspect: exit, and the server starts a fresh worker
