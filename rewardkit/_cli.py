@@ -107,13 +107,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-access-log", dest="access_log", action="store_false", help="do not log each request")
     serve.set_defaults(handler=_serve)
     _add_data_commands(commands)
+    from ._deploy_cli import add_parsers as add_deploy_commands
+
+    add_deploy_commands(commands)
     return parser
 
 
 # ---- replay, validate-data, init (the tools around the service) -------------------
 
 def _replay(args: argparse.Namespace) -> int:
-    from ._replay import main as replay_main
+    from ._replay_cli import main as replay_main
 
     return replay_main(args)
 
@@ -141,7 +144,7 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _add_data_commands(commands: Any) -> None:
-    from ._replay import add_parser as add_replay
+    from ._replay_cli import add_parser as add_replay
     from ._scaffold import add_parser as add_init
 
     add_replay(commands)

@@ -11,30 +11,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-import math
-import os
-import shutil
-import subprocess
-import sys
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 from urllib.parse import quote
 
-import httpx
 
 from ._errors import RewardkitError
-from ._fixtures import FIXTURE_SUFFIXES, Contract, FixtureCase, FixtureError, check, load_cases, served_scores
+from ._fixtures import FIXTURE_SUFFIXES, Contract, FixtureCase, check, load_cases, served_scores
+
+if TYPE_CHECKING:
+    import httpx
 
 IN_PROCESS_URL = "http://rewardkit"
 DEFAULT_CONCURRENCY = 8
 DEFAULT_TIMEOUT = 330.0  # seconds: the platforms allow a reward call 5 minutes; a little more for the network
 TOKEN_ENV = "REWARDKIT_TOKEN"
-_REASON_CHARS = 300
+REASON_CHARS = 300
 
 
 class ReplayInputError(RewardkitError):
@@ -90,7 +84,7 @@ class Answer:
     reason: str | None = None
 
 
-def _short(text: Any, limit: int = _REASON_CHARS) -> str:
+def _short(text: Any, limit: int = REASON_CHARS) -> str:
     text = str(text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -242,6 +236,8 @@ def _decode(response: httpx.Response) -> Any:
 
 
 async def _replay_one(client: httpx.AsyncClient, case: FixtureCase, reward: str | None) -> ReplayResult:
+    import httpx
+
     path = case_route(case, reward)
     started = time.perf_counter()
     try:
@@ -281,6 +277,8 @@ async def replay(cases: Sequence[FixtureCase], *, target: str = "rewards", rewar
     start); with `url` the requests go to that running service. `token` is sent
     as `Authorization: Bearer`. At most `concurrency` requests are in flight.
     """
+    import httpx  # here, not at import: `rewardkit serve` builds the replay parser too
+
     headers = auth_headers(token)
     limits = httpx.Limits(max_connections=max(1, concurrency))
     if url is not None:
@@ -295,427 +293,3 @@ async def replay(cases: Sequence[FixtureCase], *, target: str = "rewards", rewar
         async with httpx.AsyncClient(transport=transport, base_url=IN_PROCESS_URL,
                                      headers=headers, timeout=timeout, limits=limits) as client:
             return await _replay_all(client, cases, reward, concurrency, on_result)
-
-
-# ---- the same app for synchronous callers (pytest plugin, rewardkit.testing) ------
-
-class _LoopTransport(httpx.BaseTransport):
-    """A sync httpx transport that hands each request to the ASGI app on the service's event loop."""
-
-    def __init__(self, service: "InProcessService") -> None:
-        self._service = service
-        self._asgi = httpx.ASGITransport(app=service.app, raise_app_exceptions=False)
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        content = request.read()
-        asgi = self._asgi
-
-        async def send() -> tuple[int, httpx.Headers, bytes]:
-            forwarded = httpx.Request(request.method, request.url, headers=request.headers, content=content)
-            response = await asgi.handle_async_request(forwarded)
-            return response.status_code, response.headers, await response.aread()
-
-        status, headers, body = self._service.call(send())
-        return httpx.Response(status, headers=headers, content=body, request=request)
-
-
-class InProcessService:
-    """The app of `target` (as `rewardkit serve` builds it) running on an event loop in a background thread.
-
-    `client()` gives a synchronous httpx client whose requests go to that app
-    over ASGI, so sync code (pytest items, plain tests) exercises the same
-    lifespan, engine and adapters as the replay runner and the real server.
-    """
-
-    def __init__(self, target: str = "rewards", *, reward: str | None = None, settings: Any = None) -> None:
-        from ._server import create_app
-
-        self.app = create_app(target, reward=reward, settings=settings)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._main, name="rewardkit-in-process", daemon=True)
-
-    def _main(self) -> None:
-        asyncio.run(self._serve())
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        try:
-            async with self.app.router.lifespan_context(self.app):
-                self._ready.set()
-                await self._stop.wait()
-        except BaseException as exc:  # startup failed: hand it to the thread that is waiting
-            self._error = exc
-        finally:
-            self._ready.set()
-
-    def start(self) -> "InProcessService":
-        self._thread.start()
-        self._ready.wait()
-        if self._error is not None:
-            self._thread.join()
-            raise self._error
-        return self
-
-    def call(self, coroutine: Any) -> Any:
-        if self._loop is None or not self._thread.is_alive():
-            coroutine.close()
-            raise RuntimeError("the in-process service is not running")
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
-
-    def client(self, **kwargs: Any) -> httpx.Client:
-        kwargs.setdefault("base_url", IN_PROCESS_URL)
-        kwargs.setdefault("timeout", DEFAULT_TIMEOUT)
-        return httpx.Client(transport=_LoopTransport(self), **kwargs)
-
-    def close(self) -> None:
-        if self._loop is not None and self._stop is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread.ident is not None:
-            self._thread.join()
-        if self._error is not None:
-            raise self._error
-
-    def __enter__(self) -> "InProcessService":
-        return self.start()
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
-
-
-@contextmanager
-def served_client(target: str = "rewards", *, reward: str | None = None, settings: Any = None) -> Iterator[httpx.Client]:
-    """A sync httpx client for the in-process app of `target`; the app stops when the block ends."""
-    with InProcessService(target, reward=reward, settings=settings) as service:
-        with service.client() as client:
-            yield client
-
-
-# ---- summary ---------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Bin:
-    low: float
-    high: float
-    count: int
-
-
-@dataclass(frozen=True)
-class Summary:
-    count: int  # cases replayed
-    passed: int
-    failed: int
-    checked: int  # cases that carried an expectation
-    scores: tuple[float, ...]  # every score received (a group gives several)
-    histogram: tuple[Bin, ...]
-    errors: dict[str, int]  # error code -> cases whose answer carried it (failures and fallbacks)
-    p50_ms: float | None
-    p95_ms: float | None
-
-    @property
-    def mean(self) -> float | None:
-        return sum(self.scores) / len(self.scores) if self.scores else None
-
-    @property
-    def min(self) -> float | None:
-        return min(self.scores) if self.scores else None
-
-    @property
-    def max(self) -> float | None:
-        return max(self.scores) if self.scores else None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "count": self.count, "passed": self.passed, "failed": self.failed, "checked": self.checked,
-            "scores": len(self.scores), "mean": self.mean, "min": self.min, "max": self.max,
-            "histogram": [{"low": b.low, "high": b.high, "count": b.count} for b in self.histogram],
-            "errors": dict(self.errors), "latency_ms": {"p50": self.p50_ms, "p95": self.p95_ms},
-        }
-
-
-def percentile(values: Sequence[float], fraction: float) -> float | None:
-    """Nearest-rank percentile: the smallest value with at least `fraction` of the values at or below it."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
-
-
-def histogram(scores: Sequence[float], bins: int = 10) -> tuple[Bin, ...]:
-    """Equal-width bins over the usual reward range ([0, 1] or [-1, 1]) when the scores fit it, else their span."""
-    if not scores:
-        return ()
-    low, high = min(scores), max(scores)
-    if low >= 0.0 and high <= 1.0:
-        low, high = 0.0, 1.0
-    elif low >= -1.0 and high <= 1.0:
-        low, high = -1.0, 1.0
-    if high == low:
-        return (Bin(low, high, len(scores)),)
-    width = (high - low) / bins
-    counts = [0] * bins
-    for score in scores:
-        # The epsilon keeps 0.3 in [0.3, 0.4) despite 0.3 / 0.1 == 2.9999999999999996; the top edge is in the last bin.
-        counts[min(int((score - low) / width + 1e-9), bins - 1)] += 1
-    return tuple(Bin(round(low + i * width, 9), round(low + (i + 1) * width, 9), c) for i, c in enumerate(counts))
-
-
-def summarize(results: Sequence[ReplayResult]) -> Summary:
-    scores = tuple(s for r in results for s in r.answer.scores)
-    errors: dict[str, int] = {}
-    for r in results:
-        if r.answer.error_code:
-            errors[r.answer.error_code] = errors.get(r.answer.error_code, 0) + 1
-    latencies = [r.latency * 1000 for r in results if r.status is not None]
-    passed = sum(r.passed for r in results)
-    return Summary(
-        count=len(results), passed=passed, failed=len(results) - passed, checked=sum(r.checked for r in results),
-        scores=scores, histogram=histogram(scores), errors=dict(sorted(errors.items(), key=lambda kv: (-kv[1], kv[0]))),
-        p50_ms=percentile(latencies, 0.50), p95_ms=percentile(latencies, 0.95),
-    )
-
-
-# ---- output ----------------------------------------------------------------------
-
-def _score_cell(result: ReplayResult) -> str:
-    scores = result.answer.scores
-    if not scores:
-        return "-"
-    if len(scores) == 1:
-        return f"{scores[0]:.4g}"
-    return "[" + ", ".join(f"{s:.3g}" for s in scores) + "]"
-
-
-def _result_cell(result: ReplayResult) -> str:
-    if not result.passed:
-        return "FAIL"
-    return "pass" if result.checked else "ok"
-
-
-def _reason_cell(result: ReplayResult) -> str:
-    if result.problems:
-        text = "; ".join(result.problems)
-    else:
-        text = result.answer.reason or ""
-        if result.answer.error_code:
-            text = f"{result.answer.error_code}: {text}" if text else result.answer.error_code
-    return " ".join(text.split())
-
-
-def _fit(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(width - 3, 0)] + "..."
-
-
-def format_table(results: Sequence[ReplayResult], width: int | None = None) -> str:
-    """One row per case: id, reward (score), expected, result, latency, reason (cut to fit `width`, if given)."""
-    header = ("ID", "REWARD", "EXPECTED", "RESULT", "MS", "REASON")
-    rows = [(r.case.id, _score_cell(r), describe_expectation(r.case), _result_cell(r),
-             "-" if r.status is None else f"{r.latency * 1000:.0f}", _reason_cell(r)) for r in results]
-    caps = (40, 24, 24, 6, 7)
-    widths = [min(max(len(header[i]), *(len(row[i]) for row in rows)) if rows else len(header[i]), caps[i])
-              for i in range(5)]
-    reason_width = max(width - sum(widths) - 2 * 5, 30) if width else _REASON_CHARS
-
-    def line(cells: Sequence[str]) -> str:
-        fixed = [_fit(c, w).ljust(w) if i != 4 else _fit(c, w).rjust(w) for i, (c, w) in enumerate(zip(cells, widths))]
-        return "  ".join([*fixed, _fit(cells[5], reason_width)]).rstrip()
-
-    return "\n".join([line(header), *(line(row) for row in rows)])
-
-
-def format_summary(summary: Summary, results: Sequence[ReplayResult] = ()) -> str:
-    """Counts, the reward distribution with a text histogram, error codes, latency, and where each failure is."""
-    out = [f"{summary.count} cases: {summary.passed} passed, {summary.failed} failed "
-           f"({summary.checked} with an expectation)"]
-    if summary.scores:
-        count = len(summary.scores)
-        out.append(f"reward: mean {summary.mean:.4g}, min {summary.min:.4g}, max {summary.max:.4g} "
-                   f"({count} score{'' if count == 1 else 's'})")
-        peak = max(b.count for b in summary.histogram)
-        for b in summary.histogram:
-            bar = "#" * (round(30 * b.count / peak) if b.count else 0)
-            out.append(f"  [{b.low:6.2f}, {b.high:6.2f}{']' if b is summary.histogram[-1] else ')'} "
-                       f"{b.count:5d} {bar}".rstrip())
-    else:
-        out.append("reward: no scores")
-    if summary.errors:
-        out.append("errors: " + ", ".join(f"{code} x{n}" for code, n in summary.errors.items()))
-    if summary.p50_ms is not None:
-        out.append(f"latency: p50 {summary.p50_ms:.0f} ms, p95 {summary.p95_ms:.0f} ms")
-    failed = [r for r in results if not r.passed]
-    if failed:
-        out.append("failures:")
-        out.extend(f"  {r.case.source} {r.case.id}: {'; '.join(r.problems)}" for r in failed)
-    return "\n".join(out)
-
-
-def write_report(results: Sequence[ReplayResult], fmt: str, stream: TextIO) -> None:
-    summary = summarize(results)
-    if fmt == "json":
-        json.dump({"results": [r.to_json() for r in results], "summary": summary.to_json()}, stream, indent=2)
-        stream.write("\n")
-    elif fmt == "jsonl":
-        for r in results:
-            stream.write(json.dumps(r.to_json(), ensure_ascii=False) + "\n")
-        stream.write(json.dumps({"summary": summary.to_json()}) + "\n")
-    else:
-        # On a terminal the reasons are cut to its width; in a log or a file they are kept whole.
-        width = shutil.get_terminal_size().columns if stream.isatty() else None
-        stream.write(format_table(results, width) + "\n\n" + format_summary(summary, results) + "\n")
-
-
-class Progress:
-    """A one-line progress bar on a terminal; silent when the stream is not one (CI logs, pipes)."""
-
-    def __init__(self, total: int, stream: TextIO | None = None) -> None:
-        self.total = total
-        self.stream = stream or sys.stderr
-        self.enabled = total > 0 and self.stream.isatty()
-        self.done = 0
-        self.failed = 0
-        self._width = 0
-
-    def update(self, result: ReplayResult) -> None:
-        self.done += 1
-        self.failed += not result.passed
-        if not self.enabled:
-            return
-        filled = round(30 * self.done / self.total)
-        text = f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total}"
-        if self.failed:
-            text += f", {self.failed} failed"
-        self._width = max(self._width, len(text))
-        self.stream.write(text)
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled and self._width:
-            self.stream.write("\r" + " " * self._width + "\r")
-            self.stream.flush()
-
-
-# ---- the command -----------------------------------------------------------------
-
-def gcloud_identity_token() -> str:
-    """An identity token for a private Cloud Run service, from the gcloud CLI's active account."""
-    gcloud = shutil.which("gcloud")
-    if gcloud is None:
-        raise ReplayInputError("--gcloud-auth needs the gcloud CLI on PATH (https://cloud.google.com/sdk)")
-    result = subprocess.run([gcloud, "auth", "print-identity-token"], capture_output=True, text=True)
-    token = result.stdout.strip()
-    if result.returncode != 0 or not token:
-        raise ReplayInputError(f"`gcloud auth print-identity-token` failed: {result.stderr.strip() or 'no token'}")
-    return token
-
-
-def _token(args: Any) -> str | None:
-    if args.gcloud_auth:
-        if args.url is None:
-            raise ReplayInputError("--gcloud-auth is for a deployed service: give its --url")
-        return gcloud_identity_token()
-    return args.token or os.environ.get(TOKEN_ENV) or None
-
-
-def _cases(args: Any) -> list[FixtureCase]:
-    if args.training is not None:
-        if args.paths:
-            raise ReplayInputError("give either fixture/request files or --training, not both")
-        from ._training import training_cases
-
-        return training_cases(args.training, responses=args.responses, response_field=args.response_field,
-                              fmt=args.format_in)
-    if args.responses is not None or args.response_field is not None or args.format_in is not None:
-        raise ReplayInputError("--responses, --response-field and --format-in go with --training")
-    if not args.paths:
-        raise ReplayInputError("nothing to replay: give fixture or request files (JSON / JSONL), "
-                               "or --training with --responses / --response-field")
-    return read_cases(args.paths)
-
-
-def main(args: Any, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
-    """Run `rewardkit replay`; 0 all passed, 1 an expectation failed, 2 bad input or a target that cannot load."""
-    from ._settings import load_settings
-    from ._training import TrainingDataError
-
-    stdout = stdout or sys.stdout
-    stderr = stderr or sys.stderr
-    try:
-        cases = _cases(args)
-        token = _token(args)
-        settings = None if args.url else load_settings({"workers": args.workers})
-    except (FixtureError, TrainingDataError, ReplayInputError, RewardkitError) as exc:
-        print(f"rewardkit replay: {exc}", file=stderr)
-        return 2
-    if not cases:
-        print("rewardkit replay: the input holds no requests", file=stderr)
-        return 2
-    progress = Progress(len(cases), stderr)
-    # The service logs each failing reward call; here the report shows them, so only errors are logged.
-    logger = logging.getLogger("rewardkit")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        results = asyncio.run(replay(cases, target=args.target, reward=args.reward, url=args.url, token=token,
-                                     concurrency=args.concurrency, timeout=args.timeout, settings=settings,
-                                     on_result=progress.update))
-    except RewardkitError as exc:
-        print(f"rewardkit replay: cannot serve {args.target!r}: {exc}", file=stderr)
-        return 2
-    finally:
-        progress.close()
-        logger.setLevel(level)
-    write_report(results, args.format, stdout)
-    return 0 if all(r.passed for r in results) else 1
-
-
-def add_parser(commands: Any) -> None:
-    """The `replay` subcommand's arguments."""
-    replay_cmd = commands.add_parser(
-        "replay", help="score recorded requests, fixtures or training data through the reward service",
-        description="Send Vertex / DashScope request bodies or fixture records (JSON or JSONL; a folder means its "
-        "*.reward.json[l] files) through the same pipeline `rewardkit serve` runs, in-process or to --url, and "
-        "report each result and a summary. Exit 0 when all pass, 1 when an expectation fails (a record without "
-        "one must be scored), 2 on bad input.")
-    replay_cmd.add_argument("paths", nargs="*", metavar="PATH", help="request or fixture files, or folders of fixtures")
-    replay_cmd.add_argument("--target", default=os.environ.get("REWARDKIT_TARGET", "rewards"),
-                            help="reward module or .py file to run in-process (default $REWARDKIT_TARGET, else rewards)")
-    replay_cmd.add_argument("--reward", default=None,
-                            help="reward to call for every request (default: each record's 'reward', else the "
-                            "service's default reward)")
-    replay_cmd.add_argument("--url", default=None, help="a running service (http://127.0.0.1:8080, "
-                            "https://SERVICE.run.app) instead of the in-process app")
-    replay_cmd.add_argument("--token", default=None,
-                            help=f"bearer token to send (default ${TOKEN_ENV})")
-    replay_cmd.add_argument("--gcloud-auth", action="store_true",
-                            help="send an identity token from `gcloud auth print-identity-token` (private Cloud Run)")
-    replay_cmd.add_argument("--format", default="table", choices=["table", "json", "jsonl"], help="output format")
-    replay_cmd.add_argument("--concurrency", type=_positive_int, default=DEFAULT_CONCURRENCY, metavar="N",
-                            help=f"requests in flight at once (default {DEFAULT_CONCURRENCY})")
-    replay_cmd.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                            help=f"per-request HTTP timeout (default {DEFAULT_TIMEOUT:g})")
-    replay_cmd.add_argument("--workers", default=None, metavar="N",
-                            help="worker processes of the in-process app (default as `rewardkit serve`: "
-                            "$REWARDKIT_WORKERS, else one per CPU; 0: run rewards in this process)")
-    training = replay_cmd.add_argument_group("training-data mode")
-    training.add_argument("--training", default=None, metavar="FILE",
-                          help="a training/validation JSONL in Vertex or DashScope format: build the requests a "
-                          "tuning job would send and score them")
-    training.add_argument("--responses", default=None, metavar="FILE",
-                          help="model responses, one JSON line per training line: \"text\", {\"response\": ...} "
-                          "or {\"responses\": [...]} (several samples of one prompt)")
-    training.add_argument("--response-field", default=None, metavar="FIELD",
-                          help="take each response from this field of the training line (dotted: rollout_extra.answer)")
-    training.add_argument("--format-in", default=None, choices=["vertex", "dashscope"],
-                          help="the training file's format (default: recognised per line)")
-
-
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        import argparse
-
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return number

@@ -24,7 +24,8 @@ from ._fixtures import FIXTURE_SUFFIXES, FixtureCase, FixtureError, load_cases
 if TYPE_CHECKING:
     import httpx
 
-    from ._replay import InProcessService, ReplayResult
+    from ._inprocess import InProcessService
+    from ._replay import ReplayResult
 
 DEFAULT_TARGET = "rewards"
 _SERVICE = pytest.StashKey["_SessionService"]()
@@ -67,7 +68,7 @@ class _SessionService:
             raise ServiceUnavailable(self._error)
         if self._client is None:
             from ._errors import RewardkitError
-            from ._replay import InProcessService
+            from ._inprocess import InProcessService
 
             try:
                 self._service = InProcessService(self.target).start()

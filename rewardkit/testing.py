@@ -108,7 +108,7 @@ def reward_client(target: str = "rewards", *, reward: str | None = None, **setti
     """
     from dataclasses import fields
 
-    from ._replay import served_client
+    from ._inprocess import served_client
     from ._settings import Settings, load_settings
 
     unknown = set(settings) - {f.name for f in fields(Settings)}

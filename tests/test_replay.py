@@ -16,14 +16,8 @@ import pytest
 
 from rewardkit._cli import main as cli_main
 from rewardkit._fixtures import Expectation, FixtureCase, load_cases
-from rewardkit._replay import (
-    Progress,
-    histogram,
-    judge,
-    percentile,
-    read_answer,
-    summarize,
-)
+from rewardkit._replay import judge, read_answer
+from rewardkit._report import Progress, histogram, percentile, summarize
 
 from .conftest import EXAMPLE_REWARDS, REPO, shared_example
 from .served import rewardkit_command, serve

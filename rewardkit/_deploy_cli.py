@@ -1,0 +1,193 @@
+"""`rewardkit config vertex|dashscope` and `rewardkit deploy cloudrun`: platform configuration for served rewards."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+from ._errors import RewardkitError
+
+# The processor classes rewardkit.dashscope builds from REWARDKIT_TARGET / REWARDKIT_REWARD.
+DASHSCOPE_CLASSPATHS = {
+    "reward": "rewardkit.dashscope.TargetRewardProcessor",
+    "group_reward": "rewardkit.dashscope.TargetGroupRewardProcessor",
+}
+
+
+class ConfigError(RewardkitError):
+    """The command line asks for a configuration that cannot work; the message says why."""
+
+
+def parse_reward(text: str) -> tuple[str, float | None]:
+    """`NAME` or `NAME:WEIGHT` (a positive number)."""
+    name, sep, weight = text.rpartition(":") if ":" in text else (text, "", "")
+    if not sep:
+        return text, None
+    try:
+        return name, float(weight)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--reward {text!r}: WEIGHT must be a number, as in math_accuracy:0.8") from None
+
+
+def _registry(target: str) -> Any:
+    from ._loader import load_registry
+
+    return load_registry(target)
+
+
+def _chosen(args: argparse.Namespace, contract: str) -> list[tuple[str, float, bool]]:
+    """(name, weight, grouped) for each --reward, checked against the target; the default reward when none."""
+    from ._server import default_reward
+
+    registry = _registry(args.target)
+    picks = args.reward or []
+    if not picks:
+        default = default_reward(registry, os.environ.get("REWARDKIT_REWARD") or None)
+        if default is None:
+            raise ConfigError(f"{args.target!r} serves several rewards ({', '.join(registry.names())}); "
+                              "choose with --reward NAME[:WEIGHT] (repeat it for a composite)")
+        picks = [(default, None)]
+    chosen = []
+    for name, weight in picks:
+        if name not in registry:
+            raise ConfigError(f"{args.target!r} has no reward {name!r}; its rewards: {', '.join(registry.names())}")
+        spec = registry.get(name)
+        if contract == "vertex" and spec.grouped:
+            raise ConfigError(f"reward {name!r} is grouped: Vertex sends one response per call, so it cannot "
+                              "score a Vertex job; use it with DashScope group_reward")
+        chosen.append((name, spec.weight if weight is None else weight, spec.grouped))
+    return chosen
+
+
+def _config_vertex(args: argparse.Namespace) -> int:
+    from ._deployconfig import vertex_job_body, vertex_reward_config
+
+    rewards = [(name, weight) for name, weight, _ in _chosen(args, "vertex")]
+    if args.job:
+        body = vertex_job_body(args.url, rewards, base_model=args.base_model,
+                               training_dataset_uri=args.training_data, validation_dataset_uri=args.validation_data)
+    else:
+        body = vertex_reward_config(args.url, rewards)
+    print(json.dumps(body, indent=2))
+    return 0
+
+
+def _config_dashscope(args: argparse.Namespace) -> int:
+    from ._deployconfig import DashScopeFunction, dashscope_functions_config
+
+    functions = []
+    for name, weight, grouped in _chosen(args, "dashscope"):
+        func_type = "group_reward" if grouped or args.group else "reward"
+        functions.append(DashScopeFunction(
+            name=name, classpath=DASHSCOPE_CLASSPATHS[func_type], func_type=func_type, weight=weight,
+            timeout=args.timeout, workspace_dir=args.workspace, requirements_path=args.requirements,
+            env={"REWARDKIT_TARGET": args.target, "REWARDKIT_REWARD": name},
+        ))
+    print(json.dumps(dashscope_functions_config(functions), indent=2))
+    return 0
+
+
+def _deploy_cloudrun(args: argparse.Namespace) -> int:
+    from ._deployconfig import PROJECT_NUMBER_PLACEHOLDER, cloudrun_deploy_commands, render_commands
+
+    commands = cloudrun_deploy_commands(project=args.project, region=args.region, service=args.service,
+                                        source=args.source, target=args.target, memory=args.memory, cpu=args.cpu,
+                                        concurrency=args.concurrency, timeout=args.timeout,
+                                        min_instances=args.min_instances, max_instances=args.max_instances)
+    if args.dry_run:
+        print(render_commands(commands), end="")
+        return 0
+    deploy, describe_project, grant, describe_url = commands
+    _run(deploy)
+    number = _run(describe_project, capture=True).strip()
+    _run([part.replace(PROJECT_NUMBER_PLACEHOLDER, number) for part in grant])
+    url = _run(describe_url, capture=True).strip()
+    print(f"\nThe service is private; the Vertex AI tuning service agent of project {number} may call it.\n"
+          f"Reward config for tuningJobs.create:  rewardkit config vertex --url {url} --reward NAME")
+    return 0
+
+
+def _run(command: list[str], capture: bool = False) -> str:
+    print("+ " + " ".join(command), file=sys.stderr)
+    try:
+        done = subprocess.run(command, check=True, text=True, stdout=subprocess.PIPE if capture else None)
+    except FileNotFoundError:
+        raise ConfigError("gcloud is not installed or not on PATH; run with --dry-run to print the commands") from None
+    except subprocess.CalledProcessError as exc:
+        raise ConfigError(f"{command[0]} exited with {exc.returncode}: {' '.join(command)}") from None
+    return done.stdout or ""
+
+
+def _handle(handler: Any) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except (RewardkitError, ValueError) as exc:
+            print(f"rewardkit {args.command}: {exc}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+def add_parsers(commands: Any) -> None:
+    target_default = os.environ.get("REWARDKIT_TARGET", "rewards")
+    config = commands.add_parser("config", help="print platform configuration for served rewards")
+    platforms = config.add_subparsers(dest="platform", required=True, metavar="PLATFORM")
+
+    vertex = platforms.add_parser(
+        "vertex", help="the reward config of a Vertex AI tuningJobs.create body",
+        description="Print the singleRewardConfig (one --reward) or compositeRewardConfig (several) that points a "
+        "Vertex AI reinforcement tuning job at rewards served at URL: one cloudRunRewardScorer per reward "
+        "(URL/rewards/NAME), parse type IDENTITY, weights from NAME:WEIGHT or the reward's weight=.")
+    vertex.add_argument("--url", required=True, help="the Cloud Run service URL (https://...run.app)")
+    vertex.add_argument("--reward", action="append", type=parse_reward, metavar="NAME[:WEIGHT]",
+                        help="a served reward, repeatable (at most 16); default: the target's default reward")
+    vertex.add_argument("--target", default=target_default,
+                        help="the served module, to check the names (default $REWARDKIT_TARGET, else rewards)")
+    vertex.add_argument("--job", action="store_true", help="print a whole example tuningJobs.create body around it")
+    vertex.add_argument("--base-model", default="gemini-2.5-flash", help="with --job (default gemini-2.5-flash)")
+    vertex.add_argument("--training-data", default="gs://BUCKET/train.jsonl", help="with --job: training JSONL URI")
+    vertex.add_argument("--validation-data", default=None, help="with --job: validation JSONL URI")
+    vertex.set_defaults(handler=_handle(_config_vertex))
+
+    dashscope = platforms.add_parser(
+        "dashscope", help="the functions section of a DashScope SDK reinforcement job",
+        description="Print the `functions` section that has the DashScope SDK deploy rewardkit rewards as its own "
+        "reward functions: classpath rewardkit.dashscope.Target[Group]RewardProcessor, with REWARDKIT_TARGET and "
+        "REWARDKIT_REWARD in the function's environment.")
+    dashscope.add_argument("--reward", action="append", type=parse_reward, metavar="NAME[:WEIGHT]",
+                           help="a served reward, repeatable; default: the target's default reward")
+    dashscope.add_argument("--target", default=target_default,
+                           help="the module the function serves (default $REWARDKIT_TARGET, else rewards)")
+    dashscope.add_argument("--group", action="store_true",
+                           help="deploy single rewards as group_reward functions too (grouped rewards always are)")
+    dashscope.add_argument("--timeout", type=int, default=None, help="seconds per call, as the SDK's timeout")
+    dashscope.add_argument("--workspace", default="./", help="the folder the SDK zips and uploads (default ./)")
+    dashscope.add_argument("--requirements", default="./requirements.txt",
+                           help="requirements file inside the workspace; it must list rewardkit")
+    dashscope.set_defaults(handler=_handle(_config_dashscope))
+
+    deploy = commands.add_parser("deploy", help="deploy the service")
+    clouds = deploy.add_subparsers(dest="cloud", required=True, metavar="CLOUD")
+    cloudrun = clouds.add_parser(
+        "cloudrun", help="build and deploy to Cloud Run, private, callable by Vertex AI tuning",
+        description="Run (or with --dry-run print) the gcloud commands: deploy from source without public access, "
+        "look up the project number, grant roles/run.invoker to the Vertex AI fine-tuning service agent "
+        "service-PROJECT_NUMBER@gcp-sa-vertex-tune.iam.gserviceaccount.com, print the service URL.")
+    cloudrun.add_argument("--project", required=True)
+    cloudrun.add_argument("--region", required=True)
+    cloudrun.add_argument("--service", default="rewardkit")
+    cloudrun.add_argument("--source", default=".", help="folder with the Dockerfile (default .)")
+    cloudrun.add_argument("--target", default=target_default, help="REWARDKIT_TARGET of the service")
+    cloudrun.add_argument("--memory", default="2Gi")
+    cloudrun.add_argument("--cpu", default="2")
+    cloudrun.add_argument("--concurrency", type=int, default=16)
+    cloudrun.add_argument("--timeout", type=int, default=300, help="request timeout, seconds (Vertex allows 300)")
+    cloudrun.add_argument("--min-instances", type=int, default=None)
+    cloudrun.add_argument("--max-instances", type=int, default=None)
+    cloudrun.add_argument("--dry-run", action="store_true", help="print the commands instead of running them")
+    cloudrun.set_defaults(handler=_handle(_deploy_cloudrun))
