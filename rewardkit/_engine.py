@@ -118,7 +118,7 @@ class _Worker:
     def _readable(self) -> None:
         pending = self._pending
         try:
-            message = self.conn.recv()
+            message = _worker.receive(self.conn)
         except (EOFError, OSError):
             self._loop.remove_reader(self.conn.fileno())
             self.dead = True
@@ -130,7 +130,7 @@ class _Worker:
 
     def send(self, message: Any) -> None:
         try:
-            self.conn.send(message)
+            _worker.send(self.conn, message)
         except (OSError, ValueError) as exc:  # broken pipe: it died while idle
             raise WorkerDied(_exit_description(self.process)) from exc
 

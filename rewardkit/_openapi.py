@@ -1,14 +1,16 @@
-"""OpenAPI: both contracts' request and response models, though the routes read bodies themselves.
+"""OpenAPI: the scoring routes with both contracts' request and response models.
 
-The routes parse and validate bodies by hand (to tell 400 from 422 and to
-keep the raw body), so FastAPI cannot see the models; they are declared here.
+The scoring routes are plain ASGI endpoints that parse and validate bodies
+by hand (to tell 400 from 422, to keep the raw body, and to skip FastAPI's
+per-route cost), so FastAPI cannot see them; they are described here.
 """
 
 from __future__ import annotations
 
 from typing import Any, Union
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Path
+from fastapi.routing import APIRoute
 from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
@@ -49,10 +51,36 @@ DASHSCOPE_RESPONSES: dict[Union[int, str], dict[str, Any]] = {
 }
 
 
-def install(app: FastAPI) -> None:
+_DOCS = {
+    vertex.PLATFORM: ("Vertex AI", VERTEX_BODY, VERTEX_RESPONSES),
+    dashscope.PLATFORM: ("DashScope", DASHSCOPE_BODY, DASHSCOPE_RESPONSES),
+}
+
+
+async def _named(name: str = Path(description="A registered reward (GET /rewards lists them)")) -> None:
+    """Never called: gives the documented route its path parameter."""
+
+
+async def _default() -> None:
+    """Never called: the documented route of the default reward."""
+
+
+def _documented(path: str, contract: str) -> APIRoute:
+    platform, body, responses = _DOCS[contract]
+    named = "{name}" in path
+    summary = f"{platform}: score with {'a named' if named else 'the default'} reward"
+    return APIRoute(path, _named if named else _default, methods=["POST"], summary=summary,
+                    openapi_extra=body, responses=responses)
+
+
+def install(app: FastAPI, scoring: list[tuple[str, str]]) -> None:
+    """Serve an OpenAPI schema that includes the scoring routes: (path, contract name) pairs."""
+    documented = [_documented(path, contract) for path, contract in scoring]
+
     def build() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=[*app.routes, *documented])
             schema.setdefault("components", {}).setdefault("schemas", {}).update(_components())
             app.openapi_schema = schema
         return app.openapi_schema

@@ -7,7 +7,7 @@ import os
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, Union
+from typing import Any, AsyncIterator, Awaitable, Callable, Union
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -123,6 +123,34 @@ def _log_failures(spec: AnySpec, outcomes: list[Outcome]) -> None:
                         outcome.failure.message, extra={"fields": {"reward": spec.name, "error_code": outcome.failure.code}})
 
 
+async def answer(
+    contract: Contract,
+    spec: AnySpec,
+    raw: Any,
+    engine: Engine,
+    guard: Callable[[Awaitable[list[Outcome]]], Awaitable[list[Outcome]]] | None = None,
+) -> tuple[int, dict[str, Any], list[Outcome]]:
+    """A scoring route once its body is read: validate, build samples, evaluate, render.
+
+    The routes and rewardkit.dashscope's SDK processors both answer through
+    this, so they answer alike. `guard` wraps the scoring (the routes cancel
+    it when the client goes away). Refusals raise HTTPProblem.
+    """
+    body = validate(contract.adapter, raw, contract.title, contract.union_tags)
+    _logs.set_context({**_logs.current_context(), **contract.log_fields(body)})
+    group = contract.is_group(body)
+    if spec.grouped and not group:
+        raise HTTPProblem(422, contract.refuse_grouped.format(name=spec.name))
+    scoring = evaluate(spec, contract.to_samples(body, raw), engine)
+    try:
+        outcomes = await (guard(scoring) if guard else scoring)
+    except EngineBusy as exc:
+        raise HTTPProblem(503, f"too busy: {exc}", headers={"Retry-After": "1"}) from None
+    _log_failures(spec, outcomes)
+    status, content = contract.render(spec, outcomes, group)
+    return status, content, outcomes
+
+
 def _request_fields(request: Request, project: str | None) -> dict[str, Any]:
     fields = _logs.trace_fields(request.headers.get("x-cloud-trace-context"), project)
     fc_request = request.headers.get("x-fc-request-id")
@@ -137,6 +165,32 @@ def _access_line(request: Request, status: int, seconds: float, fields: dict[str
             "remoteIp": request.client.host if request.client else ""}
     log.info("%s %s %d %s %.1f ms", request.method, request.url.path, status, fields.get("outcome", ""),
              seconds * 1000, extra={"fields": {"httpRequest": http, **fields}})
+
+
+# The scoring routes; the ones without {name} score with the default reward.
+SCORING_ROUTES = (("/", VERTEX), ("/api/v1", DASHSCOPE), ("/rewards/{name}", VERTEX), ("/rewards/{name}/api/v1", DASHSCOPE))
+
+
+class ScoringEndpoint:
+    """A scoring route as a plain ASGI app.
+
+    These routes read and validate their bodies themselves, so FastAPI's
+    per-route machinery (dependency solving, response serialization) would
+    only add cost: about a third of a trivial reward's request
+    (bench/serve_bench.py). Middleware and exception handlers still apply;
+    `_openapi` documents the routes.
+    """
+
+    def __init__(self, handle: Callable[[Request, Contract, str | None], Awaitable[Response]], contract: Contract,
+                 default: str | None) -> None:
+        self.handle = handle
+        self.contract = contract
+        self.default = default
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        name = scope["path_params"].get("name", self.default)
+        response = await self.handle(Request(scope, receive), self.contract, name)
+        await response(scope, receive, send)
 
 
 def _engine_for(target: Union[str, Registry], registry: Registry, settings: Settings) -> Engine:
@@ -212,18 +266,9 @@ def create_app(
             raise HTTPProblem(404, str(exc), {"rewards": exc.known}) from None
 
     async def score(request: Request, contract: Contract, spec: AnySpec, raw: Any) -> tuple[int, dict[str, Any], str]:
-        body = validate(contract.adapter, raw, contract.title, contract.union_tags)
-        _logs.set_context({**_logs.current_context(), **contract.log_fields(body)})
-        group = contract.is_group(body)
-        if spec.grouped and not group:
-            raise HTTPProblem(422, contract.refuse_grouped.format(name=spec.name))
-        try:
-            outcomes = await unless_disconnected(request, evaluate(spec, contract.to_samples(body, raw), engine))
-        except EngineBusy as exc:
-            raise HTTPProblem(503, f"too busy: {exc}", headers={"Retry-After": "1"}) from None
+        status, content, outcomes = await answer(contract, spec, raw, engine,
+                                                 guard=lambda scoring: unless_disconnected(request, scoring))
         metrics.outcomes(outcomes)
-        _log_failures(spec, outcomes)
-        status, content = contract.render(spec, outcomes, group)
         return status, content, _outcome_label(outcomes)
 
     async def handle(request: Request, contract: Contract, name: str | None) -> JSONResponse:
@@ -281,25 +326,7 @@ def create_app(
     async def rewards() -> dict[str, Any]:
         return {"default": default, "rewards": [_describe(spec) for spec in registry]}
 
-    @app.post("/", summary="Vertex AI: score with the default reward",
-              openapi_extra=openapi.VERTEX_BODY, responses=openapi.VERTEX_RESPONSES)
-    async def vertex_default(request: Request) -> JSONResponse:
-        return await handle(request, VERTEX, default)
-
-    @app.post("/api/v1", summary="DashScope: score with the default reward",
-              openapi_extra=openapi.DASHSCOPE_BODY, responses=openapi.DASHSCOPE_RESPONSES)
-    async def dashscope_default(request: Request) -> JSONResponse:
-        return await handle(request, DASHSCOPE, default)
-
-    @app.post("/rewards/{name}", summary="Vertex AI: score with a named reward",
-              openapi_extra=openapi.VERTEX_BODY, responses=openapi.VERTEX_RESPONSES)
-    async def vertex_named(name: str, request: Request) -> JSONResponse:
-        return await handle(request, VERTEX, name)
-
-    @app.post("/rewards/{name}/api/v1", summary="DashScope: score with a named reward",
-              openapi_extra=openapi.DASHSCOPE_BODY, responses=openapi.DASHSCOPE_RESPONSES)
-    async def dashscope_named(name: str, request: Request) -> JSONResponse:
-        return await handle(request, DASHSCOPE, name)
-
-    openapi.install(app)
+    for path, contract in SCORING_ROUTES:
+        app.router.add_route(path, ScoringEndpoint(handle, contract, default), methods=["POST"])
+    openapi.install(app, [(path, contract.name) for path, contract in SCORING_ROUTES])
     return app
