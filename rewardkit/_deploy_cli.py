@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 from typing import Any
@@ -12,10 +13,12 @@ from typing import Any
 from ._errors import RewardkitError
 
 # The processor classes rewardkit.dashscope builds from REWARDKIT_TARGET / REWARDKIT_REWARD.
-DASHSCOPE_CLASSPATHS = {
-    "reward": "rewardkit.dashscope.TargetRewardProcessor",
-    "group_reward": "rewardkit.dashscope.TargetGroupRewardProcessor",
-}
+DASHSCOPE_PROCESSOR_MODULE = "rewardkit.dashscope"
+DASHSCOPE_PROCESSOR_CLASSES = {"reward": "TargetRewardProcessor", "group_reward": "TargetGroupRewardProcessor"}
+DASHSCOPE_CLASSPATHS = {kind: f"{DASHSCOPE_PROCESSOR_MODULE}.{name}" for kind, name in DASHSCOPE_PROCESSOR_CLASSES.items()}
+# What a workspace module re-exporting them is called in the advice below.
+_SHIM_MODULE = "rewardkit_processors"
+_MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
 class ConfigError(RewardkitError):
@@ -76,6 +79,34 @@ def _config_vertex(args: argparse.Namespace) -> int:
     return 0
 
 
+def processor_module(text: str) -> str:
+    """A dotted module name (`rewardkit.dashscope`, `rewardkit_processors`)."""
+    if not _MODULE_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"--processor-module {text!r}: expected a dotted module name such as "
+                                         f"{_SHIM_MODULE}")
+    return text
+
+
+def _workspace_notes(workspace: str, module: str, requirements: str) -> list[str]:
+    """What the SDK's deployment would refuse in `workspace`: it checks, before uploading, that the
+    classpath's file and the requirements file are there (and exits with error 4021 otherwise)."""
+    notes = []
+    module_file = os.path.join(workspace, module.replace(".", "/") + ".py")
+    if not os.path.isfile(module_file):
+        shim = os.path.join(workspace, f"{_SHIM_MODULE}.py")
+        notes.append(
+            f"the DashScope SDK deploys a classpath only when its file is inside the workspace, and {module_file} "
+            f"is not there. Create {shim} containing\n"
+            f"    from rewardkit.dashscope import {', '.join(sorted(DASHSCOPE_PROCESSOR_CLASSES.values()))}\n"
+            f"and run this again with --processor-module {_SHIM_MODULE}."
+        )
+    requirements_file = os.path.join(workspace, requirements)
+    if not os.path.isfile(requirements_file):
+        notes.append(f"{requirements_file} does not exist; the SDK refuses to deploy without it. List rewardkit "
+                     "(and what your rewards import) in it.")
+    return notes
+
+
 def _config_dashscope(args: argparse.Namespace) -> int:
     from ._deployconfig import DashScopeFunction, dashscope_functions_config
 
@@ -83,11 +114,14 @@ def _config_dashscope(args: argparse.Namespace) -> int:
     for name, weight, grouped in _chosen(args, "dashscope"):
         func_type = "group_reward" if grouped or args.group else "reward"
         functions.append(DashScopeFunction(
-            name=name, classpath=DASHSCOPE_CLASSPATHS[func_type], func_type=func_type, weight=weight,
-            timeout=args.timeout, workspace_dir=args.workspace, requirements_path=args.requirements,
-            env={"REWARDKIT_TARGET": args.target, "REWARDKIT_REWARD": name},
+            name=name, classpath=f"{args.processor_module}.{DASHSCOPE_PROCESSOR_CLASSES[func_type]}",
+            func_type=func_type, weight=weight, timeout=args.timeout, workspace_dir=args.workspace,
+            requirements_path=args.requirements, env={"REWARDKIT_TARGET": args.target, "REWARDKIT_REWARD": name},
         ))
     print(json.dumps(dashscope_functions_config(functions), indent=2))
+    # Advice, not a refusal: this may run away from the workspace the SDK will zip.
+    for note in _workspace_notes(args.workspace, args.processor_module, args.requirements):
+        print(f"rewardkit config dashscope: note: {note}", file=sys.stderr)
     return 0
 
 
@@ -157,8 +191,9 @@ def add_parsers(commands: Any) -> None:
     dashscope = platforms.add_parser(
         "dashscope", help="the functions section of a DashScope SDK reinforcement job",
         description="Print the `functions` section that has the DashScope SDK deploy rewardkit rewards as its own "
-        "reward functions: classpath rewardkit.dashscope.Target[Group]RewardProcessor, with REWARDKIT_TARGET and "
-        "REWARDKIT_REWARD in the function's environment.")
+        "reward functions: classpath rewardkit.dashscope.Target[Group]RewardProcessor (or the same classes "
+        "re-exported by --processor-module), with REWARDKIT_TARGET and REWARDKIT_REWARD in the function's "
+        "environment. Notes on stderr say what the SDK would refuse to deploy from --workspace.")
     dashscope.add_argument("--reward", action="append", type=parse_reward, metavar="NAME[:WEIGHT]",
                            help="a served reward, repeatable; default: the target's default reward")
     dashscope.add_argument("--target", default=target_default,
@@ -169,6 +204,10 @@ def add_parsers(commands: Any) -> None:
     dashscope.add_argument("--workspace", default="./", help="the folder the SDK zips and uploads (default ./)")
     dashscope.add_argument("--requirements", default="./requirements.txt",
                            help="requirements file inside the workspace; it must list rewardkit")
+    dashscope.add_argument("--processor-module", type=processor_module, default=DASHSCOPE_PROCESSOR_MODULE,
+                           help="the module the classpaths name (default rewardkit.dashscope). The SDK needs its file "
+                           f"inside the workspace: use a workspace module that re-exports the processors, e.g. "
+                           f"{_SHIM_MODULE}")
     dashscope.set_defaults(handler=_handle(_config_dashscope))
 
     deploy = commands.add_parser("deploy", help="deploy the service")
