@@ -19,6 +19,9 @@ Scenarios:
   math-1w/math-2w  rewardkit math_accuracy, 1 and 2 workers, a different radical every request (sympy, ~13 ms)
   hang-clean       math_accuracy, 2 workers, --timeout HANG_TIMEOUT, no hostile traffic
   hang             the same server while one hostile request (math-verify would spend 5 s) arrives every second
+
+Each round also measures the machine itself: two processes spinning in pure
+Python against one, the most that two reward workers can gain over one here.
 """
 
 from __future__ import annotations
@@ -249,6 +252,27 @@ class HostileTraffic:
             thread.join()
 
 
+def _spin(seconds: float) -> int:
+    """Pure-Python work for `seconds`: how many loop rounds it got done."""
+    rounds, deadline = 0, time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        for _ in range(10_000):
+            pass
+        rounds += 1
+    return rounds
+
+
+def cpu_scaling(seconds: float = 2.0) -> float:
+    """How much two busy processes get done against one, on this machine, now: the most math-2w/math-1w can
+    reach (virtual CPUs can be hyperthreads of one core, and the load generator and neighbours share them)."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        one = pool.apply(_spin, (seconds,))
+        two = sum(pool.map(_spin, [seconds, seconds]))
+    return two / one
+
+
 def median(results: list[Result], attribute: str) -> float:
     return statistics.median(getattr(r, attribute) for r in results)
 
@@ -294,6 +318,7 @@ def main() -> int:
     hang_results: list[Result] = []
     hostile_latencies: list[float] = []
     hostile_codes: list[str] = []
+    scaling: list[float] = []
     try:
         for scenario in scenarios:
             start(scenario)
@@ -307,6 +332,7 @@ def main() -> int:
                 hang_results.append(load(hang, args.duration, args.connections))
             hostile_latencies += hostile.latencies
             hostile_codes += hostile.codes
+            scaling.append(cpu_scaling())  # the servers are idle meanwhile
             print(f"round {round_number} done", file=sys.stderr)
     finally:
         for scenario in scenarios:
@@ -326,7 +352,8 @@ def main() -> int:
     if "sdk" in rps:
         print(f"  trivial-ds / sdk         {rps['trivial-ds'] / rps['sdk']:.2f}  (>= 2; each as its package installs it)")
         print(f"  trivial-ds / sdk-fast    {rps['trivial-ds'] / rps['sdk-fast']:.2f}  (same HTTP stack)")
-    print(f"  math-2w / math-1w        {rps['math-2w'] / rps['math-1w']:.2f}  (>= 1.6)")
+    print(f"  math-2w / math-1w        {rps['math-2w'] / rps['math-1w']:.2f}  (>= 1.6; this machine's own "
+          f"2-process scaling of pure-Python work: {statistics.median(scaling):.2f})")
     print(f"  hang / hang-clean        {rps['hang'] / rps['hang-clean']:.2f}  (>= 0.5)")
     bound = args.hang_timeout + 1.0
     worst_good = max(r.max_ms for r in hang_results) / 1000
