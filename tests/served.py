@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import httpx
@@ -30,6 +30,22 @@ def rewardkit_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "rewardkit"]
 
 
+def wait_healthy(process: subprocess.Popen, url: str, timeout: float, what: str, output: Callable[[], str]) -> None:
+    """Poll `url`/health until it answers 200; fail with `output()` if the process exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(f"{what} exited with {process.returncode}:\n{output()}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not answer 200 on {url}/health within {timeout:g} s:\n{output()}")
+        time.sleep(0.05)
+
+
 class Served:
     def __init__(self, process: subprocess.Popen, url: str) -> None:
         self.process = process
@@ -47,19 +63,8 @@ def serve(args: Sequence[str] = (), env: dict[str, str] | None = None, timeout: 
     process = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
     try:
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"rewardkit serve exited with {process.returncode}:\n{process.stdout.read()}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"rewardkit serve did not become healthy in {timeout} s")
-            time.sleep(0.1)
+        wait_healthy(process, url, timeout, "rewardkit serve", lambda: process.stdout.read())
         yield Served(process, url)
     finally:
         if process.poll() is None:

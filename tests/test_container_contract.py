@@ -23,7 +23,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ import httpx
 import pytest
 
 from .conftest import REPO, shared_example
+from .served import free_port, wait_healthy
 
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
@@ -316,10 +316,6 @@ class Image:
     build_log: str
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _as_user(uid: int, gid: int) -> dict:
@@ -496,7 +492,7 @@ def start(image: Image, tmp_path: Path) -> Iterator:
 
     def start_image(**extra_env: str) -> Running:
         """The image's CMD with its ENV plus PORT (and `extra_env`), in its WORKDIR, as its USER if possible."""
-        port = _free_port()
+        port = free_port()
         log = tmp_path / f"server-{port}.log"
         env = {**image.env, "PORT": str(port), **extra_env}
         with open(log, "w") as output:
@@ -505,18 +501,8 @@ def start(image: Image, tmp_path: Path) -> Iterator:
                                        **(_as_user(image.uid, image.gid) if image.run_as_image_user else {}))
         running = Running(process, f"http://127.0.0.1:{port}", log)
         started.append(running)
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"{image.command} exited with {process.returncode}:\n{running.output()}")
-            try:
-                if httpx.get(f"{running.url}/health", timeout=1.0).status_code == 200:
-                    return running
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"not healthy on $PORT={port} within 60 s:\n{running.output()}")
-            time.sleep(0.05)
+        wait_healthy(process, running.url, 60, f"{image.command} with $PORT={port}", running.output)
+        return running
 
     yield start_image
     for running in started:

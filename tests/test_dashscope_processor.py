@@ -10,10 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Iterator
@@ -45,6 +43,7 @@ from rewardkit._settings import Settings  # noqa: E402
 from rewardkit.dashscope import ProcessorConfigError, RequestRefused, processor  # noqa: E402
 
 from .conftest import EXAMPLE_REWARDS, REPO, shared_example  # noqa: E402
+from .served import free_port, wait_healthy  # noqa: E402
 
 SDK_SERVER_APP = "dashscope.finetune.reinforcement.component.server.server:app"
 TARGETS = ("rewards", EXAMPLE_REWARDS)
@@ -242,10 +241,6 @@ def test_building_a_processor_without_the_sdk_says_how_to_install_it():
 
 # ---- the SDK's real server, loading the classes by PROCESSOR_CLASS ----------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def shim_workspace(folder: Path) -> Path:
@@ -280,20 +275,8 @@ def sdk_servers(tmp_path_factory) -> Iterator[dict[str, str]]:
                                             "--port", str(port), "--workers", "1"],
                                            env=env, cwd=workspace, stdout=out, stderr=subprocess.STDOUT)
             started[func_type] = (process, f"http://127.0.0.1:{port}", log)
-        deadline = time.monotonic() + 30
         for func_type, (process, url, log) in started.items():
-            while True:
-                if process.poll() is not None:
-                    raise AssertionError(f"the SDK server ({func_type}) exited with {process.returncode}:\n"
-                                         f"{log.read_text()}")
-                try:
-                    if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"the SDK server ({func_type}) did not answer /health:\n{log.read_text()}")
-                time.sleep(0.1)
+            wait_healthy(process, url, 30, f"the SDK server ({func_type})", log.read_text)
         yield {func_type: url for func_type, (_, url, _) in started.items()}
     finally:
         for process, _, _ in started.values():
