@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -47,30 +48,39 @@ def wait_healthy(process: subprocess.Popen, url: str, timeout: float, what: str,
 
 
 class Served:
-    def __init__(self, process: subprocess.Popen, url: str) -> None:
+    def __init__(self, process: subprocess.Popen, url: str, log: Path) -> None:
         self.process = process
         self.url = url
+        self.log = log
 
     def output(self) -> str:
-        return self.process.stdout.read() if self.process.stdout else ""
+        """What the server has written to stdout and stderr so far."""
+        return self.log.read_text()
 
 
 @contextmanager
 def serve(args: Sequence[str] = (), env: dict[str, str] | None = None, timeout: float = 60.0) -> Iterator[Served]:
-    """Run `rewardkit serve ARGS --host 127.0.0.1 --port P` until /health answers; stop it with SIGTERM after."""
+    """Run `rewardkit serve ARGS --host 127.0.0.1 --port P` until /health answers; stop it with SIGTERM after.
+
+    Its output goes to a file, not a pipe: nobody reads a pipe while the tests run, and a server
+    blocked writing its access log to a full pipe stops answering.
+    """
     port = free_port()
     command = [*rewardkit_command(), "serve", *args, "--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(process, url, timeout, "rewardkit serve", lambda: process.stdout.read())
-        yield Served(process, url)
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with tempfile.TemporaryDirectory(prefix="rewardkit-serve-") as folder:
+        log = Path(folder) / "output.log"
+        with open(log, "w") as output:
+            process = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=output,
+                                       stderr=subprocess.STDOUT, text=True)
+        served = Served(process, f"http://127.0.0.1:{port}", log)
+        try:
+            wait_healthy(process, served.url, timeout, "rewardkit serve", served.output)
+            yield served
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()

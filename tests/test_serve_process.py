@@ -1,12 +1,13 @@
 """The real `rewardkit serve` process on a loopback port, driven over HTTP."""
 
+import os
 import signal
 import subprocess
 
 import httpx
 
 from .conftest import EXAMPLE_REWARDS, shared_example
-from .served import rewardkit_command, serve
+from .served import free_port, rewardkit_command, serve, wait_healthy
 
 
 def test_serves_a_user_file_over_both_contracts_and_survives_failures():
@@ -32,24 +33,14 @@ def test_sigterm_exits_cleanly():
         assert served.process.wait(timeout=15) == 0
 
 
-def test_port_from_environment(monkeypatch):
-    from .served import free_port
-
+def test_port_from_environment(tmp_path):
     port = free_port()
-    process = subprocess.Popen([*rewardkit_command(), "serve", EXAMPLE_REWARDS, "--host", "127.0.0.1"],
-                               env={**__import__("os").environ, "PORT": str(port)},
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = tmp_path / "serve.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen([*rewardkit_command(), "serve", EXAMPLE_REWARDS, "--host", "127.0.0.1"],
+                                   env={**os.environ, "PORT": str(port)}, stdout=output, stderr=subprocess.STDOUT)
     try:
-        import time
-
-        for _ in range(300):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("not listening on $PORT")
+        wait_healthy(process, f"http://127.0.0.1:{port}", 30, "rewardkit serve with $PORT set", log.read_text)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=15)
