@@ -300,8 +300,10 @@ def spec_of(obj: Any) -> AnySpec:
     return spec
 
 
-def _option_defaults(fn: Callable[..., Any]) -> dict[str, Any]:
-    return {n: p.default for n, p in inspect.signature(fn).parameters.items() if p.default is not p.empty}
+def _option_defaults(spec: RewardSpec) -> dict[str, Any]:
+    # An input may have a default too (for plain calls in tests); it is still not an option.
+    return {n: p.default for n, p in inspect.signature(spec.fn).parameters.items()
+            if p.default is not p.empty and n not in spec.inputs}
 
 
 def variant(base: Any, name: str, *, weight: float | None = None, fallback: float | None = None,
@@ -326,7 +328,7 @@ def variant(base: Any, name: str, *, weight: float | None = None, fallback: floa
     changes: dict[str, Any] = {"name": name, "options": {**spec.options, **options}}
     if spec.check_options is not None:
         try:
-            spec.check_options(**{**_option_defaults(spec.fn), **changes["options"]})
+            spec.check_options(**{**_option_defaults(spec), **changes["options"]})
         except (ValueError, TypeError) as exc:
             raise RegistrationError(f"variant {name!r} of {spec.name!r}: {exc}") from None
     for key, value in (("weight", weight), ("fallback", fallback), ("timeout", timeout)):

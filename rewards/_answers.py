@@ -86,8 +86,24 @@ def strip_code_blocks(text: str) -> str:
     return _FENCE.sub(" ", text)
 
 
-def _visible_text(text: str) -> str:
-    return strip_code_blocks(strip_thinking(text))
+MIN_ECHO_CHARS = 20
+
+
+def remove_prompt_echo(text: str, prompt: str) -> str:
+    """``text`` without verbatim copies of ``prompt`` (whitespace may differ).
+
+    A response that repeats the question must not earn credit for a number or an option letter
+    that only the question holds. A prompt shorter than ``MIN_ECHO_CHARS`` is left alone: a
+    short prompt ("2+2") also appears inside honest answers.
+    """
+    words = prompt.split()
+    if len(" ".join(words)) < MIN_ECHO_CHARS:
+        return text
+    return re.sub(r"\s+".join(re.escape(word) for word in words), " ", text)
+
+
+def _visible_text(text: str, prompt: str = "") -> str:
+    return remove_prompt_echo(strip_code_blocks(strip_thinking(text)), prompt)
 
 
 # ---------------------------------------------------------------- boxed answers
@@ -192,6 +208,27 @@ def last_number(text: str) -> str | None:
     return matches[-1].replace("\u2212", "-") if matches else None
 
 
+# A run of values, each followed by a list separator, that ends where the last number starts.
+_LIST_BEFORE = re.compile(
+    rf"(?:(?:{_NUMBER.pattern}|\.\.\.|\\[lcd]?dots\b|\u2026)\s*(?:,|;|\bor\b|\band\b)\s*)+$"
+)
+
+
+def _last_number_candidate(text: str) -> Extraction | None:
+    """The last-number fallback, unless that number closes a list ("1, 2, ..., 100", "98, 99 or 100"):
+    a policy listing candidates would otherwise earn credit whenever the gold comes last."""
+    matches = list(_NUMBER.finditer(text))
+    if not matches:
+        return None
+    last = matches[-1]
+    listed = _LIST_BEFORE.search(text, 0, last.start())
+    if listed is not None:
+        values = (listed.group(0) + last.group(0)).strip()
+        return _nothing(f"the last number closes a list of values ({values[-80:]!r}), not a final answer")
+    return Extraction(answer=last.group(0).replace("\u2212", "-"), source="last_number",
+                      reason="last number in the text (fallback)")
+
+
 # ---------------------------------------------------------------- candidate checks
 
 _ELLIPSIS = re.compile(r"\.\.\.|\\[lcd]?dots\b|\u2026")
@@ -261,18 +298,19 @@ def _checked(extraction: Extraction) -> Extraction:
 # ---------------------------------------------------------------- final answers
 
 
-def extract_final_answer(text: str, *, allow_last_number: bool = False) -> Extraction:
-    """The final answer of a free-form math response, following the module's policy."""
+def extract_final_answer(text: str, *, allow_last_number: bool = False, prompt: str = "") -> Extraction:
+    """The final answer of a free-form math response, following the module's policy.
+
+    ``prompt``: the question, whose verbatim echo in the response never counts.
+    """
     if not text or not text.strip():
         return _nothing("empty response")
-    visible = _visible_text(text)
+    visible = _visible_text(text, prompt)
     if not visible.strip():
-        return _nothing("empty response after removing thinking and code blocks")
+        return _nothing("empty response after removing thinking, code blocks and the prompt's echo")
     found = _boxed_candidate(visible) or _phrase_candidate(visible)
     if found is None and allow_last_number:
-        number = last_number(visible)
-        if number is not None:
-            found = Extraction(answer=number, source="last_number", reason="last number in the text (fallback)")
+        found = _last_number_candidate(visible)
     if found is None:
         fallback = "" if allow_last_number else " (last-number fallback disabled)"
         return _nothing(f"no boxed answer or answer phrase found{fallback}")
@@ -333,10 +371,15 @@ def _marker_choice(text: str, choices: str) -> Extraction | None:
         return _nothing(f"several different choices in the final statement {final!r}")
     if bold:
         return Extraction(answer=bold.pop(), source="marker", reason="bold choice letter in the final line")
-    start = re.match(rf"\(?({letter})(?:\)|[.:])(?:\s|$)", final) or re.fullmatch(rf"\(?({letter})\)?\.?", final)
-    if start:
-        return Extraction(answer=start.group(1), source="marker", reason="choice letter opening the final line")
-    return None
+    option_line = rf"\(?({letter})(?:\)|[.:])(?:\s|$)"
+    start = re.match(option_line, final) or re.fullmatch(rf"\(?({letter})\)?\.?", final)
+    if not start:
+        return None
+    before = re.match(option_line, lines[-2].strip()) if len(lines) > 1 else None
+    if before and before.group(1) != start.group(1):
+        # "A) ...\nB) ...\nC) ...": the final line ends a list of the options, not a choice.
+        return _nothing(f"the final line {final[:60]!r} ends a list of options, not a choice")
+    return Extraction(answer=start.group(1), source="marker", reason="choice letter opening the final line")
 
 
 def _last_letter_choice(text: str, choices: str) -> Extraction | None:
@@ -349,17 +392,19 @@ def _last_letter_choice(text: str, choices: str) -> Extraction | None:
     return Extraction(answer=found[-1], source="last_letter", reason="last standalone choice letter (fallback)")
 
 
-def extract_choice(text: str, choices: str = "ABCD", *, allow_last_letter: bool = False) -> Extraction:
+def extract_choice(text: str, choices: str = "ABCD", *, allow_last_letter: bool = False, prompt: str = "") -> Extraction:
     """The chosen letter of a multiple-choice response.
 
     Order: boxed letter, "the answer is (B)" / "Answer: B" phrase, a marker in the final line
     ("**B**", "B) ...", a bare "B"), then - only when ``allow_last_letter`` - the last
     standalone choice letter. Letters are matched in upper case only ("the answer is a
-    number" names no choice). Several different letters in the final statement are rejected.
+    number" names no choice). Several different letters in the final statement are rejected,
+    and so is a final line that ends a list of the options. The prompt's verbatim echo never
+    counts.
     """
     if not text or not text.strip():
         return _nothing("empty response")
-    visible = _visible_text(text)
+    visible = _visible_text(text, prompt)
     for finder in (_boxed_choice, _phrase_choice, _marker_choice):
         found = finder(visible, choices)
         if found is not None:
@@ -413,23 +458,18 @@ def _gsm8k_candidate(text: str) -> Extraction | None:
     markers = _GSM8K_MARKER.findall(text)
     if markers:
         return Extraction(answer=markers[-1].strip(), source="gsm8k_marker", reason="'#### ' marker")
-    found = _boxed_candidate(text) or _phrase_candidate(text)
-    if found is not None:
-        return found
-    number = last_number(text)
-    if number is None:
-        return None
-    return Extraction(answer=number, source="last_number", reason="last number in the text")
+    return _boxed_candidate(text) or _phrase_candidate(text) or _last_number_candidate(text)
 
 
-def extract_gsm8k_number(text: str) -> Extraction:
+def extract_gsm8k_number(text: str, *, prompt: str = "") -> Extraction:
     """A GSM8K-style numeric answer, normalised ("1,000" -> "1000", "72.0" -> "72", "$72" -> "72").
 
-    Order: the last ``#### X`` line, the boxed answer, an answer phrase, the last number.
+    Order: the last ``#### X`` line, the boxed answer, an answer phrase, the last number (unless
+    it closes a list of values). The prompt's verbatim echo never counts.
     """
     if not text or not text.strip():
         return _nothing("empty response")
-    visible = _visible_text(text)
+    visible = _visible_text(text, prompt)
     found = _gsm8k_candidate(visible)
     if found is None:
         return _nothing("no number found")

@@ -1,14 +1,19 @@
-"""Math answer rewards: the final answer of a response against the gold answer."""
+"""Math answer rewards: the final answer of a response against the gold answer.
+
+`math_accuracy` compares mathematically (math-verify and sympy); `gsm8k_accuracy` compares one
+final number exactly, with the standard library only.
+"""
 
 from __future__ import annotations
 
+import functools
 import threading
-from typing import Any
+from typing import Any, Callable
 
 from rewardkit import Score, parsed_reward
 from rewardkit.parsers import ParseError, Parser
 
-from ._answers import extract_final_answer
+from ._answers import Extraction, extract_final_answer, extract_gsm8k_number, remove_prompt_echo
 from ._equivalence import answers_equivalent
 from ._gold import require_gold
 
@@ -18,6 +23,16 @@ def _final_answer(text: str) -> str:
     if extraction.answer is None:
         raise ParseError(extraction.reason)
     return extraction.answer
+
+
+def _beyond_echo(parsed: str, response: str, prompt: str, extract: Callable[..., Extraction]) -> Extraction:
+    """The parser's answer, or, when the response repeats the prompt, the answer read without that echo.
+
+    The parser sees only the response; a number found only in the repeated question earns nothing.
+    """
+    if not prompt or remove_prompt_echo(response, prompt) == response:
+        return Extraction(parsed, "parser", "")
+    return extract(response, prompt=prompt)
 
 
 #: The final answer of a response: last \\boxed{}, else "the answer is ...", else the last number.
@@ -31,13 +46,14 @@ def _timeout(seconds: int) -> int | None:
 
 
 @parsed_reward(final_answer, reference_keys=("answer", "solution"), preload=("math_verify", "sympy"))
-def math_accuracy(parsed: str, reference: Any, timeout_seconds: int = 5) -> Score:
+def math_accuracy(parsed: str, reference: Any, response: str = "", prompt: str = "", timeout_seconds: int = 5) -> Score:
     """1.0 when the response's final answer is mathematically equivalent to the gold answer, else 0.0.
 
     Final answer: the last \\boxed{...}; else the last "the answer is ..."
     phrase; else the last number. Text in <think> blocks and code blocks
-    never counts, and several different boxed answers or a list of
-    candidates get 0 (see rewards/_answers.py for the policy). Comparison:
+    never counts, nor does the prompt repeated in the response; several
+    different boxed answers or a list of candidates get 0 (see
+    rewards/_answers.py for the policy). Comparison:
     math-verify and sympy, after normalising LaTeX, units and separators.
     Gold: DashScope `ground_truth`, else Vertex `references.answer` /
     DashScope `rollout_extra.solution`.
@@ -46,5 +62,46 @@ def math_accuracy(parsed: str, reference: Any, timeout_seconds: int = 5) -> Scor
         timeout_seconds: math-verify's parse/compare time limit (default 5).
     """
     gold = str(require_gold(reference, "math_accuracy"))
-    verdict = answers_equivalent(gold, parsed, timeout_seconds=_timeout(timeout_seconds))
+    answer = _beyond_echo(parsed, response, prompt, functools.partial(extract_final_answer, allow_last_number=True))
+    if answer.answer is None:
+        return Score(0.0, f"without the prompt's echo: {answer.reason}")
+    verdict = answers_equivalent(gold, answer.answer, timeout_seconds=_timeout(timeout_seconds))
     return Score(1.0 if verdict.equivalent else 0.0, verdict.reason)
+
+
+def _gsm8k_number(text: str) -> str:
+    extraction = extract_gsm8k_number(text)
+    if extraction.answer is None:
+        raise ParseError(extraction.reason)
+    return extraction.answer
+
+
+#: The final number of a response, normalised ("1,000" -> "1000", "$18.00" -> "18", "\\frac{3}{4}" -> "0.75").
+gsm8k_number = Parser("gsm8k_number", _gsm8k_number)
+
+
+@parsed_reward(gsm8k_number, reference_keys=("answer", "solution"))
+def gsm8k_accuracy(parsed: str, reference: Any, response: str = "", prompt: str = "") -> Score:
+    """1.0 when the response's final number equals the gold number exactly, else 0.0.
+
+    Final number: the last `#### X` line; else the last \\boxed{...}; else
+    the last "the answer is ..." phrase; else the last number. Separators,
+    currency, units and trailing zeros are normalised ("$1,000.00 dollars"
+    is 1000); fractions compare by value. Thinking and code blocks never
+    count, nor does the prompt repeated in the response; an answer holding
+    several different numbers, a list of values, hedging ("5 or 6"), or
+    look-alike digits gets 0 (rewards/_answers.py has the policy). Gold:
+    a GSM8K solution ending in `#### X`, or the number itself, in DashScope
+    `ground_truth`, Vertex `references.answer` or DashScope
+    `rollout_extra.solution`. No sympy: cheap enough for any worker.
+    """
+    gold_text = str(require_gold(reference, "gsm8k_accuracy"))
+    gold = extract_gsm8k_number(gold_text)
+    if gold.answer is None:
+        raise ValueError(f"gsm8k_accuracy: the gold answer {gold_text[:80]!r} holds no single number ({gold.reason})")
+    answer = _beyond_echo(parsed, response, prompt, extract_gsm8k_number)
+    if answer.answer is None:
+        return Score(0.0, f"without the prompt's echo: {answer.reason}")
+    if answer.answer == gold.answer:
+        return Score(1.0, f"final number {answer.answer} equals the gold number")
+    return Score(0.0, f"final number {answer.answer} is not the gold number {gold.answer}")
