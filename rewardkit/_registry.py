@@ -307,11 +307,15 @@ def _option_defaults(spec: RewardSpec) -> dict[str, Any]:
 
 
 def variant(base: Any, name: str, *, weight: float | None = None, fallback: float | None = None,
-            timeout: float | None = None, **options: Any) -> RewardSpec:
+            timeout: float | None = None, reference_keys: str | Sequence[str] | None = None,
+            **options: Any) -> RewardSpec:
     """A configured copy of a reward, registered under a new name.
 
     `options` set the reward function's own keyword parameters (those with
     defaults), e.g. `variant(exact_match, "exact_ci", ignore_case=True)`.
+    `reference_keys` says where the gold answer is when the request has no
+    DashScope `ground_truth`: the first of these keys present in Vertex
+    `references` / DashScope `rollout_extra`.
     Unknown options, and values the reward's `check_options` rejects, raise
     RegistrationError naming the variant.
     """
@@ -331,6 +335,12 @@ def variant(base: Any, name: str, *, weight: float | None = None, fallback: floa
             spec.check_options(**{**_option_defaults(spec), **changes["options"]})
         except (ValueError, TypeError) as exc:
             raise RegistrationError(f"variant {name!r} of {spec.name!r}: {exc}") from None
+    if reference_keys is not None:
+        keys = (reference_keys,) if isinstance(reference_keys, str) else tuple(reference_keys)
+        if not keys or not all(isinstance(k, str) and k for k in keys):
+            raise RegistrationError(f"variant {name!r}: reference_keys must be one or more non-empty key names, "
+                                    f"got {reference_keys!r}")
+        changes["reference_keys"] = keys
     for key, value in (("weight", weight), ("fallback", fallback), ("timeout", timeout)):
         if value is not None:
             _check_number(value, key, name, positive=key != "fallback")

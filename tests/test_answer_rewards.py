@@ -119,3 +119,13 @@ def test_multiple_choice_options_are_checked_when_a_variant_is_made():
 def test_a_gold_that_is_not_a_choice_is_a_reported_error():
     outcome = score(multiple_choice, "Answer: B", "Paris")
     assert outcome.failure is not None and "not one of the choices" in outcome.failure.message
+
+
+def test_the_gold_key_is_configurable_with_a_variant():
+    final = rewardkit.variant(math_accuracy, "math_final", reference_keys="final")
+    assert score(final, "\\boxed{72}", references={"final": "72", "answer": "5"}).value == 1.0
+    assert score(math_accuracy, "\\boxed{72}", references={"final": "72", "answer": "5"}).value == 0.0
+    missing = score(final, "\\boxed{72}", references={"answer": "72"})
+    assert missing.failure is not None and "no gold answer" in missing.failure.message
+    with pytest.raises(rewardkit.RegistrationError, match="reference_keys"):
+        rewardkit.variant(math_accuracy, "math_none", reference_keys=())
