@@ -25,6 +25,10 @@ def _final_answer(text: str) -> str:
     return extraction.answer
 
 
+#: The final answer of a response: last \\boxed{}, else "the answer is ...", else the last number.
+final_answer = Parser("final_answer", _final_answer)
+
+
 def _beyond_echo(parsed: str, response: str, prompt: str, extract: Callable[..., Extraction]) -> Extraction:
     """The parser's answer, or, when the response repeats the prompt, the answer read without that echo.
 
@@ -33,10 +37,6 @@ def _beyond_echo(parsed: str, response: str, prompt: str, extract: Callable[...,
     if not prompt or remove_prompt_echo(response, prompt) == response:
         return Extraction(parsed, "parser", "")
     return extract(response, prompt=prompt)
-
-
-#: The final answer of a response: last \\boxed{}, else "the answer is ...", else the last number.
-final_answer = Parser("final_answer", _final_answer)
 
 
 def _timeout(seconds: int) -> int | None:
