@@ -115,9 +115,15 @@ def all_boxed(text: str) -> list[str]:
 
 def unbox(content: str) -> str:
     """Drop ``\\boxed{...}`` wrappers spanning all of ``content``: ``\\boxed{\\boxed{5}}`` is ``5``."""
-    while (inner := parsers.BOX_START.match(content)) and parsers.closing_brace(content, inner.end() - 1) == len(content) - 1:
-        content = content[inner.end(): -1].strip()
-    return content
+    pairs = parsers.brace_pairs(content)  # once: thousands of nested boxes must stay linear
+    start, end = 0, len(content)
+    while (inner := parsers.BOX_START.match(content, start, end)) and pairs.get(inner.end() - 1) == end - 1:
+        start, end = inner.end(), end - 1
+        while start < end and content[start].isspace():
+            start += 1
+        while end > start and content[end - 1].isspace():
+            end -= 1
+    return content[start:end]
 
 
 def last_boxed(text: str) -> str | None:
@@ -208,10 +214,10 @@ def last_number(text: str) -> str | None:
     return matches[-1].replace("\u2212", "-") if matches else None
 
 
-# A run of values, each followed by a list separator, that ends where the last number starts.
-_LIST_BEFORE = re.compile(
-    rf"(?:(?:{_NUMBER.pattern}|\.\.\.|\\[lcd]?dots\b|\u2026)\s*(?:,|;|\bor\b|\band\b)\s*)+$"
-)
+# A value and a list separator right before the last number ("99 or " in "98, 99 or 100"). One
+# unit searched in a short window: a repeated group anchored at the end is quadratic on long lists.
+_LISTED_BEFORE = re.compile(rf"(?:{_NUMBER.pattern}|\.\.\.|\\[lcd]?dots\b|\u2026)\s*(?:,|;|\bor\b|\band\b)\s*$")
+_LIST_WINDOW = 120
 
 
 def _last_number_candidate(text: str) -> Extraction | None:
@@ -221,10 +227,10 @@ def _last_number_candidate(text: str) -> Extraction | None:
     if not matches:
         return None
     last = matches[-1]
-    listed = _LIST_BEFORE.search(text, 0, last.start())
+    listed = _LISTED_BEFORE.search(text, max(0, last.start() - _LIST_WINDOW), last.start())
     if listed is not None:
-        values = (listed.group(0) + last.group(0)).strip()
-        return _nothing(f"the last number closes a list of values ({values[-80:]!r}), not a final answer")
+        values = text[max(0, listed.start() - 40): last.end()].strip()
+        return _nothing(f"the last number closes a list of values ({values!r}), not a final answer")
     return Extraction(answer=last.group(0).replace("\u2212", "-"), source="last_number",
                       reason="last number in the text (fallback)")
 
@@ -449,7 +455,11 @@ def _gsm8k_value(candidate: str) -> tuple[str | None, str]:
     numbers = _NUMBER.findall(text)
     if not numbers:
         return None, f"no number in answer {candidate!r}"
-    if len({_number_value(n) for n in numbers}) > 1:
+    try:
+        values = {_number_value(n) for n in numbers}
+    except ValueError:  # more digits than Python converts (4300): no answer is that long
+        return None, f"answer {candidate[:40]!r}... holds a number too long to read"
+    if len(values) > 1:
         return None, f"answer {candidate!r} contains {len(numbers)} different numbers"
     return canonical_number(_number_value(numbers[-1])), ""
 

@@ -129,3 +129,8 @@ def test_the_gold_key_is_configurable_with_a_variant():
     assert missing.failure is not None and "no gold answer" in missing.failure.message
     with pytest.raises(rewardkit.RegistrationError, match="reference_keys"):
         rewardkit.variant(math_accuracy, "math_none", reference_keys=())
+
+
+def test_a_number_too_long_to_convert_is_refused_not_an_error():
+    outcome = score(gsm8k_accuracy, "The answer is " + "7" * 100_000, "72")
+    assert outcome.failure is None and outcome.value == 0.0 and "too long" in outcome.score.reason

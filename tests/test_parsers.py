@@ -59,3 +59,24 @@ def test_resolve_names_and_rejects_unknown_ones():
         parsers.resolve("boxd")
     with pytest.raises(RegistrationError, match="invalid pattern"):
         parsers.resolve("regex:(")
+
+
+def test_brace_pairs_agree_with_closing_brace_at_every_box():
+    # all_boxed looks braces up in brace_pairs (one pass) instead of scanning from each box.
+    import random
+
+    from rewardkit.parsers import BOX_START, brace_pairs, closing_brace
+
+    generator = random.Random(7)
+    for _ in range(3000):
+        text = "".join(generator.choice(["{", "}", "\\", "\\boxed{", "a", " "]) for _ in range(generator.randint(0, 25)))
+        pairs = brace_pairs(text)
+        for match in BOX_START.finditer(text):
+            assert pairs.get(match.end() - 1) == closing_brace(text, match.end() - 1), text
+
+
+def test_thousands_of_unclosed_boxes_are_read_in_one_pass():
+    from rewardkit.parsers import all_boxed
+
+    assert all_boxed("\\boxed{" * 20000) == []
+    assert all_boxed("\\boxed{" * 3 + "5" + "}" * 3) == ["\\boxed{\\boxed{5}}"]
