@@ -64,33 +64,19 @@ def closing_brace(text: str, open_index: int) -> int | None:
 
     Backslash escapes are skipped whole, so `\\{` and `\\}` never count.
     """
-    depth = 0
-    i = open_index
-    while i < len(text):
-        char = text[i]
-        if char == "\\":
-            i += 2
-            continue
-        if char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return None
+    return brace_pairs(text, open_index).get(open_index)
 
 
-def brace_pairs(text: str) -> dict[int, int]:
-    """Every "{" of `text` that closes, mapped to the index of its "}", in one pass.
+def brace_pairs(text: str, start: int = 0) -> dict[int, int]:
+    """Every "{" of `text` from `start` on that closes, mapped to the index of its "}", in one pass.
 
-    The same pairs as closing_brace (escapes skipped whole), for callers that need many of them:
-    calling closing_brace for each of many unclosed braces is quadratic, and a response of
-    thousands of "\\boxed{" would cost a worker minutes.
+    Escapes are skipped whole, as in closing_brace. Callers that need many braces look them up
+    here: scanning from each of thousands of unclosed "\\boxed{" would be quadratic and cost a
+    worker minutes.
     """
     pairs: dict[int, int] = {}
     opened: list[int] = []
-    i = 0
+    i = start
     while i < len(text):
         char = text[i]
         if char == "\\":

@@ -124,18 +124,20 @@ def boxed_format(response: str, think_close_tag: str | None = "</think>") -> Sco
         if think_open_tag in response:
             return _fail(f"{think_open_tag} is never closed: no final answer after the reasoning")
     boxes = []
+    pairs = parsers.brace_pairs(answer)  # once, not a scan per box: nested boxes stay linear
     for match in parsers.BOX_START.finditer(answer):
-        close = parsers.closing_brace(answer, match.end() - 1)
+        close = pairs.get(match.end() - 1)
         if close is None:
             return _fail(f"{match.group(0)} at character {match.start()} of the answer is never closed")
-        boxes.append(answer[match.end() : close])
+        boxes.append((match.end(), close))  # spans, not copies: nested boxes would copy the text each
     if not boxes:
         return _fail("no \\boxed{...} in the final answer")
     if len(boxes) > 1:
         return _fail(f"{len(boxes)} \\boxed{{...}} in the final answer; expected exactly one")
-    if not boxes[0].strip():
+    content = answer[boxes[0][0] : boxes[0][1]].strip()
+    if not content:
         return _fail("empty \\boxed{}")
-    return Score(1.0, f"one \\boxed{{{boxes[0].strip()[:60]}}}")
+    return Score(1.0, f"one \\boxed{{{content[:60]}}}")
 
 
 # ---- length_penalty ------------------------------------------------------------------------------

@@ -62,7 +62,8 @@ def test_resolve_names_and_rejects_unknown_ones():
 
 
 def test_brace_pairs_agree_with_closing_brace_at_every_box():
-    # all_boxed looks braces up in brace_pairs (one pass) instead of scanning from each box.
+    # all_boxed looks braces up in pairs scanned from the start of the text; closing_brace scans
+    # from the box itself. Escapes must pair up the same way from either start.
     import random
 
     from rewardkit.parsers import BOX_START, brace_pairs, closing_brace
