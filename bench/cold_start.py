@@ -100,7 +100,7 @@ class ImportResult:
 
 
 def _preload(target: str) -> list[str]:
-    """What the worker forkserver imports for `target` (rewardkit._engine._context), from the target's rewards."""
+    """What the worker forkserver imports for `target` (rewardkit._pool._context), from the target's rewards."""
     code = ("import json, rewardkit\nfrom rewardkit._loader import load_registry\n"
             f"r = load_registry({target!r})\n"
             "print(json.dumps(sorted({m for s in r if isinstance(s, rewardkit.RewardSpec) for m in s.preload})))")

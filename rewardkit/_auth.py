@@ -7,7 +7,7 @@ ID token in the same Authorization header, which would not match a secret.
 from __future__ import annotations
 
 import hmac
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, MutableMapping, Sequence
 
 from starlette.responses import JSONResponse
 
@@ -41,7 +41,7 @@ class BearerAuth:
         self.tokens = [t.encode() for t in tokens]
         self.on_reject = on_reject
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
             return await self.app(scope, receive, send)
         header = next((value for name, value in scope["headers"] if name == b"authorization"), None)

@@ -1,8 +1,10 @@
-"""Running one registered reward on samples: parse, call, check the result.
+"""Running one registered reward: read its inputs off the samples, parse, call, check the result.
 
-This is the code a worker process runs; it knows nothing of HTTP, platforms
-or composites. Failures come back as data (an Outcome with a Failure), never
-as exceptions, so one bad sample cannot take down a batch.
+`call_inputs` / `group_inputs` run where the samples are (the server), so
+only what a reward asks for travels to a worker; `run_call` / `run_group`
+run where the reward runs. None of it knows HTTP, platforms or composites.
+Failures come back as data (an Outcome with a Failure), never as
+exceptions, so one bad sample cannot take down a batch.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import traceback
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from ._errors import InvalidScoreError, ParseError
 from ._registry import RewardSpec
@@ -26,6 +28,9 @@ OUT_OF_MEMORY = "OUT_OF_MEMORY"
 COMPONENT_FAILED = "COMPONENT_FAILED"
 
 _MAX_TEXT = 500
+
+# One call of a single or parse-then-score reward: the response text and the inputs the function asks for.
+Call = tuple[str, dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -81,62 +86,67 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def _inputs(spec: RewardSpec, sample: Sample) -> dict[str, Any]:
-    available = {
-        "response": lambda: sample.response,
-        "thinking": lambda: sample.thinking,
-        "prompt": lambda: sample.prompt_text,
-        "messages": lambda: sample.prompt,
-        "system": lambda: sample.system,
-        "references": lambda: sample.references,
-        "ground_truth": lambda: sample.ground_truth,
-        "reference": lambda: sample.reference(spec.reference_keys),
-        "metadata": lambda: sample.metadata,
-        "trajectory": lambda: sample.trajectory,
-        "sample": lambda: sample,
-        "raw": lambda: sample.raw,
-    }
-    return {name: available[name]() for name in spec.inputs if name in available}
+# What a reward may ask for, read off a sample; by parameter name (the registry checks the names).
+_READ: dict[str, Callable[[RewardSpec, Sample], Any]] = {
+    "response": lambda spec, s: s.response,
+    "thinking": lambda spec, s: s.thinking,
+    "prompt": lambda spec, s: s.prompt_text,
+    "messages": lambda spec, s: s.prompt,
+    "system": lambda spec, s: s.system,
+    "references": lambda spec, s: s.references,
+    "ground_truth": lambda spec, s: s.ground_truth,
+    "reference": lambda spec, s: s.reference(spec.reference_keys),
+    "metadata": lambda spec, s: s.metadata,
+    "trajectory": lambda spec, s: s.trajectory,
+    "sample": lambda spec, s: s,
+    "raw": lambda spec, s: s.raw,
+}
+_READ_GROUP: dict[str, Callable[[Sequence[Sample]], Any]] = {
+    "responses": lambda samples: [s.response for s in samples],
+    "thinkings": lambda samples: [s.thinking for s in samples],
+    "samples": lambda samples: list(samples),
+}
 
 
-def _group_inputs(spec: RewardSpec, samples: Sequence[Sample]) -> dict[str, Any]:
-    # The samples of a group share one prompt; its context is read from the first.
+def call_inputs(spec: RewardSpec, sample: Sample) -> Call:
+    """What a single or parse-then-score reward needs of one sample: the response (the parser reads it)
+    and the inputs its function asks for. Only this crosses the pipe to a worker."""
+    return sample.response, {name: _READ[name](spec, sample) for name in spec.inputs if name in _READ}
+
+
+def group_inputs(spec: RewardSpec, samples: Sequence[Sample]) -> dict[str, Any]:
+    """What a grouped reward asks for; the samples of a group share one prompt, its context is read from the first."""
     first = samples[0] if samples else Sample(response="")
-    kwargs = _inputs(spec, first)
-    lists = {
-        "responses": lambda: [s.response for s in samples],
-        "thinkings": lambda: [s.thinking for s in samples],
-        "samples": lambda: list(samples),
-    }
-    kwargs.update({name: make() for name, make in lists.items() if name in spec.inputs})
-    return kwargs
+    return {name: _READ_GROUP[name](samples) if name in _READ_GROUP else _READ[name](spec, first)
+            for name in spec.inputs if name in _READ_GROUP or name in _READ}
 
 
 @dataclass(frozen=True)
-class _Call:
-    """A prepared call, or the outcome that makes calling unnecessary."""
+class _Prepared:
+    """A call ready to make, or the outcome that makes calling unnecessary."""
 
     kwargs: dict[str, Any] | None = None
     parsed: str | None = None
     done: Outcome | None = None
 
 
-def _prepare(spec: RewardSpec, sample: Sample) -> _Call:
-    kwargs = {**spec.options, **_inputs(spec, sample)}
+def _prepare(spec: RewardSpec, call: Call) -> _Prepared:
+    response, inputs = call
+    kwargs = {**spec.options, **inputs}
     if spec.parser is None:
-        return _Call(kwargs)
+        return _Prepared(kwargs)
     try:
-        parsed = spec.parser(sample.response)
+        parsed = spec.parser(response)
     except ParseError as exc:
         score = Score(spec.on_parse_error, f"parse failed ({spec.parser.name}): {exc}", {"parsed_ok": 0.0})
-        return _Call(done=Outcome(spec.name, score))
+        return _Prepared(done=Outcome(spec.name, score))
     except Exception as exc:  # a parser bug is the reward author's, reported like a reward error
-        return _Call(done=Outcome(spec.name, failure=Failure(REWARD_ERROR, f"parser {spec.parser.name}: {describe(exc)}")))
+        return _Prepared(done=Outcome(spec.name, failure=Failure(REWARD_ERROR, f"parser {spec.parser.name}: {describe(exc)}")))
     kwargs["parsed"] = parsed
-    return _Call(kwargs, parsed=_shown(parsed))
+    return _Prepared(kwargs, parsed=_shown(parsed))
 
 
-def _finish(spec: RewardSpec, call: _Call, result: Any) -> Outcome:
+def _finish(spec: RewardSpec, call: _Prepared, result: Any) -> Outcome:
     try:
         score = to_score(result)
     except InvalidScoreError as exc:
@@ -156,50 +166,56 @@ def _finish_group(spec: RewardSpec, result: Any, size: int) -> list[Outcome]:
         got = f"{len(result)} scores" if isinstance(result, (list, tuple)) else type(result).__name__
         failure = Failure(INVALID_SCORE, f"grouped reward {spec.name!r} returned {got} for {size} responses")
         return [Outcome(spec.name, failure=failure) for _ in range(size)]
-    return [_finish(spec, _Call(), item) for item in result]
+    return [_finish(spec, _Prepared(), item) for item in result]
 
 
-def _run_one(spec: RewardSpec, sample: Sample) -> Outcome:
-    call = _prepare(spec, sample)
-    if call.done is not None:
-        return call.done
+def run_call(spec: RewardSpec, call: Call) -> Outcome:
+    """Run a synchronous single or parse-then-score reward on one call's inputs, in the calling thread."""
+    prepared = _prepare(spec, call)
+    if prepared.done is not None:
+        return prepared.done
     try:
-        result = spec.fn(**call.kwargs)
+        result = spec.fn(**prepared.kwargs)
     except Exception as exc:
-        return _error(spec, exc, call.parsed)
-    return _finish(spec, call, result)
+        return _error(spec, exc, prepared.parsed)
+    return _finish(spec, prepared, result)
 
 
-async def _arun_one(spec: RewardSpec, sample: Sample) -> Outcome:
-    call = _prepare(spec, sample)
-    if call.done is not None:
-        return call.done
+def run_group(spec: RewardSpec, inputs: dict[str, Any], size: int) -> list[Outcome]:
+    """Run a synchronous grouped reward on a group's inputs (`size` responses), in the calling thread."""
     try:
-        result = await spec.fn(**call.kwargs)
+        result = spec.fn(**{**spec.options, **inputs})
     except Exception as exc:
-        return _error(spec, exc, call.parsed)
-    return _finish(spec, call, result)
+        return [_error(spec, exc)] * size
+    return _finish_group(spec, result, size)
 
 
 def run_leaf(spec: RewardSpec, samples: Sequence[Sample]) -> list[Outcome]:
     """Run a synchronous reward on samples in the calling thread."""
-    if not spec.grouped:
-        return [_run_one(spec, sample) for sample in samples]
+    if spec.grouped:
+        return run_group(spec, group_inputs(spec, samples), len(samples))
+    return [run_call(spec, call_inputs(spec, sample)) for sample in samples]
+
+
+async def _arun_call(spec: RewardSpec, call: Call) -> Outcome:
+    prepared = _prepare(spec, call)
+    if prepared.done is not None:
+        return prepared.done
     try:
-        result = spec.fn(**{**spec.options, **_group_inputs(spec, samples)})
+        result = await spec.fn(**prepared.kwargs)
     except Exception as exc:
-        return [_error(spec, exc)] * len(samples)
-    return _finish_group(spec, result, len(samples))
+        return _error(spec, exc, prepared.parsed)
+    return _finish(spec, prepared, result)
 
 
 async def arun_leaf(spec: RewardSpec, samples: Sequence[Sample]) -> list[Outcome]:
     """Run an async reward on samples on the event loop, the samples of a group concurrently."""
     if not spec.grouped:
         if len(samples) == 1:
-            return [await _arun_one(spec, samples[0])]
-        return list(await asyncio.gather(*(_arun_one(spec, sample) for sample in samples)))
+            return [await _arun_call(spec, call_inputs(spec, samples[0]))]
+        return list(await asyncio.gather(*(_arun_call(spec, call_inputs(spec, sample)) for sample in samples)))
     try:
-        result = await spec.fn(**{**spec.options, **_group_inputs(spec, samples)})
+        result = await spec.fn(**{**spec.options, **group_inputs(spec, samples)})
     except Exception as exc:
         return [_error(spec, exc)] * len(samples)
     return _finish_group(spec, result, len(samples))

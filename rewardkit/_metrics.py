@@ -8,7 +8,7 @@ worker processes and no multiprocess mode is needed.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -36,7 +36,18 @@ class Metrics:
                                 ["reward"], registry=r)
         self.restarts = Counter("rewardkit_worker_restarts", "Worker processes replaced, by reason",
                                 ["reason"], registry=r)
-        self.in_flight = Gauge("rewardkit_requests_in_flight", "Reward requests being handled", registry=r)
+        self.in_flight = 0  # reward requests being handled; read when scraped (a Gauge would take a lock twice a request)
+        Gauge("rewardkit_requests_in_flight", "Reward requests being handled", registry=r).set_function(
+            lambda: self.in_flight)
+        # Labelled children by label values: `labels()` validates its arguments on every call, a dict does not.
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def watch_engine(self, waiting: Callable[[], float], running: Callable[[], float], size: Callable[[], float]) -> None:
         """Gauges read from the engine when scraped."""
@@ -49,16 +60,17 @@ class Metrics:
     def outcomes(self, outcomes: Iterable[Outcome]) -> None:
         for outcome in outcomes:
             if outcome.score is not None:
-                self.values.labels(outcome.reward).observe(outcome.score.value)
+                self._child(self.values, outcome.reward).observe(outcome.score.value)
             if outcome.failure is not None:
-                self.errors.labels(outcome.reward, outcome.failure.code).inc()
+                self._child(self.errors, outcome.reward, outcome.failure.code).inc()
                 if outcome.failure.code == TIMEOUT:
-                    self.timeouts.labels(outcome.reward).inc()
-            self.outcomes(component.outcome for component in outcome.components)
+                    self._child(self.timeouts, outcome.reward).inc()
+            if outcome.components:
+                self.outcomes(component.outcome for component in outcome.components)
 
     def request(self, reward: str, contract: str, outcome: str, seconds: float) -> None:
-        self.requests.labels(reward, contract, outcome).inc()
-        self.latency.labels(reward, contract).observe(seconds)
+        self._child(self.requests, reward, contract, outcome).inc()
+        self._child(self.latency, reward, contract).observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

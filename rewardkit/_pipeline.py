@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 from typing import Sequence
 
 from ._engine import Engine
-from ._invoke import COMPONENT_FAILED, ComponentOutcome, Failure, Outcome
+from ._invoke import COMPONENT_FAILED, INVALID_SCORE, ComponentOutcome, Failure, Outcome
 from ._registry import AnySpec, CompositeSpec, RewardSpec
 from ._sample import Sample
 from ._score import Score
@@ -35,6 +36,9 @@ def _combine(spec: CompositeSpec, parts: list[ComponentOutcome]) -> Outcome:
         # on_component_error == "zero": a failed component adds nothing and is reported.
     if spec.rule == "weighted_mean":
         total /= sum(part.weight for part in parts)
+    if not math.isfinite(total):  # finite parts can still overflow; a platform must never get inf
+        failure = Failure(INVALID_SCORE, f"composite {spec.name!r} combined its components to {total}")
+        return Outcome(spec.name, failure=failure, components=tuple(parts))
     return Outcome(spec.name, Score(total), components=tuple(parts))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, Sequence, Union
@@ -150,8 +151,8 @@ def _check_signature(fn: Callable[..., Any], kind: Kind, name: str) -> tuple[tup
 def _check_number(value: Any, what: str, name: str, *, positive: bool = False) -> None:
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise RegistrationError(f"reward {name!r}: {what} must be a number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise RegistrationError(f"reward {name!r}: {what} must be a finite number, got {value!r}")
     if positive and value <= 0:
         raise RegistrationError(f"reward {name!r}: {what} must be > 0, got {value!r}")
 

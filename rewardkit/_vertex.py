@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+from pydantic_core import to_json
 
 from ._invoke import Outcome
 from ._registry import AnySpec
@@ -180,5 +181,4 @@ def render(spec: AnySpec, outcome: Outcome) -> tuple[int, dict[str, Any]]:
     value = clip(outcome.score.value, *REWARD_RANGE)
     if value != outcome.score.value:
         info["clipped_from"] = outcome.score.value
-    aux = json.dumps(info, ensure_ascii=False, separators=(",", ":"))
-    return 200, {"reward": value, "user_requested_aux_info": aux}
+    return 200, {"reward": value, "user_requested_aux_info": to_json(info).decode()}

@@ -2,8 +2,11 @@
 
 Each call runs in the process's main thread, so libraries that time
 themselves out with signal.alarm (math-verify) work. Messages on the pipe:
-worker -> server ("ready", pid) | ("failed", message) | ("done", outcomes);
-server -> worker (reward_name, samples) | None to stop.
+worker -> server ("ready", pid) | ("failed", message) | ("done", outcomes packed by `_codec`,
+seconds the call took);
+server -> worker (reward_name, call) for a single or parse-then-score reward
+(`_invoke.call_inputs`), (reward_name, (inputs, size)) for a grouped one
+(`_invoke.group_inputs`), or None to stop.
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ import os
 import pickle
 import resource
 import signal
+import time
 from multiprocessing.connection import Connection
-from typing import Iterable
+from typing import Any, Iterable
 
+from ._codec import pack_outcomes
 from ._errors import RewardkitError, SetupError
-from ._invoke import OUT_OF_MEMORY, describe, run_leaf
+from ._invoke import OUT_OF_MEMORY, describe, run_call, run_group
 from ._loader import load_registry
 from ._registry import AnySpec, RewardSpec
 
@@ -29,7 +34,7 @@ def send(conn: Connection, message: object) -> None:
     conn.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
 
 
-def receive(conn: Connection) -> object:
+def receive(conn: Connection) -> Any:
     return pickle.loads(conn.recv_bytes())
 
 
@@ -86,8 +91,11 @@ def main(conn: Connection, target: str, memory_limit: int | None) -> None:
             return
         if message is None:
             return
-        name, samples = message
-        outcomes = run_leaf(registry.get(name), samples)
-        send(conn, (DONE, outcomes))
+        name, payload = message
+        spec = registry.get(name)
+        assert isinstance(spec, RewardSpec)  # the server sends composites' components, never composites
+        began = time.perf_counter()
+        outcomes = run_group(spec, *payload) if spec.grouped else [run_call(spec, payload)]
+        send(conn, (DONE, pack_outcomes(outcomes), time.perf_counter() - began))
         if any(o.failure is not None and o.failure.code == OUT_OF_MEMORY for o in outcomes):
             return  # a heap that hit its cap is suspect: exit, and the server starts a fresh worker

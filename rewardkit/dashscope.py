@@ -30,7 +30,7 @@ and uses `classpath="rewardkit_processors.TargetRewardProcessor"`.
 
 A processor answers exactly as rewardkit's own `POST /rewards/NAME/api/v1`:
 the SDK's parsed input is turned back into the JSON body the route receives
-and goes through the same function (`rewardkit._server.answer`: contract
+and goes through the same function (`rewardkit._contracts.answer`: contract
 validation, samples, fallbacks and composites, rendering), and the SDK's
 server serializes the returned RewardOutput / GroupRewardOutput to the same
 JSON. Requests the route refuses (422) raise `RequestRefused`, which the SDK's
@@ -76,7 +76,8 @@ from ._errors import RewardkitError, SetupError
 from ._http import HTTPProblem
 from ._loader import DEFAULT_TARGET, load_registry
 from ._registry import AnySpec, Registry, RewardSpec, spec_of
-from ._server import DASHSCOPE, answer, default_reward
+from ._contracts import DASHSCOPE, answer
+from ._server import default_reward
 from ._settings import load_settings
 
 __all__ = ["processor", "RequestRefused", "ProcessorConfigError", "TargetRewardProcessor", "TargetGroupRewardProcessor"]

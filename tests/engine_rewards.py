@@ -39,7 +39,7 @@ def segfault(response: str) -> float:
     return 0.0
 
 
-@rewardkit.reward
+@rewardkit.reward(timeout=120)  # filling 1 GiB of pages takes seconds on a slow machine: the cap, not the clock, stops it
 def hog(response: str) -> float:
     chunks = []
     while True:
@@ -74,3 +74,13 @@ def alarm(response: str) -> Score:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+@rewardkit.reward
+def quick(response: str) -> float:
+    """Scores float(response) at once (a fast reward), except 'hang' (sleeps a minute) and 'crash' (exits)."""
+    if response == "hang":
+        time.sleep(60)
+    if response == "crash":
+        os._exit(4)
+    return float(response)

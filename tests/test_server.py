@@ -5,6 +5,7 @@ import json
 import pytest
 
 import rewardkit
+from rewardkit._settings import Settings
 
 from .conftest import EXAMPLE_REWARDS, shared_example
 
@@ -210,3 +211,52 @@ def test_load_errors_are_clear(tmp_path):
         rewardkit.create_app(str(empty))
     with pytest.raises(rewardkit.LoadError, match="no such file"):
         rewardkit.create_app(str(tmp_path / "missing.py"))
+
+
+def test_middleware_added_to_the_app_sees_the_scoring_routes_too():
+    from fastapi.testclient import TestClient
+    from starlette.middleware.base import BaseHTTPMiddleware
+
+    seen = []
+
+    async def record(request, call_next):
+        seen.append(request.url.path)
+        response = await call_next(request)
+        response.headers["x-seen"] = "1"
+        return response
+
+    app = rewardkit.create_app(EXAMPLE_REWARDS, settings=Settings(workers=0))
+    app.add_middleware(BaseHTTPMiddleware, dispatch=record)
+    with TestClient(app) as client:
+        r = client.post("/rewards/contains_reference", json=vertex_body("Paris"))
+        assert r.status_code == 200 and r.json()["reward"] == 1.0 and r.headers["x-seen"] == "1"
+        r = client.post("/rewards/nope/api/v1", json=dashscope_body("x"))
+        assert r.status_code == 404 and "no reward named 'nope'" in r.json()["message"]
+    assert seen == ["/rewards/contains_reference", "/rewards/nope/api/v1"]
+
+
+def test_scoring_routes_answer_only_post(example_client):
+    r = example_client.get("/rewards/tagged")
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+
+
+def test_a_body_with_a_byte_order_mark_is_read(example_client):
+    body = b"\xef\xbb\xbf" + json.dumps(vertex_body("Paris")).encode()
+    r = example_client.post("/rewards/contains_reference", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 200 and r.json()["reward"] == 1.0
+
+
+def test_a_composite_that_overflows_is_an_invalid_score_never_infinity(tmp_path):
+    from fastapi.testclient import TestClient
+
+    module = tmp_path / "huge_rewards.py"
+    module.write_text(
+        "import rewardkit\n"
+        "@rewardkit.reward\ndef huge(response): return 1e308\n"
+        "@rewardkit.reward\ndef also_huge(response): return 1e308\n"
+        "total = rewardkit.composite('total', {huge: 1.0, also_huge: 1.0}, rule='weighted_sum')\n"
+    )
+    with TestClient(rewardkit.create_app(str(module), settings=Settings(workers=0))) as client:
+        body = client.post("/rewards/total/api/v1", json=dashscope_body("x")).json()
+        assert body["status"] == "failed" and body["error_code"] == "INVALID_SCORE" and "inf" in body["error"]
+        assert client.post("/rewards/total", json=vertex_body("x")).status_code == 500

@@ -1,0 +1,455 @@
+"""ProcessEngine: synchronous rewards in a pool of worker processes, with hard limits.
+
+Each worker runs one call at a time in its main thread (so signal-based
+timeouts inside libraries work). The server keeps, per worker, the calls it
+has sent it, in order; the first is running, and its deadline is armed when
+it starts. A call that overruns is answered TIMEOUT and its worker killed
+and replaced; a worker that crashes is replaced and its call answered
+WORKER_CRASHED; calls it had not started go back to the head of the queue.
+
+Calls go to idle workers once per event-loop turn, so the calls that
+arrived together travel together: a worker gets several calls of a *fast*
+reward (one whose calls usually take under FAST_CALL) in one write, which
+saves a wake-up per call, the largest cost of a trivial reward. A call of a
+reward that is not known to be fast always travels alone, so nothing waits
+behind a call that may be slow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import time
+from collections import deque
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from . import _worker
+from ._codec import FrameReader, frame, unpack_outcomes
+from ._engine import failed, run_async
+from ._errors import EngineBusy, SetupError
+from ._invoke import OUT_OF_MEMORY, TIMEOUT, WORKER_CRASHED, Outcome, call_inputs, group_inputs
+from ._registry import Registry, RewardSpec
+from ._sample import Sample
+from ._settings import Settings
+
+log = logging.getLogger("rewardkit")
+
+STARTUP_TIMEOUT = 300.0  # seconds a worker may take to import the target and run setups
+STOP_TIMEOUT = 2.0
+FAST_CALL = 0.001  # seconds; see the module docstring
+MAX_BATCH = 16  # calls sent to one worker at once
+_LEARNING_RATE = 0.2  # weight of the newest call in a reward's typical duration
+# Why a worker was replaced (the label of rewardkit_worker_restarts_total).
+RESTART_TIMEOUT, RESTART_CRASHED, RESTART_OUT_OF_MEMORY, RESTART_CANCELLED = "timeout", "crashed", "out_of_memory", "cancelled"
+
+
+class WorkerDied(Exception):
+    """The worker's end of the pipe closed before it said it was ready."""
+
+
+def _exit_description(process: BaseProcess) -> str:
+    process.join(timeout=1.0)
+    code = process.exitcode
+    if code is None:
+        return "it stopped answering"
+    if code < 0:
+        return f"killed by signal {signal.Signals(-code).name}"
+    return f"exit code {code}"
+
+
+class _Job:
+    """One call to a worker: a reward on one sample, or on the samples of a group at once.
+
+    Waiting while `worker` is None and the future is not done; sent while in
+    `worker.jobs` (running when first there); over once the future is done
+    (answered, or cancelled because its request went away).
+    """
+
+    __slots__ = ("spec", "frame", "size", "timeout", "future", "worker")
+
+    def __init__(self, spec: RewardSpec, frame: bytes, size: int, timeout: float, future: asyncio.Future[Any]) -> None:
+        self.spec = spec
+        self.frame = frame
+        self.size = size
+        self.timeout = timeout
+        self.future = future
+        self.worker: _Worker | None = None
+
+    def resolve(self, outcomes: list[Outcome]) -> None:
+        if not self.future.done():
+            self.future.set_result(outcomes)
+
+
+class _Worker(asyncio.Protocol):
+    """One worker process and the server's end of its socket, read by the event loop.
+
+    Its answers, and its death, come back to the engine as callbacks: no
+    task waits per call.
+    """
+
+    def __init__(self, engine: "ProcessEngine", process: BaseProcess) -> None:
+        self.engine = engine
+        self.process = process
+        self.loop = asyncio.get_running_loop()
+        self.started: asyncio.Future[Any] = self.loop.create_future()  # its first message: ready, or failed
+        self.jobs: deque[_Job] = deque()  # sent to it, in order; the first is running
+        self.deadline: asyncio.TimerHandle | None = None  # of the running job
+        self.retired = False
+        self.ended: asyncio.Future[str] | None = None  # how the process ended, once retired
+        self._transport: asyncio.Transport | None = None
+        self._frames = FrameReader()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        for message in self._frames.feed(data):
+            if not self.started.done():
+                self.started.set_result(message)
+            elif not self.retired and self.jobs:
+                _done, packed, seconds = message
+                self.engine._answered(self, packed, seconds)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.engine._lost(self)
+
+    def write(self, data: bytes) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(data)
+
+    def run_next(self) -> None:
+        """The first job starts its run (as far as the server can tell): arm its deadline."""
+        job = self.jobs[0]
+        self.deadline = self.loop.call_later(job.timeout, self.engine._expired, self, job)
+
+    def finish_running(self) -> _Job:
+        """Take the running job off the list (it answered, overran, or is being stopped)."""
+        job = self.jobs.popleft()
+        self.deadline.cancel()  # type: ignore[union-attr]
+        self.deadline = None
+        return job
+
+    def retire(self) -> asyncio.Future[str]:
+        """Kill the process and close the pipe; the future says how the process ended, once it has."""
+        if self.ended is None:
+            self.retired = True
+            if self.deadline is not None:
+                self.deadline.cancel()
+            self.process.kill()
+            if self._transport is not None:
+                self._transport.abort()
+            # Reaping can take a moment (a large heap to tear down); the event loop does not wait for it.
+            self.ended = self.loop.run_in_executor(None, _exit_description, self.process)
+        return self.ended
+
+
+def _context(target: str, preload: Sequence[str]) -> Any:
+    """forkserver with the target and the rewards' `preload` modules imported once: every worker, and
+    every replacement of a killed one, forks with them already loaded."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    module = target
+    if target.endswith(".py") or "/" in target:
+        path = Path(target).resolve()
+        module = path.stem
+        if str(path.parent) not in sys.path:
+            sys.path.insert(0, str(path.parent))  # the forkserver inherits sys.path when it starts
+    context.set_forkserver_preload(["rewardkit._worker", module, *preload])
+    return context
+
+
+class ProcessEngine:
+    """A pool of worker processes for synchronous rewards; async rewards run on the event loop.
+
+    Calls beyond what the idle workers take wait in a queue (at most
+    `max_queue`, then EngineBusy) for the next worker that finishes. A call
+    that overruns its timeout, a worker that dies, and a running call whose
+    request is cancelled (unless its reward is fast: then it finishes) each
+    cost that worker: it is killed and a fresh one forked in its place.
+    """
+
+    def __init__(self, target: str, registry: Registry, settings: Settings) -> None:
+        self.target = target
+        self.registry = registry
+        self.settings = settings
+        self.size = settings.worker_count
+        self.restarts = 0
+        self.on_restart: Callable[[str], None] | None = None  # observability hook: called with the RESTART_* kind
+        self._memory = settings.worker_memory_bytes
+        preload = sorted({m for s in registry if isinstance(s, RewardSpec) for m in s.preload})
+        self._context = _context(target, preload)
+        self._workers: set[_Worker] = set()
+        self._idle: list[_Worker] = []
+        self._queue: deque[_Job] = deque()
+        self._waiting = 0  # jobs in the queue that still want an answer
+        self._sent = 0  # jobs in workers' hands
+        self._typical: dict[str, float] = {}  # a reward's usual call duration (a moving average), seconds
+        self._dispatch_due = False
+        self._tasks: set[asyncio.Task[None]] = set()  # respawns and crash reports
+        self._stopping = False
+
+    @property
+    def waiting(self) -> int:
+        """Reward calls waiting for a worker."""
+        return self._waiting
+
+    @property
+    def running(self) -> int:
+        """Reward calls sent to workers (running, or next in line there)."""
+        return self._sent
+
+    # ---- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        _worker.run_setups(s for s in self.registry if isinstance(s, RewardSpec) and s.is_async)
+        results = await asyncio.gather(*(self._spawn() for _ in range(self.size)), return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            await self.stop()
+            raise errors[0]
+        self._idle.extend(results)  # type: ignore[arg-type]
+        log.info("started %d worker process(es) for %s", self.size, self.target)
+
+    async def _spawn(self) -> _Worker:
+        parent, child = self._context.Pipe(duplex=True)  # a socketpair
+        process = self._context.Process(
+            target=_worker.main, args=(child, self.target, self._memory), name="rewardkit-worker", daemon=True
+        )
+        await asyncio.to_thread(process.start)
+        child.close()
+        worker = _Worker(self, process)
+        self._workers.add(worker)
+        channel = socket.socket(fileno=os.dup(parent.fileno()))  # for the event loop's own socket transport
+        parent.close()
+        await asyncio.get_running_loop().create_unix_connection(lambda: worker, sock=channel)
+        try:
+            kind, payload = await asyncio.wait_for(worker.started, STARTUP_TIMEOUT)
+        except (WorkerDied, asyncio.TimeoutError):
+            self._workers.discard(worker)
+            died = await worker.retire()
+            raise SetupError(f"a worker process for {self.target!r} did not start: {died}") from None
+        if kind == _worker.FAILED:
+            self._workers.discard(worker)
+            worker.retire()
+            raise SetupError(payload)
+        return worker
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for task in list(self._tasks):
+            task.cancel()
+        workers = [w for w in self._workers if not w.retired]
+        for worker in workers:
+            worker.write(frame(None))  # each stops after the calls it has been sent
+
+        def join_all() -> None:
+            deadline = time.monotonic() + STOP_TIMEOUT
+            for worker in workers:
+                worker.process.join(max(0.0, deadline - time.monotonic()))
+
+        await asyncio.to_thread(join_all)
+        await asyncio.gather(*(w.retire() for w in workers))
+        for job in [*self._queue, *(job for w in workers for job in w.jobs)]:
+            job.future.cancel()  # nothing will answer them now
+        self._queue.clear()
+        self._workers.clear()
+        self._idle.clear()
+
+    def _background(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _replace(self, worker: _Worker, kind: str, reason: str) -> None:
+        """Kill `worker` (its unstarted jobs go back to the queue) and fork a fresh one."""
+        if worker.retired:
+            return
+        self._workers.discard(worker)
+        if worker in self._idle:
+            self._idle.remove(worker)
+        worker.retire()
+        self._requeue(worker)
+        self.restarts += 1
+        log.warning("worker %s replaced: %s", worker.process.pid, reason)
+        if self.on_restart is not None:
+            self.on_restart(kind)
+        if not self._stopping:
+            self._background(self._respawn())
+
+    async def _respawn(self) -> None:
+        delay = 0.1
+        while not self._stopping:
+            try:
+                worker = await self._spawn()
+            except SetupError as exc:
+                log.error("could not replace a worker (retrying in %.1f s): %s", delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            if self._stopping:
+                worker.retire()
+            else:
+                self._release(worker)
+            return
+
+    # ---- calls -----------------------------------------------------------------------
+
+    async def run(self, spec: RewardSpec, samples: Sequence[Sample]) -> list[Outcome]:
+        timeout = spec.timeout or self.settings.timeout
+        if spec.is_async:
+            return await run_async(spec, samples, timeout)
+        # Only what the reward asks for crosses the pipe. The samples of a request fan out one call each
+        # across the workers; a grouped reward needs them all at once.
+        calls = ([(spec.name, (group_inputs(spec, samples), len(samples)))] if spec.grouped
+                 else [(spec.name, call_inputs(spec, sample)) for sample in samples])
+        if self._waiting + len(calls) > self.settings.max_queue + len(self._idle):
+            raise EngineBusy(
+                f"all {self.size} workers are busy and {self._waiting} reward calls are already waiting "
+                f"(limit {self.settings.max_queue}); retry shortly"
+            )
+        loop = asyncio.get_running_loop()
+        jobs = [_Job(spec, frame(call), len(samples) if spec.grouped else 1, timeout, loop.create_future())
+                for call in calls]
+        self._queue.extend(jobs)
+        self._waiting += len(jobs)
+        if self._idle and not self._dispatch_due:
+            self._dispatch_due = True
+            loop.call_soon(self._dispatch)  # after the other requests of this loop turn have queued theirs
+        try:
+            if len(jobs) == 1:
+                return await jobs[0].future
+            results = await asyncio.gather(*(job.future for job in jobs))
+        except asyncio.CancelledError:
+            for job in jobs:  # the request went away (or the server is stopping)
+                self._abandon(job)
+            raise
+        return [outcome for result in results for outcome in result]
+
+    def _fast(self, spec: RewardSpec) -> bool:
+        return self._typical.get(spec.name, math.inf) < FAST_CALL
+
+    def _learn(self, spec: RewardSpec, seconds: float) -> None:
+        typical = self._typical.get(spec.name)
+        self._typical[spec.name] = seconds if typical is None else typical + _LEARNING_RATE * (seconds - typical)
+
+    def _dispatch(self) -> None:
+        """Share the waiting jobs among the idle workers."""
+        self._dispatch_due = False
+        while self._idle and self._waiting:
+            share = math.ceil(self._waiting / len(self._idle))
+            if not self._send(self._idle.pop(), share):
+                return
+
+    def _release(self, worker: _Worker) -> None:
+        """A worker has nothing left to run: it takes its share of the waiting jobs, or waits for some."""
+        if self._waiting:
+            self._send(worker, math.ceil(self._waiting / len(self._workers)))
+        else:
+            self._idle.append(worker)
+
+    def _send(self, worker: _Worker, limit: int) -> bool:
+        """Send an idle worker the next waiting job, and up to `limit` in all while they are of fast rewards.
+
+        False when no job wants an answer any more (the worker is idle again): `_waiting` may still count
+        jobs whose requests were cancelled this loop turn, until their tasks run `_abandon`.
+        """
+        queue, batch = self._queue, list[_Job]()
+        limit = min(limit, MAX_BATCH)
+        while queue and len(batch) < limit:
+            job = queue[0]
+            if job.future.done():  # abandoned while waiting
+                queue.popleft()
+                continue
+            if batch and not self._fast(job.spec):
+                break
+            queue.popleft()
+            job.worker = worker
+            batch.append(job)
+            if not self._fast(job.spec):
+                break
+        if not batch:
+            self._idle.append(worker)
+            return False
+        self._waiting -= len(batch)
+        self._sent += len(batch)
+        worker.jobs.extend(batch)
+        worker.run_next()
+        worker.write(batch[0].frame if len(batch) == 1 else b"".join(job.frame for job in batch))
+        return True
+
+    def _requeue(self, worker: _Worker) -> None:
+        """The jobs a retired worker had not started go back to the head of the queue."""
+        jobs, worker.jobs = worker.jobs, deque()
+        self._sent -= len(jobs)
+        for job in reversed(jobs):
+            job.worker = None
+            if not job.future.done():
+                self._queue.appendleft(job)
+                self._waiting += 1
+        if jobs and self._idle:
+            self._dispatch()
+
+    def _answered(self, worker: _Worker, packed: list[Any], seconds: float) -> None:
+        job = worker.finish_running()
+        self._sent -= 1
+        self._learn(job.spec, seconds)  # as the worker timed it: the server may be slow to read answers
+        outcomes = unpack_outcomes(job.spec.name, packed)
+        job.resolve(outcomes)
+        if any(o.failure is not None and o.failure.code == OUT_OF_MEMORY for o in outcomes):
+            self._replace(worker, RESTART_OUT_OF_MEMORY, f"reward {job.spec.name!r} ran out of memory")
+        elif worker.jobs:
+            worker.run_next()
+        else:
+            self._release(worker)
+
+    def _expired(self, worker: _Worker, job: _Job) -> None:
+        if not worker.jobs or worker.jobs[0] is not job:
+            return
+        worker.finish_running()
+        self._sent -= 1
+        self._learn(job.spec, job.timeout)
+        job.resolve(failed(job.spec, TIMEOUT, f"reward {job.spec.name!r} took longer than {job.timeout:g} s; "
+                           "its worker was stopped and replaced", job.size))
+        self._replace(worker, RESTART_TIMEOUT, f"reward {job.spec.name!r} ran over its {job.timeout:g} s timeout")
+
+    def _abandon(self, job: _Job) -> None:
+        """Its request is gone: a waiting job leaves the queue; a running one is stopped with its worker,
+        unless its reward is fast (a new worker costs more than letting it finish)."""
+        if job.future.done() and not job.future.cancelled():
+            return  # answered already
+        worker = job.worker
+        if worker is None:
+            self._waiting -= 1
+        elif worker.jobs and worker.jobs[0] is job and not self._fast(job.spec):
+            worker.finish_running()
+            self._sent -= 1
+            self._replace(worker, RESTART_CANCELLED, f"its call to reward {job.spec.name!r} was cancelled")
+
+    def _lost(self, worker: _Worker) -> None:
+        """The worker's end of the pipe closed: it exited, crashed or was killed by something else."""
+        if worker.retired or self._stopping:
+            return  # we stopped it ourselves
+        if not worker.started.done():
+            worker.started.set_exception(WorkerDied())
+            return
+        if not worker.jobs:
+            self._replace(worker, RESTART_CRASHED, "it exited while idle")
+            return
+        job = worker.finish_running()
+        self._sent -= 1
+        self._replace(worker, RESTART_CRASHED, f"it died running reward {job.spec.name!r}")
+        self._background(self._report_crash(job, worker))
+
+    async def _report_crash(self, job: _Job, worker: _Worker) -> None:
+        died = await worker.retire()
+        job.resolve(failed(job.spec, WORKER_CRASHED, f"the worker running reward {job.spec.name!r} died ({died}); "
+                           "it was replaced", job.size))
