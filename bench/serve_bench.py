@@ -1,16 +1,18 @@
 """Side-by-side serving benchmark: rewardkit against a bare FastAPI ceiling and the DashScope SDK's server.
 
-    python bench/serve_bench.py [--duration 8] [--rounds 3] [--connections 32] [--hang-timeout 0.5]
+    python bench/serve_bench.py [--duration 8] [--rounds 3] [--connections 32] [--max-requests 200000]
+                                [--hang-timeout 0.5]
 
 Every server runs on loopback at once; the rounds interleave the scenarios so
 drift on the machine hits them alike, and each figure is the median over the
 rounds. Load comes from wrk (Debian package `wrk`) when installed, else from a
 bounded asyncio/httpx client (which is slower than the servers: ratios
-then understate them). Each run is bounded by --duration.
+then understate them). Each run stops at --duration or after --max-requests
+answers, whichever comes first.
 
 Scenarios:
   ceiling          bare FastAPI endpoint: parse the JSON body, return a fixed answer
-  trivial          rewardkit, a constant sync reward, Vertex route: each call a round trip to a worker (2 workers)
+  trivial          rewardkit, a constant sync reward, Vertex route: every call runs in one of 2 worker processes
   trivial-async    rewardkit, the same constant as an async reward (runs on the event loop, no worker round trip)
   trivial-ds       rewardkit, the same reward, DashScope route
   sdk              the dashscope SDK's reference server (its default: one process per CPU), same reward, on the
@@ -20,8 +22,10 @@ Scenarios:
   hang-clean       math_accuracy, 2 workers, --timeout HANG_TIMEOUT, no hostile traffic
   hang             the same server while one hostile request (math-verify would spend 5 s) arrives every second
 
-Each round also measures the machine itself: two processes spinning in pure
-Python against one, the most that two reward workers can gain over one here.
+Each round also measures the machine itself, with no server involved: two
+processes against one, spinning in pure Python and doing the math scenario's
+own comparisons. The second is the most two reward workers can gain over one
+here: the two vCPUs may share a core's caches, and sympy's working set feels it.
 """
 
 from __future__ import annotations
@@ -162,13 +166,48 @@ def _ms(text: str) -> float:
     return float(number) * _UNITS[unit]
 
 
-def run_wrk(scenario: Scenario, duration: float, connections: int) -> Result:
+# Appended to every script: the run's bound in answers. wrk itself bounds only time, and after a thread
+# stops it still waits out -d and divides by it, so the script times the answers itself (LuaJIT's ffi).
+STOP_LUA = """
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } rk_timespec;
+int clock_gettime(int clk_id, rk_timespec *tp);
+]]
+local function now()
+  local t = ffi.new("rk_timespec")
+  ffi.C.clock_gettime(1, t)  -- CLOCK_MONOTONIC
+  return tonumber(t.tv_sec) + tonumber(t.tv_nsec) / 1e9
+end
+local threads, answered, started = {}, 0, 0
+setup = function(thread) table.insert(threads, thread) end
+init = function(args) started = now() end
+response = function()
+  answered = answered + 1
+  if answered >= {limit} then
+    wrk.thread:set("active", now() - started)
+    wrk.thread:set("answered", answered)
+    wrk.thread:stop()
+  end
+end
+done = function(summary, latency, requests)
+  for _, thread in ipairs(threads) do
+    if thread:get("active") then
+      io.write(string.format("stopped early: %d answers in %.6f s\\n", thread:get("answered"), thread:get("active")))
+    end
+  end
+end
+"""
+
+
+def run_wrk(scenario: Scenario, duration: float, connections: int, max_requests: int) -> Result:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         if scenario.body is None:
             script.write(MATH_LUA)
         else:
             script.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
                          f"wrk.body = {json.dumps(json.dumps(scenario.body))}\n")
+        script.write(STOP_LUA.replace("{limit}", str(max_requests)))
     try:
         out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency", "--timeout", "30s",
                               "-s", script.name, scenario.url], capture_output=True, text=True, check=True).stdout
@@ -180,14 +219,16 @@ def run_wrk(scenario: Scenario, duration: float, connections: int) -> Result:
     percentiles = dict(re.findall(r"^\s+(50|99)(?:\.0+)?%\s+(\S+)\s*$", out, re.MULTILINE))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    early = re.search(r"stopped early: (\d+) answers in ([\d.]+) s", out)
+    rps = int(early.group(1)) / float(early.group(2)) if early else float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     return Result(
-        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        rps=rps,
         p50_ms=_ms(percentiles["50"]), p99_ms=_ms(percentiles["99"]), max_ms=_ms(latency.group(3)),
         errors=(int(errors.group(1)) if errors else 0) + (sum(map(int, socket_errors.groups())) if socket_errors else 0),
     )
 
 
-def run_httpx(scenario: Scenario, duration: float, connections: int) -> Result:
+def run_httpx(scenario: Scenario, duration: float, connections: int, max_requests: int) -> Result:
     async def main() -> Result:
         latencies: list[float] = []
         errors = 0
@@ -196,7 +237,7 @@ def run_httpx(scenario: Scenario, duration: float, connections: int) -> Result:
 
         async def user(client: httpx.AsyncClient) -> None:
             nonlocal errors
-            while time.monotonic() < deadline:
+            while time.monotonic() < deadline and len(latencies) < max_requests:
                 body = scenario.body or math_body(next(counter))
                 began = time.perf_counter()
                 answer = await client.post(scenario.url, json=body)
@@ -262,14 +303,30 @@ def _spin(seconds: float) -> int:
     return rounds
 
 
-def cpu_scaling(seconds: float = 2.0) -> float:
-    """How much two busy processes get done against one, on this machine, now: the most math-2w/math-1w can
-    reach (virtual CPUs can be hyperthreads of one core, and the load generator and neighbours share them)."""
+def _compare(seconds: float) -> int:
+    """The math scenario's work without a server: how many of its comparisons get done in `seconds`."""
+    import random
+
+    sys.path.insert(0, str(REPO))
+    from rewards._equivalence import answers_equivalent
+
+    answers_equivalent("\\sqrt{2}", "\\frac{2\\sqrt{2}}{2}", timeout_seconds=5)  # first-call set-up, not timed
+    rng, done, deadline = random.Random(), 0, time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        n = rng.randint(2, 1_000_000)
+        answers_equivalent(f"\\sqrt{{{n}}}", f"\\frac{{2\\sqrt{{{n}}}}}{{2}}", timeout_seconds=5)
+        done += 1
+    return done
+
+
+def cpu_scaling(work: Callable[[float], int], seconds: float = 2.0) -> float:
+    """How much two busy processes get done against one, on this machine, now (virtual CPUs can be
+    hyperthreads of one core, and neighbours share them)."""
     import multiprocessing
 
     with multiprocessing.get_context("spawn").Pool(2) as pool:
-        one = pool.apply(_spin, (seconds,))
-        two = sum(pool.map(_spin, [seconds, seconds]))
+        one = pool.apply(work, (seconds,))
+        two = sum(pool.map(work, [seconds, seconds]))
     return two / one
 
 
@@ -282,11 +339,17 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=8, help="seconds per measurement (default 8)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; figures are medians (default 3)")
     parser.add_argument("--connections", type=int, default=32, help="concurrent connections (default 32)")
+    parser.add_argument("--max-requests", type=int, default=200_000,
+                        help="answers after which a measurement stops early (default 200000)")
     parser.add_argument("--hang-timeout", type=float, default=0.5,
                         help="rewardkit --timeout in the hostile-traffic scenario (default 0.5 s)")
     args = parser.parse_args()
-    load: Callable[[Scenario, float, int], Result] = run_wrk if shutil.which("wrk") else run_httpx
-    print(f"load generator: {'wrk' if load is run_wrk else 'httpx (install wrk for exact figures)'}; "
+    generator = run_wrk if shutil.which("wrk") else run_httpx
+
+    def load(scenario: Scenario, duration: float, connections: int) -> Result:
+        return generator(scenario, duration, connections, args.max_requests)
+
+    print(f"load generator: {'wrk' if generator is run_wrk else 'httpx (install wrk for exact figures)'}; "
           f"{os.cpu_count()} CPUs; {args.rounds} rounds x {args.duration:g} s, {args.connections} connections")
 
     scenarios = [
@@ -318,7 +381,7 @@ def main() -> int:
     hang_results: list[Result] = []
     hostile_latencies: list[float] = []
     hostile_codes: list[str] = []
-    scaling: list[float] = []
+    scaling: dict[str, list[float]] = {"spin": [], "math": []}
     try:
         for scenario in scenarios:
             start(scenario)
@@ -332,7 +395,8 @@ def main() -> int:
                 hang_results.append(load(hang, args.duration, args.connections))
             hostile_latencies += hostile.latencies
             hostile_codes += hostile.codes
-            scaling.append(cpu_scaling())  # the servers are idle meanwhile
+            scaling["spin"].append(cpu_scaling(_spin))  # the servers are idle meanwhile
+            scaling["math"].append(cpu_scaling(_compare))
             print(f"round {round_number} done", file=sys.stderr)
     finally:
         for scenario in scenarios:
@@ -352,8 +416,9 @@ def main() -> int:
     if "sdk" in rps:
         print(f"  trivial-ds / sdk         {rps['trivial-ds'] / rps['sdk']:.2f}  (>= 2; each as its package installs it)")
         print(f"  trivial-ds / sdk-fast    {rps['trivial-ds'] / rps['sdk-fast']:.2f}  (same HTTP stack)")
-    print(f"  math-2w / math-1w        {rps['math-2w'] / rps['math-1w']:.2f}  (>= 1.6; this machine's own "
-          f"2-process scaling of pure-Python work: {statistics.median(scaling):.2f})")
+    print(f"  math-2w / math-1w        {rps['math-2w'] / rps['math-1w']:.2f}  (>= 1.6; this machine's own 2-process "
+          f"scaling, no server: {statistics.median(scaling['math']):.2f} for the same comparisons, "
+          f"{statistics.median(scaling['spin']):.2f} for pure-Python spinning)")
     print(f"  hang / hang-clean        {rps['hang'] / rps['hang-clean']:.2f}  (>= 0.5)")
     bound = args.hang_timeout + 1.0
     worst_good = max(r.max_ms for r in hang_results) / 1000

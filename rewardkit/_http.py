@@ -73,17 +73,21 @@ async def read_body(receive: Receive, declared_length: bytes | None, limit: int)
     (a chunked body has no length to check)."""
     if declared_length is not None and declared_length.isdigit() and int(declared_length) > limit:
         raise _too_large(declared_length.decode(), limit)
-    body = b""
-    more = True
-    while more:
+    body = bytearray()
+    while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise HTTPProblem(499, "client disconnected before sending the whole body")
-        body += message.get("body", b"")
-        more = message.get("more_body", False)
+        chunk = message.get("body", b"")
+        if not body and not message.get("more_body", False):  # the usual case: the whole body at once
+            if len(chunk) > limit:
+                raise _too_large(f"more than {limit}", limit)
+            return chunk
+        body += chunk
         if len(body) > limit:
             raise _too_large(f"more than {limit}", limit)
-    return body
+        if not message.get("more_body", False):
+            return bytes(body)
 
 
 def parse_json(body: bytes) -> Any:
@@ -91,10 +95,12 @@ def parse_json(body: bytes) -> Any:
         return from_json(body)  # pydantic's parser: twice as fast as json.loads
     except ValueError:
         pass
-    try:  # what it refuses and json.loads takes (UTF-16, a byte-order mark); else json.loads says what is wrong
+    try:  # what it refuses and json.loads takes (a byte-order mark, UTF-16, deeper nesting); else json.loads says why
         return json.loads(body)
     except ValueError as exc:
         raise HTTPProblem(400, f"request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise HTTPProblem(400, "request body is not valid JSON: it is nested too deeply") from None
 
 
 _JSON = (b"content-type", b"application/json")

@@ -1,5 +1,6 @@
 """The real `rewardkit serve` process on a loopback port, driven over HTTP."""
 
+import json
 import os
 import signal
 import subprocess
@@ -52,3 +53,15 @@ def test_bad_target_fails_at_startup_with_a_message(tmp_path):
     result = subprocess.run([*rewardkit_command(), "serve", str(bad)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "reward 'judge'" in result.stderr and "parameter 'answer'" in result.stderr
+
+
+def test_a_chunked_body_is_read_whole_and_limited_as_it_arrives():
+    body = json.dumps({"example": {"contents": [], "references": {"answer": "72"}},
+                       "response": {"parts": [{"text": "so the answer is \\boxed{72}"}]}}).encode()
+    with serve(["rewards", "--workers", "1", "--max-body-mb", "0.01"]) as s:
+        pieces = [body[i:i + 7] for i in range(0, len(body), 7)]  # no Content-Length: Transfer-Encoding chunked
+        answer = httpx.post(f"{s.url}/rewards/math_accuracy", content=iter(pieces), timeout=30)
+        assert answer.status_code == 200 and answer.json()["reward"] == 1.0
+        big = iter([b'{"example": {"contents": [], "padding": "'] + [b"x" * 1000] * 20 + [b'"}}'])
+        answer = httpx.post(f"{s.url}/rewards/math_accuracy", content=big, timeout=30)
+        assert answer.status_code == 413 and "more than 10485" in answer.json()["message"]

@@ -260,3 +260,8 @@ def test_a_composite_that_overflows_is_an_invalid_score_never_infinity(tmp_path)
         body = client.post("/rewards/total/api/v1", json=dashscope_body("x")).json()
         assert body["status"] == "failed" and body["error_code"] == "INVALID_SCORE" and "inf" in body["error"]
         assert client.post("/rewards/total", json=vertex_body("x")).status_code == 500
+
+
+def test_a_body_nested_beyond_reason_is_400_not_a_crash(example_client):
+    r = example_client.post("/rewards/tagged", content=b"[" * 100_000, headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "nested too deeply" in r.json()["message"]
