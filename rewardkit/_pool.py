@@ -7,12 +7,19 @@ it starts. A call that overruns is answered TIMEOUT and its worker killed
 and replaced; a worker that crashes is replaced and its call answered
 WORKER_CRASHED; calls it had not started go back to the head of the queue.
 
-Calls go to idle workers once per event-loop turn, so the calls that
-arrived together travel together: a worker gets several calls of a *fast*
-reward (one whose calls usually take under FAST_CALL) in one write, which
-saves a wake-up per call, the largest cost of a trivial reward. A call of a
-reward that is not known to be fast always travels alone, so nothing waits
-behind a call that may be slow.
+How many calls a worker may hold depends on how long the reward's calls
+usually take, as the workers time them (a moving average):
+- a *fast* reward (under FAST_CALL): up to MAX_BATCH, sent in one write, so
+  calls that arrived together share one process wake-up, the largest cost of
+  a trivial reward;
+- a *steady* one (under STEADY_CALL): two, so the next call is already in the
+  worker's pipe when the running one ends and the worker never waits for the
+  server between calls;
+- any other, and one not timed yet: one, so nothing waits behind a call that
+  may be slow. A call that overruns makes its reward count as slow for a while.
+Calls go to idle workers once per event-loop turn (so the calls that arrived
+together travel together), and to a busy worker when it starts the last call
+it holds.
 """
 
 from __future__ import annotations
@@ -44,8 +51,9 @@ log = logging.getLogger("rewardkit")
 
 STARTUP_TIMEOUT = 300.0  # seconds a worker may take to import the target and run setups
 STOP_TIMEOUT = 2.0
-FAST_CALL = 0.001  # seconds; see the module docstring
-MAX_BATCH = 16  # calls sent to one worker at once
+FAST_CALL = 0.001  # seconds: see the module docstring
+STEADY_CALL = 0.1  # seconds: see the module docstring
+MAX_BATCH = 16  # the most calls a worker holds
 _LEARNING_RATE = 0.2  # weight of the newest call in a reward's typical duration
 # Why a worker was replaced (the label of rewardkit_worker_restarts_total).
 RESTART_TIMEOUT, RESTART_CRASHED, RESTART_OUT_OF_MEMORY, RESTART_CANCELLED = "timeout", "crashed", "out_of_memory", "cancelled"
@@ -68,12 +76,13 @@ def _exit_description(process: BaseProcess) -> str:
 class _Job:
     """One call to a worker: a reward on one sample, or on the samples of a group at once.
 
-    Waiting while `worker` is None and the future is not done; sent while in
-    `worker.jobs` (running when first there); over once the future is done
-    (answered, or cancelled because its request went away).
+    Waiting while `queued` (in the engine's queue, and counted in its
+    `waiting`); sent while in `worker.jobs` (running when first there); over
+    once the future is done (answered, or cancelled because its request
+    went away).
     """
 
-    __slots__ = ("spec", "frame", "size", "timeout", "future", "worker")
+    __slots__ = ("spec", "frame", "size", "timeout", "future", "worker", "queued")
 
     def __init__(self, spec: RewardSpec, frame: bytes, size: int, timeout: float, future: asyncio.Future[Any]) -> None:
         self.spec = spec
@@ -82,6 +91,7 @@ class _Job:
         self.timeout = timeout
         self.future = future
         self.worker: _Worker | None = None
+        self.queued = False
 
     def resolve(self, outcomes: list[Outcome]) -> None:
         if not self.future.done():
@@ -319,8 +329,8 @@ class ProcessEngine:
         loop = asyncio.get_running_loop()
         jobs = [_Job(spec, frame(call), len(samples) if spec.grouped else 1, timeout, loop.create_future())
                 for call in calls]
-        self._queue.extend(jobs)
-        self._waiting += len(jobs)
+        for job in jobs:
+            self._enqueue(job)
         if self._idle and not self._dispatch_due:
             self._dispatch_due = True
             loop.call_soon(self._dispatch)  # after the other requests of this loop turn have queued theirs
@@ -337,6 +347,11 @@ class ProcessEngine:
     def _fast(self, spec: RewardSpec) -> bool:
         return self._typical.get(spec.name, math.inf) < FAST_CALL
 
+    def _capacity(self, spec: RewardSpec) -> int:
+        """How many calls of `spec` a worker may hold: running, then next in line."""
+        typical = self._typical.get(spec.name, math.inf)
+        return MAX_BATCH if typical < FAST_CALL else 2 if typical < STEADY_CALL else 1
+
     def _learn(self, spec: RewardSpec, seconds: float) -> None:
         typical = self._typical.get(spec.name)
         self._typical[spec.name] = seconds if typical is None else typical + _LEARNING_RATE * (seconds - typical)
@@ -345,46 +360,55 @@ class ProcessEngine:
         """Share the waiting jobs among the idle workers."""
         self._dispatch_due = False
         while self._idle and self._waiting:
-            share = math.ceil(self._waiting / len(self._idle))
-            if not self._send(self._idle.pop(), share):
+            worker = self._idle.pop()
+            if not self._send(worker, math.ceil(self._waiting / (len(self._idle) + 1))):
+                self._idle.append(worker)
                 return
 
     def _release(self, worker: _Worker) -> None:
         """A worker has nothing left to run: it takes its share of the waiting jobs, or waits for some."""
-        if self._waiting:
-            self._send(worker, math.ceil(self._waiting / len(self._workers)))
-        else:
+        if not self._waiting or not self._send(worker, math.ceil(self._waiting / len(self._workers))):
             self._idle.append(worker)
 
     def _send(self, worker: _Worker, limit: int) -> bool:
-        """Send an idle worker the next waiting job, and up to `limit` in all while they are of fast rewards.
-
-        False when no job wants an answer any more (the worker is idle again): `_waiting` may still count
-        jobs whose requests were cancelled this loop turn, until their tasks run `_abandon`.
-        """
-        queue, batch = self._queue, list[_Job]()
+        """Send a worker up to `limit` waiting jobs, in order, as far as their rewards' capacity allows;
+        an idle worker always gets the next one. False when nothing was sent."""
+        queue, batch, held = self._queue, list[_Job](), len(worker.jobs)
         limit = min(limit, MAX_BATCH)
+        capacity = min((self._capacity(j.spec) for j in worker.jobs), default=MAX_BATCH)
         while queue and len(batch) < limit:
             job = queue[0]
-            if job.future.done():  # abandoned while waiting
-                queue.popleft()
+            if job.future.done():  # its request was cancelled while it waited
+                self._dequeue(queue.popleft())
                 continue
-            if batch and not self._fast(job.spec):
+            capacity = min(capacity, self._capacity(job.spec))
+            if held + len(batch) and held + len(batch) >= capacity:
                 break
-            queue.popleft()
+            self._dequeue(queue.popleft())
             job.worker = worker
             batch.append(job)
-            if not self._fast(job.spec):
-                break
         if not batch:
-            self._idle.append(worker)
             return False
-        self._waiting -= len(batch)
         self._sent += len(batch)
         worker.jobs.extend(batch)
-        worker.run_next()
+        if not held:
+            worker.run_next()
         worker.write(batch[0].frame if len(batch) == 1 else b"".join(job.frame for job in batch))
         return True
+
+    def _enqueue(self, job: _Job, first: bool = False) -> None:
+        job.worker, job.queued = None, True
+        self._waiting += 1
+        if first:
+            self._queue.appendleft(job)
+        else:
+            self._queue.append(job)
+
+    def _dequeue(self, job: _Job) -> None:
+        """`job` no longer waits (it is sent, or nobody wants its answer); it may still be in the deque."""
+        if job.queued:
+            job.queued = False
+            self._waiting -= 1
 
     def _requeue(self, worker: _Worker) -> None:
         """The jobs a retired worker had not started go back to the head of the queue."""
@@ -393,8 +417,7 @@ class ProcessEngine:
         for job in reversed(jobs):
             job.worker = None
             if not job.future.done():
-                self._queue.appendleft(job)
-                self._waiting += 1
+                self._enqueue(job, first=True)
         if jobs and self._idle:
             self._dispatch()
 
@@ -408,6 +431,8 @@ class ProcessEngine:
             self._replace(worker, RESTART_OUT_OF_MEMORY, f"reward {job.spec.name!r} ran out of memory")
         elif worker.jobs:
             worker.run_next()
+            if len(worker.jobs) == 1 and self._waiting:  # its last call started: send the next ones now
+                self._send(worker, math.ceil(self._waiting / len(self._workers)))
         else:
             self._release(worker)
 
@@ -427,9 +452,9 @@ class ProcessEngine:
         if job.future.done() and not job.future.cancelled():
             return  # answered already
         worker = job.worker
-        if worker is None:
-            self._waiting -= 1
-        elif worker.jobs and worker.jobs[0] is job and not self._fast(job.spec):
+        if job.queued:
+            self._dequeue(job)  # the deque drops it when it comes up
+        elif worker is not None and worker.jobs and worker.jobs[0] is job and not self._fast(job.spec):
             worker.finish_running()
             self._sent -= 1
             self._replace(worker, RESTART_CANCELLED, f"its call to reward {job.spec.name!r} was cancelled")

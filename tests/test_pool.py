@@ -167,3 +167,48 @@ def test_frames_match_what_the_worker_side_connection_reads():
     finally:
         mine.close()
         theirs.close()
+
+
+WHERE = REGISTRY.get("where")  # sleeps `response` seconds
+
+
+async def nap(engine, seconds: str):
+    (outcome,) = await engine.run(WHERE, [sample(seconds)])
+    return outcome
+
+
+def test_a_steady_reward_has_its_next_call_sent_behind_the_running_one_and_back_if_that_one_hangs(monkeypatch):
+    batches = Batches(monkeypatch)
+
+    async def scenario(engine):
+        for _ in range(3):  # calls of ~10 ms: the engine learns `where` is steady, not fast
+            await nap(engine, "0.01")
+        batches.sizes.clear()
+        outcomes = await asyncio.gather(nap(engine, "30"), *(nap(engine, "0.01") for _ in range(3)))
+        return outcomes, engine.restarts, engine.waiting, engine.running
+
+    (hung, *good), restarts, waiting, running = with_engine(1, 1.0, scenario)
+    # The hanging call went with one behind it; once it overran, the reward no longer counts as steady.
+    assert batches.sizes == [2, 1, 1, 1]
+    assert hung.failure is not None and hung.failure.code == "TIMEOUT"
+    assert [o.value for o in good] == [0.01] * 3
+    assert restarts == 1 and (waiting, running) == (0, 0)
+
+
+def test_requests_cancelled_together_leave_the_counts_right_and_later_calls_served():
+    async def scenario(engine):
+        for _ in range(3):
+            await nap(engine, "0.01")
+        running = asyncio.ensure_future(nap(engine, "30"))
+        behind = asyncio.ensure_future(nap(engine, "0.01"))
+        while engine.running < 2:
+            await asyncio.sleep(0)
+        running.cancel()  # stops the worker: the call behind would go back to the queue, but it is cancelled too
+        behind.cancel()
+        await asyncio.gather(running, behind, return_exceptions=True)
+        counts = (engine.waiting, engine.running)
+        later = await asyncio.wait_for(nap(engine, "0.01"), 30)
+        return counts, later.value, engine.restarts
+
+    counts, value, restarts = with_engine(1, 60, scenario)
+    assert counts == (0, 0) and value == 0.01 and restarts == 1
