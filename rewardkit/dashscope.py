@@ -71,12 +71,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Coroutine, TypeVar
 from fastapi import HTTPException
 from pydantic import BaseModel
 
+from ._contracts import DASHSCOPE, answer
 from ._engine import InlineEngine
 from ._errors import RewardkitError, SetupError
 from ._http import HTTPProblem
 from ._loader import DEFAULT_TARGET, load_registry
 from ._registry import AnySpec, Registry, RewardSpec, spec_of
-from ._contracts import DASHSCOPE, answer
 from ._server import default_reward
 from ._settings import load_settings
 
