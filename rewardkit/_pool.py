@@ -112,7 +112,6 @@ class _Worker(asyncio.Protocol):
         self.started: asyncio.Future[Any] = self.loop.create_future()  # its first message: ready, or failed
         self.jobs: deque[_Job] = deque()  # sent to it, in order; the first is running
         self.deadline: asyncio.TimerHandle | None = None  # of the running job
-        self.retired = False
         self.ended: asyncio.Future[str] | None = None  # how the process ended, once retired
         self._transport: asyncio.Transport | None = None
         self._frames = FrameReader()
@@ -147,10 +146,13 @@ class _Worker(asyncio.Protocol):
         self.deadline = None
         return job
 
+    @property
+    def retired(self) -> bool:
+        return self.ended is not None
+
     def retire(self) -> asyncio.Future[str]:
         """Kill the process and close the pipe; the future says how the process ended, once it has."""
         if self.ended is None:
-            self.retired = True
             if self.deadline is not None:
                 self.deadline.cancel()
             self.process.kill()
@@ -201,7 +203,6 @@ class ProcessEngine:
         self._idle: list[_Worker] = []
         self._queue: deque[_Job] = deque()
         self._waiting = 0  # jobs in the queue that still want an answer
-        self._sent = 0  # jobs in workers' hands
         self._typical: dict[str, float] = {}  # a reward's usual call duration (a moving average), seconds
         self._dispatch_due = False
         self._tasks: set[asyncio.Task[None]] = set()  # respawns and crash reports
@@ -215,7 +216,7 @@ class ProcessEngine:
     @property
     def running(self) -> int:
         """Reward calls sent to workers (running, or next in line there)."""
-        return self._sent
+        return sum(len(worker.jobs) for worker in self._workers)
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -344,13 +345,17 @@ class ProcessEngine:
             raise
         return [outcome for result in results for outcome in result]
 
-    def _fast(self, spec: RewardSpec) -> bool:
-        return self._typical.get(spec.name, math.inf) < FAST_CALL
-
     def _capacity(self, spec: RewardSpec) -> int:
         """How many calls of `spec` a worker may hold: running, then next in line."""
         typical = self._typical.get(spec.name, math.inf)
         return MAX_BATCH if typical < FAST_CALL else 2 if typical < STEADY_CALL else 1
+
+    def _fast(self, spec: RewardSpec) -> bool:
+        return self._capacity(spec) == MAX_BATCH
+
+    def _share(self) -> int:
+        """How many waiting jobs one worker takes when it asks for more: its part of the queue."""
+        return math.ceil(self._waiting / len(self._workers))
 
     def _learn(self, spec: RewardSpec, seconds: float) -> None:
         typical = self._typical.get(spec.name)
@@ -367,14 +372,13 @@ class ProcessEngine:
 
     def _release(self, worker: _Worker) -> None:
         """A worker has nothing left to run: it takes its share of the waiting jobs, or waits for some."""
-        if not self._waiting or not self._send(worker, math.ceil(self._waiting / len(self._workers))):
+        if not self._waiting or not self._send(worker, self._share()):
             self._idle.append(worker)
 
     def _send(self, worker: _Worker, limit: int) -> bool:
         """Send a worker up to `limit` waiting jobs, in order, as far as their rewards' capacity allows;
         an idle worker always gets the next one. False when nothing was sent."""
         queue, batch, held = self._queue, list[_Job](), len(worker.jobs)
-        limit = min(limit, MAX_BATCH)
         capacity = min((self._capacity(j.spec) for j in worker.jobs), default=MAX_BATCH)
         while queue and len(batch) < limit:
             job = queue[0]
@@ -389,7 +393,6 @@ class ProcessEngine:
             batch.append(job)
         if not batch:
             return False
-        self._sent += len(batch)
         worker.jobs.extend(batch)
         if not held:
             worker.run_next()
@@ -413,7 +416,6 @@ class ProcessEngine:
     def _requeue(self, worker: _Worker) -> None:
         """The jobs a retired worker had not started go back to the head of the queue."""
         jobs, worker.jobs = worker.jobs, deque()
-        self._sent -= len(jobs)
         for job in reversed(jobs):
             job.worker = None
             if not job.future.done():
@@ -423,7 +425,6 @@ class ProcessEngine:
 
     def _answered(self, worker: _Worker, packed: list[Any], seconds: float) -> None:
         job = worker.finish_running()
-        self._sent -= 1
         self._learn(job.spec, seconds)  # as the worker timed it: the server may be slow to read answers
         outcomes = unpack_outcomes(job.spec.name, packed)
         job.resolve(outcomes)
@@ -432,7 +433,7 @@ class ProcessEngine:
         elif worker.jobs:
             worker.run_next()
             if len(worker.jobs) == 1 and self._waiting:  # its last call started: send the next ones now
-                self._send(worker, math.ceil(self._waiting / len(self._workers)))
+                self._send(worker, self._share())
         else:
             self._release(worker)
 
@@ -440,7 +441,6 @@ class ProcessEngine:
         if not worker.jobs or worker.jobs[0] is not job:
             return
         worker.finish_running()
-        self._sent -= 1
         self._learn(job.spec, job.timeout)
         job.resolve(failed(job.spec, TIMEOUT, f"reward {job.spec.name!r} took longer than {job.timeout:g} s; "
                            "its worker was stopped and replaced", job.size))
@@ -456,7 +456,6 @@ class ProcessEngine:
             self._dequeue(job)  # the deque drops it when it comes up
         elif worker is not None and worker.jobs and worker.jobs[0] is job and not self._fast(job.spec):
             worker.finish_running()
-            self._sent -= 1
             self._replace(worker, RESTART_CANCELLED, f"its call to reward {job.spec.name!r} was cancelled")
 
     def _lost(self, worker: _Worker) -> None:
@@ -470,7 +469,6 @@ class ProcessEngine:
             self._replace(worker, RESTART_CRASHED, "it exited while idle")
             return
         job = worker.finish_running()
-        self._sent -= 1
         self._replace(worker, RESTART_CRASHED, f"it died running reward {job.spec.name!r}")
         self._background(self._report_crash(job, worker))
 
