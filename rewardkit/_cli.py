@@ -76,6 +76,7 @@ _SETTING_FLAGS = {
                                "else container memory / (workers + 1))"),
     "max_queue": ("N", "reward calls that may wait for a worker before 503 (default $REWARDKIT_MAX_QUEUE, else 100)"),
     "max_body_mb": ("MB", "request body limit, 413 above (default $REWARDKIT_MAX_BODY_MB, else 8)"),
+    "max_group": ("N", "most outputs in a DashScope group, 413 above (default $REWARDKIT_MAX_GROUP, else 1024; 0: none)"),
     "grace_period": ("SECONDS", "time in-flight requests get after SIGTERM (default $REWARDKIT_GRACE_PERIOD, else 8)"),
     "auth_token": ("TOKEN", "require 'Authorization: Bearer TOKEN' on every path but /health (default "
                             "$REWARDKIT_AUTH_TOKEN; comma-separate several to rotate); off by default"),

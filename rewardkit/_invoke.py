@@ -140,7 +140,9 @@ def _prepare(spec: RewardSpec, call: Call) -> _Prepared:
     except ParseError as exc:
         score = Score(spec.on_parse_error, f"parse failed ({spec.parser.name}): {exc}", {"parsed_ok": 0.0})
         return _Prepared(done=Outcome(spec.name, score))
-    except Exception as exc:  # a parser bug is the reward author's, reported like a reward error
+    except BaseException as exc:  # a parser bug is the reward author's, reported like a reward error
+        if not _raised(exc):
+            raise
         return _Prepared(done=Outcome(spec.name, failure=Failure(REWARD_ERROR, f"parser {spec.parser.name}: {describe(exc)}")))
     kwargs["parsed"] = parsed
     return _Prepared(kwargs, parsed=_shown(parsed))
@@ -154,6 +156,21 @@ def _finish(spec: RewardSpec, call: _Prepared, result: Any) -> Outcome:
     if spec.parser is not None:
         score = Score(score.value, score.reason, {"parsed_ok": 1.0, **score.metrics})
     return Outcome(spec.name, score, parsed=call.parsed)
+
+
+def _raised(exc: BaseException) -> bool:
+    """Whether an exception out of a reward is the reward's own failure, to report as its outcome.
+
+    Any exception is, BaseException included (a reward's SystemExit or KeyboardInterrupt must not stop
+    a worker or the server), except the cancellation of the task running an async reward: its timeout, or
+    its request going away."""
+    if not isinstance(exc, asyncio.CancelledError):
+        return True
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no event loop: a sync reward raised it itself
+        return True
+    return task is None or not task.cancelling()
 
 
 def _error(spec: RewardSpec, exc: BaseException, parsed: str | None = None) -> Outcome:
@@ -176,7 +193,7 @@ def run_call(spec: RewardSpec, call: Call) -> Outcome:
         return prepared.done
     try:
         result = spec.fn(**prepared.kwargs)
-    except Exception as exc:
+    except BaseException as exc:  # SystemExit, KeyboardInterrupt too: see _raised
         return _error(spec, exc, prepared.parsed)
     return _finish(spec, prepared, result)
 
@@ -185,7 +202,7 @@ def run_group(spec: RewardSpec, inputs: dict[str, Any], size: int) -> list[Outco
     """Run a synchronous grouped reward on a group's inputs (`size` responses), in the calling thread."""
     try:
         result = spec.fn(**{**spec.options, **inputs})
-    except Exception as exc:
+    except BaseException as exc:  # SystemExit, KeyboardInterrupt too: see _raised
         return [_error(spec, exc)] * size
     return _finish_group(spec, result, size)
 
@@ -203,7 +220,9 @@ async def _arun_call(spec: RewardSpec, call: Call) -> Outcome:
         return prepared.done
     try:
         result = await spec.fn(**prepared.kwargs)
-    except Exception as exc:
+    except BaseException as exc:
+        if not _raised(exc):
+            raise
         return _error(spec, exc, prepared.parsed)
     return _finish(spec, prepared, result)
 
@@ -216,6 +235,8 @@ async def arun_leaf(spec: RewardSpec, samples: Sequence[Sample]) -> list[Outcome
         return list(await asyncio.gather(*(_arun_call(spec, call_inputs(spec, sample)) for sample in samples)))
     try:
         result = await spec.fn(**{**spec.options, **group_inputs(spec, samples)})
-    except Exception as exc:
+    except BaseException as exc:
+        if not _raised(exc):
+            raise
         return [_error(spec, exc)] * len(samples)
     return _finish_group(spec, result, len(samples))

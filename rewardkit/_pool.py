@@ -17,6 +17,15 @@ usually take, as the workers time them (a moving average):
   server between calls;
 - any other, and one not timed yet: one, so nothing waits behind a call that
   may be slow. A call that overruns makes its reward count as slow for a while.
+Every call carries an id, and every answer the id of its call and the pid
+of the process that sent it: an answer that is not the running call's, from
+another process (a reward that forked), or that cannot be read marks the
+worker broken; it is replaced and its running call answered WORKER_CRASHED,
+so no call can ever get another's score. A worker's death is noticed by the
+process itself (its sentinel), not only by its pipe closing: a child it left
+may hold the pipe open. Each worker leads its own process group, killed
+whole whenever the worker is retired (`_orphans`).
+
 Calls go to idle workers once per event-loop turn (so the calls that arrived
 together travel together), and to a busy worker when it starts the last call
 it holds.
@@ -25,6 +34,7 @@ it holds.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import multiprocessing
@@ -38,7 +48,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from . import _worker
+from . import _orphans, _worker
 from ._codec import FrameReader, frame, unpack_outcomes
 from ._engine import failed, run_async
 from ._errors import EngineBusy, SetupError
@@ -57,6 +67,7 @@ MAX_BATCH = 16  # the most calls a worker holds
 _LEARNING_RATE = 0.2  # weight of the newest call in a reward's typical duration
 # Why a worker was replaced (the label of rewardkit_worker_restarts_total).
 RESTART_TIMEOUT, RESTART_CRASHED, RESTART_OUT_OF_MEMORY, RESTART_CANCELLED = "timeout", "crashed", "out_of_memory", "cancelled"
+RESTART_BROKEN = "broken"  # its pipe carried something other than the answer to its running call
 
 
 class WorkerDied(Exception):
@@ -82,11 +93,12 @@ class _Job:
     went away).
     """
 
-    __slots__ = ("spec", "frame", "size", "timeout", "future", "worker", "queued")
+    __slots__ = ("id", "spec", "frame", "size", "timeout", "future", "worker", "queued")
 
-    def __init__(self, spec: RewardSpec, frame: bytes, size: int, timeout: float, future: asyncio.Future[Any]) -> None:
+    def __init__(self, id: int, spec: RewardSpec, call: Any, size: int, timeout: float, future: asyncio.Future[Any]) -> None:
+        self.id = id
         self.spec = spec
-        self.frame = frame
+        self.frame = frame((id, spec.name, call))
         self.size = size
         self.timeout = timeout
         self.future = future
@@ -105,10 +117,14 @@ class _Worker(asyncio.Protocol):
     task waits per call.
     """
 
-    def __init__(self, engine: "ProcessEngine", process: BaseProcess) -> None:
+    def __init__(self, engine: "ProcessEngine", process: BaseProcess, peek: socket.socket) -> None:
         self.engine = engine
         self.process = process
+        self._peek = peek  # the pipe, to see whether an answer is still unread when the process ends
+        self.pid: int = process.pid  # type: ignore[assignment]
         self.loop = asyncio.get_running_loop()
+        self.sentinel = process.sentinel
+        self.loop.add_reader(self.sentinel, self._exited)  # readable once the process has ended
         self.started: asyncio.Future[Any] = self.loop.create_future()  # its first message: ready, or failed
         self.jobs: deque[_Job] = deque()  # sent to it, in order; the first is running
         self.deadline: asyncio.TimerHandle | None = None  # of the running job
@@ -120,14 +136,47 @@ class _Worker(asyncio.Protocol):
         self._transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        for message in self._frames.feed(data):
+        try:
+            messages = self._frames.feed(data)
+        except Exception as exc:  # two writers interleaved their bytes, or a reward wrote on the pipe
+            self.engine._broken(self, f"it sent bytes that are not a message ({type(exc).__name__})")
+            return
+        for message in messages:
+            if self.retired:
+                return
             if not self.started.done():
                 self.started.set_result(message)
-            elif not self.retired and self.jobs:
-                _done, packed, seconds = message
+                continue
+            try:
+                _done, call_id, pid, packed, seconds = message
+            except (TypeError, ValueError):
+                self.engine._broken(self, f"it sent a message that is not an answer: {message!r:.100}")
+                return
+            if pid != self.pid:
+                self.engine._broken(self, f"process {pid}, not the worker, answered on its pipe "
+                                          "(did the reward fork a child that kept running?)")
+            elif not self.jobs or self.jobs[0].id != call_id:
+                running = self.jobs[0].id if self.jobs else None
+                self.engine._broken(self, f"it answered call {call_id!r} while running call {running}")
+            else:
                 self.engine._answered(self, packed, seconds)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.engine._lost(self)
+
+    def _exited(self) -> None:
+        """The process ended; once its last words on the pipe are read (an answer, then exit: out of
+        memory), it is lost."""
+        self.loop.remove_reader(self.sentinel)
+        try:
+            unread = self._peek.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            unread = b""  # nothing to read, and something (a child it left) still holds the pipe open
+        except OSError:
+            unread = b""
+        if unread and not self.retired:
+            self.loop.call_later(0.01, self._exited)  # the transport reads it first
+            return
         self.engine._lost(self)
 
     def write(self, data: bytes) -> None:
@@ -155,6 +204,9 @@ class _Worker(asyncio.Protocol):
         if self.ended is None:
             if self.deadline is not None:
                 self.deadline.cancel()
+            self.loop.remove_reader(self.sentinel)
+            self._peek.close()
+            _orphans.kill_group(self.pid)  # the worker and everything its rewards started
             self.process.kill()
             if self._transport is not None:
                 self._transport.abort()
@@ -175,7 +227,10 @@ def _context(target: str, preload: Sequence[str]) -> Any:
         module = path.stem
         if str(path.parent) not in sys.path:
             sys.path.insert(0, str(path.parent))  # the forkserver inherits sys.path when it starts
-    context.set_forkserver_preload(["rewardkit._worker", module, *preload])
+    # The forkserver's parent-death signal must be asked for from the thread that starts it (the engine's
+    # start, on the event loop's thread): it fires when that *thread* ends.
+    os.environ[_orphans.SERVER_PID_VARIABLE] = str(os.getpid())
+    context.set_forkserver_preload(["rewardkit._forkserver_guard", "rewardkit._worker", module, *preload])
     return context
 
 
@@ -207,6 +262,7 @@ class ProcessEngine:
         self._dispatch_due = False
         self._tasks: set[asyncio.Task[None]] = set()  # respawns and crash reports
         self._stopping = False
+        self._ids = itertools.count()
 
     @property
     def waiting(self) -> int:
@@ -219,6 +275,13 @@ class ProcessEngine:
         return sum(len(worker.jobs) for worker in self._workers)
 
     # ---- lifecycle -------------------------------------------------------------------
+
+    def _ensure_forkserver(self) -> None:
+        """Start the forkserver (again, if something killed it) from this thread, not an executor's: see _context."""
+        if self._context.get_start_method() == "forkserver":
+            from multiprocessing import forkserver
+
+            forkserver.ensure_running()
 
     async def start(self) -> None:
         _worker.run_setups(s for s in self.registry if isinstance(s, RewardSpec) and s.is_async)
@@ -235,9 +298,10 @@ class ProcessEngine:
         process = self._context.Process(
             target=_worker.main, args=(child, self.target, self._memory), name="rewardkit-worker", daemon=True
         )
+        self._ensure_forkserver()
         await asyncio.to_thread(process.start)
         child.close()
-        worker = _Worker(self, process)
+        worker = _Worker(self, process, socket.socket(fileno=os.dup(parent.fileno())))
         self._workers.add(worker)
         channel = socket.socket(fileno=os.dup(parent.fileno()))  # for the event loop's own socket transport
         parent.close()
@@ -320,15 +384,17 @@ class ProcessEngine:
             return await run_async(spec, samples, timeout)
         # Only what the reward asks for crosses the pipe. The samples of a request fan out one call each
         # across the workers; a grouped reward needs them all at once.
-        calls = ([(spec.name, (group_inputs(spec, samples), len(samples)))] if spec.grouped
-                 else [(spec.name, call_inputs(spec, sample)) for sample in samples])
-        if self._waiting + len(calls) > self.settings.max_queue + len(self._idle):
+        calls = ([(group_inputs(spec, samples), len(samples))] if spec.grouped
+                 else [call_inputs(spec, sample) for sample in samples])
+        # A request is admitted as one, whatever its size: the calls of a group fan out as workers free up.
+        # Refusing by calls would refuse a group larger than the queue forever, and the platform would retry it.
+        if self._waiting >= self.settings.max_queue + len(self._idle):
             raise EngineBusy(
                 f"all {self.size} workers are busy and {self._waiting} reward calls are already waiting "
                 f"(limit {self.settings.max_queue}); retry shortly"
             )
         loop = asyncio.get_running_loop()
-        jobs = [_Job(spec, frame(call), len(samples) if spec.grouped else 1, timeout, loop.create_future())
+        jobs = [_Job(next(self._ids), spec, call, len(samples) if spec.grouped else 1, timeout, loop.create_future())
                 for call in calls]
         for job in jobs:
             self._enqueue(job)
@@ -458,8 +524,23 @@ class ProcessEngine:
             worker.finish_running()
             self._replace(worker, RESTART_CANCELLED, f"its call to reward {job.spec.name!r} was cancelled")
 
+    def _broken(self, worker: _Worker, reason: str) -> None:
+        """The worker's pipe carried something other than the answer to its running call: nothing more it
+        sends can be trusted. Its running call is answered WORKER_CRASHED; the calls behind go to another."""
+        if worker.retired or self._stopping:
+            return
+        log.error("worker %s is broken: %s", worker.pid, reason)
+        if not worker.started.done():
+            worker.started.set_exception(WorkerDied())
+            return
+        job = worker.finish_running() if worker.jobs else None
+        self._replace(worker, RESTART_BROKEN, f"it is broken: {reason}")
+        if job is not None:
+            job.resolve(failed(job.spec, WORKER_CRASHED, f"the worker running reward {job.spec.name!r} was "
+                               f"stopped and replaced: {reason}", job.size))
+
     def _lost(self, worker: _Worker) -> None:
-        """The worker's end of the pipe closed: it exited, crashed or was killed by something else."""
+        """The worker ended, or its end of the pipe closed: it exited, crashed or was killed by something else."""
         if worker.retired or self._stopping:
             return  # we stopped it ourselves
         if not worker.started.done():

@@ -34,6 +34,15 @@ _DASHSCOPE_SUFFIX = "/api/v1"
 
 # The `outcome` label of rewardkit_requests_total for requests refused before scoring.
 _REFUSED = {400: "invalid", 413: "invalid", 422: "invalid", 404: "unknown_reward", 499: "disconnected", 503: "busy"}
+SHUTTING_DOWN, INTERNAL_ERROR = "SHUTTING_DOWN", "INTERNAL_ERROR"
+
+
+def _unanswered(contract: Contract, code: str, message: str) -> dict[str, Any]:
+    """The body of an answer that has no outcomes, in the route's contract: Vertex reads `message`;
+    DashScope reads `status` and `error_code` (and the platform's own 5xx bodies carry `message`)."""
+    if contract is DASHSCOPE:
+        return {"message": message, "status": "failed", "error": message, "error_code": code}
+    return {"message": message, "error_code": code}
 
 
 def route_path(scope: Scope) -> str:
@@ -89,12 +98,13 @@ class Scoring:
     """Answers the scoring routes of one app."""
 
     def __init__(self, registry: Registry, default: str | None, engine: Engine, metrics: Metrics, *,
-                 max_body: int, project: str | None, access_log: bool) -> None:
+                 max_body: int, project: str | None, access_log: bool, max_group: int = 0) -> None:
         self.registry = registry
         self.default = default
         self.engine = engine
         self.metrics = metrics
         self.max_body = max_body
+        self.max_group = max_group
         self.project = project
         self.access_log = access_log
 
@@ -124,15 +134,24 @@ class Scoring:
                 label = spec.name
                 raw = parse_json(await read_body(receive, headers.get(b"content-length"), self.max_body))
                 samples, group = read_request(contract, spec, raw)
+                if group and self.max_group and len(samples) > self.max_group:
+                    raise HTTPProblem(413, f"the group has {len(samples)} agent_outputs; the limit is {self.max_group} "
+                                      "(raise it with --max-group or REWARDKIT_MAX_GROUP)")
                 outcomes = await self._evaluate(spec, samples, receive, scope["path"])
                 status, content = render_answer(contract, spec, outcomes, group)
                 metrics.outcomes(outcomes)
                 outcome = _outcome_label(outcomes)
             except HTTPProblem as exc:
                 status, outcome, content, extra = exc.status, _REFUSED.get(exc.status, "refused"), problem_body(exc), exc.headers
-            except Exception as exc:
+            except asyncio.CancelledError:
+                # Not a disconnect (that is a 499 above): the server is stopping and its grace period is over.
+                status, outcome = 503, "shutting_down"
+                await send_json(send, status, _unanswered(contract, SHUTTING_DOWN, "the server is shutting down "
+                                "and its grace period ended before this request was scored; retry"))
+                raise
+            except BaseException as exc:  # BaseException: nothing a request does may stop the server
                 log.exception("unexpected error while serving a request")
-                status, content = 500, {"message": f"internal error: {type(exc).__name__}: {exc}"}
+                status, content = 500, _unanswered(contract, INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {exc}")
             await send_json(send, status, content, extra)
         finally:
             seconds = time.perf_counter() - started

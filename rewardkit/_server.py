@@ -117,7 +117,7 @@ def create_app(
     if isinstance(engine, ProcessEngine):
         engine.on_restart = lambda kind: metrics.restarts.labels(kind).inc()
         metrics.watch_engine(lambda: engine.waiting, lambda: engine.running, lambda: engine.size)
-    scoring = Scoring(registry, default, engine, metrics, max_body=settings.max_body_bytes,
+    scoring = Scoring(registry, default, engine, metrics, max_body=settings.max_body_bytes, max_group=settings.max_group,
                       project=_logs.google_project(), access_log=access_log)
 
     @asynccontextmanager

@@ -53,6 +53,7 @@ class Settings:
     worker_memory_mb: int | None = None  # None: the container's memory shared by the workers and the server
     max_queue: int = 100  # reward calls waiting for a worker before requests get 503
     max_body_mb: float = 8.0  # request bodies above this get 413
+    max_group: int = 1024  # DashScope group_reward requests with more outputs get 413; 0: no limit
     grace_period: float = 8.0  # seconds in-flight requests get after SIGTERM (Cloud Run kills after 10)
     auth_token: str | None = None  # shared secret(s), comma-separated: require `Authorization: Bearer <token>`
 
@@ -83,16 +84,18 @@ ENVIRONMENT = {
     "worker_memory_mb": "REWARDKIT_WORKER_MEMORY_MB",
     "max_queue": "REWARDKIT_MAX_QUEUE",
     "max_body_mb": "REWARDKIT_MAX_BODY_MB",
+    "max_group": "REWARDKIT_MAX_GROUP",
     "grace_period": "REWARDKIT_GRACE_PERIOD",
     "auth_token": "REWARDKIT_AUTH_TOKEN",
 }
-_MINIMUM = {"workers": 0, "timeout": 0.001, "worker_memory_mb": 0, "max_queue": 0, "max_body_mb": 0.001, "grace_period": 0}
+_MINIMUM = {"workers": 0, "timeout": 0.001, "worker_memory_mb": 0, "max_queue": 0, "max_body_mb": 0.001, "max_group": 0,
+            "grace_period": 0}
 
 
 def _convert(name: str, value: Any, source: str) -> Any:
     if name == "auth_token":
         return str(value)
-    kind = int if name in ("workers", "worker_memory_mb", "max_queue") else float
+    kind = int if name in ("workers", "worker_memory_mb", "max_queue", "max_group") else float
     try:
         number = kind(value)
     except (TypeError, ValueError):

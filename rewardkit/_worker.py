@@ -2,11 +2,16 @@
 
 Each call runs in the process's main thread, so libraries that time
 themselves out with signal.alarm (math-verify) work. Messages on the pipe:
-worker -> server ("ready", pid) | ("failed", message) | ("done", outcomes packed by `_codec`,
-seconds the call took);
-server -> worker (reward_name, call) for a single or parse-then-score reward
-(`_invoke.call_inputs`), (reward_name, (inputs, size)) for a grouped one
+worker -> server ("ready", pid) | ("failed", message) | ("done", call id, pid of the sender,
+outcomes packed by `_codec`, seconds the call took);
+server -> worker (call id, reward_name, call) for a single or parse-then-score reward
+(`_invoke.call_inputs`), (call id, reward_name, (inputs, size)) for a grouped one
 (`_invoke.group_inputs`), or None to stop.
+
+Every answer names its call and the process that sent it, so the server
+never takes one call's answer for another's: a reward that forks leaves a
+second process holding this pipe. A forked child that returns from the
+reward into this loop exits at once, before it can read or answer anything.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any, Iterable
 
+from . import _orphans
 from ._codec import pack_outcomes
 from ._errors import RewardkitError, SetupError
 from ._invoke import OUT_OF_MEMORY, describe, run_call, run_group
@@ -74,6 +80,8 @@ def limit_memory(limit: int | None) -> None:
 
 
 def main(conn: Connection, target: str, memory_limit: int | None) -> None:
+    _orphans.guard_worker()
+    me = os.getpid()
     # Ctrl-C in a terminal signals the whole process group; the server decides when workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -91,11 +99,13 @@ def main(conn: Connection, target: str, memory_limit: int | None) -> None:
             return
         if message is None:
             return
-        name, payload = message
+        call_id, name, payload = message
         spec = registry.get(name)
         assert isinstance(spec, RewardSpec)  # the server sends composites' components, never composites
         began = time.perf_counter()
         outcomes = run_group(spec, *payload) if spec.grouped else [run_call(spec, payload)]
-        send(conn, (DONE, pack_outcomes(outcomes), time.perf_counter() - began))
+        if os.getpid() != me:  # a child the reward forked, back from the reward: the call is its parent's
+            os._exit(0)
+        send(conn, (DONE, call_id, me, pack_outcomes(outcomes), time.perf_counter() - began))
         if any(o.failure is not None and o.failure.code == OUT_OF_MEMORY for o in outcomes):
             return  # a heap that hit its cap is suspect: exit, and the server starts a fresh worker

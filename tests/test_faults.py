@@ -1,0 +1,176 @@
+"""Fault injection against the real `rewardkit serve`: each defect of issue 12 reproduced, and shown fixed.
+
+Assertions are on outcomes (which answer each request got, which processes
+are left), never on timings; every request carries an id its reward echoes.
+After each server stops, no process it started may remain (`fault_server`).
+"""
+
+import signal
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .faulty import (check_vertex, dashscope, echoed, fault_server, group, hammer, signal_quietly, tagged, vertex,
+                     wait_gone)
+
+
+def test_answers_never_cross_when_rewards_fork():
+    """Defect 1: forked children used to answer on the worker's pipe, and answers matched calls by order."""
+    actions = ["", " fork 0", " fork 0.02", " fork_stay"]
+    with fault_server(["--workers", "2", "--timeout", "20"]) as s:
+        answers = hammer(f"{s.url}/rewards/echo", 120, lambda i: f"{i}{actions[i % 4]}")
+        assert [check_vertex(a, i) for i, a in answers] == ["ok"] * 120
+
+
+def test_an_answer_to_no_running_call_breaks_the_worker():
+    """Defect 1: an answer that matches no outstanding call (here forged on the pipe) is never taken as a
+    score: the worker is replaced and its call answered WORKER_CRASHED."""
+    with fault_server(["--workers", "1"]) as s:
+        answer = httpx.post(f"{s.url}/rewards/echo", json=vertex("7 scribble"), timeout=30)
+        assert check_vertex(answer, 7, ["WORKER_CRASHED"]) == "WORKER_CRASHED"
+        assert "answered call -1" in answer.json()["message"]
+        assert echoed(httpx.post(f"{s.url}/rewards/echo", json=vertex("8"), timeout=30)) == 8
+        assert s.metric('rewardkit_worker_restarts_total{reason="broken"}') == 1
+
+
+@pytest.mark.parametrize("action", ["exit", "interrupt"])
+def test_no_exception_a_reward_raises_stops_the_server(action):
+    """Defect 2: SystemExit / KeyboardInterrupt from async rewards in a group or a composite escaped the loop."""
+    with fault_server(["--workers", "1"]) as s:
+        cases = [
+            (f"{s.url}/rewards/agroup/api/v1", group("1", f"2 {action}")),
+            (f"{s.url}/rewards/aecho/api/v1", dashscope(f"3 {action}")),
+            (f"{s.url}/rewards/both/api/v1", dashscope(f"4 {action}")),
+            (f"{s.url}/rewards/both", vertex(f"5 {action}")),
+            (f"{s.url}/rewards/echo", vertex(f"6 {action}")),
+        ]
+        for url, body in cases:
+            answer = httpx.post(url, json=body, timeout=30)
+            body = answer.json()
+            if "/api/v1" in url:
+                assert answer.status_code == 200 and body["status"] == "failed", body
+                assert body["error_code"] in ("REWARD_ERROR", "COMPONENT_FAILED"), body
+            else:
+                assert answer.status_code == 500 and body["error_code"] in ("REWARD_ERROR", "COMPONENT_FAILED"), body
+            assert ("SystemExit" if action == "exit" else "KeyboardInterrupt") in body.get("error", body.get("message"))
+        assert s.process.poll() is None
+        assert echoed(httpx.post(f"{s.url}/rewards/echo", json=vertex("9"), timeout=30)) == 9
+        assert s.metric("rewardkit_worker_restarts_total") == 0  # a sync reward's SystemExit is not a crash
+
+
+def test_a_timed_out_call_takes_its_subprocesses_with_it(tmp_path):
+    """Defect 3: a subprocess of a call that overran survived the TIMEOUT, the new worker and the server."""
+    hung, left = tmp_path / "hung.pid", tmp_path / "left.pid"
+    with fault_server(["--workers", "1", "--timeout", "1"]) as s:
+        answer = httpx.post(f"{s.url}/rewards/echo", json=vertex(f"1 spawn_and_hang {hung}"), timeout=30)
+        assert check_vertex(answer, 1, ["TIMEOUT"]) == "TIMEOUT"
+        child = int(hung.read_text())
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{child}").exists() and _state(child) != "Z" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not Path(f"/proc/{child}").exists() or _state(child) == "Z", "the call's subprocess outlived it"
+        # A call that returns may leave a child (a helper it started); it dies with the server at the latest.
+        assert echoed(httpx.post(f"{s.url}/rewards/echo", json=vertex(f"2 spawn {left}"), timeout=30)) == 2
+        assert int(left.read_text()) in tagged(s.tag)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
+def test_a_server_killed_with_sigkill_leaves_no_process(tmp_path):
+    """Defect 3: workers, the forkserver and what rewards started die with the server, even by SIGKILL."""
+    with fault_server(["--workers", "2", "--timeout", "60"]) as s:
+        busy = threading.Thread(target=lambda: _quietly_post(f"{s.url}/rewards/echo", vertex(f"1 spawn_and_hang {tmp_path / 'a'}")))
+        busy.start()
+        deadline = time.monotonic() + 20
+        while not (tmp_path / "a").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(tagged(s.tag)) >= 5  # server, forkserver, two workers, the subprocess
+        s.process.kill()
+        s.process.wait()
+        left = wait_gone(s.tag)
+        busy.join()
+        assert not left
+
+
+def _quietly_post(url, body):
+    try:
+        httpx.post(url, json=body, timeout=60)
+    except httpx.TransportError:
+        pass
+
+
+def test_a_worker_that_dies_is_noticed_though_its_child_holds_the_pipe():
+    """Defect 4: its call waited for the whole timeout (TIMEOUT) and the slot stayed blocked."""
+    with fault_server(["--workers", "1", "--timeout", "60"]) as s:
+        answer = httpx.post(f"{s.url}/rewards/echo", json=vertex("1 crash_leaving_child"), timeout=30)
+        assert check_vertex(answer, 1, ["WORKER_CRASHED"]) == "WORKER_CRASHED"
+        assert echoed(httpx.post(f"{s.url}/rewards/echo", json=vertex("2"), timeout=30)) == 2
+
+
+def test_workers_and_the_forkserver_killed_or_stopped_under_load():
+    """kill -9 and SIGSTOP of workers and of the forkserver under load: every answer is its own request's,
+    or WORKER_CRASHED / TIMEOUT for the calls that were running in what was hurt."""
+    with fault_server(["--workers", "2", "--timeout", "3"]) as s:
+        results: list = []
+        load = threading.Thread(target=lambda: results.extend(
+            hammer(f"{s.url}/rewards/echo", 240, lambda i: f"{i} sleep 0.02", threads=6)))
+        load.start()
+        time.sleep(0.5)
+        first, second = s.workers()
+        signal_quietly(first, signal.SIGKILL)
+        signal_quietly(second, signal.SIGSTOP)  # it overruns: TIMEOUT, killed and replaced
+        time.sleep(0.5)
+        forkserver = s.forkserver()
+        signal_quietly(forkserver, signal.SIGSTOP)  # no replacement can start while it is stopped
+        time.sleep(0.3)
+        signal_quietly(forkserver, signal.SIGCONT)
+        time.sleep(0.5)
+        signal_quietly(s.forkserver(), signal.SIGKILL)  # its workers die with it; a new one is started
+        load.join()
+        kinds = [check_vertex(a, i, ["WORKER_CRASHED", "TIMEOUT"]) for i, a in results]
+        assert len(kinds) == 240 and kinds.count("ok") >= 200
+        assert [echoed(a) for _, a in hammer(f"{s.url}/rewards/echo", 20, str)] == list(range(20))
+
+
+def test_sigterm_with_requests_in_flight_answers_each_in_its_contract():
+    """Defect 6: calls cut off by the end of the grace period got uvicorn's plain-text 500."""
+    with fault_server(["--workers", "2", "--grace-period", "1"]) as s:
+        answers: dict = {}
+
+        def post(key, url, body):
+            answers[key] = httpx.post(url, json=body, timeout=30)
+
+        posts = [threading.Thread(target=post, args=args) for args in [
+            ("quick", f"{s.url}/rewards/aecho", vertex("1 sleep 0.3")),
+            ("vertex", f"{s.url}/rewards/echo", vertex("2 sleep 30")),
+            ("dashscope", f"{s.url}/rewards/aecho/api/v1", dashscope("3 sleep 30")),
+        ]]
+        for thread in posts:
+            thread.start()
+        time.sleep(0.2)
+        s.process.send_signal(signal.SIGTERM)
+        for thread in posts:
+            thread.join()
+        assert s.process.wait(timeout=20) == 0
+    assert echoed(answers["quick"]) == 1
+    assert answers["vertex"].status_code == 503 and answers["vertex"].json()["error_code"] == "SHUTTING_DOWN"
+    ds = answers["dashscope"]
+    assert ds.status_code == 503 and ds.json()["status"] == "failed" and ds.json()["error_code"] == "SHUTTING_DOWN"
+
+
+def test_a_group_larger_than_the_queue_is_admitted_and_a_group_over_the_limit_is_413():
+    """Defect 7: a group of more outputs than the queue plus idle workers got 503 forever."""
+    with fault_server(["--workers", "1", "--max-queue", "2", "--max-group", "150"]) as s:
+        answer = httpx.post(f"{s.url}/rewards/echo/api/v1", json=group(*map(str, range(103))), timeout=60)
+        assert answer.status_code == 200 and answer.json()["status"] == "success"
+        assert [r["reward_metrics"]["echo.id"] for r in answer.json()["reward"]["rewards"]] == list(range(103))
+        answer = httpx.post(f"{s.url}/rewards/echo/api/v1", json=group(*map(str, range(151))), timeout=60)
+        assert answer.status_code == 413 and "the limit is 150" in answer.json()["message"]
