@@ -165,6 +165,8 @@ def json() -> Parser:
                 return _json.loads(candidate)
             except ValueError as exc:
                 error = str(exc)
+            except RecursionError:  # a response of "[[[[..." is invalid output, not a reward error
+                error = "it is nested too deeply"
         raise ParseError(f"no valid JSON in the response ({error})")
 
     return Parser("json", parse)

@@ -67,15 +67,41 @@ def strip_thinking(text: str, tags: tuple[str, ...] = ("think",)) -> str:
     opening tag (reasoning never finished) drops everything after it.
     """
     for tag in tags:
-        name = re.escape(tag)
-        text = re.sub(rf"<{name}\b[^>]*>.*?</{name}\s*>", " ", text, flags=re.S | re.I)
-        closings = list(re.finditer(rf"</{name}\s*>", text, flags=re.I))
-        if closings:
-            text = text[closings[-1].end():]
-        opening = re.search(rf"<{name}\b[^>]*>", text, flags=re.I)
-        if opening:
-            text = text[: opening.start()]
+        text = _strip_blocks(text, tag)
     return text
+
+
+def _tags(tag: str) -> re.Pattern[str]:
+    # Attributes are read up to 200 characters: an unbounded read rescanned the rest of the text from every
+    # "<think" of a response that never closes one (quadratic).
+    name = re.escape(tag)
+    return re.compile(rf"(?P<close></{name}\s*>)|<{name}\b[^>]{{0,200}}>", re.I)
+
+
+def _strip_blocks(text: str, tag: str) -> str:
+    """One pass over the tags, in order: a block is an opening tag up to the first closing tag after it."""
+    kept: list[str] = []
+    position = 0
+    stray_closing_end = 0  # in the kept text: everything before the last stray closing tag is dropped
+    size = 0
+    opening: re.Match[str] | None = None  # of the block being read
+    for match in _tags(tag).finditer(text):
+        if opening is None and match.group("close"):  # a stray closing tag
+            kept.append(text[position:match.end()])
+            size += match.end() - position
+            stray_closing_end = size
+            position = match.end()
+        elif opening is None:
+            opening = match
+        elif match.group("close"):  # the block ends: it reads as one space
+            kept += [text[position:opening.start()], " "]
+            size += opening.start() - position + 1
+            position, opening = match.end(), None
+    if opening is not None:  # reasoning never finished: the rest goes
+        kept.append(text[position:opening.start()])
+    else:
+        kept.append(text[position:])
+    return "".join(kept)[stray_closing_end:]
 
 
 _FENCE = re.compile(r"(```|~~~).*?(?:\1|\Z)", re.S)
@@ -147,8 +173,12 @@ def _boxed_candidate(text: str) -> Extraction | None:
 
 # ---------------------------------------------------------------- answer phrases
 
+# What follows a phrase is read up to _PHRASE_REACH characters: an answer is never longer, and an unbounded
+# read made every phrase of a long line scan to its end (quadratic: minutes for a few megabytes).
+_PHRASE_REACH = 1000
 _PHRASE = re.compile(
-    r"\b(?:final\s+answer|answer)\b[*_]*\s*(?:is\b\s*:?|:|=)[ \t*_]*(?P<rest>[^\n]*)(?:\n+(?P<next>[^\n]*))?",
+    r"\b(?:final\s+answer|answer)\b[*_]*\s*(?:is\b\s*:?|:|=)[ \t*_]*(?P<rest>[^\n]{0,%d})(?:\n+(?P<next>[^\n]{0,%d}))?"
+    % (_PHRASE_REACH, _PHRASE_REACH),
     re.I,
 )
 _MATH_DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
@@ -185,7 +215,11 @@ def _phrase_matches(text: str) -> list[re.Match[str]]:
 
 def _phrase_candidate(text: str) -> Extraction | None:
     for match in reversed(_phrase_matches(text)):
-        value = _clean_phrase_value(match.group("rest"))
+        rest = match.group("rest")
+        if len(rest) == _PHRASE_REACH and match.end("rest") < len(text) and text[match.end("rest")] != "\n" \
+                and not _SENTENCE_END.search(rest):
+            return _nothing(f"the answer after the last 'answer is' phrase is too long (over {_PHRASE_REACH} characters)")
+        value = _clean_phrase_value(rest)
         if not value and match.group("next"):
             value = _clean_phrase_value(match.group("next"))
         if value:

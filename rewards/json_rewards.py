@@ -38,6 +38,8 @@ def read_json(response: str, extract: bool) -> Any:
         return json.loads(response)
     except ValueError as exc:
         raise ParseError(f"the response is not JSON ({exc})") from None
+    except RecursionError:
+        raise ParseError("the response is not JSON (it is nested too deeply)") from None
 
 
 # ---- json_schema ---------------------------------------------------------------------------------

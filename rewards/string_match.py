@@ -197,6 +197,8 @@ def _json_value(target: str, key: str) -> str:
         document = json.loads(target)
     except ValueError as exc:
         raise ParseError(f"the response is not JSON ({exc}), so json_key {key!r} cannot be read") from None
+    except RecursionError:
+        raise ParseError(f"the response is not JSON (nested too deeply), so json_key {key!r} cannot be read") from None
     if not isinstance(document, dict):
         raise ParseError(f"the response is a JSON {type(document).__name__}, not an object with key {key!r}")
     if key not in document:

@@ -104,3 +104,14 @@ async def agroup(responses: list) -> list:
 
 
 both = rewardkit.composite("both", {echo: 1.0, aecho: 1.0}, rule="weighted_mean")
+
+
+@rewardkit.parsed_reward(rewardkit.parsers.identity())
+def sized(parsed: str, references: dict) -> Score:
+    """Never fails, whatever the body held, and shows what it read: for the property-based tests of the contracts."""
+    return Score(min(1.0, len(parsed) / 100), f"read {parsed!s:.50} with references {sorted(references)!s:.50}")
+
+
+@rewardkit.grouped_reward
+def sized_group(responses: list) -> list:
+    return [min(1.0, len(r) / 100) for r in responses]

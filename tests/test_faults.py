@@ -174,3 +174,34 @@ def test_a_group_larger_than_the_queue_is_admitted_and_a_group_over_the_limit_is
         assert [r["reward_metrics"]["echo.id"] for r in answer.json()["reward"]["rewards"]] == list(range(103))
         answer = httpx.post(f"{s.url}/rewards/echo/api/v1", json=group(*map(str, range(151))), timeout=60)
         assert answer.status_code == 413 and "the limit is 150" in answer.json()["message"]
+
+
+def _hostile_answer(megabytes: float) -> str:
+    """An answer that walked every super-linear path found in the built-in rewards: answer phrases to the end
+    of a long line, unclosed reasoning tags, nesting deeper than a JSON parser recurses."""
+    third = int(megabytes * 2**20 / 3)
+    return ("A) B) the answer: " * (third // 18) + "[{" * (third // 2) + "<think>" * (third // 7))
+
+
+def test_every_builtin_reward_answers_a_multi_megabyte_answer_within_its_timeout():
+    """Defect 9: 5 MB of a repeated sentence took a minute and got a 500."""
+    from rewardkit._fixtures import load_cases
+
+    from .conftest import REPO
+
+    answer = _hostile_answer(3)
+    with fault_server(["--workers", "2", "--timeout", "30"], target="rewards") as s:
+        names = [r["name"] for r in httpx.get(f"{s.url}/rewards").json()["rewards"]]
+
+        def post(name):
+            (case,) = [c for c in load_cases(REPO / "rewards" / "fixtures" / f"{name}.reward.jsonl")
+                       if c.contract == "vertex"][:1]
+            body = case.request
+            body["response"] = {"role": "model", "parts": [{"text": answer}]}
+            return name, httpx.post(f"{s.url}/rewards/{name}", json=body, timeout=120)
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(2) as pool:
+            for name, reply in pool.map(post, names):
+                assert reply.status_code == 200, (name, reply.text[:300])  # scored (low), not a failure
