@@ -31,13 +31,24 @@ def failed(spec: RewardSpec, code: str, message: str, count: int) -> list[Outcom
 
 
 async def run_async(spec: RewardSpec, samples: Sequence[Sample], timeout: float | None) -> list[Outcome]:
+    """An async reward on the event loop, answered TIMEOUT once its deadline passes, even when it overran by
+    holding the loop (a blocking call inside `async def`): then it could not be cancelled, but its late
+    result is not taken."""
+    loop = asyncio.get_running_loop()
+    began = loop.time()
     try:
         if sys.version_info >= (3, 11):  # asyncio.timeout runs in this task; wait_for would start another
             async with asyncio.timeout(timeout):
-                return await arun_leaf(spec, samples)
-        return await asyncio.wait_for(arun_leaf(spec, samples), timeout)
+                outcomes = await arun_leaf(spec, samples)
+        else:
+            outcomes = await asyncio.wait_for(arun_leaf(spec, samples), timeout)
     except asyncio.TimeoutError:
         return failed(spec, TIMEOUT, f"reward {spec.name!r} took longer than {timeout:g} s and was cancelled", len(samples))
+    took = loop.time() - began
+    if timeout is not None and took > timeout:
+        return failed(spec, TIMEOUT, f"reward {spec.name!r} took {took:.1f} s, longer than {timeout:g} s, holding the "
+                      "event loop (a blocking call in an async reward: CPU work belongs in sync rewards)", len(samples))
+    return outcomes
 
 
 class InlineEngine:

@@ -36,6 +36,10 @@ class Metrics:
                                 ["reward"], registry=r)
         self.restarts = Counter("rewardkit_worker_restarts", "Worker processes replaced, by reason",
                                 ["reason"], registry=r)
+        self.loop_held = Counter("rewardkit_event_loop_held", "Times an async reward held the event loop for "
+                                 "over 0.5 s, by reward", ["reward"], registry=r)
+        self.loop_held_seconds = Counter("rewardkit_event_loop_held_seconds", "Seconds the event loop was held, "
+                                         "by reward", ["reward"], registry=r)
         self.in_flight = 0  # reward requests being handled; read when scraped (a Gauge would take a lock twice a request)
         Gauge("rewardkit_requests_in_flight", "Reward requests being handled", registry=r).set_function(
             lambda: self.in_flight)
@@ -67,6 +71,11 @@ class Metrics:
                     self._child(self.timeouts, outcome.reward).inc()
             if outcome.components:
                 self.outcomes(component.outcome for component in outcome.components)
+
+    def loop_stall(self, reward: str, seconds: float) -> None:
+        """Called from the loop watch's thread: prometheus counters are thread-safe."""
+        self.loop_held.labels(reward).inc()
+        self.loop_held_seconds.labels(reward).inc(max(0.0, seconds))
 
     def request(self, reward: str, contract: str, outcome: str, seconds: float) -> None:
         self._child(self.requests, reward, contract, outcome).inc()

@@ -17,6 +17,7 @@ from ._engine import Engine, InlineEngine
 from ._errors import RewardkitError, UnknownRewardError
 from ._http import Receive, Scope, Send
 from ._loader import DEFAULT_TARGET, load_registry
+from ._loopwatch import LoopWatch, reward_codes
 from ._metrics import CONTENT_TYPE, Metrics
 from ._pool import ProcessEngine
 from ._registry import AnySpec, CompositeSpec, Registry
@@ -127,9 +128,12 @@ def create_app(
         except RewardkitError as exc:
             log.error("startup failed: %s", exc)
             raise
+        watch = LoopWatch(reward_codes(registry), metrics.loop_stall)
+        watch.start()
         try:
             yield
         finally:
+            watch.stop()
             await engine.stop()
 
     app = RewardkitApp(

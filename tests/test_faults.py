@@ -205,3 +205,17 @@ def test_every_builtin_reward_answers_a_multi_megabyte_answer_within_its_timeout
         with ThreadPoolExecutor(2) as pool:
             for name, reply in pool.map(post, names):
                 assert reply.status_code == 200, (name, reply.text[:300])  # scored (low), not a failure
+
+
+def test_an_async_reward_that_blocks_the_loop_is_answered_timeout_and_named():
+    """Defect 5: time.sleep(3) in an async reward under --timeout 1 answered 200 after 3 s, naming nothing."""
+    with fault_server(["--workers", "1", "--timeout", "1"]) as s:
+        answer = httpx.post(f"{s.url}/rewards/aecho", json=vertex("1 block 2"), timeout=30)
+        assert check_vertex(answer, 1, ["TIMEOUT"]) == "TIMEOUT"
+        assert echoed(httpx.post(f"{s.url}/rewards/aecho", json=vertex("2 sleep 0.01"), timeout=30)) == 2
+        deadline = time.monotonic() + 5
+        while s.metric('rewardkit_event_loop_held_total{reward="aecho"}') < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert s.metric('rewardkit_event_loop_held_total{reward="aecho"}') == 1
+        assert s.metric('rewardkit_event_loop_held_seconds_total{reward="aecho"}') >= 1
+        assert "async reward 'aecho' held the event loop for" in s.output()
