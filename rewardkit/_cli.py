@@ -40,6 +40,7 @@ def _serve(args: argparse.Namespace) -> int:
     from uvicorn.config import STARTUP_FAILURE
 
     from . import _logs
+    from ._listener import server_options
     from ._server import create_app
     from ._settings import load_settings
 
@@ -57,7 +58,8 @@ def _serve(args: argparse.Namespace) -> int:
     )
     # log_config=None: uvicorn keeps the logging set up above (its access log is replaced by rewardkit's).
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, log_config=None,
-                            access_log=False, timeout_graceful_shutdown=settings.grace_period)
+                            access_log=False, timeout_graceful_shutdown=settings.grace_period,
+                            **server_options(settings.worker_count, settings.max_connections))
     server = _graceful_server_class()(config)
     try:
         server.run()
@@ -77,6 +79,8 @@ _SETTING_FLAGS = {
     "max_queue": ("N", "reward calls that may wait for a worker before 503 (default $REWARDKIT_MAX_QUEUE, else 100)"),
     "max_body_mb": ("MB", "request body limit, 413 above (default $REWARDKIT_MAX_BODY_MB, else 8)"),
     "max_group": ("N", "most outputs in a DashScope group, 413 above (default $REWARDKIT_MAX_GROUP, else 1024; 0: none)"),
+    "max_connections": ("N", "open connections, new ones get 503 above (default $REWARDKIT_MAX_CONNECTIONS, else 4096 "
+                             "or what the open-file limit allows)"),
     "grace_period": ("SECONDS", "time in-flight requests get after SIGTERM (default $REWARDKIT_GRACE_PERIOD, else 8)"),
     "auth_token": ("TOKEN", "require 'Authorization: Bearer TOKEN' on every path but /health (default "
                             "$REWARDKIT_AUTH_TOKEN; comma-separate several to rotate); off by default"),

@@ -54,6 +54,7 @@ class Settings:
     max_queue: int = 100  # reward calls waiting for a worker before requests get 503
     max_body_mb: float = 8.0  # request bodies above this get 413
     max_group: int = 1024  # DashScope group_reward requests with more outputs get 413; 0: no limit
+    max_connections: int | None = None  # open connections; None: 4096, or less if the open-file limit is lower
     grace_period: float = 8.0  # seconds in-flight requests get after SIGTERM (Cloud Run kills after 10)
     auth_token: str | None = None  # shared secret(s), comma-separated: require `Authorization: Bearer <token>`
 
@@ -85,17 +86,18 @@ ENVIRONMENT = {
     "max_queue": "REWARDKIT_MAX_QUEUE",
     "max_body_mb": "REWARDKIT_MAX_BODY_MB",
     "max_group": "REWARDKIT_MAX_GROUP",
+    "max_connections": "REWARDKIT_MAX_CONNECTIONS",
     "grace_period": "REWARDKIT_GRACE_PERIOD",
     "auth_token": "REWARDKIT_AUTH_TOKEN",
 }
-_MINIMUM = {"workers": 0, "timeout": 0.001, "worker_memory_mb": 0, "max_queue": 0, "max_body_mb": 0.001, "max_group": 0,
+_MINIMUM = {"workers": 0, "timeout": 0.001, "worker_memory_mb": 0, "max_queue": 0, "max_body_mb": 0.001, "max_group": 0, "max_connections": 1,
             "grace_period": 0}
 
 
 def _convert(name: str, value: Any, source: str) -> Any:
     if name == "auth_token":
         return str(value)
-    kind = int if name in ("workers", "worker_memory_mb", "max_queue", "max_group") else float
+    kind = int if name in ("workers", "worker_memory_mb", "max_queue", "max_group", "max_connections") else float
     try:
         number = kind(value)
     except (TypeError, ValueError):

@@ -5,6 +5,7 @@ are left), never on timings; every request carries an id its reward echoes.
 After each server stops, no process it started may remain (`fault_server`).
 """
 
+import select
 import signal
 import threading
 import time
@@ -219,3 +220,63 @@ def test_an_async_reward_that_blocks_the_loop_is_answered_timeout_and_named():
         assert s.metric('rewardkit_event_loop_held_total{reward="aecho"}') == 1
         assert s.metric('rewardkit_event_loop_held_seconds_total{reward="aecho"}') >= 1
         assert "async reward 'aecho' held the event loop for" in s.output()
+
+
+def _raw(url: str) -> "socket.socket":
+    import socket
+
+    host, port = url.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)), timeout=30)
+
+
+def _read_all(sock) -> bytes:
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except OSError:  # reset: the server closed with our bytes unread
+        pass
+    sock.close()
+    return data
+
+
+def test_connections_are_limited_in_head_size_head_time_and_number():
+    """Defect 8: an 8 MiB header got 200, idle and slowloris connections were held forever, and past the
+    open-file limit every request failed with no log line."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    lowered = min(hard, 1024) if hard != resource.RLIM_INFINITY else 1024
+    resource.setrlimit(resource.RLIMIT_NOFILE, (lowered, hard))  # the server inherits the common 1,024
+    try:
+        with fault_server(["--workers", "1", "--max-connections", "12"]) as s:
+            limits = Path(f"/proc/{s.process.pid}/limits").read_text()
+            (files,) = [line.split()[3:5] for line in limits.splitlines() if line.startswith("Max open files")]
+            assert files[0] == files[1]  # soft raised to hard
+            idle, slow = _raw(s.url), _raw(s.url)
+            slow.sendall(b"POST /rewards/echo HTTP/1.1\r\nhost: x\r\n")  # ...and never the rest
+            big = _raw(s.url)
+            big.sendall(b"POST /rewards/echo HTTP/1.1\r\nhost: x\r\nx-big: " + b"a" * (1 << 20) + b"\r\n\r\n")
+            assert _read_all(big).startswith(b"HTTP/1.1 431 ")
+            crowd = [_raw(s.url) for _ in range(12)]  # with idle and slow: over the cap of 12
+            answered: set = set()
+            deadline = time.monotonic() + 5
+            while len(answered) < 2 and time.monotonic() < deadline:
+                answered |= set(select.select(crowd, [], [], 0.5)[0])
+            assert len(answered) == 2 and all(_read_all(sock).startswith(b"HTTP/1.1 503 ") for sock in answered)
+            for sock in crowd:
+                sock.close()
+            deadline = time.monotonic() + 5  # the crowd's connections close: the server answers again
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"{s.url}/health", timeout=5).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.1)
+            assert echoed(httpx.post(f"{s.url}/rewards/echo", json=vertex("1"), timeout=30)) == 1
+            assert _read_all(idle).startswith(b"HTTP/1.1 408 ")  # after the head timeout (10 s)
+            assert _read_all(slow).startswith(b"HTTP/1.1 408 ")
+            assert "connections are open, the limit is 12" in s.output()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -1,0 +1,155 @@
+"""The HTTP front door: limits uvicorn's httptools protocol does not have, and the open-file limit.
+
+uvicorn's httptools protocol (the one in use: httptools is installed) has no
+limit on the size of a request's head and no timeout for reading it
+(`h11_max_incomplete_event_size` applies to its h11 protocol only;
+Kludex/uvicorn#157, #1684), and its `limit_concurrency` counts only
+connections that have sent a request's headers: idle connections pile up
+until the process runs out of file descriptors, and then every request
+fails with no log line. Here:
+- a request's line and headers over MAX_HEAD bytes get 431, and the connection is closed;
+- a connection that has not sent a whole request head within HEAD_TIMEOUT seconds of opening, or of
+  starting its next request, gets 408 and is closed (idle and slowloris connections);
+- beyond `max_connections` open connections, a new one gets 503 and is closed, with a warning log;
+- the soft open-file limit is raised to the hard one, and the default connection cap stays below it.
+Cloud Run's and Function Compute's front ends absorb some of this; a directly exposed container does not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import resource
+import time
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+log = logging.getLogger("rewardkit")
+
+MAX_HEAD = 64 * 1024  # bytes of request line and headers
+HEAD_TIMEOUT = 10.0  # seconds to send a whole request head
+MAX_CONNECTIONS = 4096  # the default cap, when the open-file limit allows it
+_FILES_PER_WORKER = 4  # the server's end of a worker's pipe, a duplicate of it, its sentinel, spare
+_FILES_RESERVED = 64  # the listening socket, logs, the forkserver, imports...
+
+
+def raise_open_file_limit() -> int:
+    """Raise this process's soft open-file limit to its hard limit; the soft limit now."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+def default_max_connections(open_files: int, workers: int) -> int:
+    return max(16, min(MAX_CONNECTIONS, open_files - _FILES_RESERVED - _FILES_PER_WORKER * workers))
+
+
+class _Throttled:
+    """A warning at most every `every` seconds, with the count of what happened since the last one."""
+
+    def __init__(self, every: float = 10.0) -> None:
+        self.every = every
+        self.last = -every
+        self.count = 0
+
+    def __call__(self, level: int, message: str, *args: Any) -> None:
+        self.count += 1
+        now = time.monotonic()
+        if now - self.last >= self.every:
+            log.log(level, message + " (%d time(s) in the last %.0f s)", *args, self.count, min(now - self.last, self.every))
+            self.last, self.count = now, 0
+
+
+def _raw_answer(status: int, reason: str, message: str, extra: bytes = b"") -> bytes:
+    body = json.dumps({"message": message}).encode()
+    return (f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
+            "connection: close\r\n").encode() + extra + b"\r\n" + body
+
+
+class GuardedHttpTools(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a head size limit, a head read timeout and a connection cap."""
+
+    max_connections = MAX_CONNECTIONS
+    max_head = MAX_HEAD
+    head_timeout = HEAD_TIMEOUT
+    _over_cap = _Throttled()
+    _slow = _Throttled()
+    _large = _Throttled()
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._head_bytes = 0
+        self._in_head = True
+        self._head_timer: asyncio.TimerHandle | None = None
+        if len(self.connections) > self.max_connections:
+            self._over_cap(logging.WARNING, "%d connections are open, the limit is %d (--max-connections, "
+                           "REWARDKIT_MAX_CONNECTIONS): new connections get 503 and are closed",
+                           len(self.connections) - 1, self.max_connections)
+            self._refuse(503, "Service Unavailable", f"the server has {self.max_connections} connections open, its "
+                         "limit; retry shortly", b"retry-after: 1\r\n")
+            return
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(self.head_timeout, self._head_expired)
+
+    def _disarm(self) -> None:
+        if getattr(self, "_head_timer", None) is not None:
+            self._head_timer.cancel()  # type: ignore[union-attr]
+            self._head_timer = None
+
+    def _refuse(self, status: int, reason: str, message: str, extra: bytes = b"") -> None:
+        self._disarm()
+        if not self.transport.is_closing():
+            self.transport.write(_raw_answer(status, reason, message, extra))
+            self.transport.close()
+
+    def _head_expired(self) -> None:
+        self._head_timer = None
+        if self._in_head and not self.transport.is_closing():
+            self._slow(logging.INFO, "closed a connection that sent no whole request head within %g s",
+                       self.head_timeout)
+            self._refuse(408, "Request Timeout", f"no whole request line and headers within {self.head_timeout:g} s")
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._in_head and not self.transport.is_closing():
+            self._head_bytes += len(data)
+            if self._head_bytes > self.max_head:
+                self._large(logging.WARNING, "refused a request whose line and headers are over %d bytes", self.max_head)
+                self._refuse(431, "Request Header Fields Too Large",
+                             f"the request line and headers are over {self.max_head} bytes")
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head, self._head_bytes = True, 0
+        self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._disarm()
+        super().on_headers_complete()
+
+
+def server_options(workers: int, max_connections: int | None) -> dict[str, Any]:
+    """uvicorn.Config options for `rewardkit serve`: the guarded protocol, after raising the open-file limit."""
+    open_files = raise_open_file_limit()
+    cap = max_connections or default_max_connections(open_files, workers)
+    if cap > open_files - _FILES_RESERVED:
+        log.warning("--max-connections %d is near or over the open-file limit %d: connections beyond what the "
+                    "limit allows will fail", cap, open_files)
+    protocol = type("GuardedHttpTools", (GuardedHttpTools,), {"max_connections": cap})
+    return {"http": protocol}
