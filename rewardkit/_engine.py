@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 from . import _worker
 from ._invoke import TIMEOUT, Failure, Outcome, arun_leaf, run_leaf
@@ -24,6 +24,34 @@ class Engine(Protocol):
     async def stop(self) -> None: ...
 
     async def run(self, spec: RewardSpec, samples: Sequence[Sample]) -> list[Outcome]: ...
+
+
+class TaskExit(RuntimeError):
+    """A task raised SystemExit or KeyboardInterrupt; asyncio would re-raise it out of the event loop."""
+
+
+async def _contained(coro: Any) -> Any:
+    try:
+        return await coro
+    except (SystemExit, KeyboardInterrupt) as exc:
+        raise TaskExit(f"{type(exc).__name__}: {exc}") from exc
+
+
+def contain_task_exits(loop: asyncio.AbstractEventLoop) -> None:
+    """From now on, a task that raises SystemExit or KeyboardInterrupt fails with TaskExit instead.
+
+    asyncio re-raises those two out of the event loop, whoever awaits the task: an async reward that
+    starts tasks of its own (gather, create_task) could otherwise stop the server with one request.
+    The reward's own raises are caught where it is called (`_invoke`); this covers its tasks."""
+    previous = loop.get_task_factory()
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> "asyncio.Future[Any]":
+        wrapped = _contained(coro)
+        if previous is not None:
+            return previous(loop, wrapped, **kwargs)
+        return asyncio.Task(wrapped, loop=loop, **kwargs)
+
+    loop.set_task_factory(factory)  # type: ignore[arg-type]
 
 
 def failed(spec: RewardSpec, code: str, message: str, count: int) -> list[Outcome]:

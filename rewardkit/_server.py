@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from contextlib import asynccontextmanager
@@ -13,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from . import _logs
 from . import _openapi as openapi
 from ._auth import BearerAuth
-from ._engine import Engine, InlineEngine
+from ._engine import Engine, InlineEngine, contain_task_exits
 from ._errors import RewardkitError, UnknownRewardError
 from ._http import Receive, Scope, Send
 from ._loader import DEFAULT_TARGET, load_registry
@@ -130,6 +131,7 @@ def create_app(
             raise
         watch = LoopWatch(reward_codes(registry), metrics.loop_stall)
         watch.start()
+        contain_task_exits(asyncio.get_running_loop())
         try:
             yield
         finally:

@@ -78,6 +78,10 @@ def echo(response: str) -> Score:
     return _echo(request_id)
 
 
+async def _exits(kind: str) -> None:
+    raise SystemExit(0) if kind == "exit" else KeyboardInterrupt
+
+
 @rewardkit.reward
 async def aecho(response: str) -> Score:
     request_id, _, rest = response.partition(" ")
@@ -86,6 +90,8 @@ async def aecho(response: str) -> Score:
         raise SystemExit(0)
     if action == "interrupt":
         raise KeyboardInterrupt
+    if action == "subtask":  # a task of its own raises: asyncio re-raises that out of the loop
+        await asyncio.gather(_exits(arg))
     if action == "block":  # CPU work (here a sleep) on the event loop: what async rewards must not do
         time.sleep(float(arg))
     if action == "sleep":

@@ -47,6 +47,7 @@ def test_no_exception_a_reward_raises_stops_the_server(action):
             (f"{s.url}/rewards/both/api/v1", dashscope(f"4 {action}")),
             (f"{s.url}/rewards/both", vertex(f"5 {action}")),
             (f"{s.url}/rewards/echo", vertex(f"6 {action}")),
+            (f"{s.url}/rewards/aecho", vertex(f"7 subtask {action}")),
         ]
         for url, body in cases:
             answer = httpx.post(url, json=body, timeout=30)
