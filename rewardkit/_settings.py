@@ -90,8 +90,8 @@ ENVIRONMENT = {
     "grace_period": "REWARDKIT_GRACE_PERIOD",
     "auth_token": "REWARDKIT_AUTH_TOKEN",
 }
-_MINIMUM = {"workers": 0, "timeout": 0.001, "worker_memory_mb": 0, "max_queue": 0, "max_body_mb": 0.001, "max_group": 0, "max_connections": 1,
-            "grace_period": 0}
+_MINIMUM = {"workers": 0, "timeout": 0.001, "worker_memory_mb": 0, "max_queue": 0, "max_body_mb": 0.001, "max_group": 0,
+            "max_connections": 1, "grace_period": 0}
 
 
 def _convert(name: str, value: Any, source: str) -> Any:

@@ -106,6 +106,6 @@ def main(conn: Connection, target: str, memory_limit: int | None) -> None:
         outcomes = run_group(spec, *payload) if spec.grouped else [run_call(spec, payload)]
         if os.getpid() != me:  # a child the reward forked, back from the reward: the call is its parent's
             os._exit(0)
-        send(conn, (DONE, call_id, me, pack_outcomes(outcomes), time.perf_counter() - began))
+        send(conn, (DONE, call_id, os.getpid(), pack_outcomes(outcomes), time.perf_counter() - began))
         if any(o.failure is not None and o.failure.code == OUT_OF_MEMORY for o in outcomes):
             return  # a heap that hit its cap is suspect: exit, and the server starts a fresh worker
