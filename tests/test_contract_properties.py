@@ -21,7 +21,7 @@ from .faulty import FAULT_REWARDS
 
 sdk = pytest.importorskip("dashscope.finetune.reinforcement.component.data")
 
-PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+PROPERTY = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                            HealthCheck.too_slow])
 
 # Text of every kind, with lone surrogates often in it (json.dumps writes them as \\udXXX escapes).
