@@ -170,7 +170,10 @@ def _raised(exc: BaseException) -> bool:
         task = asyncio.current_task()
     except RuntimeError:  # no event loop: a sync reward raised it itself
         return True
-    return task is None or not task.cancelling()
+    if task is None:
+        return True
+    cancelling = getattr(task, "cancelling", None)  # Python 3.11+; before, every CancelledError is a cancellation
+    return cancelling is not None and not cancelling()
 
 
 def _error(spec: RewardSpec, exc: BaseException, parsed: str | None = None) -> Outcome:

@@ -90,6 +90,8 @@ async def aecho(response: str) -> Score:
         raise SystemExit(0)
     if action == "interrupt":
         raise KeyboardInterrupt
+    if action == "cancelled":  # raised by the reward itself, not a cancellation of its task
+        raise asyncio.CancelledError("a library's own")
     if action == "subtask":  # a task of its own raises: asyncio re-raises that out of the loop
         await asyncio.gather(_exits(arg))
     if action == "block":  # CPU work (here a sleep) on the event loop: what async rewards must not do

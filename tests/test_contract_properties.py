@@ -127,3 +127,13 @@ def test_lone_surrogates_are_scored_as_replacement_characters(client):
     body = b'{"example": {"contents": [], "references": {"\\udc00": "x"}}, "response": {"parts": [{"text": "ab\\ud800"}]}}'
     answer = post(client, "/rewards/sized", body)
     assert answer.status_code == 200 and answer.json()["reward"] == 0.03  # "ab\ufffd": 3 characters
+
+
+def test_an_async_reward_raising_cancelled_error_itself_is_a_reward_error(client):
+    """Only the cancellation of the reward's own task (its timeout, its request gone) propagates."""
+    from .faulty import echoed, vertex
+
+    answer = post(client, "/rewards/aecho", vertex("1 cancelled"))
+    assert answer.status_code == 500 and answer.json()["error_code"] == "REWARD_ERROR"
+    assert "CancelledError" in answer.json()["error"]
+    assert echoed(post(client, "/rewards/aecho", vertex("2"))) == 2
