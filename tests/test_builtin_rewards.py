@@ -61,4 +61,4 @@ def test_failed_dashscope_answer_validates_against_the_sdk(builtin_client):
     body["agent_output"]["rollout_extra"] = {}
     r = builtin_client.post("/rewards/math_accuracy/api/v1", json=body)
     out = data.RewardOutput.model_validate(r.json())
-    assert out.status.value == "failed" and out.error_code == "REWARD_ERROR" and "no gold answer" in out.error
+    assert out.status.value == "failed" and out.error_code == "MISSING_REFERENCE" and "no gold answer" in out.error
