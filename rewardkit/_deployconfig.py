@@ -224,6 +224,7 @@ def cloudrun_deploy_commands(
     timeout: int = 300,
     min_instances: int | None = None,
     max_instances: int | None = None,
+    default_reward: str | None = None,
 ) -> list[list[str]]:
     """The gcloud commands that deploy a private reward service Vertex AI can call.
 
@@ -259,13 +260,17 @@ def cloudrun_deploy_commands(
     if min_instances is not None and max_instances is not None and min_instances > max_instances:
         raise DeployConfigError(f"min_instances {min_instances} exceeds max_instances {max_instances}")
 
+    env = {"REWARDKIT_TARGET": target, **({"REWARDKIT_REWARD": default_reward} if default_reward else {})}
+    for key, value in env.items():
+        if "," in value or any(c.isspace() for c in value):
+            raise DeployConfigError(f"{key} {value!r} must not hold commas or spaces (gcloud --set-env-vars)")
     where = [f"--project={project}", f"--region={region}"]
     deploy = [
         "gcloud", "run", "deploy", service,
         f"--source={source}",
         *where,
         "--no-allow-unauthenticated",
-        f"--set-env-vars=REWARDKIT_TARGET={target}",
+        "--set-env-vars=" + ",".join(f"{k}={v}" for k, v in env.items()),
         f"--memory={memory}",
         f"--cpu={cpu}",
         f"--concurrency={concurrency}",

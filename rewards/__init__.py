@@ -1,5 +1,8 @@
 """Ready-made rewards. `rewardkit serve` with no target serves every reward named here."""
 
+# The name `rewards` always means this package, never a user's module of the same name (rewardkit._loader).
+__rewardkit_builtin__ = True
+
 from .mathematics import gsm8k_accuracy, math_accuracy
 from .choice import multiple_choice
 from .matching import exact_match
