@@ -190,13 +190,12 @@ def diagnose(expected: Sequence[Call], called: Sequence[Call], compared: Sequenc
             closest = min(found, key=lambda m: _CLOSENESS.index(m.category)) if found else None
             if closest is not None:
                 return closest.category, closest.detail
-        if any(c.name == e.name for c in called):
-            return CALL_COUNT_DIFFERENT, f"expected {sum(x.name == e.name for x in expected)} call(s) of {e.name}, " \
-                                         f"got {sum(c.name == e.name for c in called)}"
-        if spare:
-            names = ", ".join(sorted({c.raw_name for c in spare}))
-            return UNEXPECTED_TOOL, f"expected a call of {e.name}; the model called {names}"
-        return CALL_COUNT_DIFFERENT, f"expected {len(expected)} call(s), got {len(called)}: {e.name} is missing"
+        expected_names = {x.name for x in expected}
+        junk = sorted({c.raw_name for c in spare if c.name not in expected_names})
+        if junk:
+            return UNEXPECTED_TOOL, f"expected a call of {e.name}; the model called {', '.join(junk)}"
+        return CALL_COUNT_DIFFERENT, f"expected {sum(x.name == e.name for x in expected)} call(s) of {e.name}, " \
+                                     f"got {sum(c.name == e.name for c in called)}"
     if spare:
         expected_names = {e.name for e in expected}
         junk = sorted({c.raw_name for c in spare if c.name not in expected_names})
