@@ -1,16 +1,19 @@
 """Tool-call rewards: the matching logic, the failure categories, the options and the trajectory helpers."""
 
 import json
+import re
 
 import pytest
 
 import rewardkit
-from rewardkit import Message, RegistrationError, ToolCall, variant
+from rewardkit import Message, RegistrationError, ToolCall, spec_of, variant
 from rewardkit.testing import dashscope_request, reward_client, score
 from rewards import exact_match, tool_call_match, tool_error_rate, tool_schema_valid, turn_budget
 from rewards.tool_calls import answer_after_tools, final_answer_after_tools
 from rewards.tool_calls._calls import Call, normalise_name
-from rewards.tool_calls._match import (CATEGORIES, Rules, compare, match, maximum_matching)
+from rewards.tool_calls._match import CATEGORIES, Rules, compare, match, maximum_matching
+
+from .conftest import REPO
 
 PROMPT = (Message("user", "What is the weather in Paris and Tokyo?"),)
 GOLD = [{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}},
@@ -282,7 +285,7 @@ def test_answer_after_tools_is_what_follows_the_last_tool_result():
 
 def test_final_answer_after_tools_wraps_any_answer_reward():
     exact_after = final_answer_after_tools(exact_match, name="exact_after_tools")
-    assert exact_after.name == "exact_after_tools"
+    assert spec_of(exact_after).name == "exact_after_tools"
     trajectory = (*PROMPT, Message("assistant", "Paris", tool_calls=(ToolCall("f", "{}"),)), Message("tool", "Paris"),
                   Message("assistant", "Tokyo"))
     assert score(exact_after, prompt=list(PROMPT), trajectory=trajectory, references={"answer": "Tokyo"}).value == 1.0
@@ -298,3 +301,24 @@ def test_final_answer_after_tools_refuses_grouped_rewards():
 
     with pytest.raises(RegistrationError, match="single or parse-then-score"):
         final_answer_after_tools(ranked)
+
+
+# ---- docs/agents.md: the calculator agent ------------------------------------------------------------------
+
+def _doc_blocks(language):
+    text = (REPO / "docs" / "agents.md").read_text()
+    return [body for lang, body in re.findall(r"```(\w+)\n(.*?)```", text, re.S) if lang == language]
+
+
+def test_the_calculator_agent_composite_of_the_guide_scores_its_episode(tmp_path):
+    module = next(b for b in _doc_blocks("python") if b.startswith("# agent_rewards.py"))
+    (tmp_path / "agent_rewards.py").write_text(module)
+    episode = json.loads(_doc_blocks("json")[0])
+    with reward_client(str(tmp_path / "agent_rewards.py"), workers=0) as client:
+        good = client.post("/rewards/calculator_agent/api/v1", json=episode).json()
+        messages = episode["agent_output"]["messages"]
+        messages[-1]["content"] = "The total is \\boxed{50} kg."  # wrong answer after right calls
+        wrong = client.post("/rewards/calculator_agent/api/v1", json=episode).json()
+    assert good["status"] == "success" and good["reward"]["reward_score"] == pytest.approx(1.0)
+    assert good["reward"]["reward_metrics"]["tool_call_match.score"] == 1.0
+    assert wrong["reward"]["reward_score"] == pytest.approx(0.4)

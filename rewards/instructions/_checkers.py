@@ -264,16 +264,16 @@ class Constraint:
         return CHECKERS[self.id].check(text, **self.kwargs)
 
 
-def constraint(instruction_id: Any, kwargs: Any, where: str = "") -> Constraint:
+def constraint(instruction_id: Any, kwargs: Any, where: str = "constraint") -> Constraint:
     """A Constraint; ConstraintError names an unknown id, an unknown or missing kwarg, or a bad value.
 
     Keys whose value is null are dropped first: Hugging Face's IFEval rows carry every
     instruction's kwargs keys, null where an instruction does not use them.
     """
-    label = f"{where}{instruction_id!r}"
     checker = CHECKERS.get(instruction_id) if isinstance(instruction_id, str) else None
     if checker is None:
-        raise ConstraintError(f"unknown instruction id {label}; known ids: {', '.join(sorted(CHECKERS))}")
+        raise ConstraintError(f"{where}: unknown instruction id {instruction_id!r}; known ids: {', '.join(sorted(CHECKERS))}")
+    label = f"{where} ({instruction_id})"
     if kwargs is None:
         kwargs = {}
     if not isinstance(kwargs, dict):
@@ -286,5 +286,5 @@ def constraint(instruction_id: Any, kwargs: Any, where: str = "") -> Constraint:
     missing = [k for k in checker.kwargs if k not in given]
     if missing:
         raise ConstraintError(f"{label}: missing kwargs {', '.join(map(repr, missing))}")
-    return Constraint(instruction_id, {k: _value(kind, given[k], f"{label} kwarg {k!r}")
+    return Constraint(instruction_id, {k: _value(kind, given[k], f"{label}: kwarg {k!r}")
                                        for k, kind in checker.kwargs.items()})

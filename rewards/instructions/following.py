@@ -39,7 +39,7 @@ def _pairs(ids: Any, kwargs: Any, where: str) -> list[Constraint]:
     if not isinstance(kwargs, list) or len(kwargs) != len(ids):
         raise ConstraintError(f"{where}: {len(ids)} instruction id(s) but kwargs is {kwargs!r:.100}; "
                               "expected a list with one object per id")
-    return [constraint(i, k, f"{where}[{n}] ") for n, (i, k) in enumerate(zip(ids, kwargs))]
+    return [constraint(i, k, f"{where}, constraint {n}") for n, (i, k) in enumerate(zip(ids, kwargs), 1)]
 
 
 def read_constraints(references: Mapping[str, Any], gold: Any, ids_key: str, kwargs_key: str) -> list[Constraint]:

@@ -11,7 +11,7 @@ import dataclasses
 import json
 import math
 import re
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from rewardkit import Message, RegistrationError, RewardSpec, Sample, Score, reward, spec_of
 from rewardkit._invoke import call_inputs, run_call
@@ -136,14 +136,15 @@ def answer_after_tools(trajectory: Sequence[Message], prompt: Sequence[Message])
     return "\n".join(m.text for m in answers if m.text), "\n".join(m.thinking for m in answers if m.thinking)
 
 
-def final_answer_after_tools(base: Any, name: str | None = None) -> RewardSpec:
+def final_answer_after_tools(base: Any, name: str | None = None) -> Callable[[Sample], Score]:
     """A reward that runs `base` (any single or parse-then-score reward) on the answer after the last tool result.
 
     The answer is the text of the assistant turns that follow the episode's
     last tool result (`answer_after_tools`): a number the model wrote before
     calling the calculator, or a tool result it copied, never counts. The
     new reward is registered as `name` (default "<base>_after_tools"); a
-    failure of `base` is its failure.
+    failure of `base` is its failure. Returns the decorated function, usable
+    wherever a reward is (a composite's components, `variant`, `score`).
     """
     spec = spec_of(base)
     if not isinstance(spec, RewardSpec) or spec.grouped or spec.is_async:
@@ -161,6 +162,5 @@ def final_answer_after_tools(base: Any, name: str | None = None) -> RewardSpec:
     after_tools.__name__ = after_tools.__qualname__ = label
     after_tools.__doc__ = (f"{spec.name}, scored on the answer after the last tool result.\n\n"
                            f"{spec.doc.splitlines()[0] if spec.doc else ''}")
-    wrapped = reward(name=label, reference_keys=spec.reference_keys, timeout=spec.timeout, fallback=spec.fallback,
-                     setup=spec.setup, preload=spec.preload)(after_tools)
-    return spec_of(wrapped)
+    return reward(name=label, reference_keys=spec.reference_keys, timeout=spec.timeout, fallback=spec.fallback,
+                  setup=spec.setup, preload=spec.preload)(after_tools)
