@@ -90,6 +90,11 @@ def test_gold_answer_forms():
     gold = {"instruction_id": ["punctuation:no_comma"], "kwargs": [{}]}
     assert score(instruction_following, "no commas", ground_truth=json.dumps([gold])).value == 1.0
     assert score(instruction_following, "a, b", ground_truth=gold).value == 0.0
+    # open-instruct stores str([{...}]) and reads it back with ast.literal_eval: Python spelling, None for null.
+    python_literal = "[{'instruction_id': ['punctuation:no_comma', 'startend:quotation'], 'kwargs': [None, {}]}]"
+    assert score(instruction_following, '"no commas"', ground_truth=python_literal).value == 1.0
+    code = score(instruction_following, "x", ground_truth="[{'instruction_id': __import__('os').getcwd()}]")
+    assert code.failure.code == "REWARD_ERROR" and "neither JSON nor a Python literal" in code.failure.message
     both = {"instruction_id_list": ["punctuation:no_comma"], "kwargs": [None]}
     assert score(instruction_following, "no commas", ground_truth=both).value == 1.0
     rlvr = score(instruction_following, "x", ground_truth=json.dumps({"func_name": "validate_lowercase"}))

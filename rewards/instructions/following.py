@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import json
 from typing import Any, Mapping
 
 from rewardkit import Score, reward
@@ -16,14 +18,18 @@ SCORINGS = ("fraction", "all")
 
 
 def _json(value: Any, where: str) -> Any:
-    import json
-
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError as exc:
-            raise ConstraintError(f"{where} is not valid JSON: {exc}") from None
-    return value
+    """A value given as JSON text, as a Python literal (open-instruct stores `str([{...}])` and reads it with
+    `ast.literal_eval`), or already decoded."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        pass
+    try:
+        return ast.literal_eval(value)  # literals only: never runs code
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        raise ConstraintError(f"{where} is neither JSON nor a Python literal: {value[:100]!r}") from None
 
 
 def _pairs(ids: Any, kwargs: Any, where: str) -> list[Constraint]:
@@ -46,8 +52,8 @@ def read_constraints(references: Mapping[str, Any], gold: Any, ids_key: str, kwa
     """The request's constraints: IFEval's `instruction_id_list` + `kwargs`, else the gold answer.
 
     The gold answer (DashScope `ground_truth`, references `ground_truth`) may hold
-    `{"instruction_id": [...], "kwargs": [...]}` (open-instruct's IF-RLVR data,
-    also as a one-element list) or `{"instruction_id_list": [...], "kwargs": [...]}`.
+    `{"instruction_id": [...], "kwargs": [...]}` (open-instruct's IF-RLVR data: a one-element
+    list of it, as JSON or a Python literal) or `{"instruction_id_list": [...], "kwargs": [...]}`.
     """
     if references.get(ids_key) is not None:
         return _pairs(references[ids_key], references.get(kwargs_key), "references")
@@ -59,7 +65,7 @@ def read_constraints(references: Mapping[str, Any], gold: Any, ids_key: str, kwa
         )
     value = _json(gold, "the gold answer")
     if isinstance(value, list) and len(value) == 1:
-        value = value[0]
+        value = _json(value[0], "the gold answer's first element")
     if isinstance(value, dict) and "func_name" in value:
         raise ConstraintError(
             f"the gold answer names open-instruct function {value['func_name']!r} (the first RLVR-IFeval release): "
