@@ -161,3 +161,19 @@ def test_constraint_builds_checked_kwargs():
     assert built.check("Cats and a category") is True
     with pytest.raises(ConstraintError):
         constraint(None, {})
+
+
+@pytest.mark.parametrize("hostile", [
+    "<<" * 60_000, "[" * 120_000, "\n" * 120_000 + "x", " " * 120_000 + "p.s.", "a. " * 40_000, "*\n" * 60_000,
+])
+def test_every_checker_stays_linear_on_hostile_responses(hostile):
+    # IFEval's own patterns (r"\[.*?\]", r"<<[^\n]+>>", r"^\s*-.*$", r"\s*p\.\s?s\..*$") take minutes on these.
+    ids = sorted(i for i in CHECKERS if not CHECKERS[i].kwargs and "english" not in i)
+    ids += ["detectable_content:number_placeholders", "detectable_format:number_bullet_lists",
+            "detectable_content:postscript", "length_constraints:number_sentences",
+            "detectable_format:number_highlighted_sections", "change_case:capital_word_frequency"]
+    kwargs = [{}] * (len(ids) - 6) + [{"num_placeholders": 1}, {"num_bullets": 1}, {"postscript_marker": "P.S."},
+                                      {"num_sentences": 1, "relation": "at least"}, {"num_highlights": 1},
+                                      {"capital_frequency": 1, "capital_relation": "at least"}]
+    outcome = check(hostile, ids, kwargs)
+    assert outcome.failure is None and 0.0 <= outcome.value <= 1.0

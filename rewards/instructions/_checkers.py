@@ -88,24 +88,48 @@ def nth_paragraph_first_word(text: str, num_paragraphs: int, nth_paragraph: int,
 
 
 def number_placeholders(text: str, num_placeholders: int) -> bool:
-    return len(re.findall(r"\[.*?\]", text)) >= num_placeholders
+    # IFEval's re.findall(r"\[.*?\]"): each "[" up to the next "]" on its line. Counted by scanning, as the
+    # regex is quadratic on a line of "[" without "]" (responses are hostile).
+    count = 0
+    for line in text.split("\n"):
+        start = line.find("[")
+        while start != -1:
+            end = line.find("]", start + 1)
+            if end == -1:
+                break
+            count += 1
+            start = line.find("[", end + 1)
+    return count >= num_placeholders
 
 
 def postscript(text: str, postscript_marker: str) -> bool:
     marker = postscript_marker.strip()
+    # IFEval's patterns start with \s*, which changes nothing for a search but is quadratic on long blank runs.
     if marker == "P.P.S":
-        pattern = r"\s*p\.\s?p\.\s?s.*$"
+        pattern = r"p\.\s?p\.\s?s"
     elif marker == "P.S.":
-        pattern = r"\s*p\.\s?s\..*$"
+        pattern = r"p\.\s?s\."
     else:
-        pattern = r"\s*" + re.escape(marker.lower()) + r".*$"
-    return bool(re.search(pattern, text.lower(), flags=re.MULTILINE))
+        pattern = re.escape(marker.lower())
+    return bool(re.search(pattern, text.lower()))
 
 
 def number_bullet_lists(text: str, num_bullets: int) -> bool:
-    stars = re.findall(r"^\s*\*[^\*].*$", text, flags=re.MULTILINE)
-    dashes = re.findall(r"^\s*-.*$", text, flags=re.MULTILINE)
-    return len(stars) + len(dashes) == num_bullets
+    # IFEval: matches of ^\s*\*[^\*].*$ plus matches of ^\s*-.*$ (multiline). Counted line by line, as ^\s* is
+    # quadratic over many blank lines; the same lines count: "* x" bullets, and every "-" line; a lone "*" line
+    # is a bullet that swallows the next line ([^\*] matches its newline), "**" is bold, not a bullet.
+    lines = text.split("\n")
+    dashes = sum(line.lstrip().startswith("-") for line in lines)
+    stars, number = 0, 0
+    while number < len(lines):
+        body = lines[number].lstrip()
+        if body == "*" and number < len(lines) - 1:
+            stars += 1
+            number += 1  # the next line is part of this match
+        elif body.startswith("*") and body[1:2] not in ("*", ""):
+            stars += 1
+        number += 1
+    return stars + dashes == num_bullets
 
 
 def constrained_response(text: str) -> bool:
@@ -138,7 +162,13 @@ def json_format(text: str) -> bool:
 
 
 def title(text: str) -> bool:
-    return any(t.lstrip("<").rstrip(">").strip() for t in re.findall(r"<<[^\n]+>>", text))
+    # IFEval's re.findall(r"<<[^\n]+>>") matches, per line, from the first "<<" to the last ">>" (greedy), so it
+    # is one candidate per line; found by index, as the regex is quadratic on a line of "<<<<...".
+    for line in text.split("\n"):
+        start, end = line.find("<<"), line.rfind(">>")
+        if start != -1 and end >= start + 3 and line[start:end + 2].lstrip("<").rstrip(">").strip():
+            return True
+    return False
 
 
 def two_responses(text: str) -> bool:

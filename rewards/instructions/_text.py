@@ -27,12 +27,14 @@ _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _WORD = re.compile(r"\w+")
 _HYPHENATED_WORD = re.compile(r"\w+(?:-\w+)*")
 _NEXT_CHAR = re.compile(r"\s*(\S)")
-_LAST_TOKEN = re.compile(r"(\S+)$")
 
 
-def _is_abbreviation(before: str) -> bool:
-    token = _LAST_TOKEN.search(before)
-    word = token.group(1).lower().lstrip("(\"'“‘") if token else ""
+def _is_abbreviation(block: str, start: int, stop: int) -> bool:
+    """Whether the word ending at `stop` (just before a ".") is a known abbreviation or an initial."""
+    begin = stop
+    while begin > start and not block[begin - 1].isspace():  # back to the previous space only: linear overall
+        begin -= 1
+    word = block[begin:stop].lower().lstrip("(\"'“‘")
     return word in ABBREVIATIONS or (len(word) == 1 and word.isalpha())
 
 
@@ -42,7 +44,7 @@ def split_sentences(text: str) -> list[str]:
     for block in _PARAGRAPH_BREAK.split(text):
         start = 0
         for end in _END.finditer(block):
-            if end.group().rstrip(_CLOSERS) == "." and _is_abbreviation(block[start:end.start()]):
+            if end.group().rstrip(_CLOSERS) == "." and _is_abbreviation(block, start, end.start()):
                 continue
             following = _NEXT_CHAR.match(block, end.end())
             if following and following.group(1).islower():
