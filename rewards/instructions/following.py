@@ -10,7 +10,7 @@ from rewardkit import Score, reward
 
 from .._answers import strip_thinking
 from .._gold import MissingReferenceError
-from .._options import OptionError
+from .._options import require_choice, require_key
 from ._checkers import Constraint, ConstraintError, constraint
 
 MODES = ("strict", "loose")
@@ -93,13 +93,10 @@ def followed(item: Constraint, text: str, mode: str) -> bool:
 
 def _check_options(mode: Any = "strict", scoring: Any = "fraction", ids_key: Any = "instruction_id_list",
                    kwargs_key: Any = "kwargs") -> None:
-    if mode not in MODES:
-        raise OptionError(f"mode must be one of {', '.join(map(repr, MODES))}, got {mode!r}")
-    if scoring not in SCORINGS:
-        raise OptionError(f"scoring must be one of {', '.join(map(repr, SCORINGS))}, got {scoring!r}")
-    for name, key in (("ids_key", ids_key), ("kwargs_key", kwargs_key)):
-        if not isinstance(key, str) or not key:
-            raise OptionError(f"{name} must be a non-empty string, got {key!r}")
+    require_choice("mode", mode, MODES)
+    require_choice("scoring", scoring, SCORINGS)
+    require_key("ids_key", ids_key)
+    require_key("kwargs_key", kwargs_key)
 
 
 @reward(check_options=_check_options, reference_keys=("ground_truth",), preload=("langdetect",))

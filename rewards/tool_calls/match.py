@@ -7,7 +7,7 @@ from typing import Any, Mapping, Sequence
 
 from rewardkit import Message, Score, reward
 
-from .._options import OptionError
+from .._options import OptionError, require_choice, require_key
 from ._calls import SCOPES, expected_calls, model_calls
 from ._match import MODES, Rules, match, score
 
@@ -16,12 +16,9 @@ def _check_match_options(mode: Any = "f1", calls_key: Any = "tool_calls", scope:
                          strip_mcp_namespace: Any = True, float_tolerance: Any = 1e-6, loose_strings: Any = False,
                          omittable: Any = ()) -> None:
     """Check tool_call_match's options; OptionError names the first bad one."""
-    if mode not in MODES:
-        raise OptionError(f"mode must be one of {', '.join(map(repr, MODES))}, got {mode!r}")
-    if scope not in SCOPES:
-        raise OptionError(f"scope must be one of {', '.join(map(repr, SCOPES))}, got {scope!r}")
-    if not isinstance(calls_key, str) or not calls_key:
-        raise OptionError(f"calls_key must be a non-empty string, got {calls_key!r}")
+    require_choice("mode", mode, MODES)
+    require_choice("scope", scope, SCOPES)
+    require_key("calls_key", calls_key)
     if isinstance(float_tolerance, bool) or not isinstance(float_tolerance, (int, float)) \
             or not math.isfinite(float_tolerance) or float_tolerance < 0:
         raise OptionError(f"float_tolerance must be a finite number >= 0, got {float_tolerance!r}")

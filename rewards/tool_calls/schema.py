@@ -7,7 +7,7 @@ from typing import Any, Mapping, Sequence
 from rewardkit import Message, Score, reward
 
 from .._gold import MissingReferenceError
-from .._options import OptionError
+from .._options import OptionError, require_choice, require_key
 from ..json_rewards import _schema_validator
 from ._calls import SCOPES, Call, load_json, model_calls, normalise_name
 from ._match import (ARGUMENT_KEYS_DIFFERENT, ARGUMENT_TYPE_DIFFERENT, ARGUMENT_VALUE_DIFFERENT,
@@ -101,10 +101,8 @@ def _problem(call: Call, schemas: Mapping[str, Any]) -> tuple[str, str] | None:
 
 
 def _check_schema_options(tools_key: Any = "tools", scope: Any = "trajectory", strip_mcp_namespace: Any = True) -> None:
-    if not isinstance(tools_key, str) or not tools_key:
-        raise OptionError(f"tools_key must be a non-empty string, got {tools_key!r}")
-    if scope not in SCOPES:
-        raise OptionError(f"scope must be one of {', '.join(map(repr, SCOPES))}, got {scope!r}")
+    require_key("tools_key", tools_key)
+    require_choice("scope", scope, SCOPES)
 
 
 @reward(check_options=_check_schema_options)
