@@ -83,7 +83,7 @@ def test_null_valued_kwargs_are_ignored_and_integral_floats_accepted():
 
 def test_missing_constraints_are_an_error():
     outcome = score(instruction_following, "anything")
-    assert outcome.failure.code == "REWARD_ERROR" and "no constraints" in outcome.failure.message
+    assert outcome.failure.code == "MISSING_REFERENCE" and "no constraints" in outcome.failure.message
 
 
 def test_gold_answer_forms():

@@ -183,15 +183,15 @@ def test_expected_calls_in_openai_shape_with_json_text_arguments():
     assert run(tool_call_match, turns(PARIS, TOKYO), gold=gold).value == 1.0
 
 
-@pytest.mark.parametrize("references, message", [
-    ({}, "no expected tool calls"),
-    ({"tool_calls": "{not json"}, "is not valid JSON"),
-    ({"tool_calls": json.dumps({"arguments": {}})}, "no tool name"),
-    ({"tool_calls": json.dumps({"name": "f", "arguments": "[1]"})}, "not an object"),
+@pytest.mark.parametrize("references, code, message", [
+    ({}, "MISSING_REFERENCE", "no expected tool calls"),
+    ({"tool_calls": "{not json"}, "REWARD_ERROR", "is not valid JSON"),
+    ({"tool_calls": json.dumps({"arguments": {}})}, "REWARD_ERROR", "no tool name"),
+    ({"tool_calls": json.dumps({"name": "f", "arguments": "[1]"})}, "REWARD_ERROR", "not an object"),
 ])
-def test_unreadable_gold_is_an_error_naming_it(references, message):
+def test_missing_or_unreadable_gold_is_an_error_naming_it(references, code, message):
     outcome = score(tool_call_match, prompt=list(PROMPT), trajectory=turns(PARIS), references=references)
-    assert outcome.score is None and outcome.failure.code == "REWARD_ERROR" and message in outcome.failure.message
+    assert outcome.score is None and outcome.failure.code == code and message in outcome.failure.message
 
 
 def test_bad_options_fail_when_the_variant_is_made():
@@ -291,7 +291,7 @@ def test_final_answer_after_tools_wraps_any_answer_reward():
     assert score(exact_after, prompt=list(PROMPT), trajectory=trajectory, references={"answer": "Tokyo"}).value == 1.0
     assert score(exact_after, prompt=list(PROMPT), trajectory=trajectory, references={"answer": "Paris"}).value == 0.0
     missing = score(exact_after, prompt=list(PROMPT), trajectory=trajectory)
-    assert missing.failure.code == "REWARD_ERROR" and "no gold answer" in missing.failure.message
+    assert missing.failure.code == "MISSING_REFERENCE" and "no gold answer" in missing.failure.message
 
 
 def test_final_answer_after_tools_refuses_grouped_rewards():

@@ -6,10 +6,9 @@ import ast
 import json
 from typing import Any, Mapping
 
-from rewardkit import Score, reward
+from rewardkit import MissingReferenceError, Score, reward
 
 from .._answers import strip_thinking
-from .._gold import MissingReferenceError
 from .._options import require_choice, require_key
 from ._checkers import Constraint, ConstraintError, constraint
 
@@ -103,7 +102,7 @@ def _check_options(mode: Any = "strict", scoring: Any = "fraction", ids_key: Any
 def instruction_following(
     response: str,
     references: Mapping[str, Any],
-    reference: Any,
+    reference: Any = None,
     mode: str = "strict",
     scoring: str = "fraction",
     ids_key: str = "instruction_id_list",

@@ -12,9 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from rewardkit import Message
+from rewardkit import Message, MissingReferenceError
 
-from .._gold import MissingReferenceError
 
 SCOPES = ("final", "trajectory")
 _MCP_PREFIX = "mcp__"

@@ -31,7 +31,7 @@ def tool_call_match(
     trajectory: Sequence[Message],
     messages: Sequence[Message],
     references: Mapping[str, Any],
-    ground_truth: Any,
+    ground_truth: Any = None,
     mode: str = "f1",
     calls_key: str = "tool_calls",
     scope: str = "trajectory",

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from rewardkit import Message, Score, reward
+from rewardkit import Message, MissingReferenceError, Score, reward
 
-from .._gold import MissingReferenceError
 from .._options import OptionError, require_choice, require_key
 from ..json_rewards import _schema_validator
 from ._calls import SCOPES, Call, load_json, model_calls, normalise_name

@@ -13,7 +13,8 @@ import math
 import re
 from typing import Any, Callable, Sequence
 
-from rewardkit import Message, RegistrationError, RewardSpec, Sample, Score, reward, spec_of
+from rewardkit import Message, MissingReferenceError, RegistrationError, RewardSpec, Sample, Score, reward, spec_of
+from rewardkit._gold import missing_gold
 from rewardkit._invoke import call_inputs, run_call
 
 from .._options import OptionError
@@ -154,7 +155,11 @@ def final_answer_after_tools(base: Any, name: str | None = None) -> Callable[[Sa
 
     def after_tools(sample: Sample) -> Score:
         text, thinking = answer_after_tools(sample.trajectory, sample.prompt)
-        outcome = run_call(spec, call_inputs(spec, dataclasses.replace(sample, response=text, thinking=thinking)))
+        answer = dataclasses.replace(sample, response=text, thinking=thinking)
+        missing = missing_gold(spec, answer)  # what the pipeline checks before calling `base` itself
+        if missing is not None:
+            raise MissingReferenceError(missing.message)
+        outcome = run_call(spec, call_inputs(spec, answer))
         if outcome.score is None:
             raise AnswerRewardError(f"{spec.name}: {outcome.failure.message if outcome.failure else 'no score'}")
         return outcome.score
