@@ -26,11 +26,24 @@ class InvalidScoreError(RewardkitError):
 class UnknownRewardError(RewardkitError, LookupError):
     """No reward of that name is registered."""
 
-    def __init__(self, name: str, known: list[str]) -> None:
+    def __init__(self, name: str, known: list[str], source: str = "") -> None:
         self.name = name
         self.known = known
+        self.source = source
         listed = ", ".join(known) if known else "(none)"
-        super().__init__(f"no reward named {name!r}; registered rewards: {listed}")
+        where = f" in {source}" if source else ""
+        super().__init__(f"no reward named {name!r}{where}; registered rewards: {listed}")
+
+
+class MissingReferenceError(RewardkitError, ValueError):
+    """The request carries no gold answer (or other reference) that the reward needs.
+
+    Raise it from a reward whose reference is optional but needed for this
+    call (a placeholder names a missing key, say): the call is answered with
+    error code MISSING_REFERENCE, never scored. A reward whose `reference`
+    or `ground_truth` parameter has no default is not called at all when the
+    request has none.
+    """
 
 
 class SetupError(RewardkitError):
