@@ -69,22 +69,30 @@ def _on_parent_death(signum: int, frame: object) -> None:
     os._exit(0)
 
 
+# The forkserver's parent-death signal: not SIGTERM, which the forkserver ignores. It shares the server's
+# process group, and a supervisor that sends SIGTERM to the group must not stop the workers (and so fail
+# their calls) while the server lets its requests finish; it exits when the server closes its alive pipe.
+PARENT_DIED = signal.SIGUSR1
+
+
 def guard_forkserver() -> None:
     """In the forkserver: kill every worker's group when the server dies (SIGKILLed: parent-death signal)
     or lets it go (its end of the forkserver's alive pipe closes: the forkserver exits, atexit runs)."""
     global FORKSERVER_PID
     FORKSERVER_PID = os.getpid()
     atexit.register(_kill_workers)
-    signal.signal(signal.SIGTERM, _on_parent_death)
-    if die_with_parent(signal.SIGTERM):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(PARENT_DIED, _on_parent_death)
+    if die_with_parent(PARENT_DIED):
         expected = os.environ.get(SERVER_PID_VARIABLE)
         if expected and os.getppid() != int(expected):  # the server died before the signal was asked for
-            _on_parent_death(signal.SIGTERM, None)
+            _on_parent_death(PARENT_DIED, None)
 
 
 def guard_worker() -> None:
     """In a worker, first thing: lead a session of its own, and die with the forkserver."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the forkserver's handler is not the worker's
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the forkserver's dispositions are not the worker's
+    signal.signal(PARENT_DIED, signal.SIG_DFL)
     try:
         os.setsid()
     except OSError:  # already a leader (spawn start method on some platforms)

@@ -154,15 +154,19 @@ def test_sigterm_with_requests_in_flight_answers_each_in_its_contract():
             ("quick", f"{s.url}/rewards/aecho", vertex("1 sleep 0.3")),
             ("vertex", f"{s.url}/rewards/echo", vertex("2 sleep 30")),
             ("dashscope", f"{s.url}/rewards/aecho/api/v1", dashscope("3 sleep 30")),
+            ("sync", f"{s.url}/rewards/echo", vertex("4 sleep 0.5")),
         ]]
         for thread in posts:
             thread.start()
         time.sleep(0.2)
+        # As a supervisor signalling the server's process group would: the forkserver, in that group,
+        # must not take the workers and their calls down with it.
+        signal_quietly(s.forkserver(), signal.SIGTERM)
         s.process.send_signal(signal.SIGTERM)
         for thread in posts:
             thread.join()
         assert s.process.wait(timeout=20) == 0
-    assert echoed(answers["quick"]) == 1
+    assert echoed(answers["quick"]) == 1 and echoed(answers["sync"]) == 4
     assert answers["vertex"].status_code == 503 and answers["vertex"].json()["error_code"] == "SHUTTING_DOWN"
     ds = answers["dashscope"]
     assert ds.status_code == 503 and ds.json()["status"] == "failed" and ds.json()["error_code"] == "SHUTTING_DOWN"
