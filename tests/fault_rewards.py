@@ -8,7 +8,6 @@ a library it calls, can do to the process running it.
 
 import asyncio
 import os
-import socket
 import struct
 import subprocess
 import sys

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,56 +12,13 @@ from typing import Any, Iterator, Sequence
 
 import httpx
 
-from .served import Served, serve
+from .served import Served, serve, tagged
 
 FAULT_REWARDS = str(Path(__file__).resolve().parent / "fault_rewards.py")
-TAG_VARIABLE = "REWARDKIT_FAULT_TAG"
-
-
-def tagged(tag: str) -> list[int]:
-    """Live processes carrying `tag` in their environment: what one test's server started, and what those
-    started in turn (they inherit it), even once orphaned. Only the tagged ones count: other people's
-    processes on this machine are never looked at beyond the test for the tag."""
-    found = []
-    needle = f"{TAG_VARIABLE}={tag}".encode()
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/environ", "rb") as environ:
-                if needle not in environ.read():
-                    continue
-            with open(f"/proc/{name}/stat") as stat:
-                state = stat.read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z":
-            found.append(int(name))
-    return found
-
-
-def wait_gone(tag: str, seconds: float = 10.0) -> list[int]:
-    deadline = time.monotonic() + seconds
-    while True:
-        left = tagged(tag)
-        if not left or time.monotonic() > deadline:
-            return left
-        time.sleep(0.1)
-
-
-def describe(pids: Sequence[int]) -> str:
-    lines = []
-    for pid in pids:
-        try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            lines.append(f"{pid}: {command}")
-        except OSError:
-            lines.append(f"{pid}: (gone)")
-    return "\n".join(lines)
 
 
 class Fault(Served):
-    tag: str
+    """A served rewardkit whose processes a test can find (by the tag `serve` gives them) and hurt."""
 
     def descendants(self) -> list[int]:
         return [pid for pid in tagged(self.tag) if pid != self.process.pid]
@@ -91,14 +46,10 @@ def parent(pid: int) -> int:
 
 @contextmanager
 def fault_server(args: Sequence[str] = (), target: str = FAULT_REWARDS) -> Iterator[Fault]:
-    """`rewardkit serve TARGET ARGS`; after it stops, no process it started may remain."""
-    tag = uuid.uuid4().hex
-    with serve([target, *args], env={TAG_VARIABLE: tag}) as served:
+    """`rewardkit serve TARGET ARGS` (`serve` checks that no process it started remains afterwards)."""
+    with serve([target, *args]) as served:
         served.__class__ = Fault
-        served.tag = tag  # type: ignore[attr-defined]
         yield served  # type: ignore[misc]
-    left = wait_gone(tag)
-    assert not left, f"processes left behind by the server:\n{describe(left)}"
 
 
 def vertex(text: str) -> dict[str, Any]:

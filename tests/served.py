@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -47,11 +48,54 @@ def wait_healthy(process: subprocess.Popen, url: str, timeout: float, what: str,
         time.sleep(0.05)
 
 
+TAG_VARIABLE = "REWARDKIT_TEST_TAG"
+
+
+def tagged(tag: str) -> list[int]:
+    """Live processes carrying `tag` in their environment: what one test's server started, and what those
+    started in turn (they inherit it), even once orphaned. Only the tagged ones count: other people's
+    processes on this machine are never looked at beyond the test for the tag."""
+    found = []
+    needle = f"{TAG_VARIABLE}={tag}".encode()
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as environ:
+                if needle not in environ.read():
+                    continue
+            with open(f"/proc/{name}/stat") as stat:
+                state = stat.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            found.append(int(name))
+    return found
+
+
+def wait_gone(tag: str, seconds: float = 10.0) -> list[int]:
+    """The tagged processes still alive after up to `seconds` (a SIGKILLed group takes a moment to go)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = tagged(tag)
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.1)
+
+
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "(gone)"
+
+
 class Served:
-    def __init__(self, process: subprocess.Popen, url: str, log: Path) -> None:
+    def __init__(self, process: subprocess.Popen, url: str, log: Path, tag: str = "") -> None:
         self.process = process
         self.url = url
         self.log = log
+        self.tag = tag  # in the environment of every process the server started
 
     def output(self) -> str:
         """What the server has written to stdout and stderr so far."""
@@ -64,16 +108,18 @@ def serve(args: Sequence[str] = (), env: dict[str, str] | None = None, timeout: 
     """Run `rewardkit serve ARGS --host 127.0.0.1 --port P` until /health answers; stop it with SIGTERM after.
 
     Its output goes to a file, not a pipe: nobody reads a pipe while the tests run, and a server
-    blocked writing its access log to a full pipe stops answering.
+    blocked writing its access log to a full pipe stops answering. Once it has stopped, no process it
+    started (workers, the forkserver, what rewards started) may remain.
     """
     port = free_port()
+    tag = uuid.uuid4().hex
     command = [*rewardkit_command(), "serve", *args, "--host", "127.0.0.1", "--port", str(port)]
     with tempfile.TemporaryDirectory(prefix="rewardkit-serve-") as folder:
         log = Path(folder) / "output.log"
         with open(log, "w") as output:
-            process = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=output,
+            process = subprocess.Popen(command, env={**os.environ, **(env or {}), TAG_VARIABLE: tag}, stdout=output,
                                        stderr=subprocess.STDOUT, text=True, cwd=cwd)
-        served = Served(process, f"http://127.0.0.1:{port}", log)
+        served = Served(process, f"http://127.0.0.1:{port}", log, tag)
         try:
             wait_healthy(process, served.url, timeout, "rewardkit serve", served.output)
             yield served
@@ -85,3 +131,10 @@ def serve(args: Sequence[str] = (), env: dict[str, str] | None = None, timeout: 
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+    left = wait_gone(tag)
+    for pid in left:  # nothing leaks into the next test, whatever this one says
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert not left, "processes the server left behind:\n" + "\n".join(f"{p}: {_command_line(p)}" for p in left)

@@ -7,6 +7,7 @@ After each server stops, no process it started may remain (`fault_server`).
 
 import select
 import signal
+import socket
 import threading
 import time
 from pathlib import Path
@@ -14,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .faulty import (check_vertex, dashscope, echoed, fault_server, group, hammer, signal_quietly, tagged, vertex,
-                     wait_gone)
+from .faulty import check_vertex, dashscope, echoed, fault_server, group, hammer, signal_quietly, vertex
+from .served import tagged, wait_gone
 
 
 def test_answers_never_cross_when_rewards_fork():
@@ -227,9 +228,7 @@ def test_an_async_reward_that_blocks_the_loop_is_answered_timeout_and_named():
         assert "async reward 'aecho' held the event loop for" in s.output()
 
 
-def _raw(url: str) -> "socket.socket":
-    import socket
-
+def _raw(url: str) -> socket.socket:
     host, port = url.removeprefix("http://").split(":")
     return socket.create_connection((host, int(port)), timeout=30)
 
