@@ -283,6 +283,19 @@ class ProcessEngine:
 
             forkserver.ensure_running()
 
+    def _wake_forkserver(self) -> None:
+        """SIGCONT a forkserver someone stopped: a replacement being forked waits for it in a thread, and
+        the process cannot exit before that thread has finished."""
+        if self._context.get_start_method() == "forkserver":
+            from multiprocessing import forkserver
+
+            pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
+            if pid:
+                try:
+                    os.kill(pid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
+
     async def start(self) -> None:
         _worker.run_setups(s for s in self.registry if isinstance(s, RewardSpec) and s.is_async)
         results = await asyncio.gather(*(self._spawn() for _ in range(self.size)), return_exceptions=True)
@@ -320,6 +333,7 @@ class ProcessEngine:
 
     async def stop(self) -> None:
         self._stopping = True
+        self._wake_forkserver()
         for task in list(self._tasks):
             task.cancel()
         workers = [w for w in self._workers if not w.retired]

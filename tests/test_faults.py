@@ -143,6 +143,19 @@ def test_workers_and_the_forkserver_killed_or_stopped_under_load():
         assert [echoed(a) for _, a in hammer(f"{s.url}/rewards/echo", 20, str)] == list(range(20))
 
 
+def test_a_stopped_forkserver_does_not_hold_up_shutdown():
+    """A replacement worker being forked waits for the forkserver; SIGTERM must still stop the server."""
+    with fault_server(["--workers", "1", "--grace-period", "1"]) as s:
+        signal_quietly(s.forkserver(), signal.SIGSTOP)
+        (worker,) = s.workers()
+        signal_quietly(worker, signal.SIGKILL)  # its replacement cannot be forked
+        deadline = time.monotonic() + 10
+        while s.metric("rewardkit_worker_restarts_total") < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        s.process.send_signal(signal.SIGTERM)
+        assert s.process.wait(timeout=30) == 0
+
+
 def test_sigterm_with_requests_in_flight_answers_each_in_its_contract():
     """Defect 6: calls cut off by the end of the grace period got uvicorn's plain-text 500."""
     with fault_server(["--workers", "2", "--grace-period", "1"]) as s:
