@@ -200,6 +200,15 @@ def _clean_phrase_value(rest: str) -> str:
     return rest.strip().strip("*_").rstrip(",;:").strip()
 
 
+def _ends_within(rest: str) -> bool:
+    """Whether the value `_clean_phrase_value` reads from `rest` ends inside it (math delimiters, a sentence end)."""
+    rest = rest.strip().strip("*_").strip()
+    for opening, closing in _MATH_DELIMS:
+        if rest.startswith(opening) and re.search(rf"(?<!\\){re.escape(closing)}", rest[len(opening):]):
+            return True
+    return _SENTENCE_END.search(rest) is not None
+
+
 def _phrase_matches(text: str) -> list[re.Match[str]]:
     """Every phrase match, overlapping ones included.
 
@@ -217,7 +226,7 @@ def _phrase_candidate(text: str) -> Extraction | None:
     for match in reversed(_phrase_matches(text)):
         rest = match.group("rest")
         if len(rest) == _PHRASE_REACH and match.end("rest") < len(text) and text[match.end("rest")] != "\n" \
-                and not _SENTENCE_END.search(rest):
+                and not _ends_within(rest):
             return _nothing(f"the answer after the last 'answer is' phrase is too long (over {_PHRASE_REACH} characters)")
         value = _clean_phrase_value(rest)
         if not value and match.group("next"):

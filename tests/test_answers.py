@@ -320,3 +320,14 @@ def test_gsm8k_rejections(text: str, why: str) -> None:
 def test_extraction_does_not_import_sympy() -> None:
     code = "import rewards._answers, sys; assert 'sympy' not in sys.modules and 'math_verify' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+
+
+def test_an_answer_phrase_on_a_long_line_reads_what_the_phrase_says_in_linear_time():
+    from rewards._answers import _phrase_candidate, strip_thinking
+
+    assert _phrase_candidate("The answer is $x = 5$ " + "y" * 5000).answer == "x = 5"
+    assert _phrase_candidate("The answer is 42. " + "y" * 5000).answer == "42"
+    assert "too long" in _phrase_candidate("The answer is " + "7" * 5000).reason
+    # Each of these took seconds per 100 kB before (every phrase, or every unclosed tag, rescanned the rest).
+    assert _phrase_candidate("A) B) answer: " * 200_000).answer == "A) B) answer"
+    assert strip_thinking("<think>" * 400_000) == ""
