@@ -65,6 +65,11 @@ def _act(action: str, arg: str) -> None:
         raise KeyboardInterrupt
     elif action == "scribble":
         _scribble()
+    elif action == "scribble_child":  # a second writer: a forked child answers on the pipe
+        if os.fork() == 0:
+            _scribble()
+            os._exit(0)
+        time.sleep(0.5)  # the child's bytes arrive first
     elif action == "crash":
         os._exit(5)
 

@@ -2,7 +2,7 @@
 
 Assertions are on outcomes (which answer each request got, which processes
 are left), never on timings; every request carries an id its reward echoes.
-After each server stops, no process it started may remain (`fault_server`).
+After each server stops, no process it started may remain (`served.serve`).
 """
 
 import select
@@ -27,13 +27,14 @@ def test_answers_never_cross_when_rewards_fork():
         assert [check_vertex(a, i) for i, a in answers] == ["ok"] * 120
 
 
-def test_an_answer_to_no_running_call_breaks_the_worker():
-    """Defect 1: an answer that matches no outstanding call (here forged on the pipe) is never taken as a
-    score: the worker is replaced and its call answered WORKER_CRASHED."""
+@pytest.mark.parametrize("action, said", [("scribble", "answered call -1"), ("scribble_child", "not the worker")])
+def test_an_answer_to_no_running_call_or_from_a_second_writer_breaks_the_worker(action, said):
+    """Defect 1: an answer that matches no outstanding call, or comes from another process than the worker
+    (here forged on the pipe), is never taken as a score: the worker is replaced, its call WORKER_CRASHED."""
     with fault_server(["--workers", "1"]) as s:
-        answer = httpx.post(f"{s.url}/rewards/echo", json=vertex("7 scribble"), timeout=30)
+        answer = httpx.post(f"{s.url}/rewards/echo", json=vertex(f"7 {action}"), timeout=30)
         assert check_vertex(answer, 7, ["WORKER_CRASHED"]) == "WORKER_CRASHED"
-        assert "answered call -1" in answer.json()["message"]
+        assert said in answer.json()["message"]
         assert echoed(httpx.post(f"{s.url}/rewards/echo", json=vertex("8"), timeout=30)) == 8
         assert s.metric('rewardkit_worker_restarts_total{reason="broken"}') == 1
 
