@@ -11,7 +11,8 @@ fails with no log line. Here:
 - a connection that has not sent a whole request head within HEAD_TIMEOUT seconds of opening, or of
   starting its next request, gets 408 and is closed (idle and slowloris connections);
 - beyond `max_connections` open connections, a new one gets 503 and is closed, with a warning log;
-- the soft open-file limit is raised to the hard one, and the default connection cap stays below it.
+- the soft open-file limit is raised to the hard one, and the default connection cap stays below it;
+- bytes that are not HTTP get uvicorn's 400 as JSON `{"message": ...}`, like every other refusal.
 Cloud Run's and Function Compute's front ends absorb some of this; a directly exposed container does not.
 """
 
@@ -116,6 +117,10 @@ class GuardedHttpTools(HttpToolsProtocol):
         if not self.transport.is_closing():
             self.transport.write(_raw_answer(status, reason, message, extra))
             self.transport.close()
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to bytes that are not HTTP, as JSON like every other refusal."""
+        self._refuse(400, "Bad Request", msg)
 
     def _head_expired(self) -> None:
         self._head_timer = None

@@ -276,6 +276,9 @@ def test_connections_are_limited_in_head_size_head_time_and_number():
             big = _raw(s.url)
             big.sendall(b"POST /rewards/echo HTTP/1.1\r\nhost: x\r\nx-big: " + b"a" * (1 << 20) + b"\r\n\r\n")
             assert _read_all(big).startswith(b"HTTP/1.1 431 ")
+            garbage = _raw(s.url)
+            garbage.sendall(b"\x16\x03\x01 not http\r\n\r\n")
+            assert b'{"message": "Invalid HTTP request received."}' in _read_all(garbage)
             crowd = [_raw(s.url) for _ in range(12)]  # with idle and slow: over the cap of 12
             answered: set = set()
             deadline = time.monotonic() + 5
