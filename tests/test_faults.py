@@ -5,16 +5,21 @@ are left), never on timings; every request carries an id its reward echoes.
 After each server stops, no process it started may remain (`served.serve`).
 """
 
+import resource
 import select
 import signal
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
+from rewardkit._fixtures import load_cases
+
+from .conftest import REPO
 from .faulty import check_vertex, dashscope, echoed, fault_server, group, hammer, signal_quietly, vertex
 from .served import tagged, wait_gone
 
@@ -206,10 +211,6 @@ def _hostile_answer(megabytes: float) -> str:
 
 def test_every_builtin_reward_answers_a_multi_megabyte_answer_within_its_timeout():
     """Defect 9: 5 MB of a repeated sentence took a minute and got a 500."""
-    from rewardkit._fixtures import load_cases
-
-    from .conftest import REPO
-
     answer = _hostile_answer(3)
     with fault_server(["--workers", "2", "--timeout", "30"], target="rewards") as s:
         names = [r["name"] for r in httpx.get(f"{s.url}/rewards").json()["rewards"]]
@@ -220,8 +221,6 @@ def test_every_builtin_reward_answers_a_multi_megabyte_answer_within_its_timeout
             body = case.request
             body["response"] = {"role": "model", "parts": [{"text": answer}]}
             return name, httpx.post(f"{s.url}/rewards/{name}", json=body, timeout=120)
-
-        from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(2) as pool:
             for name, reply in pool.map(post, names):
@@ -261,8 +260,6 @@ def _read_all(sock) -> bytes:
 def test_connections_are_limited_in_head_size_head_time_and_number():
     """Defect 8: an 8 MiB header got 200, idle and slowloris connections were held forever, and past the
     open-file limit every request failed with no log line."""
-    import resource
-
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     lowered = min(hard, 1024) if hard != resource.RLIM_INFINITY else 1024
     resource.setrlimit(resource.RLIMIT_NOFILE, (lowered, hard))  # the server inherits the common 1,024
