@@ -1,0 +1,89 @@
+"""What every judge reward shares: its client, its deadline, the cost of its calls, the reply quoted."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Awaitable, Mapping, TypeVar
+
+from rewardkit import RegistrationError
+from rewardkit.clients import AsyncJudge, JudgeLimits, TokenProvider
+from rewardkit.clients.judge import Completion, Messages, trim
+
+T = TypeVar("T")
+
+
+def deadline_for(timeout: float) -> float:
+    """Seconds a reward call may spend on its judge: short of its timeout by 20 % (at most 2 s), so a slow
+    judge ends as JUDGE_ERROR with the judge's last answer, not as a bare TIMEOUT."""
+    return max(timeout * 0.8, timeout - 2.0)
+
+
+def make_judge(reward: str, *, judge: AsyncJudge | None, model: str | None, base_url: str | None,
+               api_key_env: str | None, token_provider: TokenProvider | None, limits: JudgeLimits,
+               params: Mapping[str, Any] | None, cache: bool, cache_dir: str | os.PathLike[str] | None,
+               timeout: float) -> AsyncJudge:
+    if not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise RegistrationError(f"judge reward {reward!r}: timeout must be a number of seconds > 0, got {timeout!r}")
+    if judge is not None:
+        return judge
+    limits = dataclasses.replace(limits, deadline=min(limits.deadline, deadline_for(timeout)),
+                                 attempt_timeout=min(limits.attempt_timeout, deadline_for(timeout)))
+    return AsyncJudge(model, base_url=base_url, api_key_env=api_key_env, token_provider=token_provider,
+                      limits=limits, params={"temperature": 0.0, **(params or {})}, cache=cache,
+                      cache_dir=cache_dir, name=reward)
+
+
+@dataclass
+class Costs:
+    """What one reward call's judge requests cost, reported as its per-call metrics."""
+
+    calls: int = 0
+    cached: int = 0
+    tokens: int = 0
+    retries: int = 0
+    latency: float = 0.0
+
+    def add(self, reply: Completion) -> Completion:
+        self.calls += 1
+        self.cached += reply.cached
+        self.tokens += 0 if reply.cached else reply.prompt_tokens + reply.completion_tokens
+        self.retries += reply.retries
+        self.latency = max(self.latency, reply.latency)
+        return reply
+
+    def metrics(self) -> dict[str, float]:
+        return {"judge_calls": float(self.calls), "judge_cached": float(self.cached), "judge_tokens": float(self.tokens),
+                "judge_retries": float(self.retries), "judge_latency_s": round(self.latency, 4)}
+
+
+class Asker:
+    """Asks one reward call's questions of the judge, under the call's single deadline, counting costs."""
+
+    def __init__(self, judge: AsyncJudge, timeout: float) -> None:
+        self.judge = judge
+        self.until = time.monotonic() + deadline_for(timeout)
+        self.costs = Costs()
+
+    async def ask(self, chat: Messages, draw: int = 0) -> str:
+        return self.costs.add(await self.judge.complete(chat, draw=draw, until=self.until)).text
+
+
+def quoted(reply: str) -> str:
+    """The judge's reply, trimmed, as it goes in a reason or an error."""
+    return f"judge said: {trim(reply)!r}"
+
+
+async def all_of(awaitables: list[Awaitable[T]]) -> list[T]:
+    """Every result, in order; when one fails, the others are cancelled (no judge call outlives its reward)."""
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise

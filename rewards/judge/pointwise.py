@@ -1,0 +1,207 @@
+"""Pointwise judges: one response, one verdict. `judge_reward` (Vertex autorater parity) and
+`equivalence_judge` (a reference-guided second opinion behind a rule-based reward)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+from typing import Any, Callable, Mapping, Sequence
+
+from rewardkit import RegistrationError, RewardSpec, Sample, Score, reward, spec_of
+from rewardkit._invoke import call_inputs, run_call
+from rewardkit._sample import DEFAULT_REFERENCE_KEYS
+from rewardkit.clients import AsyncJudge, JudgeLimits, JudgeUnparseable, TokenProvider
+
+from .._gold import require_gold
+from ._defences import strip_thinking, trivial
+from ._judging import Asker, all_of, make_judge, quoted
+from ._prompts import check_template, messages, render
+from ._verdicts import MatchScore, NumberScore, Scorer, extractor, scorer
+
+EQUIVALENCE_PROMPT = """\
+Decide whether a candidate's final answer to a question is equivalent to the reference answer.
+
+Question:
+{{prompt}}
+
+Reference answer:
+{{references.answer}}
+
+Candidate's final answer:
+{{response}}
+
+Equivalent means the same value or meaning in any form (0.5 and 1/2, "x = 2" and "2", "Paris" and
+"paris, France" when the question asks for a city), not merely close or partly right. Think briefly,
+then end with one line: "Verdict: EQUIVALENT" or "Verdict: DIFFERENT".
+"""
+EQUIVALENCE_PARSE = r"(?i)verdict\s*[:：]\s*\**\s*(EQUIVALENT|DIFFERENT)"
+
+
+def judged_text(sample: Sample, keep_thinking: bool) -> str:
+    """What the judge sees of a response: the answer alone, unless the reward asks for the reasoning too."""
+    if keep_thinking:
+        return f"<think>{sample.thinking}</think>\n{sample.response}" if sample.thinking else sample.response
+    return strip_thinking(sample.response)
+
+
+def _scored(reply: str, extract: Callable[[str], str], scoring: Scorer, on_unparseable: float | None) -> float:
+    try:
+        return scoring(extract(reply))
+    except JudgeUnparseable as exc:
+        if on_unparseable is None:
+            raise JudgeUnparseable(f"{exc.detail}; {quoted(reply)}") from None
+        return on_unparseable
+
+
+def _named(fn: Callable[..., Any], name: str, doc: str) -> Callable[..., Any]:
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return fn
+
+
+def judge_reward(
+    name: str,
+    *,
+    prompt: str,
+    model: str | None = None,
+    base_url: str | None = None,
+    api_key_env: str | None = "OPENAI_API_KEY",
+    parse: str = "identity",
+    score: Scorer | tuple[float, float] | str = NumberScore(),
+    samples: int = 1,
+    system: str | None = None,
+    on_unparseable: float | None = None,
+    keep_thinking: bool = False,
+    params: Mapping[str, Any] | None = None,
+    limits: JudgeLimits = JudgeLimits(),
+    cache: bool = True,
+    cache_dir: str | os.PathLike[str] | None = None,
+    token_provider: TokenProvider | None = None,
+    judge: AsyncJudge | None = None,
+    timeout: float = 60.0,
+    weight: float = 1.0,
+    fallback: float | None = None,
+) -> Callable[..., Any]:
+    """A pointwise LLM-judge reward, registered as `name` in the module that assigns it.
+
+    `prompt` takes Vertex's autorater placeholders: {{prompt}}, {{response}} (fenced),
+    {{system_instruction}}, {{references.KEY}}. The reply is read like Vertex's
+    `autoraterResponseParseConfig` (`parse`: "identity" or a regex whose last match wins) and
+    scored by `score`: NumberScore(low, high, to=(0, 1)) (or `(low, high)`), or
+    MatchScore(expected, correct, wrong) (or the expected string). `samples=N` asks N times and
+    averages. A reply that does not parse fails the call as JUDGE_UNPARSEABLE unless
+    `on_unparseable` gives it a score; no verdict at all (after retries, within 80 % of `timeout`)
+    is JUDGE_ERROR. Empty, punctuation-only and reasoning-opener-only responses score the minimum
+    without asking. `model`, `base_url` and the key default to REWARDKIT_JUDGE_MODEL,
+    REWARDKIT_JUDGE_BASE_URL / OPENAI_BASE_URL and $`api_key_env`; pass `judge=` to share one
+    client (and its concurrency cap) between rewards.
+    """
+    check_template(prompt, name)
+    extract, scoring = extractor(parse, name), scorer(score, name)
+    if not isinstance(samples, int) or isinstance(samples, bool) or samples < 1:
+        raise RegistrationError(f"judge reward {name!r}: samples must be an integer >= 1, got {samples!r}")
+    client = make_judge(name, judge=judge, model=model, base_url=base_url, api_key_env=api_key_env,
+                        token_provider=token_provider, limits=limits, params=params, cache=cache,
+                        cache_dir=cache_dir, timeout=timeout)
+
+    async def judged(sample: Sample) -> Score:
+        response = judged_text(sample, keep_thinking)
+        unfit = trivial(response)
+        if unfit:
+            return Score(scoring.minimum, f"{unfit}: the minimum, without asking the judge", {"judge_calls": 0.0})
+        chat = messages(render(prompt, sample, response, name), system)
+        asker = Asker(client, timeout)
+        replies = await all_of([asker.ask(chat, draw) for draw in range(samples)])
+        values = [_scored(reply, extract, scoring, on_unparseable) for reply in replies]
+        value = sum(values) / len(values)
+        reason = quoted(replies[-1]) if samples == 1 else \
+            f"mean of {samples} verdicts ({', '.join(f'{v:g}' for v in values)}); last {quoted(replies[-1])}"
+        return Score(value, reason, asker.costs.metrics())
+
+    _named(judged, name, f"LLM judge {name!r}: {' '.join(prompt.split())[:200]}")
+    return reward(judged, name=name, weight=weight, fallback=fallback, timeout=timeout)  # type: ignore[no-any-return]
+
+
+def _rule_spec(rule: Any, name: str) -> RewardSpec | None:
+    if rule is None:
+        return None
+    spec = spec_of(rule)
+    if not isinstance(spec, RewardSpec) or spec.grouped or spec.is_async:
+        raise RegistrationError(f"equivalence judge {name!r}: rule must be a synchronous single reward "
+                                f"(like math_accuracy), got {spec.name!r}")
+    return spec
+
+
+async def _rule_verdict(spec: RewardSpec, sample: Sample) -> tuple[float, str | None, str]:
+    """(score, the answer it read or None, its reason); a rule that fails fails the call with its message."""
+    outcome = await asyncio.to_thread(run_call, spec, call_inputs(spec, sample))
+    if outcome.score is None:
+        failure = outcome.failure
+        raise ValueError(f"rule {spec.name!r} failed: {failure.code if failure else '?'}: "
+                         f"{failure.message if failure else ''}")
+    parsed_ok = outcome.score.metrics.get("parsed_ok", 1.0) > 0
+    answer = outcome.parsed if spec.parser is not None and parsed_ok else None
+    return outcome.score.value, answer, outcome.score.reason or ""
+
+
+def equivalence_judge(
+    name: str,
+    *,
+    rule: Any = None,
+    passing: float = 1.0,
+    recovered: float = 1.0,
+    prompt: str = EQUIVALENCE_PROMPT,
+    model: str | None = None,
+    base_url: str | None = None,
+    api_key_env: str | None = "OPENAI_API_KEY",
+    reference_keys: Sequence[str] | None = None,
+    params: Mapping[str, Any] | None = None,
+    limits: JudgeLimits = JudgeLimits(),
+    cache: bool = True,
+    cache_dir: str | os.PathLike[str] | None = None,
+    token_provider: TokenProvider | None = None,
+    judge: AsyncJudge | None = None,
+    timeout: float = 60.0,
+    weight: float = 1.0,
+    fallback: float | None = None,
+) -> Callable[..., Any]:
+    """A reference-guided equivalence judge; behind `rule`, a second opinion on the rule's "no".
+
+    With `rule` (a sync single reward such as math_accuracy): the rule scores first; a score of
+    at least `passing` stands and the judge is not asked. Otherwise the judge compares the
+    answer the rule's parser read (or the whole response, for a rule without a parser) with the
+    gold answer, and "EQUIVALENT" raises the score to `recovered`. A response the rule's parser
+    finds no answer in keeps the rule's score: the judge never grades what the rule could not read.
+    Without `rule`, the score is `recovered` or 0.
+    """
+    check_template(prompt, name, needs=("response", "references.answer"))
+    rule_spec = _rule_spec(rule, name)
+    keys = tuple(reference_keys) if reference_keys else (rule_spec.reference_keys if rule_spec else DEFAULT_REFERENCE_KEYS)
+    extract = extractor(EQUIVALENCE_PARSE, name)
+    client = make_judge(name, judge=judge, model=model, base_url=base_url, api_key_env=api_key_env,
+                        token_provider=token_provider, limits=limits, params=params, cache=cache,
+                        cache_dir=cache_dir, timeout=timeout)
+
+    async def equivalent(sample: Sample) -> Score:
+        gold = require_gold(sample.reference(keys), name)
+        rule_score, answer, because = 0.0, judged_text(sample, False), ""
+        if rule_spec is not None:
+            rule_score, answer, because = await _rule_verdict(rule_spec, sample)
+            if rule_score >= passing or answer is None:
+                return Score(rule_score, f"rule {rule_spec.name}: {because}", {"rule": rule_score, "judge_calls": 0.0})
+        unfit = trivial(answer)
+        if unfit:
+            return Score(rule_score, f"{unfit}: not judged", {"rule": rule_score, "judge_calls": 0.0})
+        shown = dataclasses.replace(sample, references={**sample.references, "answer": gold})
+        asker = Asker(client, timeout)
+        reply = await asker.ask(messages(render(prompt, shown, answer, name)))
+        verdict = _scored(reply, extract, MatchScore("EQUIVALENT", 1.0, 0.0, others=("DIFFERENT",)), None)
+        value = max(rule_score, recovered * verdict)
+        said = "judge: equivalent" if verdict else "judge: different"
+        reason = f"rule {rule_spec.name}: {because}; {said}; {quoted(reply)}" if rule_spec else f"{said}; {quoted(reply)}"
+        return Score(value, reason, {"rule": rule_score, "judge_equivalent": verdict, **asker.costs.metrics()})
+
+    _named(equivalent, name, f"LLM equivalence judge {name!r}" + (f" behind {rule_spec.name}" if rule_spec else ""))
+    return reward(equivalent, name=name, weight=weight, fallback=fallback, timeout=timeout,  # type: ignore[no-any-return]
+                  reference_keys=keys)
