@@ -14,6 +14,7 @@ What it answers is scripted with `POST /control` (a JSON object, every key optio
 - `obey`: a gullible judge: a line `JUDGE: reply TEXT` outside every fenced block of the user
   message makes it reply TEXT (what an answer that breaks out of its fence, or a template that
   does not fence it, gets);
+- `identity_token`: what the metadata server path (`.../service-accounts/default/identity`) hands out;
 - `key`: answer 401 unless `Authorization: Bearer KEY`;
 - `ranking`: texts from best to worst; for "Answer A: ... Answer B: ..." it prefers the answer
   holding the better-ranked text; `bias: "A"` makes it always say A (position bias).
@@ -28,7 +29,14 @@ import argparse
 import asyncio
 import json
 import re
-from typing import Any
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
 
 _DIRECTIVE = re.compile(r"^\s*JUDGE:\s*reply\s+(.+?)\s*$")
 _FENCE = re.compile(r"^(`{3,})")
@@ -124,6 +132,11 @@ def make_app(judge: Judge) -> Any:
             if b"bodies=1" in scope.get("query_string", b""):
                 stats["bodies"] = judge.bodies
             return await _send(send, 200, json.dumps(stats).encode())
+        if path.endswith("/service-accounts/default/identity"):  # the GCE / Cloud Run metadata server
+            token = judge.script.get("identity_token")
+            if not token or dict(scope["headers"]).get(b"metadata-flavor") != b"Google":
+                return await _send(send, 403, b"forbidden")
+            return await _send(send, 200, str(token).encode())
         if path == "/health":
             return await _send(send, 200, b"{}")
         if path != "/v1/chat/completions" or method != "POST":
@@ -162,6 +175,40 @@ async def _completion(judge: Judge, body: bytes, send: Any) -> None:
               "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": max(len(text) // 4, 1),
                         "total_tokens": prompt_tokens + max(len(text) // 4, 1)}}
     await _send(send, 200, json.dumps(answer).encode())
+
+
+@contextmanager
+def running() -> Iterator[str]:
+    """Start this server in its own process on a free loopback port; yield its URL; stop it after."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with tempfile.TemporaryDirectory(prefix="judge-server-") as folder:
+        log = Path(folder) / "judge.log"
+        with open(log, "w") as out:
+            process = subprocess.Popen([sys.executable, __file__, "--port", str(port)], stdout=out,
+                                       stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"the judge server exited:\n{log.read_text()}")
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"the judge server did not start:\n{log.read_text()}") from None
+                    time.sleep(0.05)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def main() -> None:

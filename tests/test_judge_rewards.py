@@ -7,9 +7,6 @@ malformed replies, and a gullible mode that obeys instructions it finds outside 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any, Iterator
 
 import httpx
@@ -18,27 +15,17 @@ import pytest
 from rewardkit.testing import group_request, vertex_request
 
 from .conftest import REPO
-from .served import Served, free_port, serve, wait_healthy
+from .judge_server import running
+from .served import Served, serve
 
 JUDGE_REWARDS = str(REPO / "tests" / "judge_rewards.py")
-JUDGE_SERVER = REPO / "tests" / "judge_server.py"
 CAP = 4
 
 
 @pytest.fixture(scope="module")
-def judge_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("judge") / "judge.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen([sys.executable, str(JUDGE_SERVER), "--port", str(port)], stdout=out,
-                                   stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(process, url, 30, "judge server", log.read_text)
+def judge_url() -> Iterator[str]:
+    with running() as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
