@@ -113,7 +113,8 @@ async def _body(receive: Any) -> bytes:
 
 
 async def _send(send: Any, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-    raw = [(b"content-type", b"application/json"), *((k.encode(), v.encode()) for k, v in (headers or {}).items())]
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+           *((k.encode(), v.encode()) for k, v in (headers or {}).items())]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
 

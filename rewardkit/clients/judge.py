@@ -5,6 +5,11 @@ one reply: `{"choices": [{"message": {"content"}, "finish_reason"}], "usage": {"
 "completion_tokens"}}` (openai/openai-python `src/openai/types/chat/chat_completion.py`). vLLM,
 SGLang, Ollama, OpenAI, and Gemini's and Model Studio's compatible endpoints speak it.
 
+The requests go through aiohttp, not httpx: on 2 cores httpx's AsyncClient stalls above ~32
+requests in flight (single requests waiting 5 s; bench/judge_bench.py measures both, and a raw
+asyncio client as the floor), a known httpcore pool cost (encode/httpx#3215,
+openai/openai-python#1596); aiohttp keeps each request at the judge's own latency at 128.
+
 What a reward needs of it, beyond a plain call: a verdict or a `JudgeError`, never a guess;
 retries that end before the reward's timeout; a concurrency cap and rate limits shared by every
 reward call of a process; and a cache so a replayed or duplicated sample is judged once.
@@ -21,9 +26,10 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Mapping, Sequence, Union
 
-import httpx
+if TYPE_CHECKING:
+    import aiohttp
 
 from .._errors import JudgeError
 from . import _retry, _telemetry
@@ -122,7 +128,8 @@ class _LoopState:
     """What must belong to one event loop: the HTTP client, the cap, the limiters, the requests in flight."""
 
     loop: asyncio.AbstractEventLoop
-    client: httpx.AsyncClient
+    session: "aiohttp.ClientSession"
+    closer: AsyncIterator[None]
     slots: asyncio.Semaphore
     requests: _Bucket | None
     tokens: _Bucket | None
@@ -166,7 +173,7 @@ class AsyncJudge:
     imports without them. `api_key_env=None` sends no key (a local vLLM or Ollama).
     `token_provider` is called before each request for a bearer token instead of a key.
     `params` are sent with every request (`temperature`, `max_tokens`, ...). `cache_dir` keeps
-    verdicts on disk too, for replays. `transport` swaps httpx's network layer (tests, replays).
+    verdicts on disk too, for replays.
     """
 
     def __init__(
@@ -182,7 +189,6 @@ class AsyncJudge:
         cache: bool = True,
         cache_dir: str | os.PathLike[str] | None = None,
         headers: Mapping[str, str] | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
         name: str | None = None,
     ) -> None:
         self._model = model
@@ -196,7 +202,6 @@ class AsyncJudge:
         self._memory: OrderedDict[str, Completion] = OrderedDict()
         self._disk = _DiskCache(cache_dir) if cache_dir is not None and cache else None
         self.headers = dict(headers or {})
-        self._transport = transport
         self._name = name
         self._states: dict[int, _LoopState] = {}
 
@@ -233,20 +238,21 @@ class AsyncJudge:
         raise JudgeError(f"no API key for judge {self.name!r}: set {self.api_key_env}, pass api_key=..., "
                          "token_provider=..., or api_key_env=None for a server that needs none")
 
-    def _state(self) -> _LoopState:
+    async def _state(self) -> _LoopState:
         loop = asyncio.get_running_loop()
         state = self._states.get(id(loop))
         if state is not None and state.loop is loop:
             return state
-        # `rewardkit.testing` and the DashScope processors run each call on a new loop; a closed loop's client is dead.
+        import aiohttp  # here, not at import: only a process that judges pays for it
+
+        # `rewardkit.testing` and the DashScope processors run each call on a new loop; a closed loop's session is dead.
         self._states = {k: s for k, s in self._states.items() if not s.loop.is_closed()}
         cap = self.limits.concurrency
-        # httpx's default pool (100 connections, 20 kept alive) makes requests above 20 in flight open and
-        # close a connection each time; a pool as large as the cap keeps every connection (bench/judge_bench.py).
-        client = httpx.AsyncClient(limits=httpx.Limits(max_connections=cap, max_keepalive_connections=cap),
-                                   transport=self._transport, trust_env=False)
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=cap), trust_env=False)
+        closer = _close_at_loop_end(session)
+        await closer.__anext__()
         state = _LoopState(
-            loop, client, asyncio.Semaphore(cap),
+            loop, session, closer, asyncio.Semaphore(cap),
             _Bucket(self.limits.requests_per_minute, "requests-per-minute") if self.limits.requests_per_minute else None,
             _Bucket(self.limits.tokens_per_minute, "tokens-per-minute") if self.limits.tokens_per_minute else None,
         )
@@ -254,10 +260,10 @@ class AsyncJudge:
         return state
 
     async def aclose(self) -> None:
-        """Close this loop's connections (the server's loop ends with the process; tests call this)."""
+        """Close this loop's connections now (they close by themselves when an `asyncio.run` loop ends)."""
         state = self._states.pop(id(asyncio.get_running_loop()), None)
         if state is not None:
-            await state.client.aclose()
+            await state.session.close()
 
     # ---- asking ---------------------------------------------------------------------------
 
@@ -273,12 +279,12 @@ class AsyncJudge:
         model = self.model
         end = min(until, time.monotonic() + self.limits.deadline) if until else time.monotonic() + self.limits.deadline
         if not self.cache:
-            return await self._ask(self._state(), model, messages, request, end)
+            return await self._ask(await self._state(), model, messages, request, end)
         key = cache_key(model, messages, request, draw)
         hit = self._cached(key)
         if hit is not None:
             return hit
-        state = self._state()
+        state = await self._state()
         pending = state.pending.get(key)
         if pending is not None:  # the same request is in flight (a duplicated sample): wait for its reply
             _telemetry.CACHE_HITS.labels(self.name, "in_flight").inc()
@@ -372,16 +378,20 @@ class AsyncJudge:
             await asyncio.wait_for(state.slots.acquire(), remaining)
         except asyncio.TimeoutError:
             return "deadline", {}, f"{self.limits.concurrency} requests stayed in flight until the deadline"
+        import aiohttp
+
         gauge = _telemetry.IN_FLIGHT.labels(self.name)
         gauge.inc()
         started = time.monotonic()
         try:
             timeout = max(min(self.limits.attempt_timeout, end - started), 0.001)
-            response = await state.client.post(url, json=body, headers=headers, timeout=timeout)
-        except httpx.TimeoutException:
+            async with state.session.post(url, data=json.dumps(body).encode(), headers={
+                    **headers, "Content-Type": "application/json"}, timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+                status, reply_headers, text = response.status, response.headers, await response.text(errors="replace")
+        except asyncio.TimeoutError:
             _telemetry.REQUESTS.labels(self.name, "timeout").inc()
             return "timeout", {}, f"no answer within {timeout:.1f} s"
-        except httpx.TransportError as exc:
+        except aiohttp.ClientError as exc:
             _telemetry.REQUESTS.labels(self.name, "connection").inc()
             return "connection", {}, f"{type(exc).__name__}: {exc}"
         finally:
@@ -389,29 +399,36 @@ class AsyncJudge:
             gauge.dec()
         latency = time.monotonic() - started
         _telemetry.LATENCY.labels(self.name).observe(latency)
-        status = response.status_code
         _telemetry.REQUESTS.labels(self.name, "ok" if status == 200 else str(status)).inc()
         if status != 200:
-            what = f"HTTP {status}: {trim(response.text)}"
-            if _retry.should_retry(status, response.headers):
-                return str(status), response.headers, what
+            what = f"HTTP {status}: {trim(text)}"
+            if _retry.should_retry(status, reply_headers):
+                return str(status), reply_headers, what
             raise JudgeError(f"judge at {url} refused the request: {what}")
-        return self._completion(response, latency)
+        return self._completion(text, latency)
 
-    def _completion(self, response: httpx.Response, latency: float) -> Completion:
+    def _completion(self, raw: str, latency: float) -> Completion:
         try:
-            data = response.json()
-            choice = data["choices"][0]
-            text = choice["message"]["content"]
+            data = json.loads(raw)
+            text = data["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError):
-            raise JudgeError(f"the judge's reply is not a chat completion: {trim(response.text)}") from None
+            raise JudgeError(f"the judge's reply is not a chat completion: {trim(raw)}") from None
         if not isinstance(text, str):
-            raise JudgeError(f"the judge's reply has no text content: {trim(response.text)}")
+            raise JudgeError(f"the judge's reply has no text content: {trim(raw)}")
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
         prompt_tokens, completion_tokens = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
         _telemetry.TOKENS.labels(self.name, "prompt").inc(prompt_tokens)
         _telemetry.TOKENS.labels(self.name, "completion").inc(completion_tokens)
         return Completion(text, prompt_tokens, completion_tokens, latency)
+
+
+async def _close_at_loop_end(session: "aiohttp.ClientSession") -> AsyncIterator[None]:
+    """Started once, this generator is finalised when its loop shuts down (`asyncio.run` and uvicorn call
+    `shutdown_asyncgens`), closing the session there instead of warning about it from a dead loop."""
+    try:
+        yield
+    finally:
+        await session.close()
 
 
 def cloud_run_identity_token(audience: str, *, metadata_url: str = "http://metadata.google.internal",
@@ -428,6 +445,8 @@ def cloud_run_identity_token(audience: str, *, metadata_url: str = "http://metad
         loop_lock = lock.setdefault(id(asyncio.get_running_loop()), asyncio.Lock())
         async with loop_lock:
             if cached["token"] is None or time.monotonic() >= cached["expires"]:
+                import httpx  # one request an hour: the simple client does
+
                 url = f"{metadata_url.rstrip('/')}/computeMetadata/v1/instance/service-accounts/default/identity"
                 try:
                     async with httpx.AsyncClient(trust_env=False) as client:
