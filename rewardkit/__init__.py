@@ -14,6 +14,7 @@ from ._errors import (
     InvalidScoreError,
     JudgeError,
     JudgeUnparseable,
+    MissingReferenceError,
     LoadError,
     ParseError,
     RegistrationError,
@@ -55,5 +56,5 @@ __all__ = [
     "Outcome", "Failure", "RewardSpec", "CompositeSpec", "Registry", "collect", "spec_of",
     "parsers", "create_app",
     "RewardkitError", "RegistrationError", "LoadError", "ParseError", "InvalidScoreError", "UnknownRewardError",
-    "JudgeError", "JudgeUnparseable",
+    "MissingReferenceError", "JudgeError", "JudgeUnparseable",
 ]

@@ -7,9 +7,9 @@ import dataclasses
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Mapping, TypeVar
+from typing import Any, Awaitable, Mapping, Sequence, TypeVar
 
-from rewardkit import RegistrationError
+from rewardkit import MissingReferenceError, RegistrationError, Sample
 from rewardkit.clients import AsyncJudge, JudgeLimits, TokenProvider
 from rewardkit.clients.judge import Completion, Messages, trim
 
@@ -87,3 +87,13 @@ async def all_of(awaitables: list[Awaitable[T]]) -> list[T]:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+
+
+def gold(sample: Sample, keys: Sequence[str], reward: str) -> str:
+    """The sample's gold answer as text; none is MISSING_REFERENCE (the data's fault, never a score)."""
+    value = sample.reference(keys)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise MissingReferenceError(f"{reward}: no gold answer in the request: looked for ground_truth, then "
+                                    f"references {', '.join(repr(k) for k in keys)}; the request's references "
+                                    f"have keys: {', '.join(repr(k) for k in sample.references) or 'none'}")
+    return str(value)

@@ -12,9 +12,8 @@ import json
 import re
 from typing import Any
 
-from rewardkit import RegistrationError, Sample
+from rewardkit import MissingReferenceError, RegistrationError, Sample
 
-from .._gold import MissingReferenceError
 from ._defences import DATA_NOTICE, fence
 
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")

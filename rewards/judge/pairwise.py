@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping, Sequence
 
 from rewardkit import RegistrationError, Sample, Score, grouped_reward
+from rewardkit._sample import DEFAULT_REFERENCE_KEYS
 from rewardkit.clients import AsyncJudge, JudgeLimits, JudgeUnparseable, TokenProvider
 
-from .._gold import require_gold
 from ._defences import fence, trivial
-from ._judging import Asker, all_of, make_judge, quoted
+from ._judging import Asker, all_of, gold, make_judge, quoted
 from ._prompts import check_template, messages, render
 from ._verdicts import extractor
 from .pointwise import _named, judged_text
@@ -163,6 +163,7 @@ def pairwise_reward(
                         token_provider=token_provider, limits=limits, params=params, cache=cache,
                         cache_dir=cache_dir, timeout=timeout)
     per_pair = 2 if swap else 1
+    keys = tuple(reference_keys) if reference_keys else DEFAULT_REFERENCE_KEYS
 
     async def compared(samples: list[Sample]) -> list[Score]:
         if not samples:
@@ -172,8 +173,8 @@ def pairwise_reward(
         comparer = _Comparer(asker, render(prompt, samples[0], "", name), swap, system)
         tallies = [_Tally() for _ in samples]
         if against == "reference":
-            gold = str(require_gold(samples[0].reference(reference_keys or ("answer", "solution", "reference")), name))
-            results = await all_of([comparer.compare(t, gold) for t in texts])
+            expected = gold(samples[0], keys, name)
+            results = await all_of([comparer.compare(t, expected) for t in texts])
             for tally, (result, flipped, calls, reply) in zip(tallies, results):
                 tally.wins, tally.games, tally.flips, tally.calls = result, 1, int(flipped), calls
                 tally.replies.append(reply)
@@ -205,4 +206,4 @@ def pairwise_reward(
         return scores
 
     _named(compared, name, f"LLM pairwise judge {name!r} ({against})")
-    return grouped_reward(compared, name=name, weight=weight, fallback=fallback, timeout=timeout)  # type: ignore[no-any-return]
+    return grouped_reward(compared, name=name, weight=weight, fallback=fallback, timeout=timeout, reference_keys=keys)  # type: ignore[no-any-return]

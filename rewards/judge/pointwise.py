@@ -13,9 +13,8 @@ from rewardkit._invoke import call_inputs, run_call
 from rewardkit._sample import DEFAULT_REFERENCE_KEYS
 from rewardkit.clients import AsyncJudge, JudgeLimits, JudgeUnparseable, TokenProvider
 
-from .._gold import require_gold
 from ._defences import strip_thinking, trivial
-from ._judging import Asker, all_of, make_judge, quoted
+from ._judging import Asker, all_of, gold, make_judge, quoted
 from ._prompts import check_template, messages, render
 from ._verdicts import MatchScore, NumberScore, Scorer, extractor, scorer
 
@@ -184,7 +183,7 @@ def equivalence_judge(
                         cache_dir=cache_dir, timeout=timeout)
 
     async def equivalent(sample: Sample) -> Score:
-        gold = require_gold(sample.reference(keys), name)
+        expected = gold(sample, keys, name)
         rule_score, answer, because = 0.0, judged_text(sample, False), ""
         if rule_spec is not None:
             rule_score, answer, because = await _rule_verdict(rule_spec, sample)
@@ -193,7 +192,7 @@ def equivalence_judge(
         unfit = trivial(answer)
         if unfit:
             return Score(rule_score, f"{unfit}: not judged", {"rule": rule_score, "judge_calls": 0.0})
-        shown = dataclasses.replace(sample, references={**sample.references, "answer": gold})
+        shown = dataclasses.replace(sample, references={**sample.references, "answer": expected})
         asker = Asker(client, timeout)
         reply = await asker.ask(messages(render(prompt, shown, answer, name)))
         verdict = _scored(reply, extract, MatchScore("EQUIVALENT", 1.0, 0.0, others=("DIFFERENT",)), None)
