@@ -14,7 +14,9 @@ import pytest
 from rewardkit import RegistrationError, testing
 from rewardkit.clients import AsyncJudge, JudgeError, JudgeLimits, JudgeUnparseable, cloud_run_identity_token
 from rewardkit.clients import _retry
-from rewards.judge import MatchScore, NumberScore, fence, judge_reward, strip_thinking, trivial
+from rewards.judge import (
+    MatchScore, NumberScore, fence, judge_reward, strip_thinking, trivial, vertex_autorater_config,
+)
 from rewards.judge._verdicts import extractor, last_json_object
 
 from .judge_server import outside_fences, running
@@ -174,3 +176,41 @@ def test_a_judge_reward_works_across_event_loops(judge_url: str) -> None:
                          base_url=f"{judge_url}/v1", api_key_env=None)
     assert testing.score(rated, "first answer").value == 1.0
     assert testing.score(rated, "second answer").value == 0.0
+
+
+def test_exact_match_expression_takes_references_like_vertex(judge_url: str) -> None:
+    script(judge_url, default="Yes")
+    concise = judge_reward("concise", prompt="{{response}}\nAnswer Yes or No.", score="{{references.concise_answer}}",
+                           model="m", base_url=f"{judge_url}/v1", api_key_env=None)
+    assert testing.score(concise, "an answer", references={"concise_answer": "Yes"}).value == 1.0
+    assert testing.score(concise, "an answer", references={"concise_answer": "No"}).value == 0.0
+    missing = testing.score(concise, "an answer")
+    assert missing.failure is not None and missing.failure.code == "MISSING_REFERENCE"
+    with pytest.raises(RegistrationError, match=r"may only use \{\{references.KEY\}\}"):
+        judge_reward("bad", prompt="{{response}}", score="{{prompt}}", model="m")
+
+
+VERTEX_MODEL = "projects/p/locations/us-central1/publishers/google/models/gemini-2.5-flash"
+
+
+def test_native_vertex_autorater_config() -> None:
+    yes_no = judge_reward("yes_no", prompt="Q: {{prompt}}\nA: {{response}}\nCorrect? <verdict>Yes</verdict> or No",
+                          parse=r"<verdict>(.*?)</verdict>", score=MatchScore("Yes", 1.0, -1.0), model=VERTEX_MODEL)
+    assert vertex_autorater_config(yes_no) == {
+        "rewardName": "yes_no",
+        "parseResponseConfig": {"parseType": "IDENTITY"},
+        "autoraterScorer": {
+            "autoraterConfig": {"autoraterModel": VERTEX_MODEL},
+            "autoraterPrompt": "Q: {{prompt}}\nA: {{response}}\nCorrect? <verdict>Yes</verdict> or No",
+            "autoraterResponseParseConfig": {"parseType": "REGEX_EXTRACT",
+                                             "regexExtractExpression": r"<verdict>(.*?)</verdict>"},
+            "exactMatchScorer": {"expression": "Yes", "correctAnswerReward": 1.0, "wrongAnswerReward": -1.0},
+        },
+    }
+    direct = judge_reward("direct", prompt="{{response}}", score=NumberScore(0, 1, to=(0, 1)), model="local")
+    assert vertex_autorater_config(direct, model=VERTEX_MODEL)["autoraterScorer"]["parsedResponseConversionScorer"] == {}
+    with pytest.raises(RegistrationError, match="needs a Vertex publisher model"):
+        vertex_autorater_config(direct)
+    scaled = judge_reward("scaled", prompt="{{response}}", score=NumberScore(1, 5), model=VERTEX_MODEL)
+    with pytest.raises(RegistrationError, match="uses the parsed number itself"):
+        vertex_autorater_config(scaled)

@@ -278,3 +278,12 @@ def test_equivalence_judge_recovers_rule_false_negatives_only(served: Served, ju
     assert wrong["score"] == 0.0 and stats(judge_url)["requests"] == 2
     sent = stats(judge_url, bodies=True)["bodies"][-1]["messages"][1]["content"]
     assert "```\n3\n```" in sent  # the judge saw the rule's extracted answer, not the whole response
+
+
+def test_a_missing_gold_answer_is_missing_reference_not_a_judge_call(served: Served, judge_url: str) -> None:
+    script(judge_url, default="Verdict: EQUIVALENT")
+    answer = vertex(served, "second_opinion", "The answer is 3.")
+    assert answer.json()["error_code"] == "MISSING_REFERENCE" and "no gold answer" in answer.json()["error"]
+    failed = group(served, "versus_gold", ["best answer 9"])
+    assert failed["status"] == "failed" and failed["error_code"] == "MISSING_REFERENCE"
+    assert stats(judge_url)["requests"] == 0

@@ -12,9 +12,10 @@ from ._verdicts import MatchScore, NumberScore
 from .pairwise import pairwise_reward
 from .pointwise import equivalence_judge, judge_reward
 from .rubric import Criterion, rubric_reward
+from .vertex import vertex_autorater_config
 
 __all__ = [
     "judge_reward", "rubric_reward", "Criterion", "pairwise_reward", "equivalence_judge",
     "NumberScore", "MatchScore", "AsyncJudge", "JudgeLimits", "JudgeError", "JudgeUnparseable",
-    "cloud_run_identity_token", "DATA_NOTICE", "fence", "strip_thinking", "trivial",
+    "cloud_run_identity_token", "vertex_autorater_config", "DATA_NOTICE", "fence", "strip_thinking", "trivial",
 ]

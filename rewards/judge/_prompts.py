@@ -39,6 +39,22 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
+def _reference(sample: Sample, placeholder: str, reward: str) -> str:
+    key = placeholder.split(".", 1)[1]
+    value = sample.references.get(key)
+    if value is None and key in ("answer", "reference", "ground_truth") and sample.ground_truth is not None:
+        value = sample.ground_truth
+    if value is None:
+        raise MissingReferenceError(f"{reward}: the prompt uses {{{{{placeholder}}}}} but the request has no "
+                                    f"references.{key} (Vertex `references`, DashScope `rollout_extra`)")
+    return _text(value)
+
+
+def fill_references(text: str, sample: Sample, reward: str) -> str:
+    """`text` with its {{references.KEY}} placeholders filled (a Vertex exact-match `expression`)."""
+    return PLACEHOLDER.sub(lambda m: _reference(sample, m.group(1), reward), text)
+
+
 def render(template: str, sample: Sample, response: str, reward: str) -> str:
     """The template with the sample's values, in one pass: text a value brings in is never expanded again,
     so a response cannot pull `{{references.answer}}` into the judge's view."""
@@ -48,14 +64,7 @@ def render(template: str, sample: Sample, response: str, reward: str) -> str:
         name = match.group(1)
         if name in values:
             return values[name]
-        key = name.split(".", 1)[1]
-        value = sample.references.get(key)
-        if value is None and key in ("answer", "reference", "ground_truth") and sample.ground_truth is not None:
-            value = sample.ground_truth
-        if value is None:
-            raise MissingReferenceError(f"{reward}: the prompt uses {{{{{name}}}}} but the request has no "
-                                        f"references.{key} (Vertex `references`, DashScope `rollout_extra`)")
-        return _text(value)
+        return _reference(sample, name, reward)
 
     return PLACEHOLDER.sub(fill, template)
 

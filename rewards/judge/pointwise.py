@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from rewardkit import RegistrationError, RewardSpec, Sample, Score, reward, spec_of
@@ -15,7 +16,7 @@ from rewardkit.clients import AsyncJudge, JudgeLimits, JudgeUnparseable, TokenPr
 
 from ._defences import strip_thinking, trivial
 from ._judging import Asker, all_of, gold, make_judge, quoted
-from ._prompts import check_template, messages, render
+from ._prompts import PLACEHOLDER, check_template, fill_references, messages, render
 from ._verdicts import MatchScore, NumberScore, Scorer, extractor, scorer
 
 EQUIVALENCE_PROMPT = """\
@@ -53,6 +54,31 @@ def _scored(reply: str, extract: Callable[[str], str], scoring: Scorer, on_unpar
         return on_unparseable
 
 
+@dataclass(frozen=True)
+class JudgeDescription:
+    """What a `judge_reward` asks and how it reads the reply: what a native Vertex autorater needs."""
+
+    prompt: str
+    parse: str
+    score: Scorer
+    model: str | None
+    samples: int
+
+
+DESCRIPTION_ATTRIBUTE = "__rewardkit_judge__"
+
+
+def _expected_for(scoring: Scorer, reward: str) -> Callable[[Sample], Scorer]:
+    """The scorer for a sample: a MatchScore's `{{references.KEY}}` filled from it (Vertex's `expression`)."""
+    if not isinstance(scoring, MatchScore) or not PLACEHOLDER.search(scoring.expected):
+        return lambda sample: scoring
+    for match in PLACEHOLDER.finditer(scoring.expected):
+        if not match.group(1).startswith("references."):
+            raise RegistrationError(f"judge reward {reward!r}: MatchScore's expected text may only use "
+                                    f"{{{{references.KEY}}}}, not {{{{{match.group(1)}}}}}")
+    return lambda sample: dataclasses.replace(scoring, expected=fill_references(scoring.expected, sample, reward))
+
+
 def _named(fn: Callable[..., Any], name: str, doc: str) -> Callable[..., Any]:
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
@@ -88,7 +114,8 @@ def judge_reward(
     {{system_instruction}}, {{references.KEY}}. The reply is read like Vertex's
     `autoraterResponseParseConfig` (`parse`: "identity" or a regex whose last match wins) and
     scored by `score`: NumberScore(low, high, to=(0, 1)) (or `(low, high)`), or
-    MatchScore(expected, correct, wrong) (or the expected string). `samples=N` asks N times and
+    MatchScore(expected, correct, wrong) (or the expected string; it may use {{references.KEY}},
+    like Vertex's exact-match `expression`). `samples=N` asks N times and
     averages. A reply that does not parse fails the call as JUDGE_UNPARSEABLE unless
     `on_unparseable` gives it a score; no verdict at all (after retries, within 80 % of `timeout`)
     is JUDGE_ERROR. Empty, punctuation-only and reasoning-opener-only responses score the minimum
@@ -100,6 +127,7 @@ def judge_reward(
     extract, scoring = extractor(parse, name), scorer(score, name)
     if not isinstance(samples, int) or isinstance(samples, bool) or samples < 1:
         raise RegistrationError(f"judge reward {name!r}: samples must be an integer >= 1, got {samples!r}")
+    scoring_of = _expected_for(scoring, name)
     client = make_judge(name, judge=judge, model=model, base_url=base_url, api_key_env=api_key_env,
                         token_provider=token_provider, limits=limits, params=params, cache=cache,
                         cache_dir=cache_dir, timeout=timeout)
@@ -112,13 +140,14 @@ def judge_reward(
         chat = messages(render(prompt, sample, response, name), system)
         asker = Asker(client, timeout)
         replies = await all_of([asker.ask(chat, draw) for draw in range(samples)])
-        values = [_scored(reply, extract, scoring, on_unparseable) for reply in replies]
+        values = [_scored(reply, extract, scoring_of(sample), on_unparseable) for reply in replies]
         value = sum(values) / len(values)
         reason = quoted(replies[-1]) if samples == 1 else \
             f"mean of {samples} verdicts ({', '.join(f'{v:g}' for v in values)}); last {quoted(replies[-1])}"
         return Score(value, reason, asker.costs.metrics())
 
     _named(judged, name, f"LLM judge {name!r}: {' '.join(prompt.split())[:200]}")
+    setattr(judged, DESCRIPTION_ATTRIBUTE, JudgeDescription(prompt, parse, scoring, model, samples))
     return reward(judged, name=name, weight=weight, fallback=fallback, timeout=timeout)  # type: ignore[no-any-return]
 
 
