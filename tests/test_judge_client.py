@@ -117,6 +117,8 @@ def test_bad_judge_rewards_fail_at_registration() -> None:
         judge_reward("r", prompt="{{response}}", parse="(unclosed", model="m")
     with pytest.raises(RegistrationError, match="samples must be"):
         judge_reward("r", prompt="{{response}}", samples=0, model="m")
+    with pytest.raises(RegistrationError, match="unknown option.s. base_uri; judge options: model, base_url"):
+        judge_reward("r", prompt="{{response}}", base_uri="http://x", model="m")  # type: ignore[call-arg]
 
 
 # ---- the client -----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import dataclasses
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Mapping, Sequence, TypeVar
+from typing import Any, Awaitable, Mapping, Sequence, TypedDict, TypeVar
 
 from rewardkit import MissingReferenceError, RegistrationError, Sample
 from rewardkit.clients import AsyncJudge, JudgeLimits, TokenProvider
@@ -22,19 +22,58 @@ def deadline_for(timeout: float) -> float:
     return max(timeout * 0.8, timeout - 2.0)
 
 
-def make_judge(reward: str, *, judge: AsyncJudge | None, model: str | None, base_url: str | None,
-               api_key_env: str | None, token_provider: TokenProvider | None, limits: JudgeLimits,
-               params: Mapping[str, Any] | None, cache: bool, cache_dir: str | os.PathLike[str] | None,
-               timeout: float) -> AsyncJudge:
-    if not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise RegistrationError(f"judge reward {reward!r}: timeout must be a number of seconds > 0, got {timeout!r}")
-    if judge is not None:
-        return judge
-    limits = dataclasses.replace(limits, deadline=min(limits.deadline, deadline_for(timeout)),
-                                 attempt_timeout=min(limits.attempt_timeout, deadline_for(timeout)))
-    return AsyncJudge(model, base_url=base_url, api_key_env=api_key_env, token_provider=token_provider,
-                      limits=limits, params={"temperature": 0.0, **(params or {})}, cache=cache,
-                      cache_dir=cache_dir, name=reward)
+class JudgeOptions(TypedDict, total=False):
+    """What every judge factory takes by keyword, besides its own arguments.
+
+    model, base_url: the judge (else REWARDKIT_JUDGE_MODEL, REWARDKIT_JUDGE_BASE_URL / OPENAI_BASE_URL);
+    api_key_env: the variable holding the key (default OPENAI_API_KEY; None for a server that needs none);
+    token_provider: a function returning a bearer token instead (`cloud_run_identity_token(...)`);
+    limits: JudgeLimits (concurrency cap, rate limits, attempts); params: sent with every request
+    (default temperature 0); cache (default True) and cache_dir (verdicts on disk too);
+    judge: an AsyncJudge to share between rewards instead of all the above;
+    timeout (default 60 s, pairwise 120 s), weight, fallback: as for any reward.
+    """
+
+    model: str | None
+    base_url: str | None
+    api_key_env: str | None
+    token_provider: TokenProvider | None
+    limits: JudgeLimits
+    params: Mapping[str, Any] | None
+    cache: bool
+    cache_dir: str | os.PathLike[str] | None
+    judge: AsyncJudge | None
+    timeout: float
+    weight: float
+    fallback: float | None
+
+
+_REGISTRATION = ("timeout", "weight", "fallback")
+
+
+def connect(reward: str, options: Mapping[str, Any], *, timeout: float = 60.0) -> tuple[AsyncJudge, dict[str, Any]]:
+    """The reward's judge client, and the settings to register the reward with (timeout, weight, fallback)."""
+    unknown = sorted(set(options) - set(JudgeOptions.__annotations__))
+    if unknown:
+        raise RegistrationError(f"judge reward {reward!r}: unknown option(s) {', '.join(unknown)}; judge options: "
+                                f"{', '.join(JudgeOptions.__annotations__)}")
+    settings = {"timeout": timeout, "weight": 1.0, "fallback": None,
+                **{k: options[k] for k in _REGISTRATION if k in options}}
+    seconds = settings["timeout"]
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+        raise RegistrationError(f"judge reward {reward!r}: timeout must be a number of seconds > 0, got {seconds!r}")
+    shared = options.get("judge")
+    if shared is not None:
+        return shared, settings
+    limits = options.get("limits", JudgeLimits())
+    limits = dataclasses.replace(limits, deadline=min(limits.deadline, deadline_for(seconds)),
+                                 attempt_timeout=min(limits.attempt_timeout, deadline_for(seconds)))
+    client = AsyncJudge(options.get("model"), base_url=options.get("base_url"),
+                        api_key_env=options.get("api_key_env", "OPENAI_API_KEY"),
+                        token_provider=options.get("token_provider"), limits=limits,
+                        params={"temperature": 0.0, **(options.get("params") or {})},
+                        cache=options.get("cache", True), cache_dir=options.get("cache_dir"), name=reward)
+    return client, settings
 
 
 @dataclass

@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
 
 from rewardkit import RegistrationError, Sample, Score, grouped_reward
 from rewardkit._sample import DEFAULT_REFERENCE_KEYS
-from rewardkit.clients import AsyncJudge, JudgeLimits, JudgeUnparseable, TokenProvider
+from rewardkit.clients import JudgeUnparseable
 
 from ._defences import fence, trivial
-from ._judging import Asker, all_of, gold, make_judge, quoted
+from ._judging import Asker, JudgeOptions, all_of, connect, gold, quoted
 from ._prompts import check_template, messages, render
 from ._verdicts import extractor
 from .pointwise import _named, judged_text
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
 
 PAIRWISE_PROMPT = """\
 Compare two answers to the same question and decide which is better: more correct first, then
@@ -130,20 +132,9 @@ def pairwise_reward(
     prompt: str = PAIRWISE_PROMPT,
     budget: int | None = None,
     swap: bool = True,
-    model: str | None = None,
-    base_url: str | None = None,
-    api_key_env: str | None = "OPENAI_API_KEY",
     system: str | None = None,
     reference_keys: Sequence[str] | None = None,
-    params: Mapping[str, Any] | None = None,
-    limits: JudgeLimits = JudgeLimits(),
-    cache: bool = True,
-    cache_dir: str | os.PathLike[str] | None = None,
-    token_provider: TokenProvider | None = None,
-    judge: AsyncJudge | None = None,
-    timeout: float = 120.0,
-    weight: float = 1.0,
-    fallback: float | None = None,
+    **options: Unpack[JudgeOptions],
 ) -> Callable[..., Any]:
     """A grouped pairwise judge over the N responses of one prompt.
 
@@ -159,9 +150,7 @@ def pairwise_reward(
     if budget is not None and (not isinstance(budget, int) or budget < 1):
         raise RegistrationError(f"pairwise reward {name!r}: budget must be a positive number of judge calls")
     check_template(prompt, name, needs=())
-    client = make_judge(name, judge=judge, model=model, base_url=base_url, api_key_env=api_key_env,
-                        token_provider=token_provider, limits=limits, params=params, cache=cache,
-                        cache_dir=cache_dir, timeout=timeout)
+    client, registration = connect(name, options, timeout=120.0)
     per_pair = 2 if swap else 1
     keys = tuple(reference_keys) if reference_keys else DEFAULT_REFERENCE_KEYS
 
@@ -169,7 +158,7 @@ def pairwise_reward(
         if not samples:
             return []
         texts = [judged_text(s, False) for s in samples]
-        asker = Asker(client, timeout)
+        asker = Asker(client, registration["timeout"])
         comparer = _Comparer(asker, render(prompt, samples[0], "", name), swap, system)
         tallies = [_Tally() for _ in samples]
         if against == "reference":
@@ -206,4 +195,4 @@ def pairwise_reward(
         return scores
 
     _named(compared, name, f"LLM pairwise judge {name!r} ({against})")
-    return grouped_reward(compared, name=name, weight=weight, fallback=fallback, timeout=timeout, reference_keys=keys)  # type: ignore[no-any-return]
+    return grouped_reward(compared, name=name, **registration, reference_keys=keys)  # type: ignore[no-any-return]

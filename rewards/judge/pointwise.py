@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from rewardkit import RegistrationError, RewardSpec, Sample, Score, reward, spec_of
 from rewardkit._invoke import call_inputs, run_call
 from rewardkit._sample import DEFAULT_REFERENCE_KEYS
-from rewardkit.clients import AsyncJudge, JudgeLimits, JudgeUnparseable, TokenProvider
+from rewardkit.clients import JudgeUnparseable
 
 from ._defences import strip_thinking, trivial
-from ._judging import Asker, all_of, gold, make_judge, quoted
+from ._judging import Asker, JudgeOptions, all_of, connect, gold, quoted
 from ._prompts import PLACEHOLDER, check_template, fill_references, messages, render
 from ._verdicts import MatchScore, NumberScore, Scorer, extractor, scorer
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
 
 EQUIVALENCE_PROMPT = """\
 Decide whether a candidate's final answer to a question is equivalent to the reference answer.
@@ -89,24 +91,13 @@ def judge_reward(
     name: str,
     *,
     prompt: str,
-    model: str | None = None,
-    base_url: str | None = None,
-    api_key_env: str | None = "OPENAI_API_KEY",
     parse: str = "identity",
     score: Scorer | tuple[float, float] | str = NumberScore(),
     samples: int = 1,
     system: str | None = None,
     on_unparseable: float | None = None,
     keep_thinking: bool = False,
-    params: Mapping[str, Any] | None = None,
-    limits: JudgeLimits = JudgeLimits(),
-    cache: bool = True,
-    cache_dir: str | os.PathLike[str] | None = None,
-    token_provider: TokenProvider | None = None,
-    judge: AsyncJudge | None = None,
-    timeout: float = 60.0,
-    weight: float = 1.0,
-    fallback: float | None = None,
+    **options: Unpack[JudgeOptions],
 ) -> Callable[..., Any]:
     """A pointwise LLM-judge reward, registered as `name` in the module that assigns it.
 
@@ -128,9 +119,7 @@ def judge_reward(
     if not isinstance(samples, int) or isinstance(samples, bool) or samples < 1:
         raise RegistrationError(f"judge reward {name!r}: samples must be an integer >= 1, got {samples!r}")
     scoring_of = _expected_for(scoring, name)
-    client = make_judge(name, judge=judge, model=model, base_url=base_url, api_key_env=api_key_env,
-                        token_provider=token_provider, limits=limits, params=params, cache=cache,
-                        cache_dir=cache_dir, timeout=timeout)
+    client, registration = connect(name, options)
 
     async def judged(sample: Sample) -> Score:
         response = judged_text(sample, keep_thinking)
@@ -138,7 +127,7 @@ def judge_reward(
         if unfit:
             return Score(scoring.minimum, f"{unfit}: the minimum, without asking the judge", {"judge_calls": 0.0})
         chat = messages(render(prompt, sample, response, name), system)
-        asker = Asker(client, timeout)
+        asker = Asker(client, registration["timeout"])
         replies = await all_of([asker.ask(chat, draw) for draw in range(samples)])
         values = [_scored(reply, extract, scoring_of(sample), on_unparseable) for reply in replies]
         value = sum(values) / len(values)
@@ -147,8 +136,8 @@ def judge_reward(
         return Score(value, reason, asker.costs.metrics())
 
     _named(judged, name, f"LLM judge {name!r}: {' '.join(prompt.split())[:200]}")
-    setattr(judged, DESCRIPTION_ATTRIBUTE, JudgeDescription(prompt, parse, scoring, model, samples))
-    return reward(judged, name=name, weight=weight, fallback=fallback, timeout=timeout)  # type: ignore[no-any-return]
+    setattr(judged, DESCRIPTION_ATTRIBUTE, JudgeDescription(prompt, parse, scoring, options.get("model"), samples))
+    return reward(judged, name=name, **registration)  # type: ignore[no-any-return]
 
 
 def _rule_spec(rule: Any, name: str) -> RewardSpec | None:
@@ -180,19 +169,8 @@ def equivalence_judge(
     passing: float = 1.0,
     recovered: float = 1.0,
     prompt: str = EQUIVALENCE_PROMPT,
-    model: str | None = None,
-    base_url: str | None = None,
-    api_key_env: str | None = "OPENAI_API_KEY",
     reference_keys: Sequence[str] | None = None,
-    params: Mapping[str, Any] | None = None,
-    limits: JudgeLimits = JudgeLimits(),
-    cache: bool = True,
-    cache_dir: str | os.PathLike[str] | None = None,
-    token_provider: TokenProvider | None = None,
-    judge: AsyncJudge | None = None,
-    timeout: float = 60.0,
-    weight: float = 1.0,
-    fallback: float | None = None,
+    **options: Unpack[JudgeOptions],
 ) -> Callable[..., Any]:
     """A reference-guided equivalence judge; behind `rule`, a second opinion on the rule's "no".
 
@@ -207,9 +185,7 @@ def equivalence_judge(
     rule_spec = _rule_spec(rule, name)
     keys = tuple(reference_keys) if reference_keys else (rule_spec.reference_keys if rule_spec else DEFAULT_REFERENCE_KEYS)
     extract = extractor(EQUIVALENCE_PARSE, name)
-    client = make_judge(name, judge=judge, model=model, base_url=base_url, api_key_env=api_key_env,
-                        token_provider=token_provider, limits=limits, params=params, cache=cache,
-                        cache_dir=cache_dir, timeout=timeout)
+    client, registration = connect(name, options)
 
     async def equivalent(sample: Sample) -> Score:
         expected = gold(sample, keys, name)
@@ -222,7 +198,7 @@ def equivalence_judge(
         if unfit:
             return Score(rule_score, f"{unfit}: not judged", {"rule": rule_score, "judge_calls": 0.0})
         shown = dataclasses.replace(sample, references={**sample.references, "answer": expected})
-        asker = Asker(client, timeout)
+        asker = Asker(client, registration["timeout"])
         reply = await asker.ask(messages(render(prompt, shown, answer, name)))
         verdict = _scored(reply, extract, MatchScore("EQUIVALENT", 1.0, 0.0, others=("DIFFERENT",)), None)
         value = max(rule_score, recovered * verdict)
@@ -231,5 +207,5 @@ def equivalence_judge(
         return Score(value, reason, {"rule": rule_score, "judge_equivalent": verdict, **asker.costs.metrics()})
 
     _named(equivalent, name, f"LLM equivalence judge {name!r}" + (f" behind {rule_spec.name}" if rule_spec else ""))
-    return reward(equivalent, name=name, weight=weight, fallback=fallback, timeout=timeout,  # type: ignore[no-any-return]
+    return reward(equivalent, name=name, **registration,  # type: ignore[no-any-return]
                   reference_keys=keys)

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence
 
 from rewardkit import RegistrationError, Sample, Score, reward
-from rewardkit.clients import AsyncJudge, JudgeLimits, JudgeUnparseable, TokenProvider
+from rewardkit.clients import JudgeUnparseable
 
 from ._defences import trivial
-from ._judging import Asker, all_of, make_judge, quoted
+from ._judging import Asker, JudgeOptions, all_of, connect, quoted
 from ._prompts import check_template, messages, render
 from ._verdicts import last_json_object
 from .pointwise import _named, judged_text
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
 
 RUBRIC_TASK = """\
 Question:
@@ -85,20 +87,9 @@ def rubric_reward(
     criteria: Sequence[Criterion] | Mapping[str, str],
     prompt: str = RUBRIC_TASK,
     ask: Literal["together", "each"] = "together",
-    model: str | None = None,
-    base_url: str | None = None,
-    api_key_env: str | None = "OPENAI_API_KEY",
     system: str | None = None,
     keep_thinking: bool = False,
-    params: Mapping[str, Any] | None = None,
-    limits: JudgeLimits = JudgeLimits(),
-    cache: bool = True,
-    cache_dir: str | os.PathLike[str] | None = None,
-    token_provider: TokenProvider | None = None,
-    judge: AsyncJudge | None = None,
-    timeout: float = 60.0,
-    weight: float = 1.0,
-    fallback: float | None = None,
+    **options: Unpack[JudgeOptions],
 ) -> Callable[..., Any]:
     """A rubric judge: the weighted mean of the criteria's values, each criterion a metric (`<reward>.<criterion>`).
 
@@ -107,7 +98,7 @@ def rubric_reward(
     JSON verdict covering every criterion; `ask="each"` asks once per criterion, concurrently.
     `prompt` is the task shown above the criteria (autorater placeholders). An answer off a
     criterion's menu, or a verdict missing a criterion or naming an unknown one, fails the call
-    as JUDGE_UNPARSEABLE. Connection arguments as for `judge_reward`.
+    as JUDGE_UNPARSEABLE. `options`: see JudgeOptions (model, base_url, limits, timeout, ...).
     """
     items = [Criterion(k, v) for k, v in criteria.items()] if isinstance(criteria, Mapping) else list(criteria)
     if not items or not all(isinstance(c, Criterion) for c in items):
@@ -119,9 +110,7 @@ def rubric_reward(
     check_template(prompt, name)
     groups = [items] if ask == "together" else [[c] for c in items]
     total = sum(c.weight for c in items)
-    client = make_judge(name, judge=judge, model=model, base_url=base_url, api_key_env=api_key_env,
-                        token_provider=token_provider, limits=limits, params=params, cache=cache,
-                        cache_dir=cache_dir, timeout=timeout)
+    client, registration = connect(name, options)
 
     async def graded(sample: Sample) -> Score:
         response = judged_text(sample, keep_thinking)
@@ -130,7 +119,7 @@ def rubric_reward(
             zeros = {c.name: 0.0 for c in items}
             return Score(0.0, f"{unfit}: the minimum, without asking the judge", {**zeros, "judge_calls": 0.0})
         task = render(prompt, sample, response, name)
-        asker = Asker(client, timeout)
+        asker = Asker(client, registration["timeout"])
         replies = await all_of([asker.ask(messages(f"{task}\n{_question(group)}", system)) for group in groups])
         values: dict[str, float] = {}
         for reply, group in zip(replies, groups):
@@ -140,4 +129,4 @@ def rubric_reward(
         return Score(score, f"{reason}; {quoted(replies[-1])}", {**values, **asker.costs.metrics()})
 
     _named(graded, name, f"LLM rubric judge {name!r}: {', '.join(c.name for c in items)}")
-    return reward(graded, name=name, weight=weight, fallback=fallback, timeout=timeout)  # type: ignore[no-any-return]
+    return reward(graded, name=name, **registration)  # type: ignore[no-any-return]
