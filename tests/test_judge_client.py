@@ -15,7 +15,7 @@ from rewardkit import RegistrationError, testing
 from rewardkit.clients import AsyncJudge, JudgeError, JudgeLimits, JudgeUnparseable, cloud_run_identity_token
 from rewardkit.clients import _retry
 from rewards.judge import (
-    MatchScore, NumberScore, fence, judge_reward, strip_thinking, trivial, vertex_autorater_config,
+    MatchScore, NumberScore, fence, judge_reward, pairwise_reward, strip_thinking, trivial, vertex_autorater_config,
 )
 from rewards.judge._verdicts import extractor, last_json_object
 
@@ -117,6 +117,8 @@ def test_bad_judge_rewards_fail_at_registration() -> None:
         judge_reward("r", prompt="{{response}}", parse="(unclosed", model="m")
     with pytest.raises(RegistrationError, match="samples must be"):
         judge_reward("r", prompt="{{response}}", samples=0, model="m")
+    with pytest.raises(RegistrationError, match=r"drop \{\{response\}\}"):
+        pairwise_reward("p", prompt="Which is better? {{response}}", model="m")
     with pytest.raises(RegistrationError, match="unknown option.s. base_uri; judge options: model, base_url"):
         judge_reward("r", prompt="{{response}}", base_uri="http://x", model="m")  # type: ignore[call-arg]
 

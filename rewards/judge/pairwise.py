@@ -19,7 +19,7 @@ from rewardkit.clients import JudgeUnparseable
 
 from ._defences import fence, trivial
 from ._judging import Asker, JudgeOptions, all_of, connect, gold, quoted
-from ._prompts import check_template, messages, render
+from ._prompts import PLACEHOLDER, check_template, messages, render
 from ._verdicts import extractor
 from .pointwise import _named, judged_text
 
@@ -150,6 +150,9 @@ def pairwise_reward(
     if budget is not None and (not isinstance(budget, int) or budget < 1):
         raise RegistrationError(f"pairwise reward {name!r}: budget must be a positive number of judge calls")
     check_template(prompt, name, needs=())
+    if any(m.group(1) == "response" for m in PLACEHOLDER.finditer(prompt)):
+        raise RegistrationError(f"pairwise reward {name!r}: the prompt is the task above the two answers; "
+                                "rewardkit shows the answers (fenced) itself, so drop {{response}}")
     client, registration = connect(name, options, timeout=120.0)
     per_pair = 2 if swap else 1
     keys = tuple(reference_keys) if reference_keys else DEFAULT_REFERENCE_KEYS
