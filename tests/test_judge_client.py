@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+import subprocess
 import time
 from email.utils import formatdate
 from typing import Any, Iterator
@@ -20,6 +22,7 @@ from rewards.judge import (
 from rewards.judge._verdicts import extractor, last_json_object
 
 from .judge_server import outside_fences, running
+from .served import rewardkit_command
 
 CHAT = [{"role": "user", "content": "Rate this. Score: N"}]
 
@@ -218,3 +221,20 @@ def test_native_vertex_autorater_config() -> None:
     scaled = judge_reward("scaled", prompt="{{response}}", score=NumberScore(1, 5), model=VERTEX_MODEL)
     with pytest.raises(RegistrationError, match="uses the parsed number itself"):
         vertex_autorater_config(scaled)
+
+
+def test_config_vertex_emits_the_native_autorater_for_judge_rewards(tmp_path: Any) -> None:
+    module = tmp_path / "native_judges.py"
+    module.write_text(
+        "from rewards import exact_match\n"
+        "from rewards.judge import judge_reward\n"
+        "agrees = judge_reward('agrees', prompt='{{response}} vs {{references.answer}}: Yes or No?', score='Yes')\n")
+    command = [*rewardkit_command(), "config", "vertex", "--url", "https://rk-x.a.run.app", "--target", str(module),
+               "--reward", "agrees:0.7", "--reward", "exact_match:0.3"]
+    done = subprocess.run([*command, "--autorater-model", VERTEX_MODEL], capture_output=True, text=True, timeout=60)
+    entries = json.loads(done.stdout)["compositeRewardConfig"]["weightedRewardConfigs"]
+    assert entries[0]["rewardConfig"]["autoraterScorer"]["exactMatchScorer"]["expression"] == "Yes"
+    assert entries[0]["rewardConfig"]["autoraterScorer"]["autoraterConfig"] == {"autoraterModel": VERTEX_MODEL}
+    assert entries[1]["rewardConfig"]["cloudRunRewardScorer"]["cloudRunUri"] == "https://rk-x.a.run.app/rewards/exact_match"
+    refused = subprocess.run([*command, "--autorater-model", "gpt-4o"], capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0 and "needs a Vertex publisher model" in refused.stderr

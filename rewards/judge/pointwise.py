@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from rewardkit import RegistrationError, RewardSpec, Sample, Score, reward, spec_of
 from rewardkit._invoke import call_inputs, run_call
+from rewardkit._registry import VERTEX_NATIVE
 from rewardkit._sample import DEFAULT_REFERENCE_KEYS
 from rewardkit.clients import JudgeUnparseable
 
@@ -81,6 +82,12 @@ def _expected_for(scoring: Scorer, reward: str) -> Callable[[Sample], Scorer]:
     return lambda sample: dataclasses.replace(scoring, expected=fill_references(scoring.expected, sample, reward))
 
 
+def _native(judged: Callable[..., Any], model: str) -> dict[str, Any]:
+    from .vertex import vertex_autorater_config  # vertex.py reads this module's JudgeDescription
+
+    return vertex_autorater_config(judged, model=model)
+
+
 def _named(fn: Callable[..., Any], name: str, doc: str) -> Callable[..., Any]:
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
@@ -137,6 +144,7 @@ def judge_reward(
 
     _named(judged, name, f"LLM judge {name!r}: {' '.join(prompt.split())[:200]}")
     setattr(judged, DESCRIPTION_ATTRIBUTE, JudgeDescription(prompt, parse, scoring, options.get("model"), samples))
+    setattr(judged, VERTEX_NATIVE, lambda model: _native(judged, model))
     return reward(judged, name=name, **registration)  # type: ignore[no-any-return]
 
 
