@@ -166,6 +166,32 @@ def test_requests_per_minute_limit_ends_at_the_deadline(judge_url: str) -> None:
     assert requests(judge_url) == 2
 
 
+def test_tokens_per_minute_limit_ends_at_the_deadline(judge_url: str) -> None:
+    script(judge_url)
+    # A request is charged ~4 characters a token plus its max_tokens before it is sent (here 100 + 100 of
+    # 250 a minute), then what the reply's usage reports (the local judge: ~100 + 2). The second must wait.
+    client = judge(judge_url, cache=False, params={"max_tokens": 100},
+                   limits=JudgeLimits(tokens_per_minute=250, deadline=1.0))
+    long_chat = [{"role": "user", "content": "x" * 400}]
+
+    async def two() -> None:
+        await client.complete(long_chat)
+        await client.complete(long_chat)
+
+    with pytest.raises(JudgeError, match="tokens-per-minute limit would delay this request past its deadline"):
+        asyncio.run(two())
+    assert requests(judge_url) == 1
+
+
+def test_keep_thinking_shows_the_judge_the_reasoning(judge_url: str) -> None:
+    script(judge_url, default="Score: 5")
+    shown = judge_reward("shown", prompt="{{response}}", parse=r"Score: (\d)", model="m", keep_thinking=True,
+                         base_url=f"{judge_url}/v1", api_key_env=None)
+    assert testing.score(shown, "final answer", thinking="careful reasoning").value == 1.0
+    sent = httpx.get(f"{judge_url}/stats", params={"bodies": 1}).json()["bodies"][-1]["messages"][1]["content"]
+    assert "<think>careful reasoning</think>\nfinal answer" in sent
+
+
 def test_token_provider_and_cloud_run_identity_token(judge_url: str) -> None:
     script(judge_url, key="id-token-123", identity_token="id-token-123", default="Score: 5")
     provider = cloud_run_identity_token("https://judge.example", metadata_url=judge_url)

@@ -40,6 +40,8 @@ class Criterion:
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z_][\w-]*", self.name or ""):
             raise RegistrationError(f"criterion name {self.name!r}: use letters, digits, '_' or '-' (it names a metric)")
+        if self.name.startswith("judge_"):
+            raise RegistrationError(f"criterion name {self.name!r}: judge_* metrics report the judge's costs; rename it")
         folded = [c.strip().casefold() for c in self.choices]
         if len(folded) < 2 or len(set(folded)) != len(folded) or not all(folded):
             raise RegistrationError(f"criterion {self.name!r}: choices must be 2 or more distinct non-empty answers, "
