@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from . import parsers
 from ._errors import (
     InvalidScoreError,
+    JudgeError,
+    JudgeUnparseable,
     MissingReferenceError,
     LoadError,
     ParseError,
@@ -54,5 +56,5 @@ __all__ = [
     "Outcome", "Failure", "RewardSpec", "CompositeSpec", "Registry", "collect", "spec_of",
     "parsers", "create_app",
     "RewardkitError", "RegistrationError", "LoadError", "ParseError", "InvalidScoreError", "UnknownRewardError",
-    "MissingReferenceError",
+    "MissingReferenceError", "JudgeError", "JudgeUnparseable",
 ]

@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from ._errors import RewardkitError
+from ._registry import VERTEX_NATIVE
 
 # The processor classes rewardkit.dashscope builds from REWARDKIT_TARGET / REWARDKIT_REWARD.
 DASHSCOPE_PROCESSOR_MODULE = "rewardkit.dashscope"
@@ -80,8 +81,29 @@ def _config_vertex(args: argparse.Namespace) -> int:
                                training_dataset_uri=args.training_data, validation_dataset_uri=args.validation_data)
     else:
         body = vertex_reward_config(args.url, rewards)
+    if args.autorater_model:
+        _go_native(body.get("reinforcementTuningSpec", body), _registry(args.target), args.autorater_model)
     print(json.dumps(body, indent=2))
     return 0
+
+
+def _go_native(reward_config: dict[str, Any], registry: Any, model: str) -> None:
+    """Replace the Cloud Run scorer of each judge reward with Vertex's own autorater on `model` (in place)."""
+    single = reward_config.get("singleRewardConfig")
+    weighted = reward_config.get("compositeRewardConfig", {}).get("weightedRewardConfigs", [])
+    slots = [(reward_config, "singleRewardConfig")] if single else [(w, "rewardConfig") for w in weighted]
+    natives = 0
+    for holder, key in slots:
+        native = getattr(getattr(registry.get(holder[key]["rewardName"]), "fn", None), VERTEX_NATIVE, None)
+        if native is not None:
+            try:
+                holder[key] = native(model)
+            except RewardkitError as exc:
+                raise ConfigError(str(exc)) from None
+            natives += 1
+    if not natives:
+        names = ", ".join(holder[key]["rewardName"] for holder, key in slots)
+        raise ConfigError(f"--autorater-model: none of {names} is a judge_reward with a native Vertex autorater")
 
 
 def processor_module(text: str) -> str:
@@ -215,6 +237,9 @@ def add_parsers(commands: Any) -> None:
     vertex.add_argument("--training-data", default="gs://BUCKET/train.jsonl",
                         help="with --job: training JSONL URI (default gs://BUCKET/train.jsonl)")
     vertex.add_argument("--validation-data", default=None, help="with --job: validation JSONL URI (default none)")
+    vertex.add_argument("--autorater-model", default=None, metavar="projects/P/locations/L/publishers/google/models/M",
+                        help="score each judge_reward with Vertex's native autorater on this model instead of Cloud Run "
+                             "(docs/judges.md)")
     vertex.set_defaults(handler=_handle(_config_vertex))
 
     dashscope = platforms.add_parser(

@@ -52,3 +52,23 @@ class SetupError(RewardkitError):
 
 class EngineBusy(RewardkitError):
     """Every worker is busy and the queue of waiting reward calls is full."""
+
+
+class JudgeError(RewardkitError):
+    """An LLM judge gave no verdict: transport error, timeout, 5xx or auth error after retries, a malformed reply.
+
+    Raised inside a reward, it fails the call like any reward error (Vertex error
+    answer, DashScope `status: failed`); it never becomes a score.
+    """
+
+    code = "JUDGE_ERROR"
+
+    def __init__(self, message: str) -> None:
+        self.detail = message
+        super().__init__(f"{self.code}: {message}")
+
+
+class JudgeUnparseable(JudgeError):
+    """The judge answered, but not in the form the reward asked for (off the menu, a missing or extra criterion)."""
+
+    code = "JUDGE_UNPARSEABLE"

@@ -8,7 +8,8 @@ worker processes and no multiprocess mode is needed.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+import sys
+from typing import Any, Callable, Iterable, Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -20,10 +21,20 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 VALUE_BUCKETS = (-1.0, -0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0)
 
 
+class _JudgeMetrics:
+    """The judge clients' process-wide metrics (rewardkit/clients/_telemetry.py), once a reward has loaded them."""
+
+    def collect(self) -> Iterator[Any]:
+        telemetry = sys.modules.get("rewardkit.clients._telemetry")
+        if telemetry is not None:
+            yield from telemetry.REGISTRY.collect()
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        r.register(_JudgeMetrics())  # type: ignore[arg-type]
         self.requests = Counter("rewardkit_requests", "Requests, by reward, contract and outcome",
                                 ["reward", "contract", "outcome"], registry=r)
         self.latency = Histogram("rewardkit_request_duration_seconds", "Request latency, body read to answer",

@@ -19,6 +19,9 @@ from ._sample import DEFAULT_REFERENCE_KEYS
 from .parsers import Parser, resolve
 
 SPEC_ATTRIBUTE = "__rewardkit__"
+# A reward with a native Vertex twin (a rewards.judge judge_reward: an autoraterScorer) hangs on its function, under
+# this name, a function from a Vertex publisher model path to that SingleReinforcementTuningRewardConfig.
+VERTEX_NATIVE = "__rewardkit_vertex_native__"
 
 # What a reward may ask for, by kind. Documented in the README ("Inputs").
 SINGLE_INPUTS = frozenset(

@@ -1,0 +1,10 @@
+"""Clients for services a reward calls: LLM judges (`AsyncJudge`).
+
+Imported only by rewards that use them, so `import rewardkit` stays light.
+"""
+
+from .._errors import JudgeError, JudgeUnparseable
+from .judge import AsyncJudge, Completion, JudgeLimits, TokenProvider, cloud_run_identity_token
+
+__all__ = ["AsyncJudge", "Completion", "JudgeLimits", "TokenProvider", "cloud_run_identity_token",
+           "JudgeError", "JudgeUnparseable"]

@@ -1,0 +1,467 @@
+"""An asynchronous client for OpenAI-compatible chat completions, made for rewards that ask a model.
+
+One request: `POST {base_url}/chat/completions` with `{"model", "messages": [{"role", "content"}], ...}`;
+one reply: `{"choices": [{"message": {"content"}, "finish_reason"}], "usage": {"prompt_tokens",
+"completion_tokens"}}` (openai/openai-python `src/openai/types/chat/chat_completion.py`). vLLM,
+SGLang, Ollama, OpenAI, and Gemini's and Model Studio's compatible endpoints speak it.
+
+The requests go through aiohttp, not httpx: on 2 cores httpx's AsyncClient stalls above ~32
+requests in flight (single requests waiting 5 s; bench/judge_bench.py measures both, and a raw
+asyncio client as the floor), a known httpcore pool cost (encode/httpx#3215,
+openai/openai-python#1596); aiohttp keeps each request at the judge's own latency at 128.
+
+What a reward needs of it, beyond a plain call: a verdict or a `JudgeError`, never a guess;
+retries that end before the reward's timeout; a concurrency cap and rate limits shared by every
+reward call of a process; and a cache so a replayed or duplicated sample is judged once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import json
+import os
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Mapping, Sequence, Union
+
+if TYPE_CHECKING:
+    import aiohttp
+
+from .._errors import JudgeError
+from . import _retry, _telemetry
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+BASE_URL_ENV = ("REWARDKIT_JUDGE_BASE_URL", "OPENAI_BASE_URL")
+MODEL_ENV = "REWARDKIT_JUDGE_MODEL"
+MEMORY_CACHE_SIZE = 100_000  # verdicts kept in memory per judge; a GRPO step is a few thousand
+SHOWN_REPLY = 160  # characters of a judge's reply quoted in a reason or an error
+
+#: Returns a bearer token (or awaits one), asked before every request: a Cloud Run identity token, a rotating key.
+TokenProvider = Callable[[], Union[str, Awaitable[str]]]
+Messages = Sequence[Mapping[str, str]]
+
+
+def trim(text: str, limit: int = SHOWN_REPLY) -> str:
+    """`text` on one line, cut to `limit` characters, for reasons and error messages."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+@dataclass(frozen=True)
+class JudgeLimits:
+    """How hard one judge may be pushed, and how long one verdict may take.
+
+    `concurrency` caps requests in flight per judge and event loop (the server has one loop);
+    `requests_per_minute` / `tokens_per_minute` pace them (None: unlimited); `attempts` counts the
+    first try; `attempt_timeout` bounds one HTTP attempt and `deadline` all of them, waits included.
+    """
+
+    concurrency: int = 32
+    requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
+    attempts: int = 5
+    attempt_timeout: float = 30.0
+    deadline: float = 50.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.concurrency, int) or self.concurrency < 1:
+            raise ValueError(f"JudgeLimits.concurrency must be an integer >= 1, got {self.concurrency!r}")
+        if not isinstance(self.attempts, int) or self.attempts < 1:
+            raise ValueError(f"JudgeLimits.attempts must be an integer >= 1, got {self.attempts!r}")
+        for name in ("requests_per_minute", "tokens_per_minute", "attempt_timeout", "deadline"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, (int, float)) and value > 0):
+                raise ValueError(f"JudgeLimits.{name} must be a number > 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A judge's reply and what it cost. `cached` replies cost nothing this time."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency: float = 0.0
+    retries: int = 0
+    cached: bool = False
+
+
+class _Bucket:
+    """A token bucket refilled continuously at `per_minute`; a take that would wait past `until` fails."""
+
+    def __init__(self, per_minute: float, what: str) -> None:
+        self.capacity = float(per_minute)
+        self.rate = per_minute / 60.0
+        self.level = self.capacity
+        self.stamp = time.monotonic()
+        self.what = what
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
+        self.stamp = now
+
+    async def take(self, amount: float, until: float) -> None:
+        amount = min(amount, self.capacity)
+        while True:
+            self._refill()
+            if self.level >= amount:
+                self.level -= amount
+                return
+            wait = (amount - self.level) / self.rate
+            if time.monotonic() + wait > until:
+                raise JudgeError(f"the {self.what} limit would delay this request past its deadline")
+            await asyncio.sleep(wait)
+
+    def settle(self, amount: float) -> None:
+        """Charge (or refund) the difference between an estimate and what was used; the level may go negative."""
+        self._refill()
+        self.level = min(self.capacity, self.level - amount)
+
+
+@dataclass
+class _LoopState:
+    """What must belong to one event loop: the HTTP client, the cap, the limiters, the requests in flight."""
+
+    loop: asyncio.AbstractEventLoop
+    session: "aiohttp.ClientSession"
+    closer: AsyncIterator[None]
+    slots: asyncio.Semaphore
+    requests: _Bucket | None
+    tokens: _Bucket | None
+    pending: dict[str, "asyncio.Future[Completion]"] = field(default_factory=dict)
+
+
+class _DiskCache:
+    """One JSON file per verdict, named by its key; written whole, then renamed, so a reader never sees half."""
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def get(self, key: str) -> Completion | None:
+        try:
+            data = json.loads((self.folder / f"{key}.json").read_text())
+            return Completion(data["text"], int(data.get("prompt_tokens", 0)), int(data.get("completion_tokens", 0)))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put(self, key: str, completion: Completion) -> None:
+        path = self.folder / f"{key}.json"
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps({"text": completion.text, "prompt_tokens": completion.prompt_tokens,
+                                         "completion_tokens": completion.completion_tokens}))
+        os.replace(temporary, path)
+
+
+def cache_key(model: str, messages: Messages, params: Mapping[str, Any], draw: int) -> str:
+    """The cache key: model, rendered messages, request parameters, and which of N draws this is."""
+    blob = json.dumps([model, [dict(m) for m in messages], dict(params), draw], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class AsyncJudge:
+    """A chat model asked for verdicts, over the OpenAI-compatible chat completions API.
+
+    `base_url` (ending before `/chat/completions`), `model` and the key come from the arguments,
+    else from `REWARDKIT_JUDGE_BASE_URL` / `OPENAI_BASE_URL`, `REWARDKIT_JUDGE_MODEL` and the
+    variable `api_key_env` names; all are read at the first request, so a module defining a judge
+    imports without them. `api_key_env=None` sends no key (a local vLLM or Ollama).
+    `token_provider` is called before each request for a bearer token instead of a key.
+    `params` are sent with every request (`temperature`, `max_tokens`, ...). `cache_dir` keeps
+    verdicts on disk too, for replays.
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        api_key_env: str | None = "OPENAI_API_KEY",
+        token_provider: TokenProvider | None = None,
+        limits: JudgeLimits = JudgeLimits(),
+        params: Mapping[str, Any] | None = None,
+        cache: bool = True,
+        cache_dir: str | os.PathLike[str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        name: str | None = None,
+    ) -> None:
+        self._model = model
+        self._base_url = base_url
+        self._api_key = api_key
+        self.api_key_env = api_key_env
+        self.token_provider = token_provider
+        self.limits = limits
+        self.params = dict(params or {})
+        self.cache = cache
+        self._memory: OrderedDict[str, Completion] = OrderedDict()
+        self._disk = _DiskCache(cache_dir) if cache_dir is not None and cache else None
+        self.headers = dict(headers or {})
+        self._name = name
+        self._states: dict[int, _LoopState] = {}
+
+    # ---- configuration, resolved at first use --------------------------------------------
+
+    @property
+    def model(self) -> str:
+        model = self._model or os.environ.get(MODEL_ENV)
+        if not model:
+            raise JudgeError(f"no judge model: pass model=... or set {MODEL_ENV}")
+        return model
+
+    @property
+    def base_url(self) -> str:
+        url = self._base_url or next((os.environ[v] for v in BASE_URL_ENV if os.environ.get(v)), DEFAULT_BASE_URL)
+        return url.rstrip("/")
+
+    @property
+    def name(self) -> str:
+        """The label of this judge's metrics."""
+        return self._name or (self._model or os.environ.get(MODEL_ENV) or "judge")
+
+    async def _authorization(self) -> dict[str, str]:
+        if self.token_provider is not None:
+            token = self.token_provider()
+            if inspect.isawaitable(token):
+                token = await token
+            return {"Authorization": f"Bearer {token}"}
+        key = self._api_key or (os.environ.get(self.api_key_env) if self.api_key_env else None)
+        if key:
+            return {"Authorization": f"Bearer {key}"}
+        if self.api_key_env is None:
+            return {}
+        raise JudgeError(f"no API key for judge {self.name!r}: set {self.api_key_env}, pass api_key=..., "
+                         "token_provider=..., or api_key_env=None for a server that needs none")
+
+    async def _state(self) -> _LoopState:
+        loop = asyncio.get_running_loop()
+        state = self._states.get(id(loop))
+        if state is not None and state.loop is loop:
+            return state
+        import aiohttp  # here, not at import: only a process that judges pays for it
+
+        # `rewardkit.testing` and the DashScope processors run each call on a new loop; a closed loop's session is dead.
+        self._states = {k: s for k, s in self._states.items() if not s.loop.is_closed()}
+        cap = self.limits.concurrency
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=cap), trust_env=False)
+        closer = _close_at_loop_end(session)
+        await closer.__anext__()
+        state = _LoopState(
+            loop, session, closer, asyncio.Semaphore(cap),
+            _Bucket(self.limits.requests_per_minute, "requests-per-minute") if self.limits.requests_per_minute else None,
+            _Bucket(self.limits.tokens_per_minute, "tokens-per-minute") if self.limits.tokens_per_minute else None,
+        )
+        self._states[id(loop)] = state
+        return state
+
+    async def aclose(self) -> None:
+        """Close this loop's connections now (they close by themselves when an `asyncio.run` loop ends)."""
+        state = self._states.pop(id(asyncio.get_running_loop()), None)
+        if state is not None:
+            await state.session.close()
+
+    # ---- asking ---------------------------------------------------------------------------
+
+    async def complete(self, messages: Messages, *, params: Mapping[str, Any] | None = None, draw: int = 0,
+                       until: float | None = None) -> Completion:
+        """The judge's reply to `messages`, from the cache when this exact request was answered before.
+
+        `draw` tells apart the N replies of `samples=N` (each is cached on its own). `until` is a
+        `time.monotonic()` deadline for every attempt and wait; without it, `limits.deadline` from now.
+        Raises JudgeError when no reply came in time, or the reply is not a chat completion.
+        """
+        request = {**self.params, **(params or {})}
+        model = self.model
+        end = min(until, time.monotonic() + self.limits.deadline) if until else time.monotonic() + self.limits.deadline
+        if not self.cache:
+            return await self._ask(await self._state(), model, messages, request, end)
+        key = cache_key(model, messages, request, draw)
+        hit = self._cached(key)
+        if hit is not None:
+            return hit
+        state = await self._state()
+        pending = state.pending.get(key)
+        if pending is not None:  # the same request is in flight (a duplicated sample): wait for its reply
+            _telemetry.CACHE_HITS.labels(self.name, "in_flight").inc()
+            reply = await asyncio.shield(pending)
+            return Completion(reply.text, reply.prompt_tokens, reply.completion_tokens, cached=True)
+        future: asyncio.Future[Completion] = state.loop.create_future()
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())  # no "never retrieved" warning
+        state.pending[key] = future
+        try:
+            reply = await self._ask(state, model, messages, request, end)
+        except asyncio.CancelledError:
+            future.set_exception(JudgeError("the identical judge request this one waited for was cancelled"))
+            raise
+        except BaseException as exc:
+            future.set_exception(exc)
+            raise
+        else:
+            future.set_result(reply)
+            self._store(key, reply)
+            return reply
+        finally:
+            state.pending.pop(key, None)
+
+    def _cached(self, key: str) -> Completion | None:
+        hit = self._memory.get(key)
+        source = "memory"
+        if hit is None and self._disk is not None:
+            hit, source = self._disk.get(key), "disk"
+            if hit is not None:
+                self._remember(key, hit)
+        if hit is None:
+            return None
+        _telemetry.CACHE_HITS.labels(self.name, source).inc()
+        return Completion(hit.text, hit.prompt_tokens, hit.completion_tokens, cached=True)
+
+    def _remember(self, key: str, reply: Completion) -> None:
+        self._memory[key] = reply
+        if len(self._memory) > MEMORY_CACHE_SIZE:
+            self._memory.popitem(last=False)
+
+    def _store(self, key: str, reply: Completion) -> None:
+        self._remember(key, reply)
+        if self._disk is not None:
+            try:
+                self._disk.put(key, reply)
+            except OSError:  # a full or read-only disk costs the replay its cache, not the verdict
+                pass
+
+    async def _ask(self, state: _LoopState, model: str, messages: Messages, params: Mapping[str, Any],
+                   end: float) -> Completion:
+        body = {**params, "model": model, "messages": [dict(m) for m in messages]}
+        url = f"{self.base_url}/chat/completions"
+        # Tokens are unknown until the reply; charge ~4 characters a token plus the reply allowance, then settle.
+        estimate = sum(len(m.get("content", "")) for m in messages) / 4 + float(params.get("max_tokens") or 256)
+        failed = 0
+        while True:
+            outcome = await self._attempt(state, url, body, estimate, end)
+            if isinstance(outcome, Completion):
+                if state.tokens is not None:
+                    state.tokens.settle(outcome.prompt_tokens + outcome.completion_tokens - estimate)
+                return Completion(outcome.text, outcome.prompt_tokens, outcome.completion_tokens, outcome.latency,
+                                  failed)
+            reason, headers, last = outcome
+            failed += 1
+            wait = _retry.delay(failed, headers)
+            if failed >= self.limits.attempts:
+                break
+            if time.monotonic() + wait >= end:
+                last += f"; the next retry (in {wait:.1f} s) would pass the deadline"
+                break
+            _telemetry.RETRIES.labels(self.name, reason).inc()
+            await asyncio.sleep(wait)
+        _telemetry.FAILURES.labels(self.name).inc()
+        raise JudgeError(f"judge {model!r} at {url} gave no verdict after {failed} attempt(s): {last}")
+
+    async def _attempt(self, state: _LoopState, url: str, body: dict[str, Any], estimate: float,
+                       end: float) -> Completion | tuple[str, Mapping[str, str], str]:
+        """One HTTP attempt: a Completion, or (reason, reply headers, what happened) when it is worth retrying.
+
+        Raises JudgeError for what no retry will fix (auth, bad request, a reply that is not a completion).
+        """
+        if state.requests is not None:
+            await state.requests.take(1, end)
+        if state.tokens is not None:
+            await state.tokens.take(estimate, end)
+        headers = {**self.headers, **await self._authorization()}
+        remaining = end - time.monotonic()
+        if remaining <= 0:
+            return "deadline", {}, "the deadline passed while waiting for a rate limit"
+        try:
+            await asyncio.wait_for(state.slots.acquire(), remaining)
+        except asyncio.TimeoutError:
+            return "deadline", {}, f"{self.limits.concurrency} requests stayed in flight until the deadline"
+        import aiohttp
+
+        gauge = _telemetry.IN_FLIGHT.labels(self.name)
+        gauge.inc()
+        started = time.monotonic()
+        try:
+            timeout = max(min(self.limits.attempt_timeout, end - started), 0.001)
+            async with state.session.post(url, data=json.dumps(body).encode(), headers={
+                    **headers, "Content-Type": "application/json"}, timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+                status, reply_headers, text = response.status, response.headers, await response.text(errors="replace")
+        except asyncio.TimeoutError:
+            _telemetry.REQUESTS.labels(self.name, "timeout").inc()
+            return "timeout", {}, f"no answer within {timeout:.1f} s"
+        except aiohttp.ClientError as exc:
+            _telemetry.REQUESTS.labels(self.name, "connection").inc()
+            return "connection", {}, f"{type(exc).__name__}: {exc}"
+        finally:
+            state.slots.release()
+            gauge.dec()
+        latency = time.monotonic() - started
+        _telemetry.LATENCY.labels(self.name).observe(latency)
+        _telemetry.REQUESTS.labels(self.name, "ok" if status == 200 else str(status)).inc()
+        if status != 200:
+            what = f"HTTP {status}: {trim(text)}"
+            if _retry.should_retry(status, reply_headers):
+                return str(status), reply_headers, what
+            raise JudgeError(f"judge at {url} refused the request: {what}")
+        return self._completion(text, latency)
+
+    def _completion(self, raw: str, latency: float) -> Completion:
+        try:
+            data = json.loads(raw)
+            text = data["choices"][0]["message"]["content"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise JudgeError(f"the judge's reply is not a chat completion: {trim(raw)}") from None
+        if not isinstance(text, str):
+            raise JudgeError(f"the judge's reply has no text content: {trim(raw)}")
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        prompt_tokens, completion_tokens = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+        _telemetry.TOKENS.labels(self.name, "prompt").inc(prompt_tokens)
+        _telemetry.TOKENS.labels(self.name, "completion").inc(completion_tokens)
+        return Completion(text, prompt_tokens, completion_tokens, latency)
+
+
+async def _close_at_loop_end(session: "aiohttp.ClientSession") -> AsyncIterator[None]:
+    """Started once, this generator is finalised when its loop shuts down (`asyncio.run` and uvicorn call
+    `shutdown_asyncgens`), closing the session there instead of warning about it from a dead loop."""
+    try:
+        yield
+    finally:
+        await session.close()
+
+
+def cloud_run_identity_token(audience: str, *, metadata_url: str = "http://metadata.google.internal",
+                             refresh_before: float = 300.0) -> TokenProvider:
+    """A token provider for a judge behind Cloud Run IAM: this service's identity token for `audience`.
+
+    Asks the metadata server (`/computeMetadata/v1/instance/service-accounts/default/identity`),
+    and keeps the token until `refresh_before` seconds before the hour Google gives it.
+    """
+    cached: dict[str, Any] = {"token": None, "expires": 0.0}
+    lock: dict[int, asyncio.Lock] = {}
+
+    async def provide() -> str:
+        loop_lock = lock.setdefault(id(asyncio.get_running_loop()), asyncio.Lock())
+        async with loop_lock:
+            if cached["token"] is None or time.monotonic() >= cached["expires"]:
+                import httpx  # one request an hour: the simple client does
+
+                url = f"{metadata_url.rstrip('/')}/computeMetadata/v1/instance/service-accounts/default/identity"
+                try:
+                    async with httpx.AsyncClient(trust_env=False) as client:
+                        response = await client.get(url, params={"audience": audience},
+                                                    headers={"Metadata-Flavor": "Google"}, timeout=5.0)
+                except httpx.HTTPError as exc:
+                    raise JudgeError(f"cannot get an identity token from {url}: {type(exc).__name__}: {exc}") from None
+                if response.status_code != 200:
+                    raise JudgeError(f"the metadata server refused an identity token: HTTP {response.status_code}: "
+                                     f"{trim(response.text)}")
+                cached["token"] = response.text.strip()
+                cached["expires"] = time.monotonic() + 3600.0 - refresh_before
+            return str(cached["token"])
+
+    return provide
+
+
+__all__ = ["AsyncJudge", "JudgeLimits", "Completion", "TokenProvider", "cloud_run_identity_token", "cache_key", "trim"]

@@ -1,0 +1,21 @@
+"""LLM-judge rewards: pointwise (`judge_reward`), rubric (`rubric_reward`), pairwise (`pairwise_reward`)
+and a reference-guided `equivalence_judge` to put behind a rule-based reward.
+
+They need a model and a key, so none is registered by default: each is a factory you call in
+your own rewards module, e.g. `quality = judge_reward("quality", prompt=..., model=...)`.
+"""
+
+from rewardkit.clients import AsyncJudge, JudgeError, JudgeLimits, JudgeUnparseable, cloud_run_identity_token
+
+from ._defences import DATA_NOTICE, fence, strip_thinking, trivial
+from ._verdicts import MatchScore, NumberScore
+from .pairwise import pairwise_reward
+from .pointwise import equivalence_judge, judge_reward
+from .rubric import Criterion, rubric_reward
+from .vertex import vertex_autorater_config
+
+__all__ = [
+    "judge_reward", "rubric_reward", "Criterion", "pairwise_reward", "equivalence_judge",
+    "NumberScore", "MatchScore", "AsyncJudge", "JudgeLimits", "JudgeError", "JudgeUnparseable",
+    "cloud_run_identity_token", "vertex_autorater_config", "DATA_NOTICE", "fence", "strip_thinking", "trivial",
+]

@@ -1,0 +1,219 @@
+"""Pointwise judges: one response, one verdict. `judge_reward` (Vertex autorater parity) and
+`equivalence_judge` (a reference-guided second opinion behind a rule-based reward)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from rewardkit import RegistrationError, RewardSpec, Sample, Score, reward, spec_of
+from rewardkit._invoke import call_inputs, run_call
+from rewardkit._registry import VERTEX_NATIVE
+from rewardkit._sample import DEFAULT_REFERENCE_KEYS
+from rewardkit.clients import JudgeUnparseable
+
+from ._defences import strip_thinking, trivial
+from ._judging import Asker, JudgeOptions, all_of, connect, gold, quoted
+from ._prompts import PLACEHOLDER, check_template, fill_references, messages, render
+from ._verdicts import MatchScore, NumberScore, Scorer, extractor, scorer
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
+
+EQUIVALENCE_PROMPT = """\
+Decide whether a candidate's final answer to a question is equivalent to the reference answer.
+
+Question:
+{{prompt}}
+
+Reference answer:
+{{references.answer}}
+
+Candidate's final answer:
+{{response}}
+
+Equivalent means the same value or meaning in any form (0.5 and 1/2, "x = 2" and "2", "Paris" and
+"paris, France" when the question asks for a city), not merely close or partly right. Think briefly,
+then end with one line: "Verdict: EQUIVALENT" or "Verdict: DIFFERENT".
+"""
+EQUIVALENCE_PARSE = r"(?i)verdict\s*[:：]\s*\**\s*(EQUIVALENT|DIFFERENT)"
+
+
+def judged_text(sample: Sample, keep_thinking: bool) -> str:
+    """What the judge sees of a response: the answer alone, unless the reward asks for the reasoning too."""
+    if keep_thinking:
+        return f"<think>{sample.thinking}</think>\n{sample.response}" if sample.thinking else sample.response
+    return strip_thinking(sample.response)
+
+
+def _scored(reply: str, extract: Callable[[str], str], scoring: Scorer, on_unparseable: float | None) -> float:
+    try:
+        return scoring(extract(reply))
+    except JudgeUnparseable as exc:
+        if on_unparseable is None:
+            raise JudgeUnparseable(f"{exc.detail}; {quoted(reply)}") from None
+        return on_unparseable
+
+
+@dataclass(frozen=True)
+class JudgeDescription:
+    """What a `judge_reward` asks and how it reads the reply: what a native Vertex autorater needs."""
+
+    prompt: str
+    parse: str
+    score: Scorer
+    model: str | None
+    samples: int
+
+
+DESCRIPTION_ATTRIBUTE = "__rewardkit_judge__"
+
+
+def _expected_for(scoring: Scorer, reward: str) -> Callable[[Sample], Scorer]:
+    """The scorer for a sample: a MatchScore's `{{references.KEY}}` filled from it (Vertex's `expression`)."""
+    if not isinstance(scoring, MatchScore) or not PLACEHOLDER.search(scoring.expected):
+        return lambda sample: scoring
+    for match in PLACEHOLDER.finditer(scoring.expected):
+        if not match.group(1).startswith("references."):
+            raise RegistrationError(f"judge reward {reward!r}: MatchScore's expected text may only use "
+                                    f"{{{{references.KEY}}}}, not {{{{{match.group(1)}}}}}")
+    return lambda sample: dataclasses.replace(scoring, expected=fill_references(scoring.expected, sample, reward))
+
+
+def _native(judged: Callable[..., Any], model: str) -> dict[str, Any]:
+    from .vertex import vertex_autorater_config  # vertex.py reads this module's JudgeDescription
+
+    return vertex_autorater_config(judged, model=model)
+
+
+def _named(fn: Callable[..., Any], name: str, doc: str) -> Callable[..., Any]:
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return fn
+
+
+def judge_reward(
+    name: str,
+    *,
+    prompt: str,
+    parse: str = "identity",
+    score: Scorer | tuple[float, float] | str = NumberScore(),
+    samples: int = 1,
+    system: str | None = None,
+    on_unparseable: float | None = None,
+    keep_thinking: bool = False,
+    **options: Unpack[JudgeOptions],
+) -> Callable[..., Any]:
+    """A pointwise LLM-judge reward, registered as `name` in the module that assigns it.
+
+    `prompt` takes Vertex's autorater placeholders: {{prompt}}, {{response}} (fenced),
+    {{system_instruction}}, {{references.KEY}}. The reply is read like Vertex's
+    `autoraterResponseParseConfig` (`parse`: "identity" or a regex whose last match wins) and
+    scored by `score`: NumberScore(low, high, to=(0, 1)) (or `(low, high)`), or
+    MatchScore(expected, correct, wrong) (or the expected string; it may use {{references.KEY}},
+    like Vertex's exact-match `expression`). `samples=N` asks N times and
+    averages. A reply that does not parse fails the call as JUDGE_UNPARSEABLE unless
+    `on_unparseable` gives it a score; no verdict at all (after retries, within 80 % of `timeout`)
+    is JUDGE_ERROR. Empty, punctuation-only and reasoning-opener-only responses score the minimum
+    without asking. `model`, `base_url` and the key default to REWARDKIT_JUDGE_MODEL,
+    REWARDKIT_JUDGE_BASE_URL / OPENAI_BASE_URL and $`api_key_env`; pass `judge=` to share one
+    client (and its concurrency cap) between rewards.
+    """
+    check_template(prompt, name)
+    extract, scoring = extractor(parse, name), scorer(score, name)
+    if not isinstance(samples, int) or isinstance(samples, bool) or samples < 1:
+        raise RegistrationError(f"judge reward {name!r}: samples must be an integer >= 1, got {samples!r}")
+    scoring_of = _expected_for(scoring, name)
+    client, registration = connect(name, options)
+
+    async def judged(sample: Sample) -> Score:
+        response = judged_text(sample, keep_thinking)
+        unfit = trivial(response)
+        if unfit:
+            return Score(scoring.minimum, f"{unfit}: the minimum, without asking the judge", {"judge_calls": 0.0})
+        chat = messages(render(prompt, sample, response, name), system)
+        asker = Asker(client, registration["timeout"])
+        replies = await all_of([asker.ask(chat, draw) for draw in range(samples)])
+        values = [_scored(reply, extract, scoring_of(sample), on_unparseable) for reply in replies]
+        value = sum(values) / len(values)
+        reason = quoted(replies[-1]) if samples == 1 else \
+            f"mean of {samples} verdicts ({', '.join(f'{v:g}' for v in values)}); last {quoted(replies[-1])}"
+        return Score(value, reason, asker.costs.metrics())
+
+    _named(judged, name, f"LLM judge {name!r}: {' '.join(prompt.split())[:200]}")
+    setattr(judged, DESCRIPTION_ATTRIBUTE, JudgeDescription(prompt, parse, scoring, options.get("model"), samples))
+    setattr(judged, VERTEX_NATIVE, lambda model: _native(judged, model))
+    return reward(judged, name=name, **registration)  # type: ignore[no-any-return]
+
+
+def _rule_spec(rule: Any, name: str) -> RewardSpec | None:
+    if rule is None:
+        return None
+    spec = spec_of(rule)
+    if not isinstance(spec, RewardSpec) or spec.grouped or spec.is_async:
+        raise RegistrationError(f"equivalence judge {name!r}: rule must be a synchronous single reward "
+                                f"(like math_accuracy), got {spec.name!r}")
+    return spec
+
+
+async def _rule_verdict(spec: RewardSpec, sample: Sample) -> tuple[float, str | None, str]:
+    """(score, the answer it read or None, its reason); a rule that fails fails the call with its message."""
+    outcome = await asyncio.to_thread(run_call, spec, call_inputs(spec, sample))
+    if outcome.score is None:
+        failure = outcome.failure
+        raise ValueError(f"rule {spec.name!r} failed: {failure.code if failure else '?'}: "
+                         f"{failure.message if failure else ''}")
+    parsed_ok = outcome.score.metrics.get("parsed_ok", 1.0) > 0
+    answer = outcome.parsed if spec.parser is not None and parsed_ok else None
+    return outcome.score.value, answer, outcome.score.reason or ""
+
+
+def equivalence_judge(
+    name: str,
+    *,
+    rule: Any = None,
+    passing: float = 1.0,
+    recovered: float = 1.0,
+    prompt: str = EQUIVALENCE_PROMPT,
+    reference_keys: Sequence[str] | None = None,
+    **options: Unpack[JudgeOptions],
+) -> Callable[..., Any]:
+    """A reference-guided equivalence judge; behind `rule`, a second opinion on the rule's "no".
+
+    With `rule` (a sync single reward such as math_accuracy): the rule scores first; a score of
+    at least `passing` stands and the judge is not asked. Otherwise the judge compares the
+    answer the rule's parser read (or the whole response, for a rule without a parser) with the
+    gold answer, and "EQUIVALENT" raises the score to `recovered`. A response the rule's parser
+    finds no answer in keeps the rule's score: the judge never grades what the rule could not read.
+    Without `rule`, the score is `recovered` or 0.
+    """
+    check_template(prompt, name, needs=("response", "references.answer"))
+    rule_spec = _rule_spec(rule, name)
+    keys = tuple(reference_keys) if reference_keys else (rule_spec.reference_keys if rule_spec else DEFAULT_REFERENCE_KEYS)
+    extract = extractor(EQUIVALENCE_PARSE, name)
+    client, registration = connect(name, options)
+
+    async def equivalent(sample: Sample) -> Score:
+        expected = gold(sample, keys, name)
+        rule_score, answer, because = 0.0, judged_text(sample, False), ""
+        if rule_spec is not None:
+            rule_score, answer, because = await _rule_verdict(rule_spec, sample)
+            if rule_score >= passing or answer is None:
+                return Score(rule_score, f"rule {rule_spec.name}: {because}", {"rule": rule_score, "judge_calls": 0.0})
+        unfit = trivial(answer)
+        if unfit:
+            return Score(rule_score, f"{unfit}: not judged", {"rule": rule_score, "judge_calls": 0.0})
+        shown = dataclasses.replace(sample, references={**sample.references, "answer": expected})
+        asker = Asker(client, registration["timeout"])
+        reply = await asker.ask(messages(render(prompt, shown, answer, name)))
+        verdict = _scored(reply, extract, MatchScore("EQUIVALENT", 1.0, 0.0, others=("DIFFERENT",)), None)
+        value = max(rule_score, recovered * verdict)
+        said = "judge: equivalent" if verdict else "judge: different"
+        reason = f"rule {rule_spec.name}: {because}; {said}; {quoted(reply)}" if rule_spec else f"{said}; {quoted(reply)}"
+        return Score(value, reason, {"rule": rule_score, "judge_equivalent": verdict, **asker.costs.metrics()})
+
+    _named(equivalent, name, f"LLM equivalence judge {name!r}" + (f" behind {rule_spec.name}" if rule_spec else ""))
+    return reward(equivalent, name=name, **registration,  # type: ignore[no-any-return]
+                  reference_keys=keys)
