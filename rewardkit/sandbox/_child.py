@@ -218,7 +218,12 @@ def _probe(index: int, *values) -> None:
 def _plain_returning(fn):
     """`fn` whose results reach the test code as fresh plain values (always-equal objects fail here)."""
     def call(*args, **kwargs):
-        return decode(encode(fn(*args, **kwargs)))
+        result = fn(*args, **kwargs)
+        try:
+            return decode(encode(result))
+        except (TypeError, RecursionError) as exc:
+            _frame({"unsupported": str(exc)})
+            raise TypeError(f"returned a {exc}, not a plain value") from None
     call.__name__ = getattr(fn, "__name__", "candidate")
     return call
 
