@@ -17,11 +17,11 @@ from rewardkit.sandbox import (
 )
 
 from .._options import OptionError
-from ._cases import STYLES, CallCase, Case, ScriptCase, StdinCase, TestDataError, find_cases
+from ._cases import STYLES, CallCase, Case, ScriptCase, StdinCase, InvalidTestsError, find_cases
 from ._extract import NoProgram, extract_program
 from ._judge import Verdict, judge, syntax_error
 
-__all__ = ["code_tests", "TestDataError", "SandboxError"]
+__all__ = ["code_tests", "InvalidTestsError", "SandboxError"]
 
 log = logging.getLogger("rewardkit.rewards.code")
 ISOLATION_ENV = "REWARDKIT_SANDBOX_ISOLATION"
@@ -129,7 +129,7 @@ def code_tests(response: str, references: Mapping[str, Any], ground_truth: Any =
     if style != "auto":
         wrong = [c for c in cases if not isinstance(c, STYLES[style])]
         if wrong:
-            raise TestDataError(f"style={style!r}, but the request holds {type(wrong[0]).__name__} tests")
+            raise InvalidTestsError(f"style={style!r}, but the request holds {type(wrong[0]).__name__} tests")
     try:
         program = extract_program(response, language, extract)
     except NoProgram as exc:

@@ -22,7 +22,7 @@ from typing import Any, Mapping, Sequence, Union
 from ._asserts import AssertionScriptError, SplitScript, split
 
 
-class TestDataError(ValueError):
+class InvalidTestsError(ValueError):
     """The request's test cases cannot be read: a dataset bug, reported as an error, never a score."""
 
 
@@ -58,7 +58,7 @@ def _json(value: Any, where: str) -> Any:
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise TestDataError(f"{where}: not valid JSON ({exc})") from None
+        raise InvalidTestsError(f"{where}: not valid JSON ({exc})") from None
 
 
 def _text(value: Any, where: str) -> str:
@@ -66,16 +66,16 @@ def _text(value: Any, where: str) -> str:
         return value
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return "\n".join(value) + "\n"  # TACO sometimes stores an input as its lines
-    raise TestDataError(f"{where}: expected text, got {type(value).__name__}")
+    raise InvalidTestsError(f"{where}: expected text, got {type(value).__name__}")
 
 
 def _script(source: Any, where: str, entry_point: str | None = None, setup: str = "") -> ScriptCase:
     if not isinstance(source, str) or not source.strip():
-        raise TestDataError(f"{where}: expected an assertion script (text)")
+        raise InvalidTestsError(f"{where}: expected an assertion script (text)")
     try:
         return ScriptCase(split(f"{setup}\n{source}" if setup else source), entry_point)
     except AssertionScriptError as exc:
-        raise TestDataError(f"{where}: {exc}") from None
+        raise InvalidTestsError(f"{where}: {exc}") from None
 
 
 def _fn_name(data: Mapping[str, Any]) -> str | None:
@@ -91,12 +91,12 @@ def _fn_name(data: Mapping[str, Any]) -> str | None:
 def _functional(item: Mapping[str, Any], fn: str | None, where: str) -> CallCase:
     """LiveCodeBench functional: `input` holds one JSON argument per line, `output` the JSON result."""
     if not fn:
-        raise TestDataError(f"{where}: a functional test needs the function's name (fn_name / func_name / metadata)")
+        raise InvalidTestsError(f"{where}: a functional test needs the function's name (fn_name / func_name / metadata)")
     try:
         args = tuple(json.loads(line) for line in _text(item["input"], where).splitlines() if line.strip())
         expected = json.loads(_text(item["output"], where))
     except ValueError as exc:
-        raise TestDataError(f"{where}: functional input/output must be JSON ({exc})") from None
+        raise InvalidTestsError(f"{where}: functional input/output must be JSON ({exc})") from None
     return CallCase(fn, args, expected)
 
 
@@ -114,13 +114,13 @@ def _from_list(items: Sequence[Any], fn: str | None, where: str) -> list[Case]:
         elif isinstance(item, Mapping) and "args" in item and ("expected" in item or "output" in item):
             name = item.get("fn_name") or fn
             if not isinstance(name, str) or not name:
-                raise TestDataError(f"{here}: a function case needs fn_name")
+                raise InvalidTestsError(f"{here}: a function case needs fn_name")
             args = item["args"]
             if not isinstance(args, list):
-                raise TestDataError(f"{here}.args: expected a list of arguments")
+                raise InvalidTestsError(f"{here}.args: expected a list of arguments")
             cases.append(CallCase(name, tuple(args), item["expected"] if "expected" in item else item["output"]))
         else:
-            raise TestDataError(f"{here}: not a test case; expected {{'input', 'output'}}, {{'args', 'expected'}} "
+            raise InvalidTestsError(f"{here}: not a test case; expected {{'input', 'output'}}, {{'args', 'expected'}} "
                                 f"or an assertion string, got {str(item)[:80]!r}")
     return cases
 
@@ -128,7 +128,7 @@ def _from_list(items: Sequence[Any], fn: str | None, where: str) -> list[Case]:
 def _apps(data: Mapping[str, Any], where: str) -> list[Case]:
     inputs, outputs = _json(data["inputs"], f"{where}.inputs"), _json(data["outputs"], f"{where}.outputs")
     if not isinstance(inputs, list) or not isinstance(outputs, list) or len(inputs) != len(outputs):
-        raise TestDataError(f"{where}: inputs and outputs must be lists of the same length")
+        raise InvalidTestsError(f"{where}: inputs and outputs must be lists of the same length")
     fn = _fn_name(data)
     if fn:
         return [CallCase(fn, tuple(a) if isinstance(a, list) else (a,), o) for a, o in zip(inputs, outputs)]
@@ -140,21 +140,21 @@ def _from_mapping(data: Mapping[str, Any], where: str) -> list[Case]:
     if "input_output" in data:
         inner = _json(data["input_output"], f"{where}.input_output")
         if not isinstance(inner, Mapping):
-            raise TestDataError(f"{where}.input_output: expected a JSON object with inputs and outputs")
+            raise InvalidTestsError(f"{where}.input_output: expected a JSON object with inputs and outputs")
         return _from_mapping({**{k: v for k, v in data.items() if k != "input_output"}, **inner}, where)
     if "inputs" in data and "outputs" in data:
         return _apps(data, where)
     if "cases" in data:
         cases = _json(data["cases"], f"{where}.cases")
         if not isinstance(cases, list):
-            raise TestDataError(f"{where}.cases: expected a list")
+            raise InvalidTestsError(f"{where}.cases: expected a list")
         return _from_list(cases, _fn_name(data), f"{where}.cases")
     if "public_test_cases" in data or "private_test_cases" in data:
         found: list[Any] = []
         for key in ("public_test_cases", "private_test_cases"):
             part = _json(data.get(key) or [], f"{where}.{key}")
             if not isinstance(part, list):
-                raise TestDataError(f"{where}.{key}: expected a list (or a JSON string of one)")
+                raise InvalidTestsError(f"{where}.{key}: expected a list (or a JSON string of one)")
             found.extend(part)
         return _from_list(found, _fn_name(data), where)
     setup = "\n".join(s for s in (data.get("test_imports") and "\n".join(data["test_imports"]),
@@ -162,31 +162,31 @@ def _from_mapping(data: Mapping[str, Any], where: str) -> list[Case]:
     if "test_list" in data:
         tests = _json(data["test_list"], f"{where}.test_list")
         if not isinstance(tests, list) or not tests:
-            raise TestDataError(f"{where}.test_list: expected a non-empty list of assert strings")
+            raise InvalidTestsError(f"{where}.test_list: expected a non-empty list of assert strings")
         return [_script(t, f"{where}.test_list[{i}]", setup=setup) for i, t in enumerate(tests)]
     if "test" in data:
         return [_script(data["test"], f"{where}.test", data.get("entry_point"), setup)]
     if "input" in data and "output" in data:
         return _from_list([data], _fn_name(data), where)
-    raise TestDataError(f"{where}: no test cases found; expected one of inputs/outputs, input_output, cases, "
+    raise InvalidTestsError(f"{where}: no test cases found; expected one of inputs/outputs, input_output, cases, "
                         "test (+entry_point), test_list, public_test_cases, or a list of cases")
 
 
 def read_cases(value: Any, where: str) -> list[Case]:
-    """Every test case in `value` (see the module docstring); TestDataError names what is wrong."""
+    """Every test case in `value` (see the module docstring); InvalidTestsError names what is wrong."""
     data = _json(value, where)
     if isinstance(data, str):
         if "assert" in data:
             return [_script(data, where)]
-        raise TestDataError(f"{where}: expected JSON test cases or an assertion script, got {data[:80]!r}")
+        raise InvalidTestsError(f"{where}: expected JSON test cases or an assertion script, got {data[:80]!r}")
     if isinstance(data, list):
         cases = _from_list(data, None, where)
     elif isinstance(data, Mapping):
         cases = _from_mapping(data, where)
     else:
-        raise TestDataError(f"{where}: expected test cases, got {type(data).__name__}")
+        raise InvalidTestsError(f"{where}: expected test cases, got {type(data).__name__}")
     if not cases:
-        raise TestDataError(f"{where}: the list of test cases is empty")
+        raise InvalidTestsError(f"{where}: the list of test cases is empty")
     return cases
 
 
@@ -203,7 +203,7 @@ def find_cases(references: Mapping[str, Any], ground_truth: Any, key: str) -> li
         return read_cases(references[key], f"references.{key}")
     if any(k in references for k in _DATASET_KEYS):
         return read_cases(dict(references), "references")
-    raise TestDataError(
+    raise InvalidTestsError(
         f"code_tests: no test cases in the request. Put them in Vertex `references.{key}` (a JSON-encoded string), "
         f"DashScope `ground_truth` or `rollout_extra.{key}`"
     )
