@@ -82,6 +82,19 @@ def _mount_points() -> list[tuple[str, int]]:
     return points
 
 
+def _no_nested_namespaces() -> None:
+    """Best effort: the program may not make namespaces of its own (where it would hold capabilities again).
+
+    The limits are per user namespace; ours may lower its own. Where the kernel refuses, nothing is lost:
+    a nested namespace still sees only read-only, locked mounts, no network and no other processes.
+    """
+    for name in ("user", "mnt", "net", "pid", "ipc", "uts", "cgroup", "time"):
+        try:
+            _write(f"/proc/sys/user/max_{name}_namespaces", "0")
+        except OSError:
+            pass
+
+
 def isolate(workdir: str, tmpfs_mb: int) -> None:
     """Enter new namespaces and make everything but `workdir` read-only (see the module docstring)."""
     if os.geteuid() == 0:
@@ -100,6 +113,7 @@ def isolate(workdir: str, tmpfs_mb: int) -> None:
         _write("/proc/self/gid_map", f"{gid} {gid} 1")
     except OSError as exc:
         raise SetupFailed(f"cannot map the user namespace: {exc}") from None
+    _no_nested_namespaces()
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     points = _mount_points()
     _mount("rewardkit-sandbox", workdir, "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmpfs_mb}m,mode=0700")

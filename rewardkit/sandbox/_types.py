@@ -42,13 +42,15 @@ class SandboxLimits:
     threads the sandbox may hold at once, `file_size_mb` the largest file it
     may write, `tmpfs_mb` the size of its working directory (isolated runs),
     `output_bytes` what a test may print before it is stopped (OUTPUT_LIMIT).
+    Memory is capped per process (RLIMIT_AS): a program that forks may hold
+    up to `processes` x `memory_mb` for at most its time limit.
     """
 
     timeout_seconds: float = 2.0
     cpu_seconds: int | None = None
     total_seconds: float = 30.0
-    memory_mb: int = 512
-    processes: int = 64
+    memory_mb: int = 256
+    processes: int = 16
     open_files: int = 64
     file_size_mb: int = 16
     tmpfs_mb: int = 64

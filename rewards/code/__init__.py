@@ -48,7 +48,7 @@ def require_isolation() -> None:
 def check_options(*, language: str = "python", extract: str = "fenced", style: str = "auto",
                   scoring: str = "fraction", float_tolerance: float | None = None, tests_key: str = "tests",
                   max_program_kb: float = 256, timeout_seconds: float = 2.0, total_timeout_seconds: float = 30.0,
-                  memory_mb: int = 512, isolation: str = "require", backend: str = "local",
+                  memory_mb: int = 256, isolation: str = "require", backend: str = "local",
                   sandbox_url: str | None = None, max_concurrency: int = 8, retries: int = 2) -> None:
     choices = {"extract": (extract, ("fenced", "response")), "style": (style, ("auto", *STYLES)),
                "scoring": (scoring, ("fraction", "all")), "isolation": (isolation, ("require", "none")),
@@ -112,7 +112,7 @@ def _nothing_to_run(reason: str, total: int, metric: str) -> Score:
 def code_tests(response: str, references: Mapping[str, Any], ground_truth: Any = None,
                language: str = "python", extract: str = "fenced", style: str = "auto", scoring: str = "fraction",
                float_tolerance: float | None = None, tests_key: str = "tests", max_program_kb: float = 256,
-               timeout_seconds: float = 2.0, total_timeout_seconds: float = 30.0, memory_mb: int = 512,
+               timeout_seconds: float = 2.0, total_timeout_seconds: float = 30.0, memory_mb: int = 256,
                isolation: str = "require", backend: str = "local", sandbox_url: str | None = None,
                max_concurrency: int = 8, retries: int = 2) -> Score:
     """Run the program in the response against the request's tests; the fraction that pass (or all-or-nothing).
