@@ -90,7 +90,7 @@ def test_unreadable_tests_are_a_dataset_error_naming_the_field(value, message):
 
 
 def test_missing_tests_fail_the_call_instead_of_scoring_zero():
-    with pytest.raises(InvalidTestsError, match="no test cases in the request"):
+    with pytest.raises(rewardkit.MissingReferenceError, match="no test cases in the request"):
         code_tests(fenced("print(1)"), {"answer": "1"}, None)
     with pytest.raises(InvalidTestsError, match="style='function'"):
         rewardkit.variant(code_tests, "fn_only", style="function")(fenced("print(1)"), {}, DOUBLE)

@@ -19,6 +19,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence, Union
 
+from rewardkit import MissingReferenceError
+
 from ._asserts import AssertionScriptError, SplitScript, split
 
 
@@ -203,7 +205,7 @@ def find_cases(references: Mapping[str, Any], ground_truth: Any, key: str) -> li
         return read_cases(references[key], f"references.{key}")
     if any(k in references for k in _DATASET_KEYS):
         return read_cases(dict(references), "references")
-    raise InvalidTestsError(
+    raise MissingReferenceError(
         f"code_tests: no test cases in the request. Put them in Vertex `references.{key}` (a JSON-encoded string), "
         f"DashScope `ground_truth` or `rollout_extra.{key}`"
     )
