@@ -18,8 +18,8 @@ from tests.served import serve
 SECRET = "hunter2-" + uuid.uuid4().hex
 
 
-def _descendants(root: int) -> dict[int, str]:
-    """pid -> command line of every process below `root` (only what this test started)."""
+def _descendants(root: int) -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, command line) of every process below `root` (only what this test started)."""
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -28,21 +28,31 @@ def _descendants(root: int) -> dict[int, str]:
                 parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
             except (OSError, IndexError, ValueError):
                 continue
-    found, frontier = {}, [root]
+    found: dict[int, tuple[int, str]] = {}
+    frontier = [root]
     while frontier:
         parent = frontier.pop()
         for pid, ppid in parents.items():
             if ppid == parent and pid not in found:
                 try:
-                    found[pid] = (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                    command = (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
                 except OSError:
-                    found[pid] = "?"
+                    command = "?"
+                found[pid] = (ppid, command)
                 frontier.append(pid)
     return found
 
 
 def _sandboxes(server_pid: int) -> list[str]:
-    return [cmd for cmd in _descendants(server_pid).values() if "_child.py" in cmd]
+    """Sandbox processes other than each worker's one idle spare (a launcher waiting for its next job,
+    which has not forked: a leftover is anything a sandbox started, or a second sandbox under a worker)."""
+    tree = _descendants(server_pid)
+    boxes = {pid: (ppid, cmd) for pid, (ppid, cmd) in tree.items() if "_child.py" in cmd}
+    per_worker: dict[int, int] = {}
+    for ppid, _ in boxes.values():
+        per_worker[ppid] = per_worker.get(ppid, 0) + 1
+    return [cmd for pid, (ppid, cmd) in boxes.items() if ppid in boxes or per_worker[ppid] > 1
+            or any(parent == pid for parent, _ in tree.values())]
 
 
 @pytest.fixture(scope="module")
@@ -154,13 +164,32 @@ def test_writing_outside_the_working_directory_fails(server, tmp_path):
         assert not os.path.exists(target)
 
 
-def test_a_daemon_dies_with_its_test(server, tmp_path):
+def _running_with(token: str) -> list[int]:
+    """Processes anywhere whose command line holds `token` (a fresh uuid: only ours can)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if token.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_a_daemon_dies_with_its_test(server):
+    # The daemon leaves the process group and the session, then becomes `sh` with a token in its command
+    # line, so it can be found wherever it ends up, even re-parented outside the server's tree.
+    token = uuid.uuid4().hex
     program = ("import os, sys, time\n"
-               "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(120)\n"
+               "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+               f"        os.execv('/bin/sh', ['sh', '-c', 'sleep 120; : {token}'])\n"
                "    os._exit(0)\n"
+               "time.sleep(0.3)\n"
                "print(int(input()) * 2)")
     value, metrics, _ = score(server, program, ECHO)
     assert value == 1.0
+    assert _running_with(token) == []
     assert _sandboxes(server.process.pid) == []
 
 

@@ -463,8 +463,6 @@ def template(job: dict, result_fd: int, isolated: bool) -> None:
     except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
         out.write(json.dumps({"syntax_error": f"{type(exc).__name__}: {exc}"[:500]}) + "\n")
         return
-    for name in _PRELOAD:
-        __import__(name)
     import builtins
     snapshot = dict(vars(builtins))
     out.write(json.dumps({"ready": True, "isolated": isolated}) + "\n")
@@ -483,20 +481,28 @@ def _die_with(parent: int) -> None:
 
 
 def main() -> None:
+    """argv: RESULT_FD PARENT_PID SETUP (JSON: isolation, workdir, tmpfs_mb); the job comes on stdin.
+
+    The sandbox is built before the job is read, so the worker can start one
+    ahead of need (a spare) and hand it the next submission ready-made.
+    """
     passed = int(sys.argv[1])
     result_fd = os.dup(passed)  # the lowest free number, so a test child's close-from covers it
     os.close(passed)
-    job = json.loads(sys.stdin.buffer.read())
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    isolated = job["isolation"] != "none"
+    setup = json.loads(sys.argv[3])
+    isolated = setup["isolation"] != "none"
     try:
         if isolated:
-            isolate(job["workdir"], job["limits"]["tmpfs_mb"])
+            isolate(setup["workdir"], setup["tmpfs_mb"])
     except (SetupFailed, OSError) as exc:
         os.write(result_fd, (json.dumps({"fatal": f"sandbox setup failed: {exc}"}) + "\n").encode())
         os._exit(3)
     _die_with(int(sys.argv[2]))
+    for name in _PRELOAD:
+        __import__(name)
+    job = {**json.loads(sys.stdin.buffer.read()), **setup}
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
     if not isolated:
         template(job, result_fd, False)
         _reap_others(False)

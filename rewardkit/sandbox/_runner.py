@@ -7,6 +7,7 @@ harness can write, and the whole tree killed on every way out.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import logging
@@ -17,7 +18,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -92,51 +95,121 @@ def _check_isolation_value(isolation: str) -> None:
         raise ValueError(f"isolation must be 'require' or 'none', got {isolation!r}")
 
 
+@dataclass
+class _Box:
+    """A started sandbox waiting for its job: built, interpreter warm, nothing run in it yet."""
+
+    process: subprocess.Popen[bytes]
+    results: int  # read end of the pipe only the sandbox's template writes
+    workdir: str
+    key: tuple[str, str, int]
+
+
+_spare: _Box | None = None
+_spare_lock = threading.Lock()
+
+
+def _start(key: tuple[str, str, int]) -> _Box:
+    python, isolation, tmpfs_mb = key
+    workdir = tempfile.mkdtemp(prefix="rewardkit-sandbox-")
+    if isolation != "none" and os.geteuid() == 0:
+        os.chown(workdir, _child.NOBODY, _child.NOBODY)  # the sandbox runs as nobody when we are root
+    setup = json.dumps({"isolation": isolation, "workdir": workdir, "tmpfs_mb": tmpfs_mb})
+    read_end, write_end = os.pipe()
+    try:
+        process = subprocess.Popen(
+            [python, "-I", "-B", CHILD, str(write_end), str(os.getpid()), setup], stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=workdir, env=_environment(workdir),
+            pass_fds=(write_end,), start_new_session=True)
+    except OSError as exc:
+        os.close(read_end)
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise SandboxError(f"cannot start the sandbox ({python}): {exc}") from None
+    finally:
+        os.close(write_end)
+    return _Box(process, read_end, workdir, key)
+
+
+def _discard(box: _Box) -> None:
+    _kill(box.process)
+    os.close(box.results)
+    shutil.rmtree(box.workdir, ignore_errors=True)
+
+
+def _take(key: tuple[str, str, int]) -> tuple[_Box, bool]:
+    """The spare when it fits and lives, else a new sandbox; and whether it was the spare."""
+    global _spare
+    with _spare_lock:
+        box, _spare = _spare, None
+    if box is not None and box.key == key and box.process.poll() is None:
+        return box, True
+    if box is not None:
+        _discard(box)
+    return _start(key), False
+
+
+def _prepare_spare(key: tuple[str, str, int]) -> None:
+    """Start the next submission's sandbox now, so its start overlaps this one's tests."""
+    global _spare
+    if os.environ.get("REWARDKIT_SANDBOX_SPARE", "1") == "0":
+        return
+    try:
+        box = _start(key)
+    except SandboxError:
+        return  # the next run starts its own and reports the problem
+    with _spare_lock:
+        old, _spare = _spare, box
+    if old is not None:
+        _discard(old)
+
+
+@atexit.register
+def _drop_spare() -> None:
+    global _spare
+    with _spare_lock:
+        box, _spare = _spare, None
+    if box is not None:
+        _discard(box)
+
+
 def run(program: str, tests: Sequence[SandboxTest], limits: SandboxLimits = SandboxLimits(),
         isolation: Isolation = "require", python: str | None = None) -> RunResult:
     """Run the Python `program` on each test, all in one sandbox start; raise SandboxError if the sandbox fails.
 
     With isolation="none" the program runs without namespaces (no network or
     filesystem isolation, no PID namespace): only for programs you trust, or a
-    host that cannot do better and a risk you accepted.
+    host that cannot do better and a risk you accepted. A spare sandbox is
+    started for the next call while this one runs (REWARDKIT_SANDBOX_SPARE=0: never).
     """
     _check_isolation_value(isolation)
     job_tests = [_job_test(t) for t in tests]
-    workdir = tempfile.mkdtemp(prefix="rewardkit-sandbox-")
+    job = {"program": program, "tests": job_tests, "limits": limits.to_job()}
+    key = (python or interpreter(isolation), isolation, int(limits.tmpfs_mb))
+    box, was_spare = _take(key)
+    _prepare_spare(key)
     try:
-        if isolation != "none" and os.geteuid() == 0:
-            os.chown(workdir, _child.NOBODY, _child.NOBODY)  # the sandbox runs as nobody when we are root
-        job = {"program": program, "tests": job_tests, "limits": limits.to_job(), "isolation": isolation,
-               "workdir": workdir}
-        return _launch(job, len(job_tests), limits, python or interpreter(isolation), workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        return _send(box, job, len(job_tests), limits)
+    except SandboxError:
+        if not was_spare:
+            raise
+    # A spare that died waiting (its parent thread ended, say): once more, on a sandbox started now.
+    fresh = _start(key)
+    return _send(fresh, job, len(job_tests), limits)
 
 
-def _launch(job: dict[str, Any], count: int, limits: SandboxLimits, python: str, workdir: str) -> RunResult:
+def _send(box: _Box, job: dict[str, Any], count: int, limits: SandboxLimits) -> RunResult:
     began = time.monotonic()
-    read_end, write_end = os.pipe()
-    try:
-        process = subprocess.Popen(
-            [python, "-I", "-B", CHILD, str(write_end), str(os.getpid())], stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=workdir, env=_environment(workdir),
-            pass_fds=(write_end,), start_new_session=True)
-    except OSError as exc:
-        os.close(read_end)
-        raise SandboxError(f"cannot start the sandbox ({python}): {exc}") from None
-    finally:
-        os.close(write_end)
+    process = box.process
     try:
         try:
             process.stdin.write(json.dumps(job).encode())  # type: ignore[union-attr]
             process.stdin.close()  # type: ignore[union-attr]
         except OSError:
-            pass  # it died at once; what it said is on stderr, reported below
+            pass  # it died; what it said is on stderr, reported below
         deadline = began + limits.total_seconds + STARTUP_SLACK
-        records, timed_out = _read_records(read_end, deadline)
+        records, timed_out = _read_records(box.results, deadline)
     finally:
-        _kill(process)
-        os.close(read_end)
+        _discard(box)
     stderr = process.stderr.read()[-_STDERR_CAP:].decode("utf-8", "replace") if process.stderr else ""
     return _result(records, count, timed_out, stderr, time.monotonic() - began)
 
