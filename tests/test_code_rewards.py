@@ -96,6 +96,18 @@ def test_missing_tests_fail_the_call_instead_of_scoring_zero():
         rewardkit.variant(code_tests, "fn_only", style="function")(fenced("print(1)"), {}, DOUBLE)
 
 
+def test_livecodebench_functional_tests_call_a_method_of_class_solution():
+    tests = {"public_test_cases": json.dumps([{"input": "[2, 7, 11, 15]\n9", "output": "[0, 1]", "testtype": "functional"},
+                                              {"input": "[3, 3]\n6", "output": "[0, 1]", "testtype": "functional"}]),
+             "metadata": json.dumps({"func_name": "twoSum"})}
+    program = ("class Solution:\n    def twoSum(self, nums, target):\n        seen = {}\n"
+               "        for i, x in enumerate(nums):\n            if target - x in seen:\n"
+               "                return [seen[target - x], i]\n            seen[x] = i\n")
+    assert code_tests(fenced(program), {}, tests).value == 1.0
+    assert code_tests(fenced(program.replace("return [seen[target - x], i]", "return [i, seen[target - x]]")),
+                      {}, tests).value == 0.0
+
+
 def test_vertex_references_hold_a_json_encoded_list():
     score = code_tests(fenced("print(int(input()) * 2)"), {"tests": json.dumps(DOUBLE)}, None)
     assert score.value == 1.0 and score.metrics == {"passed": 2.0, "total": 2.0, "pass_rate": 1.0}
