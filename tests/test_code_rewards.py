@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
 
 import httpx
 import pytest
@@ -197,3 +201,52 @@ def test_a_host_that_cannot_isolate_is_refused_at_startup_unless_accepted():
             "func_type": "reward", "ground_truth": DOUBLE,
             "agent_output": {"messages": [{"role": "assistant", "content": fenced("print(1)")}]}}).json()
         assert answer["status"] == "failed" and answer["error_code"] == "SANDBOX_ERROR"
+
+
+# ------------------------------------------------------------------ assertion plans
+
+def test_asserts_are_judged_outside_on_plain_values():
+    from rewards.code._asserts import evaluate, split
+
+    script = split("assert 0 < f(x) <= 10\nassert f(1) is None or f(1) in [1, 2]\nassert not g()\n"
+                   "assert sorted(h()) == [1, 2, 3]\nassert 1 == 2\n")
+    assert script.static_failures == ("assert 1 == 2",)
+    chained, either, negated, ordered = script.plans
+    assert "10" not in script.source and "[1, 2, 3]" not in script.source
+    assert evaluate(chained.expression, [5]) and not evaluate(chained.expression, [11])
+    assert evaluate(either.expression, [None, 3]) and not evaluate(either.expression, [3, 3])
+    assert evaluate(negated.expression, [0]) and not evaluate(negated.expression, [[1]])
+    assert evaluate(ordered.expression, [[3, 1, 2]])
+    with pytest.raises(TypeError):
+        evaluate(split("assert f() * 2 == 4").plans[0].expression, [[1, 2]])  # no list arithmetic outside
+
+
+# ------------------------------------------------------------------ spares and users
+
+def test_a_dead_spare_is_replaced_without_failing_the_call():
+    from rewardkit.sandbox import _runner
+
+    run("print(1)", [SandboxTest("stdin")])  # leaves a spare
+    spare = _runner._spare
+    assert spare is not None and spare.process.poll() is None
+    spare.process.kill()
+    spare.process.wait()
+    assert run("print(2)", [SandboxTest("stdin")]).tests[0].stdout == "2\n"
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root to become another user")
+def test_an_unprivileged_user_like_the_images_can_run_the_sandbox(tmp_path):
+    # The Docker image runs as uid 10001 with no capability: the same sandbox, no root involved.
+    script = ("from rewardkit.sandbox import check_isolation, run, SandboxTest\n"
+              "check_isolation()\n"
+              "r = run(\"import os, socket\\nprint(os.getuid())\\n"
+              "try:\\n    open('/tmp/escape', 'w')\\nexcept OSError:\\n    print('ro')\\n"
+              "try:\\n    socket.create_connection(('127.0.0.1', 1), timeout=1)\\nexcept OSError as e:\\n"
+              "    print(e.errno)\", [SandboxTest('stdin')])\n"
+              "print(r.isolated, r.tests[0].stdout.split())\n")
+    repo = Path(__file__).resolve().parent.parent
+    done = subprocess.run(["setpriv", "--reuid=10001", "--regid=10001", "--clear-groups", "/usr/bin/python3", "-c",
+                           script], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(repo), "HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[-2] == "True ['10001', 'ro', '101']"  # 101: ENETUNREACH
