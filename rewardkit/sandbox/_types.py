@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from .._errors import RewardkitError
@@ -122,4 +122,3 @@ class RunResult:
     syntax_error: str | None = None
     isolated: bool = False
     seconds: float = 0.0
-    notes: tuple[str, ...] = field(default=())
