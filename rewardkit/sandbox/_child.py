@@ -1,13 +1,14 @@
-"""The sandbox's inside: run as `python -I _child.py RESULT_FD` by `rewardkit.sandbox.run`.
+"""The sandbox's inside: run as `python -I _child.py RESULT_FD PARENT_PID SETUP` by `rewardkit.sandbox.run`.
 
 Standard library only, and nothing imported from rewardkit: this file is the
 whole of the trusted code that shares a machine view with the model's program.
 
-1. The launcher (this process, started by the worker) reads the job from stdin,
-   then, when isolation is on, leaves the worker's world: a new user, network,
+1. The launcher (this process, started by the worker) first builds the sandbox,
+   when isolation is on: it leaves the worker's world for a new user, network,
    PID, mount, IPC and UTS namespace (no network but a loopback that is down),
    a size-capped tmpfs as the working directory, every other mount read-only,
    an empty tmpfs over /proc (no other process's environ or memory to read).
+   Then it waits for the job on stdin (a worker may start it ahead of need).
 2. It forks the template, PID 1 of the new PID namespace: the kernel kills every
    process in the namespace when PID 1 dies, and PID 1 dies with the launcher
    (parent-death signal), which dies with the worker or when `run` kills its group.
