@@ -448,13 +448,27 @@ def _reap_others(isolated: bool) -> None:
             time.sleep(0.001)
 
 
+def _tasks_of_this_user() -> int:
+    uid, count = os.getuid(), 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    count += len(os.listdir(f"/proc/{entry}/task"))
+            except OSError:
+                continue
+    return count
+
+
 def template(job: dict, result_fd: int, isolated: bool) -> None:
     limits = job["limits"]
     if isolated:
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         drop_privileges()
     os.chdir(job["workdir"])
-    _limit(resource.RLIMIT_NPROC, limits["processes"])
+    # Counted per user: in its own user namespace that is the sandbox alone; without one, this user's
+    # other processes and threads (the service's) count too, so they are added.
+    _limit(resource.RLIMIT_NPROC, limits["processes"] + (0 if isolated else _tasks_of_this_user()))
     _limit(resource.RLIMIT_NOFILE, limits["open_files"])
     _limit(resource.RLIMIT_FSIZE, limits["file_size_mb"] * 2**20)
     _limit(resource.RLIMIT_CORE, 0)
@@ -468,7 +482,11 @@ def template(job: dict, result_fd: int, isolated: bool) -> None:
     snapshot = dict(vars(builtins))
     out.write(json.dumps({"ready": True, "isolated": isolated}) + "\n")
     for index, test in enumerate(job["tests"]):
-        result = run_one(code, test, limits, snapshot)
+        try:
+            result = run_one(code, test, limits, snapshot)
+        except OSError as exc:  # no fork, no pipe: the sandbox's failure, not the program's
+            out.write(json.dumps({"fatal": f"cannot run test {index}: {exc}"}) + "\n")
+            return
         _reap_others(isolated)
         result["i"] = index
         out.write(json.dumps(result) + "\n")

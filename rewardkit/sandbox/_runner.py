@@ -251,8 +251,9 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
 
 def _result(records: list[dict[str, Any]], count: int, timed_out: bool, stderr: str, seconds: float) -> RunResult:
     head = records[0] if records else {}
-    if "fatal" in head:
-        raise SandboxError(head["fatal"])
+    for record in records:
+        if "fatal" in record:
+            raise SandboxError(record["fatal"])
     if "syntax_error" in head:
         return RunResult(syntax_error=head["syntax_error"], seconds=seconds)
     if not head.get("ready"):
