@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -36,6 +37,14 @@ def test_the_last_block_in_the_language_wins_and_untagged_is_the_fallback():
     assert extract_program("print(4)", mode="response") == "print(4)"
     with pytest.raises(NoProgram, match="no ```python block"):
         extract_program("```python\nprint(5)")  # never closed: cut off, not a program
+
+
+def test_extraction_is_linear_on_a_hostile_response():
+    # Unclosed fences of every length: a back-referencing regex rescans to the end for each (minutes here).
+    hostile = fenced("print(6)") + "\n" + "````x\n" * 100_000 + "```\n" * 100_000
+    began = time.monotonic()
+    assert extract_program(hostile) == "print(6)\n"  # the unclosed fence runs to the end, as in CommonMark
+    assert time.monotonic() - began < 5.0
 
 
 def test_thinking_never_counts():
