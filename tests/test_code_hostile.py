@@ -223,6 +223,10 @@ FORGERIES = {
         "        os.write(fd, b'{\"done\": true}\\n{\"probe\": 0, \"values\": [true]}\\n{\"i\": 0, \"status\": \"finished\"}\\n')\n"
         "    except OSError:\n        pass\nos._exit(0)",
         {"test": "def check(candidate):\n    assert candidate(2) == 4\n", "entry_point": "double"}, "WRONG_ANSWER"),
+    "unreadable_frames": (
+        "import os\nos.write(3, b'{\"call\": true, \"value\": ' + b'[' * 900 + b']' * 900 + b'}\\n')\n"
+        "os.write(3, b'{\"call\": true, \"value\": {\"$d\": 5}}\\n')\nos._exit(0)\ndef double(x):\n    return x",
+        {"fn_name": "double", "cases": [{"args": [2], "expected": 4}]}, "WRONG_ANSWER"),
     "conftest_and_test_files": (
         "import os, glob\nopen('conftest.py', 'w').write('raise SystemExit(0)')\n"
         "open('sitecustomize.py', 'w').write('')\n"

@@ -184,14 +184,19 @@ def _script(case: ScriptCase, run: TestRun) -> Verdict:
 
 
 def judge(case: Case, run: TestRun, tolerance: float | None) -> Verdict:
-    if isinstance(case, ScriptCase):
-        return _script(case, run)
-    failure = _failure(run)
-    if failure is not None:
-        return failure
-    if isinstance(case, StdinCase):
-        return _stdin(case, run, tolerance)
-    return _call(case, run, tolerance)
+    # What the program wrote on its channel is hostile input: a value it forged too deep or malformed to
+    # read is its failure (WRONG_ANSWER), never an error of the call, which would spare it the score.
+    try:
+        if isinstance(case, ScriptCase):
+            return _script(case, run)
+        failure = _failure(run)
+        if failure is not None:
+            return failure
+        if isinstance(case, StdinCase):
+            return _stdin(case, run, tolerance)
+        return _call(case, run, tolerance)
+    except (RecursionError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        return Verdict(WRONG_ANSWER, f"the program's values cannot be read ({type(exc).__name__})")
 
 
 def syntax_error(message: str) -> Verdict:
