@@ -115,7 +115,7 @@ def _frames(stdout: str, mark: str) -> tuple[str, tuple[dict[str, Any], ...]]:
         if line.startswith(mark):
             try:
                 record = json.loads(line[len(mark):])
-            except ValueError:
+            except (ValueError, RecursionError):  # the program can print the marker too
                 continue
             if isinstance(record, dict):
                 frames.append(record)
