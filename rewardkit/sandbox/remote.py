@@ -31,6 +31,9 @@ from . import _child
 from ._types import RunResult, SandboxError, SandboxLimits, SandboxTest, TestRun
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# SandboxFusion's names (sandbox/runners/types.py `Language`) for the fence tags users write.
+SERVICE_LANGUAGE = {"javascript": "nodejs", "js": "nodejs", "node": "nodejs", "c++": "cpp", "golang": "go",
+                    "sh": "bash", "shell": "bash", "ts": "typescript", "py": "python", "python3": "python"}
 _BACKOFF_FIRST, _BACKOFF_CAP = 0.25, 4.0
 _DRIVER_PARTS = (_child.encode, _child.decode, _child._frame_value, _child._exception, _child._probe,
                  _child._plain_returning, _child._target, _child._run_test)
@@ -73,7 +76,7 @@ def driver(program: str, test: dict[str, Any], mark: str) -> str:
 
 def _body(program: str, test: dict[str, Any], language: str, limits: SandboxLimits, mark: str) -> dict[str, Any]:
     code = program if test["kind"] == "stdin" else driver(program, test, mark)
-    return {"code": code, "language": language, "stdin": test.get("stdin") or "",
+    return {"code": code, "language": SERVICE_LANGUAGE.get(language, language), "stdin": test.get("stdin") or "",
             "run_timeout": limits.timeout_seconds, "compile_timeout": max(10.0, limits.timeout_seconds),
             "memory_limit_MB": limits.memory_mb, "files": {}, "fetch_files": []}
 
@@ -162,6 +165,7 @@ def run_remote(program: str, tests: Sequence[SandboxTest], url: str, *, language
     from ._runner import _job_test  # the same test encoding as local runs
 
     began = time.monotonic()
+    language = SERVICE_LANGUAGE.get(language, language)
     if language == "python":
         try:
             compile(program, "<program>", "exec")
