@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -241,6 +242,17 @@ def test_a_dead_spare_is_replaced_without_failing_the_call():
     spare.process.kill()
     spare.process.wait()
     assert run("print(2)", [SandboxTest("stdin")]).tests[0].stdout == "2\n"
+
+
+def test_a_sandbox_outlives_the_thread_that_started_it():
+    # Threads of a pool (serve --workers 0, replay) start spares that other threads use: the end of the
+    # thread that started a sandbox must not end the sandbox (a parent-death signal would: it is per thread).
+    first = threading.Thread(target=run, args=("import time\ntime.sleep(0.5)\nprint(1)", [SandboxTest("stdin")]))
+    first.start()  # takes a sandbox and starts the spare the run below takes
+    time.sleep(0.2)
+    result = run("import time\ntime.sleep(0.4)\nprint(2)", [SandboxTest("stdin")] * 2)  # `first` ends meanwhile
+    first.join()
+    assert [t.stdout for t in result.tests] == ["2\n", "2\n"]
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root to become another user")

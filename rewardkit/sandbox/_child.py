@@ -1,4 +1,4 @@
-"""The sandbox's inside: run as `python -I _child.py RESULT_FD PARENT_PID SETUP` by `rewardkit.sandbox.run`.
+"""The sandbox's inside: run as `python -I _child.py RESULT_FD SETUP` by `rewardkit.sandbox.run`.
 
 Standard library only, and nothing imported from rewardkit: this file is the
 whole of the trusted code that shares a machine view with the model's program.
@@ -11,7 +11,8 @@ whole of the trusted code that shares a machine view with the model's program.
    Then it waits for the job on stdin (a worker may start it ahead of need).
 2. It forks the template, PID 1 of the new PID namespace: the kernel kills every
    process in the namespace when PID 1 dies, and PID 1 dies with the launcher
-   (parent-death signal), which dies with the worker or when `run` kills its group.
+   (parent-death signal). The launcher kills it when the worker goes away (its
+   stdin, the worker's lifeline, ends), and dies itself when `run` kills its group.
    The template drops every capability, compiles the program once, and forks one
    child per test, so the interpreter start is paid once per submission.
 3. After each test the template kills everything else in the namespace
@@ -297,6 +298,7 @@ def _close_from(first: int) -> None:
 def _child(code, test: dict, limits: dict, fds: tuple[int, int, int, int], builtins_snapshot: dict) -> None:
     stdin, out, err, frames = fds
     try:
+        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # with the template, whatever kills it
         os.setpgid(0, 0)
         for source, target in ((stdin, 0), (out, 1), (err, 2), (frames, _FRAMES)):
             os.dup2(source, target)
@@ -463,7 +465,6 @@ def _tasks_of_this_user() -> int:
 def template(job: dict, result_fd: int, isolated: bool) -> None:
     limits = job["limits"]
     if isolated:
-        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         drop_privileges()
     os.chdir(job["workdir"])
     # Counted per user: in its own user namespace that is the sandbox alone; without one, this user's
@@ -496,15 +497,30 @@ def template(job: dict, result_fd: int, isolated: bool) -> None:
         out.write(line + "\n")
 
 
-def _die_with(parent: int) -> None:
-    """SIGKILL when the worker that started us dies (set after every credential change, which clears it)."""
-    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:  # it died before the line above
-        os._exit(3)
+def _watch_lifeline(pid: int) -> int:
+    """Wait for the template; kill it if the worker goes away first. Returns its wait status.
+
+    Stdin is the lifeline: the worker holds its write end until the run is over and the kernel closes
+    it if the worker dies, however it dies. (A parent-death signal would fire when the worker *thread*
+    that started us ends, which in a thread pool can be mid-run of another thread's submission.)
+    """
+    try:
+        exited = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        exited = None
+    while True:
+        watched = [0] + ([exited] if exited is not None else [])
+        ready, _, _ = select.select(watched, [], [], None if exited is not None else 0.05)
+        if 0 in ready and not os.read(0, 4096):
+            os.kill(pid, signal.SIGKILL)
+            return os.waitpid(pid, 0)[1]
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
 
 
 def main() -> None:
-    """argv: RESULT_FD PARENT_PID SETUP (JSON: isolation, workdir, tmpfs_mb); the job comes on stdin.
+    """argv: RESULT_FD SETUP (JSON: isolation, workdir, tmpfs_mb); the job comes as one line on stdin.
 
     The sandbox is built before the job is read, so the worker can start one
     ahead of need (a spare) and hand it the next submission ready-made.
@@ -512,7 +528,7 @@ def main() -> None:
     passed = int(sys.argv[1])
     result_fd = os.dup(passed)  # the lowest free number, so a test child's close-from covers it
     os.close(passed)
-    setup = json.loads(sys.argv[3])
+    setup = json.loads(sys.argv[2])
     isolated = setup["isolation"] != "none"
     try:
         if isolated:
@@ -520,26 +536,26 @@ def main() -> None:
     except (SetupFailed, OSError) as exc:
         os.write(result_fd, (json.dumps({"fatal": f"sandbox setup failed: {exc}"}) + "\n").encode())
         os._exit(3)
-    _die_with(int(sys.argv[2]))
     for name in _PRELOAD:
         __import__(name)
-    job = {**json.loads(sys.stdin.buffer.read()), **setup}
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    if not isolated:
-        template(job, result_fd, False)
-        _reap_others(False)
-        return
+    line = sys.stdin.buffer.readline()
+    if not line:  # the worker went away before sending a job
+        os._exit(0)
+    job = {**json.loads(line), **setup}
     pid = os.fork()
     if pid == 0:
+        # The template: PID 1 of the sandbox when isolated. Its parent is this single thread, so the
+        # parent-death signal is exact here.
+        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
         try:
-            template(job, result_fd, True)
+            template(job, result_fd, isolated)
+            _reap_others(isolated)
         except SetupFailed as exc:
             os.write(result_fd, (json.dumps({"fatal": f"sandbox setup failed: {exc}"}) + "\n").encode())
         os._exit(0)
     os.close(result_fd)
-    _, status = os.waitpid(pid, 0)
-    os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+    os._exit(os.waitstatus_to_exitcode(_watch_lifeline(pid)) & 0xFF)
 
 
 if __name__ == "__main__":

@@ -118,7 +118,7 @@ def _start(key: tuple[str, str, int]) -> _Box:
     read_end, write_end = os.pipe()
     try:
         process = subprocess.Popen(
-            [python, "-I", "-B", CHILD, str(write_end), str(os.getpid()), setup], stdin=subprocess.PIPE,
+            [python, "-I", "-B", CHILD, str(write_end), setup], stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=workdir, env=_environment(workdir),
             pass_fds=(write_end,), start_new_session=True)
     except OSError as exc:
@@ -202,8 +202,9 @@ def _send(box: _Box, job: dict[str, Any], count: int, limits: SandboxLimits) -> 
     process = box.process
     try:
         try:
-            process.stdin.write(json.dumps(job).encode())  # type: ignore[union-attr]
-            process.stdin.close()  # type: ignore[union-attr]
+            # One line; stdin then stays open: it is the sandbox's lifeline to this worker (_child._watch_lifeline).
+            process.stdin.write(json.dumps(job).encode() + b"\n")  # type: ignore[union-attr]
+            process.stdin.flush()  # type: ignore[union-attr]
         except OSError:
             pass  # it died; what it said is on stderr, reported below
         deadline = began + limits.total_seconds + STARTUP_SLACK
@@ -247,6 +248,11 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
     except OSError:
         pass
     process.wait()
+    if process.stdin is not None:
+        try:
+            process.stdin.close()
+        except OSError:
+            pass
 
 
 def _result(records: list[dict[str, Any]], count: int, timed_out: bool, stderr: str, seconds: float) -> RunResult:
