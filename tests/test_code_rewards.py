@@ -6,8 +6,10 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -20,6 +22,7 @@ from rewards.code._cases import CallCase, ScriptCase, StdinCase, read_cases
 from rewards.code._extract import NoProgram, extract_program
 from rewards.code._judge import same_output, same_value
 from tests.served import serve
+from tests.test_code_hostile import _running_with
 
 
 def fenced(program: str, tag: str = "python") -> str:
@@ -276,3 +279,24 @@ def test_an_unprivileged_user_like_the_images_can_run_the_sandbox(tmp_path):
                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(repo), "HOME": str(tmp_path)})
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[-3:-1] == ["True ['10001', 'ro', '101']", "7"]  # 101: ENETUNREACH
+
+
+def test_a_killed_worker_takes_its_sandbox_along(tmp_path):
+    # What the pool does to a worker whose call overran: SIGKILL. The sandbox must not outlive it.
+    token = uuid.uuid4().hex
+    program = f"import os\nos.execv('/bin/sh', ['sh', '-c', 'sleep 60; : {token}'])"
+    script = ("import sys\nfrom rewardkit.sandbox import run, SandboxLimits, SandboxTest\n"
+              f"run({program!r}, [SandboxTest('stdin')], SandboxLimits(timeout_seconds=60, total_seconds=60))\n")
+    worker = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).resolve().parent.parent)
+    try:
+        deadline = time.monotonic() + 20
+        while not _running_with(token):
+            assert time.monotonic() < deadline and worker.poll() is None, "the program never started"
+            time.sleep(0.05)
+    finally:
+        worker.kill()
+        worker.wait()
+    deadline = time.monotonic() + 10
+    while _running_with(token) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _running_with(token) == []
