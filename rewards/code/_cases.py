@@ -196,7 +196,12 @@ _DATASET_KEYS = ("inputs", "input_output", "test", "test_list", "public_test_cas
 
 
 def find_cases(references: Mapping[str, Any], ground_truth: Any, key: str) -> list[Case]:
-    """DashScope `ground_truth`, else `references[key]`, else dataset fields spread over `references`."""
+    """DashScope `ground_truth`, else `references[key]`, else dataset fields spread over `references`.
+
+    A blank `ground_truth` (None, "", spaces) falls through to the references, as for every built-in.
+    """
+    if isinstance(ground_truth, str) and not ground_truth.strip():
+        ground_truth = None
     if ground_truth is not None:
         if isinstance(ground_truth, Mapping) and key in ground_truth and not any(k in ground_truth for k in _DATASET_KEYS):
             return read_cases(ground_truth[key], f"ground_truth.{key}")
