@@ -272,13 +272,20 @@ def test_an_unprivileged_user_like_the_images_can_run_the_sandbox(tmp_path):
               "import threading\nstop = threading.Event()\n"
               "for _ in range(30):\n    threading.Thread(target=stop.wait, daemon=True).start()\n"
               "print(run('print(7)', [SandboxTest('stdin')], isolation='none').tests[0].stdout.strip())\n"
-              "stop.set()\n")
+              "stop.set()\n"
+              # a Unix socket of this user (the forkserver's lives in the temp dir like this) stays out of reach:
+              # a read-only mount does not stop a connect
+              "import os, socket, tempfile\npath = os.path.join(tempfile.mkdtemp(prefix='pymp-'), 'listener')\n"
+              "server = socket.socket(socket.AF_UNIX)\nserver.bind(path)\nserver.listen(1)\n"
+              "probe = 'import socket\\ntry:\\n    socket.socket(socket.AF_UNIX).connect(%r)\\n    print(\"in\")\\n'"
+              " 'except OSError:\\n    print(\"out\")' % path\n"
+              "print(run(probe, [SandboxTest('stdin')]).tests[0].stdout.strip())\n")
     repo = Path(__file__).resolve().parent.parent
     done = subprocess.run(["setpriv", "--reuid=10001", "--regid=10001", "--clear-groups", "/usr/bin/python3", "-c",
                            script], capture_output=True, text=True, timeout=60, cwd=tmp_path,
                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(repo), "HOME": str(tmp_path)})
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[-3:-1] == ["True ['10001', 'ro', '101']", "7"]  # 101: ENETUNREACH
+    assert done.stdout.split("\n")[-4:-1] == ["True ['10001', 'ro', '101']", "7", "out"]  # 101: ENETUNREACH
 
 
 def test_a_killed_worker_takes_its_sandbox_along(tmp_path):

@@ -7,7 +7,9 @@ whole of the trusted code that shares a machine view with the model's program.
    when isolation is on: it leaves the worker's world for a new user, network,
    PID, mount, IPC and UTS namespace (no network but a loopback that is down),
    a size-capped tmpfs as the working directory, every other mount read-only,
-   an empty tmpfs over /proc (no other process's environ or memory to read).
+   empty directories over the places that hold the service's Unix sockets
+   (temp dirs, /run, /dev/shm, its home), and an empty tmpfs over /proc (no
+   other process's environ or memory to read).
    Then it waits for the job on stdin (a worker may start it ahead of need).
 2. It forks the template, PID 1 of the new PID namespace: the kernel kills every
    process in the namespace when PID 1 dies, and PID 1 dies with the launcher
@@ -97,7 +99,30 @@ def _no_nested_namespaces() -> None:
             pass
 
 
-def isolate(workdir: str, tmpfs_mb: int) -> None:
+def _needed(path: str) -> bool:
+    """True when `path` holds what this interpreter or this file needs (so it must not be hidden)."""
+    mine = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.executable, __file__)}
+    here = os.path.realpath(path)
+    return any(m == here or m.startswith(here.rstrip("/") + "/") for m in mine)
+
+
+def _hide(directories: list[str], workdir: str) -> None:
+    """An empty read-only tmpfs over each directory, the way to `workdir` kept.
+
+    A read-only mount still lets a process connect to a Unix socket file it may write (the kernel checks
+    the socket's permission, not the mount's), and the service's own sockets live in places like these:
+    the multiprocessing forkserver's, in the worker's temp dir, would run a pickle sent to it.
+    """
+    for directory in directories:
+        if not os.path.isdir(directory) or os.path.islink(directory) or _needed(directory):
+            continue
+        _mount("rewardkit-hidden", directory, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0755")
+        if workdir.startswith(directory.rstrip("/") + "/"):
+            os.makedirs(workdir, exist_ok=True)
+        _mount(None, directory, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0755")
+
+
+def isolate(workdir: str, tmpfs_mb: int, hide: list[str]) -> None:
     """Enter new namespaces and make everything but `workdir` read-only (see the module docstring)."""
     if os.geteuid() == 0:
         # Root's processes escape RLIMIT_NPROC, and the namespace would map the sandbox to root's files:
@@ -117,12 +142,11 @@ def isolate(workdir: str, tmpfs_mb: int) -> None:
         raise SetupFailed(f"cannot map the user namespace: {exc}") from None
     _no_nested_namespaces()
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    points = _mount_points()
+    for point, flags in _mount_points():
+        if not flags & MS_RDONLY:
+            _mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags)
+    _hide(hide, workdir)
     _mount("rewardkit-sandbox", workdir, "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmpfs_mb}m,mode=0700")
-    for point, flags in points:
-        if flags & MS_RDONLY or point == workdir:
-            continue
-        _mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags)
     _mount("none", "/proc", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555")
 
 
@@ -532,7 +556,7 @@ def main() -> None:
     isolated = setup["isolation"] != "none"
     try:
         if isolated:
-            isolate(setup["workdir"], setup["tmpfs_mb"])
+            isolate(setup["workdir"], setup["tmpfs_mb"], setup.get("hide", []))
     except (SetupFailed, OSError) as exc:
         os.write(result_fd, (json.dumps({"fatal": f"sandbox setup failed: {exc}"}) + "\n").encode())
         os._exit(3)

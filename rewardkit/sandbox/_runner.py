@@ -109,12 +109,21 @@ _spare: _Box | None = None
 _spare_lock = threading.Lock()
 
 
+# Where a service keeps Unix sockets its user may connect to; the sandbox sees them empty (_child._hide).
+_SOCKET_PLACES = ("/tmp", "/var/tmp", "/run", "/dev/shm", "/dev/mqueue")
+
+
+def _hidden() -> list[str]:
+    places = [tempfile.gettempdir(), *_SOCKET_PLACES, os.path.expanduser("~")]
+    return list(dict.fromkeys(os.path.realpath(p) for p in places if p and os.path.realpath(p) != "/"))
+
+
 def _start(key: tuple[str, str, int]) -> _Box:
     python, isolation, tmpfs_mb = key
     workdir = tempfile.mkdtemp(prefix="rewardkit-sandbox-")
     if isolation != "none" and os.geteuid() == 0:
         os.chown(workdir, _child.NOBODY, _child.NOBODY)  # the sandbox runs as nobody when we are root
-    setup = json.dumps({"isolation": isolation, "workdir": workdir, "tmpfs_mb": tmpfs_mb})
+    setup = json.dumps({"isolation": isolation, "workdir": workdir, "tmpfs_mb": tmpfs_mb, "hide": _hidden()})
     read_end, write_end = os.pipe()
     try:
         process = subprocess.Popen(
