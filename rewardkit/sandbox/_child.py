@@ -113,7 +113,7 @@ def _hide(directories: list[str], workdir: str) -> None:
     the socket's permission, not the mount's), and the service's own sockets live in places like these:
     the multiprocessing forkserver's, in the worker's temp dir, would run a pickle sent to it.
     """
-    for directory in directories:
+    for directory in sorted(directories, key=len):  # outer first; an inner one is hidden again, inside it
         if not os.path.isdir(directory) or os.path.islink(directory) or _needed(directory):
             continue
         _mount("rewardkit-hidden", directory, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0755")
