@@ -125,6 +125,11 @@ def test_livecodebench_functional_tests_call_a_method_of_class_solution():
                       {}, tests).value == 0.0
 
 
+def test_named_tests_win_over_a_ground_truth_holding_the_reference_solution():
+    solution = "def double(x):\n    return 2 * x"
+    assert code_tests(fenced("print(int(input()) * 2)"), {"tests": DOUBLE}, solution).value == 1.0
+
+
 def test_vertex_references_hold_a_json_encoded_list():
     score = code_tests(fenced("print(int(input()) * 2)"), {"tests": json.dumps(DOUBLE)}, None)
     assert score.value == 1.0 and score.metrics == {"passed": 2.0, "total": 2.0, "pass_rate": 1.0}

@@ -196,18 +196,20 @@ _DATASET_KEYS = ("inputs", "input_output", "test", "test_list", "public_test_cas
 
 
 def find_cases(references: Mapping[str, Any], ground_truth: Any, key: str) -> list[Case]:
-    """DashScope `ground_truth`, else `references[key]`, else dataset fields spread over `references`.
+    """`references[key]` (Vertex references, DashScope rollout_extra), else DashScope `ground_truth`, else
+    dataset fields spread over `references`.
 
-    A blank `ground_truth` (None, "", spaces) falls through to the references, as for every built-in.
+    The named key comes first: a dataset may keep its reference solution in `ground_truth` and its tests
+    in `rollout_extra.tests`. A blank `ground_truth` (None, "", spaces) is no ground truth.
     """
+    if references.get(key) is not None:
+        return read_cases(references[key], f"references.{key}")
     if isinstance(ground_truth, str) and not ground_truth.strip():
         ground_truth = None
     if ground_truth is not None:
         if isinstance(ground_truth, Mapping) and key in ground_truth and not any(k in ground_truth for k in _DATASET_KEYS):
             return read_cases(ground_truth[key], f"ground_truth.{key}")
         return read_cases(ground_truth, "ground_truth")
-    if references.get(key) is not None:
-        return read_cases(references[key], f"references.{key}")
     if any(k in references for k in _DATASET_KEYS):
         return read_cases(dict(references), "references")
     raise MissingReferenceError(
