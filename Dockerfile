@@ -55,6 +55,9 @@ RUN groupadd --system --gid 10001 rewardkit \
 COPY --from=build /opt/venv /opt/venv
 
 WORKDIR /app
+# code_tests runs model-written programs as this same user, in new user, network, PID and mount
+# namespaces (no root, no capability): the host must allow unprivileged `unshare` and `mount` there
+# (docs/code.md: Cloud Run gen2 does; `docker run` needs --security-opt seccomp=unconfined).
 USER 10001:10001
 
 # Cloud Run sets PORT itself (8080 by default); Function Compute does not, so its

@@ -14,7 +14,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from ._errors import InvalidScoreError, MissingReferenceError, ParseError
+from ._errors import InvalidScoreError, MissingReferenceError, ParseError, RewardkitError
 from ._registry import RewardSpec
 from ._sample import Sample
 from ._score import Score, to_score
@@ -180,7 +180,9 @@ def _raised(exc: BaseException) -> bool:
 def _error(spec: RewardSpec, exc: BaseException, parsed: str | None = None) -> Outcome:
     if isinstance(exc, MissingReferenceError):  # the request's fault, not the reward's: no traceback location
         return Outcome(spec.name, failure=Failure(MISSING_REFERENCE, f"{type(exc).__name__}: {exc}"), parsed=parsed)
-    code = OUT_OF_MEMORY if isinstance(exc, MemoryError) else REWARD_ERROR
+    # A rewardkit error may name its own code (SandboxError: SANDBOX_ERROR, an infrastructure failure).
+    own = getattr(exc, "code", None) if isinstance(exc, RewardkitError) else None
+    code = own if isinstance(own, str) else OUT_OF_MEMORY if isinstance(exc, MemoryError) else REWARD_ERROR
     return Outcome(spec.name, failure=Failure(code, describe(exc)), parsed=parsed)
 
 

@@ -1,0 +1,318 @@
+"""Run a program against tests in a sandbox process tree; see `_child.py` for what happens inside.
+
+The worker side: a fresh directory, an allow-listed environment, the child
+harness started in its own session, its results read from a pipe only the
+harness can write, and the whole tree killed on every way out.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import json
+import logging
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import _child
+from ._types import Isolation, RunResult, SandboxError, SandboxLimits, SandboxTest, TestRun
+
+log = logging.getLogger("rewardkit.sandbox")
+
+CHILD = str(Path(_child.__file__).resolve())
+# Interpreter start, namespaces and mounts take ~50 ms; a loaded machine may take seconds.
+STARTUP_SLACK = 10.0
+_STDERR_CAP = 4000
+
+# Everything the program's environment holds: no credentials, no REWARDKIT_*, no cloud metadata variables.
+def _environment(workdir: str) -> dict[str, str]:
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8", "PYTHONIOENCODING": "utf-8", "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONHASHSEED": "0"}
+
+
+def _open_to_others(path: str) -> bool:
+    """True when a user other than the owner can reach and read `path` (every directory above it searchable)."""
+    current = Path(path).resolve()
+    try:
+        if not current.stat().st_mode & 0o004:
+            return False
+        return all(parent.stat().st_mode & 0o001 for parent in current.parents)
+    except OSError:
+        return False
+
+
+@functools.lru_cache(maxsize=None)
+def interpreter(isolation: str = "require") -> str:
+    """The Python that runs programs: REWARDKIT_SANDBOX_PYTHON, else this one.
+
+    As root, the sandbox runs as nobody, who must be able to read the
+    interpreter's standard library; when this one sits in a private place
+    (/root/.pyenv), a system python3 that nobody can read is used instead.
+    """
+    chosen = os.environ.get("REWARDKIT_SANDBOX_PYTHON")
+    if chosen:
+        return chosen
+    if isolation == "none" or os.geteuid() != 0:
+        return sys.executable
+    stdlib = os.path.dirname(os.__file__)
+    if _open_to_others(sys.executable) and _open_to_others(stdlib):
+        return sys.executable
+    for candidate in ("/usr/local/bin/python3", "/usr/bin/python3"):
+        if os.path.exists(candidate) and _open_to_others(candidate):
+            log.info("sandbox: %s is not readable by the sandbox user (nobody); programs run with %s",
+                     sys.executable, candidate)
+            return candidate
+    return sys.executable
+
+
+def _job_test(test: SandboxTest) -> dict[str, Any]:
+    if test.kind == "stdin":
+        return {"kind": "stdin", "stdin": test.stdin}
+    if test.kind == "call":
+        if not test.fn:
+            raise ValueError("a call test needs fn")
+        return {"kind": "call", "fn": test.fn, "args": _child.encode(tuple(test.args))}
+    if test.kind == "script":
+        if test.script is None:
+            raise ValueError("a script test needs script")
+        return {"kind": "script", "script": test.script, "entry_point": test.entry_point}
+    raise ValueError(f"unknown test kind {test.kind!r}; expected 'stdin', 'call' or 'script'")
+
+
+def _check_isolation_value(isolation: str) -> None:
+    if isolation not in ("require", "none"):
+        raise ValueError(f"isolation must be 'require' or 'none', got {isolation!r}")
+
+
+@dataclass
+class _Box:
+    """A started sandbox waiting for its job: built, interpreter warm, nothing run in it yet."""
+
+    process: subprocess.Popen[bytes]
+    results: int  # read end of the pipe only the sandbox's template writes
+    workdir: str
+    key: tuple[str, str, int]
+
+
+_spare: _Box | None = None
+_spare_lock = threading.Lock()
+
+
+# Where a service keeps Unix sockets its user may connect to; the sandbox sees them empty (_child._hide).
+_SOCKET_PLACES = ("/tmp", "/var/tmp", "/run", "/dev/shm", "/dev/mqueue")
+
+
+def _hidden() -> list[str]:
+    places = [tempfile.gettempdir(), *_SOCKET_PLACES, os.path.expanduser("~")]
+    return list(dict.fromkeys(os.path.realpath(p) for p in places if p and os.path.realpath(p) != "/"))
+
+
+def _start(key: tuple[str, str, int]) -> _Box:
+    python, isolation, tmpfs_mb = key
+    workdir = tempfile.mkdtemp(prefix="rewardkit-sandbox-")
+    if isolation != "none" and os.geteuid() == 0:
+        os.chown(workdir, _child.NOBODY, _child.NOBODY)  # the sandbox runs as nobody when we are root
+    setup = json.dumps({"isolation": isolation, "workdir": workdir, "tmpfs_mb": tmpfs_mb, "hide": _hidden()})
+    read_end, write_end = os.pipe()
+    try:
+        process = subprocess.Popen(
+            [python, "-I", "-B", CHILD, str(write_end), setup], stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=workdir, env=_environment(workdir),
+            pass_fds=(write_end,), start_new_session=True)
+    except OSError as exc:
+        os.close(read_end)
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise SandboxError(f"cannot start the sandbox ({python}): {exc}") from None
+    finally:
+        os.close(write_end)
+    return _Box(process, read_end, workdir, key)
+
+
+def _discard(box: _Box) -> None:
+    _kill(box.process)
+    os.close(box.results)
+    shutil.rmtree(box.workdir, ignore_errors=True)
+
+
+def _take(key: tuple[str, str, int]) -> tuple[_Box, bool]:
+    """The spare when it fits and lives, else a new sandbox; and whether it was the spare."""
+    global _spare
+    with _spare_lock:
+        box, _spare = _spare, None
+    if box is not None and box.key == key and box.process.poll() is None:
+        return box, True
+    if box is not None:
+        _discard(box)
+    return _start(key), False
+
+
+def _prepare_spare(key: tuple[str, str, int]) -> None:
+    """Start the next submission's sandbox now, so its start overlaps this one's tests."""
+    global _spare
+    if os.environ.get("REWARDKIT_SANDBOX_SPARE", "1") == "0":
+        return
+    try:
+        box = _start(key)
+    except SandboxError:
+        return  # the next run starts its own and reports the problem
+    with _spare_lock:
+        old, _spare = _spare, box
+    if old is not None:
+        _discard(old)
+
+
+@atexit.register
+def _drop_spare() -> None:
+    global _spare
+    with _spare_lock:
+        box, _spare = _spare, None
+    if box is not None:
+        _discard(box)
+
+
+def run(program: str, tests: Sequence[SandboxTest], limits: SandboxLimits = SandboxLimits(),
+        isolation: Isolation = "require", python: str | None = None) -> RunResult:
+    """Run the Python `program` on each test, all in one sandbox start; raise SandboxError if the sandbox fails.
+
+    With isolation="none" the program runs without namespaces (no network or
+    filesystem isolation, no PID namespace): only for programs you trust, or a
+    host that cannot do better and a risk you accepted. A spare sandbox is
+    started for the next call while this one runs (REWARDKIT_SANDBOX_SPARE=0: never).
+    """
+    _check_isolation_value(isolation)
+    job_tests = [_job_test(t) for t in tests]
+    job = {"program": program, "tests": job_tests, "limits": limits.to_job()}
+    key = (python or interpreter(isolation), isolation, int(limits.tmpfs_mb))
+    box, was_spare = _take(key)
+    _prepare_spare(key)
+    try:
+        return _send(box, job, len(job_tests), limits)
+    except SandboxError:
+        if not was_spare:
+            raise
+    # A spare that died waiting (its parent thread ended, say): once more, on a sandbox started now.
+    fresh = _start(key)
+    return _send(fresh, job, len(job_tests), limits)
+
+
+def _send(box: _Box, job: dict[str, Any], count: int, limits: SandboxLimits) -> RunResult:
+    began = time.monotonic()
+    process = box.process
+    try:
+        try:
+            # One line; stdin then stays open: it is the sandbox's lifeline to this worker (_child._watch_lifeline).
+            process.stdin.write(json.dumps(job).encode() + b"\n")  # type: ignore[union-attr]
+            process.stdin.flush()  # type: ignore[union-attr]
+        except OSError:
+            pass  # it died; what it said is on stderr, reported below
+        deadline = began + limits.total_seconds + STARTUP_SLACK
+        records, timed_out = _read_records(box.results, deadline)
+    finally:
+        _discard(box)
+    stderr = process.stderr.read()[-_STDERR_CAP:].decode("utf-8", "replace") if process.stderr else ""
+    return _result(records, count, timed_out, stderr, time.monotonic() - began)
+
+
+def _read_records(fd: int, deadline: float) -> tuple[list[dict[str, Any]], bool]:
+    buffer = bytearray()
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            continue
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return _lines(buffer), False
+        buffer += chunk
+    return _lines(buffer), True
+
+
+def _lines(buffer: bytearray) -> list[dict[str, Any]]:
+    records = []
+    for line in bytes(buffer).splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            pass  # a line cut by a kill
+    return records
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    """The launcher's group; PID 1 of the sandbox dies with the launcher, and with it the whole namespace."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    process.wait()
+    if process.stdin is not None:
+        try:
+            process.stdin.close()
+        except OSError:
+            pass
+
+
+def _result(records: list[dict[str, Any]], count: int, timed_out: bool, stderr: str, seconds: float) -> RunResult:
+    head = records[0] if records else {}
+    for record in records:
+        if "fatal" in record:
+            raise SandboxError(record["fatal"])
+    if "syntax_error" in head:
+        return RunResult(syntax_error=head["syntax_error"], seconds=seconds)
+    if not head.get("ready"):
+        why = "did not start in time" if timed_out else "exited before starting"
+        raise SandboxError(f"the sandbox {why}" + (f": {stderr.strip()[-500:]}" if stderr.strip() else ""))
+    runs: dict[int, TestRun] = {}
+    for record in records[1:]:
+        if isinstance(record.get("i"), int) and 0 <= record["i"] < count:
+            runs[record["i"]] = _test_run(record)
+    missing = "timeout" if timed_out else "lost"
+    tests = tuple(runs.get(i) or TestRun(i, missing) for i in range(count))
+    return RunResult(tests=tests, isolated=bool(head.get("isolated")), seconds=seconds)
+
+
+def _test_run(record: dict[str, Any]) -> TestRun:
+    return TestRun(index=record["i"], status=str(record.get("status")), exit=record.get("exit"),
+                   signal=record.get("signal"), stdout=record.get("stdout") or "", stderr=record.get("stderr") or "",
+                   frames=tuple(f for f in record.get("frames") or () if isinstance(f, dict)),
+                   seconds=float(record.get("seconds") or 0.0))
+
+
+@functools.lru_cache(maxsize=None)
+def _probe(python: str | None) -> str | None:
+    try:
+        result = run("print(1)", [SandboxTest("stdin")], SandboxLimits(timeout_seconds=10), "require", python)
+    except SandboxError as exc:
+        return str(exc)
+    if not result.isolated or not result.tests or result.tests[0].stdout.strip() != "1":
+        return f"a trial run in the sandbox did not work: {result}"
+    return None
+
+
+def check_isolation(python: str | None = None) -> None:
+    """Raise SandboxError unless this host can run isolated sandboxes (cached per process)."""
+    problem = _probe(python)
+    if problem is not None:
+        raise SandboxError(
+            f"this host cannot isolate model code ({problem}). The sandbox needs unprivileged user, network, "
+            "PID and mount namespaces (see docs/code.md). To run without network and filesystem isolation, "
+            "accept it explicitly: isolation='none' (or REWARDKIT_SANDBOX_ISOLATION=none for the built-in "
+            "code_tests); or send programs to a remote sandbox service (backend='sandboxfusion')."
+        )
+
+
+def warn_unisolated() -> None:
+    log.warning("SANDBOX ISOLATION IS OFF (isolation='none'): model-written code runs with this service's "
+                "network and filesystem access, as its user. Use only for code you trust.")
