@@ -5,17 +5,22 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
 from rewardkit import MissingReferenceError, ParseError, Score, parsers, reward
 
+from ._answers import strip_code_blocks, strip_thinking
 from ._options import OptionError
 
 SCHEMA_MODES = ("binary", "keys")
 _MAX_ERRORS = 1000  # errors counted per response: bounds the work on a huge, wrong document
 _MAX_SHOWN = 200
 _JSON = parsers.json()
+# Prose around an extracted JSON value: a sentence is fine, a page is padding that hides where the answer is.
+MAX_PROSE_CHARS = 300
+_NEGATED = re.compile(r"\b(?:not|isn't|never|no)\b\W*$", re.I)
 
 
 def _shown(text: str, limit: int = _MAX_SHOWN) -> str:
@@ -26,17 +31,35 @@ def read_json(response: str, extract: bool) -> Any:
     """The JSON value of the response; ParseError with the reason when there is none.
 
     With `extract` the value may be the whole response, the last ```json
-    fenced block or the outermost {...}/[...] (rewardkit.parsers.json());
-    without it the whole response must be JSON.
+    fenced block or the outermost {...}/[...] (rewardkit.parsers.json()),
+    after removing <think> blocks (reasoning never counts); a value buried in
+    more than MAX_PROSE_CHARS of other text, or right after a negation ("the
+    answer is not {...}"), is refused. Without it the whole response must be JSON.
     """
     if extract:
-        return _JSON(response)
+        text = strip_thinking(response)
+        value = _JSON(text)
+        _check_prose(text)
+        return value
     if not response.strip():
         raise ParseError("empty response")
     try:
         return json.loads(response)
     except ValueError as exc:
         raise ParseError(f"the response is not JSON ({exc})") from None
+
+
+def _check_prose(text: str) -> None:
+    """Refuse an extracted value that the text around it buries (padding) or negates (audit probes do both)."""
+    outside = strip_code_blocks(text)
+    first = min((i for i in (outside.find("{"), outside.find("[")) if i >= 0), default=-1)
+    last = max(outside.rfind("}"), outside.rfind("]"))
+    before, after = (outside[:first], outside[last + 1:]) if 0 <= first < last else (outside, "")
+    prose = len(before.strip()) + len(after.strip())
+    if prose > MAX_PROSE_CHARS:
+        raise ParseError(f"the JSON is buried in {prose} characters of other text (at most {MAX_PROSE_CHARS})")
+    if _NEGATED.search(before):
+        raise ParseError(f"the JSON follows a negation: {_shown(before.strip()[-60:])!r}")
 
 
 # ---- json_schema ---------------------------------------------------------------------------------
