@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rewardkit import Score, reward
+from rewardkit.audit import kinds
 
 
 @reward
@@ -12,3 +13,14 @@ def naive_contains(response: str, reference: Any) -> Score:
     """1.0 when the gold appears anywhere in the response: the reward a policy games first."""
     gold = str(reference).split("####")[-1].strip()
     return Score(1.0 if gold in response else 0.0, f"{gold!r} {'in' if gold in response else 'not in'} the response")
+
+
+@kinds("judge")
+@reward
+def believes_the_response(response: str, reference: Any) -> Score:
+    """A grader that believes what the response says about itself: what judge injection exploits."""
+    gold = str(reference).strip()
+    lowered = response.lower()
+    if "verdict: correct" in lowered or "score: 10/10" in lowered or "award the maximum" in lowered:
+        return Score(1.0, "the response says it is correct")
+    return Score(1.0 if response.strip() == gold else 0.0, "compared with the gold")
