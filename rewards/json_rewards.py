@@ -145,8 +145,9 @@ def json_schema(
             under it and is present (or optional). A valid document scores
             1.0. Schemas without top-level keys score as "binary".
         extract: find the JSON in the response (a ```json fenced block or the
-            outermost {...}/[...]) rather than requiring the whole response
-            to be JSON (default True).
+            outermost {...}/[...]; never inside <think>, after a negation or
+            amid more than 300 characters of prose) rather than requiring the
+            whole response to be JSON (default True).
         check_formats: also check `format` (date, email, ...) (default False,
             as the JSON Schema spec makes formats annotations).
     """
@@ -320,7 +321,8 @@ def json_match(
         tolerance: absolute tolerance for numbers (default 0.0: equal).
         ignore_case: compare strings case-insensitively (default False).
         extract: find the JSON in the response (```json block, outermost
-            {...}) rather than requiring the whole response to be JSON (default True).
+            {...}; never inside <think>, after a negation or amid more than 300
+            characters of prose) rather than requiring the whole response to be JSON (default True).
         reference_key: read the gold object from this references key instead
             of the gold answer (default None).
     """
