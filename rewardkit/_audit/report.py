@@ -16,7 +16,8 @@ def _number(value: float | None) -> str:
 
 
 def _cells(row: ProbeRow) -> tuple[str, ...]:
-    worst = "-" if row.worst_variant is None else f"{row.worst_variant} ({_number(row.worst_mean)})"
+    above = row.worst_mean is not None and row.worst_mean > (row.wrong_mean or 0.0)
+    worst = f"{row.worst_variant} ({_number(row.worst_mean)})" if above else "-"
     credited = f"{row.credited}/{row.responses} ({row.credited_rate:.0%})"
     if row.errors:
         credited += f", {row.errors} err"
@@ -25,8 +26,10 @@ def _cells(row: ProbeRow) -> tuple[str, ...]:
 
 
 def _shown(text: str, limit: int = EXAMPLE_CHARS) -> str:
-    flat = json.dumps(text, ensure_ascii=False)[1:-1]
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+    """The text quoted on one line (JSON escapes), cut to `limit`."""
+    quoted = json.dumps(text, ensure_ascii=False)
+    return quoted if len(quoted) <= limit else quoted[: limit - 4] + '..."'
+
 
 
 def _example_line(example: Example) -> str:
@@ -38,7 +41,7 @@ def _example_line(example: Example) -> str:
         response = f"{response} [{len(t.response.tool_calls)} tool calls: " + ", ".join(
             c["name"] for c in t.response.tool_calls[:4]) + (", ..." if len(t.response.tool_calls) > 4 else "") + "]"
     return (f"{t.line.id} {t.probe}/{t.response.variant}: score {t.score:g} "
-            f"(+{example.above_wrong:.3g} over wrong) for {_shown(response.strip())!r}; reason: {_shown(t.reason or '-')}")
+            f"(+{example.above_wrong:.3g} over wrong) for {_shown(response.strip())}; reason: {_shown(t.reason or '-')}")
 
 
 def _heading(report: AuditReport) -> list[str]:

@@ -305,11 +305,12 @@ async def audit(lines: Sequence[AuditLine], probes: Sequence[Probe], *, reward: 
 
 
 def _spread(examples: Sequence[Example], count: int) -> list[Example]:
-    """The worst examples, one per probe variant first, so one trick does not fill the list."""
-    seen: set[tuple[str, str]] = set()
-    first, rest = [], []
-    for example in examples:
-        key = (example.trial.probe, example.trial.response.variant)
-        (rest if key in seen else first).append(example)
-        seen.add(key)
-    return (first + rest)[:count]
+    """The worst examples: one per probe first, then one per variant, so one trick does not fill the list."""
+    chosen: list[Example] = []
+    for key in (lambda e: e.trial.probe, lambda e: (e.trial.probe, e.trial.response.variant), id):
+        seen = {key(e) for e in chosen}
+        for example in examples:
+            if len(chosen) < count and key(example) not in seen and example not in chosen:
+                chosen.append(example)
+                seen.add(key(example))
+    return chosen
