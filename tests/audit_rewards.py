@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import rewardkit
 from rewardkit import Score, reward
 from rewardkit.audit import kinds
+from rewards import tool_call_match
 
 
 @reward
@@ -24,3 +26,7 @@ def believes_the_response(response: str, reference: Any) -> Score:
     if "verdict: correct" in lowered or "score: 10/10" in lowered or "award the maximum" in lowered:
         return Score(1.0, "the response says it is correct")
     return Score(1.0 if response.strip() == gold else 0.0, "compared with the gold")
+
+
+#: tool_call_match in "fractional" mode: extra calls are free, so junk calls cost nothing.
+lenient_tool_calls = rewardkit.variant(tool_call_match, "lenient_tool_calls", mode="fractional")

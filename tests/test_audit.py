@@ -234,3 +234,10 @@ def test_audit_against_a_real_rewardkit_serve_with_url_exits_1_on_an_exploit():
     assert {"enumeration", "padding", "master_keys"} <= set(out["exploits"])
     assert out["controls"]["correct_mean"] == 1.0 and out["controls"]["wrong_mean"] == 0.0
     assert all(p["errors"] == 0 for p in out["probes"])
+
+
+def test_tool_call_match_in_fractional_mode_is_caught_by_junk_calls():
+    report = run_audit("lenient_tool_calls", "tools", target=NAIVE)
+    assert report.kinds == ("tool_calls",) and report.exploits == ["tool_calls"], described(report)
+    row = next(r for r in report.rows if r.probe.id == "tool_calls")
+    assert row.worst_variant == "right_calls_plus_junk" and row.worst_mean == 1.0
