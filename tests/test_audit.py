@@ -241,3 +241,13 @@ def test_tool_call_match_in_fractional_mode_is_caught_by_junk_calls():
     assert report.kinds == ("tool_calls",) and report.exploits == ["tool_calls"], described(report)
     row = next(r for r in report.rows if r.probe.id == "tool_calls")
     assert row.worst_variant == "right_calls_plus_junk" and row.worst_mean == 1.0
+
+
+def test_responses_the_service_refuses_are_errors_with_the_reason_never_credit():
+    # A grouped reward scores the responses of one prompt together: one-response calls are answered 422.
+    report = run_audit("rank", "capitals", target=str(REPO / "tests" / "example_rewards.py"))
+    assert report.trials and all(t.error == "HTTP_422" and t.score is None for t in report.trials)
+    assert any(note.startswith(f"{len(report.trials)} responses not scored (HTTP_422)") and "grouped" in note
+               for note in report.notes), report.notes
+    assert any("the controls do not separate" in note for note in report.notes)
+    assert not report.exploits and all(row.verdict == "error" and row.credited == 0 for row in report.rows)

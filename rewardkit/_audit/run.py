@@ -292,6 +292,7 @@ async def audit(lines: Sequence[AuditLine], probes: Sequence[Probe], *, reward: 
         probe_trials = await run(planned)
 
     report.trials = chosen + probe_trials
+    report.notes.extend(_error_notes(report.trials))
     for probe in probes:
         trials = [t for t in probe_trials if t.probe == probe.id]
         if trials:
@@ -302,6 +303,18 @@ async def audit(lines: Sequence[AuditLine], probes: Sequence[Probe], *, reward: 
     examples.sort(key=lambda e: -e.above_wrong)
     report.worst = _spread(examples, WORST_SHOWN)
     return report
+
+
+def _error_notes(trials: Sequence[Trial]) -> list[str]:
+    """One note per error code: how many responses were not scored, and the first one's reason."""
+    first: dict[str, Trial] = {}
+    counts: dict[str, int] = {}
+    for t in trials:
+        if t.error is not None:
+            first.setdefault(t.error, t)
+            counts[t.error] = counts.get(t.error, 0) + 1
+    return [f"{counts[code]} responses not scored ({code}), e.g. {t.line.id} {t.probe}/{t.response.variant}: "
+            f"{(t.reason or 'no reason given')[:200]}" for code, t in first.items()]
 
 
 def _spread(examples: Sequence[Example], count: int) -> list[Example]:
