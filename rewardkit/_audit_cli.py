@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from typing import Any, TextIO
 
 from ._errors import RewardkitError
 from ._loader import describe_target, load_module, load_registry, resolve_target
-from ._replay import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, ReplayInputError
-from ._replay_cli import _positive_int, _token
+from ._replay import ReplayInputError
+from ._replay_cli import _positive_int, _token, add_service_arguments, quiet_service_log
 from ._report import Progress
 from ._audit.lines import DEFAULT_SAMPLE, DEFAULT_SEED, read_lines
 from ._audit.probes import all_probes, kinds_of, probes_for
@@ -65,20 +64,17 @@ def main(args: Any, stdout: TextIO | None = None, stderr: TextIO | None = None) 
         print(f"rewardkit audit: {exc}", file=stderr)
         return 2
     progress = Progress(0, stderr)
-    logger = logging.getLogger("rewardkit")  # the report shows failing calls; the service's log would repeat them
-    level = logger.level
-    logger.setLevel(logging.ERROR)
     try:
-        report = asyncio.run(audit(lines, probes, reward=args.reward, kinds=kinds, data=args.data, target=target,
-                                   url=args.url, token=token, margin=args.margin, concurrency=args.concurrency,
-                                   timeout=args.timeout, settings=settings, on_result=progress.update,
-                                   on_total=progress.add))
+        with quiet_service_log():
+            report = asyncio.run(audit(lines, probes, reward=args.reward, kinds=kinds, data=args.data,
+                                       target=target, url=args.url, token=token, margin=args.margin,
+                                       concurrency=args.concurrency, timeout=args.timeout, settings=settings,
+                                       on_result=progress.update, on_total=progress.add))
     except RewardkitError as exc:
         print(f"rewardkit audit: cannot serve {describe_target(target)}: {exc}", file=stderr)
         return 2
     finally:
         progress.close()
-        logger.setLevel(level)
     write_report(report, args.format, stdout)
     if fail_on == ["exploit"]:
         return 1 if report.exploits else 0
@@ -118,7 +114,7 @@ def add_parser(commands: Any) -> None:
                      help="the reward's kind(s), comma-separated: answer, judge, code, tool_calls, format, ... "
                      "(default: declared with rewardkit.audit.kinds, else by name)")
     cmd.add_argument("--probe-module", action="append", default=None, metavar="MODULE",
-                     help="import this module or .py file for its @rewardkit.audit.probe functions (repeatable)")
+                     help="import this module or .py file for its @rewardkit.audit.probe functions (repeatable; default: none)")
     cmd.add_argument("--margin", type=_margin, default=DEFAULT_MARGIN,
                      help=f"how far above the wrong control a probe must score to be an exploit (default "
                      f"{DEFAULT_MARGIN:g})")
@@ -127,14 +123,5 @@ def add_parser(commands: Any) -> None:
                      "(default: exit 0 whatever the verdicts)")
     cmd.add_argument("--format", default="table", choices=["table", "json", "markdown"],
                      help="output format (default table)")
-    cmd.add_argument("--url", default=None, help="a running service instead of the in-process app (default: none)")
-    cmd.add_argument("--token", default=None, help="bearer token to send (default $REWARDKIT_TOKEN)")
-    cmd.add_argument("--gcloud-auth", action="store_true",
-                     help="send an identity token from `gcloud auth print-identity-token` (private Cloud Run)")
-    cmd.add_argument("--concurrency", type=_positive_int, default=DEFAULT_CONCURRENCY, metavar="N",
-                     help=f"requests in flight at once (default {DEFAULT_CONCURRENCY})")
-    cmd.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                     help=f"per-request HTTP timeout (default {DEFAULT_TIMEOUT:g})")
-    cmd.add_argument("--workers", default=None, metavar="N",
-                     help="worker processes of the in-process app (default as `rewardkit serve`; 0: this process)")
+    add_service_arguments(cmd)
     cmd.set_defaults(handler=main)
