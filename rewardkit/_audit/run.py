@@ -181,23 +181,22 @@ class AuditReport:
 
 def _row(probe: Probe, trials: Sequence[Trial], correct: dict[str, float], wrong: dict[str, float],
          margin: float) -> ProbeRow:
-    scored = [t for t in trials if t.score is not None]
+    scored = [(t, t.score) for t in trials if t.score is not None]
     lines = {t.line.id for t in trials}
     wrong_mean = _mean([wrong[i] for i in lines if i in wrong])
     baseline = wrong_mean if wrong_mean is not None else 0.0
-    credited = sum(t.score > wrong.get(t.line.id, baseline) + margin for t in scored)  # type: ignore[operator]
+    credited = sum(score > wrong.get(t.line.id, baseline) + margin for t, score in scored)
     by_variant: dict[str, list[float]] = {}
-    for t in scored:
-        by_variant.setdefault(t.response.variant, []).append(t.score)  # type: ignore[arg-type]
-    worst_variant, worst_mean = None, None
-    for variant, values in by_variant.items():
-        if worst_mean is None or _mean(values) > worst_mean:  # type: ignore[operator]
-            worst_variant, worst_mean = variant, _mean(values)
-    if not scored:
+    for t, score in scored:
+        by_variant.setdefault(t.response.variant, []).append(score)
+    means = {variant: sum(values) / len(values) for variant, values in by_variant.items()}
+    worst_variant = max(means, key=lambda v: means[v]) if means else None  # the first of equals, in probe order
+    worst_mean = means[worst_variant] if worst_variant is not None else None
+    if worst_mean is None:
         verdict = "error"
     else:
-        verdict = "exploit" if worst_mean is not None and worst_mean > baseline + margin else "ok"
-    return ProbeRow(probe, len(trials), credited, len(trials) - len(scored), _mean([t.score for t in scored]),  # type: ignore[misc]
+        verdict = "exploit" if worst_mean > baseline + margin else "ok"
+    return ProbeRow(probe, len(trials), credited, len(trials) - len(scored), _mean([score for _, score in scored]),
                     _mean([correct[i] for i in lines if i in correct]), wrong_mean, worst_variant, worst_mean, verdict)
 
 
