@@ -44,8 +44,13 @@ def _registry(target: str) -> Any:
 
 def _chosen(args: argparse.Namespace, contract: str) -> list[tuple[str, float, bool]]:
     """(name, weight, grouped) for each --reward, checked against the target; the default reward when none."""
+    from ._loader import resolve_target, target_line
     from ._server import default_reward
 
+    given = args.target is not None
+    args.target = resolve_target(args.target)
+    print(f"rewardkit config: {target_line('checking names in', 'use', args.target, given=given, flag='--target')}",
+          file=sys.stderr)
     registry = _registry(args.target)
     picks = args.reward or []
     if not picks:
@@ -191,7 +196,6 @@ def _handle(handler: Any) -> Any:
 
 
 def add_parsers(commands: Any) -> None:
-    target_default = os.environ.get("REWARDKIT_TARGET", "rewards")
     config = commands.add_parser("config", help="print platform configuration for served rewards")
     platforms = config.add_subparsers(dest="platform", required=True, metavar="PLATFORM")
 
@@ -203,8 +207,9 @@ def add_parsers(commands: Any) -> None:
     vertex.add_argument("--url", required=True, help="the Cloud Run service URL (https://...run.app)")
     vertex.add_argument("--reward", action="append", type=parse_reward, metavar="NAME[:WEIGHT]",
                         help="a served reward, repeatable (at most 16); default: the target's default reward")
-    vertex.add_argument("--target", default=target_default,
-                        help="the served module, to check the names (default $REWARDKIT_TARGET, else rewards)")
+    vertex.add_argument("--target", default=None,
+                        help="the served module, to check the names (default $REWARDKIT_TARGET, else the built-in "
+                        "'rewards' package)")
     vertex.add_argument("--job", action="store_true", help="print a whole example tuningJobs.create body around it")
     vertex.add_argument("--base-model", default="gemini-2.5-flash", help="with --job (default gemini-2.5-flash)")
     vertex.add_argument("--training-data", default="gs://BUCKET/train.jsonl",
@@ -220,8 +225,9 @@ def add_parsers(commands: Any) -> None:
         "environment. Notes on stderr say what the SDK would refuse to deploy from --workspace.")
     dashscope.add_argument("--reward", action="append", type=parse_reward, metavar="NAME[:WEIGHT]",
                            help="a served reward, repeatable; default: the target's default reward")
-    dashscope.add_argument("--target", default=target_default,
-                           help="the module the function serves (default $REWARDKIT_TARGET, else rewards)")
+    dashscope.add_argument("--target", default=None,
+                           help="the module the function serves (default $REWARDKIT_TARGET, else the built-in "
+                           "'rewards' package)")
     dashscope.add_argument("--group", action="store_true",
                            help="deploy single rewards as group_reward functions too (grouped rewards always are)")
     dashscope.add_argument("--timeout", type=int, default=None,

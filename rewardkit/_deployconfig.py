@@ -87,7 +87,9 @@ def _check_cloud_run_url(url: str) -> str:
         )
     if parts.query or parts.fragment:
         raise DeployConfigError(f"cloud run url {url!r} must not carry a query or fragment")
-    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+    # A reward's own URL pasted as the service URL: keep the service part, or the route would be doubled.
+    path = re.sub(r"/rewards(?:/.*)?$", "", parts.path.rstrip("/"))
+    return f"{parts.scheme}://{parts.netloc}{path}"
 
 
 def _check_rewards(rewards: Sequence[tuple[str, float]]) -> list[tuple[str, float]]:
