@@ -13,7 +13,7 @@ from ._replay import ReplayInputError
 from ._replay_cli import _positive_int, _token, add_service_arguments, quiet_service_log
 from ._report import Progress
 from ._audit.lines import DEFAULT_SAMPLE, DEFAULT_SEED, read_lines
-from ._audit.probes import all_probes, kinds_of, probes_for
+from ._audit.probes import ProbeError, all_probes, kinds_of, probes_for
 from ._audit.report import write_report
 from ._audit.run import DEFAULT_MARGIN, audit
 
@@ -70,6 +70,9 @@ def main(args: Any, stdout: TextIO | None = None, stderr: TextIO | None = None) 
                                        target=target, url=args.url, token=token, margin=args.margin,
                                        concurrency=args.concurrency, timeout=args.timeout, settings=settings,
                                        on_result=progress.update, on_total=progress.add))
+    except ProbeError as exc:
+        print(f"rewardkit audit: {exc}", file=stderr)
+        return 2
     except RewardkitError as exc:
         print(f"rewardkit audit: cannot serve {describe_target(target)}: {exc}", file=stderr)
         return 2

@@ -251,3 +251,12 @@ def test_responses_the_service_refuses_are_errors_with_the_reason_never_credit()
                for note in report.notes), report.notes
     assert any("the controls do not separate" in note for note in report.notes)
     assert not report.exploits and all(row.verdict == "error" and row.credited == 0 for row in report.rows)
+
+
+def test_a_probe_that_raises_is_named_with_the_line_and_exits_2(capsys):
+    code = cli_main(["audit", "--reward", "exact_match", "--data", str(DATA / "capitals.jsonl"), "--workers", "0",
+                     "--probe-module", PROBES_MODULE, "--probes", "broken_probe", "--sample", "2"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("rewardkit audit: probe 'broken_probe' (audit_probes.broken_probe (")
+    assert "audit_probes.py:13)) failed on line capitals.jsonl:" in err and "KeyError: 'no such field'" in err

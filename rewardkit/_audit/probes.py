@@ -16,10 +16,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from .._errors import RegistrationError
+from .._errors import RegistrationError, RewardkitError
 from .lines import ANSWER, AuditLine, nearby_values
 
 KINDS_ATTRIBUTE = "__rewardkit_audit_kinds__"
+
+
+class ProbeError(RewardkitError):
+    """A probe function failed or yielded something that is not a response; the message names probe and line."""
 
 
 @dataclass(frozen=True)
@@ -46,14 +50,20 @@ class Probe:
     def responses(self, line: AuditLine) -> list[ProbeResponse]:
         """The probe's responses for `line`; a (variant, text) pair is a plain text response."""
         out = []
-        for index, item in enumerate(self.build(line)):
-            if isinstance(item, tuple):
-                variant, text = item
-                item = ProbeResponse(text, variant)
-            if not isinstance(item, ProbeResponse):
-                raise TypeError(f"probe {self.id!r} ({self.origin}) yielded {type(item).__name__}; "
-                                "yield ProbeResponse(...) or (variant, text)")
-            out.append(item if item.variant else ProbeResponse(item.text, f"#{index}", item.thinking, item.tool_calls))
+        try:
+            for index, item in enumerate(self.build(line)):
+                if isinstance(item, tuple) and len(item) == 2 and all(isinstance(x, str) for x in item):
+                    item = ProbeResponse(item[1], item[0])
+                if not isinstance(item, ProbeResponse) or not isinstance(item.text, str):
+                    raise ProbeError(f"probe {self.id!r} ({self.origin}) yielded {item!r} for line {line.id}; "
+                                     "yield ProbeResponse(text, variant) or a (variant, text) pair of strings")
+                out.append(item if item.variant else
+                           ProbeResponse(item.text, f"#{index}", item.thinking, item.tool_calls))
+        except ProbeError:
+            raise
+        except Exception as exc:
+            raise ProbeError(f"probe {self.id!r} ({self.origin}) failed on line {line.id}: "
+                             f"{type(exc).__name__}: {exc}") from exc
         return out
 
 
