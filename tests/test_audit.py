@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,20 @@ BUILTIN_AUDITS = [
 NO_PROBE_APPLIES = [("length_penalty", "math"), ("repetition_penalty", "math"), ("tool_error_rate", "tools"),
                     ("turn_budget", "tools"), ("instruction_following", "math"),
                     ("instruction_following_loose", "math"), ("json_schema", "json")]
+
+
+@pytest.fixture(autouse=True)
+def probe_registry():
+    """Team probes a test loads (--probe-module) stay out of the other tests' audits."""
+    from rewardkit._audit import probes as registry
+
+    saved = dict(registry._PROBES)
+    yield
+    registry._PROBES.clear()
+    registry._PROBES.update(saved)
+    for name, module in list(sys.modules.items()):  # so the next --probe-module registers them afresh
+        if getattr(module, "__file__", None) == PROBES_MODULE:
+            del sys.modules[name]
 
 
 def run_audit(reward: str, data: str, target: str = "rewards", **kwargs: Any) -> AuditReport:
@@ -220,7 +235,8 @@ def test_the_progress_bar_is_drawn_on_a_terminal_only(capsys):
     args = build_parser().parse_args(["audit", "--reward", "exact_match", "--data", str(DATA / "capitals.jsonl"),
                                       "--workers", "0", "--sample", "2"])
     assert audit_main(args, stdout=out, stderr=err) == 0
-    assert "] 12/12" in err.getvalue() and "/78" in err.getvalue()  # two passes: controls, then probes
+    # Two passes: the controls (3 forms x 2 controls x 2 lines), then the probes (31 responses a line).
+    assert "] 12/12" in err.getvalue() and "] 74/74" in err.getvalue()
     assert "\r" not in out.getvalue()
 
 
