@@ -276,3 +276,16 @@ def test_a_probe_that_raises_is_named_with_the_line_and_exits_2(capsys):
     assert code == 2
     assert err.startswith("rewardkit audit: probe 'broken_probe' (audit_probes.broken_probe (")
     assert "audit_probes.py:13)) failed on line capitals.jsonl:" in err and "KeyError: 'no such field'" in err
+
+
+def test_lines_are_sampled_with_the_seed_in_file_order_and_gold_comes_from_either_platform():
+    first = [line.id for line in read_lines(DATA / "math.jsonl", sample=3, seed=1)]
+    assert first == [line.id for line in read_lines(DATA / "math.jsonl", sample=3, seed=1)]
+    assert first == sorted(first, key=lambda i: int(i.rsplit(":", 1)[1])) and len(first) == 3
+    assert {tuple(line.id for line in read_lines(DATA / "math.jsonl", sample=3, seed=s)) for s in range(5)} != {
+        tuple(first)}
+    every = read_lines(DATA / "math.jsonl")
+    assert [line.platform for line in every[:2]] == ["vertex", "dashscope"]
+    assert [line.answer for line in every] == ["72", "10", "5", "624", "28", "48", "56", "4"]
+    choice = read_lines(DATA / "choice.jsonl")
+    assert [(line.answer, line.wrong) for line in choice[:2]] == [("B", "A"), ("C", "A")]
