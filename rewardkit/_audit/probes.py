@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -101,9 +102,7 @@ def _calls_wrong(line: AuditLine) -> ProbeResponse:
 
 
 def function_names(code: str) -> list[str]:
-    """Top-level `def` names of a Python solution, in order."""
-    import re
-
+    """Top-level `def` names of a Python solution, in order ("solution" when it has none)."""
     return re.findall(r"^def\s+([A-Za-z_]\w*)\s*\(", code, flags=re.M) or ["solution"]
 
 
@@ -122,11 +121,12 @@ def _code_wrong(line: AuditLine) -> ProbeResponse:
 
 FORMATTED = "<think>Let me work it out.</think>\nThe answer is \\boxed{" + ANSWER + "}."
 
+# The gold said plainly, three ways; the audit keeps the one the reward credits best.
+PLAIN_FORMS = (ANSWER, f"The answer is {ANSWER}.", "\\boxed{" + ANSWER + "}")
+
 KINDS: dict[str, Kind] = {k.name: k for k in (
-    Kind("answer", "a final answer compared with the gold answer",
-         forms=(ANSWER, f"The answer is {ANSWER}.", "\\boxed{" + ANSWER + "}")),
-    Kind("judge", "an LLM judge grades the response against the gold answer or a rubric",
-         forms=(ANSWER, f"The answer is {ANSWER}.", "\\boxed{" + ANSWER + "}")),
+    Kind("answer", "a final answer compared with the gold answer", forms=PLAIN_FORMS),
+    Kind("judge", "an LLM judge grades the response against the gold answer or a rubric", forms=PLAIN_FORMS),
     Kind("code", "the response is a program run against tests", correct=_code_correct, wrong=_code_wrong,
          correct_text="the gold program in a code block", wrong_text="its functions returning None"),
     Kind("tool_calls", "the model's tool calls compared with the expected calls",
