@@ -171,6 +171,9 @@ def _add_data_commands(commands: Any) -> None:
 
     add_replay(commands)
     commands.choices["replay"].set_defaults(handler=_replay)
+    from ._audit_cli import add_parser as add_audit
+
+    add_audit(commands)
 
     validate = commands.add_parser(
         "validate-data", help="check a training/validation JSONL against a platform's dataset format",

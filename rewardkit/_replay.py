@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Mapping, Sequence
 from urllib.parse import quote
 
 
@@ -266,6 +267,42 @@ def auth_headers(token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
+@asynccontextmanager
+async def service_client(*, target: str = "rewards", reward: str | None = None, url: str | None = None,
+                         token: str | None = None, concurrency: int = DEFAULT_CONCURRENCY,
+                         timeout: float = DEFAULT_TIMEOUT, settings: Any = None) -> AsyncIterator[httpx.AsyncClient]:
+    """An async httpx client for the reward service: `url`, or the app of `target` run in this process.
+
+    In-process the app is the one `rewardkit serve` runs, lifespan included
+    (RewardkitError when it cannot load or start). `token` is sent as
+    `Authorization: Bearer`; at most `concurrency` connections are open.
+    """
+    import httpx  # here, not at import: `rewardkit serve` builds the replay parser too
+
+    headers = auth_headers(token)
+    limits = httpx.Limits(max_connections=max(1, concurrency))
+    if url is not None:
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=timeout, limits=limits) as client:
+            yield client
+        return
+    from ._server import create_app
+
+    app = create_app(target, reward=reward, settings=settings)
+    async with app.router.lifespan_context(app):
+        # raise_app_exceptions=False: an unexpected error is a 500 answer, as it is over the network.
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url=IN_PROCESS_URL,
+                                     headers=headers, timeout=timeout, limits=limits) as client:
+            yield client
+
+
+async def send_all(client: httpx.AsyncClient, cases: Sequence[FixtureCase], *, reward: str | None = None,
+                   concurrency: int = DEFAULT_CONCURRENCY,
+                   on_result: Callable[[ReplayResult], None] | None = None) -> list[ReplayResult]:
+    """Send every case through `client` (at most `concurrency` at once) and judge the answers, in input order."""
+    return await _replay_all(client, cases, reward, concurrency, on_result)
+
+
 async def replay(cases: Sequence[FixtureCase], *, target: str = "rewards", reward: str | None = None,
                  url: str | None = None, token: str | None = None, concurrency: int = DEFAULT_CONCURRENCY,
                  timeout: float = DEFAULT_TIMEOUT, settings: Any = None,
@@ -277,19 +314,6 @@ async def replay(cases: Sequence[FixtureCase], *, target: str = "rewards", rewar
     start); with `url` the requests go to that running service. `token` is sent
     as `Authorization: Bearer`. At most `concurrency` requests are in flight.
     """
-    import httpx  # here, not at import: `rewardkit serve` builds the replay parser too
-
-    headers = auth_headers(token)
-    limits = httpx.Limits(max_connections=max(1, concurrency))
-    if url is not None:
-        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=timeout, limits=limits) as client:
-            return await _replay_all(client, cases, reward, concurrency, on_result)
-    from ._server import create_app
-
-    app = create_app(target, reward=reward, settings=settings)
-    async with app.router.lifespan_context(app):
-        # raise_app_exceptions=False: an unexpected error is a 500 answer, as it is over the network.
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url=IN_PROCESS_URL,
-                                     headers=headers, timeout=timeout, limits=limits) as client:
-            return await _replay_all(client, cases, reward, concurrency, on_result)
+    async with service_client(target=target, reward=reward, url=url, token=token, concurrency=concurrency,
+                              timeout=timeout, settings=settings) as client:
+        return await _replay_all(client, cases, reward, concurrency, on_result)

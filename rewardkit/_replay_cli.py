@@ -8,7 +8,8 @@ import os
 import shutil
 import subprocess
 import sys
-from typing import Any, TextIO
+from contextlib import contextmanager
+from typing import Any, Iterator, TextIO
 
 from ._errors import RewardkitError
 from ._fixtures import FixtureCase, FixtureError
@@ -82,20 +83,16 @@ def main(args: Any, stdout: TextIO | None = None, stderr: TextIO | None = None) 
         print(f"rewardkit replay: {target_line('replaying through', 'use', target, given=args.target is not None, flag='--target')}",
               file=stderr)
     progress = Progress(len(cases), stderr)
-    # The service logs each failing reward call; here the report shows them, so only errors are logged.
-    logger = logging.getLogger("rewardkit")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
     try:
-        results = asyncio.run(replay(cases, target=target, reward=args.reward, url=args.url, token=token,
-                                     concurrency=args.concurrency, timeout=args.timeout, settings=settings,
-                                     on_result=progress.update))
+        with quiet_service_log():
+            results = asyncio.run(replay(cases, target=target, reward=args.reward, url=args.url, token=token,
+                                         concurrency=args.concurrency, timeout=args.timeout, settings=settings,
+                                         on_result=progress.update))
     except RewardkitError as exc:
         print(f"rewardkit replay: cannot serve {describe_target(target)}: {exc}", file=stderr)
         return 2
     finally:
         progress.close()
-        logger.setLevel(level)
     write_report(results, args.format, stdout)
     return 0 if all(r.passed for r in results) else 1
 
@@ -115,21 +112,9 @@ def add_parser(commands: Any) -> None:
     replay_cmd.add_argument("--reward", default=None,
                             help="reward to call for every request (default: each record's 'reward', else the "
                             "service's default reward)")
-    replay_cmd.add_argument("--url", default=None, help="a running service (http://127.0.0.1:8080, "
-                            "https://SERVICE.run.app) instead of the in-process app (default: none, score in-process)")
-    replay_cmd.add_argument("--token", default=None,
-                            help=f"bearer token to send (default ${TOKEN_ENV})")
-    replay_cmd.add_argument("--gcloud-auth", action="store_true",
-                            help="send an identity token from `gcloud auth print-identity-token` (private Cloud Run)")
     replay_cmd.add_argument("--format", default="table", choices=["table", "json", "jsonl"],
                             help="output format (default table)")
-    replay_cmd.add_argument("--concurrency", type=_positive_int, default=DEFAULT_CONCURRENCY, metavar="N",
-                            help=f"requests in flight at once (default {DEFAULT_CONCURRENCY})")
-    replay_cmd.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                            help=f"per-request HTTP timeout (default {DEFAULT_TIMEOUT:g})")
-    replay_cmd.add_argument("--workers", default=None, metavar="N",
-                            help="worker processes of the in-process app (default as `rewardkit serve`: "
-                            "$REWARDKIT_WORKERS, else one per CPU; 0: run rewards in this process)")
+    add_service_arguments(replay_cmd)
     training = replay_cmd.add_argument_group("training-data mode")
     training.add_argument("--training", default=None, metavar="FILE",
                           help="a training/validation JSONL in Vertex or DashScope format: build the requests a "
@@ -143,6 +128,34 @@ def add_parser(commands: Any) -> None:
     training.add_argument("--platform", "--format-in", dest="format_in", default=None, choices=["vertex", "dashscope"],
                           help="the training file's platform format (default: recognised per line; --format-in is "
                           "the old spelling)")
+
+
+def add_service_arguments(cmd: Any) -> None:
+    """Where the requests go and how: --url, --token, --gcloud-auth, --concurrency, --timeout, --workers."""
+    cmd.add_argument("--url", default=None, help="a running service (http://127.0.0.1:8080, "
+                     "https://SERVICE.run.app) instead of the in-process app (default: none, score in-process)")
+    cmd.add_argument("--token", default=None, help=f"bearer token to send (default ${TOKEN_ENV})")
+    cmd.add_argument("--gcloud-auth", action="store_true",
+                     help="send an identity token from `gcloud auth print-identity-token` (private Cloud Run)")
+    cmd.add_argument("--concurrency", type=_positive_int, default=DEFAULT_CONCURRENCY, metavar="N",
+                     help=f"requests in flight at once (default {DEFAULT_CONCURRENCY})")
+    cmd.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                     help=f"per-request HTTP timeout (default {DEFAULT_TIMEOUT:g})")
+    cmd.add_argument("--workers", default=None, metavar="N",
+                     help="worker processes of the in-process app (default as `rewardkit serve`: "
+                     "$REWARDKIT_WORKERS, else one per CPU; 0: run rewards in this process)")
+
+
+@contextmanager
+def quiet_service_log() -> Iterator[None]:
+    """Only errors from the in-process service's log: the command's report shows each failing call already."""
+    logger = logging.getLogger("rewardkit")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _positive_int(value: str) -> int:

@@ -194,6 +194,11 @@ class Progress:
         self.failed = 0
         self._width = 0
 
+    def add(self, count: int) -> None:
+        """More work than first announced (a run in several passes)."""
+        self.total += count
+        self.enabled = self.total > 0 and self.stream.isatty()
+
     def update(self, result: ReplayResult) -> None:
         self.done += 1
         self.failed += not result.passed

@@ -5,17 +5,22 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
 from rewardkit import MissingReferenceError, ParseError, Score, parsers, reward
 
+from ._answers import strip_code_blocks, strip_thinking
 from ._options import OptionError
 
 SCHEMA_MODES = ("binary", "keys")
 _MAX_ERRORS = 1000  # errors counted per response: bounds the work on a huge, wrong document
 _MAX_SHOWN = 200
 _JSON = parsers.json()
+# Prose around an extracted JSON value: a sentence is fine, a page is padding that hides where the answer is.
+MAX_PROSE_CHARS = 300
+_NEGATED = re.compile(r"\b(?:not|isn't|never|no)\b\W*$", re.I)
 
 
 def _shown(text: str, limit: int = _MAX_SHOWN) -> str:
@@ -26,11 +31,16 @@ def read_json(response: str, extract: bool) -> Any:
     """The JSON value of the response; ParseError with the reason when there is none.
 
     With `extract` the value may be the whole response, the last ```json
-    fenced block or the outermost {...}/[...] (rewardkit.parsers.json());
-    without it the whole response must be JSON.
+    fenced block or the outermost {...}/[...] (rewardkit.parsers.json()),
+    after removing <think> blocks (reasoning never counts); a value buried in
+    more than MAX_PROSE_CHARS of other text, or right after a negation ("the
+    answer is not {...}"), is refused. Without it the whole response must be JSON.
     """
     if extract:
-        return _JSON(response)
+        text = strip_thinking(response)
+        value = _JSON(text)
+        _check_prose(text)
+        return value
     if not response.strip():
         raise ParseError("empty response")
     try:
@@ -39,6 +49,19 @@ def read_json(response: str, extract: bool) -> Any:
         raise ParseError(f"the response is not JSON ({exc})") from None
     except RecursionError:
         raise ParseError("the response is not JSON (it is nested too deeply)") from None
+
+
+def _check_prose(text: str) -> None:
+    """Refuse an extracted value that the text around it buries (padding) or negates (audit probes do both)."""
+    outside = strip_code_blocks(text)
+    first = min((i for i in (outside.find("{"), outside.find("[")) if i >= 0), default=-1)
+    last = max(outside.rfind("}"), outside.rfind("]"))
+    before, after = (outside[:first], outside[last + 1:]) if 0 <= first < last else (outside, "")
+    prose = len(before.strip()) + len(after.strip())
+    if prose > MAX_PROSE_CHARS:
+        raise ParseError(f"the JSON is buried in {prose} characters of other text (at most {MAX_PROSE_CHARS})")
+    if _NEGATED.search(before):
+        raise ParseError(f"the JSON follows a negation: {_shown(before.strip()[-60:])!r}")
 
 
 # ---- json_schema ---------------------------------------------------------------------------------
@@ -124,8 +147,9 @@ def json_schema(
             under it and is present (or optional). A valid document scores
             1.0. Schemas without top-level keys score as "binary".
         extract: find the JSON in the response (a ```json fenced block or the
-            outermost {...}/[...]) rather than requiring the whole response
-            to be JSON (default True).
+            outermost {...}/[...]; never inside <think>, after a negation or
+            amid more than 300 characters of prose) rather than requiring the
+            whole response to be JSON (default True).
         check_formats: also check `format` (date, email, ...) (default False,
             as the JSON Schema spec makes formats annotations).
     """
@@ -299,7 +323,8 @@ def json_match(
         tolerance: absolute tolerance for numbers (default 0.0: equal).
         ignore_case: compare strings case-insensitively (default False).
         extract: find the JSON in the response (```json block, outermost
-            {...}) rather than requiring the whole response to be JSON (default True).
+            {...}; never inside <think>, after a negation or amid more than 300
+            characters of prose) rather than requiring the whole response to be JSON (default True).
         reference_key: read the gold object from this references key instead
             of the gold answer (default None).
     """

@@ -278,3 +278,21 @@ def test_listed_with_their_parameters(builtin_client):
         assert f"{option}:" in listed["json_schema"]
     for option in ("keys", "nested", "tolerance", "ignore_case", "extract", "reference_key"):
         assert f"{option}:" in listed["json_match"]
+
+
+# Found by `rewardkit audit` (probes contradiction and padding): the JSON was read from anywhere in the text.
+@pytest.mark.parametrize("response, reason", [
+    ('<think>{"a": 1}</think>I could not finish.', "no valid JSON"),
+    ('The answer is not {"a": 1}.', "follows a negation"),
+    ("Filler text. " * 40 + '{"a": 1}' + " More filler." * 5, "buried in"),
+])
+def test_json_in_reasoning_after_a_negation_or_buried_in_padding_earns_nothing(response, reason):
+    for reward, gold in ((json_match, {"a": 1}), (json_schema, None)):
+        fields = {"reference": gold} if gold else {"references": {"schema": {"type": "object"}}}
+        outcome = score(reward, response, **fields)
+        assert outcome.value == 0.0 and reason in outcome.score.reason, (reward, outcome.score.reason)
+
+
+def test_a_sentence_around_the_json_still_counts():
+    assert score(json_match, 'Sure, here it is: {"a": 1}. Not much else to add.', reference={"a": 1}).value == 1.0
+    assert score(json_match, '<think>maybe {"a": 2}</think>{"a": 1}', reference={"a": 1}).value == 1.0
