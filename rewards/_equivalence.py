@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from ._answers import non_ascii_digits, split_top_level, unbox
+from ._statements import UNIT_WORDS
 
 
 class EquivalenceThreadError(RuntimeError):
@@ -151,19 +152,7 @@ def _take_money_and_degrees(text: str) -> tuple[str, str | None]:
     return text, unit
 
 
-_UNIT_WORDS = {
-    "dollar": "dollar", "usd": "dollar", "buck": "dollar", "cent": "cent", "penny": "cent", "pennie": "cent",
-    "degree": "degree", "deg": "degree", "radian": "radian", "rad": "radian",
-    "mm": "mm", "millimeter": "mm", "millimetre": "mm", "cm": "cm", "centimeter": "cm", "centimetre": "cm",
-    "m": "m", "meter": "m", "metre": "m", "km": "km", "kilometer": "km", "kilometre": "km",
-    "in": "inch", "inch": "inch", "inche": "inch", "ft": "foot", "foot": "foot", "feet": "foot",
-    "yd": "yard", "yard": "yard", "mi": "mile", "mile": "mile",
-    "g": "g", "gram": "g", "kg": "kg", "kilogram": "kg", "lb": "pound", "pound": "pound", "oz": "ounce", "ounce": "ounce",
-    "s": "second", "second": "second", "min": "minute", "minute": "minute", "h": "hour", "hr": "hour", "hour": "hour",
-    "day": "day", "week": "week", "month": "month", "year": "year",
-    "l": "liter", "liter": "liter", "litre": "liter", "ml": "ml", "milliliter": "ml", "gallon": "gallon", "cup": "cup",
-    "mph": "mile/hour", "kph": "km/hour", "per": "/", "/": "/", "square": "square", "sq": "square", "cubic": "cubic",
-}
+_UNIT_WORDS = UNIT_WORDS
 # Letters in a tail that are mathematics, not units: never strip them.
 _MATH_WORDS = {"pi", "sqrt", "sin", "cos", "tan", "cot", "csc", "sec", "log", "ln", "exp", "lim", "inf",
                "infty", "infinity", "or", "and", "i", "e",
@@ -262,9 +251,15 @@ def _take_hedge(text: str) -> tuple[str, bool]:
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:(?P<sep>[, ])\d{3})(?:(?P=sep)\d{3})*(?:\.\d+)?$")
 
 
+_GROUPED = re.compile(r"(?<![\d,.])\d{1,3}(?:,\d{3})+(?![\d,])")
+
+
 def _drop_thousands(text: str) -> str:
     if _THOUSANDS.match(text):
         return text.replace(",", "").replace(" ", "")
+    if "=" in text and not re.search(r"[(\[{]", text):
+        # A worked equality "1,100 - 1,000 = 100" holds no list: its comma groups are thousands.
+        return _GROUPED.sub(lambda match: match.group(0).replace(",", ""), text)
     return text
 
 
@@ -599,3 +594,23 @@ def answers_equivalent(gold: str, answer: str, *, timeout_seconds: int | None = 
     return (_text_verdict(gold_norm, answer_norm)
             or _exact_verdict(gold_norm, answer_norm, percent_as_fraction)
             or _math_verify_verdict(gold_norm, answer_norm, timeout_seconds, percent_as_fraction))
+
+
+def parts_equivalent(gold: str, parts: tuple[str, ...], *, timeout_seconds: int | None = 5,
+                     percent_as_fraction: bool = True) -> Verdict:
+    """Several boxed answers against a gold of as many comma-separated parts ("3, 5" against
+    ``\\boxed{5}`` and ``\\boxed{3}``), matched one to one in any order. Against a gold of another
+    number of parts, several different boxes are a hedge and earn nothing."""
+    gold_parts = split_top_level(_strip_delimiters(_normalise_unicode(gold)))
+    shown = ", ".join(parts)
+    if len(gold_parts) != len(parts):
+        kind = "a single value" if len(gold_parts) == 1 else f"{len(gold_parts)} parts"
+        return Verdict(False, f"{len(parts)} different boxed answers ({shown}) but gold {gold} has {kind}")
+    unmatched = list(gold_parts)
+    for part in parts:
+        match = next((g for g in unmatched if answers_equivalent(
+            g, part, timeout_seconds=timeout_seconds, percent_as_fraction=percent_as_fraction).equivalent), None)
+        if match is None:
+            return Verdict(False, f"boxed part {part} matches no part of gold {gold}")
+        unmatched.remove(match)
+    return Verdict(True, f"boxed parts {shown} match the parts of gold {gold}")
