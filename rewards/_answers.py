@@ -40,7 +40,7 @@ from fractions import Fraction
 
 from rewardkit import parsers
 
-from ._statements import ListedNumber, Masked, closing_value, last_phrase_value, mask_math, single_expression
+from ._statements import ZH_ANSWER_PHRASE, ListedNumber, Masked, closing_value, last_phrase_value, mask_math, single_expression
 
 MAX_LIST_ITEMS = 10
 MAX_OR_ALTERNATIVES = 3
@@ -337,9 +337,10 @@ def _phrase_choice(text: str, choices: str) -> Extraction | None:
     letter = _choice_class(choices)
     # Keywords are case-insensitive, letters are not: "the answer is a number" names no choice.
     phrase = re.compile(
-        r"\b(?i:answer|option|choice)\b[*_]*\s*(?:(?i:is)\b\s*:?|:)\s*[*_]*\s*(?:(?i:option|choice)\s+)?"
+        rf"(?:\b(?i:answer|option|choice)\b[*_]*\s*(?:(?i:is)\b\s*:?|:)|{ZH_ANSWER_PHRASE}|(?:故|所以|因此)?(?:应)?选(?:择|项)?)"
+        r"\s*[*_]*\s*(?:(?i:option|choice)\s+|选项\s*)?"
         rf"\(?(?P<letter>{letter})\)?(?![A-Za-z0-9])[*_]*"
-        rf"(?P<more>\s*(?:,|/|&|\bor\b|\band\b)\s*[*_]*\(?{letter}\)?(?![A-Za-z0-9]))?"
+        rf"(?P<more>\s*(?:,|/|&|\bor\b|\band\b|或|和|、|，)\s*[*_]*\(?{letter}\)?(?![A-Za-z0-9]))?"
     )
     matches = list(phrase.finditer(text))
     if not matches:

@@ -128,10 +128,10 @@ _EN_PHRASE = (
     r"|\b(?i:final\s+answer)\b[*_#:]*[ \t]*(?=\n)"
     r"|\#\#\#\#)"
 )
-_ZH_PHRASE = r"(?:最终答案\s*(?:是|为|為|：|:)?|答案\s*(?:应该?)?(?:是|为|為|：|:)|(?:所以|因此|故|于是|综上)[^。！？\n$]{0,40}?(?:为|為|是|等于))"
-#: Answer phrases in English and Chinese (Qwen on Model Studio writes "答案是", "故答案为", "所以...为").
-#: Shared by ``extract_final_answer``, ``extract_gsm8k_number`` and ``extract_choice``.
-ANSWER_PHRASE = re.compile(rf"(?:{_EN_PHRASE}|{_ZH_PHRASE})[ \t*_]*")
+#: Chinese answer phrases (Qwen on Model Studio writes "答案是", "故答案为", "所以...为").
+ZH_ANSWER_PHRASE = (r"(?:(?:最终答案\s*(?:是|为|為)?|答案\s*(?:应该?)?(?:是|为|為|(?=[：:]))|(?:所以|因此|故|于是|综上)[^。！？\n$]{0,40}?(?:为|為|是|等于))\s*[：:]?)")
+#: Answer phrases in English and Chinese, shared by ``extract_final_answer``, ``extract_gsm8k_number`` and ``extract_choice``.
+ANSWER_PHRASE = re.compile(rf"(?:{_EN_PHRASE}|{ZH_ANSWER_PHRASE})[ \t*_]*")
 
 _CUT = re.compile(
     r"(?<![.\\])\.(?=\s|$)|(?<=[A-Za-z\u4e00-\u9fff])!|[。；;?！？\n]|(?i:\s+(?:because|since|as|which|where|when|if|so|but|for\s+(?:all|some|each|every)|i\s+hope)\b)"
