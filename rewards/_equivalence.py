@@ -43,6 +43,7 @@ it); pass ``timeout_seconds=None`` elsewhere and bound the time yourself.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from dataclasses import dataclass
@@ -286,6 +287,12 @@ def _number_word_value(text: str) -> str | None:
 _TEXT_WRAPPER = re.compile(r"\\(?:text|textrm|textnormal|textit|textbf|mbox|mathrm|operatorname)\s*\{([^{}]*)\}")
 
 
+# A GRPO step scores 8 to 64 responses against one gold, and many responses share an answer:
+# each worker parses a string once. Bounded, so a stream of distinct answers cannot grow memory.
+CACHE_SIZE = 4096
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
 def normalise_answer(answer: str) -> Normalised:
     """Reduce an answer string to a math core and record percent, unit, variable and hedging."""
     text = _strip_spacing(_strip_delimiters(_normalise_unicode(answer)))
@@ -489,7 +496,7 @@ def _shown(norm: Normalised) -> str:
 
 @dataclass(frozen=True)
 class _Parsed:
-    exprs: list[object]  # sympy objects; empty when parsing failed
+    exprs: tuple[object, ...]  # sympy objects; empty when parsing failed
     shown: str | None
     error: str | None
 
@@ -515,6 +522,7 @@ def _exact_decimals(latex: str) -> str:
     return _DECIMAL.sub(as_fraction, latex)
 
 
+@functools.lru_cache(maxsize=CACHE_SIZE)
 def _mv_parse(latex: str, timeout_seconds: int | None) -> _Parsed:
     from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
     from math_verify.errors import TimeoutException
@@ -523,10 +531,10 @@ def _mv_parse(latex: str, timeout_seconds: int | None) -> _Parsed:
         found = parse(f"${_exact_decimals(latex)}$", extraction_config=[LatexExtractionConfig(), ExprExtractionConfig()],
                       parsing_timeout=timeout_seconds, raise_on_error=True)
     except TimeoutException:
-        return _Parsed([], None, f"parsing timed out after {timeout_seconds} s")
+        return _Parsed((), None, f"parsing timed out after {timeout_seconds} s")
     except Exception as error:  # math-verify surfaces sympy/antlr errors of every type
-        return _Parsed([], None, f"{type(error).__name__}: {error}"[:200])
-    exprs = [item for item in found if not isinstance(item, str)]
+        return _Parsed((), None, f"{type(error).__name__}: {error}"[:200])
+    exprs = tuple(item for item in found if not isinstance(item, str))
     return _Parsed(exprs, str(exprs[0]) if exprs else None, None if exprs else "no expression found")
 
 
@@ -535,7 +543,7 @@ def _mv_equal(gold: _Parsed, answer: _Parsed, timeout_seconds: int | None) -> tu
     from math_verify.errors import TimeoutException
 
     try:
-        return verify(gold.exprs, answer.exprs, timeout_seconds=timeout_seconds, raise_on_error=True,
+        return verify(list(gold.exprs), list(answer.exprs), timeout_seconds=timeout_seconds, raise_on_error=True,
                       allow_set_relation_comp=True), None
     except TimeoutException:
         return False, f"comparison timed out after {timeout_seconds} s"
@@ -614,3 +622,9 @@ def parts_equivalent(gold: str, parts: tuple[str, ...], *, timeout_seconds: int 
             return Verdict(False, f"boxed part {part} matches no part of gold {gold}")
         unmatched.remove(match)
     return Verdict(True, f"boxed parts {shown} match the parts of gold {gold}")
+
+
+def clear_caches() -> None:
+    """Forget every parsed answer and gold (benchmarks time cold parsing with this)."""
+    normalise_answer.cache_clear()
+    _mv_parse.cache_clear()

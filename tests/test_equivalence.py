@@ -13,7 +13,7 @@ from types import ModuleType
 
 import pytest
 
-from rewards._equivalence import EquivalenceThreadError, Verdict, answers_equivalent
+from rewards._equivalence import EquivalenceThreadError, Verdict, answers_equivalent, clear_caches
 
 REPO = Path(__file__).resolve().parents[1]
 LABELLED = REPO / "tests" / "data" / "math_equivalence.jsonl"
@@ -147,6 +147,7 @@ def test_timeout_is_passed_to_math_verify(monkeypatch: pytest.MonkeyPatch) -> No
         seen["timeout_seconds"] = kwargs["timeout_seconds"]
         return real_verify(*args, **kwargs)
 
+    clear_caches()  # a parse cached by an earlier test would skip the patched function
     monkeypatch.setattr(math_verify, "parse", parse)
     monkeypatch.setattr(math_verify, "verify", verify)
     assert answers_equivalent("x^2-1", "(x-1)(x+1)", timeout_seconds=3).equivalent
