@@ -599,9 +599,50 @@ def answers_equivalent(gold: str, answer: str, *, timeout_seconds: int | None = 
     # Same core text: equal (the percent sign is optional, so "50\\%" == "50" lands here too).
     if gold_norm.text == answer_norm.text:
         return Verdict(True, "identical after normalisation", gold_norm.text, answer_norm.text)
-    return (_text_verdict(gold_norm, answer_norm)
-            or _exact_verdict(gold_norm, answer_norm, percent_as_fraction)
-            or _math_verify_verdict(gold_norm, answer_norm, timeout_seconds, percent_as_fraction))
+    verdict = (_text_verdict(gold_norm, answer_norm)
+               or _exact_verdict(gold_norm, answer_norm, percent_as_fraction)
+               or _math_verify_verdict(gold_norm, answer_norm, timeout_seconds, percent_as_fraction))
+    if not verdict.equivalent and _proportional_equations(_equation(gold_norm), _equation(answer_norm), timeout_seconds):
+        return Verdict(True, f"answer {answer_norm.text} is gold {gold_norm.text} times a nonzero constant",
+                       verdict.gold_parsed, verdict.answer_parsed)
+    return verdict
+
+
+def _equation(norm: Normalised) -> str:
+    # "y = 2x + 3" was normalised to "2x + 3" naming y: an equation again for the ratio test.
+    return f"{norm.variable} = {norm.text}" if norm.variable else norm.text
+
+
+_ONE_EQUATION = re.compile(r"^[^=<>,;]+(?<![<>!\\])=(?!=)[^=<>,;]+$")
+
+
+def _equation_difference(text: str, timeout_seconds: int | None) -> object | None:
+    """``lhs - rhs`` of a one-equation answer as a sympy expression, else ``None``."""
+    if not _ONE_EQUATION.match(text) or re.search(r"\\(?:le|ge|leq|geq|neq|ne|lt|gt)(?![A-Za-z])", text):
+        return None
+    left, right = (_mv_parse(side.strip(), timeout_seconds) for side in text.split("="))
+    if not left.exprs or not right.exprs:
+        return None
+    return left.exprs[0] - right.exprs[0]  # type: ignore[operator]
+
+
+def _proportional_equations(gold: str, answer: str, timeout_seconds: int | None) -> bool:
+    """``2x - 4 = 0`` against ``x - 2 = 0``: one equation a nonzero constant multiple of the other
+    (the same curve or solution set). A sign flipped inside ("y = 2x - 3" against "y = 2x + 3")
+    leaves a ratio that is not constant."""
+    gold_difference = _equation_difference(gold, timeout_seconds)
+    answer_difference = _equation_difference(answer, timeout_seconds) if gold_difference is not None else None
+    if answer_difference is None:
+        return False
+    import sympy
+
+    try:
+        if not getattr(gold_difference, "free_symbols", None):
+            return False
+        ratio = sympy.cancel(answer_difference / gold_difference)  # type: ignore[operator]
+        return bool(ratio.is_number and ratio != 0 and ratio.is_finite)
+    except Exception:  # sympy raises many types on odd expressions: then they are not proportional
+        return False
 
 
 def parts_equivalent(gold: str, parts: tuple[str, ...], *, timeout_seconds: int | None = 5,

@@ -220,7 +220,8 @@ def _value_at(masked: Masked, start: int, end: int) -> str | None:
     return _expression_run(text)
 
 
-_RUN_STOP = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}(?![A-Za-z])|[\u4e00-\u9fff]")
+# 或/和 ("5 或 6") join a hedge the comparison judges; any other CJK character ends the run.
+_RUN_STOP = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}(?![A-Za-z])|[\u4e00-\u548b\u548d-\u6215\u6217-\u9fff]")
 
 
 def _expression_run(text: str) -> str | None:
@@ -236,7 +237,7 @@ def _expression_run(text: str) -> str | None:
         break
     else:
         position = len(text)
-    value = text[:position].strip().rstrip(",:").strip().strip("*_").strip()
+    value = text[:position].strip().rstrip(",:.").strip().strip("*_").strip().replace("或", " or ").replace("和", " and ")
     if not value:
         return None
     units = _unit_words(text[position:])
