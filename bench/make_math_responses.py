@@ -329,9 +329,76 @@ HARD = [
 ]
 
 
+# Whole outputs written the way models write them, read while fixing the code ("tune").
+REALISTIC_TUNE = [
+    ("9", "To solve this, we proceed step by step.\n\n1. **Identify the side**: \\[ a = 3 \\]\n2. **Square it**: "
+          "\\[ a^2 = 9 \\]\n\nThus, the area is \\(\\boxed{9}\\).", True),
+    ("8", "Okay, so maybe 7... no, recount gives 8.\n</think>\n\nThe answer is **8**.", True),
+    ("7", "Okay, so maybe 7... no, recount gives 8.\n</think>\n\nThe answer is **8**.", False),
+    ("36", "**Final Answer**\nThe total number of apples is \\boxed{36}.", True),
+    ("15", "Here's how to solve this:\n\n* **Step 1:** Sarah starts with 20 marbles.\n* **Step 2:** She gives away 5.\n\n"
+           "**Answer:** Sarah has 15 marbles left.", True),
+    ("2, -3", "Factoring, $(x-2)(x+3) = 0$.\n\nTherefore, the solutions are $x = 2$ and $x = -3$.", True),
+    ("11", "Substitute $x = 3$: $f(3) = 2 \\cdot 3 + 5$.\n\nSo, $f(3) = 11$.", True),
+    ("7", "We get $a+b = 3+4 = 7$.", True),
+    ("42", "The answer is: 42", True),
+    ("20", "He pays 3*4=$<<3*4=12>>12 for the shirts.\nSo he pays 12+8=$<<12+8=20>>20 in total.\n#### 20", True),
+    ("5", "I think the answer is 5, but I'm not completely sure.", True),
+    ("5", "The answer is not 5.", False),
+    ("6", "At first I wrote $x = 5$, which is wrong; the correct answer is 6.", True),
+    (r"\frac{3}{4}", "So the probability is $\\frac{3}{4}$, or 75%.", True),
+    ("3", "The sum of the roots is $-\\frac{b}{a} = -\\frac{-6}{2} = 3$.", True),
+    ("2", "解：由题意得 $2x + 3 = 7$，解得 $x = 2$。\n\n答：$x$ 的值为 2。", True),
+    (r"\frac{5}{12}", "Let me verify once more.\n</think>\n\n**Final Answer**\n\\[\n\\boxed{\\dfrac{5}{12}}\n\\]", True),
+    ("45", "Since the triangle is isosceles and right, we conclude that $\\angle ABC = 45^\\circ$.", True),
+    ("3", "The final answer is 3 hours.", True),
+    ("24", "Adding the two classes, 10 + 14 = 24.\n\nSo, the number of students is 24.", True),
+    ("25", "The answer is 52.", False),
+    ("12", "So the answer is $12$ if we count both ends, and $11$ otherwise.", False),
+    ("4", "We find $x = 4$.\n\nLet me know if you have any other questions!", True),
+    (r"\sqrt{5}", "The distance is $\\sqrt{5}$ units, approximately 2.24.", True),
+    ("10", "There are $\\binom{5}{2} = 10$ ways to choose the pair.", True),
+    ("1", "Checking: $1^2 = 1$. So the only solution is $x=1$.", True),
+    ("-1", "Both cases lead to $x = -1$ after simplifying $x^2 + 2x + 1 = 0$.", True),
+    (r"\frac{1}{2}", "所以 $P(A) = \\frac{1}{2}$。", True),
+    ("30", "综上所述，最小值为 $30$。", True),
+    ("30", "综上所述，最小值为 $20$。", False),
+    ("6", "Total = 2 + 4 = 6 apples.", True),
+    ("8", "Total = 2 + 4 = 8 apples.", False),
+    ("100", "The answer is 100%.", True),
+    (r"(-\infty, 2)", "Solving the inequality gives $x < 2$, i.e. all reals below 2.", True),
+]
+
+# Written apart from the code and read only by their totals ("heldout").
+REALISTIC_HELDOUT = [
+    ("16", "We have 4 rows of 4.\n\nHence there are $\\boxed{16}$ squares.", True),
+    ("27", "Cubing both sides: $3^3 = 27$.\n\nTherefore the volume is $27$ cubic units.", True),
+    ("27", "Cubing both sides: $3^3 = 27$.\n\nTherefore the volume is $9$ cubic units.", False),
+    ("5", "Let me reconsider.\n</think>\n\nThe value of $n$ is **5**.", True),
+    (r"\frac{2}{5}", "The probability that both are red is $\\frac{4}{10} = \\frac{2}{5}$.", True),
+    (r"\frac{2}{5}", "The probability that both are red is $\\frac{4}{10} = \\frac{2}{3}$.", False),
+    ("64", "She reads 8 pages a day for 8 days, so 8*8 = <<8*8=64>>64 pages.\n#### 64", True),
+    ("3, 4", "The two numbers are $3$ and $4$.", True),
+    ("12", "Answer: The perimeter is 12 cm.", True),
+    ("12", "Answer: The perimeter is 13 cm.", False),
+    (r"2\pi", "The period of $\\sin x$ is $2\\pi$.", True),
+    ("81", "答案：$81$", True),
+    ("81", "因此，这个数是 $18$。", False),
+    ("0", "Everything cancels, leaving $0$.", True),
+    ("7", "Step 1: add. Step 2: divide. Step 7: report.", False),
+    ("2023", "The competition was held in 2023.", False),
+    ("9", "**Solution**\n\nThe digits sum to 9.\n\n**Answer: 9**", True),
+    (r"\sqrt{3}", "Final Answer: The final answer is $\\sqrt{3}$. I hope it is correct.", True),
+    (r"\sqrt{3}", "Final Answer: The final answer is $\\sqrt{2}$. I hope it is correct.", False),
+    ("1, 2", "The answer is $\\boxed{1}$ or $\\boxed{2}$, depending on the sign.", True),
+]
+
+
 def main() -> int:
     rows = _rows(TUNE_GOLDS, TUNE_TEMPLATES, "tune", 13) + _rows(HELDOUT_GOLDS, HELDOUT_TEMPLATES, "heldout", 31)
     rows += [_row(gold, response, "", label, "hard", "tune", note) for gold, response, label, note in HARD]
+    rows += [_row(gold, response, "", label, "realistic", "tune", "") for gold, response, label in REALISTIC_TUNE]
+    rows += [_row(gold, response, "", label, "realistic", "heldout", "") for gold, response, label in REALISTIC_HELDOUT]
     seen: set[tuple[str, str, str]] = set()
     unique = []
     for row in rows:

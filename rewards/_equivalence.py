@@ -43,7 +43,9 @@ it); pass ``timeout_seconds=None`` elsewhere and bound the time yourself.
 
 from __future__ import annotations
 
+import ast
 import functools
+import operator
 import re
 import threading
 from dataclasses import dataclass
@@ -404,9 +406,38 @@ def _false_equation(gold: Normalised, answer: Normalised) -> str | None:
     sides = _EQUALS.split(answer.text)
     for side in sides if len(sides) > 1 else ():
         value = exact_number(side)
+        value = arithmetic_value(side) if value is None else value
         if value is not None and value != gold_value:
             return f"answer states {answer.text} and {side.strip()} != gold {gold.text}"
     return None
+
+
+_ARITHMETIC = re.compile(r"[\d\s+\-*/().]{1,80}")
+_OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+
+
+def arithmetic_value(text: str) -> Fraction | None:
+    """The exact value of plain arithmetic ("2 + 4", "9 * 2", "48/2 + 3"), else ``None``.
+
+    Read with ``ast`` over numbers and + - * / only: nothing is evaluated but those operations.
+    """
+    if not _ARITHMETIC.fullmatch(text.strip()) or not re.search(r"\d", text):
+        return None
+    try:
+        return _arithmetic(ast.parse(text.strip(), mode="eval").body)
+    except (SyntaxError, ZeroDivisionError, ValueError, TypeError):
+        return None
+
+
+def _arithmetic(node: ast.AST) -> Fraction:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return Fraction(str(node.value))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = _arithmetic(node.operand)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+        return _OPERATORS[type(node.op)](_arithmetic(node.left), _arithmetic(node.right))
+    raise ValueError("not plain arithmetic")
 
 
 def _policy_problem(gold: Normalised, answer: Normalised) -> str | None:

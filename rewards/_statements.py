@@ -129,12 +129,14 @@ _EN_PHRASE = (
     r"|\#\#\#\#)"
 )
 #: Chinese answer phrases (Qwen on Model Studio writes "答案是", "故答案为", "所以...为").
-ZH_ANSWER_PHRASE = (r"(?:(?:最终答案\s*(?:是|为|為)?|答案\s*(?:应该?)?(?:是|为|為|(?=[：:]))|(?:所以|因此|故|于是|综上)[^。！？\n$]{0,40}?(?:为|為|是|等于))\s*[：:]?)")
+ZH_ANSWER_PHRASE = (r"(?:(?:(?<![^\n])[ \t]*答\s*(?=[：:])|最终答案\s*(?:是|为|為)?|答案\s*(?:应该?)?(?:是|为|為|(?=[：:]))|(?:所以|因此|故|于是|综上)[^。！？\n$]{0,40}?(?:为|為|是|等于))\s*[：:]?)")
 #: Answer phrases in English and Chinese, shared by ``extract_final_answer``, ``extract_gsm8k_number`` and ``extract_choice``.
 ANSWER_PHRASE = re.compile(rf"(?:{_EN_PHRASE}|{ZH_ANSWER_PHRASE})[ \t*_]*")
 
+# "i.e." and "e.g." end no sentence.
+_PERIOD = r"(?<![.\\])(?<!\bi\.e)(?<!\be\.g)\.(?=\s|$)"
 _CUT = re.compile(
-    r"(?<![.\\])\.(?=\s|$)|(?<=[A-Za-z\u4e00-\u9fff])!|[。；;?！？\n]|(?i:\s+(?:because|since|as|which|where|when|if|so|but|for\s+(?:all|some|each|every)|i\s+hope)\b)"
+    _PERIOD + r"|(?<=[A-Za-z\u4e00-\u9fff])!|[。；;?！？\n]|(?i:\s+(?:because|since|as|which|where|when|if|so|but|for\s+(?:all|some|each|every)|i\s+hope)\b)"
     r"|,\s+(?!(?i:or|and)\b)(?=[A-Za-z\u4e00-\u9fff]{2})|，"
 )
 
@@ -213,11 +215,25 @@ def _value_at(masked: Masked, start: int, end: int) -> str | None:
         return None
     begin = start + lead.start("value")
     if masked.prose[begin] == _PLACEHOLDER:
-        content = masked.span_contents(begin, begin + 1)[0]
-        units = _unit_words(masked.prose[begin + 1: end])
-        return f"{content} {units}".strip() if content else None
+        return _span_list(masked, begin, end)
     text = _expand(masked, begin, end)
     return _expression_run(text)
+
+
+_AND_SPAN = re.compile(r"\s*(?:,\s*(?:and\s+)?|and\s+|以及|和|、)\s*" + _PLACEHOLDER)
+
+
+def _span_list(masked: Masked, begin: int, end: int) -> str | None:
+    """The span at ``begin`` with its unit words; spans joined by "and" or commas ("$x = 2$ and
+    $x = -3$") are one list. Spans joined by "or" are left out: the first is the statement."""
+    contents = [masked.span_contents(begin, begin + 1)[0]]
+    position = begin + 1
+    while len(contents) < 10 and (more := _AND_SPAN.match(masked.prose, position, end)) is not None:
+        contents += masked.span_contents(more.end() - 1, more.end())
+        position = more.end()
+    units = _unit_words(masked.prose[position: end])
+    value = ", ".join(content for content in contents if content)
+    return f"{value} {units}".strip() if value else None
 
 
 # 或/和 ("5 或 6") join a hedge the comparison judges; any other CJK character ends the run.
@@ -248,13 +264,28 @@ def _expression_run(text: str) -> str | None:
 
 def _stated_value(masked: Masked, start: int, end: int, *, after_phrase: bool = False) -> str | None:
     """The value ``prose[start:end]`` states, read up to the end of its sentence or clause."""
+    if _CONDITIONAL.search(masked.prose, start, _sentence_end(masked.prose, start, end)):
+        return None  # "12 if we count both ends, and 11 otherwise" hedges between values
     cut = _CUT.search(masked.prose, start, end)
     end = cut.start() if cut else end
-    if after_phrase:
+    if _NEGATION.match(masked.prose, start, end):
+        return None  # "the answer is not 5" states no answer
+    if after_phrase and not _COPULA.search(masked.prose, start, end):
         value = _value_at(masked, start, end)
         if value:
             return value
     return sentence_value(masked, start, end) or (_plain_words(masked, start, end) if after_phrase else None)
+
+
+_CONDITIONAL = re.compile(r"(?i:\botherwise\b|\bdepending\s+on\b)|否则")
+
+
+def _sentence_end(prose: str, start: int, end: int) -> int:
+    found = _SENTENCE_END.search(prose, start, end)
+    return found.start() if found else end
+
+
+_NEGATION = re.compile(r"[\s*_]*(?i:not|never|neither|no\s+longer)\b|[\s*_]*不")
 
 
 def _plain_words(masked: Masked, start: int, end: int) -> str | None:
@@ -266,20 +297,30 @@ def _plain_words(masked: Masked, start: int, end: int) -> str | None:
 def sentence_value(masked: Masked, start: int, end: int) -> str | None:
     """The value a sentence states: what follows its last copula ("is", "=", "为"), else its last
     math span, else the last number that stands as an answer; ``None`` when it states none."""
+    if _CONDITIONAL.search(masked.prose, start, end):
+        return None  # "12 if we count both ends, and 11 otherwise" hedges between values
     copulas = list(_COPULA.finditer(masked.prose, start, end))
     for copula in reversed(copulas[-4:]):
+        if _NEGATION.match(masked.prose, copula.end(), end):
+            return None  # "x is not 5" states no value
         after = _LEADING_FILLER.match(masked.prose[copula.end(): end])
         value = _value_at(masked, copula.end() + (after.end() if after else 0), end)
         if value:
             worked = _worked_side(masked.prose, start, copula.start()) if copula.group(0) == "=" else ""
             return f"{worked} = {value}" if worked else value
-    placeholder = masked.prose.rfind(_PLACEHOLDER, start, end)
+    first = masked.prose.find(_PLACEHOLDER, start, end)
+    clause = _CLAUSE.search(masked.prose, first, end) if first >= 0 else None
+    placeholder = masked.prose.rfind(_PLACEHOLDER, start, clause.start() if clause else end)
     if placeholder >= 0:
         content = masked.span_contents(placeholder, placeholder + 1)[0]
         units = _unit_words(masked.prose[placeholder + 1: end])
         return f"{content} {units}".strip() or None
     return standing_number(masked.prose, start, end)
 
+
+# Without a copula a sentence states its last span before a clause that gives a reason or a
+# method: "we get $x = -1$ after simplifying $x^2 + 2x + 1 = 0$" states x = -1.
+_CLAUSE = re.compile(r"(?i:\b(?:after|by|using|from|since|because|when|where|given|if|which|via)\b)")
 
 _ARITHMETIC_TAIL = re.compile(r"[\d.,\s+\-*/×÷()\u2212]*$")
 
@@ -289,7 +330,10 @@ def _worked_side(prose: str, start: int, equals: int) -> str:
     so that a false equality ("96 = 72") earns nothing; "" when the left side is not arithmetic."""
     tail = _ARITHMETIC_TAIL.search(prose, max(start, equals - 80), equals)
     side = tail.group(0).strip().strip(",") if tail else ""
-    return side if re.search(r"\d", side) else ""
+    if re.search(r"\d", side):
+        return side
+    variable = re.search(r"(?<![A-Za-z\\])[A-Za-z]\s*$", prose[max(start, equals - 4): equals])
+    return variable.group(0).strip() if variable else ""  # "x = 4" keeps its variable
 
 
 # ---------------------------------------------------------------- numbers that stand as answers
@@ -390,7 +434,7 @@ def closing_value(masked: Masked, window: int = 4000) -> str | None:
 _HOLDS_VALUE = re.compile(r"\d|" + _PLACEHOLDER)
 
 
-_SENTENCE_END = re.compile(r"(?<![.\\])\.(?=\s|$)|(?<=[A-Za-z\u4e00-\u9fff" + _PLACEHOLDER + r")])[!?]|[。！？\n]")
+_SENTENCE_END = re.compile(_PERIOD + r"|(?<=[A-Za-z\u4e00-\u9fff" + _PLACEHOLDER + r")])[!?]|[。！？\n]")
 
 
 def _last_sentence_value(masked: Masked, start: int, end: int) -> str | None:
