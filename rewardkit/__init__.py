@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from . import parsers
 from ._errors import (
     InvalidScoreError,
+    MissingReferenceError,
     LoadError,
     ParseError,
     RegistrationError,
@@ -53,4 +54,5 @@ __all__ = [
     "Outcome", "Failure", "RewardSpec", "CompositeSpec", "Registry", "collect", "spec_of",
     "parsers", "create_app",
     "RewardkitError", "RegistrationError", "LoadError", "ParseError", "InvalidScoreError", "UnknownRewardError",
+    "MissingReferenceError",
 ]

@@ -33,6 +33,17 @@ class UnknownRewardError(RewardkitError, LookupError):
         super().__init__(f"no reward named {name!r}; registered rewards: {listed}")
 
 
+class MissingReferenceError(RewardkitError, ValueError):
+    """The request carries no gold answer (or other reference) that the reward needs.
+
+    Raise it from a reward whose reference is optional but needed for this
+    call (a placeholder names a missing key, say): the call is answered with
+    error code MISSING_REFERENCE, never scored. A reward whose `reference`
+    or `ground_truth` parameter has no default is not called at all when the
+    request has none.
+    """
+
+
 class SetupError(RewardkitError):
     """A reward's one-time setup failed, or a worker process could not start."""
 

@@ -14,7 +14,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from ._errors import InvalidScoreError, ParseError
+from ._errors import InvalidScoreError, MissingReferenceError, ParseError
 from ._registry import RewardSpec
 from ._sample import Sample
 from ._score import Score, to_score
@@ -26,6 +26,7 @@ TIMEOUT = "TIMEOUT"
 WORKER_CRASHED = "WORKER_CRASHED"
 OUT_OF_MEMORY = "OUT_OF_MEMORY"
 COMPONENT_FAILED = "COMPONENT_FAILED"
+MISSING_REFERENCE = "MISSING_REFERENCE"
 
 _MAX_TEXT = 500
 
@@ -157,6 +158,8 @@ def _finish(spec: RewardSpec, call: _Prepared, result: Any) -> Outcome:
 
 
 def _error(spec: RewardSpec, exc: BaseException, parsed: str | None = None) -> Outcome:
+    if isinstance(exc, MissingReferenceError):  # the request's fault, not the reward's: no traceback location
+        return Outcome(spec.name, failure=Failure(MISSING_REFERENCE, f"{type(exc).__name__}: {exc}"), parsed=parsed)
     code = OUT_OF_MEMORY if isinstance(exc, MemoryError) else REWARD_ERROR
     return Outcome(spec.name, failure=Failure(code, describe(exc)), parsed=parsed)
 

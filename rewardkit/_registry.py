@@ -30,6 +30,8 @@ GROUPED_INPUTS = frozenset(
     {"responses", "thinkings", "samples", "prompt", "messages", "system", "references",
      "ground_truth", "reference", "metadata"}
 )
+# Inputs that carry the gold answer; declared without a default, they make the gold required.
+GOLD_INPUTS = ("reference", "ground_truth")
 _INPUTS = {"single": SINGLE_INPUTS, "parsed": PARSED_INPUTS, "grouped": GROUPED_INPUTS}
 
 Kind = Literal["single", "parsed", "grouped"]
@@ -62,6 +64,8 @@ class RewardSpec:
     preload: tuple[str, ...] = ()
     check_options: Callable[..., Any] | None = None
     doc: str = ""
+    # `reference` / `ground_truth` parameters without a default: the reward is not called without them.
+    required_gold: tuple[str, ...] = ()
 
     @property
     def grouped(self) -> bool:
@@ -148,6 +152,11 @@ def _check_signature(fn: Callable[..., Any], kind: Kind, name: str) -> tuple[tup
     return tuple(inputs), options
 
 
+def _required_gold(fn: Callable[..., Any]) -> tuple[str, ...]:
+    parameters = inspect.signature(fn).parameters.values()
+    return tuple(p.name for p in parameters if p.name in GOLD_INPUTS and p.default is p.empty)
+
+
 def _check_number(value: Any, what: str, name: str, *, positive: bool = False) -> None:
     if value is None:
         return
@@ -183,6 +192,7 @@ def _make_spec(fn: Callable[..., Any], kind: Kind, name: str | None, **settings:
         inputs=inputs,
         is_async=inspect.iscoroutinefunction(fn),
         doc=inspect.cleandoc(fn.__doc__ or ""),
+        required_gold=_required_gold(fn),
         **settings,
     )
 

@@ -15,7 +15,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from pydantic_core import to_json
 
-from ._invoke import Outcome
+from ._invoke import MISSING_REFERENCE, Outcome
 from ._registry import AnySpec
 from ._sample import Message, Metadata, Sample, ToolCall
 from ._score import clip
@@ -172,8 +172,10 @@ def render(spec: AnySpec, outcome: Outcome) -> tuple[int, dict[str, Any]]:
     """HTTP status and body for one outcome."""
     if outcome.score is None:
         failure = outcome.failure
+        # A request without its gold answer fails again on every retry: a client error, not a server one.
+        status = 422 if failure.code == MISSING_REFERENCE else 500
         # Plain dicts on this hot path; the pydantic models above document the same shapes in OpenAPI.
-        return 500, {"message": f"reward {spec.name!r} failed: {failure.message}", "reward": spec.name,
+        return status, {"message": f"reward {spec.name!r} failed: {failure.message}", "reward": spec.name,
                      "error_code": failure.code, "error": failure.message}
     info = aux_info(outcome)
     if getattr(spec, "rule", None):

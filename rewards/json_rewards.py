@@ -8,9 +8,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
-from rewardkit import ParseError, Score, parsers, reward
+from rewardkit import MissingReferenceError, ParseError, Score, parsers, reward
 
-from ._gold import MissingReferenceError, require_gold
 from ._options import OptionError
 
 SCHEMA_MODES = ("binary", "keys")
@@ -198,7 +197,9 @@ def _gold_object(reference: Any, references: Mapping[str, Any], reference_key: s
         if gold is None:
             raise MissingReferenceError(f"json_match: the request has no reference {reference_key!r}")
     else:
-        gold = require_gold(reference, "json_match")
+        if reference is None:  # needed only when reference_key does not name where the gold object is
+            raise MissingReferenceError("json_match: no gold answer in the request (and no reference_key option)")
+        gold = reference
     if isinstance(gold, str):
         try:
             gold = json.loads(gold)
@@ -268,8 +269,8 @@ def _value_text(value: Any) -> str:
 @reward(check_options=_check_match_options)
 def json_match(
     response: str,
-    reference: Any,
     references: Mapping[str, Any],
+    reference: Any = None,
     keys: Sequence[str] | None = None,
     nested: bool = False,
     tolerance: float = 0.0,

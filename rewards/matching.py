@@ -6,7 +6,6 @@ from typing import Any
 
 from rewardkit import Score, reward
 
-from ._gold import require_gold
 
 
 @reward
@@ -20,7 +19,7 @@ def exact_match(response: str, reference: Any, ignore_case: bool = False) -> Sco
     Parameters:
         ignore_case: compare case-insensitively (default False).
     """
-    gold = str(require_gold(reference, "exact_match")).strip()
+    gold = str(reference).strip()
     answer = response.strip()
     if ignore_case:
         gold, answer = gold.casefold(), answer.casefold()

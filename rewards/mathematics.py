@@ -14,7 +14,6 @@ from rewardkit.parsers import ParseError, Parser
 
 from ._answers import Extraction, extract_final_answer, extract_gsm8k_number, gold_answer, remove_prompt_echo
 from ._equivalence import answers_equivalent, parts_equivalent
-from ._gold import require_gold
 
 
 def _final_answer(text: str) -> str:
@@ -67,7 +66,7 @@ def math_accuracy(parsed: str, reference: Any, response: str = "", prompt: str =
     Parameters:
         timeout_seconds: math-verify's parse/compare time limit (default 5).
     """
-    gold = gold_answer(str(require_gold(reference, "math_accuracy")))
+    gold = gold_answer(str(reference))
     # Re-read rather than trust `parsed`: the echo of the prompt and several boxed parts need the
     # whole extraction, and reading costs microseconds next to comparing.
     answer = extract_final_answer(response, allow_last_number=True, prompt=prompt) if response else \
@@ -108,7 +107,7 @@ def gsm8k_accuracy(parsed: str, reference: Any, response: str = "", prompt: str 
     `ground_truth`, Vertex `references.answer` or DashScope
     `rollout_extra.solution`. No sympy: cheap enough for any worker.
     """
-    gold_text = str(require_gold(reference, "gsm8k_accuracy"))
+    gold_text = str(reference)
     gold = extract_gsm8k_number(gold_text)
     if gold.answer is None:
         raise ValueError(f"gsm8k_accuracy: the gold answer {gold_text[:80]!r} holds no single number ({gold.reason})")

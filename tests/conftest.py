@@ -8,15 +8,13 @@ from fastapi.testclient import TestClient
 import rewardkit
 
 REPO = Path(__file__).resolve().parents[1]
-# The shared contract material sits beside the repository (../shared), in CI too.
-SHARED_EXAMPLES = REPO / ".." / "shared" / "examples"
+# Request and response bodies exactly as each platform sends and reads them (see its README.md).
+CONTRACT_EXAMPLES = REPO / "tests" / "contract_examples"
 EXAMPLE_REWARDS = str(REPO / "tests" / "example_rewards.py")
 
 
-def shared_example(name: str) -> Any:
-    path = SHARED_EXAMPLES / name
-    assert path.is_file(), f"missing {path}: the tests read the contract examples from ../shared/examples"
-    return json.loads(path.read_text())
+def contract_example(name: str) -> Any:
+    return json.loads((CONTRACT_EXAMPLES / name).read_text())
 
 
 @pytest.fixture

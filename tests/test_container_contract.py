@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterator
 import httpx
 import pytest
 
-from .conftest import REPO, shared_example
+from .conftest import REPO, contract_example
 from .served import free_port, wait_healthy
 
 DOCKERFILE = REPO / "Dockerfile"
@@ -531,14 +531,14 @@ def test_image_serves_the_builtin_rewards_over_both_contracts_and_stops_on_sigte
     health = httpx.get(f"{running.url}/health").json()
     assert health["status"] == "ok" and health["rewards"] >= 9  # the whole `rewards` package
 
-    vertex = httpx.post(f"{running.url}/rewards/math_accuracy", json=shared_example("vertex_request.json"), timeout=60)
+    vertex = httpx.post(f"{running.url}/rewards/math_accuracy", json=contract_example("vertex_request.json"), timeout=60)
     assert vertex.status_code == 200, vertex.text
-    assert vertex.json()["reward"] == shared_example("vertex_response.json")["reward"] == 1.0
+    assert vertex.json()["reward"] == contract_example("vertex_response.json")["reward"] == 1.0
 
     dashscope = httpx.post(f"{running.url}/rewards/math_accuracy/api/v1",
-                           json=shared_example("dashscope_reward_request.json"), timeout=60)
+                           json=contract_example("dashscope_reward_request.json"), timeout=60)
     assert dashscope.status_code == 200, dashscope.text
-    assert dashscope.json() == shared_example("dashscope_reward_response.json")
+    assert dashscope.json() == contract_example("dashscope_reward_response.json")
     _stops_cleanly_on_sigterm(running)
 
 
@@ -554,9 +554,9 @@ def test_image_serves_the_module_named_by_REWARDKIT_TARGET(image, start):
         health = httpx.get(f"{running.url}/health").json()
         assert health["rewards"] == 1 and health["default_reward"] == "says_72"
         # Its only reward is the default one, behind POST / (Vertex) and POST /api/v1 (DashScope).
-        vertex = httpx.post(f"{running.url}/", json=shared_example("vertex_request.json"), timeout=30)
+        vertex = httpx.post(f"{running.url}/", json=contract_example("vertex_request.json"), timeout=30)
         assert vertex.status_code == 200 and vertex.json()["reward"] == 1.0, vertex.text
-        dashscope = httpx.post(f"{running.url}/api/v1", json=shared_example("dashscope_reward_request.json"), timeout=30)
+        dashscope = httpx.post(f"{running.url}/api/v1", json=contract_example("dashscope_reward_request.json"), timeout=30)
         assert dashscope.status_code == 200, dashscope.text
         assert dashscope.json()["status"] == "success" and dashscope.json()["reward"]["reward_score"] == 1.0
         assert httpx.post(f"{running.url}/rewards/math_accuracy", json={}, timeout=30).status_code == 404

@@ -42,7 +42,7 @@ from rewardkit._loader import load_registry  # noqa: E402
 from rewardkit._settings import Settings  # noqa: E402
 from rewardkit.dashscope import ProcessorConfigError, RequestRefused, processor  # noqa: E402
 
-from .conftest import EXAMPLE_REWARDS, REPO, shared_example  # noqa: E402
+from .conftest import EXAMPLE_REWARDS, REPO, contract_example  # noqa: E402
 from .served import free_port, wait_healthy  # noqa: E402
 
 SDK_SERVER_APP = "dashscope.finetune.reinforcement.component.server.server:app"
@@ -98,7 +98,7 @@ def manager_for(cls: type) -> FuncManager:
 @pytest.mark.parametrize("pair", SINGLE_REWARDS, ids=reward_id)
 def test_single_processors_answer_the_reward_example_as_the_route(routes, pair):
     target, name = pair
-    body = shared_example("dashscope_reward_request.json")
+    body = contract_example("dashscope_reward_request.json")
     cls = processor(REGISTRIES[target].get(name))
     assert issubclass(cls, AbstractRewardProcessor)
     answer = sdk_answer(manager_for(cls), body)
@@ -111,7 +111,7 @@ def test_single_processors_answer_the_reward_example_as_the_route(routes, pair):
 @pytest.mark.parametrize("pair", ALL_REWARDS, ids=reward_id)
 def test_group_processors_answer_the_group_example_as_the_route(routes, pair):
     target, name = pair
-    body = shared_example("dashscope_group_request.json")
+    body = contract_example("dashscope_group_request.json")
     spec = REGISTRIES[target].get(name)
     cls = processor(spec, group=True)
     assert issubclass(cls, AbstractGroupRewardProcessor)
@@ -124,9 +124,9 @@ def test_group_processors_answer_the_group_example_as_the_route(routes, pair):
     GroupRewardOutput.model_validate(answer)
 
 
-def test_the_shared_examples_score_as_documented():
-    single = sdk_answer(manager_for(processor(rewards_math())), shared_example("dashscope_reward_request.json"))
-    group = sdk_answer(manager_for(processor(rewards_math(), group=True)), shared_example("dashscope_group_request.json"))
+def test_the_contract_examples_score_as_documented():
+    single = sdk_answer(manager_for(processor(rewards_math())), contract_example("dashscope_reward_request.json"))
+    group = sdk_answer(manager_for(processor(rewards_math(), group=True)), contract_example("dashscope_group_request.json"))
     assert single["reward"]["reward_score"] == 1.0 and single["status"] == "success"
     assert [r["reward_score"] for r in group["reward"]["rewards"]] == [1.0, 0.0, 1.0]
 
@@ -144,7 +144,7 @@ def test_a_grouped_reward_cannot_be_a_single_reward_processor():
 
 
 def test_a_single_reward_as_a_group_processor_scores_each_output_on_its_own():
-    group_body = shared_example("dashscope_group_request.json")
+    group_body = contract_example("dashscope_group_request.json")
     single = manager_for(processor(rewards_math()))
     group = sdk_answer(manager_for(processor(rewards_math(), group=True)), group_body)
     alone = [sdk_answer(single, {"func_type": "reward", "ground_truth": group_body["ground_truth"],
@@ -167,7 +167,7 @@ def test_a_refused_body_raises_request_refused_with_the_routes_answer(routes):
 
 def test_a_grouped_processor_refuses_a_single_output_as_the_route_does(routes):
     rank = processor(REGISTRIES[EXAMPLE_REWARDS].get("rank"))
-    body = shared_example("dashscope_reward_request.json")
+    body = contract_example("dashscope_reward_request.json")
     with pytest.raises(RequestRefused) as refused:
         rank().process(body)  # a dict is taken as the body as is
     status, expected = route_answer(routes, EXAMPLE_REWARDS, "rank", body)
@@ -177,7 +177,7 @@ def test_a_grouped_processor_refuses_a_single_output_as_the_route_does(routes):
 def test_process_works_where_an_event_loop_already_runs():
     # A notebook cell or an async test calls process() with a loop running in its thread.
     cls = processor(rewards_math())
-    body = shared_example("dashscope_reward_request.json")
+    body = contract_example("dashscope_reward_request.json")
 
     async def in_a_loop() -> Any:
         return cls().process(body)
@@ -189,8 +189,8 @@ def test_process_works_where_an_event_loop_already_runs():
 
 def test_target_processors_serve_the_reward_the_environment_names(routes, monkeypatch):
     monkeypatch.setenv("REWARDKIT_TARGET", EXAMPLE_REWARDS)
-    body = shared_example("dashscope_reward_request.json")
-    group_body = shared_example("dashscope_group_request.json")
+    body = contract_example("dashscope_reward_request.json")
+    group_body = contract_example("dashscope_group_request.json")
     cases = [(FunctionType.REWARD, "TargetRewardProcessor", "contains_reference", body),
              (FunctionType.GROUP_REWARD, "TargetGroupRewardProcessor", "rank", group_body),
              (FunctionType.GROUP_REWARD, "TargetGroupRewardProcessor", "mean_mix", group_body)]
@@ -208,7 +208,7 @@ def test_target_processors_default_to_the_only_reward_of_the_target(monkeypatch,
                       "    return float(len(response))\n")
     monkeypatch.setenv("REWARDKIT_TARGET", str(module))
     monkeypatch.delenv("REWARDKIT_REWARD", raising=False)
-    answer = rewardkit.dashscope.TargetRewardProcessor().process(shared_example("dashscope_reward_request.json"))
+    answer = rewardkit.dashscope.TargetRewardProcessor().process(contract_example("dashscope_reward_request.json"))
     assert answer.reward.reward_score == float(len("Natalia sold 72 clips altogether."))
 
 
@@ -299,8 +299,8 @@ def test_the_sdk_server_loads_the_processor_classes(sdk_servers):
     ("reward", "dashscope_reward_request.json", RewardOutput),
     ("group_reward", "dashscope_group_request.json", GroupRewardOutput),
 ])
-def test_the_sdk_server_answers_the_shared_examples_as_the_route(sdk_servers, routes, func_type, example, model):
-    body = shared_example(example)
+def test_the_sdk_server_answers_the_contract_examples_as_the_route(sdk_servers, routes, func_type, example, model):
+    body = contract_example(example)
     response = httpx.post(f"{sdk_servers[func_type]}/api/v1", json=body, timeout=30)
     status, expected = route_answer(routes, "rewards", "math_accuracy", body)
     assert response.status_code == status == 200
@@ -335,7 +335,7 @@ def test_config_dashscope_classpaths_load_as_processors_of_their_func_type(route
             monkeypatch.setenv(key, value)
         manager = FuncManager.create_from_env(FunctionType(function["type"]), function["fcmodel"]["classpath"])
         assert isinstance(manager.processor, bases[function["type"]])
-        body = shared_example(examples[function["type"]])
+        body = contract_example(examples[function["type"]])
         expected = route_answer(routes, EXAMPLE_REWARDS, function["name"], body)[1]
         assert canonical(sdk_answer(manager, body)) == canonical(expected)
 
@@ -376,7 +376,7 @@ def test_config_dashscope_workspace_module_passes_the_sdks_deployment_check(caps
         monkeypatch.setenv(key, value)
     manager = FuncManager.create_from_env(FunctionType.REWARD, classpath)
     assert isinstance(manager.processor, AbstractRewardProcessor)
-    assert sdk_answer(manager, shared_example("dashscope_reward_request.json"))["reward"]["reward_score"] == 1.0
+    assert sdk_answer(manager, contract_example("dashscope_reward_request.json"))["reward"]["reward_score"] == 1.0
     monkeypatch.delitem(sys.modules, "rewardkit_processors", raising=False)
 
 

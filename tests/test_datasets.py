@@ -23,7 +23,7 @@ from rewardkit._datasets import (
 from rewardkit._errors import RewardkitError
 
 REPO = Path(__file__).resolve().parents[1]
-EXAMPLES = REPO / ".." / "shared" / "examples"
+EXAMPLES = REPO / "tests" / "contract_examples"
 SCHEMAS = REPO / "rewardkit" / "schemas"
 
 
@@ -48,17 +48,17 @@ def user(text: object = "What is 12 * 6?") -> dict:
     return {"role": "user", "parts": [{"text": text}]}
 
 
-# -- the shared platform examples -------------------------------------------
+# -- the platform examples -------------------------------------------
 
 
-def test_shared_vertex_training_line_is_valid() -> None:
+def test_platform_vertex_training_line_is_valid() -> None:
     report = validate_dataset(EXAMPLES / "vertex_training_line.jsonl", "vertex")
     assert report.ok, report.problems
     assert report.lines == 1
     assert report.format == "vertex"
 
 
-def test_shared_dashscope_training_line_is_valid() -> None:
+def test_platform_dashscope_training_line_is_valid() -> None:
     report = validate_dataset(EXAMPLES / "dashscope_training_line.jsonl", "dashscope")
     assert report.ok, report.problems
     assert report.lines == 1

@@ -24,7 +24,7 @@ from rewardkit._deployconfig import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-CONTRACTS = ROOT.parent / "shared" / "CONTRACTS.md"
+CONTRACTS = ROOT / "tests" / "contract_examples" / "CONTRACTS.md"
 URL = "https://rewardkit-abc123-uc.a.run.app"
 AGENT = "service-PROJECT_NUMBER@gcp-sa-vertex-tune.iam.gserviceaccount.com"
 
@@ -68,8 +68,6 @@ def test_reward_names_are_escaped_in_the_route() -> None:
 
 
 def test_every_field_name_used_is_spelled_as_in_the_contract() -> None:
-    if not CONTRACTS.exists():
-        pytest.skip("shared/CONTRACTS.md is not beside the repository")
     section_a = CONTRACTS.read_text().split("## B.")[0]
     config = vertex_reward_config(URL, [("x", 1.0), ("y", 2.0)])
 

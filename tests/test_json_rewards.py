@@ -64,7 +64,7 @@ def test_schema_from_references_as_vertex_string_or_dashscope_object():
 
 def test_missing_or_invalid_schemas_are_errors():
     missing = score(json_schema, "{}", references={"answer": "x"})
-    assert missing.failure.code == "REWARD_ERROR" and "'schema'" in missing.failure.message
+    assert missing.failure.code == "MISSING_REFERENCE" and "'schema'" in missing.failure.message
     not_json = score(json_schema, "{}", references={"schema": "{type: object}"})
     assert not_json.failure.code == "REWARD_ERROR" and "not valid JSON" in not_json.failure.message
     invalid = score(json_schema, "{}", references={"schema": {"type": "strin"}})
@@ -216,7 +216,7 @@ def test_gold_from_another_reference_key():
     expected = rewardkit.variant(json_match, "expected_json", reference_key="expected")
     assert score(expected, '{"a": 1}', references={"expected": '{"a": 1}', "answer": "x"}).value == 1.0
     out = score(expected, '{"a": 1}', references={"answer": '{"a": 1}'})
-    assert out.failure.code == "REWARD_ERROR" and "'expected'" in out.failure.message
+    assert out.failure.code == "MISSING_REFERENCE" and "'expected'" in out.failure.message
 
 
 @pytest.mark.parametrize("gold, message", [
@@ -224,7 +224,8 @@ def test_gold_from_another_reference_key():
 ])
 def test_bad_gold_is_an_error(gold, message):
     out = score(json_match, '{"a": 1}', reference=gold)
-    assert out.failure.code == "REWARD_ERROR" and message in out.failure.message
+    code = "MISSING_REFERENCE" if gold is None else "REWARD_ERROR"
+    assert out.failure.code == code and message in out.failure.message
 
 
 @pytest.mark.parametrize("response, reason", [

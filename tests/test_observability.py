@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 import rewardkit
 from rewardkit._settings import Settings
 
-from .conftest import EXAMPLE_REWARDS, shared_example
+from .conftest import EXAMPLE_REWARDS, contract_example
 from .served import rewardkit_command, serve
 from .test_server import group_body, vertex_body
 
@@ -65,7 +65,7 @@ def test_json_logs_carry_severity_trace_and_platform_ids():
     with serve([EXAMPLE_REWARDS, "--log-format", "json", "--workers", "1"], env={"GOOGLE_CLOUD_PROJECT": "proj-1"}) as s:
         httpx.post(f"{s.url}/rewards/contains_reference", json=vertex_body("Paris"),
                    headers={"X-Cloud-Trace-Context": "4bf92f3577b34da6a3ce929d0e0e4736/255;o=1"})
-        httpx.post(f"{s.url}/rewards/broken/api/v1", json=shared_example("dashscope_reward_request.json"),
+        httpx.post(f"{s.url}/rewards/broken/api/v1", json=contract_example("dashscope_reward_request.json"),
                    headers={"x-fc-request-id": "fc-req-42"})
         s.process.send_signal(signal.SIGTERM)
         s.process.wait(timeout=15)

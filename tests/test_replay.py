@@ -19,7 +19,7 @@ from rewardkit._fixtures import Expectation, FixtureCase, load_cases
 from rewardkit._replay import judge, read_answer
 from rewardkit._report import Progress, histogram, percentile, summarize
 
-from .conftest import EXAMPLE_REWARDS, REPO, shared_example
+from .conftest import EXAMPLE_REWARDS, REPO, contract_example
 from .served import rewardkit_command, serve
 
 FIXTURES = sorted((REPO / "rewards" / "fixtures").glob("*.reward.jsonl"))
@@ -117,7 +117,7 @@ def test_a_bare_request_passes_when_scored_and_fails_when_the_reward_fails(tmp_p
 
 
 def test_a_single_json_document_and_a_folder_of_fixtures_are_inputs(tmp_path, capsys):
-    body = shared_example("dashscope_group_request.json")
+    body = contract_example("dashscope_group_request.json")
     (tmp_path / "group.json").write_text(json.dumps(body))
     code, report = replay_json(capsys, str(tmp_path / "group.json"), "--reward", "math_accuracy", "--workers", "0")
     assert code == 0 and report["results"][0]["scores"] == [1.0, 0.0, 1.0]

@@ -7,23 +7,23 @@ import subprocess
 
 import httpx
 
-from .conftest import EXAMPLE_REWARDS, shared_example
+from .conftest import EXAMPLE_REWARDS, contract_example
 from .served import free_port, rewardkit_command, serve, wait_healthy
 
 
 def test_serves_a_user_file_over_both_contracts_and_survives_failures():
     with serve([EXAMPLE_REWARDS, "--reward", "contains_reference"]) as served:
-        vertex = shared_example("vertex_request.json")
+        vertex = contract_example("vertex_request.json")
         vertex["example"]["references"] = {"answer": "72"}
         r = httpx.post(f"{served.url}/", json=vertex)
         assert r.status_code == 200 and r.json()["reward"] == 1.0
-        r = httpx.post(f"{served.url}/rewards/broken/api/v1", json=shared_example("dashscope_reward_request.json"))
+        r = httpx.post(f"{served.url}/rewards/broken/api/v1", json=contract_example("dashscope_reward_request.json"))
         assert r.status_code == 200 and r.json()["status"] == "failed" and r.json()["error_code"] == "REWARD_ERROR"
         r = httpx.post(f"{served.url}/rewards/broken", json=vertex)
         assert r.status_code == 500 and r.json()["reward"] == "broken"
         r = httpx.post(f"{served.url}/api/v1", content=b"not json")
         assert r.status_code == 400
-        group = httpx.post(f"{served.url}/rewards/rank/api/v1", json=shared_example("dashscope_group_request.json")).json()
+        group = httpx.post(f"{served.url}/rewards/rank/api/v1", json=contract_example("dashscope_group_request.json")).json()
         assert len(group["reward"]["rewards"]) == 3 and group["status"] == "success"
         assert httpx.get(f"{served.url}/health").json()["status"] == "ok"
 

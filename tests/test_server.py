@@ -7,7 +7,7 @@ import pytest
 import rewardkit
 from rewardkit._settings import Settings
 
-from .conftest import EXAMPLE_REWARDS, shared_example
+from .conftest import EXAMPLE_REWARDS, contract_example
 
 
 def vertex_body(text: str, reference: str = "Paris", **extra):
@@ -133,11 +133,11 @@ def test_composites_report_components_per_contract(example_client):
 
 
 def test_sample_carries_prompt_system_thinking_and_tool_calls(example_client):
-    body = shared_example("dashscope_reward_request.json")
+    body = contract_example("dashscope_reward_request.json")
     metrics = example_client.post("/rewards/sees_everything/api/v1", json=body).json()["reward"]["reward_metrics"]
     assert metrics["sees_everything.trajectory"] == 4.0 and metrics["sees_everything.tool_calls"] == 1.0
     assert metrics["sees_everything.prompt_messages"] == 1.0
-    info = aux(example_client.post("/rewards/sees_everything", json=shared_example("vertex_request.json")))
+    info = aux(example_client.post("/rewards/sees_everything", json=contract_example("vertex_request.json")))
     assert info["metrics"]["has_system"] == 1.0 and info["metrics"]["thinking_chars"] > 0
 
 

@@ -48,7 +48,7 @@ def test_unicode_is_compared_code_point_for_code_point():
 
 def test_missing_gold_is_an_error_not_a_zero():
     out = score(string_match, "Paris")
-    assert out.failure.code == "REWARD_ERROR" and "no gold answer" in out.failure.message
+    assert out.failure.code == "MISSING_REFERENCE" and "no gold answer" in out.failure.message
 
 
 # ---- the three operations ----
@@ -104,7 +104,7 @@ def test_placeholders_fill_from_references_and_tolerate_spaces():
 def test_missing_placeholder_key_is_an_error_naming_the_key():
     variant = rewardkit.variant(string_match, "sm_ph", expression="{{references.capital}}")
     out = score(variant, "Paris", references={"answer": "Paris"})
-    assert out.failure.code == "REWARD_ERROR"
+    assert out.failure.code == "MISSING_REFERENCE"
     assert "references.capital" in out.failure.message and "answer" in out.failure.message
 
 

@@ -14,10 +14,10 @@ from rewardkit._dashscope import DashScopeRequest
 from rewardkit._training import TrainingDataError, training_cases
 from rewardkit._vertex import VertexRewardRequest
 
-from .conftest import SHARED_EXAMPLES
+from .conftest import CONTRACT_EXAMPLES
 
-VERTEX_LINE = SHARED_EXAMPLES / "vertex_training_line.jsonl"
-DASHSCOPE_LINE = SHARED_EXAMPLES / "dashscope_training_line.jsonl"
+VERTEX_LINE = CONTRACT_EXAMPLES / "vertex_training_line.jsonl"
+DASHSCOPE_LINE = CONTRACT_EXAMPLES / "dashscope_training_line.jsonl"
 
 
 def lines(path: Path, values: list[Any]) -> Path:

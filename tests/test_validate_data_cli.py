@@ -9,19 +9,19 @@ import pytest
 
 from rewardkit._cli import main as cli_main
 
-from .conftest import SHARED_EXAMPLES
+from .conftest import CONTRACT_EXAMPLES
 from .served import rewardkit_command
 
 
 @pytest.mark.parametrize("name, fmt", [("vertex_training_line.jsonl", "vertex"),
                                        ("dashscope_training_line.jsonl", "dashscope")])
-def test_the_shared_training_lines_are_valid(capsys, name, fmt):
-    assert cli_main(["validate-data", str(SHARED_EXAMPLES / name), "--format", fmt]) == 0
-    assert capsys.readouterr().out.strip() == f"{SHARED_EXAMPLES / name}: OK, 1 line match the {fmt} dataset format"
+def test_the_platform_training_lines_are_valid(capsys, name, fmt):
+    assert cli_main(["validate-data", str(CONTRACT_EXAMPLES / name), "--format", fmt]) == 0
+    assert capsys.readouterr().out.strip() == f"{CONTRACT_EXAMPLES / name}: OK, 1 line match the {fmt} dataset format"
 
 
 def test_every_bad_line_is_reported_with_its_number_and_field_path(tmp_path, capsys):
-    good = (SHARED_EXAMPLES / "vertex_training_line.jsonl").read_text().strip()
+    good = (CONTRACT_EXAMPLES / "vertex_training_line.jsonl").read_text().strip()
     bad_part = json.dumps({"contents": [{"role": "user", "parts": [{"text": 3}]}]})
     path = tmp_path / "train.jsonl"
     path.write_text("\n".join([good, "", bad_part, "not json", json.dumps({"messages": []})]) + "\n")
@@ -35,7 +35,7 @@ def test_every_bad_line_is_reported_with_its_number_and_field_path(tmp_path, cap
 
 
 def test_an_unreadable_file_exits_2_and_the_worst_file_decides(tmp_path, capsys):
-    good = SHARED_EXAMPLES / "dashscope_training_line.jsonl"
+    good = CONTRACT_EXAMPLES / "dashscope_training_line.jsonl"
     assert cli_main(["validate-data", str(good), str(tmp_path / "missing.jsonl"), "--format", "dashscope"]) == 2
     captured = capsys.readouterr()
     assert "OK" in captured.out and "cannot read dataset" in captured.err
