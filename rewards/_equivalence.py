@@ -569,10 +569,36 @@ def _mv_parse(latex: str, timeout_seconds: int | None) -> _Parsed:
     return _Parsed(exprs, str(exprs[0]) if exprs else None, None if exprs else "no expression found")
 
 
-def _mv_equal(gold: _Parsed, answer: _Parsed, timeout_seconds: int | None) -> tuple[bool, str | None]:
+def _settled_numbers(gold: _Parsed, answer: _Parsed) -> bool | None:
+    """Two constant numbers ("2*sqrt(2)" and "sqrt(8)", "9*pi" and "27") settled without math-verify's
+    symbolic comparison, which costs milliseconds: equal when structurally equal, unequal when their
+    values differ beyond any rounding. ``None`` leaves the pair to math-verify."""
+    if len(gold.exprs) != 1 or len(answer.exprs) != 1:
+        return None
+    left, right = gold.exprs[0], answer.exprs[0]
+    if left == right:
+        return True
+    try:
+        if not (getattr(left, "is_number", False) and getattr(right, "is_number", False)):
+            return None
+        a, b = complex(left.evalf(30)), complex(right.evalf(30))  # type: ignore[attr-defined]
+    except (TypeError, ValueError, AttributeError, OverflowError):
+        return None
+    scale = max(1.0, abs(a), abs(b))
+    return False if abs(a - b) > 1e-9 * scale else None
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _mv_equal(gold_latex: str, answer_latex: str, timeout_seconds: int | None) -> tuple[bool, str | None]:
+    """math-verify's verdict on two parsed strings, once per pair per worker (sympy objects such as
+    matrices are unhashable, so the strings are the key)."""
     from math_verify import verify
     from math_verify.errors import TimeoutException
 
+    gold, answer = _mv_parse(gold_latex, timeout_seconds), _mv_parse(answer_latex, timeout_seconds)
+    settled = _settled_numbers(gold, answer)
+    if settled is not None:
+        return settled, None
     try:
         return verify(list(gold.exprs), list(answer.exprs), timeout_seconds=timeout_seconds, raise_on_error=True,
                       allow_set_relation_comp=True), None
@@ -592,22 +618,24 @@ def _require_main_thread(timeout_seconds: int | None) -> None:
 
 def _math_verify_verdict(gold: Normalised, answer: Normalised, timeout_seconds: int | None, as_fraction: bool) -> Verdict:
     _require_main_thread(timeout_seconds)
-    answers = [_mv_parse(latex, timeout_seconds) for latex in _percent_latex_readings(answer, gold, as_fraction)]
-    if not answers[0].exprs:
-        return Verdict(False, f"could not parse answer '{answer.text}' ({answers[0].error})")
-    golds = [_mv_parse(latex, timeout_seconds) for latex in _percent_latex_readings(gold, answer, as_fraction)]
-    if not golds[0].exprs:
-        return Verdict(False, f"could not parse gold '{gold.text}' ({golds[0].error})", None, answers[0].shown)
+    answer_readings = _percent_latex_readings(answer, gold, as_fraction)
+    first_answer = _mv_parse(answer_readings[0], timeout_seconds)
+    if not first_answer.exprs:
+        return Verdict(False, f"could not parse answer '{answer.text}' ({first_answer.error})")
+    gold_readings = _percent_latex_readings(gold, answer, as_fraction)
+    first_gold = _mv_parse(gold_readings[0], timeout_seconds)
+    if not first_gold.exprs:
+        return Verdict(False, f"could not parse gold '{gold.text}' ({first_gold.error})", None, first_answer.shown)
     problems = []
-    for gold_parsed in golds:
-        for answer_parsed in answers:
-            equal, problem = _mv_equal(gold_parsed, answer_parsed, timeout_seconds)
+    for gold_latex in gold_readings:
+        for answer_latex in answer_readings:
+            equal, problem = _mv_equal(gold_latex, answer_latex, timeout_seconds)
             if equal:
                 return Verdict(True, f"answer {_shown(answer)} equivalent to gold {_shown(gold)}",
-                               gold_parsed.shown, answer_parsed.shown)
+                               _mv_parse(gold_latex, timeout_seconds).shown, _mv_parse(answer_latex, timeout_seconds).shown)
             problems += [problem] if problem else []
     detail = f" ({problems[0]})" if problems else ""
-    return Verdict(False, f"answer {answers[0].shown} != gold {golds[0].shown}{detail}", golds[0].shown, answers[0].shown)
+    return Verdict(False, f"answer {first_answer.shown} != gold {first_gold.shown}{detail}", first_gold.shown, first_answer.shown)
 
 
 def answers_equivalent(gold: str, answer: str, *, timeout_seconds: int | None = 5,
@@ -700,3 +728,4 @@ def clear_caches() -> None:
     """Forget every parsed answer and gold (benchmarks time cold parsing with this)."""
     normalise_answer.cache_clear()
     _mv_parse.cache_clear()
+    _mv_equal.cache_clear()
