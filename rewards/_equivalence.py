@@ -294,11 +294,16 @@ _TEXT_WRAPPER = re.compile(r"\\(?:text|textrm|textnormal|textit|textbf|mbox|math
 CACHE_SIZE = 4096
 
 
+# "\\{x \\mid x > 3\\}" is the condition "x > 3", which compares as an interval.
+_SET_BUILDER = re.compile(r"^\\\{\s*[A-Za-z]\s*(?:\\mid|\||:)\s*([^{}]*(?:[<>]|\\(?:le|ge|leq|geq|lt|gt)(?![A-Za-z]))[^{}]*?)\s*\\\}$")
+
+
 @functools.lru_cache(maxsize=CACHE_SIZE)
 def normalise_answer(answer: str) -> Normalised:
     """Reduce an answer string to a math core and record percent, unit, variable and hedging."""
     text = _strip_spacing(_strip_delimiters(_normalise_unicode(answer)))
     text = _strip_delimiters(text)
+    text = _SET_BUILDER.sub(r"\1", text)
     text, percent = _take_percent(text)
     text, unit = _take_money_and_degrees(text)
     text, hedged = _take_hedge(text)

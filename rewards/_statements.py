@@ -162,8 +162,19 @@ def last_phrase_value(masked: Masked) -> tuple[str, str] | None:
             start = match.end()
         value = _stated_value(masked, start, start + len(rest), after_phrase=True)
         if value:
-            return value, match.group(0).strip()
+            return _corrected(masked, start, value), match.group(0).strip()
     return None
+
+
+# "So the answer is 7. Wait, no, it's 8.": a correction after the phrase states the final answer.
+_CORRECTION = re.compile(r"(?i:\b(?:wait|actually|correction|oops|i\s+mean|on\s+second\s+thought)\b)|不对|等等")
+
+
+def _corrected(masked: Masked, start: int, value: str) -> str:
+    if _CORRECTION.search(masked.prose, start, min(len(masked.prose), start + 4000)) is None:
+        return value
+    later = closing_value(masked)
+    return value if later is None or isinstance(later, ListedNumber) else later
 
 
 # ---------------------------------------------------------------- reading a statement
