@@ -14,10 +14,17 @@ Anti-reward-hacking policy of :func:`extract_final_answer` (the same rules back
 2. Fenced code blocks (```` ``` ```` or ``~~~``, an unclosed fence runs to the end) never
    count: a policy could otherwise hide a second answer where a reader does not look.
 3. The answer is the LAST ``\\boxed{...}`` / ``\\fbox{...}`` (balanced braces, nested braces
-   and nested boxes are fine). Boxing several different answers is hedging: when the boxed
-   answers are not all identical after whitespace removal the response is rejected.
-4. Without a box: the last "final answer is X" / "the answer is X" / "Answer: X" phrase.
-5. Only when ``allow_last_number=True``: the last number in the text.
+   and nested boxes are fine). Boxing several different answers is hedging: the response has
+   no answer, and ``Extraction.parts`` keeps the boxes for a gold of as many parts ("3, 5").
+4. Without a box: the value after the last answer phrase (``_statements.ANSWER_PHRASE``:
+   "the answer is", "Final Answer:", Minerva's "The final answer is X. I hope it is correct.",
+   "**Answer:**", "####", "答案是", "答案为", "最终答案", "故答案为", "所以...为", "答："). A math
+   span after it is taken whole; a sentence after it ("The smallest such $k$ is 12") gives
+   the value it states; a negated or conditional statement gives none.
+5. Only when ``allow_last_number=True`` (what ``math_accuracy`` uses): the whole response when
+   it is one expression, else the value the closing sentence states (after "is" / "=" / "为",
+   else its last math span, else the last number that stands as an answer: never a digit of an
+   identifier or code, a step or list label, an exponent, a denominator, a unit or a year).
 6. A candidate that enumerates many values is rejected: an ellipsis list ("1, 2, 3, ..., 100"),
    more than ``MAX_LIST_ITEMS`` top-level comma-separated items, or more than
    ``MAX_OR_ALTERNATIVES`` items joined with "or" ("1, 2, 3, or 4"). Two alternatives
@@ -26,8 +33,8 @@ Anti-reward-hacking policy of :func:`extract_final_answer` (the same rules back
    ...) are NOT normalised to ASCII: a candidate containing any non-ASCII digit is rejected.
    Only ASCII digits are numbers here, so look-alike digits can never earn credit.
 
-``Extraction.source`` is one of ``"boxed"``, ``"answer_phrase"``, ``"last_number"``,
-``"none"``; :func:`extract_choice` adds ``"marker"`` (bold letter, "B) ..." line, bare
+``Extraction.source`` is one of ``"boxed"``, ``"answer_phrase"``, ``"expression"``,
+``"closing_sentence"``, ``"none"``; :func:`extract_choice` adds ``"marker"`` (bold letter, "B) ..." line, bare
 letter) and ``"last_letter"``, :func:`extract_gsm8k_number` adds ``"gsm8k_marker"``.
 """
 

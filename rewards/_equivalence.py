@@ -25,7 +25,11 @@ Grading policy (what a careful human grader of MATH / GSM8K / AIME answers accep
 - ``x = 5`` equals ``5``; two different variables disagree (``x = 5`` vs ``y = 5``). A worked
   equality counts by its last side (``5 + 7 = 12`` is 12), but every plain number in it must
   equal a numeric gold: ``96 = 72`` is a false statement, not 72.
-- Inequalities describe intervals: ``x \\ge 0 == [0, \\infty)``.
+- Inequalities describe intervals: ``x \\ge 0 == [0, \\infty)``, and so does a set-builder
+  condition (``\\{x \\mid x > 3\\} == (3, \\infty)``).
+- An equation equals a nonzero constant multiple of itself (``2x - 4 = 0 == x - 2 = 0``,
+  ``2y = 4x + 6 == y = 2x + 3``); a sign flipped inside one does not. Plain arithmetic in a
+  worked equality is evaluated exactly, so ``2 + 4 = 8`` is false and earns nothing.
 - Words: spelled-out numbers up to ninety-nine (and "hundred") are numbers (``twelve == 12``);
   other words-only answers compare case-insensitively (``\\text{Monday} == monday``).
 - Tuples and intervals are ordered and keep their brackets; sets are unordered; matrices
@@ -34,6 +38,11 @@ Grading policy (what a careful human grader of MATH / GSM8K / AIME answers accep
   value (``5 or 6`` vs ``5``); against a gold list it is read as that list.
 - Look-alike digits (``７``, ``٧``, ``𝟕``) are never read as digits: such an answer is wrong.
 - Answers (or golds) longer than ``MAX_ANSWER_CHARS`` are rejected without parsing.
+
+Caching: a GRPO step scores 8 to 64 responses against one gold, so normalised strings,
+math-verify parses and math-verify verdicts are cached per worker (``CACHE_SIZE`` entries each,
+``clear_caches()`` empties them). Two constant numbers are settled without math-verify's
+symbolic comparison when they are identical or their values differ beyond any rounding.
 
 Timeouts: math-verify bounds parsing and comparing with ``signal.alarm``, which only works in
 the main thread of the main interpreter. With ``timeout_seconds`` > 0, call
@@ -643,6 +652,17 @@ def _math_verify_verdict(gold: Normalised, answer: Normalised, timeout_seconds: 
     return Verdict(False, f"answer {first_answer.shown} != gold {first_gold.shown}{detail}", first_gold.shown, first_answer.shown)
 
 
+def _restated(norm: Normalised) -> Normalised:
+    """"0.75 or \\frac{3}{4}" restates one value, it does not hedge: read it as its first form."""
+    if not norm.hedged:
+        return norm
+    parts = split_top_level(norm.text)
+    values = {exact_number(part) for part in parts}
+    if len(parts) < 2 or None in values or len(values) != 1:
+        return norm
+    return normalise_answer(parts[0])
+
+
 def answers_equivalent(gold: str, answer: str, *, timeout_seconds: int | None = 5,
                        percent_as_fraction: bool = True) -> Verdict:
     """Whether ``answer`` is mathematically equivalent to ``gold`` (see the module policy).
@@ -654,7 +674,7 @@ def answers_equivalent(gold: str, answer: str, *, timeout_seconds: int | None = 
     problem = _input_problem(gold, answer)
     if problem:
         return Verdict(False, problem)
-    gold_norm, answer_norm = normalise_answer(gold), normalise_answer(answer)
+    gold_norm, answer_norm = normalise_answer(gold), _restated(normalise_answer(answer))
     problem = _policy_problem(gold_norm, answer_norm)
     if problem:
         return Verdict(False, problem, gold_norm.text, answer_norm.text)

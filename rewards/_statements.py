@@ -376,7 +376,7 @@ def _stands_as_answer(prose: str, match: re.Match[str]) -> bool:
     start, end = match.start(), match.end()
     before = prose[max(0, start - _LOOK_BACK): start]
     after = prose[end: end + _LOOK_BACK]
-    if re.search(r"(?:[A-Za-z_{/^]|\*\*|\^\s)$", before):
+    if re.search(r"(?:[A-Za-z_{/^]|(?<=[\w)])\*\*|\^\s)$", before):
         return False  # identifier, exponent, subscript, LaTeX argument, denominator: x2, 2^10, \frac{3}{4}
     if re.match(r"[A-Za-z_^}]|\s*\^", after):
         return False  # 2x, 3rd, 5th, 2^x, \frac{3}{4}

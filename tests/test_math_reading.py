@@ -277,3 +277,22 @@ def test_math_accuracy_meets_the_target_on_whole_responses(response_metrics: dic
     errors = "\n".join(f"{'FP' if p else 'FN'} {c.category}: {c.gold!r} vs {c.answer[-80:]!r}" for c, p in metrics.errors)
     assert metrics.accuracy >= 0.96, errors
     assert metrics.false_positive_rate <= 0.02, errors
+
+
+@pytest.mark.parametrize(("response", "gold", "expected"), [
+    ("The answer is 0.75 or $\\frac{3}{4}$.", r"\frac{3}{4}", 1.0),  # one value restated, not a hedge
+    ("The answer is 0.75 or 0.8.", r"\frac{3}{4}", 0.0),
+    ("Some work with 3 numbers.\n\n**12**", "12", 1.0),  # bold, not a Python power
+    ("So the answer is 7. Wait, no, it's 8.", "8", 1.0),
+    ("So the answer is 7. Wait, no, it's 8.", "7", 0.0),
+    ("So the answer is $12$ if we count both ends, and $11$ otherwise.", "12", 0.0),
+    ("The answer is not 5.", "5", 0.0),
+    ("Total = 2 + 4 = 8 apples.", "8", 0.0),  # a false worked equality
+    ("Therefore, the solutions are $x = 2$ and $x = -3$.", "2, -3", 1.0),
+    ("Both cases lead to $x = -1$ after simplifying $x^2 + 2x + 1 = 0$.", "-1", 1.0),
+    ("Solving gives $x < 2$, i.e. all reals below 2.", r"(-\infty, 2)", 1.0),
+    ("The solution set is $\\{x \\mid x > 3\\}$.", r"(3, \infty)", 1.0),
+    ("解：由题意得 $2x + 3 = 7$，解得 $x = 2$。\n\n答：$x$ 的值为 2。", "2", 1.0),
+])
+def test_statements_a_grader_reads_with_care(response: str, gold: str, expected: float) -> None:
+    assert graded(response, gold).value == expected
