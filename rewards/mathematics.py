@@ -16,13 +16,20 @@ from ._answers import Extraction, extract_final_answer, extract_gsm8k_number, go
 from ._equivalence import answers_equivalent, parts_equivalent
 
 
+class _Read(str):
+    """The parser's answer as text, carrying the whole extraction so the reward need not read twice."""
+
+    extraction: Extraction
+
+
 def _final_answer(text: str) -> str:
     extraction = extract_final_answer(text, allow_last_number=True)
-    if extraction.parts:
-        return "; ".join(extraction.parts)  # several boxed parts: the reward decides against the gold's parts
-    if extraction.answer is None:
+    if extraction.answer is None and not extraction.parts:
         raise ParseError(extraction.reason)
-    return extraction.answer
+    # Several boxed parts show as "3; 5": the reward compares them with the gold's parts.
+    read = _Read(extraction.answer if extraction.answer is not None else "; ".join(extraction.parts))
+    read.extraction = extraction
+    return read
 
 
 #: The final answer of a response: the last \\boxed{}, else the value after the last answer phrase,
@@ -67,10 +74,11 @@ def math_accuracy(parsed: str, reference: Any, response: str = "", prompt: str =
         timeout_seconds: math-verify's parse/compare time limit (default 5).
     """
     gold = gold_answer(str(reference))
-    # Re-read rather than trust `parsed`: the echo of the prompt and several boxed parts need the
-    # whole extraction, and reading costs microseconds next to comparing.
-    answer = extract_final_answer(response, allow_last_number=True, prompt=prompt) if response else \
-        Extraction(parsed, "parser", "")
+    answer = getattr(parsed, "extraction", None)
+    if answer is None or (prompt and remove_prompt_echo(response, prompt) != response):
+        # A direct call passes the text itself; the parser saw only the response, and without the
+        # prompt's echo the answer may differ.
+        answer = extract_final_answer(response or str(parsed), allow_last_number=True, prompt=prompt)
     timeout = _timeout(timeout_seconds)
     if answer.parts:
         verdict = parts_equivalent(gold, answer.parts, timeout_seconds=timeout)
