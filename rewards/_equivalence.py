@@ -593,13 +593,39 @@ def _settled_numbers(gold: _Parsed, answer: _Parsed) -> bool | None:
     if left == right:
         return True
     try:
-        if not (getattr(left, "is_number", False) and getattr(right, "is_number", False)):
+        if not (_tame(left) and _tame(right)):
             return None
         a, b = complex(left.evalf(30)), complex(right.evalf(30))  # type: ignore[attr-defined]
     except (TypeError, ValueError, AttributeError, OverflowError):
         return None
     scale = max(1.0, abs(a), abs(b))
     return False if abs(a - b) > 1e-9 * scale else None
+
+
+def _tame(expr: object, *, symbols: bool = False) -> bool:
+    """An expression small enough to evaluate or cancel without a timeout: sums, products, small
+    powers and roots, pi, e, i, trigonometric and logarithmic functions (and, with ``symbols``,
+    variables). ``9^{9^{9^9}}`` or ``1000000!`` is not: sympy would hang the worker outside
+    math-verify's timeout."""
+    import sympy
+    from sympy.core.numbers import ImaginaryUnit
+
+    if not symbols and not getattr(expr, "is_number", False):
+        return False
+    allowed = (sympy.Add, sympy.Mul, sympy.Rational, sympy.Float, sympy.NumberSymbol, ImaginaryUnit,
+               *((sympy.Symbol,) if symbols else ()),
+               sympy.sin, sympy.cos, sympy.tan, sympy.cot, sympy.sec, sympy.csc, sympy.log, sympy.exp,
+               sympy.asin, sympy.acos, sympy.atan)
+    for node in sympy.preorder_traversal(expr):
+        if isinstance(node, sympy.Pow):
+            if not (node.exp.is_Rational and abs(node.exp) <= 64):
+                return False
+        elif isinstance(node, sympy.Integer):
+            if abs(node) > 10**60:
+                return False
+        elif not isinstance(node, allowed):
+            return False
+    return True
 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)
@@ -722,6 +748,8 @@ def _proportional_equations(gold: str, answer: str, timeout_seconds: int | None)
 
     try:
         if not getattr(gold_difference, "free_symbols", None):
+            return False
+        if not (_tame(gold_difference, symbols=True) and _tame(answer_difference, symbols=True)):
             return False
         ratio = sympy.cancel(answer_difference / gold_difference)  # type: ignore[operator]
         return bool(ratio.is_number and ratio != 0 and ratio.is_finite)

@@ -183,7 +183,8 @@ _COPULA = re.compile(
     r"(?<![<>!=\\])=(?!=)|\b(?:is|are|was|were|equals|equal\s+to|be|becomes|gives|yields|makes)\b|(?:为|為|是|等于)"
 )
 _LEADING_FILLER = re.compile(
-    r"^(?:\s*(?i:the|a|an|exactly|precisely|then|therefore|thus|so|just|simply|equal\s+to|given\s+by|:)\b[:,]?)+\s*")
+    r"^(?:\s*(?i:the|a|an|exactly|precisely|then|therefore|thus|so|just|simply|equal\s+to|given\s+by|either|"
+    r"approximately|about|around|roughly|:)\b[:,]?)+\s*")
 _VALUE_START = re.compile(r"[\s*_]*(?P<value>" + _PLACEHOLDER + r"|\\\$|\$(?=\d)|[-+\u2212(\[{\\\d.]|" +
                           r"(?i:" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + r")\b)")
 _UNIT_TAIL = re.compile(r"(?:\s*(?:\\text\{[^{}]{0,20}\}|[A-Za-z]+\.?|\^\s*\{?[23]\}?|²|³))+")
@@ -220,6 +221,8 @@ def _expand(masked: Masked, start: int, end: int) -> str:
 
 def _value_at(masked: Masked, start: int, end: int) -> str | None:
     """The value that opens ``prose[start:end]``: a span (with its unit words) or an expression run."""
+    filler = _LEADING_FILLER.match(masked.prose[start:end])
+    start += filler.end() if filler else 0
     region = masked.prose[start:end]
     lead = _VALUE_START.match(region)
     if lead is None:
@@ -314,8 +317,7 @@ def sentence_value(masked: Masked, start: int, end: int) -> str | None:
     for copula in reversed(copulas[-4:]):
         if _NEGATION.match(masked.prose, copula.end(), end):
             return None  # "x is not 5" states no value
-        after = _LEADING_FILLER.match(masked.prose[copula.end(): end])
-        value = _value_at(masked, copula.end() + (after.end() if after else 0), end)
+        value = _value_at(masked, copula.end(), end)
         if value:
             worked = _worked_side(masked.prose, start, copula.start()) if copula.group(0) == "=" else ""
             return f"{worked} = {value}" if worked else value

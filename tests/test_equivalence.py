@@ -302,3 +302,10 @@ def test_parsed_golds_are_cached_per_worker(monkeypatch: pytest.MonkeyPatch) -> 
         assert answers_equivalent("x^2-1", answer).equivalent
     assert calls.count("$x^2-1$") == 1, calls  # the gold once, not once per response
     assert calls.count("$(x-1)(x+1)$") == 1, calls  # a repeated answer once too
+
+
+def test_huge_constants_and_equations_stay_within_math_verify_timeout() -> None:
+    # The shortcuts that skip math-verify evaluate or cancel with sympy and no timeout: a power
+    # tower or a huge exponent must go to math-verify, whose timeout stops it.
+    assert not answers_equivalent("72", r"9^{9^{9^{9}}}", timeout_seconds=1).equivalent
+    assert not answers_equivalent("x^{2} = 1", "x^{99999999} = 1", timeout_seconds=1).equivalent

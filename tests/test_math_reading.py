@@ -293,6 +293,11 @@ def test_math_accuracy_meets_the_target_on_whole_responses(response_metrics: dic
     ("Solving gives $x < 2$, i.e. all reals below 2.", r"(-\infty, 2)", 1.0),
     ("The solution set is $\\{x \\mid x > 3\\}$.", r"(3, \infty)", 1.0),
     ("解：由题意得 $2x + 3 = 7$，解得 $x = 2$。\n\n答：$x$ 的值为 2。", "2", 1.0),
+    ("The answer is either 3 or 4.", "4", 0.0),
+    ("$\\frac{3}{4}$ is the probability.", r"\frac{3}{4}", 1.0),
+    ("Hence k = 12 is the smallest.", "12", 1.0),
+    ("所以 $x$ 的值是 $3$。", "3", 1.0),
+    ("The answer is 5, not 6.", "6", 0.0),
 ])
 def test_statements_a_grader_reads_with_care(response: str, gold: str, expected: float) -> None:
     assert graded(response, gold).value == expected
