@@ -234,19 +234,22 @@ def _value_at(masked: Masked, start: int, end: int) -> str | None:
     return _expression_run(text)
 
 
-_AND_SPAN = re.compile(r"\s*(?:,\s*(?:and\s+)?|and\s+|以及|和|、)\s*" + _PLACEHOLDER)
+_JOINED_SPAN = re.compile(r"\s*(?:,\s*(?:(?P<and>and)\s+|(?P<or>or)\s+)?|(?P<and2>and|以及|和|、)\s*|(?P<or2>or|或)\s*)"
+                          + _PLACEHOLDER)
 
 
 def _span_list(masked: Masked, begin: int, end: int) -> str | None:
-    """The span at ``begin`` with its unit words; spans joined by "and" or commas ("$x = 2$ and
-    $x = -3$") are one list. Spans joined by "or" are left out: the first is the statement."""
-    contents = [masked.span_contents(begin, begin + 1)[0]]
+    """The span at ``begin`` with its unit words. Spans joined by "and" or commas ("$x = 2$ and
+    $x = -3$") are one list; spans joined by "or" are alternatives, which the comparison judges
+    (a hedge, unless they restate one value: "$\\frac{5}{2}$ or $2.5$")."""
+    pieces = [masked.span_contents(begin, begin + 1)[0]]
     position = begin + 1
-    while len(contents) < 10 and (more := _AND_SPAN.match(masked.prose, position, end)) is not None:
-        contents += masked.span_contents(more.end() - 1, more.end())
+    while len(pieces) < 19 and (more := _JOINED_SPAN.match(masked.prose, position, end)) is not None:
+        pieces += [" or " if more.group("or") or more.group("or2") else ", ",
+                   masked.span_contents(more.end() - 1, more.end())[0]]
         position = more.end()
     units = _unit_words(masked.prose[position: end])
-    value = ", ".join(content for content in contents if content)
+    value = "".join(pieces).strip(", ")
     return f"{value} {units}".strip() if value else None
 
 
@@ -291,7 +294,9 @@ def _stated_value(masked: Masked, start: int, end: int, *, after_phrase: bool = 
     return sentence_value(masked, start, end) or (_plain_words(masked, start, end) if after_phrase else None)
 
 
-_CONDITIONAL = re.compile(r"(?i:\botherwise\b|\bdepending\s+on\b)|否则")
+# "12 if ..., otherwise 11", "It could also be 6": the statement offers alternatives.
+_CONDITIONAL = re.compile(r"(?i:\botherwise\b|\bdepending\s+on\b|\balternatively\b|\b(?:could|might|may)\s+also\b"
+                          r"|\bor\s+(?:maybe|perhaps|possibly)\b)|否则|也可能")
 
 
 def _sentence_end(prose: str, start: int, end: int) -> int:
@@ -453,6 +458,8 @@ _SENTENCE_END = re.compile(_PERIOD + r"|(?<=[A-Za-z\u4e00-\u9fff" + _PLACEHOLDER
 def _last_sentence_value(masked: Masked, start: int, end: int) -> str | None:
     bounds = [start] + [m.end() for m in _SENTENCE_END.finditer(masked.prose, start, end)] + [end]
     for left, right in reversed(list(zip(bounds, bounds[1:]))[-12:]):
+        if _CONDITIONAL.search(masked.prose, left, right):
+            return None  # the closing statement offers alternatives: no single answer
         value = sentence_value(masked, left, right)
         if value:
             return value

@@ -298,6 +298,10 @@ def test_math_accuracy_meets_the_target_on_whole_responses(response_metrics: dic
     ("Hence k = 12 is the smallest.", "12", 1.0),
     ("所以 $x$ 的值是 $3$。", "3", 1.0),
     ("The answer is 5, not 6.", "6", 0.0),
+    ("So $x = 2$ or $x = 3$.", "2", 0.0),  # alternatives joined by "or" hedge
+    ("The value of $x$ is $\\frac{5}{2}$ or $2.5$.", r"\frac{5}{2}", 1.0),  # one value restated
+    ("It could be 5. It could also be 6.", "5", 0.0),
+    ("The roots are $1$, $2$, or $3$.", "3", 0.0),
 ])
 def test_statements_a_grader_reads_with_care(response: str, gold: str, expected: float) -> None:
     assert graded(response, gold).value == expected
