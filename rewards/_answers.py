@@ -344,7 +344,7 @@ def _phrase_choice(text: str, choices: str) -> Extraction | None:
     letter = _choice_class(choices)
     # Keywords are case-insensitive, letters are not: "the answer is a number" names no choice.
     phrase = re.compile(
-        rf"(?:\b(?i:answer|option|choice)\b[*_]*\s*(?:(?i:is)\b\s*:?|:)|{ZH_ANSWER_PHRASE}|(?:故|所以|因此)?(?:应)?选(?:择|项)?)"
+        rf"(?:\b(?i:answer|option|choice)\b[*_]*\s*(?:(?i:is)\b\s*:?|:)|{ZH_ANSWER_PHRASE}|(?:故|所以|因此|应|应该)选(?:择)?)"
         r"\s*[*_]*\s*(?:(?i:option|choice)\s+|选项\s*)?"
         rf"\(?(?P<letter>{letter})\)?(?![A-Za-z0-9])[*_]*"
         rf"(?P<more>\s*(?:,|/|&|\bor\b|\band\b|或|和|、|，)\s*[*_]*\(?{letter}\)?(?![A-Za-z0-9]))?"

@@ -209,6 +209,7 @@ def test_gsm8k_accuracy_reads_the_same_phrases(response: str, gold: str) -> None
 
 @pytest.mark.parametrize(("response", "expected"), [
     ("答案是 B。", "B"), ("故选 C", "C"), ("所以答案为：(D)", "D"), ("最终答案：A", "A"),
+    ("选项 A 和 B 都不对，故选 C。", "C"),  # naming options is not choosing them
 ])
 def test_multiple_choice_reads_chinese_answer_phrases(response: str, expected: str) -> None:
     assert extract_choice(response).answer == expected
