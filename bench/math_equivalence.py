@@ -202,16 +202,20 @@ def _table(results: list[Metrics]) -> str:
 
 
 def _category_table(results: list[Metrics], cases: list[Case]) -> str:
-    """Accuracy, false positives and false negatives per category, for each grader."""
+    """Accuracy, false-positive rate and false-negative rate per category, for each grader."""
     sizes = Counter(case.category for case in cases)
-    header = f"{'category (n)':<24}" + "".join(f"{m.name + ' acc / FP / FN':>44}" for m in results)
+    positives = Counter(case.category for case in cases if case.equivalent)
+    header = f"{'category (n)':<24}" + "".join(f"{m.name + ' acc / FP / FN':>46}" for m in results)
     lines = [header]
     for category in sorted(sizes):
         cells = ""
         for m in results:
             errors = [(c, p) for c, p in m.errors if c.category == category]
             fp, fn = sum(p for _, p in errors), sum(not p for _, p in errors)
-            cells += f"{f'{1 - len(errors) / sizes[category]:.1%} / {fp} / {fn}':>44}"
+            negatives = sizes[category] - positives[category]
+            fp_rate = f"{fp / negatives:.1%}" if negatives else "-"
+            fn_rate = f"{fn / positives[category]:.1%}" if positives[category] else "-"
+            cells += f"{f'{1 - len(errors) / sizes[category]:.1%} / {fp_rate} / {fn_rate}':>46}"
         lines.append(f"{category + f' ({sizes[category]})':<24}{cells}")
     return "\n".join(lines)
 
