@@ -9,7 +9,9 @@ import signal
 import sys
 from typing import Any, Sequence
 
+from ._about import identity
 from ._errors import RewardkitError
+from ._loader import describe_target, resolve_target, shadow_note, target_line
 
 
 def _port(value: str | None) -> int:
@@ -40,21 +42,28 @@ def _serve(args: argparse.Namespace) -> int:
     from uvicorn.config import STARTUP_FAILURE
 
     from . import _logs
-    from ._server import create_app
+    from ._server import create_app, route_lines
     from ._settings import load_settings
 
     _logs.configure(args.log_format, args.log_level)
+    target = resolve_target(args.target)
     try:
         settings = load_settings({name: getattr(args, name) for name in _SETTING_FLAGS})
-        app = create_app(args.target, reward=args.reward, settings=settings, access_log=args.access_log)
+        app = create_app(target, reward=args.reward, settings=settings, access_log=args.access_log)
     except RewardkitError as exc:
-        print(f"rewardkit: cannot serve {args.target!r}: {exc}", file=sys.stderr)
+        print(f"rewardkit: cannot serve {describe_target(target)}: {exc}", file=sys.stderr)
         return 2
+    log = logging.getLogger("rewardkit")
+    log.info("%s", identity().replace("\n", ": "))
+    log.info("%s", target_line("serving", "serve", target, given=args.target is not None, flag="TARGET"))
+    note = shadow_note(target)
+    if note:
+        log.warning("%s", note)
     registry = app.state.registry
-    logging.getLogger("rewardkit").info(
-        "serving %s: %s (default: %s; %d worker process(es), timeout %g s)", args.target,
-        ", ".join(registry.names()), app.state.default_reward, settings.worker_count, settings.timeout,
-    )
+    log.info("rewards: %s (default: %s; %d worker process(es), timeout %g s)", ", ".join(registry.names()),
+             app.state.default_reward, settings.worker_count, settings.timeout)
+    for line in route_lines(app):
+        log.info("%s", line)
     # log_config=None: uvicorn keeps the logging set up above (its access log is replaced by rewardkit's).
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, log_config=None,
                             access_log=False, timeout_graceful_shutdown=settings.grace_period)
@@ -67,6 +76,8 @@ def _serve(args: argparse.Namespace) -> int:
     # Not started: a reward's setup or a worker failed at startup; the log above says which.
     return 0 if server.started else 2
 
+
+PLATFORMS = ["vertex", "dashscope"]
 
 # Flags that map onto rewardkit._settings.Settings (each also has an environment variable).
 _SETTING_FLAGS = {
@@ -83,13 +94,16 @@ _SETTING_FLAGS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rewardkit", description="Reward functions for LLM RL fine-tuning.")
+    # Raw text: `--version` prints its two lines as written.
+    parser = argparse.ArgumentParser(prog="rewardkit", description="Reward functions for LLM RL fine-tuning.",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=identity())
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="serve rewards over the Vertex AI and DashScope contracts")
-    serve.add_argument("target", nargs="?", default=os.environ.get("REWARDKIT_TARGET", "rewards"),
+    serve.add_argument("target", nargs="?", default=None,
                        help="module path (my_rewards, pkg.rewards) or file (./my_rewards.py); "
-                       "default $REWARDKIT_TARGET, else the built-in 'rewards'")
+                       "default $REWARDKIT_TARGET, else the built-in 'rewards' package")
     serve.add_argument("--reward", default=os.environ.get("REWARDKIT_REWARD"),
                        help="default reward for POST / and POST /api/v1 (default $REWARDKIT_REWARD)")
     serve.add_argument("--host", default=os.environ.get("REWARDKIT_HOST", "0.0.0.0"),
@@ -99,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (metavar, text) in _SETTING_FLAGS.items():
         flag = "--worker-memory" if name == "worker_memory_mb" else "--" + name.replace("_", "-")
         serve.add_argument(flag, dest=name, metavar=metavar, default=None, help=text)
-    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
+                       help="the least severe log lines written (default info)")
     serve.add_argument("--log-format", default=os.environ.get("REWARDKIT_LOG_FORMAT", "auto"),
                        choices=["auto", "json", "plain"],
                        help="json: one Cloud Logging entry per line on stdout; plain: text on stderr; "
@@ -124,10 +139,18 @@ def _replay(args: argparse.Namespace) -> int:
 def _validate_data(args: argparse.Namespace) -> int:
     from ._datasets import DatasetError, format_report, validate_dataset
 
+    platform = args.platform or args.old_format
+    if args.old_format:
+        print("rewardkit validate-data: --format is deprecated here, use --platform (--format means the output "
+              "format in the other commands)", file=sys.stderr)
+    if platform is None:
+        print("rewardkit validate-data: say which platform's format the files use: --platform vertex or "
+              "--platform dashscope", file=sys.stderr)
+        return 2
     worst = 0
     for path in args.files:
         try:
-            report = validate_dataset(path, args.format)
+            report = validate_dataset(path, platform)
         except DatasetError as exc:
             print(f"rewardkit validate-data: {exc}", file=sys.stderr)
             worst = 2
@@ -135,12 +158,6 @@ def _validate_data(args: argparse.Namespace) -> int:
         print(format_report(report, max_problems=args.max_problems))
         worst = max(worst, 0 if report.ok else 1)
     return worst
-
-
-def _init(args: argparse.Namespace) -> int:
-    from ._scaffold import main as init_main
-
-    return init_main(args)
 
 
 def _add_data_commands(commands: Any) -> None:
@@ -156,13 +173,15 @@ def _add_data_commands(commands: Any) -> None:
         "(JSON Schema). Each problem is printed as FILE:LINE: PATH: MESSAGE. Exit 0 when every file is valid, "
         "1 when a file has problems, 2 when a file cannot be read.")
     validate.add_argument("files", nargs="+", metavar="FILE", help="JSONL dataset file(s)")
-    validate.add_argument("--format", required=True, choices=["vertex", "dashscope"], help="the platform's format")
+    validate.add_argument("--platform", choices=PLATFORMS, default=None,
+                          help="the platform whose line format the files use (required)")
+    # The old spelling: --format means the output format in every other command.
+    validate.add_argument("--format", dest="old_format", choices=PLATFORMS, default=None, help=argparse.SUPPRESS)
     validate.add_argument("--max-problems", type=int, default=50, metavar="N",
                           help="problems to print per file (default 50; the count is always complete)")
     validate.set_defaults(handler=_validate_data)
 
     add_init(commands)
-    commands.choices["init"].set_defaults(handler=_init)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

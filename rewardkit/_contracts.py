@@ -38,6 +38,8 @@ class Contract:
     log_fields: Callable[[Any], dict[str, Any]]
     is_group: Callable[[Any], bool]
     refuse_grouped: str
+    route: str  # the named scoring route, `{name}` for the reward
+    looks_like: Callable[[Any], bool]  # whether a body that failed another contract's validation is one of these
     union_tags: tuple[str, ...] = ()
 
 
@@ -51,6 +53,8 @@ VERTEX = Contract(
     is_group=lambda body: False,
     refuse_grouped="reward {name!r} is grouped: it scores the responses of one prompt together, and Vertex "
     "sends one response per call. Serve it to DashScope group_reward requests instead.",
+    route="/rewards/{name}",
+    looks_like=lambda raw: isinstance(raw, dict) and ("example" in raw or isinstance(raw.get("response"), dict)),
 )
 DASHSCOPE = Contract(
     name=dashscope.PLATFORM,
@@ -62,8 +66,20 @@ DASHSCOPE = Contract(
     is_group=lambda body: isinstance(body, dashscope.GroupRewardInput),
     refuse_grouped="reward {name!r} is grouped: it needs a group_reward request (func_type 'group_reward' "
     "with agent_outputs), got func_type 'reward'",
+    route="/rewards/{name}/api/v1",
+    looks_like=lambda raw: isinstance(raw, dict) and bool({"func_type", "agent_output", "agent_outputs"} & raw.keys()),
     union_tags=("reward", "group_reward"),
 )
+CONTRACTS = (VERTEX, DASHSCOPE)
+
+
+def _misrouted(contract: Contract, spec: AnySpec, raw: Any) -> HTTPProblem | None:
+    """A 422 that names the right route, for a body of another contract posted to this one's route."""
+    for other in CONTRACTS:
+        if other is not contract and other.looks_like(raw) and not contract.looks_like(raw):
+            return HTTPProblem(422, f"this is a {other.title} body, posted to a {contract.title} route: post it to "
+                               f"{other.route.format(name=spec.name)}")
+    return None
 
 
 def _log_failures(spec: AnySpec, outcomes: list[Outcome]) -> None:
@@ -77,7 +93,10 @@ def _log_failures(spec: AnySpec, outcomes: list[Outcome]) -> None:
 def read_request(contract: Contract, spec: AnySpec, raw: Any) -> tuple[list[Sample], bool]:
     """A parsed body's samples, and whether it is a group: validated against the contract, with the
     request's ids added to the logging context. Refusals raise HTTPProblem."""
-    body = validate(contract.adapter, raw, contract.title, contract.union_tags)
+    try:
+        body = validate(contract.adapter, raw, contract.title, contract.union_tags)
+    except HTTPProblem as exc:
+        raise _misrouted(contract, spec, raw) or exc from None
     _logs.set_context({**_logs.current_context(), **contract.log_fields(body)})
     group = contract.is_group(body)
     if spec.grouped and not group:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Annotated, Any, Literal, Optional, Union
 
@@ -119,7 +120,10 @@ def _text(content: Union[str, list[dict[str, Any]], None]) -> str:
 def _tool_call(call: dict[str, Any]) -> ToolCall:
     function = call.get("function") or {}
     arguments = function.get("arguments", "")
-    return ToolCall(str(function.get("name", "")), arguments if isinstance(arguments, str) else str(arguments), call.get("id"))
+    if not isinstance(arguments, str):
+        # OpenAI sends arguments as JSON text; a producer that sends the object gets the same text back, not a repr.
+        arguments = json.dumps(arguments, ensure_ascii=False)
+    return ToolCall(str(function.get("name", "")), arguments, call.get("id"))
 
 
 def _message(m: ChatMessage) -> Message:

@@ -46,6 +46,12 @@ def _chosen(args: argparse.Namespace, contract: str) -> list[tuple[str, float, b
     """(name, weight, grouped) for each --reward, checked against the target; the default reward when none."""
     from ._server import default_reward
 
+    from ._loader import resolve_target, target_line
+
+    given = args.target is not None
+    args.target = resolve_target(args.target)
+    print(f"rewardkit config: {target_line('checking names in', 'use', args.target, given=given, flag='--target')}",
+          file=sys.stderr)
     registry = _registry(args.target)
     picks = args.reward or []
     if not picks:
@@ -125,13 +131,35 @@ def _config_dashscope(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cloudrun_plan(args: argparse.Namespace) -> tuple[str, str, list[str]]:
+    """(target, service, rewards) to deploy, after checking the project folder can serve them."""
+    from pathlib import Path
+
+    from ._deploy_project import check_rewards, dockerfile_target, read_dockerfile, service_name
+    from ._loader import describe_target
+
+    source = Path(args.source)
+    declared = dockerfile_target(read_dockerfile(source))
+    target = args.target or declared or os.environ.get("REWARDKIT_TARGET") or "rewards"
+    rewards = [name for name, _ in args.reward or []]
+    registered = check_rewards(source, target, rewards)
+    service = args.service or service_name(source)
+    whence = ("--target" if args.target else "the Dockerfile's REWARDKIT_TARGET" if declared
+              else "$REWARDKIT_TARGET" if os.environ.get("REWARDKIT_TARGET") else "no TARGET anywhere: the default")
+    print(f"rewardkit deploy: service {service!r} serving {describe_target(target)} (from {whence}): "
+          f"{', '.join(registered)}", file=sys.stderr)
+    return target, service, rewards
+
+
 def _deploy_cloudrun(args: argparse.Namespace) -> int:
     from ._deployconfig import PROJECT_NUMBER_PLACEHOLDER, cloudrun_deploy_commands, render_commands
 
-    commands = cloudrun_deploy_commands(project=args.project, region=args.region, service=args.service,
-                                        source=args.source, target=args.target, memory=args.memory, cpu=args.cpu,
+    target, service, rewards = _cloudrun_plan(args)
+    commands = cloudrun_deploy_commands(project=args.project, region=args.region, service=service,
+                                        source=args.source, target=target, memory=args.memory, cpu=args.cpu,
                                         concurrency=args.concurrency, timeout=args.timeout,
-                                        min_instances=args.min_instances, max_instances=args.max_instances)
+                                        min_instances=args.min_instances, max_instances=args.max_instances,
+                                        default_reward=rewards[0] if rewards else None)
     if args.dry_run:
         print(render_commands(commands), end="")
         return 0
@@ -140,8 +168,9 @@ def _deploy_cloudrun(args: argparse.Namespace) -> int:
     number = _run(describe_project, capture=True).strip()
     _run([part.replace(PROJECT_NUMBER_PLACEHOLDER, number) for part in grant])
     url = _run(describe_url, capture=True).strip()
+    named = " ".join(f"--reward {name}" for name in rewards) or "--reward NAME"
     print(f"\nThe service is private; the Vertex AI tuning service agent of project {number} may call it.\n"
-          f"Reward config for tuningJobs.create:  rewardkit config vertex --url {url} --reward NAME")
+          f"Reward config for tuningJobs.create:  rewardkit config vertex --url {url} --target {target} {named}")
     return 0
 
 
@@ -168,7 +197,6 @@ def _handle(handler: Any) -> Any:
 
 
 def add_parsers(commands: Any) -> None:
-    target_default = os.environ.get("REWARDKIT_TARGET", "rewards")
     config = commands.add_parser("config", help="print platform configuration for served rewards")
     platforms = config.add_subparsers(dest="platform", required=True, metavar="PLATFORM")
 
@@ -180,12 +208,14 @@ def add_parsers(commands: Any) -> None:
     vertex.add_argument("--url", required=True, help="the Cloud Run service URL (https://...run.app)")
     vertex.add_argument("--reward", action="append", type=parse_reward, metavar="NAME[:WEIGHT]",
                         help="a served reward, repeatable (at most 16); default: the target's default reward")
-    vertex.add_argument("--target", default=target_default,
-                        help="the served module, to check the names (default $REWARDKIT_TARGET, else rewards)")
+    vertex.add_argument("--target", default=None,
+                        help="the served module, to check the names (default $REWARDKIT_TARGET, else the built-in "
+                        "'rewards' package)")
     vertex.add_argument("--job", action="store_true", help="print a whole example tuningJobs.create body around it")
     vertex.add_argument("--base-model", default="gemini-2.5-flash", help="with --job (default gemini-2.5-flash)")
-    vertex.add_argument("--training-data", default="gs://BUCKET/train.jsonl", help="with --job: training JSONL URI")
-    vertex.add_argument("--validation-data", default=None, help="with --job: validation JSONL URI")
+    vertex.add_argument("--training-data", default="gs://BUCKET/train.jsonl",
+                        help="with --job: training JSONL URI (default gs://BUCKET/train.jsonl)")
+    vertex.add_argument("--validation-data", default=None, help="with --job: validation JSONL URI (default none)")
     vertex.set_defaults(handler=_handle(_config_vertex))
 
     dashscope = platforms.add_parser(
@@ -196,14 +226,17 @@ def add_parsers(commands: Any) -> None:
         "environment. Notes on stderr say what the SDK would refuse to deploy from --workspace.")
     dashscope.add_argument("--reward", action="append", type=parse_reward, metavar="NAME[:WEIGHT]",
                            help="a served reward, repeatable; default: the target's default reward")
-    dashscope.add_argument("--target", default=target_default,
-                           help="the module the function serves (default $REWARDKIT_TARGET, else rewards)")
+    dashscope.add_argument("--target", default=None,
+                           help="the module the function serves (default $REWARDKIT_TARGET, else the built-in "
+                           "'rewards' package)")
     dashscope.add_argument("--group", action="store_true",
                            help="deploy single rewards as group_reward functions too (grouped rewards always are)")
-    dashscope.add_argument("--timeout", type=int, default=None, help="seconds per call, as the SDK's timeout")
+    dashscope.add_argument("--timeout", type=int, default=None,
+                           help="seconds per call, as the SDK's timeout (default: the SDK's)")
     dashscope.add_argument("--workspace", default="./", help="the folder the SDK zips and uploads (default ./)")
     dashscope.add_argument("--requirements", default="./requirements.txt",
-                           help="requirements file inside the workspace; it must list rewardkit")
+                           help="requirements file inside the workspace; it must list rewardkit "
+                           "(default ./requirements.txt)")
     dashscope.add_argument("--processor-module", type=processor_module, default=DASHSCOPE_PROCESSOR_MODULE,
                            help="the module the classpaths name (default rewardkit.dashscope). The SDK needs its file "
                            f"inside the workspace: use a workspace module that re-exports the processors, e.g. "
@@ -217,16 +250,26 @@ def add_parsers(commands: Any) -> None:
         description="Run (or with --dry-run print) the gcloud commands: deploy from source without public access, "
         "look up the project number, grant roles/run.invoker to the Vertex AI fine-tuning service agent "
         "service-PROJECT_NUMBER@gcp-sa-vertex-tune.iam.gserviceaccount.com, print the service URL.")
-    cloudrun.add_argument("--project", required=True)
-    cloudrun.add_argument("--region", required=True)
-    cloudrun.add_argument("--service", default="rewardkit")
-    cloudrun.add_argument("--source", default=".", help="folder with the Dockerfile (default .)")
-    cloudrun.add_argument("--target", default=target_default, help="REWARDKIT_TARGET of the service")
-    cloudrun.add_argument("--memory", default="2Gi")
-    cloudrun.add_argument("--cpu", default="2")
-    cloudrun.add_argument("--concurrency", type=int, default=16)
-    cloudrun.add_argument("--timeout", type=int, default=300, help="request timeout, seconds (Vertex allows 300)")
-    cloudrun.add_argument("--min-instances", type=int, default=None)
-    cloudrun.add_argument("--max-instances", type=int, default=None)
+    cloudrun.add_argument("--project", required=True, help="the Google Cloud project id (required)")
+    cloudrun.add_argument("--region", required=True, help="the Cloud Run region, e.g. us-central1 (required)")
+    cloudrun.add_argument("--service", default=None,
+                          help="the Cloud Run service name (default: from the project's name in pyproject.toml, "
+                          "else the folder's name)")
+    cloudrun.add_argument("--source", default=".", help="the project folder, with the Dockerfile (default .)")
+    cloudrun.add_argument("--target", default=None,
+                          help="REWARDKIT_TARGET of the service (default: the one the Dockerfile sets, else "
+                          "$REWARDKIT_TARGET, else the built-in 'rewards')")
+    cloudrun.add_argument("--reward", action="append", type=parse_reward, metavar="NAME",
+                          help="a reward the service must serve, repeatable; checked before deploying, the first "
+                          "becomes the default reward of POST / (default: none checked, no default set)")
+    cloudrun.add_argument("--memory", default="2Gi", help="memory per instance (default 2Gi)")
+    cloudrun.add_argument("--cpu", default="2", help="vCPUs per instance (default 2)")
+    cloudrun.add_argument("--concurrency", type=int, default=16,
+                          help="requests per instance at once (default 16: rewards are CPU-bound)")
+    cloudrun.add_argument("--timeout", type=int, default=300,
+                          help="request timeout in seconds (default 300, what Vertex allows)")
+    cloudrun.add_argument("--min-instances", type=int, default=None,
+                          help="instances kept warm (default: Cloud Run's, 0)")
+    cloudrun.add_argument("--max-instances", type=int, default=None, help="instance cap (default: Cloud Run's)")
     cloudrun.add_argument("--dry-run", action="store_true", help="print the commands instead of running them")
     cloudrun.set_defaults(handler=_handle(_deploy_cloudrun))

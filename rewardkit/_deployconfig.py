@@ -87,7 +87,9 @@ def _check_cloud_run_url(url: str) -> str:
         )
     if parts.query or parts.fragment:
         raise DeployConfigError(f"cloud run url {url!r} must not carry a query or fragment")
-    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+    # A reward's own URL pasted as the service URL: keep the service part, or the route would be doubled.
+    path = re.sub(r"/rewards(?:/.*)?$", "", parts.path.rstrip("/"))
+    return f"{parts.scheme}://{parts.netloc}{path}"
 
 
 def _check_rewards(rewards: Sequence[tuple[str, float]]) -> list[tuple[str, float]]:
@@ -224,6 +226,7 @@ def cloudrun_deploy_commands(
     timeout: int = 300,
     min_instances: int | None = None,
     max_instances: int | None = None,
+    default_reward: str | None = None,
 ) -> list[list[str]]:
     """The gcloud commands that deploy a private reward service Vertex AI can call.
 
@@ -259,13 +262,17 @@ def cloudrun_deploy_commands(
     if min_instances is not None and max_instances is not None and min_instances > max_instances:
         raise DeployConfigError(f"min_instances {min_instances} exceeds max_instances {max_instances}")
 
+    env = {"REWARDKIT_TARGET": target, **({"REWARDKIT_REWARD": default_reward} if default_reward else {})}
+    for key, value in env.items():
+        if "," in value or any(c.isspace() for c in value):
+            raise DeployConfigError(f"{key} {value!r} must not hold commas or spaces (gcloud --set-env-vars)")
     where = [f"--project={project}", f"--region={region}"]
     deploy = [
         "gcloud", "run", "deploy", service,
         f"--source={source}",
         *where,
         "--no-allow-unauthenticated",
-        f"--set-env-vars=REWARDKIT_TARGET={target}",
+        "--set-env-vars=" + ",".join(f"{k}={v}" for k, v in env.items()),
         f"--memory={memory}",
         f"--cpu={cpu}",
         f"--concurrency={concurrency}",

@@ -9,7 +9,9 @@ loop. InlineEngine runs everything in this process (tests,
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import sys
+import threading
 from typing import Protocol, Sequence
 
 from . import _worker
@@ -44,8 +46,10 @@ class InlineEngine:
     """Runs rewards in this process: async ones on the event loop, sync ones in a thread.
 
     With threaded=False sync rewards run in the calling thread (what
-    `rewardkit.testing` uses, so signal-based timeouts in libraries work).
-    No hard timeout for sync rewards: a thread cannot be killed.
+    `rewardkit.testing` uses, so signal-based timeouts in libraries work),
+    except a reward with a timeout: it runs in a thread of its own and is
+    answered TIMEOUT when the time is up (a thread cannot be killed, so it
+    is left to finish: only worker processes give a hard limit).
     """
 
     def __init__(self, registry: Registry | None = None, *, threaded: bool = True, timeout: float | None = None) -> None:
@@ -61,8 +65,24 @@ class InlineEngine:
         return None
 
     async def run(self, spec: RewardSpec, samples: Sequence[Sample]) -> list[Outcome]:
+        timeout = spec.timeout or self.timeout
         if spec.is_async:
-            return await run_async(spec, samples, spec.timeout or self.timeout)
-        if self.threaded:
-            return await asyncio.to_thread(run_leaf, spec, samples)
-        return run_leaf(spec, samples)
+            return await run_async(spec, samples, timeout)
+        if timeout is None:
+            return await asyncio.to_thread(run_leaf, spec, samples) if self.threaded else run_leaf(spec, samples)
+        # A thread cannot be killed: the call is answered TIMEOUT on time and its thread left to finish.
+        done: concurrent.futures.Future[list[Outcome]] = concurrent.futures.Future()
+        threading.Thread(target=_settle, args=(done, spec, samples), daemon=True,
+                         name=f"rewardkit-{spec.name}").start()
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(done), timeout)
+        except asyncio.TimeoutError:
+            return failed(spec, TIMEOUT, f"reward {spec.name!r} took longer than {timeout:g} s; its thread was "
+                          "abandoned (in-process runs cannot kill it)", len(samples))
+
+
+def _settle(done: "concurrent.futures.Future[list[Outcome]]", spec: RewardSpec, samples: Sequence[Sample]) -> None:
+    try:
+        done.set_result(run_leaf(spec, samples))
+    except BaseException as exc:  # run_leaf returns failures as data; anything else still reaches the caller
+        done.set_exception(exc)

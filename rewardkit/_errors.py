@@ -26,11 +26,13 @@ class InvalidScoreError(RewardkitError):
 class UnknownRewardError(RewardkitError, LookupError):
     """No reward of that name is registered."""
 
-    def __init__(self, name: str, known: list[str]) -> None:
+    def __init__(self, name: str, known: list[str], source: str = "") -> None:
         self.name = name
         self.known = known
+        self.source = source
         listed = ", ".join(known) if known else "(none)"
-        super().__init__(f"no reward named {name!r}; registered rewards: {listed}")
+        where = f" in {source}" if source else ""
+        super().__init__(f"no reward named {name!r}{where}; registered rewards: {listed}")
 
 
 class MissingReferenceError(RewardkitError, ValueError):

@@ -399,8 +399,9 @@ def composite(
 class Registry:
     """Rewards by name, in registration order."""
 
-    def __init__(self, specs: Iterable[AnySpec]) -> None:
+    def __init__(self, specs: Iterable[AnySpec], source: str = "") -> None:
         self._specs: dict[str, AnySpec] = {}
+        self.source = source  # where the rewards came from, for messages ("the built-in rewards package")
         for spec in specs:
             self._add(spec)
 
@@ -420,7 +421,7 @@ class Registry:
         try:
             return self._specs[name]
         except KeyError:
-            raise UnknownRewardError(name, self.names()) from None
+            raise UnknownRewardError(name, self.names(), self.source) from None
 
     def names(self) -> list[str]:
         return list(self._specs)

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 from ._errors import RewardkitError
 from ._fixtures import FixtureCase, FixtureError
+from ._loader import describe_target, resolve_target, target_line
 from ._replay import (
     DEFAULT_CONCURRENCY,
     DEFAULT_TIMEOUT,
@@ -52,7 +53,7 @@ def _cases(args: Any) -> list[FixtureCase]:
         return training_cases(args.training, responses=args.responses, response_field=args.response_field,
                               fmt=args.format_in)
     if args.responses is not None or args.response_field is not None or args.format_in is not None:
-        raise ReplayInputError("--responses, --response-field and --format-in go with --training")
+        raise ReplayInputError("--responses, --response-field and --platform go with --training")
     if not args.paths:
         raise ReplayInputError("nothing to replay: give fixture or request files (JSON / JSONL), "
                                "or --training with --responses / --response-field")
@@ -66,6 +67,7 @@ def main(args: Any, stdout: TextIO | None = None, stderr: TextIO | None = None) 
 
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
+    target = resolve_target(args.target)
     try:
         cases = _cases(args)
         token = _token(args)
@@ -76,17 +78,20 @@ def main(args: Any, stdout: TextIO | None = None, stderr: TextIO | None = None) 
     if not cases:
         print("rewardkit replay: the input holds no requests", file=stderr)
         return 2
+    if args.url is None:
+        print(f"rewardkit replay: {target_line('replaying through', 'use', target, given=args.target is not None, flag='--target')}",
+              file=stderr)
     progress = Progress(len(cases), stderr)
     # The service logs each failing reward call; here the report shows them, so only errors are logged.
     logger = logging.getLogger("rewardkit")
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
-        results = asyncio.run(replay(cases, target=args.target, reward=args.reward, url=args.url, token=token,
+        results = asyncio.run(replay(cases, target=target, reward=args.reward, url=args.url, token=token,
                                      concurrency=args.concurrency, timeout=args.timeout, settings=settings,
                                      on_result=progress.update))
     except RewardkitError as exc:
-        print(f"rewardkit replay: cannot serve {args.target!r}: {exc}", file=stderr)
+        print(f"rewardkit replay: cannot serve {describe_target(target)}: {exc}", file=stderr)
         return 2
     finally:
         progress.close()
@@ -104,18 +109,20 @@ def add_parser(commands: Any) -> None:
         "report each result and a summary. Exit 0 when all pass, 1 when an expectation fails (a record without "
         "one must be scored), 2 on bad input.")
     replay_cmd.add_argument("paths", nargs="*", metavar="PATH", help="request or fixture files, or folders of fixtures")
-    replay_cmd.add_argument("--target", default=os.environ.get("REWARDKIT_TARGET", "rewards"),
-                            help="reward module or .py file to run in-process (default $REWARDKIT_TARGET, else rewards)")
+    replay_cmd.add_argument("--target", default=None,
+                            help="reward module or .py file to run in-process (default $REWARDKIT_TARGET, else the "
+                            "built-in 'rewards' package)")
     replay_cmd.add_argument("--reward", default=None,
                             help="reward to call for every request (default: each record's 'reward', else the "
                             "service's default reward)")
     replay_cmd.add_argument("--url", default=None, help="a running service (http://127.0.0.1:8080, "
-                            "https://SERVICE.run.app) instead of the in-process app")
+                            "https://SERVICE.run.app) instead of the in-process app (default: none, score in-process)")
     replay_cmd.add_argument("--token", default=None,
                             help=f"bearer token to send (default ${TOKEN_ENV})")
     replay_cmd.add_argument("--gcloud-auth", action="store_true",
                             help="send an identity token from `gcloud auth print-identity-token` (private Cloud Run)")
-    replay_cmd.add_argument("--format", default="table", choices=["table", "json", "jsonl"], help="output format")
+    replay_cmd.add_argument("--format", default="table", choices=["table", "json", "jsonl"],
+                            help="output format (default table)")
     replay_cmd.add_argument("--concurrency", type=_positive_int, default=DEFAULT_CONCURRENCY, metavar="N",
                             help=f"requests in flight at once (default {DEFAULT_CONCURRENCY})")
     replay_cmd.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
@@ -126,14 +133,16 @@ def add_parser(commands: Any) -> None:
     training = replay_cmd.add_argument_group("training-data mode")
     training.add_argument("--training", default=None, metavar="FILE",
                           help="a training/validation JSONL in Vertex or DashScope format: build the requests a "
-                          "tuning job would send and score them")
+                          "tuning job would send and score them (default: none)")
     training.add_argument("--responses", default=None, metavar="FILE",
                           help="model responses, one JSON line per training line: \"text\", {\"response\": ...} "
-                          "or {\"responses\": [...]} (several samples of one prompt)")
+                          "or {\"responses\": [...]} (several samples of one prompt; default: none)")
     training.add_argument("--response-field", default=None, metavar="FIELD",
-                          help="take each response from this field of the training line (dotted: rollout_extra.answer)")
-    training.add_argument("--format-in", default=None, choices=["vertex", "dashscope"],
-                          help="the training file's format (default: recognised per line)")
+                          help="take each response from this field of the training line (dotted: rollout_extra.answer; "
+                          "default: none)")
+    training.add_argument("--platform", "--format-in", dest="format_in", default=None, choices=["vertex", "dashscope"],
+                          help="the training file's platform format (default: recognised per line; --format-in is "
+                          "the old spelling)")
 
 
 def _positive_int(value: str) -> int:

@@ -2,8 +2,8 @@
 
 The files come from `rewardkit/templates/project/` (each `NAME.tmpl` is written
 as `NAME`, the folder `package/` as the project's package, `dockerignore` /
-`gitignore` as dotfiles) with `{{package}}`, `{{project}}`, `{{service}}` and
-`{{requirement}}` filled in.
+`gitignore` as dotfiles) with `{{package}}`, `{{project}}`, `{{service}}`,
+`{{requirement}}` and `{{version}}` filled in.
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from typing import Any, Iterator
 from ._errors import RewardkitError
 
 TEMPLATE_SUFFIX = ".tmpl"
+# The project's own install-and-test command, as its README and `init` print it.
+INSTALL_AND_TEST = ("python3 -m venv .venv && .venv/bin/pip install --find-links wheels -e '.[test]' "
+                    "&& .venv/bin/python -m pytest -q")
 _DOTFILES = {"dockerignore": ".dockerignore", "gitignore": ".gitignore"}
 # Names a project package must not take: they would shadow rewardkit, its built-in rewards or test folders.
 _RESERVED = {"rewardkit", "rewards", "tests", "test", "data", "deploy", "wheels", "setup"}
@@ -35,8 +38,10 @@ class ProjectNames:
     service: str  # Cloud Run service / Function Compute function name
 
     def values(self, requirement: str) -> dict[str, str]:
+        from . import __version__
+
         return {"project": self.project, "package": self.package, "service": self.service,
-                "requirement": requirement}
+                "requirement": requirement, "version": __version__}
 
 
 def _check_package(name: str) -> None:
@@ -63,9 +68,10 @@ def project_names(directory: str | Path, package: str | None = None) -> ProjectN
 
 
 def default_requirement() -> str:
+    """The exact version whose wheel `init` puts in wheels/: the project installs what it was made with."""
     from . import __version__
 
-    return f"rewardkit>={__version__}"
+    return f"rewardkit=={__version__}"
 
 
 def _templates() -> Any:  # an importlib.resources Traversable
@@ -107,8 +113,11 @@ def render_project(names: ProjectNames, requirement: str | None = None) -> dict[
 
 
 def create_project(directory: str | Path, *, package: str | None = None, requirement: str | None = None,
-                   force: bool = False) -> tuple[ProjectNames, list[Path]]:
-    """Write the project into `directory` (new or empty; with `force`, files of the same name are replaced)."""
+                   force: bool = False, wheel: bool = True) -> tuple[ProjectNames, list[Path]]:
+    """Write the project into `directory` (new or empty; with `force`, files of the same name are replaced).
+
+    With `wheel` (and no custom `requirement`), the running rewardkit's wheel goes into `wheels/`, so the
+    project installs and builds its image without a package index that has rewardkit."""
     root = Path(directory)
     if root.exists() and not root.is_dir():
         raise ScaffoldError(f"{root} exists and is not a folder")
@@ -125,6 +134,10 @@ def create_project(directory: str | Path, *, package: str | None = None, require
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         written.append(path)
+    if wheel and requirement is None:
+        from ._wheel import write_wheel
+
+        written.append(write_wheel(root / "wheels"))
     return names, written
 
 
@@ -132,20 +145,34 @@ def main(args: Any) -> int:
     try:
         names, written = create_project(args.directory, package=args.package, requirement=args.requirement,
                                         force=args.force)
-    except (ScaffoldError, OSError) as exc:
+    except (RewardkitError, OSError) as exc:
         print(f"rewardkit init: {exc}", file=sys.stderr)
         return 2
     root = Path(args.directory)
     print(f"Created {names.project} in {root} ({len(written)} files; rewards in {names.package}/__init__.py).")
+    if args.requirement is None:
+        print(f"It pins {default_requirement()}, whose wheel is in wheels/ (no package index needed).")
     print("Next:")
     print(f"  cd {root}")
-    print("  python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/python -m pytest -q")
+    print(f"  {INSTALL_AND_TEST}")
     print(f"  .venv/bin/rewardkit serve {names.package}")
     return 0
 
 
+def wheel_main(args: Any) -> int:
+    from ._wheel import write_wheel
+
+    try:
+        path = write_wheel(Path(args.directory))
+    except (RewardkitError, OSError) as exc:
+        print(f"rewardkit wheel: {exc}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
 def add_parser(commands: Any) -> None:
-    """The `init` subcommand's arguments."""
+    """The `init` and `wheel` subcommands' arguments."""
     init = commands.add_parser(
         "init", help="create a new reward project (rewards, fixtures, tests, Dockerfile, deploy files)",
         description="Create a reward project in DIR: a package with one reward of each kind and a composite, "
@@ -155,6 +182,16 @@ def add_parser(commands: Any) -> None:
     init.add_argument("--package", default=None,
                       help="the rewards package (the serve target); default: from DIR's name")
     init.add_argument("--requirement", default=None, metavar="SPEC",
-                      help="how the project requires rewardkit in pyproject.toml and requirements.txt "
-                      "(default rewardkit>=VERSION; e.g. 'rewardkit @ git+https://...')")
+                      help="how the project requires rewardkit in pyproject.toml and requirements.txt, instead "
+                      "of the wheel in wheels/ (default rewardkit==VERSION with that wheel; e.g. "
+                      "'rewardkit @ git+https://...')")
     init.add_argument("--force", action="store_true", help="write into a folder that is not empty")
+    init.set_defaults(handler=main)
+
+    wheel = commands.add_parser(
+        "wheel", help="write this rewardkit's wheel into a folder (a project's wheels/)",
+        description="Write a wheel of the running rewardkit into DIR, for a project that installs rewardkit "
+        "without a package index (pip install --find-links DIR). `rewardkit init` does this by itself.")
+    wheel.add_argument("directory", metavar="DIR", nargs="?", default="wheels",
+                       help="the folder to write into (default wheels)")
+    wheel.set_defaults(handler=wheel_main)

@@ -48,7 +48,12 @@ def route_path(scope: Scope) -> str:
 
 
 def match(path: str) -> tuple[Contract, str | None] | None:
-    """The contract and reward name of a scoring path (name None: the default reward); None for other paths."""
+    """The contract and reward name of a scoring path (name None: the default reward); None for other paths.
+
+    A trailing slash is served as the path without it: a redirect would answer an empty 307 that
+    the platforms' clients do not follow with the body."""
+    if len(path) > 1 and path.endswith("/"):
+        path = path[:-1]
     if path == "/":
         return VERTEX, None
     if path == _DASHSCOPE_SUFFIX:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from contextlib import asynccontextmanager
@@ -19,7 +20,7 @@ from ._http import Receive, Scope, Send
 from ._loader import DEFAULT_TARGET, load_registry
 from ._metrics import CONTENT_TYPE, Metrics
 from ._pool import ProcessEngine
-from ._registry import AnySpec, CompositeSpec, Registry
+from ._registry import AnySpec, CompositeSpec, Registry, RewardSpec
 from ._scoring import SCORING_ROUTES, Scoring, match, route_path
 from ._settings import Settings, load_settings
 
@@ -52,6 +53,32 @@ class RewardkitApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
+def _routes(spec: AnySpec) -> dict[str, str]:
+    return {"vertex": f"/rewards/{spec.name}", "dashscope": f"/rewards/{spec.name}/api/v1"}
+
+
+def _shown_option(value: Any) -> Any:
+    """An option's value as JSON shows it, or its repr when JSON cannot."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (bool, int, float, str)) for v in value):
+        return list(value)
+    return repr(value)
+
+
+def _options(spec: RewardSpec) -> dict[str, Any]:
+    """Every option with the value this reward runs with: the function's default, or the variant's."""
+    parameters = inspect.signature(spec.fn).parameters.values()
+    defaults = {p.name: p.default for p in parameters if p.default is not p.empty and p.name not in spec.inputs}
+    return {name: _shown_option(value) for name, value in {**defaults, **spec.options}.items()}
+
+
+def route_lines(app: FastAPI) -> list[str]:
+    """One start-up log line per reward: its route under each contract."""
+    return [f"  {spec.name}: " + ", ".join(f"POST {path} ({contract})" for contract, path in _routes(spec).items())
+            for spec in app.state.registry]
+
+
 def _describe(spec: AnySpec) -> dict[str, Any]:
     info: dict[str, Any] = {
         "name": spec.name,
@@ -61,7 +88,7 @@ def _describe(spec: AnySpec) -> dict[str, Any]:
         "weight": spec.weight,
         "fallback": spec.fallback,
         "doc": spec.doc,
-        "routes": {"vertex": f"/rewards/{spec.name}", "dashscope": f"/rewards/{spec.name}/api/v1"},
+        "routes": _routes(spec),
     }
     if isinstance(spec, CompositeSpec):
         info["rule"] = spec.rule
@@ -70,8 +97,8 @@ def _describe(spec: AnySpec) -> dict[str, Any]:
     else:
         info["timeout"] = spec.timeout
         info["inputs"] = list(spec.inputs)
-        if spec.options:
-            info["options"] = {k: repr(v) for k, v in spec.options.items()}
+        info["options"] = _options(spec)
+        info["requires_reference"] = bool(spec.required_gold)
     return info
 
 
@@ -79,7 +106,7 @@ def default_reward(registry: Registry, name: str | None) -> str | None:
     """The reward behind `POST /` and `POST /api/v1`: the named one, else the only top-level one."""
     if name:
         if name not in registry:
-            raise UnknownRewardError(name, registry.names())
+            raise UnknownRewardError(name, registry.names(), registry.source)
         return name
     used = {c.spec.name for s in registry if isinstance(s, CompositeSpec) for c in s.components}
     roots = [s.name for s in registry if s.name not in used]
@@ -176,9 +203,10 @@ def create_app(
 
     @app.get("/rewards", summary="Registered rewards")
     async def rewards() -> dict[str, Any]:
-        return {"default": default, "rewards": [_describe(spec) for spec in registry]}
+        return {"default": default, "source": registry.source, "rewards": [_describe(spec) for spec in registry]}
 
     for path, contract in SCORING_ROUTES:
-        app.router.add_route(path, scoring.endpoint(contract), methods=["POST"])  # type: ignore[arg-type]
+        for served in {path, path.rstrip("/") + "/"}:  # with a trailing slash too, as `match` serves it
+            app.router.add_route(served, scoring.endpoint(contract), methods=["POST"])  # type: ignore[arg-type]
     openapi.install(app, [(path, contract.name) for path, contract in SCORING_ROUTES])
     return app

@@ -165,7 +165,8 @@ class RewardFixtureItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         line = self.case.source.rsplit(":", 1)[-1]
-        return self.path, int(line) - 1 if line.isdigit() else None, f"{self.path.name}::{self.name}"
+        # Not a suffix of the node id: pytest would print a suffix's dots as '::' (brevity_rank::reward::jsonl).
+        return self.path, int(line) - 1 if line.isdigit() else None, f"fixture {self.name}"
 
 
 # ---- the failure message -----------------------------------------------------------

@@ -1,14 +1,21 @@
 """Ready-made rewards. `rewardkit serve` with no target serves every reward named here."""
 
+# The name `rewards` always means this package, never a user's module of the same name (rewardkit._loader).
+__rewardkit_builtin__ = True
+
 from .mathematics import gsm8k_accuracy, math_accuracy
 from .choice import multiple_choice
 from .matching import exact_match
 from .string_match import string_match
 from .json_rewards import json_match, json_schema
 from .format import boxed_format, length_penalty, repetition_penalty, think_format
+from .instructions import instruction_following, instruction_following_loose
+from .tool_calls import math_accuracy_after_tools, tool_call_match, tool_error_rate, tool_schema_valid, turn_budget
 
 __all__ = [
     "math_accuracy", "gsm8k_accuracy", "multiple_choice", "exact_match",
     "string_match", "json_schema", "json_match",
     "think_format", "boxed_format", "length_penalty", "repetition_penalty",
+    "tool_call_match", "tool_schema_valid", "tool_error_rate", "turn_budget", "math_accuracy_after_tools",
+    "instruction_following", "instruction_following_loose",
 ]

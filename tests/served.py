@@ -59,7 +59,8 @@ class Served:
 
 
 @contextmanager
-def serve(args: Sequence[str] = (), env: dict[str, str] | None = None, timeout: float = 60.0) -> Iterator[Served]:
+def serve(args: Sequence[str] = (), env: dict[str, str] | None = None, timeout: float = 60.0,
+          cwd: str | Path | None = None) -> Iterator[Served]:
     """Run `rewardkit serve ARGS --host 127.0.0.1 --port P` until /health answers; stop it with SIGTERM after.
 
     Its output goes to a file, not a pipe: nobody reads a pipe while the tests run, and a server
@@ -71,7 +72,7 @@ def serve(args: Sequence[str] = (), env: dict[str, str] | None = None, timeout: 
         log = Path(folder) / "output.log"
         with open(log, "w") as output:
             process = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=output,
-                                       stderr=subprocess.STDOUT, text=True)
+                                       stderr=subprocess.STDOUT, text=True, cwd=cwd)
         served = Served(process, f"http://127.0.0.1:{port}", log)
         try:
             wait_healthy(process, served.url, timeout, "rewardkit serve", served.output)

@@ -137,8 +137,8 @@ def env_pairs(instruction: Instruction, env: dict[str, str],
     return pairs
 
 
-def ignore_patterns() -> list[str]:
-    return [line.strip() for line in DOCKERIGNORE.read_text().splitlines()
+def ignore_patterns(folder: Path = REPO) -> list[str]:
+    return [line.strip() for line in (folder / ".dockerignore").read_text().splitlines()
             if line.strip() and not line.strip().startswith("#")]
 
 
@@ -177,12 +177,12 @@ def is_ignored(path: str, patterns: list[str]) -> bool:
     return ignored
 
 
-def build_context() -> set[str]:
-    """The files `docker build .` would send: everything under the repo that .dockerignore keeps."""
-    patterns = ignore_patterns()
+def build_context(source: Path = REPO) -> set[str]:
+    """The files `docker build .` would send: everything under `source` that its .dockerignore keeps."""
+    patterns = ignore_patterns(source)
     kept: set[str] = set()
-    for folder, dirs, files in os.walk(REPO):
-        relative = Path(folder).relative_to(REPO)
+    for folder, dirs, files in os.walk(source):
+        relative = Path(folder).relative_to(source)
         dirs[:] = [d for d in dirs if not is_ignored((relative / d).as_posix(), patterns)]
         kept.update(p for p in ((relative / f).as_posix() for f in files) if not is_ignored(p, patterns))
     return kept
@@ -356,9 +356,10 @@ def choose_interpreter(version: str, uid: int, gid: int) -> tuple[Interpreter, b
 class Reproduction:
     """Interprets the Dockerfile into `root`: the build stage's RUN commands run for real."""
 
-    def __init__(self, root: Path, context: set[str], interpreter: Interpreter) -> None:
+    def __init__(self, root: Path, context: set[str], interpreter: Interpreter, source: Path = REPO) -> None:
         self.root = root
         self.context = context
+        self.source = source
         self.interpreter = interpreter
         self.log: list[str] = []
         # `python` of the base image: a directory holding only a link to the chosen interpreter.
@@ -388,7 +389,7 @@ class Reproduction:
                 raise ReproductionError(f"COPY {instruction.args}: only same-path copies between stages are reproduced")
             return
         target = Path(self.mapped(words[-1])) if words[-1].startswith("/") else workdir / words[-1]
-        for source in words[:-1]:
+        for source in (word.rstrip("/") for word in words[:-1]):  # `COPY wheels/ ./wheels/` names a folder
             files = sorted(p for p in self.context if p == source or p.startswith(source + "/"))
             if not files:
                 raise ReproductionError(f"COPY {source}: not in the build context")
@@ -397,7 +398,7 @@ class Reproduction:
                 inside = Path(relative).name if relative == source else Path(relative).relative_to(source)
                 destination = target / inside if (relative != source or words[-1].endswith("/")) else target
                 destination.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(REPO / relative, destination)
+                shutil.copy2(self.source / relative, destination)
 
     def run(self, instruction: Instruction, env: dict[str, str], workdir: Path) -> None:
         argv = instruction.exec_form()
@@ -442,8 +443,8 @@ class Reproduction:
         return {k: v for k, v in env.items() if k != "PIP_NO_CACHE_DIR"}
 
 
-@pytest.fixture(scope="module")
-def image(stages) -> Iterator[Image]:
+def reproduce(stages: list[Stage], source: Path = REPO) -> Iterator[Image]:
+    """The image `source`'s Dockerfile (parsed into `stages`) builds, reproduced in a scratch root."""
     runtime = stages[-1]
     uid, _, gid = runtime.all("USER")[-1].args.partition(":")
     version = re.match(r"python:(3\.\d+)", runtime.base).group(1)
@@ -454,7 +455,7 @@ def image(stages) -> Iterator[Image]:
     root = Path(tempfile.mkdtemp(prefix="rewardkit-image-"))
     try:
         os.chmod(root, 0o755)
-        reproduction = Reproduction(root, build_context(), interpreter)
+        reproduction = Reproduction(root, build_context(source), interpreter, source)
         for stage in stages[:-1]:
             reproduction.build_stage(stage, execute_runs=True)
         # The runtime stage starts from a fresh base: it keeps only what it copies from the build stage.
@@ -469,6 +470,11 @@ def image(stages) -> Iterator[Image]:
                     "\n".join(reproduction.log))
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def image(stages) -> Iterator[Image]:
+    yield from reproduce(stages)
 
 
 @dataclass
@@ -488,6 +494,11 @@ def _uid_of(pid: int) -> int:
 
 @pytest.fixture
 def start(image: Image, tmp_path: Path) -> Iterator:
+    yield from starter(image, tmp_path)
+
+
+def starter(image: Image, tmp_path: Path) -> Iterator:
+    """A function that starts `image` (and, when the generator closes, kills what it started)."""
     started: list[Running] = []
 
     def start_image(**extra_env: str) -> Running:
@@ -579,3 +590,33 @@ def test_service_user_needs_no_write_access_to_the_image(image, start):
     running = start()
     assert _uid_of(running.process.pid) == image.uid
     _stops_cleanly_on_sigterm(running)
+
+
+def test_a_generated_projects_image_builds_from_its_own_wheel_and_serves_its_rewards(tmp_path):
+    """`rewardkit init`'s Dockerfile, from a clone of the project (what CI or Cloud Build gets), on a machine
+    whose package index has no rewardkit: the build installs it from wheels/."""
+    from rewardkit._scaffold import create_project
+
+    create_project(tmp_path / "quiz")
+    for command in (["git", "init", "-q"], ["git", "add", "-A"],
+                    ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "init"]):
+        subprocess.run(command, cwd=tmp_path / "quiz", check=True, capture_output=True, timeout=60)
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(tmp_path / "quiz"), str(clone)], check=True, capture_output=True,
+                   timeout=60)
+    built = reproduce(parse_dockerfile((clone / "Dockerfile").read_text()), clone)
+    image = next(built)
+    start_image = starter(image, tmp_path)
+    try:
+        # No index here has rewardkit: the build could only take it from the project's wheels/.
+        running = next(start_image)()
+        body = {"example": {"contents": [{"role": "user", "parts": [{"text": "Capital of France?"}]}],
+                            "references": {"answer": "Paris"}},
+                "response": {"role": "model", "parts": [{"text": "<answer>Paris</answer>"}]}}
+        answer = httpx.post(f"{running.url}/rewards/quality", json=body, timeout=60)
+        # quality = 0.8 tagged_answer (right) + 0.2 exact_answer (the whole response is not just "Paris")
+        assert answer.status_code == 200 and answer.json()["reward"] == pytest.approx(0.8), answer.text
+        _stops_cleanly_on_sigterm(running)
+    finally:
+        start_image.close()
+        built.close()

@@ -59,6 +59,14 @@ def test_several_rewards_give_weighted_single_configs_without_wrapper() -> None:
     json.dumps(config)  # the body is sent as JSON as is
 
 
+@pytest.mark.parametrize("url", [URL, URL + "/", URL + "/rewards/math_accuracy", URL + "/rewards/other/api/v1",
+                                 URL + "/rewards"])
+def test_a_url_that_already_holds_a_reward_route_is_not_doubled(url: str) -> None:
+    config = vertex_reward_config(url, [("math_accuracy", 1.0)])
+    assert config["singleRewardConfig"]["cloudRunRewardScorer"]["cloudRunUri"] == (
+        f"{URL}/rewards/math_accuracy")
+
+
 def test_reward_names_are_escaped_in_the_route() -> None:
     config = vertex_reward_config(URL, [("a b/c", 1.0)])
     assert config["singleRewardConfig"]["cloudRunRewardScorer"]["cloudRunUri"] == (

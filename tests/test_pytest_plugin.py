@@ -60,6 +60,9 @@ def test_each_record_is_an_item_named_file_and_record_id(tmp_path):
     assert ids == ["math.reward.jsonl::boxed", "math.reward.jsonl::record#2", "one.reward.json::single"]
     result = run_pytest(tmp_path)
     assert result.returncode == 0 and "3 passed" in result.stdout, result.stdout
+    verbose = run_pytest(tmp_path, "-vv")  # (-q is on) the item lines read as the docs show them
+    assert "math.reward.jsonl::boxed PASSED" in verbose.stdout, verbose.stdout
+    assert "one.reward.json::single PASSED" in verbose.stdout
 
 
 def test_a_failure_shows_the_request_the_expected_and_actual_score_and_the_reason(tmp_path):

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from rewardkit import __version__ as rewardkit_version
 from rewardkit._cli import main as cli_main
-from rewardkit._scaffold import ScaffoldError, create_project, project_names, render_project
+from rewardkit._scaffold import INSTALL_AND_TEST, ScaffoldError, create_project, project_names, render_project
+from rewardkit._wheel import wheel_name
 
 from .conftest import REPO
 
@@ -62,7 +64,7 @@ def test_init_refuses_a_folder_that_is_not_empty_unless_forced(tmp_path, capsys)
 
 
 def test_the_generated_project_passes_its_tests_with_this_rewardkit(tmp_path):
-    _, written = create_project(tmp_path / "quiz-rewards")
+    _, written = create_project(tmp_path / "quiz-rewards", wheel=False)
     assert all(path.is_file() for path in written)
     env = {k: v for k, v in os.environ.items() if not k.startswith("REWARDKIT_")}
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=tmp_path / "quiz-rewards",
@@ -82,9 +84,19 @@ def _copy_source(destination: Path) -> Path:
     return destination
 
 
-def test_a_generated_project_passes_its_own_tests_in_a_fresh_virtual_environment(tmp_path):
-    """The slow one (about 30-90 s, mostly pip): a new venv, rewardkit installed from this checkout, then the
-    project's README commands: `pip install -e '.[test]'`, `pytest`, and the data tools."""
+def _readme_command(readme: str, starts: str) -> str:
+    """The first line of a ```sh block in `readme` that starts with `starts`."""
+    for block in re.findall(r"```sh\n(.*?)```", readme, re.S):
+        for line in block.splitlines():
+            if line.startswith(starts):
+                return line
+    raise AssertionError(f"the generated README shows no command starting {starts!r}")
+
+
+def test_a_generated_project_installs_and_passes_from_a_fresh_clone_with_only_its_readme_commands(tmp_path):
+    """The slow one (about 1-2 min, mostly pip): rewardkit installed (not editable) from this checkout into
+    a venv, `rewardkit init`, the project committed and cloned, then in the clone exactly the command its
+    README prints, which makes its own venv. rewardkit is on no package index here: it comes from wheels/."""
     started = time.monotonic()
     source = _copy_source(tmp_path / "src")
     venv = tmp_path / "venv"
@@ -98,18 +110,31 @@ def test_a_generated_project_passes_its_own_tests_in_a_fresh_virtual_environment
         assert result.returncode == 0, f"{command} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
         return result
 
-    run(python, "-m", "pip", "install", "-q", str(source), "pytest")
-    run(rewardkit, "init", "quiz")
+    run(python, "-m", "pip", "install", "-q", str(source))
+    printed = run(rewardkit, "init", "quiz").stdout
+    assert "It pins rewardkit==" in printed and INSTALL_AND_TEST in printed
     project = tmp_path / "quiz"
-    run(python, "-m", "pip", "install", "-q", "-e", ".[test]", cwd=project)
-    tests = run(python, "-m", "pytest", "-q", cwd=project, timeout=300)
+    assert [p.name for p in (project / "wheels").glob("*.whl")] == [wheel_name(rewardkit_version)]
+    run("git", "init", "-q", cwd=project)
+    run("git", "add", "-A", cwd=project)
+    run("git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "init", cwd=project)
+    clone = tmp_path / "clone"
+    run("git", "clone", "-q", str(project), str(clone))
+
+    readme = (clone / "README.md").read_text()
+    assert f"pins `rewardkit=={rewardkit_version}`" in readme
+    command = _readme_command(readme, "python3 -m venv .venv")
+    assert command == INSTALL_AND_TEST
+    tests = run("bash", "-c", command, cwd=clone)
     assert re.search(r"\b19 passed\b", tests.stdout), tests.stdout
-    run(rewardkit, "replay", "tests/fixtures", "--target", "quiz", cwd=project)
-    scored = run(rewardkit, "replay", "--training", "data/train.vertex.jsonl", "--responses", "data/responses.jsonl",
-                 "--target", "quiz", "--reward", "quality", cwd=project)
+    own = clone / ".venv" / "bin" / "rewardkit"
+    assert str(clone / ".venv") in run(own, "--version").stdout  # the wheel's rewardkit, in the clone's venv
+    run(own, "replay", "tests/fixtures", "--target", "quiz", cwd=clone)
+    scored = run(own, "replay", "--training", "data/train.vertex.jsonl", "--responses", "data/responses.jsonl",
+                 "--target", "quiz", "--reward", "quality", cwd=clone)
     assert "4 cases: 4 passed, 0 failed (0 with an expectation)" in scored.stdout
-    run(rewardkit, "replay", "--training", "data/train.dashscope.jsonl", "--response-field",
-        "rollout_extra.model_answer", "--target", "quiz", "--reward", "tagged_answer", cwd=project)
-    run(rewardkit, "validate-data", "data/train.vertex.jsonl", "--format", "vertex", cwd=project)
-    run(rewardkit, "validate-data", "data/train.dashscope.jsonl", "--format", "dashscope", cwd=project)
-    print(f"fresh-venv init test took {time.monotonic() - started:.0f} s")
+    run(own, "replay", "--training", "data/train.dashscope.jsonl", "--response-field",
+        "rollout_extra.model_answer", "--target", "quiz", "--reward", "tagged_answer", cwd=clone)
+    run(own, "validate-data", "data/train.vertex.jsonl", "--platform", "vertex", cwd=clone)
+    run(own, "validate-data", "data/train.dashscope.jsonl", "--platform", "dashscope", cwd=clone)
+    print(f"fresh-clone init test took {time.monotonic() - started:.0f} s")
