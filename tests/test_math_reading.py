@@ -117,24 +117,22 @@ def test_math_spans_are_taken_whole(text: str, spans: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "gold"),
     [
-        "Step 1: read. Step 2: plan. Step 3: write it up.",
-        "It worked after 3 retries.",
-        "The server returned Error 404.",
-        "The variable x2 holds it.",
-        "Call `solve(5)` to finish.",
-        "The curve grows like x^2 here.",
-        "Half of that is \\frac{3}{4} of the rest, roughly.",
-        "Acceleration is given in m/s^2 below.",
-        "In 1999, the method was published.",
-        "1. Read the problem\n2. Think",
+        ("Step 1: read. Step 2: plan. Step 3: write it up.", "3"),
+        ("It worked after 3 retries.", "3"),
+        ("The server returned Error 404.", "404"),
+        ("The variable x2 holds it.", "2"),
+        ("Call `solve(5)` to finish.", "5"),
+        ("The curve grows like x^2 here.", "2"),
+        ("Half of that is \\frac{3}{4} of the rest, roughly.", "4"),
+        ("Acceleration is given in m/s^2 below.", "2"),
+        ("In 1999, the method was published.", "1999"),
+        ("1. Read the problem\n2. Think", "2"),
     ],
 )
-def test_the_last_number_fallback_reads_only_numbers_standing_as_answers(text: str) -> None:
-    digit = {"x2": "2", "Error": "404", "1999": "1999", "x^2": "2", "solve": "5"}
-    gold = next((v for k, v in digit.items() if k in text), "3" if "3" in text else "2" if "2" in text else "4")
-    assert read(text) is None or graded(text, gold).value == 0.0, read(text)
+def test_the_last_number_fallback_reads_only_numbers_standing_as_answers(text: str, gold: str) -> None:
+    assert graded(text, gold).value == 0.0, read(text)
 
 
 @pytest.mark.parametrize(("text", "expected"), [
