@@ -340,7 +340,7 @@ def sentence_value(masked: Masked, start: int, end: int) -> str | None:
 # method: "we get $x = -1$ after simplifying $x^2 + 2x + 1 = 0$" states x = -1.
 _CLAUSE = re.compile(r"(?i:\b(?:after|by|using|from|since|because|when|where|given|if|which|via)\b)")
 
-_ARITHMETIC_TAIL = re.compile(r"[\d.,\s+\-*/×÷()\u2212]*$")
+_ARITHMETIC_TAIL = re.compile(r"[\d.,\s+\-*/×÷()\u2212$]*$")  # "$" is money here: "$3.50 + $1.25"
 
 
 def _worked_side(prose: str, start: int, equals: int) -> str:
