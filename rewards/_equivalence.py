@@ -678,6 +678,18 @@ def _math_verify_verdict(gold: Normalised, answer: Normalised, timeout_seconds: 
     return Verdict(False, f"answer {first_answer.shown} != gold {first_gold.shown}{detail}", first_gold.shown, first_answer.shown)
 
 
+_PLAIN_NUMBER = re.compile(r"-?[0-9]{1,30}(?:\.[0-9]{1,30})?")
+
+
+def _plain_numbers_verdict(gold: str, answer: str) -> Verdict | None:
+    """The most common pair, "72" against "72.0", settled before any normalising."""
+    gold, answer = gold.strip(), answer.strip()
+    if not (_PLAIN_NUMBER.fullmatch(gold) and _PLAIN_NUMBER.fullmatch(answer)):
+        return None
+    equal = Fraction(gold) == Fraction(answer)
+    return Verdict(equal, f"answer {answer} {'==' if equal else '!='} gold {gold}", gold, answer)
+
+
 def _restated(norm: Normalised) -> Normalised:
     """"0.75 or \\frac{3}{4}" restates one value, it does not hedge: read it as its first form."""
     if not norm.hedged:
@@ -697,6 +709,9 @@ def answers_equivalent(gold: str, answer: str, *, timeout_seconds: int | None = 
     with a value > 0 any answer that needs math-verify must be checked in the main thread
     (``EquivalenceThreadError`` otherwise). ``None`` disables math-verify's timeout.
     """
+    fast = _plain_numbers_verdict(gold, answer)
+    if fast is not None:
+        return fast
     problem = _input_problem(gold, answer)
     if problem:
         return Verdict(False, problem)

@@ -309,3 +309,12 @@ def test_huge_constants_and_equations_stay_within_math_verify_timeout() -> None:
     # tower or a huge exponent must go to math-verify, whose timeout stops it.
     assert not answers_equivalent("72", r"9^{9^{9^{9}}}", timeout_seconds=1).equivalent
     assert not answers_equivalent("x^{2} = 1", "x^{99999999} = 1", timeout_seconds=1).equivalent
+
+
+def test_plain_numbers_never_reach_sympy() -> None:
+    code = ("import sys; from rewards._answers import extract_final_answer; from rewards._equivalence import answers_equivalent\n"
+            "answer = extract_final_answer(r'So she sold $\\boxed{72}$ clips.').answer\n"
+            "assert answers_equivalent('72', answer).equivalent and answers_equivalent('1{,}000', '1000.0').equivalent\n"
+            "assert not answers_equivalent('72', '-72').equivalent and not answers_equivalent(r'\\frac{1}{3}', '0.33').equivalent\n"
+            "assert 'sympy' not in sys.modules and 'math_verify' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
