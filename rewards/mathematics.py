@@ -105,7 +105,9 @@ def gsm8k_accuracy(parsed: str, reference: Any, response: str = "", prompt: str 
     """1.0 when the response's final number equals the gold number exactly, else 0.0.
 
     Final number: the last `#### X` line; else the last \\boxed{...}; else
-    the last "the answer is ..." phrase; else the last number. Separators,
+    the value after the last answer phrase ("the answer is", "答案是"...);
+    else the response as one expression or the number its closing
+    sentence states (never a step label, an exponent or a year). Separators,
     currency, units and trailing zeros are normalised ("$1,000.00 dollars"
     is 1000); fractions compare by value. Thinking and code blocks never
     count, nor does the prompt repeated in the response; an answer holding
