@@ -44,9 +44,8 @@ def _registry(target: str) -> Any:
 
 def _chosen(args: argparse.Namespace, contract: str) -> list[tuple[str, float, bool]]:
     """(name, weight, grouped) for each --reward, checked against the target; the default reward when none."""
-    from ._server import default_reward
-
     from ._loader import resolve_target, target_line
+    from ._server import default_reward
 
     given = args.target is not None
     args.target = resolve_target(args.target)

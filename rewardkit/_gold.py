@@ -33,7 +33,7 @@ def missing_gold(spec: RewardSpec, sample: Sample) -> Failure | None:
             continue
         has = ", ".join(repr(k) for k in sample.references) or "none"
         hint = ("" if name == "ground_truth" else
-                f"; put the gold under one of those keys, or register the reward with reference_keys=[...] "
+                "; put the gold under one of those keys, or register the reward with reference_keys=[...] "
                 "naming where your data keeps it")
         return Failure(MISSING_REFERENCE,
                        f"reward {spec.name!r}: no gold answer in the request, and its parameter {name!r} has no "

@@ -72,9 +72,13 @@ class Sample:
         return ""
 
     def reference(self, keys: Sequence[str] = DEFAULT_REFERENCE_KEYS) -> Any:
-        """The gold answer: `ground_truth` when set, else the first of `keys` in `references`."""
-        if self.ground_truth is not None:
-            return self.ground_truth
+        """The gold answer: `ground_truth` when set, else the first of `keys` in `references`.
+
+        A blank `ground_truth` string counts as unset: a platform may send "" for "no ground truth"
+        while the gold sits in the references."""
+        truth = self.ground_truth
+        if truth is not None and not (isinstance(truth, str) and not truth.strip()):
+            return truth
         for key in keys:
             value = self.references.get(key)
             if value is not None:

@@ -101,6 +101,10 @@ def test_reference_keys_say_where_the_gold_is_and_blank_gold_counts_as_missing()
     assert blank.failure.code == "MISSING_REFERENCE" and "'concise_answer'" in blank.failure.message
 
 
+def test_a_blank_ground_truth_falls_through_to_the_references():
+    assert score(with_fallback, "Paris", ground_truth="", references={"answer": "Paris"}).value == 1.0
+
+
 def test_a_required_ground_truth_is_checked_on_its_own():
     out = score(needs_ground_truth, "Paris", references={"answer": "Paris"})
     assert out.failure.code == "MISSING_REFERENCE" and "looked for ground_truth;" in out.failure.message
