@@ -239,7 +239,7 @@ def add_parsers(commands: Any) -> None:
     vertex.add_argument("--validation-data", default=None, help="with --job: validation JSONL URI (default none)")
     vertex.add_argument("--autorater-model", default=None, metavar="projects/P/locations/L/publishers/google/models/M",
                         help="score each judge_reward with Vertex's native autorater on this model instead of Cloud Run "
-                             "(docs/judges.md)")
+                             "(docs/judges.md; default: none, every reward on Cloud Run)")
     vertex.set_defaults(handler=_handle(_config_vertex))
 
     dashscope = platforms.add_parser(

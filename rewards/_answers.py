@@ -14,10 +14,17 @@ Anti-reward-hacking policy of :func:`extract_final_answer` (the same rules back
 2. Fenced code blocks (```` ``` ```` or ``~~~``, an unclosed fence runs to the end) never
    count: a policy could otherwise hide a second answer where a reader does not look.
 3. The answer is the LAST ``\\boxed{...}`` / ``\\fbox{...}`` (balanced braces, nested braces
-   and nested boxes are fine). Boxing several different answers is hedging: when the boxed
-   answers are not all identical after whitespace removal the response is rejected.
-4. Without a box: the last "final answer is X" / "the answer is X" / "Answer: X" phrase.
-5. Only when ``allow_last_number=True``: the last number in the text.
+   and nested boxes are fine). Boxing several different answers is hedging: the response has
+   no answer, and ``Extraction.parts`` keeps the boxes for a gold of as many parts ("3, 5").
+4. Without a box: the value after the last answer phrase (``_statements.ANSWER_PHRASE``:
+   "the answer is", "Final Answer:", Minerva's "The final answer is X. I hope it is correct.",
+   "**Answer:**", "####", "答案是", "答案为", "最终答案", "故答案为", "所以...为", "答："). A math
+   span after it is taken whole; a sentence after it ("The smallest such $k$ is 12") gives
+   the value it states; a negated or conditional statement gives none.
+5. Only when ``allow_last_number=True`` (what ``math_accuracy`` uses): the whole response when
+   it is one expression, else the value the closing sentence states (after "is" / "=" / "为",
+   else its last math span, else the last number that stands as an answer: never a digit of an
+   identifier or code, a step or list label, an exponent, a denominator, a unit or a year).
 6. A candidate that enumerates many values is rejected: an ellipsis list ("1, 2, 3, ..., 100"),
    more than ``MAX_LIST_ITEMS`` top-level comma-separated items, or more than
    ``MAX_OR_ALTERNATIVES`` items joined with "or" ("1, 2, 3, or 4"). Two alternatives
@@ -26,8 +33,8 @@ Anti-reward-hacking policy of :func:`extract_final_answer` (the same rules back
    ...) are NOT normalised to ASCII: a candidate containing any non-ASCII digit is rejected.
    Only ASCII digits are numbers here, so look-alike digits can never earn credit.
 
-``Extraction.source`` is one of ``"boxed"``, ``"answer_phrase"``, ``"last_number"``,
-``"none"``; :func:`extract_choice` adds ``"marker"`` (bold letter, "B) ..." line, bare
+``Extraction.source`` is one of ``"boxed"``, ``"answer_phrase"``, ``"expression"``,
+``"closing_sentence"``, ``"none"``; :func:`extract_choice` adds ``"marker"`` (bold letter, "B) ..." line, bare
 letter) and ``"last_letter"``, :func:`extract_gsm8k_number` adds ``"gsm8k_marker"``.
 """
 
@@ -40,6 +47,8 @@ from fractions import Fraction
 
 from rewardkit import parsers
 
+from ._statements import ZH_ANSWER_PHRASE, ListedNumber, Masked, closing_value, last_phrase_value, mask_math, single_expression
+
 MAX_LIST_ITEMS = 10
 MAX_OR_ALTERNATIVES = 3
 
@@ -51,6 +60,9 @@ class Extraction:
     answer: str | None
     source: str
     reason: str
+    #: Several different boxed answers, kept for a gold with as many parts ("3, 5"): against a
+    #: single gold they are a hedge and earn nothing.
+    parts: tuple[str, ...] = ()
 
 
 def _nothing(reason: str) -> Extraction:
@@ -162,89 +174,39 @@ def _boxed_candidate(text: str) -> Extraction | None:
     boxes = all_boxed(text)
     if not boxes:
         return None
-    distinct = {re.sub(r"\s+", "", box) for box in boxes}
+    distinct = {re.sub(r"\s+", "", box): box for box in boxes}
     if len(distinct) > 1:
-        return _nothing(f"{len(distinct)} different boxed answers: " + ", ".join(repr(b) for b in boxes[-3:]))
+        return Extraction(None, "boxed", f"{len(distinct)} different boxed answers: " + ", ".join(repr(b) for b in boxes[-3:]),
+                          parts=tuple(distinct.values()) if len(distinct) <= MAX_LIST_ITEMS else ())
     if not boxes[-1]:
         return _nothing("empty boxed answer")
     count = f"last of {len(boxes)} identical boxed answers" if len(boxes) > 1 else "boxed answer"
     return Extraction(answer=boxes[-1], source="boxed", reason=count)
 
 
-# ---------------------------------------------------------------- answer phrases
-
-# What follows a phrase is read up to _PHRASE_REACH characters: an answer is never longer, and an unbounded
-# read made every phrase of a long line scan to its end (quadratic: minutes for a few megabytes).
-_PHRASE_REACH = 1000
-_PHRASE = re.compile(
-    r"\b(?:final\s+answer|answer)\b[*_]*\s*(?:is\b\s*:?|:|=)[ \t*_]*(?P<rest>[^\n]{0,%d})(?:\n+(?P<next>[^\n]{0,%d}))?"
-    % (_PHRASE_REACH, _PHRASE_REACH),
-    re.I,
-)
-_MATH_DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
-# A period ends the sentence unless a digit follows (then it is a decimal point).
-_SENTENCE_END = re.compile(r"(?<![.\\])\.(?![\d.])|\s+(?:because|since|as|which|so)\b", re.I)
+# ---------------------------------------------------------------- phrases, expressions, closing sentences
 
 
-def _clean_phrase_value(rest: str) -> str:
-    rest = rest.strip().strip("*_").strip()
-    for opening, closing in _MATH_DELIMS:
-        if rest.startswith(opening):
-            # "\\$" is a dollar sign inside the math, not its closing delimiter.
-            end = re.search(rf"(?<!\\){re.escape(closing)}", rest[len(opening):])
-            if end is not None:
-                return rest[len(opening): len(opening) + end.start()].strip()
-    cut = _SENTENCE_END.search(rest)
-    if cut:
-        rest = rest[: cut.start()]
-    return rest.strip().strip("*_").rstrip(",;:").strip()
+def _phrase_candidate(masked: Masked) -> Extraction | None:
+    found = last_phrase_value(masked)
+    if found is None:
+        return None
+    value, phrase = found
+    return Extraction(answer=value, source="answer_phrase", reason=f"value after the answer phrase {phrase!r}")
 
 
-def _ends_within(rest: str) -> bool:
-    """Whether the value `_clean_phrase_value` reads from `rest` ends inside it (math delimiters, a sentence end)."""
-    rest = rest.strip().strip("*_").strip()
-    for opening, closing in _MATH_DELIMS:
-        if rest.startswith(opening) and re.search(rf"(?<!\\){re.escape(closing)}", rest[len(opening):]):
-            return True
-    return _SENTENCE_END.search(rest) is not None
-
-
-def _phrase_matches(text: str) -> list[re.Match[str]]:
-    """Every phrase match, overlapping ones included.
-
-    "Final Answer: The final answer is 5." holds two phrases; the inner one is the answer.
-    """
-    matches: list[re.Match[str]] = []
-    position = 0
-    while (match := _PHRASE.search(text, position)) is not None:
-        matches.append(match)
-        position = match.start() + 1
-    return matches
-
-
-def _phrase_candidate(text: str) -> Extraction | None:
-    for match in reversed(_phrase_matches(text)):
-        rest = match.group("rest")
-        if len(rest) == _PHRASE_REACH and match.end("rest") < len(text) and text[match.end("rest")] != "\n" \
-                and not _ends_within(rest):
-            return _nothing(f"the answer after the last 'answer is' phrase is too long (over {_PHRASE_REACH} characters)")
-        value = _clean_phrase_value(rest)
-        if not value and match.group("next"):
-            value = _clean_phrase_value(match.group("next"))
-        if value:
-            return Extraction(answer=value, source="answer_phrase", reason="last 'answer is' / 'answer:' phrase")
-    return None
-
-
-# ---------------------------------------------------------------- numbers
-
-# Digits inside a number are ASCII only; the boundaries use Unicode \d so that a number touching
-# a look-alike digit ("7２") is not read as "7".
-_NUMBER = re.compile(
-    r"(?:(?<![\w.)\]])[-+\u2212])?(?<![\d.])"
-    r"(?:(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?|\.[0-9]+)"
-    r"(?:[eE][-+]?[0-9]+)?(?:/[0-9]+)?(?![\d])"
-)
+def _closing_candidate(masked: Masked) -> Extraction | None:
+    """The response read as one expression, else its closing statement (a value after "is" or
+    "=", a math span, or a number standing as an answer); ``None`` when it states nothing."""
+    whole = single_expression(masked)
+    if whole is not None:
+        return Extraction(answer=whole, source="expression", reason="the whole response is one expression")
+    value = closing_value(masked)
+    if value is None:
+        return None
+    if isinstance(value, ListedNumber):
+        return _nothing(f"the last number closes a list of values ({str(value)!r}), not a final answer")
+    return Extraction(answer=value, source="closing_sentence", reason="value stated by the closing sentence")
 
 
 def last_number(text: str) -> str | None:
@@ -257,25 +219,13 @@ def last_number(text: str) -> str | None:
     return matches[-1].replace("\u2212", "-") if matches else None
 
 
-# A value and a list separator right before the last number ("99 or " in "98, 99 or 100"). One
-# unit searched in a short window: a repeated group anchored at the end is quadratic on long lists.
-_LISTED_BEFORE = re.compile(rf"(?:{_NUMBER.pattern}|\.\.\.|\\[lcd]?dots\b|\u2026)\s*(?:,|;|\bor\b|\band\b)\s*$")
-_LIST_WINDOW = 120
-
-
-def _last_number_candidate(text: str) -> Extraction | None:
-    """The last-number fallback, unless that number closes a list ("1, 2, ..., 100", "98, 99 or 100"):
-    a policy listing candidates would otherwise earn credit whenever the gold comes last."""
-    matches = list(_NUMBER.finditer(text))
-    if not matches:
-        return None
-    last = matches[-1]
-    listed = _LISTED_BEFORE.search(text, max(0, last.start() - _LIST_WINDOW), last.start())
-    if listed is not None:
-        values = text[max(0, listed.start() - 40): last.end()].strip()
-        return _nothing(f"the last number closes a list of values ({values!r}), not a final answer")
-    return Extraction(answer=last.group(0).replace("\u2212", "-"), source="last_number",
-                      reason="last number in the text (fallback)")
+# Digits inside a number are ASCII only; the boundaries use Unicode \d so that a number touching
+# a look-alike digit ("7２") is not read as "7".
+_NUMBER = re.compile(
+    r"(?:(?<![\w.)\]])[-+\u2212])?(?<![\d.])"
+    r"(?:(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?|\.[0-9]+)"
+    r"(?:[eE][-+]?[0-9]+)?(?:/[0-9]+)?(?![\d])"
+)
 
 
 # ---------------------------------------------------------------- candidate checks
@@ -357,13 +307,37 @@ def extract_final_answer(text: str, *, allow_last_number: bool = False, prompt: 
     visible = _visible_text(text, prompt)
     if not visible.strip():
         return _nothing("empty response after removing thinking, code blocks and the prompt's echo")
-    found = _boxed_candidate(visible) or _phrase_candidate(visible)
-    if found is None and allow_last_number:
-        found = _last_number_candidate(visible)
+    found = _boxed_candidate(visible)
     if found is None:
-        fallback = "" if allow_last_number else " (last-number fallback disabled)"
-        return _nothing(f"no boxed answer or answer phrase found{fallback}")
+        masked = mask_math(visible)
+        found = _phrase_candidate(masked)
+        if found is None and allow_last_number:
+            found = _closing_candidate(_without_inline_code(visible, masked))
+    if found is None:
+        fallback = "" if allow_last_number else " (closing-sentence reading disabled)"
+        return _nothing(f"no final answer found{fallback}")
     return _checked(found)
+
+
+_INLINE_CODE = re.compile(r"`[^`\n]*`")
+
+
+def _without_inline_code(visible: str, masked: Masked) -> Masked:
+    # A number inside `code` is an identifier or a literal, never a stated answer.
+    return mask_math(_INLINE_CODE.sub(" ", visible)) if "`" in visible else masked
+
+
+def gold_answer(text: str) -> str:
+    """The answer of a gold as datasets store it: a MATH solution's last box (its boxes joined
+    when it boxes several parts), a GSM8K solution's ``#### X``, else the text itself."""
+    boxes = all_boxed(text)
+    if boxes:
+        distinct = list(dict.fromkeys(boxes))
+        return distinct[0] if len(distinct) == 1 else ", ".join(distinct)
+    marker = text.rfind("####")
+    if marker >= 0:
+        return text[marker + 4:].strip()
+    return text.strip()
 
 
 # ---------------------------------------------------------------- multiple choice
@@ -396,9 +370,10 @@ def _phrase_choice(text: str, choices: str) -> Extraction | None:
     letter = _choice_class(choices)
     # Keywords are case-insensitive, letters are not: "the answer is a number" names no choice.
     phrase = re.compile(
-        r"\b(?i:answer|option|choice)\b[*_]*\s*(?:(?i:is)\b\s*:?|:)\s*[*_]*\s*(?:(?i:option|choice)\s+)?"
+        rf"(?:\b(?i:answer|option|choice)\b[*_]*\s*(?:(?i:is)\b\s*:?|:)|{ZH_ANSWER_PHRASE}|(?:故|所以|因此|应|应该)选(?:择)?)"
+        r"\s*[*_]*\s*(?:(?i:option|choice)\s+|选项\s*)?"
         rf"\(?(?P<letter>{letter})\)?(?![A-Za-z0-9])[*_]*"
-        rf"(?P<more>\s*(?:,|/|&|\bor\b|\band\b)\s*[*_]*\(?{letter}\)?(?![A-Za-z0-9]))?"
+        rf"(?P<more>\s*(?:,|/|&|\bor\b|\band\b|或|和|、|，)\s*[*_]*\(?{letter}\)?(?![A-Za-z0-9]))?"
     )
     matches = list(phrase.finditer(text))
     if not matches:
@@ -511,7 +486,11 @@ def _gsm8k_candidate(text: str) -> Extraction | None:
     markers = _GSM8K_MARKER.findall(text)
     if markers:
         return Extraction(answer=markers[-1].strip(), source="gsm8k_marker", reason="'#### ' marker")
-    return _boxed_candidate(text) or _phrase_candidate(text) or _last_number_candidate(text)
+    boxed = _boxed_candidate(text)
+    if boxed is not None:
+        return boxed
+    masked = mask_math(text)
+    return _phrase_candidate(masked) or _closing_candidate(_without_inline_code(text, masked))
 
 
 def extract_gsm8k_number(text: str, *, prompt: str = "") -> Extraction:

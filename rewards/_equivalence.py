@@ -25,7 +25,11 @@ Grading policy (what a careful human grader of MATH / GSM8K / AIME answers accep
 - ``x = 5`` equals ``5``; two different variables disagree (``x = 5`` vs ``y = 5``). A worked
   equality counts by its last side (``5 + 7 = 12`` is 12), but every plain number in it must
   equal a numeric gold: ``96 = 72`` is a false statement, not 72.
-- Inequalities describe intervals: ``x \\ge 0 == [0, \\infty)``.
+- Inequalities describe intervals: ``x \\ge 0 == [0, \\infty)``, and so does a set-builder
+  condition (``\\{x \\mid x > 3\\} == (3, \\infty)``).
+- An equation equals a nonzero constant multiple of itself (``2x - 4 = 0 == x - 2 = 0``,
+  ``2y = 4x + 6 == y = 2x + 3``); a sign flipped inside one does not. Plain arithmetic in a
+  worked equality is evaluated exactly, so ``2 + 4 = 8`` is false and earns nothing.
 - Words: spelled-out numbers up to ninety-nine (and "hundred") are numbers (``twelve == 12``);
   other words-only answers compare case-insensitively (``\\text{Monday} == monday``).
 - Tuples and intervals are ordered and keep their brackets; sets are unordered; matrices
@@ -35,6 +39,11 @@ Grading policy (what a careful human grader of MATH / GSM8K / AIME answers accep
 - Look-alike digits (``７``, ``٧``, ``𝟕``) are never read as digits: such an answer is wrong.
 - Answers (or golds) longer than ``MAX_ANSWER_CHARS`` are rejected without parsing.
 
+Caching: a GRPO step scores 8 to 64 responses against one gold, so normalised strings,
+math-verify parses and math-verify verdicts are cached per worker (``CACHE_SIZE`` entries each,
+``clear_caches()`` empties them). Two constant numbers are settled without math-verify's
+symbolic comparison when they are identical or their values differ beyond any rounding.
+
 Timeouts: math-verify bounds parsing and comparing with ``signal.alarm``, which only works in
 the main thread of the main interpreter. With ``timeout_seconds`` > 0, call
 ``answers_equivalent`` from the main thread (answers settled by the exact-number path never need
@@ -43,12 +52,16 @@ it); pass ``timeout_seconds=None`` elsewhere and bound the time yourself.
 
 from __future__ import annotations
 
+import ast
+import functools
+import operator
 import re
 import threading
 from dataclasses import dataclass
 from fractions import Fraction
 
 from ._answers import non_ascii_digits, split_top_level, unbox
+from ._statements import UNIT_WORDS
 
 
 class EquivalenceThreadError(RuntimeError):
@@ -151,19 +164,7 @@ def _take_money_and_degrees(text: str) -> tuple[str, str | None]:
     return text, unit
 
 
-_UNIT_WORDS = {
-    "dollar": "dollar", "usd": "dollar", "buck": "dollar", "cent": "cent", "penny": "cent", "pennie": "cent",
-    "degree": "degree", "deg": "degree", "radian": "radian", "rad": "radian",
-    "mm": "mm", "millimeter": "mm", "millimetre": "mm", "cm": "cm", "centimeter": "cm", "centimetre": "cm",
-    "m": "m", "meter": "m", "metre": "m", "km": "km", "kilometer": "km", "kilometre": "km",
-    "in": "inch", "inch": "inch", "inche": "inch", "ft": "foot", "foot": "foot", "feet": "foot",
-    "yd": "yard", "yard": "yard", "mi": "mile", "mile": "mile",
-    "g": "g", "gram": "g", "kg": "kg", "kilogram": "kg", "lb": "pound", "pound": "pound", "oz": "ounce", "ounce": "ounce",
-    "s": "second", "second": "second", "min": "minute", "minute": "minute", "h": "hour", "hr": "hour", "hour": "hour",
-    "day": "day", "week": "week", "month": "month", "year": "year",
-    "l": "liter", "liter": "liter", "litre": "liter", "ml": "ml", "milliliter": "ml", "gallon": "gallon", "cup": "cup",
-    "mph": "mile/hour", "kph": "km/hour", "per": "/", "/": "/", "square": "square", "sq": "square", "cubic": "cubic",
-}
+_UNIT_WORDS = UNIT_WORDS
 # Letters in a tail that are mathematics, not units: never strip them.
 _MATH_WORDS = {"pi", "sqrt", "sin", "cos", "tan", "cot", "csc", "sec", "log", "ln", "exp", "lim", "inf",
                "infty", "infinity", "or", "and", "i", "e",
@@ -262,9 +263,15 @@ def _take_hedge(text: str) -> tuple[str, bool]:
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:(?P<sep>[, ])\d{3})(?:(?P=sep)\d{3})*(?:\.\d+)?$")
 
 
+_GROUPED = re.compile(r"(?<![\d,.])\d{1,3}(?:,\d{3})+(?![\d,])")
+
+
 def _drop_thousands(text: str) -> str:
     if _THOUSANDS.match(text):
         return text.replace(",", "").replace(" ", "")
+    if "=" in text and not re.search(r"[(\[{]", text):
+        # A worked equality "1,100 - 1,000 = 100" holds no list: its comma groups are thousands.
+        return _GROUPED.sub(lambda match: match.group(0).replace(",", ""), text)
     return text
 
 
@@ -291,10 +298,21 @@ def _number_word_value(text: str) -> str | None:
 _TEXT_WRAPPER = re.compile(r"\\(?:text|textrm|textnormal|textit|textbf|mbox|mathrm|operatorname)\s*\{([^{}]*)\}")
 
 
+# A GRPO step scores 8 to 64 responses against one gold, and many responses share an answer:
+# each worker parses a string once. Bounded, so a stream of distinct answers cannot grow memory.
+CACHE_SIZE = 4096
+
+
+# "\\{x \\mid x > 3\\}" is the condition "x > 3", which compares as an interval.
+_SET_BUILDER = re.compile(r"^\\\{\s*[A-Za-z]\s*(?:\\mid|\||:)\s*([^{}]*(?:[<>]|\\(?:le|ge|leq|geq|lt|gt)(?![A-Za-z]))[^{}]*?)\s*\\\}$")
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
 def normalise_answer(answer: str) -> Normalised:
     """Reduce an answer string to a math core and record percent, unit, variable and hedging."""
     text = _strip_spacing(_strip_delimiters(_normalise_unicode(answer)))
     text = _strip_delimiters(text)
+    text = _SET_BUILDER.sub(r"\1", text)
     text, percent = _take_percent(text)
     text, unit = _take_money_and_degrees(text)
     text, hedged = _take_hedge(text)
@@ -402,9 +420,38 @@ def _false_equation(gold: Normalised, answer: Normalised) -> str | None:
     sides = _EQUALS.split(answer.text)
     for side in sides if len(sides) > 1 else ():
         value = exact_number(side)
+        value = arithmetic_value(side) if value is None else value
         if value is not None and value != gold_value:
             return f"answer states {answer.text} and {side.strip()} != gold {gold.text}"
     return None
+
+
+_ARITHMETIC = re.compile(r"[\d\s+\-*/().]{1,80}")
+_OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+
+
+def arithmetic_value(text: str) -> Fraction | None:
+    """The exact value of plain arithmetic ("2 + 4", "9 * 2", "48/2 + 3"), else ``None``.
+
+    Read with ``ast`` over numbers and + - * / only: nothing is evaluated but those operations.
+    """
+    if not _ARITHMETIC.fullmatch(text.strip()) or not re.search(r"\d", text):
+        return None
+    try:
+        return _arithmetic(ast.parse(text.strip(), mode="eval").body)
+    except (SyntaxError, ZeroDivisionError, ValueError, TypeError):
+        return None
+
+
+def _arithmetic(node: ast.AST) -> Fraction:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return Fraction(str(node.value))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = _arithmetic(node.operand)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+        return _OPERATORS[type(node.op)](_arithmetic(node.left), _arithmetic(node.right))
+    raise ValueError("not plain arithmetic")
 
 
 def _policy_problem(gold: Normalised, answer: Normalised) -> str | None:
@@ -494,7 +541,7 @@ def _shown(norm: Normalised) -> str:
 
 @dataclass(frozen=True)
 class _Parsed:
-    exprs: list[object]  # sympy objects; empty when parsing failed
+    exprs: tuple[object, ...]  # sympy objects; empty when parsing failed
     shown: str | None
     error: str | None
 
@@ -520,6 +567,7 @@ def _exact_decimals(latex: str) -> str:
     return _DECIMAL.sub(as_fraction, latex)
 
 
+@functools.lru_cache(maxsize=CACHE_SIZE)
 def _mv_parse(latex: str, timeout_seconds: int | None) -> _Parsed:
     from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
     from math_verify.errors import TimeoutException
@@ -528,19 +576,71 @@ def _mv_parse(latex: str, timeout_seconds: int | None) -> _Parsed:
         found = parse(f"${_exact_decimals(latex)}$", extraction_config=[LatexExtractionConfig(), ExprExtractionConfig()],
                       parsing_timeout=timeout_seconds, raise_on_error=True)
     except TimeoutException:
-        return _Parsed([], None, f"parsing timed out after {timeout_seconds} s")
+        return _Parsed((), None, f"parsing timed out after {timeout_seconds} s")
     except Exception as error:  # math-verify surfaces sympy/antlr errors of every type
-        return _Parsed([], None, f"{type(error).__name__}: {error}"[:200])
-    exprs = [item for item in found if not isinstance(item, str)]
+        return _Parsed((), None, f"{type(error).__name__}: {error}"[:200])
+    exprs = tuple(item for item in found if not isinstance(item, str))
     return _Parsed(exprs, str(exprs[0]) if exprs else None, None if exprs else "no expression found")
 
 
-def _mv_equal(gold: _Parsed, answer: _Parsed, timeout_seconds: int | None) -> tuple[bool, str | None]:
+def _settled_numbers(gold: _Parsed, answer: _Parsed) -> bool | None:
+    """Two constant numbers ("2*sqrt(2)" and "sqrt(8)", "9*pi" and "27") settled without math-verify's
+    symbolic comparison, which costs milliseconds: equal when structurally equal, unequal when their
+    values differ beyond any rounding. ``None`` leaves the pair to math-verify."""
+    if len(gold.exprs) != 1 or len(answer.exprs) != 1:
+        return None
+    left, right = gold.exprs[0], answer.exprs[0]
+    if left == right:
+        return True
+    try:
+        if not (_tame(left) and _tame(right)):
+            return None
+        a, b = complex(left.evalf(30)), complex(right.evalf(30))  # type: ignore[attr-defined]
+    except (TypeError, ValueError, AttributeError, OverflowError):
+        return None
+    scale = max(1.0, abs(a), abs(b))
+    return False if abs(a - b) > 1e-9 * scale else None
+
+
+def _tame(expr: object, *, symbols: bool = False) -> bool:
+    """An expression small enough to evaluate or cancel without a timeout: sums, products, small
+    powers and roots, pi, e, i, trigonometric and logarithmic functions (and, with ``symbols``,
+    variables). ``9^{9^{9^9}}`` or ``1000000!`` is not: sympy would hang the worker outside
+    math-verify's timeout."""
+    import sympy
+    from sympy.core.numbers import ImaginaryUnit
+
+    if not symbols and not getattr(expr, "is_number", False):
+        return False
+    allowed = (sympy.Add, sympy.Mul, sympy.Rational, sympy.Float, sympy.NumberSymbol, ImaginaryUnit,
+               *((sympy.Symbol,) if symbols else ()),
+               sympy.sin, sympy.cos, sympy.tan, sympy.cot, sympy.sec, sympy.csc, sympy.log, sympy.exp,
+               sympy.asin, sympy.acos, sympy.atan)
+    for node in sympy.preorder_traversal(expr):
+        if isinstance(node, sympy.Pow):
+            if not (node.exp.is_Rational and abs(node.exp) <= 64):
+                return False
+        elif isinstance(node, sympy.Integer):
+            if abs(node) > 10**60:
+                return False
+        elif not isinstance(node, allowed):
+            return False
+    return True
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _mv_equal(gold_latex: str, answer_latex: str, timeout_seconds: int | None) -> tuple[bool, str | None]:
+    """math-verify's verdict on two parsed strings, once per pair per worker (sympy objects such as
+    matrices are unhashable, so the strings are the key)."""
     from math_verify import verify
     from math_verify.errors import TimeoutException
 
+    gold, answer = _mv_parse(gold_latex, timeout_seconds), _mv_parse(answer_latex, timeout_seconds)
+    settled = _settled_numbers(gold, answer)
+    if settled is not None:
+        return settled, None
     try:
-        return verify(gold.exprs, answer.exprs, timeout_seconds=timeout_seconds, raise_on_error=True,
+        return verify(list(gold.exprs), list(answer.exprs), timeout_seconds=timeout_seconds, raise_on_error=True,
                       allow_set_relation_comp=True), None
     except TimeoutException:
         return False, f"comparison timed out after {timeout_seconds} s"
@@ -558,22 +658,47 @@ def _require_main_thread(timeout_seconds: int | None) -> None:
 
 def _math_verify_verdict(gold: Normalised, answer: Normalised, timeout_seconds: int | None, as_fraction: bool) -> Verdict:
     _require_main_thread(timeout_seconds)
-    answers = [_mv_parse(latex, timeout_seconds) for latex in _percent_latex_readings(answer, gold, as_fraction)]
-    if not answers[0].exprs:
-        return Verdict(False, f"could not parse answer '{answer.text}' ({answers[0].error})")
-    golds = [_mv_parse(latex, timeout_seconds) for latex in _percent_latex_readings(gold, answer, as_fraction)]
-    if not golds[0].exprs:
-        return Verdict(False, f"could not parse gold '{gold.text}' ({golds[0].error})", None, answers[0].shown)
+    answer_readings = _percent_latex_readings(answer, gold, as_fraction)
+    first_answer = _mv_parse(answer_readings[0], timeout_seconds)
+    if not first_answer.exprs:
+        return Verdict(False, f"could not parse answer '{answer.text}' ({first_answer.error})")
+    gold_readings = _percent_latex_readings(gold, answer, as_fraction)
+    first_gold = _mv_parse(gold_readings[0], timeout_seconds)
+    if not first_gold.exprs:
+        return Verdict(False, f"could not parse gold '{gold.text}' ({first_gold.error})", None, first_answer.shown)
     problems = []
-    for gold_parsed in golds:
-        for answer_parsed in answers:
-            equal, problem = _mv_equal(gold_parsed, answer_parsed, timeout_seconds)
+    for gold_latex in gold_readings:
+        for answer_latex in answer_readings:
+            equal, problem = _mv_equal(gold_latex, answer_latex, timeout_seconds)
             if equal:
                 return Verdict(True, f"answer {_shown(answer)} equivalent to gold {_shown(gold)}",
-                               gold_parsed.shown, answer_parsed.shown)
+                               _mv_parse(gold_latex, timeout_seconds).shown, _mv_parse(answer_latex, timeout_seconds).shown)
             problems += [problem] if problem else []
     detail = f" ({problems[0]})" if problems else ""
-    return Verdict(False, f"answer {answers[0].shown} != gold {golds[0].shown}{detail}", golds[0].shown, answers[0].shown)
+    return Verdict(False, f"answer {first_answer.shown} != gold {first_gold.shown}{detail}", first_gold.shown, first_answer.shown)
+
+
+_PLAIN_NUMBER = re.compile(r"-?[0-9]{1,30}(?:\.[0-9]{1,30})?")
+
+
+def _plain_numbers_verdict(gold: str, answer: str) -> Verdict | None:
+    """The most common pair, "72" against "72.0", settled before any normalising."""
+    gold, answer = gold.strip(), answer.strip()
+    if not (_PLAIN_NUMBER.fullmatch(gold) and _PLAIN_NUMBER.fullmatch(answer)):
+        return None
+    equal = Fraction(gold) == Fraction(answer)
+    return Verdict(equal, f"answer {answer} {'==' if equal else '!='} gold {gold}", gold, answer)
+
+
+def _restated(norm: Normalised) -> Normalised:
+    """"0.75 or \\frac{3}{4}" restates one value, it does not hedge: read it as its first form."""
+    if not norm.hedged:
+        return norm
+    parts = split_top_level(norm.text)
+    values = {exact_number(part) for part in parts}
+    if len(parts) < 2 or None in values or len(values) != 1:
+        return norm
+    return normalise_answer(parts[0])
 
 
 def answers_equivalent(gold: str, answer: str, *, timeout_seconds: int | None = 5,
@@ -584,10 +709,13 @@ def answers_equivalent(gold: str, answer: str, *, timeout_seconds: int | None = 
     with a value > 0 any answer that needs math-verify must be checked in the main thread
     (``EquivalenceThreadError`` otherwise). ``None`` disables math-verify's timeout.
     """
+    fast = _plain_numbers_verdict(gold, answer)
+    if fast is not None:
+        return fast
     problem = _input_problem(gold, answer)
     if problem:
         return Verdict(False, problem)
-    gold_norm, answer_norm = normalise_answer(gold), normalise_answer(answer)
+    gold_norm, answer_norm = normalise_answer(gold), _restated(normalise_answer(answer))
     problem = _policy_problem(gold_norm, answer_norm)
     if problem:
         return Verdict(False, problem, gold_norm.text, answer_norm.text)
@@ -596,6 +724,76 @@ def answers_equivalent(gold: str, answer: str, *, timeout_seconds: int | None = 
     # Same core text: equal (the percent sign is optional, so "50\\%" == "50" lands here too).
     if gold_norm.text == answer_norm.text:
         return Verdict(True, "identical after normalisation", gold_norm.text, answer_norm.text)
-    return (_text_verdict(gold_norm, answer_norm)
-            or _exact_verdict(gold_norm, answer_norm, percent_as_fraction)
-            or _math_verify_verdict(gold_norm, answer_norm, timeout_seconds, percent_as_fraction))
+    verdict = (_text_verdict(gold_norm, answer_norm)
+               or _exact_verdict(gold_norm, answer_norm, percent_as_fraction)
+               or _math_verify_verdict(gold_norm, answer_norm, timeout_seconds, percent_as_fraction))
+    if not verdict.equivalent and _proportional_equations(_equation(gold_norm), _equation(answer_norm), timeout_seconds):
+        return Verdict(True, f"answer {answer_norm.text} is gold {gold_norm.text} times a nonzero constant",
+                       verdict.gold_parsed, verdict.answer_parsed)
+    return verdict
+
+
+def _equation(norm: Normalised) -> str:
+    # "y = 2x + 3" was normalised to "2x + 3" naming y: an equation again for the ratio test.
+    return f"{norm.variable} = {norm.text}" if norm.variable else norm.text
+
+
+_ONE_EQUATION = re.compile(r"^[^=<>,;]+(?<![<>!\\])=(?!=)[^=<>,;]+$")
+
+
+def _equation_difference(text: str, timeout_seconds: int | None) -> object | None:
+    """``lhs - rhs`` of a one-equation answer as a sympy expression, else ``None``."""
+    if not _ONE_EQUATION.match(text) or re.search(r"\\(?:le|ge|leq|geq|neq|ne|lt|gt)(?![A-Za-z])", text):
+        return None
+    left, right = (_mv_parse(side.strip(), timeout_seconds) for side in text.split("="))
+    if not left.exprs or not right.exprs:
+        return None
+    return left.exprs[0] - right.exprs[0]  # type: ignore[operator]
+
+
+def _proportional_equations(gold: str, answer: str, timeout_seconds: int | None) -> bool:
+    """``2x - 4 = 0`` against ``x - 2 = 0``: one equation a nonzero constant multiple of the other
+    (the same curve or solution set). A sign flipped inside ("y = 2x - 3" against "y = 2x + 3")
+    leaves a ratio that is not constant."""
+    gold_difference = _equation_difference(gold, timeout_seconds)
+    answer_difference = _equation_difference(answer, timeout_seconds) if gold_difference is not None else None
+    if answer_difference is None:
+        return False
+    import sympy
+
+    try:
+        if not getattr(gold_difference, "free_symbols", None):
+            return False
+        if not (_tame(gold_difference, symbols=True) and _tame(answer_difference, symbols=True)):
+            return False
+        ratio = sympy.cancel(answer_difference / gold_difference)  # type: ignore[operator]
+        return bool(ratio.is_number and ratio != 0 and ratio.is_finite)
+    except Exception:  # sympy raises many types on odd expressions: then they are not proportional
+        return False
+
+
+def parts_equivalent(gold: str, parts: tuple[str, ...], *, timeout_seconds: int | None = 5,
+                     percent_as_fraction: bool = True) -> Verdict:
+    """Several boxed answers against a gold of as many comma-separated parts ("3, 5" against
+    ``\\boxed{5}`` and ``\\boxed{3}``), matched one to one in any order. Against a gold of another
+    number of parts, several different boxes are a hedge and earn nothing."""
+    gold_parts = split_top_level(_strip_delimiters(_normalise_unicode(gold)))
+    shown = ", ".join(parts)
+    if len(gold_parts) != len(parts):
+        kind = "a single value" if len(gold_parts) == 1 else f"{len(gold_parts)} parts"
+        return Verdict(False, f"{len(parts)} different boxed answers ({shown}) but gold {gold} has {kind}")
+    unmatched = list(gold_parts)
+    for part in parts:
+        match = next((g for g in unmatched if answers_equivalent(
+            g, part, timeout_seconds=timeout_seconds, percent_as_fraction=percent_as_fraction).equivalent), None)
+        if match is None:
+            return Verdict(False, f"boxed part {part} matches no part of gold {gold}")
+        unmatched.remove(match)
+    return Verdict(True, f"boxed parts {shown} match the parts of gold {gold}")
+
+
+def clear_caches() -> None:
+    """Forget every parsed answer and gold (benchmarks time cold parsing with this)."""
+    normalise_answer.cache_clear()
+    _mv_parse.cache_clear()
+    _mv_equal.cache_clear()

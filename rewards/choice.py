@@ -36,7 +36,7 @@ def multiple_choice(response: str, reference: Any, prompt: str = "", choices: st
     """1.0 when the chosen letter is the gold letter, else 0.0 with the reason.
 
     The chosen letter: a boxed letter (\\boxed{B}); else the last "the answer
-    is (B)" / "Answer: B" phrase; else a marker in the final line
+    is (B)" / "Answer: B" / "答案是 B" / "故选 B" phrase; else a marker in the final line
     ("**B**", "B) ...", a bare "B"); else, only with `allow_last_letter`, the
     last standalone choice letter. Letters count in upper case only, so "the
     answer is a number" names no choice. Several different letters in the

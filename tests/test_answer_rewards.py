@@ -104,10 +104,10 @@ def test_the_echo_rule_spares_short_prompts_that_honest_answers_contain():
 
 def test_a_last_number_closing_a_list_is_not_a_final_answer():
     for text in ("1, 2, 3, ..., 100", "98, 99 or 100", "1, 2, \\ldots, 100", "3; 4; 100"):
-        assert extract_final_answer(text, allow_last_number=True).answer is None, text
+        assert value(math_accuracy, text, "100", "") == 0.0, text
         assert extract_gsm8k_number(text).answer is None, text
     for text in ("48 + 52 = 100", "x = 2, so y = 100", "1,100 - 1,000 = 100"):
-        assert extract_final_answer(text, allow_last_number=True).answer == "100", text
+        assert value(math_accuracy, text, "100", "") == 1.0, text
         assert extract_gsm8k_number(text).answer == "100", text
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -87,7 +88,7 @@ def test_last_boxed_helper(text: str, expected: str | None) -> None:
     [
         ("The answer is 72.", "72"),
         ("Answer: 72", "72"),
-        ("**Answer:** 72 clips", "72 clips"),
+        ("**Answer:** 72 clips", "72"),  # the number, not the noun after it
         ("**Final Answer**: 3.5.", "3.5"),
         ("The final answer is $\\frac{\\pi}{2}$. I hope it is correct.", r"\frac{\pi}{2}"),
         ("Final Answer: The final answer is 18. I hope it is correct.", "18"),
@@ -107,9 +108,9 @@ def test_answer_phrase_is_extracted(text: str, expected: str) -> None:
 def test_last_number_is_only_a_declared_fallback() -> None:
     text = "We add 3 and 4 to get 7"
     assert extract_final_answer(text).answer is None
-    assert "fallback disabled" in extract_final_answer(text).reason
+    assert extract_final_answer(text).reason == "no final answer found (closing-sentence reading disabled)"
     fallback = extract_final_answer(text, allow_last_number=True)
-    assert (fallback.answer, fallback.source) == ("7", "last_number")
+    assert (fallback.answer, fallback.source) == ("7", "closing_sentence")
 
 
 def test_nothing_found_and_empty_responses() -> None:
@@ -293,7 +294,7 @@ def test_choice_respects_custom_choices_and_thinking() -> None:
         (r"The answer is \frac{1}{2}", "0.5", "answer_phrase"),
         ("The answer is 5 + 7 = 12", "12", "answer_phrase"),
         ("answer: 18 cm^2", "18", "answer_phrase"),
-        ("She has $72 in total", "72", "last_number"),
+        ("She has $72 in total", "72", "closing_sentence"),
     ],
 )
 def test_extract_gsm8k_number(text: str, expected: str, source: str) -> None:
@@ -323,11 +324,12 @@ def test_extraction_does_not_import_sympy() -> None:
 
 
 def test_an_answer_phrase_on_a_long_line_reads_what_the_phrase_says_in_linear_time():
-    from rewards._answers import _phrase_candidate, strip_thinking
+    from rewards._answers import strip_thinking
 
-    assert _phrase_candidate("The answer is $x = 5$ " + "y" * 5000).answer == "x = 5"
-    assert _phrase_candidate("The answer is 42. " + "y" * 5000).answer == "42"
-    assert "too long" in _phrase_candidate("The answer is " + "7" * 5000).reason
+    assert extract_final_answer("The answer is $x = 5$ " + "y" * 5000).answer == "x = 5"
+    assert extract_final_answer("The answer is 42. " + "y" * 5000).answer == "42"
     # Each of these took seconds per 100 kB before (every phrase, or every unclosed tag, rescanned the rest).
-    assert _phrase_candidate("A) B) answer: " * 200_000).answer == "A) B) answer"
+    began = time.monotonic()
+    assert extract_final_answer("A) B) answer: " * 200_000).answer is not None
     assert strip_thinking("<think>" * 400_000) == ""
+    assert time.monotonic() - began < 20  # quadratic took minutes; linear takes well under a second

@@ -13,7 +13,7 @@ from types import ModuleType
 
 import pytest
 
-from rewards._equivalence import EquivalenceThreadError, Verdict, answers_equivalent
+from rewards._equivalence import EquivalenceThreadError, Verdict, answers_equivalent, clear_caches
 
 REPO = Path(__file__).resolve().parents[1]
 LABELLED = REPO / "tests" / "data" / "math_equivalence.jsonl"
@@ -147,6 +147,7 @@ def test_timeout_is_passed_to_math_verify(monkeypatch: pytest.MonkeyPatch) -> No
         seen["timeout_seconds"] = kwargs["timeout_seconds"]
         return real_verify(*args, **kwargs)
 
+    clear_caches()  # a parse cached by an earlier test would skip the patched function
     monkeypatch.setattr(math_verify, "parse", parse)
     monkeypatch.setattr(math_verify, "verify", verify)
     assert answers_equivalent("x^2-1", "(x-1)(x+1)", timeout_seconds=3).equivalent
@@ -226,3 +227,94 @@ def test_labelled_set_false_positive_rate_at_most_plain_math_verify(scored: tupl
     ours, plain = scored
     assert ours.false_positive_rate <= plain.false_positive_rate, _errors(ours)
     assert ours.false_pos == 0, _errors(ours)
+
+
+# ---------------------------------------------------------------- gaps closed by issue 13
+
+
+@pytest.mark.parametrize(
+    ("gold", "answer"),
+    [
+        ("x + y = 2", "2x + 2y = 4"),  # an equation equal to a multiple of itself
+        ("x - 2 = 0", "2x - 4 = 0"),
+        ("y = 2x + 3", "2y = 4x + 6"),
+        (r"x \ge 2", r"[2,\infty)"),
+        (r"[2,\infty)", r"x \ge 2"),
+        ("(1,2)", "x=1, y=2"),
+        ("x=1, y=2", "(1,2)"),
+        (r"x \ge 5", r"5 \le x"),
+        (r"\ln 6", r"\ln 2 + \ln 3"),
+        ("3", r"\log_2 8"),
+        (r"\tan^2 y + 1", r"\sec^2 y"),
+        (r"\begin{pmatrix}1&2\\3&4\end{pmatrix}", r"\begin{bmatrix}1&2\\3&4\end{bmatrix}"),
+        (r"\begin{pmatrix}1&2\\3&4\end{pmatrix}", r"\left(\begin{array}{cc}1&2\\3&4\end{array}\right)"),
+        (r"\begin{pmatrix}1&2\\3&4\end{pmatrix}", r"\begin{array}{cc}1&2\\3&4\end{array}"),
+        ("1234567", r"1\!234\!567"),
+        ("1234567", r"1{,}234{,}567"),
+        ("1234567", "1\u2009234\u2009567"),
+        ("1234567", r"1\,234\,567"),
+        (r"\begin{pmatrix}2\\4\end{pmatrix}", r"2\begin{pmatrix}1\\2\end{pmatrix}"),
+        ("120", "5!"),
+        ("100", "1,100 - 1,000 = 100"),
+    ],
+)
+def test_equivalent_forms_a_grader_accepts(gold: str, answer: str) -> None:
+    verdict = answers_equivalent(gold, answer)
+    assert verdict.equivalent, verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("gold", "answer"),
+    [
+        ("5 m", "5 cm"),
+        (r"2\text{ hours}", r"2\text{ minutes}"),
+        ("5 dollars", "5 cents"),
+        (r"\$5", "5 cents"),
+        (r"90^\circ", r"90 \text{ radians}"),
+        (r"\frac{\pi}{2}", r"90^\circ"),
+        ("5", "5!"),
+        (r"50\%", r"0.5\%"),
+        ("50", r"0.5\%"),
+        ("y=2x+3", "y=2x-3"),
+        ("y=-2x+3", "y=2x+3"),
+        ("x+2=0", "x-2=0"),
+        ("x=2", "x=-2"),
+    ],
+)
+def test_no_false_credit(gold: str, answer: str) -> None:
+    verdict = answers_equivalent(gold, answer)
+    assert not verdict.equivalent, verdict.reason
+
+
+def test_parsed_golds_are_cached_per_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    import math_verify
+
+    calls: list[str] = []
+    real_parse = math_verify.parse
+
+    def parse(text: str, *args: object, **kwargs: object) -> object:
+        calls.append(text)
+        return real_parse(text, *args, **kwargs)
+
+    clear_caches()
+    monkeypatch.setattr(math_verify, "parse", parse)
+    for answer in ("(x-1)(x+1)", "x^2 - 1", "(x+1)(x-1)", "(x-1)(x+1)"):
+        assert answers_equivalent("x^2-1", answer).equivalent
+    assert calls.count("$x^2-1$") == 1, calls  # the gold once, not once per response
+    assert calls.count("$(x-1)(x+1)$") == 1, calls  # a repeated answer once too
+
+
+def test_huge_constants_and_equations_stay_within_math_verify_timeout() -> None:
+    # The shortcuts that skip math-verify evaluate or cancel with sympy and no timeout: a power
+    # tower or a huge exponent must go to math-verify, whose timeout stops it.
+    assert not answers_equivalent("72", r"9^{9^{9^{9}}}", timeout_seconds=1).equivalent
+    assert not answers_equivalent("x^{2} = 1", "x^{99999999} = 1", timeout_seconds=1).equivalent
+
+
+def test_plain_numbers_never_reach_sympy() -> None:
+    code = ("import sys; from rewards._answers import extract_final_answer; from rewards._equivalence import answers_equivalent\n"
+            "answer = extract_final_answer(r'So she sold $\\boxed{72}$ clips.').answer\n"
+            "assert answers_equivalent('72', answer).equivalent and answers_equivalent('1{,}000', '1000.0').equivalent\n"
+            "assert not answers_equivalent('72', '-72').equivalent and not answers_equivalent(r'\\frac{1}{3}', '0.33').equivalent\n"
+            "assert 'sympy' not in sys.modules and 'math_verify' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)

@@ -81,3 +81,28 @@ def test_thousands_of_unclosed_boxes_are_read_in_one_pass():
 
     assert all_boxed("\\boxed{" * 20000) == []
     assert all_boxed("\\boxed{" * 3 + "5" + "}" * 3) == ["\\boxed{\\boxed{5}}"]
+
+
+def _brace_pairs_by_hand(text: str) -> dict[int, int]:
+    pairs, opened, i = {}, [], 0
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+            continue
+        if text[i] == "{":
+            opened.append(i)
+        elif text[i] == "}" and opened:
+            pairs[opened.pop()] = i
+        i += 1
+    return pairs
+
+
+def test_brace_pairs_match_a_character_by_character_scan():
+    import random
+
+    from rewardkit.parsers import brace_pairs
+
+    generator = random.Random(13)
+    for _ in range(3000):
+        text = "".join(generator.choice(["{", "}", "\\", "\\{", "a", "\n"]) for _ in range(generator.randint(0, 30)))
+        assert brace_pairs(text) == _brace_pairs_by_hand(text), repr(text)
