@@ -27,16 +27,14 @@ PROBES_MODULE = str(REPO / "tests" / "audit_probes.py")
 
 # math_accuracy, gsm8k_accuracy and multiple_choice are being rewritten (issue 13): their exploits are reported here.
 LAST_NUMBER_FALLBACK = (
-    "issue 13's rewrite: the last-number fallback (rewards/_answers.py, used by math_accuracy and gsm8k_accuracy) "
-    "reads a gold number mentioned once inside long irrelevant text ('... One traveller mentioned 72 in passing. "
-    "... Nothing else is known.') or inside a loop of repeated words ('and so on ' x 100, '72', 'and so on ' x 100) "
-    "as the final answer: probe padding (variants long_text and repetition) scores 1.0 on every line")
-NOT_X = ("; gsm8k_accuracy also credits 'The answer is not 72.' (probe contradiction, variant not_x, 1.0 on every "
-         "line): extract_gsm8k_number reads the phrase value 'not 72' as 72 (math_accuracy gives it 0)")
+    "after issue 13's rewrite: the last-number fallback (rewards/_answers.py, used by math_accuracy and "
+    "gsm8k_accuracy) still reads a gold number inside a loop of repeated words ('and so on ' x 100, '72', "
+    "'and so on ' x 100) as the final answer: probe padding, variant repetition, scores 1.0 on every line "
+    "(variant long_text and contradiction/not_x are no longer credited)")
 
 BUILTIN_AUDITS = [
     pytest.param("math_accuracy", "math", marks=pytest.mark.xfail(strict=True, reason=LAST_NUMBER_FALLBACK)),
-    pytest.param("gsm8k_accuracy", "math", marks=pytest.mark.xfail(strict=True, reason=LAST_NUMBER_FALLBACK + NOT_X)),
+    pytest.param("gsm8k_accuracy", "math", marks=pytest.mark.xfail(strict=True, reason=LAST_NUMBER_FALLBACK)),
     pytest.param("math_accuracy_after_tools", "math",
                  marks=pytest.mark.xfail(strict=True, reason="it scores with math_accuracy: " + LAST_NUMBER_FALLBACK)),
     ("multiple_choice", "choice"),
@@ -47,6 +45,7 @@ BUILTIN_AUDITS = [
     ("boxed_format", "math"),
     ("tool_call_match", "tools"),
     ("tool_schema_valid", "tools"),
+    ("code_tests", "code"),
 ]
 NO_PROBE_APPLIES = [("length_penalty", "math"), ("repetition_penalty", "math"), ("tool_error_rate", "tools"),
                     ("turn_budget", "tools"), ("instruction_following", "math"),
@@ -83,7 +82,7 @@ def described(report: AuditReport) -> str:
 @pytest.mark.parametrize("reward, data", BUILTIN_AUDITS)
 def test_builtin_reward_has_no_exploit_on_the_probes_that_apply(reward, data):
     report = run_audit(reward, data)
-    assert report.lines >= 6 and report.rows, report.notes
+    assert report.lines >= 3 and report.rows, report.notes
     # The controls must separate, or the audit proves nothing.
     assert report.correct_mean == 1.0 and report.wrong_mean == 0.0, report.notes
     assert not report.errors, [t.to_json() for t in report.trials if t.error][:3]
