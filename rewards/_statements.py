@@ -353,7 +353,13 @@ def sentence_value(masked: Masked, start: int, end: int) -> str | None:
         content = masked.span_contents(placeholder, placeholder + 1)[0]
         units = _unit_words(masked.prose[placeholder + 1: end])
         return f"{content} {units}".strip() or None
+    if end - start > _RUN_ON:
+        return None  # a run-on text ("and so on ... 72 and so on ...") states no answer, it only holds numbers
     return standing_number(masked.prose, start, end)
+
+
+# Longer than any closing statement a model writes without a sentence end: past it a bare number is padding.
+_RUN_ON = 400
 
 
 # Without a copula a sentence states its last span before a clause that gives a reason or a

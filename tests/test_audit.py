@@ -25,20 +25,10 @@ DATA = REPO / "tests" / "data" / "audit"
 NAIVE = str(REPO / "tests" / "audit_rewards.py")
 PROBES_MODULE = str(REPO / "tests" / "audit_probes.py")
 
-# math_accuracy, gsm8k_accuracy and multiple_choice are being rewritten (issue 13): their exploits are reported here.
-LAST_NUMBER_FALLBACK = (
-    "issue 13's rewrite: the last-number fallback (rewards/_answers.py, used by math_accuracy and gsm8k_accuracy) "
-    "reads a gold number mentioned once inside long irrelevant text ('... One traveller mentioned 72 in passing. "
-    "... Nothing else is known.') or inside a loop of repeated words ('and so on ' x 100, '72', 'and so on ' x 100) "
-    "as the final answer: probe padding (variants long_text and repetition) scores 1.0 on every line")
-NOT_X = ("; gsm8k_accuracy also credits 'The answer is not 72.' (probe contradiction, variant not_x, 1.0 on every "
-         "line): extract_gsm8k_number reads the phrase value 'not 72' as 72 (math_accuracy gives it 0)")
-
 BUILTIN_AUDITS = [
-    pytest.param("math_accuracy", "math", marks=pytest.mark.xfail(strict=True, reason=LAST_NUMBER_FALLBACK)),
-    pytest.param("gsm8k_accuracy", "math", marks=pytest.mark.xfail(strict=True, reason=LAST_NUMBER_FALLBACK + NOT_X)),
-    pytest.param("math_accuracy_after_tools", "math",
-                 marks=pytest.mark.xfail(strict=True, reason="it scores with math_accuracy: " + LAST_NUMBER_FALLBACK)),
+    ("math_accuracy", "math"),
+    ("gsm8k_accuracy", "math"),
+    ("math_accuracy_after_tools", "math"),
     ("multiple_choice", "choice"),
     ("exact_match", "capitals"),
     ("string_match", "capitals"),
@@ -47,6 +37,7 @@ BUILTIN_AUDITS = [
     ("boxed_format", "math"),
     ("tool_call_match", "tools"),
     ("tool_schema_valid", "tools"),
+    ("code_tests", "code"),
 ]
 NO_PROBE_APPLIES = [("length_penalty", "math"), ("repetition_penalty", "math"), ("tool_error_rate", "tools"),
                     ("turn_budget", "tools"), ("instruction_following", "math"),
@@ -289,3 +280,11 @@ def test_lines_are_sampled_with_the_seed_in_file_order_and_gold_comes_from_eithe
     assert [line.answer for line in every] == ["72", "10", "5", "624", "28", "48", "56", "4"]
     choice = read_lines(DATA / "choice.jsonl")
     assert [(line.answer, line.wrong) for line in choice[:2]] == [("B", "A"), ("C", "A")]
+
+
+def test_every_builtin_reward_is_audited_here() -> None:
+    import rewards
+
+    audited = {name for name, _ in (p.values if hasattr(p, "values") else p for p in BUILTIN_AUDITS)}
+    audited |= {name for name, _ in NO_PROBE_APPLIES}
+    assert set(rewards.__all__) - audited == set(), "a built-in reward no audit covers"

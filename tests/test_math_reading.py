@@ -315,3 +315,9 @@ def test_math_accuracy_meets_the_target_on_whole_responses(response_metrics: dic
 ])
 def test_statements_a_grader_reads_with_care(response: str, gold: str, expected: float) -> None:
     assert graded(response, gold).value == expected
+
+
+def test_a_number_buried_in_run_on_filler_is_no_answer() -> None:
+    padded = ("and so on " * 100) + "72 " + ("and so on " * 100)
+    assert graded(padded, "72").value == 0.0
+    assert graded("Adding them up, she sold 72 clips in April and May.", "72").value == 1.0
