@@ -219,11 +219,31 @@ def _expand(masked: Masked, start: int, end: int) -> str:
     return "".join(out)
 
 
+# "one half", "three quarters", "2 thirds": a spelled fraction is one value, never its first word alone.
+_SMALL_WORDS = "zero one two three four five six seven eight nine ten".split()
+_DENOMINATORS = {"half": 2, "halves": 2, "third": 3, "quarter": 4, "fourth": 4, "fifth": 5, "sixth": 6,
+                 "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
+_WORD_FRACTION = re.compile(r"[\s*_]*(?P<num>\d+|" + "|".join(_SMALL_WORDS) + r")[\s-]+(?P<den>"
+                            + "|".join(sorted(_DENOMINATORS, key=len, reverse=True)) + r")s?\b", re.I)
+
+
+def _word_fraction(region: str) -> str | None:
+    found = _WORD_FRACTION.match(region)
+    if found is None:
+        return None
+    number = found.group("num").lower()
+    numerator = int(number) if number.isdigit() else _SMALL_WORDS.index(number)
+    return f"{numerator}/{_DENOMINATORS[found.group('den').lower()]}"
+
+
 def _value_at(masked: Masked, start: int, end: int) -> str | None:
     """The value that opens ``prose[start:end]``: a span (with its unit words) or an expression run."""
     filler = _LEADING_FILLER.match(masked.prose[start:end])
     start += filler.end() if filler else 0
     region = masked.prose[start:end]
+    fraction = _word_fraction(region)
+    if fraction is not None:
+        return fraction
     lead = _VALUE_START.match(region)
     if lead is None:
         return None
@@ -333,7 +353,13 @@ def sentence_value(masked: Masked, start: int, end: int) -> str | None:
         content = masked.span_contents(placeholder, placeholder + 1)[0]
         units = _unit_words(masked.prose[placeholder + 1: end])
         return f"{content} {units}".strip() or None
+    if end - start > _RUN_ON:
+        return None  # a run-on text ("and so on ... 72 and so on ...") states no answer, it only holds numbers
     return standing_number(masked.prose, start, end)
+
+
+# Longer than any closing statement a model writes without a sentence end: past it a bare number is padding.
+_RUN_ON = 400
 
 
 # Without a copula a sentence states its last span before a clause that gives a reason or a

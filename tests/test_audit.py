@@ -25,18 +25,10 @@ DATA = REPO / "tests" / "data" / "audit"
 NAIVE = str(REPO / "tests" / "audit_rewards.py")
 PROBES_MODULE = str(REPO / "tests" / "audit_probes.py")
 
-# math_accuracy, gsm8k_accuracy and multiple_choice are being rewritten (issue 13): their exploits are reported here.
-LAST_NUMBER_FALLBACK = (
-    "after issue 13's rewrite: the last-number fallback (rewards/_answers.py, used by math_accuracy and "
-    "gsm8k_accuracy) still reads a gold number inside a loop of repeated words ('and so on ' x 100, '72', "
-    "'and so on ' x 100) as the final answer: probe padding, variant repetition, scores 1.0 on every line "
-    "(variant long_text and contradiction/not_x are no longer credited)")
-
 BUILTIN_AUDITS = [
-    pytest.param("math_accuracy", "math", marks=pytest.mark.xfail(strict=True, reason=LAST_NUMBER_FALLBACK)),
-    pytest.param("gsm8k_accuracy", "math", marks=pytest.mark.xfail(strict=True, reason=LAST_NUMBER_FALLBACK)),
-    pytest.param("math_accuracy_after_tools", "math",
-                 marks=pytest.mark.xfail(strict=True, reason="it scores with math_accuracy: " + LAST_NUMBER_FALLBACK)),
+    ("math_accuracy", "math"),
+    ("gsm8k_accuracy", "math"),
+    ("math_accuracy_after_tools", "math"),
     ("multiple_choice", "choice"),
     ("exact_match", "capitals"),
     ("string_match", "capitals"),
@@ -82,7 +74,7 @@ def described(report: AuditReport) -> str:
 @pytest.mark.parametrize("reward, data", BUILTIN_AUDITS)
 def test_builtin_reward_has_no_exploit_on_the_probes_that_apply(reward, data):
     report = run_audit(reward, data)
-    assert report.lines >= 3 and report.rows, report.notes
+    assert report.lines >= 6 and report.rows, report.notes
     # The controls must separate, or the audit proves nothing.
     assert report.correct_mean == 1.0 and report.wrong_mean == 0.0, report.notes
     assert not report.errors, [t.to_json() for t in report.trials if t.error][:3]
@@ -288,3 +280,11 @@ def test_lines_are_sampled_with_the_seed_in_file_order_and_gold_comes_from_eithe
     assert [line.answer for line in every] == ["72", "10", "5", "624", "28", "48", "56", "4"]
     choice = read_lines(DATA / "choice.jsonl")
     assert [(line.answer, line.wrong) for line in choice[:2]] == [("B", "A"), ("C", "A")]
+
+
+def test_every_builtin_reward_is_audited_here() -> None:
+    import rewards
+
+    audited = {name for name, _ in (p.values if hasattr(p, "values") else p for p in BUILTIN_AUDITS)}
+    audited |= {name for name, _ in NO_PROBE_APPLIES}
+    assert set(rewards.__all__) - audited == set(), "a built-in reward no audit covers"

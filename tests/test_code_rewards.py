@@ -205,19 +205,24 @@ def test_without_isolation_it_still_runs_and_says_so():
 
 # ------------------------------------------------------------------ start-up
 
-def test_a_host_that_cannot_isolate_is_refused_at_startup_unless_accepted():
+def test_a_host_that_cannot_isolate_says_so_and_answers_sandbox_error_but_serves_the_rest():
     # A sandbox that cannot start stands for a host without namespaces: the probe fails the same way.
     env = {"REWARDKIT_SANDBOX_PYTHON": "/nonexistent/python3"}
-    with pytest.raises(AssertionError, match="exited with 2") as caught:
-        with serve(["rewards"], env=env, timeout=30):
-            pass
-    assert "this host cannot isolate model code" in str(caught.value)
-    assert "REWARDKIT_SANDBOX_ISOLATION=none" in str(caught.value)
+    call = {"func_type": "reward", "ground_truth": DOUBLE,
+            "agent_output": {"messages": [{"role": "assistant", "content": fenced("print(1)")}]}}
+    with serve(["rewards"], env=env, timeout=30) as served:
+        log = served.output()
+        assert "this host cannot isolate model code" in log and "REWARDKIT_SANDBOX_ISOLATION=none" in log
+        answer = httpx.post(f"{served.url}/rewards/code_tests/api/v1", timeout=30, json=call).json()
+        assert answer["status"] == "failed" and answer["error_code"] == "SANDBOX_ERROR"
+        assert "cannot isolate model code" in answer["error"]  # never run unisolated, never a score
+        math = httpx.post(f"{served.url}/rewards/math_accuracy", timeout=30, json={
+            "example": {"contents": [{"role": "user", "parts": [{"text": "6*12?"}]}], "references": {"answer": "72"}},
+            "response": {"role": "model", "parts": [{"text": "\\boxed{72}"}]}})
+        assert math.status_code == 200 and math.json()["reward"] == 1.0
     with serve(["rewards"], env={**env, "REWARDKIT_SANDBOX_ISOLATION": "none"}) as served:
         assert "SANDBOX ISOLATION IS OFF" in served.output()
-        answer = httpx.post(f"{served.url}/rewards/code_tests/api/v1", timeout=30, json={
-            "func_type": "reward", "ground_truth": DOUBLE,
-            "agent_output": {"messages": [{"role": "assistant", "content": fenced("print(1)")}]}}).json()
+        answer = httpx.post(f"{served.url}/rewards/code_tests/api/v1", timeout=30, json=call).json()
         assert answer["status"] == "failed" and answer["error_code"] == "SANDBOX_ERROR"
 
 

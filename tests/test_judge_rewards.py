@@ -267,11 +267,12 @@ def test_against_the_reference_and_knockout(served: Served, judge_url: str) -> N
 # ---- equivalence behind a rule -------------------------------------------------------------
 
 def test_equivalence_judge_recovers_rule_false_negatives_only(served: Served, judge_url: str) -> None:
-    script(judge_url, rules=[{"contains": "one half", "reply": "Same value. Verdict: EQUIVALENT"}],
+    script(judge_url, rules=[{"contains": "half of one", "reply": "Same value. Verdict: EQUIVALENT"}],
            default="Verdict: DIFFERENT")
     right = info(vertex(served, "math_graded", "So \\boxed{\\frac{1}{2}}", reference="1/2"))
     assert right["score"] == 1.0 and stats(judge_url)["requests"] == 0  # the rule said yes; no judge call
-    recovered = info(vertex(served, "math_graded", "The answer is one half.", reference="1/2"))
+    # No rule reads "half of one" as a number; the judge may.
+    recovered = info(vertex(served, "math_graded", "The answer is half of one.", reference="1/2"))
     assert recovered["score"] == 1.0
     assert recovered["components"]["second_opinion"]["metrics"]["rule"] == 0.0
     wrong = info(vertex(served, "math_graded", "The answer is 3.", reference="1/2"))

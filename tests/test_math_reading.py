@@ -52,6 +52,17 @@ def test_the_issue_table_scores_as_a_grader_would(response: str, gold: str, expe
     assert graded(response, gold).value == expected
 
 
+@pytest.mark.parametrize(("response", "gold", "expected"), [
+    ("The answer is one half.", "1/2", 1.0),
+    ("The answer is one half.", "1", 0.0),  # never its first word alone
+    ("So the answer is three quarters of the cake.", r"\frac{3}{4}", 1.0),
+    ("The answer is 2 thirds.", "2/3", 1.0),
+    ("The answer is three quarters.", "3", 0.0),
+])
+def test_a_spelled_fraction_is_read_as_one_value(response: str, gold: str, expected: float) -> None:
+    assert graded(response, gold).value == expected
+
+
 def test_a_response_without_an_answer_says_so() -> None:
     assert graded("Step 1: read. Step 2: plan. Step 3: write it up.", "3").reason == \
         "parse failed (final_answer): no final answer found"
@@ -304,3 +315,9 @@ def test_math_accuracy_meets_the_target_on_whole_responses(response_metrics: dic
 ])
 def test_statements_a_grader_reads_with_care(response: str, gold: str, expected: float) -> None:
     assert graded(response, gold).value == expected
+
+
+def test_a_number_buried_in_run_on_filler_is_no_answer() -> None:
+    padded = ("and so on " * 100) + "72 " + ("and so on " * 100)
+    assert graded(padded, "72").value == 0.0
+    assert graded("Adding them up, she sold 72 clips in April and May.", "72").value == 1.0

@@ -154,7 +154,8 @@ BUILTIN_KINDS: dict[str, tuple[str, ...]] = {
     "turn_budget": ("shaping",),
     "tool_call_match": ("tool_calls",), "tool_schema_valid": ("tool_calls",),
     "instruction_following": ("instructions",), "instruction_following_loose": ("instructions",),
-    "json_schema": ("schema",), "code_tests": ("code",),
+    "json_schema": ("schema",),
+    "code_tests": ("code",),
 }
 
 # A reward's name says its kind when nothing else does (judge and code rewards by convention).

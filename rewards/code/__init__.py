@@ -38,11 +38,23 @@ def _isolation(option: str) -> str:
     return chosen
 
 
+# Why this process cannot isolate model code, when the start-up check found it cannot.
+_cannot_isolate: str | None = None
+
+
 def require_isolation() -> None:
-    """Start-up check (the reward's setup): refuse to serve when model code could not be isolated."""
+    """Start-up check (the reward's setup): on a host that cannot isolate model code, say so loudly and
+    answer every code_tests call SANDBOX_ERROR. The service still starts: one reward the host cannot run
+    must not take down the others (the built-in package serves code_tests beside math_accuracy), nor push
+    an operator to turn isolation off to get them back."""
+    global _cannot_isolate
     if _isolation("require") == "none":
         return
-    check_isolation()
+    try:
+        check_isolation()
+    except SandboxError as exc:
+        _cannot_isolate = str(exc)
+        log.error("code_tests: %s Its calls are answered SANDBOX_ERROR; the other rewards are served.", exc)
 
 
 def check_options(*, language: str = "python", extract: str = "fenced", style: str = "auto",
@@ -146,7 +158,10 @@ def code_tests(response: str, references: Mapping[str, Any], ground_truth: Any =
         result = run_remote(program, tests, str(sandbox_url), language=language, limits=limits,
                             max_concurrency=int(max_concurrency), retries=retries)
     else:
-        result = run(program, tests, limits, _isolation(isolation))  # type: ignore[arg-type]
+        chosen = _isolation(isolation)
+        if _cannot_isolate is not None and chosen == "require":
+            raise SandboxError(_cannot_isolate)
+        result = run(program, tests, limits, chosen)  # type: ignore[arg-type]
     if result.syntax_error is not None:
         return _score([syntax_error(result.syntax_error)] * len(cases), scoring)
     return _score([judge(case, test_run, float_tolerance) for case, test_run in zip(cases, result.tests)], scoring)
