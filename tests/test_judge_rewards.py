@@ -95,10 +95,10 @@ def test_persistent_500_is_judge_error_never_a_score(served: Served, judge_url: 
     answer = vertex(served, "quality", "an answer the judge never sees through")
     assert answer.status_code == 500
     error = answer.json()["error"]
-    assert "JUDGE_ERROR" in error and "HTTP 500: upstream overloaded" in error
+    assert answer.json()["error_code"] == "JUDGE_ERROR" and "HTTP 500: upstream overloaded" in error
     assert stats(judge_url)["requests"] == 3  # attempts=3
     dashscope = group(served, "quality", ["another answer"])
-    assert dashscope["status"] == "failed" and "JUDGE_ERROR" in dashscope["error"]
+    assert dashscope["status"] == "failed" and dashscope["error_code"] == "JUDGE_ERROR"
 
 
 def test_malformed_reply_is_judge_error_with_the_reply(served: Served, judge_url: str) -> None:
@@ -113,7 +113,7 @@ def test_unparseable_verdict_is_judge_unparseable_with_the_reply(served: Served,
     answer = vertex(served, "quality", "an answer the judge shrugs at")
     assert answer.status_code == 500
     error = answer.json()["error"]
-    assert "JUDGE_UNPARSEABLE" in error and "I would rather not grade this." in error
+    assert answer.json()["error_code"] == "JUDGE_UNPARSEABLE" and "I would rather not grade this." in error
     script(judge_url, default="Score: 9")  # off the declared 1..5 scale
     assert "outside 1..5" in vertex(served, "quality", "an answer graded off the scale").json()["error"]
 
