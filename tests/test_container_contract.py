@@ -515,11 +515,13 @@ def starter(image: Image, tmp_path: Path) -> Iterator:
         wait_healthy(process, running.url, 60, f"{image.command} with $PORT={port}", running.output)
         return running
 
-    yield start_image
-    for running in started:
-        if running.process.poll() is None:
-            running.process.kill()
-            running.process.wait()
+    try:
+        yield start_image
+    finally:  # also when the generator is closed rather than run to its end
+        for running in started:
+            if running.process.poll() is None:
+                running.process.kill()
+                running.process.wait()
 
 
 def _stops_cleanly_on_sigterm(running: Running) -> None:
