@@ -46,13 +46,23 @@ def regex(pattern: str, flags: int = 0) -> Parser:
         raise RegistrationError(f"regex parser: invalid pattern {pattern!r}: {exc}") from None
 
     def parse(text: str) -> str:
-        matches = list(compiled.finditer(text))
-        if not matches:
+        found = last_match(compiled, text)
+        if found is None:
             raise ParseError(f"no match for /{pattern}/ in the response")
-        last = matches[-1]
-        return last.group(1) if compiled.groups else last.group(0)
+        return found
 
     return Parser(f"regex:{pattern}", parse)
+
+
+def last_match(compiled: re.Pattern[str], text: str) -> str | None:
+    """What Vertex's REGEX_EXTRACT takes: the last match's group 1 when the pattern has a group, else the
+    whole last match; None without a match."""
+    last = None
+    for last in compiled.finditer(text):
+        pass
+    if last is None:
+        return None
+    return last.group(1) if compiled.groups else last.group(0)
 
 
 #: Where a \boxed{...} (or \fbox{...}) starts; its content begins after the match.

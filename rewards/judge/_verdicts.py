@@ -18,6 +18,7 @@ from typing import Any, Callable, Union
 from rewardkit import RegistrationError
 from rewardkit.clients import JudgeUnparseable
 from rewardkit.clients.judge import trim
+from rewardkit.parsers import last_match
 
 
 @dataclass(frozen=True)
@@ -103,11 +104,10 @@ def extractor(parse: str, reward: str) -> Callable[[str], str]:
         raise RegistrationError(f"judge reward {reward!r}: parse must be 'identity' or a regular expression: {exc}") from None
 
     def extract(reply: str) -> str:
-        matches = list(pattern.finditer(reply))
-        if not matches:
+        found = last_match(pattern, reply)
+        if found is None:
             raise JudgeUnparseable(f"no match for {parse!r} in the judge's reply")
-        last = matches[-1]
-        return last.group(1) if pattern.groups else last.group(0)
+        return found
 
     return extract
 
