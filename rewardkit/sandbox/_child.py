@@ -99,11 +99,12 @@ def _no_nested_namespaces() -> None:
             pass
 
 
-def _needed(path: str) -> bool:
-    """True when `path` holds what this interpreter or this file needs (so it must not be hidden)."""
-    mine = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.executable, __file__)}
-    here = os.path.realpath(path)
-    return any(m == here or m.startswith(here.rstrip("/") + "/") for m in mine)
+def _needed_inside(path: str) -> list[str]:
+    """The folders under `path` that this interpreter and this file need, as they must stay visible."""
+    here = os.path.realpath(path).rstrip("/") + "/"
+    mine = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, os.path.dirname(sys.executable),
+                                          os.path.dirname(__file__))}
+    return sorted(m for m in mine if m.startswith(here) or m + "/" == here)
 
 
 def _hide(directories: list[str], workdir: str) -> None:
@@ -111,14 +112,24 @@ def _hide(directories: list[str], workdir: str) -> None:
 
     A read-only mount still lets a process connect to a Unix socket file it may write (the kernel checks
     the socket's permission, not the mount's), and the service's own sockets live in places like these:
-    the multiprocessing forkserver's, in the worker's temp dir, would run a pickle sent to it.
+    the multiprocessing forkserver's, in the worker's temp dir, would run a pickle sent to it. What the
+    interpreter needs inside one (a checkout or venv under /tmp) is bound back read-only, nothing else.
     """
     for directory in sorted(directories, key=len):  # outer first; an inner one is hidden again, inside it
-        if not os.path.isdir(directory) or os.path.islink(directory) or _needed(directory):
+        if not os.path.isdir(directory) or os.path.islink(directory):
             continue
+        needed = _needed_inside(directory)
+        if os.path.realpath(directory) in needed:
+            continue  # the interpreter itself lives right here: nothing narrower to keep
+        handles = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in needed]
         _mount("rewardkit-hidden", directory, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0755")
         if workdir.startswith(directory.rstrip("/") + "/"):
             os.makedirs(workdir, exist_ok=True)
+        for path, handle in handles:
+            os.makedirs(path, exist_ok=True)
+            _mount(f"/proc/self/fd/{handle}", path, None, MS_BIND | MS_REC)
+            _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+            os.close(handle)
         _mount(None, directory, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0755")
 
 
