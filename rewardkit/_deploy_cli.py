@@ -157,11 +157,11 @@ def _cloudrun_plan(args: argparse.Namespace) -> tuple[str, str, list[str]]:
     from pathlib import Path
 
     from ._deploy_project import check_rewards, dockerfile_target, read_dockerfile, service_name
-    from ._loader import describe_target
+    from ._loader import describe_target, resolve_target
 
     source = Path(args.source)
     declared = dockerfile_target(read_dockerfile(source))
-    target = args.target or declared or os.environ.get("REWARDKIT_TARGET") or "rewards"
+    target = resolve_target(args.target or declared)
     rewards = [name for name, _ in args.reward or []]
     registered = check_rewards(source, target, rewards)
     service = args.service or service_name(source)

@@ -61,11 +61,10 @@ def project_name(folder: Path) -> str:
 
 
 def service_name(folder: Path) -> str:
-    """A valid Cloud Run service name from the project's name."""
+    """A valid Cloud Run service name from the project's name, as `rewardkit init` derives it."""
     from ._scaffold import project_names
 
-    slug = re.sub(r"[^a-z0-9]+", "-", project_name(folder).lower()).strip("-") or "rewards"
-    return project_names(Path(slug)).service
+    return project_names(Path(project_name(folder))).service
 
 
 def read_dockerfile(folder: Path) -> str:
@@ -79,15 +78,14 @@ def read_dockerfile(folder: Path) -> str:
 
 def check_rewards(folder: Path, target: str, rewards: list[str]) -> list[str]:
     """Import `target` as the image will (from `folder`) and check `rewards` exist; the registered names."""
-    from ._loader import describe_target, load_registry
+    from ._loader import _is_path, describe_target, load_registry
 
     source = str(folder.resolve())
     inserted = source not in sys.path
     if inserted:
         sys.path.insert(0, source)
     try:
-        path_target = target.endswith(".py") or "/" in target
-        registry = load_registry(str(folder / target) if path_target else target)
+        registry = load_registry(str(folder / target) if _is_path(target) else target)
     except RewardkitError as exc:
         raise ProjectCheckError(f"the target {describe_target(target)} cannot serve: {exc}") from None
     finally:

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from . import _logs
 from . import _openapi as openapi
 from ._auth import BearerAuth
+from ._contracts import CONTRACTS
 from ._engine import Engine, InlineEngine, contain_task_exits
 from ._errors import RewardkitError, UnknownRewardError
 from ._http import Receive, Scope, Send
@@ -56,7 +57,7 @@ class RewardkitApp(FastAPI):
 
 
 def _routes(spec: AnySpec) -> dict[str, str]:
-    return {"vertex": f"/rewards/{spec.name}", "dashscope": f"/rewards/{spec.name}/api/v1"}
+    return {contract.name: contract.route.format(name=spec.name) for contract in CONTRACTS}
 
 
 def _shown_option(value: Any) -> Any:

@@ -75,7 +75,7 @@ from ._contracts import DASHSCOPE, answer
 from ._engine import InlineEngine
 from ._errors import RewardkitError, SetupError
 from ._http import HTTPProblem
-from ._loader import DEFAULT_TARGET, load_registry
+from ._loader import load_registry, resolve_target
 from ._registry import AnySpec, Registry, RewardSpec, spec_of
 from ._server import default_reward
 from ._settings import load_settings
@@ -267,7 +267,7 @@ def processor(reward: Any, *, group: bool | None = None) -> type:
 
 def target_reward(target: str | None = None, reward: str | None = None) -> AnySpec:
     """The reward `REWARDKIT_TARGET` / `REWARDKIT_REWARD` name, as `rewardkit serve` picks its default reward."""
-    target = target or os.environ.get("REWARDKIT_TARGET", "").strip() or DEFAULT_TARGET
+    target = resolve_target(target)
     registry = load_registry(target)
     name = default_reward(registry, reward or os.environ.get("REWARDKIT_REWARD", "").strip() or None)
     if name is None:

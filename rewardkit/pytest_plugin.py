@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import pytest
 
 from ._fixtures import FIXTURE_SUFFIXES, FixtureCase, FixtureError, load_cases
+from ._loader import DEFAULT_TARGET
 
 if TYPE_CHECKING:
     import httpx
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from ._inprocess import InProcessService
     from ._replay import ReplayResult
 
-DEFAULT_TARGET = "rewards"
 _SERVICE = pytest.StashKey["_SessionService"]()
 _SHOWN_CHARS = 200
 
