@@ -80,8 +80,8 @@ def main(args: Any, stdout: TextIO | None = None, stderr: TextIO | None = None) 
         print("rewardkit replay: the input holds no requests", file=stderr)
         return 2
     if args.url is None:
-        print(f"rewardkit replay: {target_line('replaying through', 'use', target, given=args.target is not None, flag='--target')}",
-              file=stderr)
+        used = target_line("replaying through", "use", target, given=args.target is not None, flag="--target")
+        print(f"rewardkit replay: {used}", file=stderr)
     progress = Progress(len(cases), stderr)
     try:
         with quiet_service_log():
