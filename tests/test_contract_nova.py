@@ -1,0 +1,170 @@
+"""The Amazon Nova RFT reward contract (rewardkit/contracts/nova.py).
+
+The bodies are shaped as the platform sends them: a bare JSON list, the sampled answer appended to
+`messages` as the last assistant turn, an `id` added, the gold in `metadata.reference_answer` (Bedrock:
+https://docs.aws.amazon.com/bedrock/latest/userguide/reward-functions.html, "Input structure") or in a
+top-level `reference_answer` (SageMaker: https://docs.aws.amazon.com/sagemaker/latest/dg/nova-implementing-reward-functions.html).
+Answers are checked with the rules of the Nova Forge SDK's reward verifier
+(aws/nova-forge-sdk src/amzn_nova_customization_sdk/util/reward_verifier.py, `_validate_output_format`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rewardkit._engine import InlineEngine
+from rewardkit._loader import load_registry
+from rewardkit._pipeline import evaluate
+from rewardkit.contracts import ContractError, Prompt, Response
+from rewardkit.contracts.nova import CONTRACT as NOVA
+
+EXAMPLES = Path(__file__).parent / "contract_examples"
+REWARDS = str(Path(__file__).parent / "nova_rewards.py")
+
+
+def example(name: str) -> Any:
+    return json.loads((EXAMPLES / name).read_text())
+
+
+def verifier_errors(answer: Any, event: list[dict[str, Any]]) -> list[str]:
+    """What the Nova Forge SDK's reward verifier would object to in an answer (its checks, restated)."""
+    if not isinstance(answer, list):
+        return [f"expected a list, got {type(answer).__name__}"]
+    errors = []
+    if [entry.get("id") for entry in answer] != [item["id"] for item in event]:
+        errors.append("ids do not match the event's, in order")
+    for i, entry in enumerate(answer):
+        score = entry.get("aggregate_reward_score")
+        if not isinstance(score, (int, float)) or isinstance(score, bool) or not math.isfinite(score):
+            errors.append(f"{i}: aggregate_reward_score {score!r}")
+        for metric in entry.get("metrics_list", []):
+            if not isinstance(metric.get("name"), str) or not isinstance(metric.get("value"), (int, float)) \
+                    or metric.get("type") not in ("Metric", "Reward") or not math.isfinite(metric["value"]):
+                errors.append(f"{i}: metric {metric!r}")
+    return errors
+
+
+def score(reward: str, event: Any, target: str = REWARDS) -> tuple[int, Any]:
+    registry = load_registry(target)
+    spec = registry.get(reward)
+    parsed = NOVA.parse(event)
+    outcomes = asyncio.run(evaluate(spec, parsed.samples, InlineEngine(registry)))
+    return NOVA.render(spec, outcomes, parsed)
+
+
+def item(id: str, response: str, gold: Any = "42", **extra: Any) -> dict[str, Any]:
+    return {"id": id, "messages": [{"role": "user", "content": "What is 6 x 7?"},
+                                   {"role": "assistant", "content": response}],
+            "metadata": {"reference_answer": gold}, **extra}
+
+
+def test_its_routes():
+    assert NOVA.route_for("math_accuracy") == "/rewards/math_accuracy/nova"
+    assert NOVA.route_for(None) == "/nova"
+
+
+def test_the_example_batch_scores_in_order_with_the_builtin_reward():
+    event = example("nova_request.json")
+    status, answer = score("math_accuracy", event, target="rewards")
+    assert status == 200 and not verifier_errors(answer, event)
+    assert [a["aggregate_reward_score"] for a in answer] == [1.0, 0.0, 1.0]
+    assert answer[0]["metrics_list"][0] == {"name": "math_accuracy", "value": 1.0, "type": "Reward"}
+
+
+def test_both_gold_placements_and_the_lines_other_keys_reach_the_reward():
+    samples = NOVA.parse(example("nova_request.json")).samples
+    # Bedrock: metadata.reference_answer, an object: its keys are references, found by the default keys.
+    assert samples[0].reference() == "72" and samples[0].references["my_key"] == "sample-001"
+    assert samples[0].references["reference_answer"] == {"solution": "72", "explanation": "48 + 24 = 72"}
+    # SageMaker: a top-level text reference_answer is the ground truth; other top-level keys are references.
+    assert samples[2].ground_truth == "42" and samples[2].references == {"task_id": "arith-7"}
+    assert samples[0].system.startswith("You are a math tutor") and samples[0].prompt_text.startswith("Natalia")
+    assert samples[0].response.endswith("The answer is 72.") and samples[0].metadata.sample_id == "123"
+
+
+def test_reasoning_and_tool_calls_of_the_sampled_turn_are_kept_apart_from_the_answer():
+    event = [item("a", "The answer is 42.")]
+    event[0]["messages"][-1].update(reasoning_content="6 sevens", role="nova_assistant",
+                                    tool_calls=[{"id": "c1", "type": "function",
+                                                 "function": {"name": "calc", "arguments": {"x": 6}}}])
+    sample = NOVA.parse(event).samples[0]
+    assert (sample.response, sample.thinking) == ("The answer is 42.", "6 sevens")
+    call = sample.trajectory[-1].tool_calls[0]
+    assert (call.name, json.loads(call.arguments), call.id) == ("calc", {"x": 6}, "c1")
+    assert sample.trajectory[-1].role == "assistant"
+
+
+def test_metrics_list_has_components_as_rewards_and_score_metrics_as_metrics():
+    event = [item("a", "42"), item("b", "The answer, after a long and winding explanation, is 41.")]
+    status, answer = score("graded_and_brief", event)
+    assert status == 200 and not verifier_errors(answer, event)
+    assert answer[0]["aggregate_reward_score"] == 1.0 and answer[1]["aggregate_reward_score"] == 0.0
+    assert answer[0]["metrics_list"] == [
+        {"name": "graded_and_brief", "value": 1.0, "type": "Reward"},
+        {"name": "graded", "value": 1.0, "type": "Reward"},
+        {"name": "graded.length", "value": 2.0, "type": "Metric"},
+        {"name": "brevity", "value": 1.0, "type": "Reward"},
+    ]
+
+
+@pytest.mark.parametrize("response, code", [("raise", "REWARD_ERROR"), ("nan", "INVALID_SCORE")])
+def test_a_failed_item_fails_the_batch_naming_it_and_never_sends_a_number(response, code):
+    event = [item("ok-1", "42"), item("bad-7", response), item("ok-2", "43")]
+    status, body = score("graded", event)
+    assert status == 500 and isinstance(body, dict)
+    assert body["failed"] == [{"id": "bad-7", "index": 1, "error_code": code, "error": body["failed"][0]["error"]}]
+    assert "'bad-7'" in body["message"] and "1 of 3 items" in body["message"] and body["error_code"] == code
+
+
+def test_a_fallback_scores_the_failed_item_and_says_so_in_a_metric():
+    event = [item("a", "fine"), item("b", "raise")]
+    status, answer = score("lenient", event)
+    assert status == 200 and not verifier_errors(answer, event)
+    assert [a["aggregate_reward_score"] for a in answer] == [0.5, 0.0]
+    assert {"name": "lenient.error.REWARD_ERROR", "value": 1.0, "type": "Metric"} in answer[1]["metrics_list"]
+
+
+def test_items_without_the_gold_answer_are_a_422_naming_them():
+    event = [item("a", "42", gold=None), item("b", "42", gold=None)]
+    status, body = score("graded", event)
+    assert status == 422 and [f["id"] for f in body["failed"]] == ["a", "b"]
+    assert {f["error_code"] for f in body["failed"]} == {"MISSING_REFERENCE"}
+
+
+@pytest.mark.parametrize("event, words", [
+    ({"id": "1", "messages": []}, ["expected the batch", "got a JSON object"]),
+    ([{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}], ["[0].id"]),
+    ([item("a", "x"), {"id": "b"}], ["[1].messages"]),
+    ([{"id": "a", "messages": [{"role": "user", "content": "q"}]}], ["[0].messages", "assistant", "'user'"]),
+    ({"requestContext": {}, "body": "[]"}, ["API Gateway", "invoked directly"]),
+])
+def test_a_bad_event_names_the_field(event, words):
+    with pytest.raises(ContractError) as caught:
+        NOVA.parse(event)
+    assert all(word in caught.value.message for word in words), caught.value.message
+
+
+def test_builders_round_trip_through_parse_and_read_answer():
+    prompt = Prompt.of("What is the capital of France?", references={"answer": "Paris"})
+    [body] = NOVA.requests(prompt, [Response("Paris"), Response("Lyon", thinking="hmm")])
+    assert NOVA.looks_like(body) and [i["id"] for i in body] == ["sample-0", "sample-1"]
+    samples = NOVA.parse(body).samples
+    assert [s.reference() for s in samples] == ["Paris", "Paris"] and samples[1].thinking == "hmm"
+    assert NOVA.read_answer(200, [{"id": "x", "aggregate_reward_score": 0.5}]).scores == (0.5,)
+    failed = NOVA.read_answer(500, {"message": "boom", "error_code": "TIMEOUT", "failed": []})
+    assert (failed.scores, failed.error_code, failed.reason) == ((), "TIMEOUT", "boom")
+
+
+def test_a_training_line_reads_as_a_prompt_with_its_gold():
+    line = json.loads((EXAMPLES / "nova_training_line.jsonl").read_text())
+    prompt = NOVA.read_line(line)
+    assert prompt.user_text == "Solve: 2x + 5 = 13" and prompt.references["solution"] == "x = 4"
+    assert prompt.references["task_id"] == "algebra_001"
+    [body] = NOVA.requests(prompt, [Response("x = 4")])
+    assert body[0]["metadata"]["reference_answer"] == line["reference_answer"] and body[0]["id"] == "math-001-0"
