@@ -1,0 +1,128 @@
+"""The reward Lambda of an Amazon Nova reinforcement fine-tuning job (Amazon Bedrock, SageMaker AI).
+
+Point the function's handler at `rewardkit.aws.lambda_handler` (the image in deploy/aws/ does).
+It serves the rewards `rewardkit serve` would, configured the same way:
+
+- `REWARDKIT_TARGET`: the module or .py file that defines the rewards (default: the built-in package);
+- `REWARDKIT_REWARD`: the reward to score with (default: the target's only top-level reward);
+- `REWARDKIT_TIMEOUT`, `REWARDKIT_WORKERS`, `REWARDKIT_WORKER_MEMORY_MB`, ...: as for `rewardkit serve`.
+
+The event is the Nova batch (rewardkit/contracts/nova.py says which fields and where the docs are);
+the answer is the list the platform reads, one entry per item, in order. The batch takes the steps
+of the `/rewards/{name}/nova` route (validate, build samples, score through the engine, render), so
+a reward scores the same in the Lambda as over HTTP.
+
+The target is loaded and the worker processes started once per container, on the first
+invocation, and kept while Lambda keeps the container. Sync rewards run in rewardkit's worker
+processes, which need no /dev/shm (Lambda has none, which is why `multiprocessing.Queue` and `Pool`
+fail there): the pool talks to its workers over socket pairs. So an item that overruns its timeout
+is killed and answered TIMEOUT while the rest of the batch is scored. `REWARDKIT_WORKERS` defaults
+to the vCPUs Lambda gives the function (about one per 1,769 MB of memory).
+
+A batch is answered only when every item has a score; otherwise the handler raises
+`BatchFailedError` naming each failed item, and the platform receives the invocation's error (the
+answer has no per-item failure field: see the contract's docstring). A bad event raises
+`InvalidEventError` naming the field. A batch that cannot finish within the invocation's remaining
+time (with a second to spare) raises `BatchFailedError` instead of being cut off by Lambda.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from ._errors import RewardkitError
+
+__all__ = ["lambda_handler", "BatchFailedError", "InvalidEventError"]
+
+log = logging.getLogger("rewardkit")
+
+# Seconds kept back from the invocation's remaining time, to raise a clear error before Lambda stops it.
+DEADLINE_MARGIN = 1.0
+
+
+class InvalidEventError(RewardkitError):
+    """The event is not a Nova reward batch; the message names the field and what was expected."""
+
+
+class BatchFailedError(RewardkitError):
+    """The batch was not scored: some items failed (named in the message), or time ran out."""
+
+
+class _Service:
+    """What one Lambda container keeps between invocations: the rewards, the engine and its event loop."""
+
+    def __init__(self) -> None:
+        import os
+
+        from ._loader import load_registry, resolve_target
+        from ._pool import ProcessEngine
+        from ._engine import InlineEngine, contain_task_exits
+        from ._server import default_reward
+        from ._settings import load_settings
+        from .contracts.nova import CONTRACT
+
+        target = resolve_target(None)
+        self.registry = load_registry(target)
+        name = default_reward(self.registry, os.environ.get("REWARDKIT_REWARD") or None)
+        if name is None:
+            raise RewardkitError("the Lambda scores with one reward and REWARDKIT_REWARD is not set: set it to one "
+                                 f"of {', '.join(self.registry.names())}")
+        self.spec = self.registry.get(name)
+        self.contract = CONTRACT
+        settings = load_settings()
+        self.engine = (ProcessEngine(target, self.registry, settings) if settings.worker_count > 0
+                       else InlineEngine(self.registry, timeout=settings.timeout))
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        contain_task_exits(self.loop)
+        self.loop.run_until_complete(self.engine.start())
+        log.info("rewardkit Lambda: scoring with %r from %s, %s", name, self.registry.source,
+                 f"{settings.worker_count} worker processes" if settings.worker_count > 0 else "in-process")
+
+    def score(self, event: Any, seconds_left: float | None) -> Any:
+        budget = None if seconds_left is None else max(seconds_left - DEADLINE_MARGIN, 0.001)
+        try:
+            status, body = self.loop.run_until_complete(
+                asyncio.wait_for(_score_body(self.contract, self.spec, event, self.engine), budget))
+        except asyncio.TimeoutError:
+            raise BatchFailedError(f"the batch of {len(event) if isinstance(event, list) else '?'} items was not "
+                                   f"scored within the invocation's remaining {seconds_left:.0f} s: raise the "
+                                   "function's Timeout (up to 900 s) or lower the reward's timeout") from None
+        if status == 200:
+            return body
+        message = body.get("message", json.dumps(body)) if isinstance(body, dict) else json.dumps(body)
+        if body.get("failed") if isinstance(body, dict) else False:
+            log.error("batch failed: %s", json.dumps(body["failed"])[:4000])
+            raise BatchFailedError(message)
+        raise InvalidEventError(message)
+
+
+async def _score_body(contract: Any, spec: Any, raw: Any, engine: Any) -> tuple[int, Any]:
+    # TEMPORARY until main's serving layer takes Contract objects: then the route's own function.
+    from ._pipeline import evaluate
+    from .contracts import ContractError
+
+    try:
+        parsed = contract.parse(raw)
+    except ContractError as exc:
+        return exc.status, contract.refusal(exc.status, "INVALID_REQUEST", exc.message)
+    if getattr(spec, "grouped", False):
+        message = contract.refuse_grouped.format(name=spec.name)
+        return 422, contract.refusal(422, "INVALID_REQUEST", message)
+    outcomes = await evaluate(spec, parsed.samples, engine)
+    return contract.render(spec, outcomes, parsed)
+
+
+_service: _Service | None = None
+
+
+def lambda_handler(event: Any, context: Any = None) -> Any:
+    """Score a Nova RFT batch: the list of `{id, aggregate_reward_score, metrics_list}` the platform reads."""
+    global _service
+    if _service is None:
+        _service = _Service()
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return _service.score(event, remaining() / 1000 if callable(remaining) else None)

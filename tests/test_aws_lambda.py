@@ -1,0 +1,144 @@
+"""rewardkit.aws.lambda_handler, run as Lambda runs it: under the real runtime interface client.
+
+The Lambda Python base image (deploy/aws/Dockerfile) starts `awslambdaric` with the handler named in
+CMD; here the same client runs in a fresh process against a local Runtime API (tests/lambda_runtime_api.py),
+configured only by environment variables, as the function would be. Where this machine allows it, the
+runtime runs with a read-only /dev/shm in a mount namespace of its own: Lambda has no usable /dev/shm,
+which is what breaks `multiprocessing.Queue` and `Pool` there, and rewardkit's worker pool must work
+without it.
+
+Events are shaped as the platform sends them: a bare list of {id, messages, metadata.reference_answer}
+(https://docs.aws.amazon.com/bedrock/latest/userguide/reward-functions.html, "Input structure"; the Nova
+Forge SDK's verifier invokes the function with that list as the payload: aws/nova-forge-sdk
+src/amzn_nova_customization_sdk/util/reward_verifier.py).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from .conftest import REPO, contract_example
+from .lambda_runtime_api import RuntimeAPI
+from .served import TAG_VARIABLE, wait_gone
+from .test_contract_nova import item, verifier_errors
+
+pytest.importorskip("awslambdaric")
+
+HANDLER = "rewardkit.aws.lambda_handler"
+REWARDS = str(REPO / "tests" / "nova_rewards.py")
+
+
+def _no_shm_prefix() -> list[str]:
+    """A command prefix that runs the rest with /dev/shm read-only (a mount namespace of its own), or []."""
+    if not shutil.which("unshare"):
+        return []
+    probe = subprocess.run(["unshare", "-rm", "sh", "-c", "mount -t tmpfs -o ro tmpfs /dev/shm && ! touch /dev/shm/x"],
+                           capture_output=True)
+    if probe.returncode != 0:
+        return []
+    return ["unshare", "-rm", "sh", "-c", 'mount -t tmpfs -o ro tmpfs /dev/shm && exec "$@"', "sh"]
+
+
+NO_SHM = _no_shm_prefix()
+
+
+class Function:
+    """One Lambda container: the runtime process, its Runtime API, what it printed."""
+
+    def __init__(self, api: RuntimeAPI, process: subprocess.Popen, log: Path) -> None:
+        self.api, self.process, self.log = api, process, log
+
+    def invoke(self, event: Any, timeout: float = 60.0) -> Any:
+        return self.api.invoke(event, timeout)
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+
+@pytest.fixture(scope="module")
+def function() -> Iterator[Function]:
+    yield from _function({"REWARDKIT_TARGET": REWARDS, "REWARDKIT_REWARD": "graded", "REWARDKIT_WORKERS": "2"})
+
+
+def _function(env: dict[str, str]) -> Iterator[Function]:
+    api = RuntimeAPI()
+    tag = uuid.uuid4().hex
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("REWARDKIT_")}
+    environ.update(env, AWS_LAMBDA_RUNTIME_API=api.address, AWS_LAMBDA_FUNCTION_NAME="SageMaker-reward",
+                   AWS_LAMBDA_FUNCTION_MEMORY_SIZE="3538", **{TAG_VARIABLE: tag})
+    with tempfile.TemporaryDirectory(prefix="rewardkit-lambda-") as folder:
+        log = Path(folder) / "output.log"
+        with open(log, "w") as output:
+            process = subprocess.Popen([*NO_SHM, sys.executable, "-m", "awslambdaric", HANDLER], env=environ,
+                                       cwd=folder, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            yield Function(api, process, log)
+        finally:
+            os.killpg(process.pid, signal.SIGKILL)  # Lambda freezes, then kills the container: no goodbye
+            process.wait()
+            api.close()
+            left = wait_gone(tag)
+            for pid in left:
+                os.kill(pid, signal.SIGKILL)
+            assert not left, f"processes left behind by the function: {left}"
+
+
+def test_the_sandbox_is_like_lambda_where_it_can_be():
+    if not NO_SHM:
+        pytest.skip("this machine cannot make a mount namespace with a read-only /dev/shm")
+    check = subprocess.run([*NO_SHM, sys.executable, "-c", "import multiprocessing; multiprocessing.Queue()"],
+                           capture_output=True, text=True)
+    assert check.returncode != 0 and "Read-only file system" in check.stderr
+
+
+def test_a_batch_is_scored_in_order_with_its_metrics(function):
+    event = [item("a-1", "6 x 7 = 42"), item("a-2", "41"), item("a-3", "It is 42.", gold={"answer": "42"})]
+    result = function.invoke(event)
+    assert result.ok, (result.body, function.output())
+    assert not verifier_errors(result.body, event)
+    assert [r["aggregate_reward_score"] for r in result.body] == [1.0, 0.0, 1.0]
+    assert result.body[0]["metrics_list"] == [{"name": "graded", "value": 1.0, "type": "Reward"},
+                                              {"name": "graded.length", "value": 10.0, "type": "Metric"}]
+
+
+def test_the_documented_example_event_is_scored(function):
+    event = contract_example("nova_request.json")
+    result = function.invoke(event)
+    assert result.ok and [r["id"] for r in result.body] == ["123", "124", "125"]
+
+
+def test_a_failing_item_fails_the_invocation_naming_it(function):
+    result = function.invoke([item("fine", "42"), item("boom-3", "raise"), item("odd-4", "nan")])
+    assert not result.ok and result.body["errorType"] == "BatchFailedError"
+    message = result.body["errorMessage"]
+    assert "2 of 3 items" in message and "'boom-3'" in message and "REWARD_ERROR" in message
+    assert "'odd-4'" in message and "INVALID_SCORE" in message and "'fine'" not in message
+
+
+def test_a_hanging_item_times_out_alone_and_the_function_goes_on(function):
+    result = function.invoke([item("slow", "hang"), item("quick", "42")], timeout=60)
+    assert not result.ok and "'slow'" in result.body["errorMessage"] and "TIMEOUT" in result.body["errorMessage"]
+    assert "'quick'" not in result.body["errorMessage"]
+    again = function.invoke([item("next", "42")])
+    assert again.ok and again.body[0]["aggregate_reward_score"] == 1.0
+
+
+@pytest.mark.parametrize("event, words", [
+    ({"id": "1", "messages": []}, ["expected the batch", "JSON object"]),
+    ([{"id": "a", "messages": [{"role": "user", "content": "q"}]}], ["[0].messages", "assistant"]),
+    ([item("a", "42"), {"id": "b", "messages": "hello"}], ["[1].messages"]),
+])
+def test_a_bad_event_fails_naming_the_field(function, event, words):
+    result = function.invoke(event)
+    assert not result.ok and result.body["errorType"] == "InvalidEventError"
+    assert all(word in result.body["errorMessage"] for word in words), result.body["errorMessage"]
