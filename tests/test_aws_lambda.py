@@ -142,3 +142,46 @@ def test_a_bad_event_fails_naming_the_field(function, event, words):
     result = function.invoke(event)
     assert not result.ok and result.body["errorType"] == "InvalidEventError"
     assert all(word in result.body["errorMessage"] for word in words), result.body["errorMessage"]
+
+
+def _cloudformation(path: Path) -> dict[str, Any]:
+    """The template as CloudFormation reads it: its short-form intrinsics (!Ref, !GetAtt...) as {"Fn::...": ...}."""
+    yaml = pytest.importorskip("yaml")
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def intrinsic(loader: Any, suffix: str, node: Any) -> dict[str, Any]:
+        value = (loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode) else
+                 loader.construct_sequence(node, deep=True) if isinstance(node, yaml.SequenceNode) else
+                 loader.construct_mapping(node, deep=True))
+        if suffix == "GetAtt" and isinstance(value, str):
+            value = value.split(".", 1)
+        return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
+
+    Loader.add_multi_constructor("!", intrinsic)
+    return yaml.load(path.read_text(), Loader=Loader)
+
+
+def test_the_template_deploys_the_handler_that_exists_with_the_settings_the_platform_needs():
+    import importlib
+
+    from rewardkit._settings import ENVIRONMENT
+
+    template = _cloudformation(REPO / "deploy" / "aws" / "template.yaml")
+    function = template["Resources"]["RewardFunction"]["Properties"]
+    [handler] = function["ImageConfig"]["Command"]
+    dockerfile = (REPO / "deploy" / "aws" / "Dockerfile").read_text()
+    assert handler == HANDLER and f'CMD ["{HANDLER}"]' in dockerfile
+    module, name = handler.rsplit(".", 1)
+    assert callable(getattr(importlib.import_module(module), name))
+    assert "FROM public.ecr.aws/lambda/python:3.11" in dockerfile
+    # Every variable the template sets is one rewardkit reads.
+    assert set(function["Environment"]["Variables"]) <= {"REWARDKIT_TARGET", "REWARDKIT_REWARD", *ENVIRONMENT.values()}
+    parameters = template["Parameters"]
+    assert "SageMaker" in parameters["FunctionName"]["Default"]  # HyperPod invokes only *SageMaker* functions
+    assert parameters["Timeout"]["MaxValue"] == 900 and parameters["Timeout"]["Default"] > 3  # 15 min; not 3 s
+    assert function["PackageType"] == "Image" and function["Role"] == {"Fn::GetAtt": ["RewardFunctionRole", "Arn"]}
+    [grant] = template["Resources"]["InvokeRewardFunctionPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert grant["Action"] == "lambda:InvokeFunction" and grant["Resource"] == {"Fn::GetAtt": ["RewardFunction", "Arn"]}
+    assert template["Outputs"]["RewardLambdaArn"]["Value"] == {"Fn::GetAtt": ["RewardFunction", "Arn"]}
