@@ -70,8 +70,8 @@ def function() -> Iterator[Function]:
     yield from _function({"REWARDKIT_TARGET": REWARDS, "REWARDKIT_REWARD": "graded", "REWARDKIT_WORKERS": "2"})
 
 
-def _function(env: dict[str, str]) -> Iterator[Function]:
-    api = RuntimeAPI()
+def _function(env: dict[str, str], function_timeout: float = 60.0) -> Iterator[Function]:
+    api = RuntimeAPI(function_timeout)
     tag = uuid.uuid4().hex
     environ = {k: v for k, v in os.environ.items() if not k.startswith("REWARDKIT_")}
     environ.update(env, AWS_LAMBDA_RUNTIME_API=api.address, AWS_LAMBDA_FUNCTION_NAME="SageMaker-reward",
@@ -142,6 +142,16 @@ def test_a_bad_event_fails_naming_the_field(function, event, words):
     result = function.invoke(event)
     assert not result.ok and result.body["errorType"] == "InvalidEventError"
     assert all(word in result.body["errorMessage"] for word in words), result.body["errorMessage"]
+
+
+def test_a_batch_that_would_outlast_the_invocation_fails_before_lambda_cuts_it_off():
+    # A 3 s function, an item allowed 2 s: with a second kept back, the batch must end after about 2 s.
+    for short in _function({"REWARDKIT_TARGET": REWARDS, "REWARDKIT_REWARD": "graded", "REWARDKIT_WORKERS": "1"},
+                           function_timeout=3.0):
+        result = short.invoke([item("slow", "hang")], timeout=30)
+        assert not result.ok and result.body["errorType"] == "BatchFailedError", result.body
+        assert "remaining" in result.body["errorMessage"] and "Timeout" in result.body["errorMessage"]
+        assert short.invoke([item("next", "42")]).ok  # the container still serves
 
 
 def _cloudformation(path: Path) -> dict[str, Any]:
