@@ -41,6 +41,7 @@ log = logging.getLogger("rewardkit")
 
 # Seconds kept back from the invocation's remaining time, to raise a clear error before Lambda stops it.
 DEADLINE_MARGIN = 1.0
+UNBOUNDED = 1 << 30
 
 
 class InvalidEventError(RewardkitError):
@@ -60,7 +61,7 @@ class _Service:
         from ._loader import load_registry, resolve_target
         from ._pool import ProcessEngine
         from ._engine import InlineEngine, contain_task_exits
-        from ._server import default_reward
+        from ._registry import default_reward
         from ._settings import load_settings
         from .contracts.nova import CONTRACT
 
@@ -72,7 +73,9 @@ class _Service:
                                  f"of {', '.join(self.registry.names())}")
         self.spec = self.registry.get(name)
         self.contract = CONTRACT
-        settings = load_settings()
+        # One invocation at a time per container, and the batch is all of it: no queue bound (the HTTP
+        # server's 503 for a busy instance) unless REWARDKIT_MAX_QUEUE asks for one.
+        settings = load_settings(None if os.environ.get("REWARDKIT_MAX_QUEUE", "").strip() else {"max_queue": UNBOUNDED})
         self.engine = (ProcessEngine(target, self.registry, settings) if settings.worker_count > 0
                        else InlineEngine(self.registry, timeout=settings.timeout))
         self.loop = asyncio.new_event_loop()
@@ -83,37 +86,24 @@ class _Service:
                  f"{settings.worker_count} worker processes" if settings.worker_count > 0 else "in-process")
 
     def score(self, event: Any, seconds_left: float | None) -> Any:
+        """The answer to `event`, taking the steps of the `/rewards/{name}/nova` route (`_answer.answer`)."""
+        from ._answer import answer
+        from ._http import HTTPProblem
+
         budget = None if seconds_left is None else max(seconds_left - DEADLINE_MARGIN, 0.001)
         try:
-            status, body = self.loop.run_until_complete(
-                asyncio.wait_for(_score_body(self.contract, self.spec, event, self.engine), budget))
+            status, body, _ = self.loop.run_until_complete(
+                asyncio.wait_for(answer(self.contract, self.spec, event, self.engine), budget))
         except asyncio.TimeoutError:
             raise BatchFailedError(f"the batch of {len(event) if isinstance(event, list) else '?'} items was not "
                                    f"scored within the invocation's remaining {seconds_left:.0f} s: raise the "
                                    "function's Timeout (up to 900 s) or lower the reward's timeout") from None
+        except HTTPProblem as exc:  # refused before scoring: the event, or a grouped reward
+            raise InvalidEventError(exc.message) from None
         if status == 200:
             return body
-        message = body.get("message", json.dumps(body)) if isinstance(body, dict) else json.dumps(body)
-        if body.get("failed") if isinstance(body, dict) else False:
-            log.error("batch failed: %s", json.dumps(body["failed"])[:4000])
-            raise BatchFailedError(message)
-        raise InvalidEventError(message)
-
-
-async def _score_body(contract: Any, spec: Any, raw: Any, engine: Any) -> tuple[int, Any]:
-    # TEMPORARY until main's serving layer takes Contract objects: then the route's own function.
-    from ._pipeline import evaluate
-    from .contracts import ContractError
-
-    try:
-        parsed = contract.parse(raw)
-    except ContractError as exc:
-        return exc.status, contract.refusal(exc.status, "INVALID_REQUEST", exc.message)
-    if getattr(spec, "grouped", False):
-        message = contract.refuse_grouped.format(name=spec.name)
-        return 422, contract.refusal(422, "INVALID_REQUEST", message)
-    outcomes = await evaluate(spec, parsed.samples, engine)
-    return contract.render(spec, outcomes, parsed)
+        log.error("batch failed: %s", json.dumps(body.get("failed"))[:4000])
+        raise BatchFailedError(body.get("message") or json.dumps(body)[:1000])
 
 
 _service: _Service | None = None

@@ -16,6 +16,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from rewardkit._engine import InlineEngine
@@ -168,3 +169,54 @@ def test_a_training_line_reads_as_a_prompt_with_its_gold():
     assert prompt.references["task_id"] == "algebra_001"
     [body] = NOVA.requests(prompt, [Response("x = 4")])
     assert body[0]["metadata"]["reference_answer"] == line["reference_answer"] and body[0]["id"] == "math-001-0"
+
+
+# ---- through a real `rewardkit serve` ------------------------------------------------
+
+@pytest.fixture(scope="module")
+def server():
+    from .served import serve
+
+    with serve([REWARDS, "--reward", "graded", "--workers", "2"]) as served:
+        yield served
+
+
+def post(server, path: str, body: Any) -> httpx.Response:
+    return httpx.post(server.url + path, json=body, timeout=60)
+
+
+@pytest.mark.parametrize("path", ["/nova", "/rewards/graded/nova"])
+def test_served_routes_score_a_batch_in_order(server, path):
+    event = [item("x-1", "It is 42."), item("x-2", "It is 41."), item("x-3", "42", gold={"answer": "42"})]
+    answer = post(server, path, event)
+    assert answer.status_code == 200, answer.text
+    assert not verifier_errors(answer.json(), event)
+    assert [a["aggregate_reward_score"] for a in answer.json()] == [1.0, 0.0, 1.0]
+
+
+def test_served_composite_reports_its_components(server):
+    answer = post(server, "/rewards/graded_and_brief/nova", [item("c", "42")])
+    assert answer.status_code == 200
+    names = [(m["name"], m["type"]) for m in answer.json()[0]["metrics_list"]]
+    assert names == [("graded_and_brief", "Reward"), ("graded", "Reward"), ("graded.length", "Metric"),
+                     ("brevity", "Reward")]
+
+
+def test_served_failures_name_the_items_and_a_hang_costs_only_its_own_item(server):
+    answer = post(server, "/nova", [item("ok", "42"), item("stuck", "hang"), item("bad", "raise")])
+    assert answer.status_code == 500
+    failed = {f["id"]: f["error_code"] for f in answer.json()["failed"]}
+    assert failed == {"stuck": "TIMEOUT", "bad": "REWARD_ERROR"}
+    assert "2 of 3 items" in answer.json()["message"]
+    again = post(server, "/nova", [item("after", "42")])  # the worker that hung was replaced
+    assert again.status_code == 200 and again.json()[0]["aggregate_reward_score"] == 1.0
+
+
+def test_served_bad_body_is_a_422_naming_the_field(server):
+    answer = post(server, "/nova", [item("a", "42"), {"id": "b", "messages": [{"role": "user", "content": "q"}]}])
+    assert answer.status_code == 422 and "[1].messages" in answer.text and "assistant" in answer.text
+
+
+def test_served_grouped_reward_is_refused_with_the_reason(server):
+    answer = post(server, "/rewards/ranked/nova", [item("a", "42"), item("b", "41")])
+    assert answer.status_code == 422 and "grouped" in answer.text and "one prompt" in answer.text

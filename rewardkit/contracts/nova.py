@@ -51,7 +51,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 from .._invoke import MISSING_REFERENCE, Outcome
 from .._registry import AnySpec
 from .._sample import Message, Metadata, Sample, ToolCall
-from .base import Answer, Contract, ContractError, OpenAPIEntry, Parsed, Prompt, Response, content_text, json_arguments
+from .base import (SCHEMA_REF, Answer, Contract, ContractError, ErrorResponse, OpenAPIEntry, Parsed, Prompt, Response,
+                   content_text, json_arguments)
 
 # The roles of the sampled turn: the docs' LLM-judge example Lambda also accepts "nova_assistant".
 ASSISTANT_ROLES = ("assistant", "nova_assistant")
@@ -220,8 +221,11 @@ class NovaContract(Contract):
     default_route = "/nova"
     refuse_grouped = ("reward {name!r} is grouped: it scores the responses of one prompt together, and a Nova "
                       "RFT batch is not promised to hold one prompt's responses; serve a per-response reward")
+    recognised_by = "is a JSON list of items with 'id' and 'messages'"
+    # A Nova line has DashScope's 'messages' too: it is told apart by its 'reference_answer'.
     dataset_key = "reference_answer"
-    dataset_schema = "nova_dataset.schema.json"
+    dataset_schema = "nova.schema.json"
+    reasons_in_answers = False  # scores and metrics only
 
     # ---- serving --------------------------------------------------------------
 
@@ -290,19 +294,30 @@ class NovaContract(Contract):
 
     @staticmethod
     def _line(prompt: Prompt) -> dict[str, Any]:
+        """The training line of a prompt: the gold as `reference_answer` (the references, when there is no
+        ground truth), other references as the line's own keys."""
         line: dict[str, Any] = {"messages": [dict(m) for m in prompt.messages]}
         if prompt.ground_truth is not None:
+            line.update({k: v for k, v in prompt.references.items() if k not in _ITEM_KEYS})
             line["reference_answer"] = prompt.ground_truth
         elif prompt.references:
             line["reference_answer"] = dict(prompt.references)
         return line
 
     def read_answer(self, status: int, body: Any) -> Answer:
-        if status == 200 and isinstance(body, list):
-            return Answer(scores=tuple(float(entry["aggregate_reward_score"]) for entry in body))
-        if isinstance(body, Mapping):
-            return Answer(error_code=body.get("error_code"), reason=body.get("message"))
-        return Answer(error_code="INVALID_ANSWER", reason=f"HTTP {status}: {json.dumps(body)[:200]}")
+        if status != 200 or not isinstance(body, list):
+            if not isinstance(body, Mapping):
+                return Answer((), f"HTTP_{status}", None)
+            return Answer((), body.get("error_code") or f"HTTP_{status}", body.get("message"))
+        try:
+            scores = tuple(float(entry["aggregate_reward_score"]) for entry in body)
+            metrics = [m for entry in body for m in entry.get("metrics_list") or ()]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            return Answer((), "BAD_ANSWER", f"the answer does not match the {self.title} contract "
+                          f"({type(exc).__name__}: {exc}): {json.dumps(body)[:300]}")
+        codes = [str(m["name"]).rsplit(".error.", 1)[1] for m in metrics
+                 if isinstance(m, Mapping) and ".error." in str(m.get("name"))]
+        return Answer(scores, codes[0] if codes else None, None)
 
     def read_line(self, line: Mapping[str, Any]) -> Prompt:
         truth, references = gold(line)
@@ -310,23 +325,17 @@ class NovaContract(Contract):
         return Prompt(messages=messages, references=references, ground_truth=truth, line=dict(line))
 
     def openapi(self) -> OpenAPIEntry:
-        example = [{"id": "123", "messages": [{"role": "user", "content": "What is 6 x 7?"},
-                                              {"role": "assistant", "content": "The answer is 42."}],
-                    "metadata": {"reference_answer": {"answer": "42"}}}]
         return OpenAPIEntry(
-            tag="Amazon Nova RFT (Bedrock, SageMaker AI)",
-            models=(NovaItem, NovaResult, NovaError),
-            body={"required": True, "content": {"application/json": {
-                "schema": {"type": "array", "items": {"$ref": "#/components/schemas/NovaItem"}},
-                "example": example}}},
+            tag="Amazon Nova RFT",
+            models=(NovaItem,),
+            body={"type": "array", "items": {"$ref": SCHEMA_REF.format(model="NovaItem")}},
             responses={
-                200: {"description": "One entry per item, in the order received",
-                      "content": {"application/json": {"schema": {
-                          "type": "array", "items": {"$ref": "#/components/schemas/NovaResult"}}}}},
-                422: {"description": "The body is not a Nova batch, or items lack the gold answer the reward needs",
-                      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NovaError"}}}},
-                500: {"description": "The reward failed on some items and declares no fallback: `failed` names them",
-                      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NovaError"}}}},
+                200: {"model": list[NovaResult], "description": "One entry per item, in the order received"},
+                500: {"model": NovaError, "description": "The reward failed on some items and declares no "
+                      "fallback: `failed` names them, and no item is answered"},
+                422: {"model": Union[ErrorResponse, NovaError], "description": "The body is not a Nova batch "
+                      "(ErrorResponse), or items lack the gold answer the reward requires (NovaError)"},
+                **{code: {"model": ErrorResponse} for code in (400, 404, 413, 499, 503)},
             },
         )
 
