@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -220,3 +221,49 @@ def test_served_bad_body_is_a_422_naming_the_field(server):
 def test_served_grouped_reward_is_refused_with_the_reason(server):
     answer = post(server, "/rewards/ranked/nova", [item("a", "42"), item("b", "41")])
     assert answer.status_code == 422 and "grouped" in answer.text and "one prompt" in answer.text
+
+
+def test_registered_among_the_builtin_contracts():
+    from rewardkit.contracts import get, registered
+
+    assert get("nova") is NOVA and NOVA in registered()
+
+
+def test_served_rewards_list_and_openapi_show_the_nova_routes(server):
+    listed = httpx.get(server.url + "/rewards").json()
+    graded = next(r for r in listed["rewards"] if r["name"] == "graded")
+    assert graded["routes"]["nova"] == "/rewards/graded/nova"
+    schema = httpx.get(server.url + "/openapi.json").json()
+    assert {"/rewards/{name}/nova", "/nova"} <= set(schema["paths"])
+    body = schema["paths"]["/nova"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"type": "array", "items": {"$ref": "#/components/schemas/NovaItem"}}
+    assert "NovaItem" in schema["components"]["schemas"]
+
+
+def test_validate_data_checks_nova_lines_and_names_each_problem(tmp_path):
+    from .served import rewardkit_command
+
+    good = EXAMPLES / "nova_training_line.jsonl"
+    bad = tmp_path / "train.jsonl"
+    bad.write_text("\n".join(json.dumps(line) for line in [
+        {"messages": [{"role": "user", "content": "Hi"}, {"role": "system", "content": "late"}], "reference_answer": "x"},
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": "parts"}]}]},
+    ]) + "\n")
+    ok = subprocess.run([*rewardkit_command(), "validate-data", "--platform", "nova", str(good)],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    done = subprocess.run([*rewardkit_command(), "validate-data", "--platform", "nova", str(bad)],
+                          capture_output=True, text=True)
+    assert done.returncode == 1
+    assert f"{bad}:1: messages[1]: a system message may only be the first message" in done.stdout
+    assert f"{bad}:2: messages[0].content: expected non-blank text" in done.stdout
+    assert f'{bad}:2: reference_answer: missing required field "reference_answer"' in done.stdout
+
+
+def test_training_lines_are_told_apart_from_dashscope_lines():
+    from rewardkit._training import detect_format
+
+    nova_line = json.loads((EXAMPLES / "nova_training_line.jsonl").read_text())
+    dashscope_line = json.loads((EXAMPLES / "dashscope_training_line.jsonl").read_text())
+    assert detect_format(nova_line, "here").name == "nova"
+    assert detect_format(dashscope_line, "here").name == "dashscope"
