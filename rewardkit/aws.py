@@ -73,6 +73,8 @@ class _Service:
                                  f"of {', '.join(self.registry.names())}")
         self.spec = self.registry.get(name)
         self.contract = CONTRACT
+        if self.spec.grouped:  # every batch would be refused: say so once, as the function starts
+            raise RewardkitError(CONTRACT.refuse_grouped.format(name=name))
         # One invocation at a time per container, and the batch is all of it: no queue bound (the HTTP
         # server's 503 for a busy instance) unless REWARDKIT_MAX_QUEUE asks for one.
         settings = load_settings(None if os.environ.get("REWARDKIT_MAX_QUEUE", "").strip() else {"max_queue": UNBOUNDED})

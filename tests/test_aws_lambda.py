@@ -195,3 +195,21 @@ def test_the_template_deploys_the_handler_that_exists_with_the_settings_the_plat
     [grant] = template["Resources"]["InvokeRewardFunctionPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert grant["Action"] == "lambda:InvokeFunction" and grant["Resource"] == {"Fn::GetAtt": ["RewardFunction", "Arn"]}
     assert template["Outputs"]["RewardLambdaArn"]["Value"] == {"Fn::GetAtt": ["RewardFunction", "Arn"]}
+
+
+@pytest.mark.parametrize("reward, words", [
+    (None, ["REWARDKIT_REWARD is not set", "graded", "lenient"]),
+    ("ranked", ["'ranked' is grouped", "one prompt"]),
+])
+def test_a_function_that_cannot_score_says_why_on_every_invocation(monkeypatch, reward, words):
+    import rewardkit.aws
+    from rewardkit import RewardkitError
+
+    monkeypatch.setenv("REWARDKIT_TARGET", REWARDS)
+    monkeypatch.delenv("REWARDKIT_REWARD", raising=False)
+    if reward:
+        monkeypatch.setenv("REWARDKIT_REWARD", reward)
+    for _ in range(2):
+        with pytest.raises(RewardkitError) as caught:
+            rewardkit.aws.lambda_handler([item("a", "42")], None)
+        assert all(word in str(caught.value) for word in words), str(caught.value)

@@ -115,6 +115,12 @@ def test_metrics_list_has_components_as_rewards_and_score_metrics_as_metrics():
     ]
 
 
+def test_each_id_is_answered_as_it_came():
+    event = [item("text-id", "42"), {**item("x", "42"), "id": 17}]
+    status, answer = score("brevity", event)
+    assert status == 200 and [a["id"] for a in answer] == ["text-id", 17]
+
+
 @pytest.mark.parametrize("response, code", [("raise", "REWARD_ERROR"), ("nan", "INVALID_SCORE")])
 def test_a_failed_item_fails_the_batch_naming_it_and_never_sends_a_number(response, code):
     event = [item("ok-1", "42"), item("bad-7", response), item("ok-2", "43")]
@@ -267,3 +273,15 @@ def test_training_lines_are_told_apart_from_dashscope_lines():
     dashscope_line = json.loads((EXAMPLES / "dashscope_training_line.jsonl").read_text())
     assert detect_format(nova_line, "here").name == "nova"
     assert detect_format(dashscope_line, "here").name == "dashscope"
+
+
+def test_the_names_rewardkit_emits_are_the_documented_ones():
+    from rewardkit.contracts.nova import NovaResult
+
+    section = (EXAMPLES / "CONTRACTS.md").read_text().split("## D. ")[1]
+    status, answer = score("graded_and_brief", [item("a", "42")])
+    emitted = {key for entry in answer for key in entry} | {key for m in answer[0]["metrics_list"] for key in m}
+    emitted |= {m["type"] for m in answer[0]["metrics_list"]}
+    assert status == 200 and all(f'"{name}"' in section for name in emitted), emitted
+    for entry in example("nova_response.json"):
+        NovaResult.model_validate(entry)

@@ -98,7 +98,7 @@ class NovaItem(_Open):
     @field_validator("id", mode="before")
     @classmethod
     def _id_text(cls, value: Any) -> Any:
-        # The docs say string; a numeric id is still an id, and it is echoed back as text.
+        # The docs say string; a numeric id is still an id (the answer echoes it as it came).
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
@@ -256,8 +256,9 @@ class NovaContract(Contract):
             status = 422 if all(f["error_code"] == MISSING_REFERENCE for f in failed) else 500
             return status, {"message": failure_message(spec.name, failed, len(outcomes)),
                             "error_code": failed[0]["error_code"], "failed": failed}
-        return 200, [{"id": sample.metadata.sample_id, "aggregate_reward_score": outcome.score.value,
-                      "metrics_list": metrics_list(outcome)}
+        # Each id goes back as it came (the docs' ids are strings; a number is answered as that number).
+        return 200, [{"id": sample.raw["id"] if sample.raw else sample.metadata.sample_id,
+                      "aggregate_reward_score": outcome.score.value, "metrics_list": metrics_list(outcome)}
                      for sample, outcome in zip(parsed.samples, outcomes) if outcome.score is not None]
 
     def refusal(self, status: int, code: str, message: str) -> Any:
