@@ -285,3 +285,11 @@ def test_the_names_rewardkit_emits_are_the_documented_ones():
     assert status == 200 and all(f'"{name}"' in section for name in emitted), emitted
     for entry in example("nova_response.json"):
         NovaResult.model_validate(entry)
+
+
+def test_a_body_posted_to_the_wrong_contracts_route_is_told_where_it_goes(server):
+    nova_to_vertex = post(server, "/rewards/graded", [item("a", "42")])
+    assert nova_to_vertex.status_code == 422 and "post it to /rewards/graded/nova" in nova_to_vertex.text
+    vertex_body = json.loads((EXAMPLES / "vertex_request.json").read_text())
+    vertex_to_nova = post(server, "/rewards/graded/nova", vertex_body)
+    assert vertex_to_nova.status_code == 422 and "post it to /rewards/graded" in vertex_to_nova.text

@@ -216,7 +216,7 @@ def failure_message(reward: str, failed: Sequence[Mapping[str, Any]], total: int
 
 class NovaContract(Contract):
     name = "nova"
-    title = "Amazon Nova RFT reward Lambda"
+    title = "Nova RFT reward Lambda"  # "a Nova ... body", in messages
     suffix = "/nova"
     default_route = "/nova"
     refuse_grouped = ("reward {name!r} is grouped: it scores the responses of one prompt together, and a Nova "
