@@ -251,7 +251,7 @@ def test_command_is_exec_form_rewardkit_serve_configured_by_environment(stages):
     # Exec form: no /bin/sh -c in between, so SIGTERM reaches the server process itself.
     assert cmd[0].exec_form() == ["rewardkit", "serve"], f"CMD {cmd[0].args}: use the JSON form [\"rewardkit\", \"serve\"]"
     scripts = pyproject()["project"]["scripts"]
-    assert scripts["rewardkit"] == "rewardkit._cli.main:main"
+    assert scripts["rewardkit"] == "rewardkit._cli:main"
     env: dict[str, str] = {}
     for instruction in runtime.all("ENV"):
         env.update(env_pairs(instruction, env))
