@@ -58,9 +58,9 @@ class _Service:
     def __init__(self) -> None:
         import os
 
+        from ._engine.inline import InlineEngine, contain_task_exits
+        from ._engine.pool import ProcessEngine
         from ._loader import load_registry, resolve_target
-        from ._pool import ProcessEngine
-        from ._engine import InlineEngine, contain_task_exits
         from ._registry import default_reward
         from ._settings import load_settings
         from .contracts.nova import CONTRACT
@@ -89,8 +89,8 @@ class _Service:
 
     def score(self, event: Any, seconds_left: float | None) -> Any:
         """The answer to `event`, taking the steps of the `/rewards/{name}/nova` route (`_answer.answer`)."""
-        from ._answer import answer
-        from ._http import HTTPProblem
+        from ._serving.answer import answer
+        from ._serving.http import HTTPProblem
 
         budget = None if seconds_left is None else max(seconds_left - DEADLINE_MARGIN, 0.001)
         try:

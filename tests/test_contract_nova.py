@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-from rewardkit._engine import InlineEngine
+from rewardkit._engine.inline import InlineEngine
 from rewardkit._loader import load_registry
-from rewardkit._pipeline import evaluate
+from rewardkit._engine.pipeline import evaluate
 from rewardkit.contracts import ContractError, Prompt, Response
 from rewardkit.contracts.nova import CONTRACT as NOVA
 
@@ -267,7 +267,7 @@ def test_validate_data_checks_nova_lines_and_names_each_problem(tmp_path):
 
 
 def test_training_lines_are_told_apart_from_dashscope_lines():
-    from rewardkit._training import detect_format
+    from rewardkit._harness.training import detect_format
 
     nova_line = json.loads((EXAMPLES / "nova_training_line.jsonl").read_text())
     dashscope_line = json.loads((EXAMPLES / "dashscope_training_line.jsonl").read_text())

@@ -48,7 +48,7 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
-from .._invoke import MISSING_REFERENCE, Outcome
+from .._outcome import MISSING_REFERENCE, Outcome
 from .._registry import AnySpec
 from .._sample import Message, Metadata, Sample, ToolCall
 from .base import (SCHEMA_REF, Answer, Contract, ContractError, ErrorResponse, OpenAPIEntry, Parsed, Prompt, Response,
