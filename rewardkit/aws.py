@@ -77,7 +77,8 @@ class _Service:
             raise RewardkitError(CONTRACT.refuse_grouped.format(name=name))
         # One invocation at a time per container, and the batch is all of it: no queue bound (the HTTP
         # server's 503 for a busy instance) unless REWARDKIT_MAX_QUEUE asks for one.
-        settings = load_settings(None if os.environ.get("REWARDKIT_MAX_QUEUE", "").strip() else {"max_queue": UNBOUNDED})
+        queue_bound_set = bool(os.environ.get("REWARDKIT_MAX_QUEUE", "").strip())
+        settings = load_settings(None if queue_bound_set else {"max_queue": UNBOUNDED})
         self.engine = (ProcessEngine(target, self.registry, settings) if settings.worker_count > 0
                        else InlineEngine(self.registry, timeout=settings.timeout))
         self.loop = asyncio.new_event_loop()

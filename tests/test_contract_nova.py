@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from rewardkit._engine.inline import InlineEngine
-from rewardkit._loader import load_registry
 from rewardkit._engine.pipeline import evaluate
+from rewardkit._loader import load_registry
 from rewardkit.contracts import ContractError, Prompt, Response
 from rewardkit.contracts.nova import CONTRACT as NOVA
 
@@ -252,7 +252,8 @@ def test_validate_data_checks_nova_lines_and_names_each_problem(tmp_path):
     good = EXAMPLES / "nova_training_line.jsonl"
     bad = tmp_path / "train.jsonl"
     bad.write_text("\n".join(json.dumps(line) for line in [
-        {"messages": [{"role": "user", "content": "Hi"}, {"role": "system", "content": "late"}], "reference_answer": "x"},
+        {"messages": [{"role": "user", "content": "Hi"}, {"role": "system", "content": "late"}],
+         "reference_answer": "x"},
         {"messages": [{"role": "user", "content": [{"type": "text", "text": "parts"}]}]},
     ]) + "\n")
     ok = subprocess.run([*rewardkit_command(), "validate-data", "--platform", "nova", str(good)],

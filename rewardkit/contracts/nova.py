@@ -51,8 +51,19 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 from .._outcome import MISSING_REFERENCE, Outcome
 from .._registry import AnySpec
 from .._sample import Message, Metadata, Sample, ToolCall
-from .base import (SCHEMA_REF, Answer, Contract, ContractError, ErrorResponse, OpenAPIEntry, Parsed, Prompt, Response,
-                   content_text, json_arguments)
+from .base import (
+    SCHEMA_REF,
+    Answer,
+    Contract,
+    ContractError,
+    ErrorResponse,
+    OpenAPIEntry,
+    Parsed,
+    Prompt,
+    Response,
+    content_text,
+    json_arguments,
+)
 
 # The roles of the sampled turn: the docs' LLM-judge example Lambda also accepts "nova_assistant".
 ASSISTANT_ROLES = ("assistant", "nova_assistant")
@@ -202,7 +213,7 @@ def metrics_list(outcome: Outcome) -> list[dict[str, Any]]:
 def _failures(parsed: Parsed, outcomes: list[Outcome]) -> list[dict[str, Any]]:
     return [{"id": sample.metadata.sample_id or "", "index": index, "error_code": outcome.failure.code,
              "error": outcome.failure.message}
-            for index, (sample, outcome) in enumerate(zip(parsed.samples, outcomes))
+            for index, (sample, outcome) in enumerate(zip(parsed.samples, outcomes, strict=True))
             if outcome.score is None and outcome.failure is not None]
 
 
@@ -247,7 +258,7 @@ class NovaContract(Contract):
                     f"must be the sampled assistant turn, got role {role!r}",
                     [{"loc": [index, "messages", len(item.messages) - 1, "role"],
                       "msg": f"expected 'assistant', got {role!r}", "type": "value_error"}])
-        samples = [_sample(item, row) for item, row in zip(items, raw)]
+        samples = [_sample(item, row) for item, row in zip(items, raw, strict=True)]
         return Parsed(samples, items, log_fields={"batch_size": len(items)})
 
     def render(self, spec: AnySpec, outcomes: list[Outcome], parsed: Parsed) -> tuple[int, Any]:
@@ -259,7 +270,7 @@ class NovaContract(Contract):
         # Each id goes back as it came (the docs' ids are strings; a number is answered as that number).
         return 200, [{"id": sample.raw["id"] if sample.raw else sample.metadata.sample_id,
                       "aggregate_reward_score": outcome.score.value, "metrics_list": metrics_list(outcome)}
-                     for sample, outcome in zip(parsed.samples, outcomes) if outcome.score is not None]
+                     for sample, outcome in zip(parsed.samples, outcomes, strict=True) if outcome.score is not None]
 
     def refusal(self, status: int, code: str, message: str) -> Any:
         return {"message": message, "error_code": code, "failed": []}
