@@ -101,8 +101,8 @@ class _Service:
             raise BatchFailedError(f"the batch of {len(event) if isinstance(event, list) else '?'} items was not "
                                    f"scored within the invocation's remaining {seconds_left:.0f} s: raise the "
                                    "function's Timeout (up to 900 s) or lower the reward's timeout") from None
-        except HTTPProblem as exc:  # refused before scoring: the event, or a grouped reward
-            raise InvalidEventError(exc.message) from None
+        except HTTPProblem as exc:  # refused before scoring: the event (4xx), or the engine too busy (503)
+            raise (InvalidEventError if exc.status < 500 else BatchFailedError)(exc.message) from None
         if status == 200:
             return body
         log.error("batch failed: %s", json.dumps(body.get("failed"))[:4000])

@@ -111,6 +111,18 @@ def test_a_batch_is_scored_in_order_with_its_metrics(function):
                                               {"name": "graded.length", "value": 10.0, "type": "Metric"}]
 
 
+def test_a_batch_larger_than_the_servers_queue_bound_is_scored_whole():
+    # `rewardkit serve` refuses (503) calls past REWARDKIT_MAX_QUEUE (100) waiting ones, and a composite's second
+    # component waits behind its first. A Lambda container runs one invocation at a time: its batch is all its
+    # work, so the function sets no bound unless REWARDKIT_MAX_QUEUE asks for one.
+    env = {"REWARDKIT_TARGET": REWARDS, "REWARDKIT_REWARD": "graded_and_brief", "REWARDKIT_WORKERS": "2"}
+    for composite in _function(env):
+        event = [item(f"b-{i}", "42" if i % 3 else "41") for i in range(300)]
+        result = composite.invoke(event, timeout=120)
+        assert result.ok, result.body
+        assert [r["aggregate_reward_score"] for r in result.body] == [1.0 if i % 3 else 0.25 for i in range(300)]
+
+
 def test_the_documented_example_event_is_scored(function):
     event = contract_example("nova_request.json")
     result = function.invoke(event)
