@@ -168,7 +168,7 @@ def gold(line: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
     number, list) reference answer is the ground truth; an object's keys become references (so the
     docs' `{"solution": "x = 4", ...}` is found by the default reference keys), the whole object kept
     under `references["reference_answer"]`. The line's other keys are references too."""
-    metadata = dict(line.get("metadata") or {})
+    metadata = dict(line["metadata"]) if isinstance(line.get("metadata"), Mapping) else {}
     extra = {k: v for k, v in line.items() if k not in _ITEM_KEYS}
     answer = line["reference_answer"] if line.get("reference_answer") is not None else metadata.get("reference_answer")
     references = {**extra, **{k: v for k, v in metadata.items() if k != "reference_answer"}}
