@@ -35,7 +35,7 @@ from typing import Any
 
 from ._errors import RewardkitError
 
-__all__ = ["lambda_handler", "BatchFailedError", "InvalidEventError"]
+__all__ = ["lambda_handler", "BatchFailedError", "ConfigurationError", "InvalidEventError"]
 
 log = logging.getLogger("rewardkit")
 
@@ -50,6 +50,10 @@ class InvalidEventError(RewardkitError):
 
 class BatchFailedError(RewardkitError):
     """The batch was not scored: some items failed (named in the message), or time ran out."""
+
+
+class ConfigurationError(RewardkitError):
+    """REWARDKIT_TARGET / REWARDKIT_REWARD do not name one reward the function can serve; the message says why."""
 
 
 class _Service:
@@ -69,12 +73,12 @@ class _Service:
         self.registry = load_registry(target)
         name = default_reward(self.registry, os.environ.get("REWARDKIT_REWARD") or None)
         if name is None:
-            raise RewardkitError("the Lambda scores with one reward and REWARDKIT_REWARD is not set: set it to one "
-                                 f"of {', '.join(self.registry.names())}")
+            raise ConfigurationError("the Lambda scores with one reward and REWARDKIT_REWARD is not set: set it to "
+                                     f"one of {', '.join(self.registry.names())}")
         self.spec = self.registry.get(name)
         self.contract = CONTRACT
         if self.spec.grouped:  # every batch would be refused: say so once, as the function starts
-            raise RewardkitError(CONTRACT.refuse_grouped.format(name=name))
+            raise ConfigurationError(CONTRACT.refuse_grouped.format(name=name))
         # One invocation at a time per container, and the batch is all of it: no queue bound (the HTTP
         # server's 503 for a busy instance) unless REWARDKIT_MAX_QUEUE asks for one.
         queue_bound_set = bool(os.environ.get("REWARDKIT_MAX_QUEUE", "").strip())
@@ -89,7 +93,7 @@ class _Service:
                  f"{settings.worker_count} worker processes" if settings.worker_count > 0 else "in-process")
 
     def score(self, event: Any, seconds_left: float | None) -> Any:
-        """The answer to `event`, taking the steps of the `/rewards/{name}/nova` route (`_answer.answer`)."""
+        """The answer to `event`, taking the steps of the `/rewards/{name}/nova` route (`_serving.answer.answer`)."""
         from ._serving.answer import answer
         from ._serving.http import HTTPProblem
 

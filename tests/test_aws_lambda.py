@@ -215,13 +215,12 @@ def test_the_template_deploys_the_handler_that_exists_with_the_settings_the_plat
 ])
 def test_a_function_that_cannot_score_says_why_on_every_invocation(monkeypatch, reward, words):
     import rewardkit.aws
-    from rewardkit import RewardkitError
 
     monkeypatch.setenv("REWARDKIT_TARGET", REWARDS)
     monkeypatch.delenv("REWARDKIT_REWARD", raising=False)
     if reward:
         monkeypatch.setenv("REWARDKIT_REWARD", reward)
     for _ in range(2):
-        with pytest.raises(RewardkitError) as caught:
+        with pytest.raises(rewardkit.aws.ConfigurationError) as caught:
             rewardkit.aws.lambda_handler([item("a", "42")], None)
         assert all(word in str(caught.value) for word in words), str(caught.value)
