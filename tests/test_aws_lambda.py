@@ -10,7 +10,7 @@ without it.
 Events are shaped as the platform sends them: a bare list of {id, messages, metadata.reference_answer}
 (https://docs.aws.amazon.com/bedrock/latest/userguide/reward-functions.html, "Input structure"; the Nova
 Forge SDK's verifier invokes the function with that list as the payload: aws/nova-forge-sdk
-src/amzn_nova_customization_sdk/util/reward_verifier.py).
+src/amzn_nova_forge/util/reward_verifier.py).
 """
 
 from __future__ import annotations

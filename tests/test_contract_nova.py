@@ -5,7 +5,7 @@ The bodies are shaped as the platform sends them: a bare JSON list, the sampled 
 https://docs.aws.amazon.com/bedrock/latest/userguide/reward-functions.html, "Input structure") or in a
 top-level `reference_answer` (SageMaker: https://docs.aws.amazon.com/sagemaker/latest/dg/nova-implementing-reward-functions.html).
 Answers are checked with the rules of the Nova Forge SDK's reward verifier
-(aws/nova-forge-sdk src/amzn_nova_customization_sdk/util/reward_verifier.py, `_validate_output_format`).
+(aws/nova-forge-sdk src/amzn_nova_forge/util/reward_verifier.py, `_validate_output_format`).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ SageMaker AI "Custom reward functions in your AWS environment"
 `metrics_list` optional, 15-minute limit, `rollout_worker_replicas x 64` concurrent calls) and
 "Implementing reward functions" (https://docs.aws.amazon.com/sagemaker/latest/dg/nova-implementing-reward-functions.html:
 `reference_answer` at the top level); the reward verifier of aws/nova-forge-sdk
-(src/amzn_nova_customization_sdk/util/reward_verifier.py: invokes the Lambda with the bare list as payload,
+(src/amzn_nova_forge/util/reward_verifier.py: invokes the Lambda with the bare list as payload,
 requires `id` and a numeric `aggregate_reward_score` per answer, `type` in {"Metric", "Reward"}).
 
 How outcomes are rendered:
