@@ -29,8 +29,8 @@ import pytest
 
 from .conftest import REPO, contract_example
 from .lambda_runtime_api import RuntimeAPI
+from .nova_events import item, verifier_errors
 from .served import TAG_VARIABLE, wait_gone
-from .test_contract_nova import item, verifier_errors
 
 pytest.importorskip("awslambdaric")
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,8 @@ from rewardkit._loader import load_registry
 from rewardkit.contracts import ContractError, Prompt, Response
 from rewardkit.contracts.nova import CONTRACT as NOVA
 
+from .nova_events import item, verifier_errors
+
 EXAMPLES = Path(__file__).parent / "contract_examples"
 REWARDS = str(Path(__file__).parent / "nova_rewards.py")
 
@@ -34,36 +35,12 @@ def example(name: str) -> Any:
     return json.loads((EXAMPLES / name).read_text())
 
 
-def verifier_errors(answer: Any, event: list[dict[str, Any]]) -> list[str]:
-    """What the Nova Forge SDK's reward verifier would object to in an answer (its checks, restated)."""
-    if not isinstance(answer, list):
-        return [f"expected a list, got {type(answer).__name__}"]
-    errors = []
-    if [entry.get("id") for entry in answer] != [item["id"] for item in event]:
-        errors.append("ids do not match the event's, in order")
-    for i, entry in enumerate(answer):
-        score = entry.get("aggregate_reward_score")
-        if not isinstance(score, (int, float)) or isinstance(score, bool) or not math.isfinite(score):
-            errors.append(f"{i}: aggregate_reward_score {score!r}")
-        for metric in entry.get("metrics_list", []):
-            if not isinstance(metric.get("name"), str) or not isinstance(metric.get("value"), (int, float)) \
-                    or metric.get("type") not in ("Metric", "Reward") or not math.isfinite(metric["value"]):
-                errors.append(f"{i}: metric {metric!r}")
-    return errors
-
-
 def score(reward: str, event: Any, target: str = REWARDS) -> tuple[int, Any]:
     registry = load_registry(target)
     spec = registry.get(reward)
     parsed = NOVA.parse(event)
     outcomes = asyncio.run(evaluate(spec, parsed.samples, InlineEngine(registry)))
     return NOVA.render(spec, outcomes, parsed)
-
-
-def item(id: str, response: str, gold: Any = "42", **extra: Any) -> dict[str, Any]:
-    return {"id": id, "messages": [{"role": "user", "content": "What is 6 x 7?"},
-                                   {"role": "assistant", "content": response}],
-            "metadata": {"reference_answer": gold}, **extra}
 
 
 def test_its_routes():
