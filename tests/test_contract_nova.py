@@ -79,17 +79,31 @@ def test_reasoning_and_tool_calls_of_the_sampled_turn_are_kept_apart_from_the_an
     assert sample.trajectory[-1].role == "assistant"
 
 
-def test_metrics_list_has_components_as_rewards_and_score_metrics_as_metrics():
+def test_metrics_list_has_one_reward_entry_and_the_components_and_metrics_as_metrics():
     event = [item("a", "42"), item("b", "The answer, after a long and winding explanation, is 41.")]
     status, answer = score("graded_and_brief", event)
     assert status == 200 and not verifier_errors(answer, event)
     assert answer[0]["aggregate_reward_score"] == 1.0 and answer[1]["aggregate_reward_score"] == 0.0
     assert answer[0]["metrics_list"] == [
         {"name": "graded_and_brief", "value": 1.0, "type": "Reward"},
-        {"name": "graded", "value": 1.0, "type": "Reward"},
+        {"name": "graded", "value": 1.0, "type": "Metric"},
         {"name": "graded.length", "value": 2.0, "type": "Metric"},
-        {"name": "brevity", "value": 1.0, "type": "Reward"},
+        {"name": "brevity", "value": 1.0, "type": "Metric"},
     ]
+
+
+def test_the_evaluation_jobs_shape_with_nova_assistant_and_text_parts_is_read_alike():
+    # SageMaker RFT evaluation's Lambda request (https://docs.aws.amazon.com/sagemaker/latest/dg/nova-hp-evaluate-rft.html):
+    # content as text parts, the sampled turn's role `nova_assistant`, the gold at the top level.
+    event = [{"id": "sample-001",
+              "messages": [{"role": "user", "content": [{"type": "text", "text": "What is 6 x 7?"}]},
+                           {"role": "nova_assistant", "content": [{"type": "text", "text": "The answer is "},
+                                                                  {"type": "text", "text": "42."}]}],
+              "reference_answer": {"answer": "42"}}]
+    [sample] = NOVA.parse(event).samples
+    assert (sample.prompt_text, sample.response, sample.reference()) == ("What is 6 x 7?", "The answer is 42.", "42")
+    status, answer = score("graded", event)
+    assert status == 200 and answer[0]["aggregate_reward_score"] == 1.0
 
 
 def test_each_id_is_answered_as_it_came():
@@ -182,8 +196,8 @@ def test_served_composite_reports_its_components(server):
     answer = post(server, "/rewards/graded_and_brief/nova", [item("c", "42")])
     assert answer.status_code == 200
     names = [(m["name"], m["type"]) for m in answer.json()[0]["metrics_list"]]
-    assert names == [("graded_and_brief", "Reward"), ("graded", "Reward"), ("graded.length", "Metric"),
-                     ("brevity", "Reward")]
+    assert names == [("graded_and_brief", "Reward"), ("graded", "Metric"), ("graded.length", "Metric"),
+                     ("brevity", "Metric")]
 
 
 def test_served_failures_name_the_items_and_a_hang_costs_only_its_own_item(server):

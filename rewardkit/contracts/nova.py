@@ -21,15 +21,21 @@ SageMaker AI "Custom reward functions in your AWS environment"
 (https://docs.aws.amazon.com/sagemaker/latest/dg/nova-hp-rft-reward-functions.html: the field tables,
 `metrics_list` optional, 15-minute limit, `rollout_worker_replicas x 64` concurrent calls) and
 "Implementing reward functions" (https://docs.aws.amazon.com/sagemaker/latest/dg/nova-implementing-reward-functions.html:
-`reference_answer` at the top level); the reward verifier of aws/nova-forge-sdk
+`reference_answer` at the top level) and "RFT evaluation"
+(https://docs.aws.amazon.com/sagemaker/latest/dg/nova-hp-evaluate-rft.html: role `nova_assistant`, text-part
+content, `type` "Reward" used in training and "Metric" for reporting); the reward verifier of aws/nova-forge-sdk
 (src/amzn_nova_forge/util/reward_verifier.py: invokes the Lambda with the bare list as payload,
 requires `id` and a numeric `aggregate_reward_score` per answer, `type` in {"Metric", "Reward"}).
 
 How outcomes are rendered:
 - `aggregate_reward_score` is the reward's score, not clipped (the docs leave the range to the task).
-- `metrics_list`: the served reward as a "Reward" entry; a composite's components as "Reward" entries
-  too (they "make up the aggregate"); every `Score.metrics` value as a "Metric" entry named
-  `<reward>.<metric>`; a fallback score adds the Metric `<reward>.error.<CODE>` = 1.
+- `metrics_list`: one "Reward" entry, the served reward with the aggregate's value; everything else is
+  a "Metric": a composite's components (by name), every `Score.metrics` value (`<reward>.<metric>`),
+  and `<reward>.error.<CODE>` = 1 for a fallback score. The SageMaker RFT evaluation guide says type
+  "Reward" is "used in training" and "Metric" is "for reporting"
+  (https://docs.aws.amazon.com/sagemaker/latest/dg/nova-hp-evaluate-rft.html), and AWS's own sample
+  Lambda marks only its overall score "Reward" (aws-samples/amazon-nova-samples
+  customization/Nova_2.0/SFT_RFT/lambda_reward_function.py): so no component can count twice.
 - A failed item: the answer format has no failure field, and no document says what a job does with a
   missing entry or a non-number, so rewardkit never invents a score. When any item has no score (the
   reward raised, timed out, crashed, returned NaN, and declared no `fallback`), the whole call fails:
@@ -65,7 +71,8 @@ from .base import (
     json_arguments,
 )
 
-# The roles of the sampled turn: the docs' LLM-judge example Lambda also accepts "nova_assistant".
+# The roles of the sampled turn: the SageMaker RFT evaluation guide's request has "nova_assistant" (with text
+# parts as content), and the LLM-judge example Lambda of the SageMaker guide accepts both.
 ASSISTANT_ROLES = ("assistant", "nova_assistant")
 # Keys of an item that are the contract's own; any other key of the training line is the reward's.
 _ITEM_KEYS = ("id", "messages", "reference_answer", "metadata", "tools")
@@ -196,17 +203,17 @@ def _sample(item: NovaItem, raw: Mapping[str, Any]) -> Sample:
 
 # ---- outcomes -> wire ------------------------------------------------------------
 
-def metrics_list(outcome: Outcome) -> list[dict[str, Any]]:
-    """The reward and its components as "Reward" entries, their `Score.metrics` as "Metric" entries."""
+def metrics_list(outcome: Outcome, kind: str = "Reward") -> list[dict[str, Any]]:
+    """The reward's score as a `kind` entry; its metrics, failures and components (recursively) as "Metric"."""
     entries: list[dict[str, Any]] = []
     if outcome.score is not None:
-        entries.append({"name": outcome.reward, "value": outcome.score.value, "type": "Reward"})
+        entries.append({"name": outcome.reward, "value": outcome.score.value, "type": kind})
         entries += [{"name": f"{outcome.reward}.{k}", "value": v, "type": "Metric"}
                     for k, v in outcome.score.metrics.items()]
     if outcome.failure is not None:
         entries.append({"name": f"{outcome.reward}.error.{outcome.failure.code}", "value": 1.0, "type": "Metric"})
     for component in outcome.components:
-        entries += metrics_list(component.outcome)
+        entries += metrics_list(component.outcome, "Metric")
     return entries
 
 
