@@ -12,8 +12,10 @@ the answer is the list the platform reads, one entry per item, in order. The bat
 of the `/rewards/{name}/nova` route (validate, build samples, score through the engine, render), so
 a reward scores the same in the Lambda as over HTTP.
 
-The target is loaded and the worker processes started once per container, on the first
-invocation, and kept while Lambda keeps the container. Sync rewards run in rewardkit's worker
+The target is loaded and the worker processes started once per container and kept while Lambda
+keeps the container: when the Lambda runtime imports this module (its init phase, which runs with
+the full CPU), else on the first invocation. A target that cannot be served fails every invocation
+with the reason (`ConfigurationError`, or the loader's error). Sync rewards run in rewardkit's worker
 processes, which need no /dev/shm (Lambda has none, which is why `multiprocessing.Queue` and `Pool`
 fail there): the pool talks to its workers over socket pairs. So an item that overruns its timeout
 is killed and answered TIMEOUT while the rest of the batch is scored. `REWARDKIT_WORKERS` defaults
@@ -31,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from typing import Any
 
 from ._errors import RewardkitError
@@ -60,8 +63,6 @@ class _Service:
     """What one Lambda container keeps between invocations: the rewards, the engine and its event loop."""
 
     def __init__(self) -> None:
-        import os
-
         from ._engine.inline import InlineEngine, contain_task_exits
         from ._engine.pool import ProcessEngine
         from ._loader import load_registry, resolve_target
@@ -114,6 +115,20 @@ class _Service:
 
 
 _service: _Service | None = None
+
+
+def _start_in_init_phase() -> None:
+    """Load the target while the Lambda runtime imports the handler; a failure waits for the first invocation,
+    which tries again and reports it as that invocation's error (an init error would only say the import failed)."""
+    global _service
+    try:
+        _service = _Service()
+    except Exception as exc:  # reported by the invocations
+        log.error("rewardkit Lambda could not start: %s: %s", type(exc).__name__, exc)
+
+
+if os.environ.get("AWS_LAMBDA_RUNTIME_API"):  # imported by the Lambda runtime, not by a test or a script
+    _start_in_init_phase()
 
 
 def lambda_handler(event: Any, context: Any = None) -> Any:
