@@ -56,20 +56,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from .._outcome import MISSING_REFERENCE, Outcome
 from .._registry import AnySpec
-from .._sample import Message, Metadata, Sample, ToolCall
-from .base import (
-    SCHEMA_REF,
-    Answer,
-    Contract,
-    ContractError,
-    ErrorResponse,
-    OpenAPIEntry,
-    Parsed,
-    Prompt,
-    Response,
-    content_text,
-    json_arguments,
-)
+from .._sample import Metadata, Sample
+from ._chat import ChatMessage, assistant_message, message
+from .base import SCHEMA_REF, Answer, Contract, ContractError, ErrorResponse, OpenAPIEntry, Parsed, Prompt, Response
 
 # The roles of the sampled turn: the SageMaker RFT evaluation guide's request has "nova_assistant" (with text
 # parts as content), and the LLM-judge example Lambda of the SageMaker guide accepts both.
@@ -79,37 +68,13 @@ _ITEM_KEYS = ("id", "messages", "reference_answer", "metadata", "tools")
 _SHOWN_FAILURES = 5
 
 
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class NovaFunction(_Open):
-    name: str = ""
-    arguments: Union[str, dict[str, Any], None] = None
-
-
-class NovaToolCall(_Open):
-    id: Optional[str] = None
-    type: Optional[str] = "function"
-    function: NovaFunction
-
-
-class NovaMessage(_Open):
-    """An OpenAI-format chat message. The docs show string `content`; Nova evaluation data shows text parts."""
-
-    role: str
-    content: Union[str, list[dict[str, Any]], None] = None
-    tool_calls: Optional[list[NovaToolCall]] = None
-    reasoning_content: Optional[str] = None
-    tool_call_id: Optional[str] = None
-    name: Optional[str] = None
-
-
-class NovaItem(_Open):
+class NovaItem(BaseModel):
     """One sampled response: its training line, the answer appended to `messages`, and an `id`."""
 
+    model_config = ConfigDict(extra="allow")  # the line's own keys, and whatever the platform adds
+
     id: str = Field(description="Echoed back in the answer")
-    messages: list[NovaMessage] = Field(min_length=1, description="The prompt, then the sampled assistant turn")
+    messages: list[ChatMessage] = Field(min_length=1, description="The prompt, then the sampled assistant turn")
     reference_answer: Any = None
     metadata: Optional[dict[str, Any]] = None
 
@@ -154,20 +119,6 @@ _REQUEST = TypeAdapter(list[NovaItem])
 
 # ---- wire -> samples -------------------------------------------------------------
 
-def _tool_call(call: NovaToolCall) -> ToolCall:
-    arguments = call.function.arguments
-    text = arguments if isinstance(arguments, str) else json_arguments(arguments or {})
-    return ToolCall(call.function.name, text, call.id)
-
-
-def _message(message: NovaMessage) -> Message:
-    role = "assistant" if message.role in ASSISTANT_ROLES else message.role
-    thinking = message.reasoning_content or ""
-    return Message(role, content_text(message.content), thinking=thinking,
-                   tool_calls=tuple(_tool_call(c) for c in message.tool_calls or ()),
-                   tool_call_id=message.tool_call_id, name=message.name)
-
-
 def gold(line: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
     """`(ground_truth, references)` of an item or a training line.
 
@@ -185,7 +136,7 @@ def gold(line: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
 
 
 def _sample(item: NovaItem, raw: Mapping[str, Any]) -> Sample:
-    trajectory = tuple(_message(m) for m in item.messages)
+    trajectory = tuple(message(m, "assistant" if m.role in ASSISTANT_ROLES else None) for m in item.messages)
     answer, prompt = trajectory[-1], trajectory[:-1]
     truth, references = gold(raw)
     return Sample(
@@ -298,13 +249,7 @@ class NovaContract(Contract):
             metadata["reference_answer"] = line["reference_answer"]
         items = []
         for index, response in enumerate(responses):
-            turn: dict[str, Any] = {"role": "assistant", "content": response.text}
-            if response.thinking:
-                turn["reasoning_content"] = response.thinking
-            if response.tool_calls:
-                turn["tool_calls"] = [{"id": c.id or f"call_{i}", "type": "function",
-                                       "function": {"name": c.name, "arguments": json_arguments(c.arguments)}}
-                                      for i, c in enumerate(response.tool_calls)]
+            turn = assistant_message(response)
             item: dict[str, Any] = {"id": f"{line.get('id', 'sample')}-{index}", "messages": [*head, turn]}
             if metadata:
                 item["metadata"] = metadata
