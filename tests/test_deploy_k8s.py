@@ -142,9 +142,20 @@ def started(command: list[str], env: dict[str, str], port: int, cwd: str | Path 
     assert not left, f"processes left behind: {left}"
 
 
+def pod_command() -> list[str]:
+    """The container's argv as Kubernetes builds it: `command` replaces the image's ENTRYPOINT (it has
+    none) and drops its CMD; `args` replaces CMD."""
+    _, cmd, _ = image_env_and_cmd()
+    spec = container()
+    if "command" in spec:
+        return [*spec["command"], *spec.get("args", [])]
+    return spec.get("args", cmd)
+
+
 def served_as_the_pod(**extra: str) -> Any:
-    """The container's command (the image's CMD, the `rewardkit` script of this environment) with its environment."""
-    _, command, _ = image_env_and_cmd()
+    """The container's command, its `rewardkit` being this environment's, with the container's environment."""
+    command = pod_command()
+    assert command[:2] == ["rewardkit", "serve"], command
     port = free_port()
     return started([*rewardkit_command(), *command[1:]], {**os.environ, **pod_environment(port, **extra)}, port)
 
@@ -341,7 +352,7 @@ def test_the_pods_security_context_serves_and_keeps_the_code_sandbox_working():
                     "rewardkit importable")
     volumes = {v["name"] for v in pod["volumes"] if "emptyDir" in v}
     writable = [m["mountPath"] for m in container()["volumeMounts"] if m["name"] in volumes]
-    image_env, command, _ = image_env_and_cmd()
+    command = pod_command()
     home = next(p for p in writable if p.startswith("/home/"))
     settings = load_settings(environ=container_env())
     # What the server computes from the cgroup memory limit, which this process does not have.
