@@ -26,7 +26,6 @@ import subprocess
 import sys
 import sysconfig
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -39,7 +38,7 @@ from rewardkit._settings import load_settings
 
 from .conftest import REPO, contract_example
 from .faulty import vertex
-from .served import TAG_VARIABLE, free_port, rewardkit_command, wait_gone, wait_healthy
+from .served import TAG_VARIABLE, Served, free_port, rewardkit_command, started
 from .test_container_contract import env_pairs, parse_dockerfile
 
 K8S = REPO / "deploy" / "k8s"
@@ -110,38 +109,6 @@ def pod_environment(port: int, **extra: str) -> dict[str, str]:
     return {**image_env, **container_env(), "PORT": str(port), "REWARDKIT_HOST": "127.0.0.1", **extra}
 
 
-@contextmanager
-def started(command: list[str], env: dict[str, str], port: int, cwd: str | Path | None = None,
-            tag: str | None = None, timeout: float = 90.0) -> Iterator[tuple[subprocess.Popen, str, Path]]:
-    """Run `command` until /health answers on `port`; SIGTERM it after, and leave no process of it behind
-    (each carries `tag` in its environment, see served.tagged)."""
-    tag = tag or uuid.uuid4().hex
-    url = f"http://127.0.0.1:{port}"
-    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"rewardkit-k8s-{tag}.log"
-    with open(log, "w") as output:
-        process = subprocess.Popen(command, env={**env, TAG_VARIABLE: tag}, stdout=output, stderr=subprocess.STDOUT,
-                                   cwd=cwd)
-    try:
-        wait_healthy(process, url, timeout, shlex.join(command), lambda: log.read_text(errors="replace")[-4000:])
-        yield process, url, log
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        left = wait_gone(tag)
-        for pid in left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        log.unlink(missing_ok=True)
-    assert not left, f"processes left behind: {left}"
-
-
 def pod_command() -> list[str]:
     """The container's argv as Kubernetes builds it: `command` replaces the image's ENTRYPOINT (it has
     none) and drops its CMD; `args` replaces CMD."""
@@ -152,12 +119,13 @@ def pod_command() -> list[str]:
     return spec.get("args", cmd)
 
 
-def served_as_the_pod(**extra: str) -> Any:
+def served_as_the_pod(**extra: str) -> Iterator[Served]:
     """The container's command, its `rewardkit` being this environment's, with the container's environment."""
     command = pod_command()
     assert command[:2] == ["rewardkit", "serve"], command
     port = free_port()
-    return started([*rewardkit_command(), *command[1:]], {**os.environ, **pod_environment(port, **extra)}, port)
+    return started([*rewardkit_command(), *command[1:]], {**os.environ, **pod_environment(port, **extra)},
+                   f"http://127.0.0.1:{port}", timeout=90)
 
 
 def probe(url: str, spec: dict[str, Any], headers: dict[str, str] | None = None) -> httpx.Response:
@@ -264,7 +232,8 @@ def test_auth_token_comes_from_an_optional_secret():
 
 def test_probes_answer_200_on_the_server_started_with_the_deployments_command_and_env():
     token = "k8s-secret-token"
-    with served_as_the_pod(REWARDKIT_AUTH_TOKEN=token) as (process, url, _):
+    with served_as_the_pod(REWARDKIT_AUTH_TOKEN=token) as served:
+        url = served.url
         for name in PROBES:  # the kubelet sends no Authorization header
             answer = probe(url, container()[name])
             assert answer.status_code == 200, f"{name}: {answer.status_code} {answer.text}"
@@ -279,7 +248,8 @@ def test_probes_answer_200_on_the_server_started_with_the_deployments_command_an
 
 def test_readiness_fails_at_sigterm_while_in_flight_requests_finish():
     readiness = container()["readinessProbe"]
-    with served_as_the_pod(REWARDKIT_TARGET=ENGINE_REWARDS) as (process, url, _):
+    with served_as_the_pod(REWARDKIT_TARGET=ENGINE_REWARDS) as served:
+        url, process = served.url, served.process
         async def scenario() -> tuple[httpx.Response, bool]:
             async with httpx.AsyncClient(base_url=url, timeout=60) as client:
                 in_flight = asyncio.create_task(client.post("/rewards/sleepy", json=vertex("3")))
@@ -363,7 +333,9 @@ def test_the_pods_security_context_serves_and_keeps_the_code_sandbox_working():
     entry = [python, "-m", "rewardkit", *command[1:]]  # what the image's `rewardkit` script runs
     script = _pod_script(uid, gid, writable, env, entry)
     with started(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
-                 env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, port=port, cwd="/", tag=tag) as (process, url, log):
+                 {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, f"http://127.0.0.1:{port}", timeout=90, cwd="/",
+                 tag=tag) as served:
+        url = served.url
         for name in PROBES:
             assert probe(url, container()[name]).status_code == 200, name
         math = httpx.post(f"{url}/rewards/math_accuracy", json=contract_example("vertex_request.json"), timeout=60)
@@ -371,8 +343,8 @@ def test_the_pods_security_context_serves_and_keeps_the_code_sandbox_working():
         fixture = json.loads((REPO / "rewards" / "fixtures" / "code_tests.reward.jsonl").read_text().splitlines()[0])
         code = httpx.post(f"{url}/rewards/code_tests", json=fixture["request"], timeout=120)
         assert code.status_code == 200, code.text
-        assert code.json()["reward"] == fixture["expect"]["score"], log.read_text(errors="replace")[-4000:]
-        assert "SANDBOX ISOLATION IS OFF" not in log.read_text(errors="replace")
+        assert code.json()["reward"] == fixture["expect"]["score"], served.output()[-4000:]
+        assert "SANDBOX ISOLATION IS OFF" not in served.output()
 
 
 # ---- Kustomize itself ---------------------------------------------------------------------
