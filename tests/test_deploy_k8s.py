@@ -4,8 +4,9 @@ There is no cluster here (kubectl is a client only, with no API server to apply 
 installed), so nothing asserts that a cluster accepts the objects. What is asserted instead:
 - the manifests, read with PyYAML, against the things they depend on: the Dockerfile's USER, EXPOSE and
   ENV, the server's settings (workers, grace period) and its worker pool's start-up and stop limits;
-- the probes and the drain, on a real `rewardkit serve` started as the pod starts it: the image's CMD and
-  ENV, with the Deployment's env on top (PORT moved to a free port, the host to loopback);
+- the probes at start-up (nothing answers before every worker is up), while serving and while draining
+  after SIGTERM, on a real `rewardkit serve` started as the pod starts it: the container's command and
+  the image's ENV with the Deployment's env on top (PORT moved to a free port, the host to loopback);
 - as root, the pod's securityContext as far as Linux here can apply it (its uid and gid, no capability,
   no_new_privs, a read-only root with the emptyDir volumes writable, the memory limit's per-worker share):
   the probes answer, math_accuracy scores, and code_tests' sandbox still isolates model-written code;
@@ -25,6 +26,8 @@ import signal
 import subprocess
 import sys
 import sysconfig
+import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
@@ -176,6 +179,24 @@ def test_pod_runs_as_the_images_non_root_user():
     assert deployment()["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
 
 
+def test_as_shipped_the_pod_meets_the_restricted_pod_security_standard():
+    """The README says `kubectl apply -k deploy/k8s` passes `restricted`: its controls that a pod spec can
+    break (kubernetes.io/docs/concepts/security/pod-security-standards), checked one by one."""
+    pod = deployment()["spec"]["template"]["spec"]
+    assert not any(pod.get(field) for field in ("hostNetwork", "hostPID", "hostIPC", "hostUsers"))
+    allowed_volumes = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
+                       "projected", "secret"}
+    assert all(set(volume) - {"name"} <= allowed_volumes for volume in pod["volumes"])
+    for spec in pod["containers"]:
+        context = {**pod["securityContext"], **spec["securityContext"]}  # the container's own fields win
+        assert context["runAsNonRoot"] is True and context.get("runAsUser") != 0
+        assert context["allowPrivilegeEscalation"] is False and not context.get("privileged")
+        assert context["capabilities"]["drop"] == ["ALL"] and not context["capabilities"].get("add")
+        assert context["seccompProfile"]["type"] in ("RuntimeDefault", "Localhost")
+        assert context.get("appArmorProfile", {"type": "RuntimeDefault"})["type"] != "Unconfined"
+        assert not any("hostPort" in port for port in spec["ports"])
+
+
 def test_workers_equal_the_cpu_request_and_requests_equal_limits():
     resources = container()["resources"]
     assert resources["requests"] == resources["limits"], "requests = limits: Guaranteed QoS, and a CPU quota that agrees"
@@ -244,6 +265,40 @@ def test_probes_answer_200_on_the_server_started_with_the_deployments_command_an
         scored = httpx.post(f"{url}/rewards/math_accuracy", json=request, timeout=60,
                             headers={"Authorization": f"Bearer {token}"})
         assert scored.status_code == 200 and scored.json()["reward"] == 1.0, scored.text
+
+
+def test_no_probe_answers_before_every_worker_has_run_its_setup(tmp_path):
+    marker = tmp_path / "setup-started"
+    target = tmp_path / "slow_setup_rewards.py"
+    target.write_text(
+        "import pathlib, time\n"
+        "import rewardkit\n\n\n"
+        "def load():\n"
+        f"    pathlib.Path({str(marker)!r}).touch()\n"
+        "    time.sleep(3)\n\n\n"
+        "@rewardkit.reward(setup=load)\n"
+        "def judged(response: str) -> float:\n"
+        "    return 1.0\n")
+    seen: list[str] = []
+
+    def probe_during_setup(url: str) -> None:
+        while not marker.exists():
+            time.sleep(0.02)
+        try:
+            seen.append(str(probe(url, container()["startupProbe"]).status_code))
+        except httpx.ConnectError:
+            seen.append("refused")
+
+    port = free_port()
+    watcher = threading.Thread(target=probe_during_setup, args=(f"http://127.0.0.1:{port}",), daemon=True)
+    watcher.start()
+    command = pod_command()
+    with started([*rewardkit_command(), *command[1:]],
+                 {**os.environ, **pod_environment(port, REWARDKIT_TARGET=str(target))}, f"http://127.0.0.1:{port}",
+                 timeout=90) as served:
+        watcher.join(timeout=30)
+        assert seen == ["refused"], "a probe answered while a worker was still running its setup"
+        assert httpx.post(f"{served.url}/rewards/judged", json=vertex("x"), timeout=30).json()["reward"] == 1.0
 
 
 def test_readiness_fails_at_sigterm_while_in_flight_requests_finish():
