@@ -143,7 +143,7 @@ def test_kustomization_applies_every_manifest_here_with_the_deployments_image():
     listed = set(kustomization()["resources"])
     here = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
     assert listed == here, "a manifest in deploy/k8s that `kubectl apply -k` would not apply, or the reverse"
-    assert set(objects()) == {"Deployment", "Service", "HorizontalPodAutoscaler"}
+    assert set(objects()) == {"Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget"}
     (image,) = kustomization()["images"]
     assert image["name"] == container()["image"], "the images: entry must name the container's image to replace it"
 
@@ -153,6 +153,7 @@ def test_service_selects_the_deployments_pods_on_the_containers_named_port():
     service = objects()["Service"]
     assert service["spec"]["selector"].items() <= pod_labels.items()
     assert deployment()["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    assert objects()["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
     (port,) = service["spec"]["ports"]
     # Port 80: a trainer's URL is http://rewardkit.NAMESPACE.svc.cluster.local/rewards/NAME, no port in it.
     assert port["port"] == 80 and service["metadata"]["name"] == "rewardkit"
