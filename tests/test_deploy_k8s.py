@@ -36,7 +36,7 @@ import httpx
 import pytest
 import yaml
 
-from rewardkit._pool import STARTUP_TIMEOUT, STOP_TIMEOUT
+from rewardkit._engine.pool import STARTUP_TIMEOUT, STOP_TIMEOUT
 from rewardkit._settings import load_settings
 
 from .conftest import REPO, contract_example
