@@ -200,7 +200,7 @@ def test_as_shipped_the_pod_meets_the_restricted_pod_security_standard():
 
 def test_workers_equal_the_cpu_request_and_requests_equal_limits():
     resources = container()["resources"]
-    assert resources["requests"] == resources["limits"], "requests = limits: Guaranteed QoS, and a CPU quota that agrees"
+    assert resources["requests"] == resources["limits"], "requests = limits: Guaranteed QoS, a CPU quota that agrees"
     settings = load_settings(environ=container_env())
     cpus = quantity(resources["requests"]["cpu"])
     assert settings.worker_count == cpus, "one worker per requested CPU (README.md)"
@@ -432,7 +432,7 @@ def test_kustomize_renders_the_manifests_and_the_code_sandbox_component_only_unc
         f"resources:\n  - {relative}\ncomponents:\n  - {relative}/{SANDBOX_COMPONENT.name}\n")
     relaxed = _rendered_container(_kustomize(overlay))
     profiles = relaxed["securityContext"]
-    assert profiles["seccompProfile"] == {"type": "Unconfined"} and profiles["appArmorProfile"] == {"type": "Unconfined"}
+    assert profiles["seccompProfile"] == profiles["appArmorProfile"] == {"type": "Unconfined"}
     # Everything else stays as hardened as the base: same uid, no capability, no escalation, read-only root.
     del profiles["seccompProfile"], profiles["appArmorProfile"]
     assert relaxed == _rendered_container(base)
