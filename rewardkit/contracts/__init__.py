@@ -35,7 +35,7 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "rewardkit.contracts"
 # The built-in contracts, imported when first listed so `import rewardkit` stays light.
-_BUILTIN = ("vertex", "dashscope")
+_BUILTIN = ("vertex", "dashscope", "openrlhf", "slime")
 
 log = logging.getLogger("rewardkit")
 _contracts: dict[str, Contract] = {}

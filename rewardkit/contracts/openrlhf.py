@@ -1,0 +1,189 @@
+"""OpenRLHF's remote reward model: what `--remote_rm_url http://HOST/rewards/NAME/openrlhf` posts and reads.
+
+Read from the client's own code (github.com/OpenRLHF/OpenRLHF):
+
+- `openrlhf/utils/agent.py` (`SingleTurnAgentExecutor._fetch_rewards_via_http`, commit 3c3be62, 2026):
+  one response per request, `{"query": [q], "prompts": [p], "labels": [l]}`; the answer is read with
+  `.get("scores")` (falling back to `rewards`), `.get("rewards")` and `.get("extra_logs") or {}`, and
+  `openrlhf/trainer/ppo_utils/samples_generator.py` wraps each as `torch.tensor([value])`.
+- `openrlhf/utils/remote_rm_utils.py` (`request_api_wrapper`, `RemoteRewardModel.get_rewards`, as of commit
+  629870839^, 2025): whole batches split across the URLs by position; `experience_maker.update_samples_with_rewards`
+  does `torch.cat([torch.as_tensor(info["rewards"]) ...])`, so `rewards` is required, one number per query;
+  `scores` is optional (same shape; dynamic filtering reads it); `extra_logs` is optional, `{key: one
+  number per query}`, its keys taken from the first server's answer. Clients before commit 99c320f (Feb 2025)
+  posted `query` alone and read only `rewards`.
+- Both: a 180 s timeout per attempt, `raise_for_status()`, 5 attempts 1 s apart, then an exception; the
+  answer goes through `json.loads`, which accepts NaN.
+
+`query` is the prompt and the response decoded together (`tokenizer.decode(prompt_ids + response_ids,
+skip_special_tokens=False)`); `prompts` holds the prompt text. The response is what follows the prompt in
+the query (its first occurrence: a decoded BOS may come first), minus the end-of-sequence token's text the
+decode leaves at its end (`<|im_end|>`, `</s>`, ...; see END_TOKENS). A query that does not contain its
+prompt (a prompt truncated by the trainer, a tokenizer that does not decode to the same text) is refused
+with 422 naming the item: scoring the whole query would score the prompt's text too. Reasoning stays inline
+(`<think>...</think>`), as the model wrote it: the built-in rewards skip think blocks themselves.
+
+The answer is `{"rewards": [...], "scores": [...], "extra_logs": {...}}`, lists in the order of `query`,
+as OpenRLHF's own `serve_rm` answers; `scores` repeats `rewards`, and `extra_logs` holds the metrics every
+item of the batch has (a key missing from some items would break the older client's `torch.cat`).
+OpenRLHF has no per-item failure: a `null` score crashes `torch.tensor`, and NaN would train on NaN. So an
+item that fails without a fallback score fails the whole request (500, or 422 when only gold answers are
+missing), with a message naming each failed item and its code: the client retries, then raises.
+
+A grouped reward is refused: the current client posts one response per request, and the older one splits a
+batch by position across its URLs, so the responses of one prompt never reliably arrive together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter
+
+from .._invoke import Outcome
+from .._registry import AnySpec
+from .._sample import Message, Metadata, Sample
+from . import _common
+from .base import Answer, Contract, ContractError, OpenAPIEntry, Parsed, Prompt, Response, content_text
+
+# The text an end-of-sequence (or end-of-turn) token decodes to with skip_special_tokens=False, for the
+# tokenizer families OpenRLHF is used with: ChatML (Qwen), Llama 3, Llama 2 / Mistral, Phi-3, Gemma, DeepSeek.
+END_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "</s>", "<|end|>",
+              "<end_of_turn>", "<eos>", "<｜end▁of▁sentence｜>")
+
+
+class OpenRLHFRequest(BaseModel):
+    """The body OpenRLHF's remote reward client posts: equal-length lists, one entry per response."""
+
+    model_config = ConfigDict(extra="allow")
+
+    query: list[str]
+    prompts: list[str]
+    labels: Optional[list[Any]] = None
+
+
+class OpenRLHFAnswer(BaseModel):
+    """HTTP 200: one reward per query, in order; `scores` repeats them; `extra_logs` are per-item metrics."""
+
+    rewards: list[float]
+    scores: list[float]
+    extra_logs: dict[str, list[float]]
+
+
+_REQUEST = TypeAdapter(OpenRLHFRequest)
+
+
+def response_of(query: str, prompt: str) -> str | None:
+    """The response inside a decoded query: after the prompt, without trailing end-of-sequence tokens.
+    None when the query does not contain the prompt."""
+    start = 0 if query.startswith(prompt) else query.find(prompt)
+    if start < 0:
+        return None
+    response = query[start + len(prompt):]
+    stripped = True
+    while stripped:
+        stripped = False
+        for token in END_TOKENS:
+            if response.endswith(token):
+                response, stripped = response[: -len(token)], True
+    return response
+
+
+def chatml(prompt: Prompt) -> str:
+    """A prompt as the ChatML text a Qwen tokenizer's chat template makes of it, ready for the answer."""
+    turns = "".join(f"<|im_start|>{m.get('role', 'user')}\n{content_text(m.get('content'))}<|im_end|>\n"
+                    for m in prompt.messages)
+    return turns + "<|im_start|>assistant\n"
+
+
+def _lengths(body: OpenRLHFRequest) -> None:
+    problems = [{"loc": [key], "msg": f"has {len(values)} entries; query has {len(body.query)}", "type": "length"}
+                for key, values in (("prompts", body.prompts), ("labels", body.labels))
+                if values is not None and len(values) != len(body.query)]
+    if problems:
+        summary = "; ".join(f"{p['loc'][0]}: {p['msg']}" for p in problems)
+        raise ContractError(f"request body does not match the {OpenRLHFContract.title} contract: {summary} "
+                            "(one entry per response, in the same order)", problems)
+
+
+class OpenRLHFContract(Contract):
+    name = "openrlhf"
+    title = "OpenRLHF remote reward model"
+    suffix = "/openrlhf"
+    default_route = "/openrlhf"
+    refuse_grouped = ("reward {name!r} is grouped: it scores the responses of one prompt together, and OpenRLHF "
+                      "does not post a prompt's responses together (one per request since 2026; older versions "
+                      "split a batch across --remote_rm_url servers by position). Serve it to a contract that "
+                      "sends groups (DashScope group_reward)")
+
+    def parse(self, raw: Any) -> Parsed:
+        body: OpenRLHFRequest = self.validate(_REQUEST, raw)
+        _lengths(body)
+        labels = body.labels if body.labels is not None else [None] * len(body.query)
+        samples, lost = [], []
+        for index, (query, prompt, label) in enumerate(zip(body.query, body.prompts, labels)):
+            response = response_of(query, prompt)
+            if response is None:
+                lost.append(index)
+                continue
+            samples.append(_sample(query, prompt, label, response))
+        if lost:
+            detail = [{"loc": ["query", i], "msg": f"does not contain prompts[{i}]", "type": "prompt_not_in_query"}
+                      for i in lost]
+            shown = ", ".join(f"query[{i}]" for i in lost[:10]) + (", ..." if len(lost) > 10 else "")
+            raise ContractError(
+                f"request body does not match the {self.title} contract: {shown}: does not contain its prompt "
+                "(prompts at the same index); rewardkit takes the response to be what follows the prompt in the query. The trainer may have "
+                "truncated the prompt (raise --prompt_max_len) or its tokenizer does not decode it to the same text",
+                detail)
+        return Parsed(samples, body, log_fields={"batch_size": len(samples)})
+
+    def render(self, spec: AnySpec, outcomes: list[Outcome], parsed: Parsed) -> tuple[int, Any]:
+        refused = _common.failed(spec, outcomes, "OpenRLHF")
+        if refused is not None:
+            return refused
+        rewards = [o.score.value for o in outcomes if o.score is not None]
+        per_item = [_common.flat_metrics(o) for o in outcomes]
+        shared = sorted(set.intersection(*(set(m) for m in per_item))) if per_item else []
+        return 200, {"rewards": rewards, "scores": rewards, "extra_logs": {k: [m[k] for m in per_item] for k in shared}}
+
+    def looks_like(self, raw: Any) -> bool:
+        return isinstance(raw, dict) and isinstance(raw.get("query"), list)
+
+    def requests(self, prompt: Prompt, responses: Sequence[Response]) -> list[Any]:
+        """One batch, as the older client posts it: the ChatML prompt, each response closed by `<|im_end|>`."""
+        text = chatml(prompt)
+        label = _common.prompt_label(prompt.references, prompt.ground_truth)
+        return [{"query": [text + r.text + "<|im_end|>" for r in responses],
+                 "prompts": [text] * len(responses), "labels": [label] * len(responses)}]
+
+    def read_answer(self, status: int, body: Any) -> Answer:
+        if status == 200 and isinstance(body, dict) and isinstance(body.get("rewards"), list):
+            try:
+                return Answer(tuple(float(value) for value in body["rewards"]))
+            except (TypeError, ValueError) as exc:
+                return Answer((), "BAD_ANSWER", f"rewards are not numbers: {exc}")
+        code, message = _common.error_answer(body)
+        return Answer((), code or f"HTTP_{status}", message)
+
+    def openapi(self) -> OpenAPIEntry:
+        return OpenAPIEntry(
+            tag="OpenRLHF",
+            models=(OpenRLHFRequest,),
+            body={"required": True, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/OpenRLHFRequest"}}}},
+            responses={200: {"model": OpenRLHFAnswer, "description": "One reward per query, in order"},
+                       500: {"model": _common.FailedAnswer, "description": "An item failed and its reward has no fallback"}},
+        )
+
+
+def _sample(query: str, prompt: str, label: Any, response: str) -> Sample:
+    references, ground_truth = _common.label_gold(label)
+    asked = (Message("user", prompt),)
+    return Sample(response=response, prompt=asked, references=references, ground_truth=ground_truth,
+                  metadata=Metadata(platform=OpenRLHFContract.name), trajectory=(*asked, Message("assistant", response)),
+                  raw={"query": query, "prompt": prompt, "label": label})
+
+
+CONTRACT = OpenRLHFContract()
