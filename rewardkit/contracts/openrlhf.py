@@ -1,17 +1,19 @@
-"""OpenRLHF's remote reward model: what `--remote_rm_url http://HOST/rewards/NAME/openrlhf` posts and reads.
+"""OpenRLHF's remote reward model: what `--reward.remote_url http://HOST/rewards/NAME/openrlhf` posts and reads.
+
+(`--remote_rm_url` before v0.10.2.)
 
 Read from the client's own code (github.com/OpenRLHF/OpenRLHF):
 
-- `openrlhf/utils/agent.py` (`SingleTurnAgentExecutor._fetch_rewards_via_http`, commit 3c3be62, 2026):
+- `openrlhf/utils/agent.py` (`SingleTurnAgentExecutor._fetch_rewards_via_http`, commit 3c3be62; since v0.9.1):
   one response per request, `{"query": [q], "prompts": [p], "labels": [l]}`; the answer is read with
   `.get("scores")` (falling back to `rewards`), `.get("rewards")` and `.get("extra_logs") or {}`, and
   `openrlhf/trainer/ppo_utils/samples_generator.py` wraps each as `torch.tensor([value])`.
 - `openrlhf/utils/remote_rm_utils.py` (`request_api_wrapper`, `RemoteRewardModel.get_rewards`, as of commit
-  629870839^, 2025): whole batches split across the URLs by position; `experience_maker.update_samples_with_rewards`
+  629870839^; v0.8.3 to v0.9.0): whole batches split across the URLs by position; `experience_maker.update_samples_with_rewards`
   does `torch.cat([torch.as_tensor(info["rewards"]) ...])`, so `rewards` is required, one number per query;
   `scores` is optional (same shape; dynamic filtering reads it); `extra_logs` is optional, `{key: one
-  number per query}`, its keys taken from the first server's answer. Clients before commit 99c320f (Feb 2025)
-  posted `query` alone and read only `rewards`.
+  number per query}`, its keys taken from the first server's answer. v0.5.8 to v0.8.2 read `rewards` alone;
+  before v0.5.8 the client posted `query` alone, which is refused (422: `prompts` missing).
 - Both: a 180 s timeout per attempt, `raise_for_status()`, 5 attempts 1 s apart, then an exception; the
   answer goes through `json.loads`, which accepts NaN.
 
@@ -28,7 +30,9 @@ as OpenRLHF's own `serve_rm` answers; `scores` repeats `rewards`, and `extra_log
 item of the batch has (a key missing from some items would break the older client's `torch.cat`).
 OpenRLHF has no per-item failure: a `null` score crashes `torch.tensor`, and NaN would train on NaN. So an
 item that fails without a fallback score fails the whole request (500, or 422 when only gold answers are
-missing), with a message naming each failed item and its code: the client retries, then raises.
+missing), with a message naming each failed item and its code. The client retries; then v0.9.0 and before
+raise, and v0.9.1+ log "Failed to fetch reward from remote RM" and leave the reward empty, which stops the
+training step (`experience_maker.py`: `reward_model_group is required when rewards are not precomputed`).
 
 A grouped reward is refused: the current client posts one response per request, and the older one splits a
 batch by position across its URLs, so the responses of one prompt never reliably arrive together.
