@@ -27,6 +27,10 @@ import aiohttp
 import httpx
 import pytest
 import requests
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from rewardkit.contracts.openrlhf import CONTRACT, END_TOKENS, openrlhf_request, response_of
 
 from .conftest import REPO, contract_example
 from .served import Served, rewardkit_command, serve
@@ -203,3 +207,21 @@ def test_a_fixture_file_of_openrlhf_bodies_runs_under_the_pytest_plugin(tmp_path
     result = run_pytest(tmp_path, "--rewardkit-target", TRAINER_REWARDS)
     assert "3 passed, 1 failed" in result.stdout or "1 failed, 3 passed" in result.stdout, result.stdout[-3000:]
     assert "FAILED openrlhf.reward.jsonl::wrong" in result.stdout
+
+
+# ---- the contract in-process: how the response is cut out of the query ------------------
+
+@given(prompt=st.text(max_size=40), response=st.text(max_size=40), ends=st.lists(st.sampled_from(END_TOKENS), max_size=2))
+def test_the_response_is_recovered_from_any_query_the_decode_makes(prompt, response, ends):
+    assume(not any(response.endswith(token) for token in END_TOKENS))
+    assert response_of(prompt + response + "".join(ends), prompt) == response
+
+
+def test_the_builder_makes_what_the_contract_reads_back():
+    body = openrlhf_request(["\\boxed{72}", "no idea"], reference="72", prompt="What is 12 * 6?", system="Be brief.")
+    samples = CONTRACT.parse(body).samples
+    assert [s.response for s in samples] == ["\\boxed{72}", "no idea"]
+    assert all(s.ground_truth == "72" and s.metadata.platform == "openrlhf" for s in samples)
+    assert CONTRACT.parse(openrlhf_request("x", references={"answer": "1"})).samples[0].reference() == "1"
+    assert CONTRACT.read_answer(200, contract_example("openrlhf_batch_response.json")).scores == (1.0, 0.0, 1.0, 1.0)
+    assert CONTRACT.read_answer(500, {"error_code": "TIMEOUT", "message": "m"}).error_code == "TIMEOUT"

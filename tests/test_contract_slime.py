@@ -20,6 +20,8 @@ import aiohttp
 import httpx
 import pytest
 
+from rewardkit.contracts.slime import CONTRACT, slime_request
+
 from .conftest import contract_example
 from .served import Served, rewardkit_command, serve
 from .test_contract_openrlhf import TRAINER_REWARDS
@@ -126,3 +128,11 @@ def test_a_fixture_file_of_slime_bodies_runs_under_the_pytest_plugin(tmp_path):
     result = run_pytest(tmp_path, "--rewardkit-target", TRAINER_REWARDS)
     assert "1 failed, 3 passed" in result.stdout or "3 passed, 1 failed" in result.stdout, result.stdout[-3000:]
     assert "FAILED slime.reward.jsonl::wrong" in result.stdout and "expected [1.0]" in result.stdout
+
+
+def test_the_builder_makes_what_the_contract_reads_back():
+    sample = CONTRACT.parse(slime_request("\\boxed{72}", reference="72", prompt="What is 12 * 6?", system="Be brief.")).samples[0]
+    assert (sample.response, sample.ground_truth, sample.system, sample.prompt_text) == (
+        "\\boxed{72}", "72", "Be brief.", "What is 12 * 6?")
+    assert CONTRACT.read_answer(200, 0.5).scores == (0.5,)
+    assert CONTRACT.read_answer(200, {"score": 1}).error_code == "BAD_ANSWER"

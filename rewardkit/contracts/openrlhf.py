@@ -40,7 +40,7 @@ batch by position across its URLs, so the responses of one prompt never reliably
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
@@ -111,11 +111,22 @@ def _lengths(body: OpenRLHFRequest) -> None:
                             "(one entry per response, in the same order)", problems)
 
 
+def openrlhf_request(responses: str | Sequence[str], *, reference: Any = None, prompt: str = "",
+                     system: str | None = None, references: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The batch OpenRLHF posts for `responses` to `prompt` (ChatML-templated): `reference` is every item's label;
+    `references` (a dict) is the label instead when there is no `reference`."""
+    texts = [responses] if isinstance(responses, str) else list(responses)
+    asked = Prompt.of(prompt, system=system, ground_truth=reference, references=dict(references or {}))
+    body: dict[str, Any] = CONTRACT.requests(asked, [Response(t) for t in texts])[0]
+    return body
+
+
 class OpenRLHFContract(Contract):
     name = "openrlhf"
     title = "OpenRLHF remote reward model"
     suffix = "/openrlhf"
     default_route = "/openrlhf"
+    builders = {"openrlhf_request": openrlhf_request}
     refuse_grouped = ("reward {name!r} is grouped: it scores the responses of one prompt together, and OpenRLHF "
                       "does not post a prompt's responses together (one per request since 2026; older versions "
                       "split a batch across --remote_rm_url servers by position). Serve it to a contract that "
@@ -159,6 +170,7 @@ class OpenRLHFContract(Contract):
         """One batch, as the older client posts it: the ChatML prompt, each response closed by `<|im_end|>`."""
         text = chatml(prompt)
         label = _common.prompt_label(prompt.references, prompt.ground_truth)
+        label = "" if label is None else label  # what OpenRLHF sends without --label_key
         return [{"query": [text + r.text + "<|im_end|>" for r in responses],
                  "prompts": [text] * len(responses), "labels": [label] * len(responses)}]
 

@@ -24,7 +24,7 @@ A grouped reward is refused: slime posts one sample per request, even with `--gr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Union
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
@@ -64,11 +64,21 @@ def _prompt(prompt: Union[str, list[SlimeMessage]]) -> tuple[Message, ...]:
     return tuple(Message(m.role, content_text(m.content)) for m in prompt)
 
 
+def slime_request(response: str, *, reference: Any = None, prompt: str = "", system: str | None = None,
+                  references: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The body slime's remote_rm posts for one response: the prompt as messages, `reference` as the label
+    (`references`, a dict, when there is no `reference`)."""
+    asked = Prompt.of(prompt, system=system, ground_truth=reference, references=dict(references or {}))
+    body: dict[str, Any] = CONTRACT.requests(asked, [Response(response)])[0]
+    return body
+
+
 class SlimeContract(Contract):
     name = "slime"
     title = "slime remote_rm"
     suffix = "/slime"
     default_route = "/slime"
+    builders = {"slime_request": slime_request}
     refuse_grouped = ("reward {name!r} is grouped: it scores the responses of one prompt together, and slime's "
                       "remote_rm posts one response per request (with --group-rm too). Serve it to a contract "
                       "that sends groups (DashScope group_reward)")
