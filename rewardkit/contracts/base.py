@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .._errors import RewardkitError
 from .._invoke import Outcome
@@ -27,6 +27,14 @@ from .._registry import AnySpec
 from .._sample import Sample
 
 NAMED_PREFIX = "/rewards/{name}"
+SCHEMA_REF = "#/components/schemas/{model}"
+
+
+class ErrorResponse(BaseModel):
+    """Body of every 4xx answer (and of DashScope-style 500s): a sentence, then the details."""
+
+    message: str
+    detail: Any = None
 
 
 class ContractError(RewardkitError):
@@ -118,8 +126,8 @@ class OpenAPIEntry:
     """How a contract's routes read in the OpenAPI document."""
 
     tag: str  # the section its routes are listed under
-    models: tuple[type, ...]  # pydantic models whose schemas go in components
-    body: dict[str, Any]  # the requestBody object
+    models: tuple[type, ...]  # pydantic models whose schemas go in components (SCHEMA_REF points at them)
+    body: dict[str, Any]  # the request body's JSON Schema
     responses: dict[int | str, dict[str, Any]]  # FastAPI `responses=`
 
 
@@ -137,10 +145,14 @@ class Contract:
     # The message for a grouped reward posted a body that is not one prompt's group; {name} is the reward.
     refuse_grouped: ClassVar[str] = ("reward {name!r} is grouped: it scores the responses of one prompt together, "
                                      "and this contract's body is not one prompt's group")
+    # What `looks_like` checks, in words, for the message about a body no contract recognises.
+    recognised_by: ClassVar[str] = ""
     # Training-data lines of this platform: the key every line has, and the JSON Schema in contracts/schemas/.
     dataset_key: ClassVar[str | None] = None
     dataset_schema: ClassVar[str | None] = None
     dataset_strict_json: ClassVar[bool] = False  # the platform's parser refuses duplicate keys and NaN
+    # Whether answers say why (a reason text); when not, a failing fixture test re-runs the reward to show it.
+    reasons_in_answers: ClassVar[bool] = True
     # Builders `rewardkit.testing` offers under these names: {"vertex_request": function}.
     builders: ClassVar[Mapping[str, Any]] = {}
 
@@ -191,21 +203,34 @@ class Contract:
         """A training-data line as a Prompt (contracts with a `dataset_key`)."""
         raise NotImplementedError
 
+    def dataset_json_schema(self) -> dict[str, Any] | None:
+        """The JSON Schema of a training-data line: `dataset_schema`, a file in a `schemas/` folder
+        beside the contract's module."""
+        if not self.dataset_schema:
+            return None
+        from importlib import resources  # here: it slows `import rewardkit`
+
+        package = type(self).__module__.rpartition(".")[0] or type(self).__module__
+        schema: dict[str, Any] = json.loads(
+            resources.files(package).joinpath("schemas", self.dataset_schema).read_text(encoding="utf-8"))
+        return schema
+
     def openapi(self) -> OpenAPIEntry | None:
         """The contract's OpenAPI entries; None leaves its routes undocumented."""
         return None
 
     # ---- helpers for subclasses -----------------------------------------------------
 
-    def validate(self, adapter: TypeAdapter[Any], raw: Any, union_tags: tuple[str, ...] = ()) -> Any:
+    def validate(self, adapter: TypeAdapter[Any], raw: Any, union_tags: tuple[str, ...] = (), tag_field: str = "") -> Any:
         """`raw` validated by `adapter`, or ContractError listing each field that is wrong.
 
-        `union_tags` are a discriminated union's tags, which pydantic puts before the
-        field path although the caller never wrote them."""
+        `union_tags` are a discriminated union's tags (the values of its `tag_field`),
+        which pydantic puts before the field path although the caller never wrote them."""
         try:
             return adapter.validate_python(raw)
         except ValidationError as exc:
-            errors = [_problem(error, union_tags) for error in exc.errors(include_url=False, include_input=False)]
+            errors = [_problem(error, union_tags, tag_field)
+                      for error in exc.errors(include_url=False, include_input=False)]
         summary = "; ".join(f"{_location(tuple(e['loc']))}: {e['msg']}" for e in errors[:5])
         more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
         raise ContractError(f"request body does not match the {self.title} contract: {summary}{more}", errors)
@@ -214,17 +239,16 @@ class Contract:
         return f"<contract {self.name}: {self.route}>"
 
 
-def _problem(error: Any, union_tags: tuple[str, ...]) -> dict[str, Any]:
+def _problem(error: Any, union_tags: tuple[str, ...], tag_field: str) -> dict[str, Any]:
     loc = tuple(error["loc"])
     if loc and loc[0] in union_tags:
         loc = loc[1:]
     msg = error["msg"]
     if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
-        # pydantic names the discriminator function; say which values are expected instead.
-        ctx = error.get("ctx", {})
-        got, expected = ctx.get("tag"), ctx.get("expected_tags")
-        loc = (ctx.get("discriminator", "").strip("'()") or "type",) if got else ()
-        msg = f"expected {expected}, got {got!r}" if got else "expected a JSON object"
+        # pydantic names the discriminator function; say which field and which values instead.
+        got = error.get("ctx", {}).get("tag")
+        loc = (tag_field,) if got and tag_field else ()
+        msg = f"expected {' or '.join(map(repr, union_tags))}, got {got!r}" if got else "expected a JSON object"
     return {"loc": list(loc), "msg": msg, "type": error["type"]}
 
 
