@@ -206,7 +206,8 @@ def test_a_fixture_file_of_openrlhf_bodies_runs_under_the_pytest_plugin(tmp_path
     ])
     result = run_pytest(tmp_path, "--rewardkit-target", TRAINER_REWARDS)
     assert "3 passed, 1 failed" in result.stdout or "1 failed, 3 passed" in result.stdout, result.stdout[-3000:]
-    assert "FAILED openrlhf.reward.jsonl::wrong" in result.stdout
+    failed = [line for line in result.stdout.splitlines() if line.startswith("FAILED ")]
+    assert len(failed) == 1 and "openrlhf.reward.jsonl::wrong" in failed[0], result.stdout[-3000:]
 
 
 # ---- the contract in-process: how the response is cut out of the query ------------------

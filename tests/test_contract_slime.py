@@ -127,7 +127,9 @@ def test_a_fixture_file_of_slime_bodies_runs_under_the_pytest_plugin(tmp_path):
     ])
     result = run_pytest(tmp_path, "--rewardkit-target", TRAINER_REWARDS)
     assert "1 failed, 3 passed" in result.stdout or "3 passed, 1 failed" in result.stdout, result.stdout[-3000:]
-    assert "FAILED slime.reward.jsonl::wrong" in result.stdout and "expected [1.0]" in result.stdout
+    failed = [line for line in result.stdout.splitlines() if line.startswith("FAILED ")]
+    assert len(failed) == 1 and "slime.reward.jsonl::wrong" in failed[0], result.stdout[-3000:]
+    assert "expected: score 1 " in result.stdout and "response: 'no'" in result.stdout
 
 
 def test_the_builder_makes_what_the_contract_reads_back():

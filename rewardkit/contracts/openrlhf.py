@@ -49,7 +49,8 @@ from .._invoke import Outcome
 from .._registry import AnySpec
 from .._sample import Message, Metadata, Sample
 from . import _common
-from .base import Answer, Contract, ContractError, OpenAPIEntry, Parsed, Prompt, Response, content_text
+from .base import (SCHEMA_REF, Answer, Contract, ContractError, ErrorResponse, OpenAPIEntry, Parsed, Prompt, Response,
+                   content_text)
 
 # The text an end-of-sequence (or end-of-turn) token decodes to with skip_special_tokens=False, for the
 # tokenizer families OpenRLHF is used with: ChatML (Qwen), Llama 3, Llama 2 / Mistral, Phi-3, Gemma, DeepSeek.
@@ -126,6 +127,8 @@ class OpenRLHFContract(Contract):
     title = "OpenRLHF remote reward model"
     suffix = "/openrlhf"
     default_route = "/openrlhf"
+    recognised_by = "needs a 'query' list"
+    reasons_in_answers = False  # lists of numbers, no reason texts
     builders = {"openrlhf_request": openrlhf_request}
     refuse_grouped = ("reward {name!r} is grouped: it scores the responses of one prompt together, and OpenRLHF "
                       "does not post a prompt's responses together (one per request since 2026; older versions "
@@ -187,10 +190,10 @@ class OpenRLHFContract(Contract):
         return OpenAPIEntry(
             tag="OpenRLHF",
             models=(OpenRLHFRequest,),
-            body={"required": True, "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/OpenRLHFRequest"}}}},
+            body={"$ref": SCHEMA_REF.format(model="OpenRLHFRequest")},
             responses={200: {"model": OpenRLHFAnswer, "description": "One reward per query, in order"},
-                       500: {"model": _common.FailedAnswer, "description": "An item failed and its reward has no fallback"}},
+                       500: {"model": _common.FailedAnswer, "description": "An item failed and its reward has no fallback"},
+                       **{code: {"model": ErrorResponse} for code in (400, 404, 413, 422, 499, 503)}},
         )
 
 

@@ -33,7 +33,7 @@ from .._invoke import Outcome
 from .._registry import AnySpec
 from .._sample import Message, Metadata, Sample
 from . import _common
-from .base import Answer, Contract, OpenAPIEntry, Parsed, Prompt, Response, content_text
+from .base import SCHEMA_REF, Answer, Contract, ErrorResponse, OpenAPIEntry, Parsed, Prompt, Response, content_text
 
 
 class SlimeMessage(BaseModel):
@@ -78,6 +78,8 @@ class SlimeContract(Contract):
     title = "slime remote_rm"
     suffix = "/slime"
     default_route = "/slime"
+    recognised_by = "needs 'prompt' and a 'response' string"
+    reasons_in_answers = False  # a bare number
     builders = {"slime_request": slime_request}
     refuse_grouped = ("reward {name!r} is grouped: it scores the responses of one prompt together, and slime's "
                       "remote_rm posts one response per request (with --group-rm too). Serve it to a contract "
@@ -128,11 +130,11 @@ class SlimeContract(Contract):
         return OpenAPIEntry(
             tag="slime",
             models=(SlimeRequest,),
-            body={"required": True, "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/SlimeRequest"}}}},
+            body={"$ref": SCHEMA_REF.format(model="SlimeRequest")},
             responses={200: {"description": "The reward, a bare JSON number",
                              "content": {"application/json": {"schema": {"type": "number"}}}},
-                       500: {"model": _common.FailedAnswer, "description": "The reward failed and has no fallback score"}},
+                       500: {"model": _common.FailedAnswer, "description": "The reward failed and has no fallback score"},
+                       **{code: {"model": ErrorResponse} for code in (400, 404, 413, 422, 499, 503)}},
         )
 
 
