@@ -21,7 +21,8 @@ import copy
 import json
 import math
 import subprocess
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import aiohttp
 import httpx
@@ -30,7 +31,12 @@ import requests
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from rewardkit.contracts.openrlhf import CONTRACT, END_TOKENS, openrlhf_request, response_of
+from rewardkit.contracts.openrlhf import (
+    CONTRACT,
+    END_TOKENS,
+    openrlhf_request,
+    response_of,
+)
 
 from .conftest import REPO, contract_example
 from .served import Served, rewardkit_command, serve

@@ -14,7 +14,8 @@ import asyncio
 import json
 import math
 import subprocess
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import aiohttp
 import httpx

@@ -41,7 +41,7 @@ batch by position across its URLs, so the responses of one prompt never reliably
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Optional
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
@@ -49,8 +49,18 @@ from .._invoke import Outcome
 from .._registry import AnySpec
 from .._sample import Message, Metadata, Sample
 from . import _common
-from .base import (SCHEMA_REF, Answer, Contract, ContractError, ErrorResponse, OpenAPIEntry, Parsed, Prompt, Response,
-                   content_text)
+from .base import (
+    SCHEMA_REF,
+    Answer,
+    Contract,
+    ContractError,
+    ErrorResponse,
+    OpenAPIEntry,
+    Parsed,
+    Prompt,
+    Response,
+    content_text,
+)
 
 # The text an end-of-sequence (or end-of-turn) token decodes to with skip_special_tokens=False, for the
 # tokenizer families OpenRLHF is used with: ChatML (Qwen), Llama 3, Llama 2 / Mistral, Phi-3, Gemma, DeepSeek.
@@ -65,7 +75,7 @@ class OpenRLHFRequest(BaseModel):
 
     query: list[str]
     prompts: list[str]
-    labels: Optional[list[Any]] = None
+    labels: list[Any] | None = None
 
 
 class OpenRLHFAnswer(BaseModel):
@@ -129,7 +139,7 @@ class OpenRLHFContract(Contract):
     default_route = "/openrlhf"
     recognised_by = "needs a 'query' list"
     reasons_in_answers = False  # lists of numbers, no reason texts
-    builders = {"openrlhf_request": openrlhf_request}
+    builders: ClassVar[Mapping[str, Any]] = {"openrlhf_request": openrlhf_request}
     refuse_grouped = ("reward {name!r} is grouped: it scores the responses of one prompt together, and OpenRLHF "
                       "does not post a prompt's responses together (one per request since 2026; older versions "
                       "split a batch across --remote_rm_url servers by position). Serve it to a contract that "

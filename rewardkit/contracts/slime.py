@@ -25,7 +25,7 @@ A grouped reward is refused: slime posts one sample per request, even with `--gr
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Union
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
@@ -42,7 +42,7 @@ class SlimeMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     role: str
-    content: Union[str, list[dict[str, Any]], None] = None
+    content: str | list[dict[str, Any]] | None = None
 
 
 class SlimeRequest(BaseModel):
@@ -50,7 +50,7 @@ class SlimeRequest(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    prompt: Union[str, list[SlimeMessage]]
+    prompt: str | list[SlimeMessage]
     response: str
     label: Any = None
 
@@ -58,7 +58,7 @@ class SlimeRequest(BaseModel):
 _REQUEST = TypeAdapter(SlimeRequest)
 
 
-def _prompt(prompt: Union[str, list[SlimeMessage]]) -> tuple[Message, ...]:
+def _prompt(prompt: str | list[SlimeMessage]) -> tuple[Message, ...]:
     if isinstance(prompt, str):
         return (Message("user", prompt),)
     return tuple(Message(m.role, content_text(m.content)) for m in prompt)
@@ -80,7 +80,7 @@ class SlimeContract(Contract):
     default_route = "/slime"
     recognised_by = "needs 'prompt' and a 'response' string"
     reasons_in_answers = False  # a bare number
-    builders = {"slime_request": slime_request}
+    builders: ClassVar[Mapping[str, Any]] = {"slime_request": slime_request}
     refuse_grouped = ("reward {name!r} is grouped: it scores the responses of one prompt together, and slime's "
                       "remote_rm posts one response per request (with --group-rm too). Serve it to a contract "
                       "that sends groups (DashScope group_reward)")
