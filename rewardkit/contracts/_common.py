@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from .._invoke import MISSING_REFERENCE, Outcome
 from .._registry import AnySpec
+from .base import Answer, ErrorResponse
 
 _SHOWN_FAILURES = 5  # a batch of 512 timeouts should not make a 512-line message
 
@@ -87,9 +88,15 @@ def failed(spec: AnySpec, outcomes: list[Outcome], client: str) -> tuple[int, di
                     "failed": [{"index": i, "error_code": f.code, "error": f.message} for i, f in items]}
 
 
-def error_answer(body: Any) -> tuple[str | None, str | None]:
-    """`(error_code, message)` of a non-2xx answer body, whatever its shape."""
+def failed_answer(status: int, body: Any) -> Answer:
+    """What a non-2xx answer (or one the client cannot read) says: its error code and message, no scores."""
     if not isinstance(body, Mapping):
-        return "BAD_ANSWER", f"not a JSON object: {body!r:.200}"
+        return Answer((), f"HTTP_{status}", f"not a JSON object: {body!r:.200}")
     code, message = body.get("error_code"), body.get("message")
-    return (str(code) if code is not None else None), (str(message) if message is not None else None)
+    return Answer((), str(code) if code is not None else f"HTTP_{status}", None if message is None else str(message))
+
+
+def responses(ok: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI answers of a contract whose failures are `FailedAnswer`: `ok` for 200."""
+    return {200: ok, 500: {"model": FailedAnswer, "description": "An item failed and its reward has no fallback score"},
+            **{code: {"model": ErrorResponse} for code in (400, 404, 413, 422, 499, 503)}}

@@ -54,7 +54,6 @@ from .base import (
     Answer,
     Contract,
     ContractError,
-    ErrorResponse,
     OpenAPIEntry,
     Parsed,
     Prompt,
@@ -141,7 +140,7 @@ class OpenRLHFContract(Contract):
     reasons_in_answers = False  # lists of numbers, no reason texts
     builders: ClassVar[Mapping[str, Any]] = {"openrlhf_request": openrlhf_request}
     refuse_grouped = ("reward {name!r} is grouped: it scores the responses of one prompt together, and OpenRLHF "
-                      "does not post a prompt's responses together (one per request since 2026; older versions "
+                      "does not post a prompt's responses together (one per request since v0.9.1; older versions "
                       "split a batch across --remote_rm_url servers by position). Serve it to a contract that "
                       "sends groups (DashScope group_reward)")
 
@@ -162,8 +161,9 @@ class OpenRLHFContract(Contract):
             shown = ", ".join(f"query[{i}]" for i in lost[:10]) + (", ..." if len(lost) > 10 else "")
             raise ContractError(
                 f"request body does not match the {self.title} contract: {shown}: does not contain its prompt "
-                "(prompts at the same index); rewardkit takes the response to be what follows the prompt in the query. The trainer may have "
-                "truncated the prompt (raise --prompt_max_len) or its tokenizer does not decode it to the same text",
+                "(prompts at the same index), and rewardkit takes the response to be what follows the prompt in "
+                "the query. The trainer may have truncated the prompt (raise its length limit, or shorten the "
+                "prompts), or its tokenizer does not decode the prompt to the same text",
                 detail)
         return Parsed(samples, body, log_fields={"batch_size": len(samples)})
 
@@ -188,22 +188,19 @@ class OpenRLHFContract(Contract):
                  "prompts": [text] * len(responses), "labels": [label] * len(responses)}]
 
     def read_answer(self, status: int, body: Any) -> Answer:
-        if status == 200 and isinstance(body, dict) and isinstance(body.get("rewards"), list):
-            try:
-                return Answer(tuple(float(value) for value in body["rewards"]))
-            except (TypeError, ValueError) as exc:
-                return Answer((), "BAD_ANSWER", f"rewards are not numbers: {exc}")
-        code, message = _common.error_answer(body)
-        return Answer((), code or f"HTTP_{status}", message)
+        if status != 200:
+            return _common.failed_answer(status, body)
+        rewards = body.get("rewards") if isinstance(body, dict) else None
+        if isinstance(rewards, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in rewards):
+            return Answer(tuple(float(value) for value in rewards))
+        return Answer((), "BAD_ANSWER", f"OpenRLHF reads a list of numbers in 'rewards', got {rewards!r:.200}")
 
     def openapi(self) -> OpenAPIEntry:
         return OpenAPIEntry(
             tag="OpenRLHF",
             models=(OpenRLHFRequest,),
             body={"$ref": SCHEMA_REF.format(model="OpenRLHFRequest")},
-            responses={200: {"model": OpenRLHFAnswer, "description": "One reward per query, in order"},
-                       500: {"model": _common.FailedAnswer, "description": "An item failed and its reward has no fallback"},
-                       **{code: {"model": ErrorResponse} for code in (400, 404, 413, 422, 499, 503)}},
+            responses=_common.responses({"model": OpenRLHFAnswer, "description": "One reward per query, in order"}),
         )
 
 

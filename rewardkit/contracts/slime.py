@@ -33,7 +33,7 @@ from .._invoke import Outcome
 from .._registry import AnySpec
 from .._sample import Message, Metadata, Sample
 from . import _common
-from .base import SCHEMA_REF, Answer, Contract, ErrorResponse, OpenAPIEntry, Parsed, Prompt, Response, content_text
+from .base import SCHEMA_REF, Answer, Contract, OpenAPIEntry, Parsed, Prompt, Response, content_text
 
 
 class SlimeMessage(BaseModel):
@@ -119,22 +119,19 @@ class SlimeContract(Contract):
         return [{"prompt": messages, "response": r.text, "label": label} for r in responses]
 
     def read_answer(self, status: int, body: Any) -> Answer:
-        if status == 200:
-            if isinstance(body, (int, float)) and not isinstance(body, bool):
-                return Answer((float(body),))
-            return Answer((), "BAD_ANSWER", f"slime reads a bare number, got {body!r:.200}")
-        code, message = _common.error_answer(body)
-        return Answer((), code or f"HTTP_{status}", message)
+        if status != 200:
+            return _common.failed_answer(status, body)
+        if isinstance(body, (int, float)) and not isinstance(body, bool):
+            return Answer((float(body),))
+        return Answer((), "BAD_ANSWER", f"slime reads a bare number, got {body!r:.200}")
 
     def openapi(self) -> OpenAPIEntry:
         return OpenAPIEntry(
             tag="slime",
             models=(SlimeRequest,),
             body={"$ref": SCHEMA_REF.format(model="SlimeRequest")},
-            responses={200: {"description": "The reward, a bare JSON number",
-                             "content": {"application/json": {"schema": {"type": "number"}}}},
-                       500: {"model": _common.FailedAnswer, "description": "The reward failed and has no fallback score"},
-                       **{code: {"model": ErrorResponse} for code in (400, 404, 413, 422, 499, 503)}},
+            responses=_common.responses({"description": "The reward, a bare JSON number",
+                                         "content": {"application/json": {"schema": {"type": "number"}}}}),
         )
 
 
