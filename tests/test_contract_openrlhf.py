@@ -104,6 +104,7 @@ def test_the_response_is_the_query_after_its_prompt_without_the_end_token(served
     # picky scores 1 only when the response is exactly the label: no prompt text, no <|im_end|>.
     answer = httpx.post(f"{served.url}/rewards/picky/openrlhf", json=batch("yes", " yes ", "no"), timeout=60).json()
     assert answer["rewards"] == [1.0, 1.0, 0.0]
+    # `matched` is missing from the third item: only the metrics every item has are logged.
     assert answer["extra_logs"] == {"picky.chars": [3.0, 5.0, 2.0]}
     # A decoded BOS before the prompt is skipped; a dict label is the references.
     body = {"query": ["<s>" + PROMPT + "yes</s>"], "prompts": [PROMPT], "labels": [{"answer": "yes"}]}
@@ -119,14 +120,15 @@ def test_an_empty_batch_is_answered_with_empty_lists(served):
 
 # ---- failures: the whole request fails, naming each item --------------------------
 
-def test_a_batch_with_a_failing_and_a_hanging_item_fails_whole_naming_both(served):
+def test_a_batch_with_failing_hanging_and_nan_items_fails_whole_naming_each(served):
     response = httpx.post(f"{served.url}/rewards/picky/openrlhf",
-                          json=batch("yes", "PLEASE RAISE", "no", "PLEASE HANG"), timeout=60)
+                          json=batch("yes", "PLEASE RAISE", "no", "PLEASE HANG", "PLEASE NAN"), timeout=60)
     assert response.status_code == 500
     answer = response.json()
-    assert [(f["index"], f["error_code"]) for f in answer["failed"]] == [(1, "REWARD_ERROR"), (3, "TIMEOUT")]
-    assert "rewards" not in answer  # never a partial answer the client would misalign
-    assert "failed on 2 of 4 items: [1] REWARD_ERROR" in answer["message"] and "[3] TIMEOUT" in answer["message"]
+    assert [(f["index"], f["error_code"]) for f in answer["failed"]] == [
+        (1, "REWARD_ERROR"), (3, "TIMEOUT"), (4, "INVALID_SCORE")]
+    assert "rewards" not in answer and "NaN" not in response.text  # never a partial answer, never a NaN
+    assert "failed on 3 of 5 items: [1] REWARD_ERROR" in answer["message"] and "[3] TIMEOUT" in answer["message"]
     with pytest.raises(aiohttp.ClientResponseError) as raised:  # the client's retry-then-raise path
         post_like_the_current_client(f"{served.url}/rewards/picky/openrlhf", batch("PLEASE RAISE"))
     assert raised.value.status == 500
@@ -134,8 +136,8 @@ def test_a_batch_with_a_failing_and_a_hanging_item_fails_whole_naming_both(serve
 
 def test_a_fallback_score_answers_the_failed_items(served):
     response = httpx.post(f"{served.url}/rewards/picky_with_fallback/openrlhf",
-                          json=batch("yes", "PLEASE RAISE", "PLEASE HANG"), timeout=60)
-    assert response.status_code == 200 and response.json()["rewards"] == [1.0, -1.0, -1.0]
+                          json=batch("yes", "PLEASE RAISE", "PLEASE HANG", "PLEASE NAN"), timeout=60)
+    assert response.status_code == 200 and response.json()["rewards"] == [1.0, -1.0, -1.0, -1.0]
 
 
 def test_a_missing_label_is_a_422_naming_the_items(served):

@@ -60,8 +60,8 @@ def test_the_templated_and_the_message_prompts_are_scored_as_slime_reads_them(se
     assert reward_like_slime(f"{served.url}/rewards/picky/slime", body("yes", {"answer": "yes"})) == 1.0
 
 
-def test_a_failing_or_hanging_reward_fails_the_request_with_its_code(served):
-    for response, code in (("PLEASE RAISE", "REWARD_ERROR"), ("PLEASE HANG", "TIMEOUT")):
+def test_a_failing_hanging_or_nan_reward_fails_the_request_with_its_code(served):
+    for response, code in (("PLEASE RAISE", "REWARD_ERROR"), ("PLEASE HANG", "TIMEOUT"), ("PLEASE NAN", "INVALID_SCORE")):
         answer = httpx.post(f"{served.url}/rewards/picky/slime", json=body(response), timeout=60)
         assert answer.status_code == 500 and answer.json()["error_code"] == code
         assert f"[0] {code}" in answer.json()["message"]

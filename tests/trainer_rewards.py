@@ -1,5 +1,6 @@
 """Rewards the OpenRLHF and slime contract tests serve: a built-in one, and ones that fail, hang or group on cue."""
 
+import math
 import time
 
 import rewardkit
@@ -7,25 +8,29 @@ from rewardkit import Score
 from rewards import math_accuracy  # noqa: F401  (served from this module too)
 
 
-def _act(response: str) -> None:
+def _act(response: str) -> float | None:
     if "PLEASE RAISE" in response:
         raise ValueError("asked to fail")
     if "PLEASE HANG" in response:
         time.sleep(60)
+    return math.nan if "PLEASE NAN" in response else None
 
 
 @rewardkit.reward(timeout=2)
 def picky(response: str, reference: str) -> Score:
-    """1 when the response is the reference; raises or hangs (past its 2 s timeout) when the response asks."""
-    _act(response)
-    return Score(1.0 if response.strip() == reference else 0.0, metrics={"chars": float(len(response))})
+    """1 when the response is the reference; raises, hangs (past its 2 s timeout) or returns NaN when the response
+    asks. The metric `matched` only comes with a match."""
+    nan = _act(response)
+    matched = response.strip() == reference
+    metrics = {"chars": float(len(response)), **({"matched": 1.0} if matched else {})}
+    return Score(nan if nan is not None else float(matched), metrics=metrics)
 
 
 @rewardkit.reward(timeout=2, fallback=-1.0)
 def picky_with_fallback(response: str, reference: str) -> float:
-    """As picky, but a failure scores -1."""
-    _act(response)
-    return 1.0 if response.strip() == reference else 0.0
+    """As picky, but a failure (NaN too) scores -1."""
+    nan = _act(response)
+    return nan if nan is not None else float(response.strip() == reference)
 
 
 @rewardkit.grouped_reward
