@@ -81,8 +81,10 @@ def failed(spec: AnySpec, outcomes: list[Outcome], client: str) -> tuple[int, di
     shown = "; ".join(f"[{i}] {f.code}: {f.message}" for i, f in items[:_SHOWN_FAILURES])
     more = f"; and {len(items) - _SHOWN_FAILURES} more" if len(items) > _SHOWN_FAILURES else ""
     where = f"{len(items)} of {len(outcomes)} items" if len(outcomes) > 1 else "the item"
-    message = (f"reward {spec.name!r} failed on {where}: {shown}{more}. {client} has no way to mark one item failed, "
-               f"so the whole request fails; declare a fallback score on the reward to score failures instead")
+    why = (f"{client} has no way to mark one item failed, so the whole request fails" if len(outcomes) > 1 else
+           f"{client} reads a score and has no way to be told the reward failed")
+    message = (f"reward {spec.name!r} failed on {where}: {shown}{more}. {why}; declare a fallback score on the "
+               "reward to score failures instead")
     status = 422 if all(f.code == MISSING_REFERENCE for _, f in items) else 500
     return status, {"message": message, "reward": spec.name, "error_code": items[0][1].code,
                     "failed": [{"index": i, "error_code": f.code, "error": f.message} for i, f in items]}

@@ -13,8 +13,8 @@ Read from the client's own code (github.com/THUDM/slime, commit 624b824, 2026):
   `get_reward_value`: `reward if not args.reward_key else reward[args.reward_key]`.
 
 So the answer is the bare reward, a JSON number: what slime reads with no `--reward-key` (the default, and
-what its own reward types return). Metrics and reasons cannot travel in it; they are in the service's log
-and metrics. A failed reward cannot be a number: NaN would train on NaN, `null` breaks the reward
+what its own reward types return). Metrics and reasons cannot travel in it (`/metrics` has the score
+distribution and error counts, failures are logged with their reason). A failed reward cannot be a number: NaN would train on NaN, `null` breaks the reward
 normalisation. It fails the request instead (500, or 422 when the gold answer is missing) with a message
 naming the code; slime retries, then stops the rollout with the error. A reward that would rather score its
 failures declares a `fallback`.
