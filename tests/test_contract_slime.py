@@ -139,3 +139,13 @@ def test_the_builder_makes_what_the_contract_reads_back():
         "\\boxed{72}", "72", "Be brief.", "What is 12 * 6?")
     assert CONTRACT.read_answer(200, 0.5).scores == (0.5,)
     assert CONTRACT.read_answer(200, {"score": 1}).error_code == "BAD_ANSWER"
+
+
+def test_rewardkit_testing_builds_slime_bodies_for_a_reward_client():
+    from rewardkit.testing import request, reward_client
+
+    with reward_client("rewards", workers=0) as client:
+        body = slime_request("so \\boxed{72}", reference="72", prompt="What is 12 * 6?")
+        assert client.post("/rewards/math_accuracy/slime", json=body).json() == 1.0
+        bodies = request("slime", ["\\boxed{72}", "\\boxed{7}"], reference="72", thinking="12 * 6 = 72")
+        assert [client.post("/rewards/math_accuracy/slime", json=b).json() for b in bodies] == [1.0, 0.0]

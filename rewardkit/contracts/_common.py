@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from .._invoke import MISSING_REFERENCE, Outcome
 from .._registry import AnySpec
-from .base import Answer, ErrorResponse
+from .base import Answer, ErrorResponse, Response
 
 _SHOWN_FAILURES = 5  # a batch of 512 timeouts should not make a 512-line message
 
@@ -56,6 +56,12 @@ def prompt_label(references: Mapping[str, Any], ground_truth: Any) -> Any:
     if ground_truth is not None:
         return ground_truth
     return dict(references) if references else None
+
+
+def decoded(response: Response) -> str:
+    """A response as the trainer decodes the completion: reasoning inline, in the `<think>` block the
+    reasoning models' chat templates use."""
+    return f"<think>\n{response.thinking}\n</think>\n\n{response.text}" if response.thinking else response.text
 
 
 def flat_metrics(outcome: Outcome) -> dict[str, float]:

@@ -180,11 +180,12 @@ class OpenRLHFContract(Contract):
         return isinstance(raw, dict) and isinstance(raw.get("query"), list)
 
     def requests(self, prompt: Prompt, responses: Sequence[Response]) -> list[Any]:
-        """One batch, as the older client posts it: the ChatML prompt, each response closed by `<|im_end|>`."""
+        """One batch, as the older client posts it: the ChatML prompt, each response (reasoning inline) closed
+        by `<|im_end|>`."""
         text = chatml(prompt)
         label = _common.prompt_label(prompt.references, prompt.ground_truth)
         label = "" if label is None else label  # what OpenRLHF sends without --label_key
-        return [{"query": [text + r.text + "<|im_end|>" for r in responses],
+        return [{"query": [text + _common.decoded(r) + "<|im_end|>" for r in responses],
                  "prompts": [text] * len(responses), "labels": [label] * len(responses)}]
 
     def read_answer(self, status: int, body: Any) -> Answer:

@@ -113,10 +113,10 @@ class SlimeContract(Contract):
         return isinstance(raw, dict) and isinstance(raw.get("response"), str) and "prompt" in raw
 
     def requests(self, prompt: Prompt, responses: Sequence[Response]) -> list[Any]:
-        """One body per response, as `remote_rm` posts them; the prompt as its messages."""
+        """One body per response (reasoning inline), as `remote_rm` posts them; the prompt as its messages."""
         messages = [{"role": m.get("role", "user"), "content": m.get("content")} for m in prompt.messages]
         label = _common.prompt_label(prompt.references, prompt.ground_truth)
-        return [{"prompt": messages, "response": r.text, "label": label} for r in responses]
+        return [{"prompt": messages, "response": _common.decoded(r), "label": label} for r in responses]
 
     def read_answer(self, status: int, body: Any) -> Answer:
         if status != 200:
