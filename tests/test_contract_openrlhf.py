@@ -31,12 +31,7 @@ import requests
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from rewardkit.contracts.openrlhf import (
-    CONTRACT,
-    END_TOKENS,
-    openrlhf_request,
-    response_of,
-)
+from rewardkit.contracts.openrlhf import CONTRACT, END_TOKENS, openrlhf_request, response_of
 
 from .conftest import REPO, contract_example
 from .served import Served, rewardkit_command, serve
@@ -209,7 +204,8 @@ def test_a_fixture_file_of_openrlhf_bodies_runs_under_the_pytest_plugin(tmp_path
         {"id": "batch", "reward": "math_accuracy", "request": contract_example("openrlhf_batch_request.json"),
          "expect": {"scores": [1.0, 0.0, 1.0, 1.0]}},
         {"id": "exact", "reward": "picky", "request": batch("yes", "no"), "expect": {"scores": [1.0, 0.0]}},
-        {"id": "raises", "reward": "picky", "request": failing, "expect": {"status": 500, "error_code": "REWARD_ERROR"}},
+        {"id": "raises", "reward": "picky", "request": failing,
+         "expect": {"status": 500, "error_code": "REWARD_ERROR"}},
         {"id": "wrong", "reward": "picky", "request": copy.deepcopy(failing), "expect": {"scores": [1.0, 1.0]}},
     ])
     result = run_pytest(tmp_path, "--rewardkit-target", TRAINER_REWARDS)
@@ -220,7 +216,8 @@ def test_a_fixture_file_of_openrlhf_bodies_runs_under_the_pytest_plugin(tmp_path
 
 # ---- the contract in-process: how the response is cut out of the query ------------------
 
-@given(prompt=st.text(max_size=40), response=st.text(max_size=40), ends=st.lists(st.sampled_from(END_TOKENS), max_size=2))
+@given(prompt=st.text(max_size=40), response=st.text(max_size=40),
+       ends=st.lists(st.sampled_from(END_TOKENS), max_size=2))
 def test_the_response_is_recovered_from_any_query_the_decode_makes(prompt, response, ends):
     assume(not any(response.endswith(token) for token in END_TOKENS))
     assert response_of(prompt + response + "".join(ends), prompt) == response

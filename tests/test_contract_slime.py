@@ -61,7 +61,8 @@ def test_the_templated_and_the_message_prompts_are_scored_as_slime_reads_them(se
 
 
 def test_a_failing_hanging_or_nan_reward_fails_the_request_with_its_code(served):
-    for response, code in (("PLEASE RAISE", "REWARD_ERROR"), ("PLEASE HANG", "TIMEOUT"), ("PLEASE NAN", "INVALID_SCORE")):
+    cases = (("PLEASE RAISE", "REWARD_ERROR"), ("PLEASE HANG", "TIMEOUT"), ("PLEASE NAN", "INVALID_SCORE"))
+    for response, code in cases:
         answer = httpx.post(f"{served.url}/rewards/picky/slime", json=body(response), timeout=60)
         assert answer.status_code == 500 and answer.json()["error_code"] == code
         assert f"[0] {code}" in answer.json()["message"]
@@ -134,7 +135,8 @@ def test_a_fixture_file_of_slime_bodies_runs_under_the_pytest_plugin(tmp_path):
 
 
 def test_the_builder_makes_what_the_contract_reads_back():
-    sample = CONTRACT.parse(slime_request("\\boxed{72}", reference="72", prompt="What is 12 * 6?", system="Be brief.")).samples[0]
+    body = slime_request("\\boxed{72}", reference="72", prompt="What is 12 * 6?", system="Be brief.")
+    sample = CONTRACT.parse(body).samples[0]
     assert (sample.response, sample.ground_truth, sample.system, sample.prompt_text) == (
         "\\boxed{72}", "72", "Be brief.", "What is 12 * 6?")
     assert CONTRACT.read_answer(200, 0.5).scores == (0.5,)

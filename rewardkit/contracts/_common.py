@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .._invoke import MISSING_REFERENCE, Outcome
+from .._outcome import MISSING_REFERENCE, Outcome
 from .._registry import AnySpec
 from .base import Answer, ErrorResponse, Response
 

@@ -45,7 +45,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
-from .._invoke import Outcome
+from .._outcome import Outcome
 from .._registry import AnySpec
 from .._sample import Message, Metadata, Sample
 from . import _common
@@ -149,7 +149,7 @@ class OpenRLHFContract(Contract):
         _lengths(body)
         labels = body.labels if body.labels is not None else [None] * len(body.query)
         samples, lost = [], []
-        for index, (query, prompt, label) in enumerate(zip(body.query, body.prompts, labels)):
+        for index, (query, prompt, label) in enumerate(zip(body.query, body.prompts, labels, strict=True)):
             response = response_of(query, prompt)
             if response is None:
                 lost.append(index)
@@ -209,7 +209,8 @@ def _sample(query: str, prompt: str, label: Any, response: str) -> Sample:
     references, ground_truth = _common.label_gold(label)
     asked = (Message("user", prompt),)
     return Sample(response=response, prompt=asked, references=references, ground_truth=ground_truth,
-                  metadata=Metadata(platform=OpenRLHFContract.name), trajectory=(*asked, Message("assistant", response)),
+                  metadata=Metadata(platform=OpenRLHFContract.name),
+                  trajectory=(*asked, Message("assistant", response)),
                   raw={"query": query, "prompt": prompt, "label": label})
 
 

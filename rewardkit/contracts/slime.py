@@ -14,8 +14,8 @@ Read from the client's own code (github.com/THUDM/slime, commit 624b824, 2026):
 
 So the answer is the bare reward, a JSON number: what slime reads with no `--reward-key` (the default, and
 what its own reward types return). Metrics and reasons cannot travel in it (`/metrics` has the score
-distribution and error counts, failures are logged with their reason). A failed reward cannot be a number: NaN would train on NaN, `null` breaks the reward
-normalisation. It fails the request instead (500, or 422 when the gold answer is missing) with a message
+distribution and error counts, failures are logged with their reason). A failed reward cannot be a number:
+NaN would train on NaN, `null` breaks the reward normalisation. It fails the request instead (500, or 422 when the gold answer is missing) with a message
 naming the code; slime retries, then stops the rollout with the error. A reward that would rather score its
 failures declares a `fallback`.
 
@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
-from .._invoke import Outcome
+from .._outcome import Outcome
 from .._registry import AnySpec
 from .._sample import Message, Metadata, Sample
 from . import _common
