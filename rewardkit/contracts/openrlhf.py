@@ -9,9 +9,9 @@ Read from the client's own code (github.com/OpenRLHF/OpenRLHF):
   `.get("scores")` (falling back to `rewards`), `.get("rewards")` and `.get("extra_logs") or {}`, and
   `openrlhf/trainer/ppo_utils/samples_generator.py` wraps each as `torch.tensor([value])`.
 - `openrlhf/utils/remote_rm_utils.py` (`request_api_wrapper`, `RemoteRewardModel.get_rewards`, as of commit
-  629870839^; v0.8.3 to v0.9.0): whole batches split across the URLs by position; `experience_maker.update_samples_with_rewards`
-  does `torch.cat([torch.as_tensor(info["rewards"]) ...])`, so `rewards` is required, one number per query;
-  `scores` is optional (same shape; dynamic filtering reads it); `extra_logs` is optional, `{key: one
+  629870839^; v0.8.3 to v0.9.0): whole batches split across the URLs by position;
+  `experience_maker.update_samples_with_rewards` does `torch.cat([torch.as_tensor(info["rewards"]) ...])`,
+  so `rewards` is required, one number per query; `scores` is optional (same shape; dynamic filtering reads it); `extra_logs` is optional, `{key: one
   number per query}`, its keys taken from the first server's answer. v0.5.8 to v0.8.2 read `rewards` alone;
   before v0.5.8 the client posted `query` alone, which is refused (422: `prompts` missing).
 - Both: a 180 s timeout per attempt, `raise_for_status()`, 5 attempts 1 s apart, then an exception; the
@@ -49,17 +49,7 @@ from .._outcome import Outcome
 from .._registry import AnySpec
 from .._sample import Message, Metadata, Sample
 from . import _common
-from .base import (
-    SCHEMA_REF,
-    Answer,
-    Contract,
-    ContractError,
-    OpenAPIEntry,
-    Parsed,
-    Prompt,
-    Response,
-    content_text,
-)
+from .base import SCHEMA_REF, Answer, Contract, ContractError, OpenAPIEntry, Parsed, Prompt, Response, content_text
 
 # The text an end-of-sequence (or end-of-turn) token decodes to with skip_special_tokens=False, for the
 # tokenizer families OpenRLHF is used with: ChatML (Qwen), Llama 3, Llama 2 / Mistral, Phi-3, Gemma, DeepSeek.

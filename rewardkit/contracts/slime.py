@@ -15,9 +15,9 @@ Read from the client's own code (github.com/THUDM/slime, commit 624b824, 2026):
 So the answer is the bare reward, a JSON number: what slime reads with no `--reward-key` (the default, and
 what its own reward types return). Metrics and reasons cannot travel in it (`/metrics` has the score
 distribution and error counts, failures are logged with their reason). A failed reward cannot be a number:
-NaN would train on NaN, `null` breaks the reward normalisation. It fails the request instead (500, or 422 when the gold answer is missing) with a message
-naming the code; slime retries, then stops the rollout with the error. A reward that would rather score its
-failures declares a `fallback`.
+NaN would train on NaN, `null` breaks the reward normalisation. It fails the request instead (500, or 422
+when the gold answer is missing) with a message naming the code; slime retries, then stops the rollout with
+the error. A reward that would rather score its failures declares a `fallback`.
 
 A grouped reward is refused: slime posts one sample per request, even with `--group-rm`.
 """
