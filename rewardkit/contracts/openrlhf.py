@@ -11,8 +11,9 @@ Read from the client's own code (github.com/OpenRLHF/OpenRLHF):
 - `openrlhf/utils/remote_rm_utils.py` (`request_api_wrapper`, `RemoteRewardModel.get_rewards`, as of commit
   629870839^; v0.8.3 to v0.9.0): whole batches split across the URLs by position;
   `experience_maker.update_samples_with_rewards` does `torch.cat([torch.as_tensor(info["rewards"]) ...])`,
-  so `rewards` is required, one number per query; `scores` is optional (same shape; dynamic filtering reads it); `extra_logs` is optional, `{key: one
-  number per query}`, its keys taken from the first server's answer. v0.5.8 to v0.8.2 read `rewards` alone;
+  so `rewards` is required, one number per query; `scores` is optional (same shape; dynamic filtering
+  reads it); `extra_logs` is optional, `{key: one number per query}`, its keys taken from the first
+  server's answer. v0.5.8 to v0.8.2 read `rewards` alone;
   before v0.5.8 the client posted `query` alone, which is refused (422: `prompts` missing).
 - Both: a 180 s timeout per attempt, `raise_for_status()`, 5 attempts 1 s apart, then an exception; the
   answer goes through `json.loads`, which accepts NaN.
