@@ -223,6 +223,24 @@ def test_the_response_is_recovered_from_any_query_the_decode_makes(prompt, respo
     assert response_of(prompt + response + "".join(ends), prompt) == response
 
 
+def test_a_prompt_cut_from_the_left_is_found_by_what_the_trainer_kept():
+    # SingleTurnAgentExecutor.execute keeps prompt_token_ids[-max_prompt_length:] of a prompt too long for
+    # --max_len (openrlhf/utils/agent.py) but posts the whole prompt text in `prompts`.
+    prompt = "Context: " + "the report says é and more. " * 20 + PROMPT
+    assert response_of(prompt[300:] + "yes<|im_end|>", prompt) == "yes"
+    assert response_of("\ufffd" + prompt[301:] + "yes<|im_end|>", prompt) == "yes"  # a cut inside a character
+    # The response repeating the prompt's end does not move the cut; too little of the prompt is no prompt.
+    assert response_of(prompt[300:] + "yes" + PROMPT + "no", prompt) == "yes" + PROMPT + "no"
+    assert response_of(prompt[-40:] + "yes", prompt) is None and response_of("yes", prompt) is None
+
+
+@given(cut=st.integers(0, 200), response=st.text(max_size=40))
+def test_any_left_cut_of_a_prompt_is_found(cut, response):
+    prompt = "".join(f"line {i}: the numbers {i * 7} and {i * 13}.\n" for i in range(12)) + PROMPT
+    assume(not any(response.endswith(token) for token in END_TOKENS))
+    assert response_of(prompt[cut:] + response, prompt) == response
+
+
 def test_the_builder_makes_what_the_contract_reads_back():
     body = openrlhf_request(["\\boxed{72}", "no idea"], reference="72", prompt="What is 12 * 6?", system="Be brief.")
     samples = CONTRACT.parse(body).samples

@@ -20,10 +20,11 @@ Read from the client's own code (github.com/OpenRLHF/OpenRLHF):
 
 `query` is the prompt and the response decoded together (`tokenizer.decode(prompt_ids + response_ids,
 skip_special_tokens=False)`); `prompts` holds the prompt text. The response is what follows the prompt in
-the query (its first occurrence: a decoded BOS may come first), minus the end-of-sequence token's text the
-decode leaves at its end (`<|im_end|>`, `</s>`, ...; see END_TOKENS). A query that does not contain its
-prompt (a prompt truncated by the trainer, a tokenizer that does not decode to the same text) is refused
-with 422 naming the item: scoring the whole query would score the prompt's text too. Reasoning stays inline
+the query (its first occurrence: a decoded BOS may come first; or, for a prompt too long for the length limit
+that OpenRLHF cut from the left, what follows the part it kept), minus the end-of-sequence token's text the
+decode leaves at its end (`<|im_end|>`, `</s>`, ...; see END_TOKENS). A query that does not hold its prompt
+(a tokenizer that does not decode it to the same text) is refused with 422 naming the item: scoring the
+whole query would score the prompt's text too. Reasoning stays inline
 (`<think>...</think>`), as the model wrote it: the built-in rewards skip think blocks themselves.
 
 The answer is `{"rewards": [...], "scores": [...], "extra_logs": {...}}`, lists in the order of `query`,
@@ -79,13 +80,35 @@ class OpenRLHFAnswer(BaseModel):
 _REQUEST = TypeAdapter(OpenRLHFRequest)
 
 
-def response_of(query: str, prompt: str) -> str | None:
-    """The response inside a decoded query: after the prompt, without trailing end-of-sequence tokens.
-    None when the query does not contain the prompt."""
-    start = 0 if query.startswith(prompt) else query.find(prompt)
-    if start < 0:
+# How much of a prompt's end must start a query for the query to count as that prompt cut from the left.
+_TAIL = 64
+
+
+def _after_cut_prompt(query: str, prompt: str) -> int | None:
+    """Where the response starts in a query whose prompt the trainer cut from the left (OpenRLHF keeps the last
+    tokens of a prompt too long for its length limit), or None: the query must start with a suffix of the prompt that
+    holds at least its last _TAIL characters. A cut inside a character decodes to U+FFFD first."""
+    if len(prompt) <= _TAIL:
         return None
-    response = query[start + len(prompt):]
+    tail, head = prompt[-_TAIL:], len(query) - len(query.lstrip("\ufffd"))
+    # Only where the cut prompt can end: never inside the response, whatever the response repeats.
+    at = query.find(tail, head, head + len(prompt))
+    while at >= 0:
+        end = at + _TAIL
+        if prompt.endswith(query[head:end]):
+            return end
+        at = query.find(tail, at + 1, head + len(prompt))
+    return None
+
+
+def response_of(query: str, prompt: str) -> str | None:
+    """The response inside a decoded query: after the prompt (whole, or cut from the left by the trainer),
+    without trailing end-of-sequence tokens. None when the query does not hold the prompt."""
+    at = 0 if query.startswith(prompt) else query.find(prompt)
+    start = at + len(prompt) if at >= 0 else _after_cut_prompt(query, prompt)
+    if start is None:
+        return None
+    response = query[start:]
     stripped = True
     while stripped:
         stripped = False
@@ -152,9 +175,9 @@ class OpenRLHFContract(Contract):
             shown = ", ".join(f"query[{i}]" for i in lost[:10]) + (", ..." if len(lost) > 10 else "")
             raise ContractError(
                 f"request body does not match the {self.title} contract: {shown}: does not contain its prompt "
-                "(prompts at the same index), and rewardkit takes the response to be what follows the prompt in "
-                "the query. The trainer may have truncated the prompt (raise its length limit, or shorten the "
-                "prompts), or its tokenizer does not decode the prompt to the same text",
+                "(prompts at the same index, whole or cut from the left), and rewardkit takes the response to be "
+                "what follows the prompt in the query. The trainer's tokenizer may not decode the prompt to the "
+                "same text",
                 detail)
         return Parsed(samples, body, log_fields={"batch_size": len(samples)})
 
