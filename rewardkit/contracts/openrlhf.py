@@ -25,7 +25,9 @@ that OpenRLHF cut from the left, what follows the part it kept), minus the end-o
 decode leaves at its end (`<|im_end|>`, `</s>`, ...; see END_TOKENS). A query that does not hold its prompt
 (a tokenizer that does not decode it to the same text) is refused with 422 naming the item: scoring the
 whole query would score the prompt's text too. Reasoning stays inline
-(`<think>...</think>`), as the model wrote it: the built-in rewards skip think blocks themselves.
+(`<think>...</think>`), as the model wrote it: the built-in rewards skip think blocks themselves. A
+label that is a JSON object is the sample's references, any other label its ground truth; a sample's `raw`
+is its own item, `{"query", "prompt", "label"}`, not the whole batch.
 
 The answer is `{"rewards": [...], "scores": [...], "extra_logs": {...}}`, lists in the order of `query`,
 as OpenRLHF's own `serve_rm` answers; `scores` repeats `rewards`, and `extra_logs` holds the metrics every
