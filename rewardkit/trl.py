@@ -25,9 +25,10 @@ from typing import Any, Mapping, Sequence
 from ._chat import chat_sample
 from ._embedded import Embedded, FailureLog, metrics_of, settings_for, shared, target_of
 from ._invoke import Outcome
-from ._sample import Metadata, Sample
+from ._remote import DEFAULT_BATCH, DEFAULT_CONCURRENCY, DEFAULT_DEADLINE, DEFAULT_TIMEOUT, NovaClient, RemoteOptions, client, nova_item
+from ._sample import Metadata
 
-__all__ = ["RewardFunc", "reward_func", "remote_reward_func"]
+__all__ = ["RewardFunc", "RemoteRewardFunc", "reward_func", "remote_reward_func"]
 
 log = logging.getLogger("rewardkit")
 
@@ -46,8 +47,11 @@ def _messages(value: Any, role: str) -> list[Mapping[str, Any]]:
     return [m for m in value or () if isinstance(m, Mapping)]
 
 
-def rows(prompts: Sequence[Any], completions: Sequence[Any], kwargs: Mapping[str, Any]
-         ) -> list[tuple[list[Mapping[str, Any]], list[Mapping[str, Any]], dict[str, Any]]]:
+# (prompt messages, completion messages, dataset columns) of one completion.
+Row = tuple[list[Mapping[str, Any]], list[Mapping[str, Any]], dict[str, Any]]
+
+
+def rows(prompts: Sequence[Any], completions: Sequence[Any], kwargs: Mapping[str, Any]) -> list[Row]:
     """(prompt messages, completion messages, dataset columns) per completion, from TRL's call."""
     if len(prompts) != len(completions):
         raise ValueError(f"TRL passed {len(prompts)} prompts and {len(completions)} completions; expected one each")
@@ -81,49 +85,29 @@ def _step(kwargs: Mapping[str, Any]) -> int | None:
     return step if isinstance(step, int) else None
 
 
-class RewardFunc:
-    """A rewardkit reward as TRL calls a reward function; see `reward_func`. Picklable (its settings only:
-    the worker pool is started again, lazily, wherever it is unpickled)."""
+class _TRLReward:
+    """What both TRL reward functions share: TRL's call in, one value per completion out, failures logged."""
 
-    def __init__(self, reward: Any, target: str | None = None, *, timeout: float | None = None,
-                 workers: int | None = None, worker_memory_mb: int | None = None, num_generations: int | None = None,
-                 failure_score: float | None = None, log_metrics: bool = True) -> None:
-        self.target, self.reward = target_of(reward, target)
-        self.__name__ = self.reward  # TRL names its logs after it: rewards/<name>/mean
-        self.settings = settings_for({"timeout": timeout, "workers": workers, "worker_memory_mb": worker_memory_mb})
-        self.num_generations = num_generations
+    reward: str
+    failure_score: float | None
+    log_metrics: bool
+
+    def __init__(self, reward: str, failure_score: float | None, log_metrics: bool, where: str) -> None:
+        self.reward = reward
+        self.__name__ = reward  # TRL names its logs after it: rewards/<name>/mean
         self.failure_score = failure_score
         self.log_metrics = log_metrics
-        self.failures = FailureLog(f"rewardkit.trl {self.reward}")
-        self._embedded: Embedded | None = None
-        self.embedded.spec(self.reward)  # an unknown reward or a broken target fails now, not at the first step
-
-    @property
-    def embedded(self) -> Embedded:
-        if self._embedded is None:
-            self._embedded = shared(self.target, self.settings)
-        return self._embedded
-
-    @property
-    def spec(self) -> Any:
-        return self.embedded.spec(self.reward)
+        self._where = where
+        self.failures = FailureLog(f"rewardkit.trl {where}")
 
     def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
-        step = _step(kwargs)
-        samples = [self._sample(prompt, answer, columns, step) for prompt, answer, columns in rows(prompts, completions, kwargs)]
-        spec = self.spec
-        ranges = groups(prompts, self.num_generations) if spec.grouped else [range(len(samples))]
-        outcomes: list[Outcome] = []
-        for part in self.embedded.evaluate(spec, [[samples[i] for i in r] for r in ranges]):
-            outcomes.extend(part)
+        outcomes = self._outcomes(prompts, rows(prompts, completions, kwargs), _step(kwargs))
         if self.log_metrics and callable(kwargs.get("log_metric")):
             self._log(kwargs["log_metric"], outcomes)
         return [self._value(outcome) for outcome in outcomes]
 
-    def _sample(self, prompt: list[Mapping[str, Any]], answer: list[Mapping[str, Any]], columns: dict[str, Any],
-                step: int | None) -> Sample:
-        return chat_sample(prompt, answer, references=columns, ground_truth=columns.get(_GOLD_COLUMN),
-                           metadata=Metadata(platform=PLATFORM, step=step))
+    def _outcomes(self, prompts: Sequence[Any], batch: list[Row], step: int | None) -> list[Outcome]:
+        raise NotImplementedError
 
     def _value(self, outcome: Outcome) -> float | None:
         if outcome.failure is not None:
@@ -146,20 +130,80 @@ class RewardFunc:
         for name, values in sums.items():
             log_metric(f"rewardkit/{name}", sum(values) / len(values))
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Picklable as settings only: pools, threads and connections start again, lazily, where it lands.
+        return {k: v for k, v in self.__dict__.items() if k not in ("failures", *self._unpicklable)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__dict__.update(dict.fromkeys(self._unpicklable))
+        self.failures = FailureLog(f"rewardkit.trl {self._where}")
+
+    _unpicklable: tuple[str, ...] = ()
+
+
+class RewardFunc(_TRLReward):
+    """A rewardkit reward scored in this process's worker pool, as TRL calls a reward function; see `reward_func`."""
+
+    _unpicklable = ("_embedded",)
+
+    def __init__(self, reward: Any, target: str | None = None, *, timeout: float | None = None,
+                 workers: int | None = None, worker_memory_mb: int | None = None, num_generations: int | None = None,
+                 failure_score: float | None = None, log_metrics: bool = True) -> None:
+        self.target, name = target_of(reward, target)
+        super().__init__(name, failure_score, log_metrics, name)
+        self.settings = settings_for({"timeout": timeout, "workers": workers, "worker_memory_mb": worker_memory_mb})
+        self.num_generations = num_generations
+        self._embedded: Embedded | None = None
+        self.embedded.spec(self.reward)  # an unknown reward or a broken target fails now, not at the first step
+
+    @property
+    def embedded(self) -> Embedded:
+        if self._embedded is None:
+            self._embedded = shared(self.target, self.settings)
+        return self._embedded
+
+    def _outcomes(self, prompts: Sequence[Any], batch: list[Row], step: int | None) -> list[Outcome]:
+        samples = [chat_sample(prompt, answer, references=columns, ground_truth=columns.get(_GOLD_COLUMN),
+                               metadata=Metadata(platform=PLATFORM, step=step)) for prompt, answer, columns in batch]
+        spec = self.embedded.spec(self.reward)
+        ranges = groups(prompts, self.num_generations) if spec.grouped else [range(len(samples))]
+        outcomes: list[Outcome] = []
+        for part in self.embedded.evaluate(spec, [[samples[i] for i in r] for r in ranges]):
+            outcomes.extend(part)
+        return outcomes
+
     def close(self) -> None:
         """Stop the worker processes now (they stop at exit anyway); the next call starts them again."""
         if self._embedded is not None:
             self._embedded.close()
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_embedded": None, "failures": None}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self.failures = FailureLog(f"rewardkit.trl {self.reward}")
-
     def __repr__(self) -> str:
         return f"rewardkit.trl.reward_func({self.reward!r}, target={self.target!r})"
+
+
+class RemoteRewardFunc(_TRLReward):
+    """A reward of a served rewardkit, posted to its Nova batch route, as TRL calls a reward function;
+    see `remote_reward_func`."""
+
+    _unpicklable = ("_client",)
+
+    def __init__(self, url: str, reward: str, *, options: RemoteOptions, failure_score: float | None = None,
+                 log_metrics: bool = True) -> None:
+        super().__init__(reward, failure_score, log_metrics, f"{reward} at {url}")
+        self.url = url
+        self.options = options
+        self._client: NovaClient | None = None
+
+    def _outcomes(self, prompts: Sequence[Any], batch: list[Row], step: int | None) -> list[Outcome]:
+        if self._client is None:
+            self._client = client(self.url, self.options)
+        metadata = {} if step is None else {"step": step}
+        items = [nova_item(i, [*prompt, *answer], columns, metadata) for i, (prompt, answer, columns) in enumerate(batch)]
+        return self._client.score(self.reward, items)
+
+    def __repr__(self) -> str:
+        return f"rewardkit.trl.remote_reward_func({self.url!r}, {self.reward!r})"
 
 
 def reward_func(reward: Any, target: str | None = None, *, timeout: float | None = None, workers: int | None = None,
@@ -186,10 +230,20 @@ def reward_func(reward: Any, target: str | None = None, *, timeout: float | None
                       num_generations=num_generations, failure_score=failure_score, log_metrics=log_metrics)
 
 
-def remote_reward_func(url: str, reward: str, **options: Any) -> Any:
-    """A reward function for `GRPOTrainer(reward_funcs=[...])` that posts to a served rewardkit; see
-    `rewardkit._remote.RemoteTRLReward`."""
-    from ._remote import RemoteTRLReward
+def remote_reward_func(url: str, reward: str, *, concurrency: int = DEFAULT_CONCURRENCY,
+                       batch_size: int = DEFAULT_BATCH, deadline: float = DEFAULT_DEADLINE,
+                       timeout: float = DEFAULT_TIMEOUT, auth_token: str | None = None,
+                       failure_score: float | None = None, log_metrics: bool = True) -> RemoteRewardFunc:
+    """A reward function for `GRPOTrainer(reward_funcs=[...])` that posts to a served rewardkit at `url`
+    (`rewardkit serve`, its route `POST /rewards/<reward>/nova`): for trainers whose GPU machines should
+    not share their CPUs with rewards.
 
-    return RemoteTRLReward(url, reward, **options)
-
+    Each batch goes out in requests of `batch_size` completions, at most `concurrency` at once; 503s,
+    429s and connection errors are retried for up to `deadline` seconds (then the items fail with
+    SERVICE_UNAVAILABLE); `timeout` bounds one answer; `auth_token` is sent as a bearer token (the
+    server's --auth-token). Items map to the route's body as `messages` (prompt then completion, reasoning
+    in `reasoning_content`) and `reference_answer` (the dataset columns). Failures as `reward_func`'s.
+    """
+    options = RemoteOptions(concurrency=concurrency, batch_size=batch_size, deadline=deadline, timeout=timeout,
+                            auth_token=auth_token)
+    return RemoteRewardFunc(url, reward, options=options, failure_score=failure_score, log_metrics=log_metrics)
