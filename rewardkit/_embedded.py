@@ -107,8 +107,69 @@ def settings_for(overrides: Mapping[str, Any]) -> Settings:
     return settings
 
 
+class _Loop:
+    """The one event loop of this process's adapters, in a daemon thread, while any engine runs on it.
+
+    One thread for every engine: the workers' forkserver dies with the thread that started it (its
+    parent-death signal, `_orphans`), and takes every worker with it, so engines of different settings
+    must not each own a thread. The thread stops when the last engine stops (and the forkserver with it).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._users = 0
+        self._pid = 0
+
+    def acquire(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._pid != os.getpid():  # a forked child inherits no thread: start afresh
+                self._loop, self._thread, self._users, self._pid = None, None, 0, os.getpid()
+            if self._loop is None:
+                _keep_main_out()
+                ready = threading.Event()
+                self._thread = threading.Thread(target=self._main, args=(ready,), name="rewardkit-embedded", daemon=True)
+                self._thread.start()
+                ready.wait()
+            self._users += 1
+            assert self._loop is not None
+            return self._loop
+
+    def release(self) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users > 0 or self._loop is None or self._pid != os.getpid():
+                return
+            loop, stop, thread = self._loop, self._stop, self._thread
+            self._loop = self._stop = self._thread = None
+        assert stop is not None and thread is not None
+        loop.call_soon_threadsafe(stop.set)
+        thread.join()
+
+    def _main(self, ready: threading.Event) -> None:
+        async def serve() -> None:
+            contain_task_exits(asyncio.get_running_loop())
+            self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+            ready.set()
+            await self._stop.wait()
+
+        _STARTING_WORKERS.set(True)  # asyncio.run's task, its callbacks and to_thread copy this thread's context
+        asyncio.run(serve())
+
+
+_LOOP = _Loop()
+
+
+async def _starting_workers(coroutine: Any) -> Any:
+    # A task submitted from the trainer's thread carries that thread's context: mark it as the adapter's.
+    _STARTING_WORKERS.set(True)
+    return await coroutine
+
+
 class Embedded:
-    """The engine of `target` (the one `rewardkit serve` builds) on an event loop in a daemon thread.
+    """The engine of `target` (the one `rewardkit serve` builds) on the adapters' event loop thread.
 
     `evaluate` is thread-safe and blocking: trainers that score items from several threads at once
     (verl's reward loop runs `compute_score` in an executor) share the workers.
@@ -120,9 +181,7 @@ class Embedded:
         self.registry: Registry = load_registry(target)  # in this process too: a bad target fails here, loudly
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread: threading.Thread | None = None
-        self._engine: Engine | None = None  # used on the loop's thread only
+        self._engine: Engine | None = None
         self._pid = 0
         _LIVE.add(self)
 
@@ -138,56 +197,35 @@ class Embedded:
             return ProcessEngine(self.target, self.registry, self.settings)
         return InlineEngine(self.registry, timeout=self.settings.timeout)
 
-    def _start(self) -> asyncio.AbstractEventLoop:
-        """The running loop; the first caller (or the first after a fork: a child has no thread) starts it."""
-        with self._lock:
-            if self._loop is not None and self._pid == os.getpid() and self._thread and self._thread.is_alive():
-                return self._loop
-            _keep_main_out()
-            ready = threading.Event()
-            failed: list[BaseException] = []
-            thread = threading.Thread(target=self._main, args=(ready, failed), name="rewardkit-embedded", daemon=True)
-            thread.start()
-            ready.wait()
-            if failed:
-                thread.join()
-                raise failed[0]
-            self._thread, self._pid = thread, os.getpid()
-            assert self._loop is not None
-            return self._loop
+    def _run(self, loop: asyncio.AbstractEventLoop, coroutine: Any, timeout: float | None = None) -> Any:
+        return asyncio.run_coroutine_threadsafe(_starting_workers(coroutine), loop).result(timeout)
 
-    def _main(self, ready: threading.Event, failed: list[BaseException]) -> None:
-        async def serve() -> None:
+    def _start(self) -> tuple[asyncio.AbstractEventLoop, Engine]:
+        """The loop and the started engine; the first caller (or the first after a fork) starts them."""
+        with self._lock:
+            if self._engine is not None and self._loop is not None and self._pid == os.getpid():
+                return self._loop, self._engine
+            loop = _LOOP.acquire()
             engine = self._make_engine()
             try:
-                await engine.start()  # the workers' forkserver starts from this thread: see _pool._context
-            except BaseException as exc:
-                failed.append(exc)
-                ready.set()
-                return
-            contain_task_exits(asyncio.get_running_loop())
-            self._engine, self._loop, self._stop = engine, asyncio.get_running_loop(), asyncio.Event()
-            ready.set()
-            try:
-                await self._stop.wait()
-            finally:
-                await engine.stop()
-
-        _STARTING_WORKERS.set(True)  # asyncio.run's task, its callbacks and to_thread copy this thread's context
-        asyncio.run(serve())
+                self._run(loop, engine.start())  # workers fork from the loop's thread: see _pool._context
+            except BaseException:
+                _LOOP.release()
+                raise
+            self._loop, self._engine, self._pid = loop, engine, os.getpid()
+            return loop, engine
 
     def close(self) -> None:
-        """Stop the workers and the loop; the next `evaluate` starts them again."""
+        """Stop the workers (and the loop, if no other engine uses it); the next `evaluate` starts them again."""
         with self._lock:
-            loop, stop, thread = self._loop, self._stop, self._thread
-            self._loop = self._stop = self._thread = None
-        if loop is None or stop is None or thread is None or self._pid != os.getpid():
-            return
-        try:
-            loop.call_soon_threadsafe(stop.set)
-        except RuntimeError:  # the loop already closed
-            return
-        thread.join(timeout=self.settings.grace_period + 10.0)
+            loop, engine = self._loop, self._engine
+            self._loop = self._engine = None
+            if loop is None or engine is None or self._pid != os.getpid():
+                return
+            try:
+                self._run(loop, engine.stop(), timeout=self.settings.grace_period + 30.0)
+            finally:
+                _LOOP.release()
 
     # ---- scoring -----------------------------------------------------------------------
 
@@ -201,11 +239,11 @@ class Embedded:
         """Outcomes for each group of samples (a group is scored together: one prompt's responses for a
         grouped reward; any list of samples otherwise), all groups at once. Never raises for what a
         reward does: a failure is an Outcome; only a broken target or worker start-up raises."""
-        loop = self._start()
+        loop, engine = self._start()
 
         async def run() -> list[list[Outcome]]:
-            assert self._engine is not None
-            return list(await asyncio.gather(*(evaluate(spec, group, self._engine) for group in groups)))
+            _STARTING_WORKERS.set(True)  # respawns of crashed workers start from this task's callbacks
+            return list(await asyncio.gather(*(evaluate(spec, group, engine) for group in groups)))
 
         future = asyncio.run_coroutine_threadsafe(run(), loop)
         backstop = self._backstop(spec, sum(len(g) for g in groups))
