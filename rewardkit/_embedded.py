@@ -2,8 +2,8 @@
 
 A trainer calls its reward function synchronously, batch after batch, from its own thread. The engine
 `rewardkit serve` runs (`_pool.ProcessEngine`: worker processes with hard time and memory limits) lives on
-an event loop; an `Embedded` keeps one in a daemon thread of its own, started on first use and stopped at
-exit or on `close()`. A completion that hangs or crashes a worker costs its call a TIMEOUT or
+an event loop: the adapters keep one in a daemon thread, started on first use and stopped at exit or when
+the last engine is closed. A completion that hangs or crashes a worker costs its call a TIMEOUT or
 WORKER_CRASHED outcome and that worker a replacement, never the trainer's process or its next batch.
 """
 
@@ -31,7 +31,7 @@ from ._loader import load_registry, resolve_target
 from ._pipeline import evaluate
 from ._registry import AnySpec, CompositeSpec, Registry, RewardSpec, spec_of
 from ._sample import Sample
-from ._settings import Settings, load_settings
+from ._settings import ENVIRONMENT, Settings, available_cpus, load_settings
 
 log = logging.getLogger("rewardkit")
 
@@ -99,9 +99,24 @@ def target_of(reward: Any, target: str | None) -> tuple[str, str]:
     return module, spec.name
 
 
+def default_workers(environ: Mapping[str, str] | None = None) -> int:
+    """The CPUs this process may use, shared by the trainer's processes on this machine: torchrun and
+    accelerate start one per GPU (LOCAL_WORLD_SIZE), and each scores its own share of the batch."""
+    environ = os.environ if environ is None else environ
+    try:
+        local = max(int(environ.get("LOCAL_WORLD_SIZE", "1")), 1)
+    except ValueError:
+        local = 1
+    return max(available_cpus() // local, 1)
+
+
 def settings_for(overrides: Mapping[str, Any]) -> Settings:
-    """`rewardkit serve`'s settings (environment, then the adapter's arguments), with no queue limit."""
-    settings = load_settings({k: v for k, v in overrides.items() if v is not None})
+    """`rewardkit serve`'s settings (environment, then the adapter's arguments), with no queue limit and,
+    unless set, the workers of `default_workers`."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if "workers" not in given and not os.environ.get(ENVIRONMENT["workers"], "").strip():
+        given["workers"] = default_workers()
+    settings = load_settings(given)
     if overrides.get("max_queue") is None:
         settings = dataclasses.replace(settings, max_queue=EMBEDDED_MAX_QUEUE)
     return settings
@@ -122,12 +137,14 @@ class _Loop:
         self._thread: threading.Thread | None = None
         self._users = 0
         self._pid = 0
+        self._forkserver_before: int | None = None
 
     def acquire(self) -> asyncio.AbstractEventLoop:
         with self._lock:
             if self._pid != os.getpid():  # a forked child inherits no thread: start afresh
                 self._loop, self._thread, self._users, self._pid = None, None, 0, os.getpid()
             if self._loop is None:
+                self._forkserver_before = _forkserver_pid()
                 _keep_main_out()
                 ready = threading.Event()
                 self._thread = threading.Thread(target=self._main, args=(ready,), name="rewardkit-embedded", daemon=True)
@@ -147,6 +164,9 @@ class _Loop:
         assert stop is not None and thread is not None
         loop.call_soon_threadsafe(stop.set)
         thread.join()
+        if _forkserver_pid() not in (None, self._forkserver_before):
+            _stop_forkserver()
+
 
     def _main(self, ready: threading.Event) -> None:
         async def serve() -> None:
@@ -160,6 +180,28 @@ class _Loop:
 
 
 _LOOP = _Loop()
+
+
+def _forkserver_pid() -> int | None:
+    from multiprocessing import forkserver
+
+    return getattr(forkserver._forkserver, "_forkserver_pid", None)
+
+
+def _stop_forkserver() -> None:
+    """Stop the forkserver the adapters' thread started, and wait for it to be gone.
+
+    Its thread's end already tells it to go (its parent-death signal), but an engine started right after
+    could still find it alive and ask it for workers; stopping it here (as CPython's own tests do) makes
+    the next engine start a fresh one."""
+    from multiprocessing import forkserver
+
+    stop = getattr(forkserver._forkserver, "_stop", None)
+    if stop is not None:
+        try:
+            stop()
+        except OSError:  # already gone and reaped
+            pass
 
 
 async def _starting_workers(coroutine: Any) -> Any:

@@ -197,8 +197,8 @@ def reward_func(reward: Any, target: str | None = None, *, timeout: float | None
     `reward` is a registered name, looked up in `target` (a module path or .py file; default
     $REWARDKIT_TARGET, else the built-in rewards), or a decorated function (its module is the target).
     Rewards run in worker processes, as `rewardkit serve` runs them: `workers` (default $REWARDKIT_WORKERS,
-    else one per CPU), `timeout` seconds per call (default $REWARDKIT_TIMEOUT, else 60) and
-    `worker_memory_mb` as the same flags of `rewardkit serve`. A completion that hangs or crashes its
+    else the CPUs divided by $LOCAL_WORLD_SIZE, the trainer's processes on this machine), `timeout` seconds
+    per call (default $REWARDKIT_TIMEOUT, else 60) and `worker_memory_mb` as `rewardkit serve`'s flags. A completion that hangs or crashes its
     worker fails that call only.
 
     Dataset columns reach the reward as `references` (a column named `answer`, `solution` or `ground_truth`

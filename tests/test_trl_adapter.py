@@ -284,3 +284,12 @@ def test_close_stops_every_process_the_adapter_started():
     function.close()
     left = {pid for pid in _descendants(os.getpid()) - before if not _started_by_multiprocessing_itself(pid)}
     assert not left, f"processes left after close(): {left}"
+
+
+def test_default_workers_share_the_cpus_among_the_trainers_processes():
+    from rewardkit._embedded import default_workers
+    from rewardkit._settings import available_cpus
+
+    assert default_workers({}) == available_cpus()
+    assert default_workers({"LOCAL_WORLD_SIZE": str(available_cpus() * 2)}) == 1
+    assert default_workers({"LOCAL_WORLD_SIZE": "junk"}) == available_cpus()
