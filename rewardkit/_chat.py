@@ -26,7 +26,8 @@ def content_text(content: Any) -> str:
 
 
 def _tool_call(call: Mapping[str, Any]) -> ToolCall:
-    function = call.get("function") if isinstance(call.get("function"), Mapping) else call
+    nested = call.get("function")
+    function: Mapping[str, Any] = nested if isinstance(nested, Mapping) else call
     arguments = function.get("arguments", "")
     if not isinstance(arguments, str):
         # OpenAI sends arguments as JSON text; tokenizers' response parsers give the object: same text either way.

@@ -1,4 +1,4 @@
-"""rewardkit's engine inside a trainer's process, for the in-process trainer adapters (`rewardkit.trl`, `rewardkit.verl`).
+"""rewardkit's engine in a trainer's process, for the in-process trainer adapters (rewardkit.trl, rewardkit.verl).
 
 A trainer calls its reward function synchronously, batch after batch, from its own thread. The engine
 `rewardkit serve` runs (`_pool.ProcessEngine`: worker processes with hard time and memory limits) lives on
@@ -147,7 +147,8 @@ class _Loop:
                 self._forkserver_before = _forkserver_pid()
                 _keep_main_out()
                 ready = threading.Event()
-                self._thread = threading.Thread(target=self._main, args=(ready,), name="rewardkit-embedded", daemon=True)
+                self._thread = threading.Thread(target=self._main, args=(ready,), name="rewardkit-embedded",
+                                                daemon=True)
                 self._thread.start()
                 ready.wait()
             self._users += 1

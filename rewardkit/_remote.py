@@ -78,9 +78,11 @@ def _outcome(reward: str, answer: Any) -> Outcome:
     prefix = f"{reward}."
     metrics: dict[str, float] = {}
     for metric in answer.get("metrics_list") or ():
-        if isinstance(metric, Mapping) and metric.get("type") != "Reward" and isinstance(metric.get("value"), (int, float)):
+        if not isinstance(metric, Mapping) or metric.get("type") == "Reward":
+            continue  # the Reward entry repeats the aggregate score
+        if isinstance(metric.get("value"), (int, float)):
             name = str(metric.get("name", ""))
-            metrics[name[len(prefix):] if name.startswith(prefix) else name] = float(metric["value"])
+            metrics[name.removeprefix(prefix)] = float(metric["value"])
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
         return Outcome(reward, Score(float(value), None, metrics))
     return Outcome(reward, failure=Failure(REMOTE_FAILED, f"the server gave no score for item {answer.get('id')!r}"))
@@ -93,9 +95,10 @@ class NovaClient:
         self.url = url.rstrip("/")
         self.options = options or RemoteOptions()
         headers = {"Authorization": f"Bearer {self.options.auth_token}"} if self.options.auth_token else {}
-        limits = httpx.Limits(max_connections=self.options.concurrency, max_keepalive_connections=self.options.concurrency)
+        bound = self.options.concurrency
+        limits = httpx.Limits(max_connections=bound, max_keepalive_connections=bound)
         self._http = httpx.Client(headers=headers, limits=limits, timeout=self.options.timeout)
-        self._pool = concurrent.futures.ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="rewardkit-remote")
+        self._pool = concurrent.futures.ThreadPoolExecutor(bound, thread_name_prefix="rewardkit-remote")
 
     def score(self, reward: str, items: Sequence[dict[str, Any]]) -> list[Outcome]:
         """An Outcome per item, in order; chunks of `batch_size` posted `concurrency` at a time."""

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Mapping, Sequence
 
 from ._chat import chat_sample
 from ._embedded import Embedded, FailureLog, metrics_of, settings_for, shared, target_of
 from ._invoke import Outcome
-from ._remote import DEFAULT_BATCH, DEFAULT_CONCURRENCY, DEFAULT_DEADLINE, DEFAULT_TIMEOUT, NovaClient, RemoteOptions, client, nova_item
+from ._remote import (
+    DEFAULT_BATCH,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_DEADLINE,
+    DEFAULT_TIMEOUT,
+    NovaClient,
+    RemoteOptions,
+    client,
+    nova_item,
+)
 from ._sample import Metadata
 
 __all__ = ["RewardFunc", "RemoteRewardFunc", "reward_func", "remote_reward_func"]
-
-log = logging.getLogger("rewardkit")
 
 PLATFORM = "trl"
 # Keyword arguments TRL adds to the dataset columns: not data, never passed to a reward as references.
@@ -52,7 +58,8 @@ def groups(prompts: Sequence[Any], num_generations: int | None) -> list[range]:
     of consecutive completions of an equal prompt (TRL's RepeatSampler puts a prompt's completions together)."""
     if num_generations is not None:
         if num_generations < 1 or len(prompts) % num_generations:
-            raise ValueError(f"{len(prompts)} completions do not split into groups of num_generations={num_generations}")
+            raise ValueError(f"{len(prompts)} completions do not split into groups of "
+                             f"num_generations={num_generations}")
         return [range(i, i + num_generations) for i in range(0, len(prompts), num_generations)]
     found: list[range] = []
     start = 0
@@ -105,7 +112,8 @@ class _TRLReward:
     def _log(self, log_metric: Any, outcomes: list[Outcome]) -> None:
         """Per batch, through TRL's `log_metric` (averaged over each logging step): the share of failed items
         and the mean of each metric over the items that report it."""
-        log_metric(f"rewardkit/{self.reward}.failed", sum(o.failure is not None for o in outcomes) / max(len(outcomes), 1))
+        failed = sum(outcome.failure is not None for outcome in outcomes)
+        log_metric(f"rewardkit/{self.reward}.failed", failed / max(len(outcomes), 1))
         sums: dict[str, list[float]] = {}
         for outcome in outcomes:
             for name, value in metrics_of(outcome).items():
@@ -182,7 +190,8 @@ class RemoteRewardFunc(_TRLReward):
         if self._client is None:
             self._client = client(self.url, self.options)
         metadata = {} if step is None else {"step": step}
-        items = [nova_item(i, [*prompt, *answer], columns, metadata) for i, (prompt, answer, columns) in enumerate(batch)]
+        items = [nova_item(i, [*prompt, *answer], columns, metadata)
+                 for i, (prompt, answer, columns) in enumerate(batch)]
         return self._client.score(self.reward, items)
 
     def __repr__(self) -> str:
@@ -198,8 +207,8 @@ def reward_func(reward: Any, target: str | None = None, *, timeout: float | None
     $REWARDKIT_TARGET, else the built-in rewards), or a decorated function (its module is the target).
     Rewards run in worker processes, as `rewardkit serve` runs them: `workers` (default $REWARDKIT_WORKERS,
     else the CPUs divided by $LOCAL_WORLD_SIZE, the trainer's processes on this machine), `timeout` seconds
-    per call (default $REWARDKIT_TIMEOUT, else 60) and `worker_memory_mb` as `rewardkit serve`'s flags. A completion that hangs or crashes its
-    worker fails that call only.
+    per call (default $REWARDKIT_TIMEOUT, else 60) and `worker_memory_mb` as `rewardkit serve`'s flags.
+    A completion that hangs or crashes its worker fails that call only.
 
     Dataset columns reach the reward as `references` (a column named `answer`, `solution` or `ground_truth`
     is the gold answer `reference` reads); conversational completions keep their reasoning

@@ -56,7 +56,8 @@ class Config:
         name = routes.get(str(data_source), routes.get(ANY_SOURCE, self.reward))
         if name is None:
             raise AdapterError(f"no reward for data_source {data_source!r}: map it in reward_kwargs.rewards "
-                               f"({{{str(data_source)!r}: 'reward_name'}}, or '*' for every other), set reward_kwargs.reward, "
+                               f"({{{str(data_source)!r}: 'reward_name'}}, or '*' for every other), "
+                               "set reward_kwargs.reward, "
                                "or $REWARDKIT_VERL_REWARDS / $REWARDKIT_REWARD")
         return name
 

@@ -3,7 +3,8 @@
 In the trainer's config (verl/trainer/config/ppo_trainer.yaml, `custom_reward_function`):
 
     custom_reward_function:
-      path: pkg://rewardkit.verl      # verl >= 0.7; older verl: the file, python -c "import rewardkit.verl as m; print(m.__file__)"
+      path: pkg://rewardkit.verl      # verl >= 0.7; older verl: the file's path, which
+                                      # python -c "import rewardkit.verl as m; print(m.__file__)" prints
       name: compute_score             # or compute_score_batch with reward_model.reward_manager=batch
       reward_kwargs:
         rewards: {"openai/gsm8k": "gsm8k_accuracy", "*": "math_accuracy"}

@@ -149,9 +149,8 @@ def test_a_dead_port_is_none_not_a_crash():
 
 
 def test_a_wrong_reward_name_raises_with_the_servers_message():
-    with nova_server() as (url, _server):
-        with pytest.raises(RemoteError, match="404.*no reward named 'lenght'"):
-            Trainer().calculate_rewards(remote_reward_func(url, "lenght"), [{"prompt": "p"}], ["a"])
+    with nova_server() as (url, _server), pytest.raises(RemoteError, match="404.*no reward named 'lenght'"):
+        Trainer().calculate_rewards(remote_reward_func(url, "lenght"), [{"prompt": "p"}], ["a"])
 
 
 def test_verl_remote_mode_posts_and_reads_metrics():

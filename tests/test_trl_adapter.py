@@ -155,7 +155,7 @@ def test_grouped_reward_gets_each_prompts_completions_together(make):
 
 def test_groups_follow_consecutive_equal_prompts():
     conversational = [[{"role": "user", "content": "a"}]] * 2 + [[{"role": "user", "content": "b"}]]
-    assert groups(conversational, None) == [range(0, 2), range(2, 3)]
+    assert groups(conversational, None) == [range(2), range(2, 3)]
     with pytest.raises(ValueError, match="num_generations=2"):
         groups(["a", "a", "b"], 2)
 
@@ -196,7 +196,10 @@ def test_a_hanging_completion_is_none_and_the_trainer_goes_on(make):
     function = make("misbehave", timeout=1.0)
     inputs = [{"prompt": QUESTION}] * 2
     result: list[list[float]] = []
-    worker = threading.Thread(target=lambda: result.append(Trainer().calculate_rewards(function, inputs, ["hang", "ok"])))
+    def train_step() -> None:
+        result.append(Trainer().calculate_rewards(function, inputs, ["hang", "ok"]))
+
+    worker = threading.Thread(target=train_step)
     worker.start()
     # the trainer's own thread is free while the batch is scored
     assert sum(range(1000)) == 499500

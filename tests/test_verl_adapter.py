@@ -29,7 +29,6 @@ from typing import Any
 import pytest
 
 import rewardkit.verl
-from rewardkit._embedded import AdapterError
 from rewardkit.verl import RewardFailed
 
 from .conftest import REPO
@@ -57,7 +56,8 @@ def _call_with_kwargs(raw_fn: Any, extra_kwargs: dict[str, Any], *args: Any, **k
     return raw_fn(*args, **merged_kwargs)
 
 
-def custom_reward_fn(reward_kwargs: dict[str, Any], path: str = "pkg://rewardkit.verl", name: str = "compute_score") -> Any:
+def custom_reward_fn(reward_kwargs: dict[str, Any], path: str = "pkg://rewardkit.verl",
+                     name: str = "compute_score") -> Any:
     """verl/trainer/ppo/reward.py get_custom_reward_fn, from custom_reward_function's path, name, reward_kwargs."""
     raw_fn = load_extern_object(module_path=path, object_name=name)
     return partial(_call_with_kwargs, raw_fn, dict(reward_kwargs))
