@@ -14,7 +14,7 @@ completion), `trainer_state`, `log_extra`, `log_metric`, and `environments` when
 completions are strings (standard format) or lists of message dicts (conversational format; a completion's
 reasoning in `reasoning_content` as the tokenizer's response parser splits it off). Each prompt's
 `num_generations` completions come one after another (`RepeatSampler`). A `None` in the answer is turned into
-NaN and left out of the group's mean and the logged reward (TRL 0.16 on).
+NaN and left out of the group's mean and the logged reward (TRL 0.16 on; the same in 1.16.0).
 """
 
 from ._trl_adapter import RemoteRewardFunc, RewardFunc, remote_reward_func, reward_func

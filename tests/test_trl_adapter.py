@@ -1,7 +1,7 @@
 """rewardkit.trl: rewardkit rewards called exactly as TRL's GRPOTrainer calls a reward function.
 
-The call is built as huggingface/trl builds it, trl/trainer/grpo_trainer.py (commit f2cd577, 1.10.0.dev0),
-`GRPOTrainer._calculate_rewards`:
+The call is built as huggingface/trl builds it, trl/trainer/grpo_trainer.py `GRPOTrainer._calculate_rewards`
+(the same in the repository at commit f2cd577 and in the newest release on PyPI, trl 1.16.0, lines 1584-1647):
 
     keys = [key for key in inputs[0] if key not in ["prompt", "completion", "completion_ids"]]
     reward_kwargs = {key: [example[key] for example in inputs] for key in keys}
