@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 from ._embedded import AdapterError, Embedded, FailureLog, metrics_of, settings_for, shared
 from ._errors import RewardkitError
 from ._invoke import Outcome
-from ._loader import resolve_target
+from ._loader import DEFAULT_TARGET, resolve_target
 from ._registry import AnySpec
 from ._sample import Metadata, Sample
 
@@ -44,7 +44,7 @@ class RewardFailed(RewardkitError):
 class Config:
     rewards: tuple[tuple[str, str], ...] = ()
     reward: str | None = None
-    target: str = "rewards"
+    target: str = DEFAULT_TARGET
     url: str | None = None
     failure_score: float | None = None
     auth_token: str | None = None
