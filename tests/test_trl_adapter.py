@@ -296,3 +296,16 @@ def test_default_workers_share_the_cpus_among_the_trainers_processes():
     assert default_workers({}) == available_cpus()
     assert default_workers({"LOCAL_WORLD_SIZE": str(available_cpus() * 2)}) == 1
     assert default_workers({"LOCAL_WORLD_SIZE": "junk"}) == available_cpus()
+
+
+def test_a_training_script_without_a_main_guard_is_not_run_again_by_the_workers(tmp_path):
+    """multiprocessing would import the script in every worker it starts (forkserver, spawn): training again.
+    It is run as a plain script, the way `python train.py` (or torchrun/accelerate) runs one, and exits."""
+    script = tmp_path / "train.py"
+    script.write_text(
+        "from rewardkit.trl import reward_func\n"
+        f"accuracy = reward_func('exact', {TRAINER_REWARDS!r}, workers=2)\n"
+        "print('step', accuracy(prompts=['q', 'q'], completions=['42', '4'], answer=['42', '42']), flush=True)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines() == ["step [1.0, 0.0]"], done.stdout + done.stderr[-3000:]
