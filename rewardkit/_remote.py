@@ -5,8 +5,11 @@ and answers, in the order received, a list of `{"id", "aggregate_reward_score", 
 "value", "type"}]}` (the reward Lambda contract of Nova reinforcement fine-tuning, which `rewardkit serve`
 speaks). A trainer's batch is cut into `batch_size` items per request, at most `concurrency` requests in
 flight; 408/429/5xx answers and connection errors are retried (clients/_retry.py's policy) until `deadline`
-seconds have passed, then the items fail with SERVICE_UNAVAILABLE. Any other error status raises
-RemoteError: a wrong URL, reward name, token or body is a configuration mistake, not a bad completion.
+seconds have passed, then the items fail with SERVICE_UNAVAILABLE. The route answers a batch in which a
+reward failed on some items (and declares no fallback) with 500 (422 if only gold answers are missing) and
+`failed: [{id, index, error_code, error}]`, scoring none of it (rewardkit/contracts/nova.py): those items
+take their failure and the others are posted again. Any other error status raises RemoteError: a wrong
+URL, reward name, token or body is a configuration mistake, not a bad completion.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any, Mapping, Sequence
 import httpx
 
 from ._embedded import AdapterError
-from ._invoke import Failure, Outcome
+from ._invoke import ComponentOutcome, Failure, Outcome
 from ._score import Score
 from .clients._retry import delay, should_retry
 
@@ -54,8 +57,11 @@ def jsonable(value: Any) -> Any:
 
 def nova_item(index: int, messages: Sequence[Mapping[str, Any]], reference_answer: Any,
               metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    item: dict[str, Any] = {"id": str(index), "messages": jsonable(list(messages)),
-                            "reference_answer": jsonable(reference_answer)}
+    """One item of the route's body. The route reads a text `reference_answer` as the ground truth and the
+    keys of `metadata` as references; `messages` must end with the answer's assistant turn."""
+    item: dict[str, Any] = {"id": str(index), "messages": jsonable(list(messages))}
+    if reference_answer is not None:
+        item["reference_answer"] = jsonable(reference_answer)
     if metadata:
         item["metadata"] = jsonable(metadata)
     return item
@@ -71,21 +77,44 @@ class RemoteOptions:
 
 
 def _outcome(reward: str, answer: Any) -> Outcome:
-    """One answered item as an Outcome: its score and metrics, or the failure the server reported."""
+    """One answered item as the Outcome the in-process engine would have given: the score, the reward's
+    metrics (`<reward>.<metric>` entries), its components ("Reward" entries of other names, with their own
+    metrics), and a fallback's failure (the Metric `<reward>.error.<CODE>`)."""
     if not isinstance(answer, Mapping):
         return Outcome(reward, failure=Failure(REMOTE_FAILED, f"the server answered {answer!r:.200} for an item"))
     value = answer.get("aggregate_reward_score")
-    prefix = f"{reward}."
-    metrics: dict[str, float] = {}
-    for metric in answer.get("metrics_list") or ():
-        if not isinstance(metric, Mapping) or metric.get("type") == "Reward":
-            continue  # the Reward entry repeats the aggregate score
-        if isinstance(metric.get("value"), (int, float)):
-            name = str(metric.get("name", ""))
-            metrics[name.removeprefix(prefix)] = float(metric["value"])
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return Outcome(reward, Score(float(value), None, metrics))
-    return Outcome(reward, failure=Failure(REMOTE_FAILED, f"the server gave no score for item {answer.get('id')!r}"))
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        return Outcome(reward, failure=Failure(REMOTE_FAILED, f"the server gave no score for item {answer.get('id')!r}"))
+    parts: dict[str, float] = {}  # component -> its score
+    metrics: dict[str, dict[str, float]] = {}  # reward or component -> its metrics
+    failure: Failure | None = None
+    for entry in answer.get("metrics_list") or ():
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("value"), (int, float)):
+            continue
+        name, number = str(entry.get("name", "")), float(entry["value"])
+        if entry.get("type") == "Reward":
+            if name != reward:
+                parts[name] = number
+        elif name.startswith(f"{reward}.error."):
+            failure = Failure(name.rsplit(".", 1)[1], "the server scored this item with the reward's fallback")
+        elif "." in name and not name.split(".", 1)[1].startswith("error."):
+            owner, metric = name.split(".", 1)
+            metrics.setdefault(owner, {})[metric] = number
+    components = tuple(ComponentOutcome(name, 1.0, Outcome(name, Score(score, None, metrics.get(name, {}))))
+                       for name, score in parts.items())
+    return Outcome(reward, Score(float(value), None, metrics.get(reward, {})), failure, components=components)
+
+
+def _failed_items(body: Any, size: int) -> dict[int, Failure] | None:
+    """The items a failed batch names (rewardkit's Nova route answers 500, or 422 when only gold answers are
+    missing, with `failed: [{index, error_code, error}]` and scores none of the batch); None if it names none."""
+    failed = body.get("failed") if isinstance(body, Mapping) else None
+    if not isinstance(failed, list) or not failed:
+        return None
+    found = {entry["index"]: Failure(str(entry.get("error_code") or REMOTE_FAILED), str(entry.get("error", "")))
+             for entry in failed if isinstance(entry, Mapping) and isinstance(entry.get("index"), int)
+             and 0 <= entry["index"] < size}
+    return found or None
 
 
 class NovaClient:
@@ -105,23 +134,41 @@ class NovaClient:
         size = max(self.options.batch_size, 1)
         chunks = [items[i:i + size] for i in range(0, len(items), size)]
         outcomes: list[Outcome] = []
-        for answered in self._pool.map(lambda chunk: self._post(reward, chunk), chunks):
+        for answered in self._pool.map(lambda chunk: self._chunk(reward, chunk), chunks):
             outcomes.extend(answered)
         return outcomes
 
-    def _post(self, reward: str, chunk: Sequence[dict[str, Any]]) -> list[Outcome]:
+    def _chunk(self, reward: str, chunk: Sequence[dict[str, Any]]) -> list[Outcome]:
+        """The chunk's outcomes. A batch that failed on some items answers for none: those items take their
+        failure, and the rest go again (each round settles at least one item, so this ends)."""
+        outcomes: dict[int, Outcome] = {}
+        pending = list(range(len(chunk)))
+        while pending:
+            answered = self._post(reward, [chunk[i] for i in pending])
+            if isinstance(answered, list):
+                outcomes.update(zip(pending, answered))
+                break
+            outcomes.update((pending[i], Outcome(reward, failure=failure)) for i, failure in answered.items())
+            pending = [index for i, index in enumerate(pending) if i not in answered]
+        return [outcomes[i] for i in range(len(chunk))]
+
+    def _post(self, reward: str, items: Sequence[dict[str, Any]]) -> list[Outcome] | dict[int, Failure]:
+        """The items' outcomes, or the failures of the items a failed batch names (by position in `items`)."""
         url = self.url + NOVA_ROUTE.format(name=reward)
         give_up = time.monotonic() + self.options.deadline
         attempt = 0
         while True:
             attempt += 1
             try:
-                response = self._http.post(url, json=list(chunk))
+                response = self._http.post(url, json=list(items))
             except httpx.TransportError as exc:
                 why, headers = f"{type(exc).__name__}: {exc}", {}
             else:
                 if response.status_code == 200:
-                    return self._read(reward, chunk, response)
+                    return self._read(reward, items, response)
+                failed = _failed_items(_json(response), len(items))
+                if failed is not None:
+                    return failed
                 if not should_retry(response.status_code, response.headers):
                     raise RemoteError(f"POST {url} answered {response.status_code}: {response.text[:500]}")
                 why, headers = f"HTTP {response.status_code}: {response.text[:200]}", dict(response.headers)
@@ -129,23 +176,27 @@ class NovaClient:
             if time.monotonic() + wait > give_up:
                 failure = Failure(SERVICE_UNAVAILABLE, f"POST {url} failed {attempt} time(s) within "
                                                        f"{self.options.deadline:g} s; last: {why}")
-                return [Outcome(reward, failure=failure) for _ in chunk]
+                return [Outcome(reward, failure=failure) for _ in items]
             time.sleep(wait)
 
-    def _read(self, reward: str, chunk: Sequence[dict[str, Any]], response: httpx.Response) -> list[Outcome]:
-        try:
-            answers = response.json()
-        except ValueError:
-            answers = None
-        if not isinstance(answers, list) or len(answers) != len(chunk):
+    def _read(self, reward: str, items: Sequence[dict[str, Any]], response: httpx.Response) -> list[Outcome]:
+        answers = _json(response)
+        if not isinstance(answers, list) or len(answers) != len(items):
             got = f"{len(answers)} answers" if isinstance(answers, list) else f"{response.text[:200]!r}"
-            raise RemoteError(f"{response.request.url} answered {got} for {len(chunk)} items; is it a rewardkit "
+            raise RemoteError(f"{response.request.url} answered {got} for {len(items)} items; is it a rewardkit "
                               "serving the Nova batch route?")
         return [_outcome(reward, answer) for answer in answers]
 
     def close(self) -> None:
         self._pool.shutdown(wait=False)
         self._http.close()
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 _CLIENTS: dict[tuple[str, RemoteOptions], NovaClient] = {}

@@ -173,6 +173,13 @@ class RewardFunc(_TRLReward):
         return f"rewardkit.trl.reward_func({self.reward!r}, target={self.target!r})"
 
 
+def _up_to_answer(completion: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The completion's turns up to its last assistant turn, the answer (an empty one if it has none): the
+    Nova route reads the last message as the answer, as the in-process adapter reads the last assistant turn."""
+    last = max((i for i, m in enumerate(completion) if m.get("role") == "assistant"), default=None)
+    return list(completion[:last + 1]) if last is not None else [*completion, {"role": "assistant", "content": ""}]
+
+
 class RemoteRewardFunc(_TRLReward):
     """A reward of a served rewardkit, posted to its Nova batch route, as TRL calls a reward function;
     see `remote_reward_func`."""
@@ -189,8 +196,8 @@ class RemoteRewardFunc(_TRLReward):
     def _outcomes(self, prompts: Sequence[Any], batch: list[Row], step: int | None) -> list[Outcome]:
         if self._client is None:
             self._client = client(self.url, self.options)
-        metadata = {} if step is None else {"step": step}
-        items = [nova_item(i, [*prompt, *answer], columns, metadata)
+        # As in-process: the columns are the references, a `ground_truth` column the ground truth.
+        items = [nova_item(i, [*prompt, *_up_to_answer(answer)], columns.get(_GOLD_COLUMN), columns)
                  for i, (prompt, answer, columns) in enumerate(batch)]
         return self._client.score(self.reward, items)
 
@@ -234,7 +241,8 @@ def remote_reward_func(url: str, reward: str, *, concurrency: int = DEFAULT_CONC
     429s and connection errors are retried for up to `deadline` seconds (then the items fail with
     SERVICE_UNAVAILABLE); `timeout` bounds one answer; `auth_token` is sent as a bearer token (the
     server's --auth-token). Items map to the route's body as `messages` (prompt then completion, reasoning
-    in `reasoning_content`) and `reference_answer` (the dataset columns). Failures as `reward_func`'s.
+    in `reasoning_content`), `metadata` (the dataset columns: the reward's references) and `reference_answer`
+    (a `ground_truth` column). Failures as `reward_func`'s.
     """
     options = RemoteOptions(concurrency=concurrency, batch_size=batch_size, deadline=deadline, timeout=timeout,
                             auth_token=auth_token)

@@ -23,12 +23,14 @@ from rewardkit._remote import RemoteError
 from rewardkit.trl import remote_reward_func
 
 from .served import free_port
-from .test_trl_adapter import QUESTION, Trainer, repeated
+from .test_trl_adapter import QUESTION, Trainer, repeated, same
 from .test_verl_adapter import custom_reward_fn, naive_manager, row
 
 
 class NovaStandIn:
-    """Scores each item by the length of its last message; `failures` (status codes) are answered first."""
+    """Scores each item by the length of its last message, as rewardkit/contracts/nova.py answers: an item
+    "fail" fails the whole batch (500, `failed` naming it), an item "fallback" is scored 0 with the Metric
+    `length.error.TIMEOUT`. `failures` (status codes) are answered first."""
 
     def __init__(self) -> None:
         self.failures: list[int] = []
@@ -47,13 +49,19 @@ class NovaStandIn:
             self.bodies.append(body)
         if not path.startswith("/rewards/length/"):
             return 404, {"message": f"no reward named {path.split('/')[2]!r}"}
+        texts = [item["messages"][-1]["content"] for item in body]
+        failed = [{"id": item["id"], "index": i, "error_code": "REWARD_ERROR", "error": "ValueError: fail"}
+                  for i, (item, text) in enumerate(zip(body, texts)) if text == "fail"]
+        if failed:
+            return 500, {"message": "reward 'length' failed", "error_code": "REWARD_ERROR", "failed": failed}
         answers = []
-        for item in body:
-            text = item["messages"][-1]["content"]
-            score = None if text == "fail" else float(len(text))
-            answers.append({"id": item["id"], "aggregate_reward_score": score, "metrics_list": [
-                {"name": "length", "value": score, "type": "Reward"},
-                {"name": "length.words", "value": float(len(text.split())), "type": "Metric"}]})
+        for item, text in zip(body, texts):
+            score = 0.0 if text == "fallback" else float(len(text))
+            metrics = [{"name": "length", "value": score, "type": "Reward"},
+                       {"name": "length.words", "value": float(len(text.split())), "type": "Metric"}]
+            if text == "fallback":
+                metrics.append({"name": "length.error.TIMEOUT", "value": 1.0, "type": "Metric"})
+            answers.append({"id": item["id"], "aggregate_reward_score": score, "metrics_list": metrics})
         return 200, answers
 
 
@@ -106,9 +114,10 @@ def test_trl_batches_go_out_as_nova_items_in_order():
     assert values == [1.0, 2.0, 3.0, 4.0, 5.0]
     assert sorted(len(b) for b in server.bodies) == [1, 2, 2] and server.max_in_flight <= 2
     first = next(item for body in server.bodies for item in body if item["id"] == "0")
+    # the columns as references (metadata), as the route reads them; no ground_truth column, no reference_answer
     assert first == {"id": "0", "messages": [{"role": "user", "content": QUESTION},
                                              {"role": "assistant", "content": "4", "reasoning_content": "hmm"}],
-                     "reference_answer": {"answer": "42"}, "metadata": {"step": 3}}
+                     "metadata": {"answer": "42"}}
     assert function.__name__ == "length"
     assert trainer.metrics["rewardkit/length.words"] == [1.0]
 
@@ -126,9 +135,28 @@ def test_503_is_retried_then_scored():
     with nova_server() as (url, server):
         server.failures = [503, 503]
         function = remote_reward_func(url, "length", deadline=30)
-        values = Trainer().calculate_rewards(function, [{"prompt": "p"}] * 2, ["abc", "fail"])
-    assert values[0] == 3.0 and math.isnan(values[1])  # a failed item is None: TRL's NaN
+        values = Trainer().calculate_rewards(function, [{"prompt": "p"}] * 2, ["abc", "de"])
+    assert values == [3.0, 2.0]
     assert len(server.paths) == 3
+
+
+def test_a_batch_failed_on_some_items_scores_the_others(caplog):
+    """The route scores none of a batch in which an item failed; the failed items are None, the rest re-posted."""
+    with nova_server() as (url, server):
+        function = remote_reward_func(url, "length")
+        with caplog.at_level(logging.WARNING, logger="rewardkit"):
+            values = Trainer().calculate_rewards(function, [{"prompt": "p"}] * 4, ["abc", "fail", "fail", "de"])
+    assert same(values, [3.0, None, None, 2.0])
+    assert [len(body) for body in server.bodies] == [4, 2]
+    assert [r.getMessage() for r in caplog.records if "REWARD_ERROR" in r.getMessage()] != []
+
+
+def test_a_fallback_score_is_a_score_and_counted_failed():
+    with nova_server() as (url, _server):
+        trainer = Trainer()
+        values = trainer.calculate_rewards(remote_reward_func(url, "length"), [{"prompt": "p"}] * 2, ["fallback", "ab"])
+    assert values == [0.0, 2.0]
+    assert trainer.metrics["rewardkit/length.failed"] == [0.5]
 
 
 def test_unavailable_past_the_deadline_is_none_and_logged_once(caplog):
@@ -161,7 +189,7 @@ def test_verl_remote_mode_posts_and_reads_metrics():
     assert info == {"score": [7.0], "rewardkit.failed": [0.0], "length.words": [2.0]}
     [item] = server.bodies[0]
     assert item["messages"] == [{"role": "assistant", "content": "#### 72"}]
-    assert item["reference_answer"] == "72"
+    assert item["reference_answer"] == "72"  # a text reference_answer is the ground truth
     assert item["metadata"] == {"split": "train", "index": 0, "answer": "full text"}
 
 
@@ -169,7 +197,7 @@ def test_verl_remote_failure_follows_the_failure_rule():
     from rewardkit.verl import RewardFailed
 
     with nova_server() as (url, _server):
-        with pytest.raises(RewardFailed, match="REMOTE_FAILED"):
+        with pytest.raises(RewardFailed, match="REWARD_ERROR"):
             custom_reward_fn({"url": url, "reward": "length"})(data_source="s", solution_str="fail", ground_truth="x")
         scored = custom_reward_fn({"url": url, "reward": "length", "failure_score": 0})(
             data_source="s", solution_str="fail", ground_truth="x")
