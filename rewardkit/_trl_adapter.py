@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+import asyncio
+from typing import Any, Callable, Mapping, Sequence
 
 from ._chat import chat_sample
 from ._embedded import Embedded, FailureLog, metrics_of, settings_for, shared, target_of
@@ -205,9 +206,21 @@ class RemoteRewardFunc(_TRLReward):
         return f"rewardkit.trl.remote_reward_func({self.url!r}, {self.reward!r})"
 
 
+def _coroutine_function(function: _TRLReward) -> Callable[..., Any]:
+    """`function` as an `async def`, which TRL tells apart (inspect.iscoroutinefunction) and runs together
+    with the trainer's other async reward functions (asyncio.gather on its own loop); the blocking call
+    goes to a thread."""
+    async def scored(prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+        return await asyncio.to_thread(function, prompts, completions, **kwargs)
+
+    scored.__name__ = scored.__qualname__ = function.__name__
+    scored.reward_function = function  # type: ignore[attr-defined]  # .close() and the settings are there
+    return scored
+
+
 def reward_func(reward: Any, target: str | None = None, *, timeout: float | None = None, workers: int | None = None,
                 worker_memory_mb: int | None = None, num_generations: int | None = None,
-                failure_score: float | None = None, log_metrics: bool = True) -> RewardFunc:
+                failure_score: float | None = None, log_metrics: bool = True, asynchronous: bool = False) -> Any:
     """A reward function for `GRPOTrainer(reward_funcs=[...])` that scores with the rewardkit reward `reward`.
 
     `reward` is a registered name, looked up in `target` (a module path or .py file; default
@@ -224,15 +237,20 @@ def reward_func(reward: Any, target: str | None = None, *, timeout: float | None
 
     A failed item is answered None (TRL leaves it out), or `failure_score` when set; each kind of failure
     is logged once. With `log_metrics`, the failed share and the reward's metrics go to TRL's `log_metric`.
+
+    TRL calls its synchronous reward functions one after another; with `asynchronous=True` this is an
+    `async def`, which TRL runs together with its other async reward functions, so several rewardkit
+    rewards score one batch at the same time. (It is then not picklable.)
     """
-    return RewardFunc(reward, target, timeout=timeout, workers=workers, worker_memory_mb=worker_memory_mb,
-                      num_generations=num_generations, failure_score=failure_score, log_metrics=log_metrics)
+    function = RewardFunc(reward, target, timeout=timeout, workers=workers, worker_memory_mb=worker_memory_mb,
+                          num_generations=num_generations, failure_score=failure_score, log_metrics=log_metrics)
+    return _coroutine_function(function) if asynchronous else function
 
 
 def remote_reward_func(url: str, reward: str, *, concurrency: int = DEFAULT_CONCURRENCY,
                        batch_size: int = DEFAULT_BATCH, deadline: float = DEFAULT_DEADLINE,
                        timeout: float = DEFAULT_TIMEOUT, auth_token: str | None = None,
-                       failure_score: float | None = None, log_metrics: bool = True) -> RemoteRewardFunc:
+                       failure_score: float | None = None, log_metrics: bool = True, asynchronous: bool = False) -> Any:
     """A reward function for `GRPOTrainer(reward_funcs=[...])` that posts to a served rewardkit at `url`
     (`rewardkit serve`, its route `POST /rewards/<reward>/nova`): for trainers whose GPU machines should
     not share their CPUs with rewards.
@@ -242,8 +260,9 @@ def remote_reward_func(url: str, reward: str, *, concurrency: int = DEFAULT_CONC
     SERVICE_UNAVAILABLE); `timeout` bounds one answer; `auth_token` is sent as a bearer token (the
     server's --auth-token). Items map to the route's body as `messages` (prompt then completion, reasoning
     in `reasoning_content`), `metadata` (the dataset columns: the reward's references) and `reference_answer`
-    (a `ground_truth` column). Failures as `reward_func`'s.
+    (a `ground_truth` column). Failures and `asynchronous` as `reward_func`'s.
     """
     options = RemoteOptions(concurrency=concurrency, batch_size=batch_size, deadline=deadline, timeout=timeout,
                             auth_token=auth_token)
-    return RemoteRewardFunc(url, reward, options=options, failure_score=failure_score, log_metrics=log_metrics)
+    function = RemoteRewardFunc(url, reward, options=options, failure_score=failure_score, log_metrics=log_metrics)
+    return _coroutine_function(function) if asynchronous else function

@@ -309,3 +309,35 @@ def test_a_training_script_without_a_main_guard_is_not_run_again_by_the_workers(
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.splitlines() == ["step [1.0, 0.0]"], done.stdout + done.stderr[-3000:]
+
+
+def test_asynchronous_reward_functions_run_together_on_trls_loop():
+    """TRL runs the reward functions that are coroutine functions on its own loop, all at once
+    (grpo_trainer.py: `inspect.iscoroutinefunction(reward_func)`, then `asyncio.gather` of
+    `await func(prompts=..., completions=..., completion_ids=..., **reward_kwargs)` on `self.async_loop`)."""
+    import asyncio
+    import inspect
+
+    functions = [reward_func(name, TRAINER_REWARDS, workers=1, asynchronous=True)
+                 for name in ("exact", "response_length")]
+    assert all(inspect.iscoroutinefunction(f) for f in functions)
+    assert [f.__name__ for f in functions] == ["exact", "response_length"]
+    kwargs = {"completion_ids": [[1], [1]], "answer": ["42", "42"], "trainer_state": TrainerState()}
+
+    async def run_async_funcs() -> list[list[float]]:
+        outputs = await asyncio.gather(*(f(prompts=[QUESTION] * 2, completions=["42", "4"], **kwargs)
+                                         for f in functions))
+        return [[r if r is not None else math.nan for r in output] for output in outputs]
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        scored = asyncio.run_coroutine_threadsafe(run_async_funcs(), loop).result(timeout=60)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+        for function in functions:
+            function.reward_function.close()
+    assert scored == [[1.0, 0.0], [2.0, 1.0]]
