@@ -16,6 +16,7 @@ from ._audit.lines import DEFAULT_SAMPLE, DEFAULT_SEED, read_lines
 from ._audit.probes import ProbeError, all_probes, kinds_of, probes_for
 from ._audit.report import write_report
 from ._audit.run import DEFAULT_MARGIN, audit
+from ._datasets import formats as dataset_platforms
 
 
 def _ids(text: str | None) -> list[str]:
@@ -106,7 +107,7 @@ def add_parser(commands: Any) -> None:
     cmd.add_argument("--reward", required=True, help="the reward to audit (required)")
     cmd.add_argument("--data", required=True, metavar="FILE",
                      help="training/validation JSONL in Vertex or DashScope format; the gold answers come from it")
-    cmd.add_argument("--platform", default=None, choices=["vertex", "dashscope"],
+    cmd.add_argument("--platform", default=None, choices=dataset_platforms(),
                      help="the data's platform format (default: recognised per line)")
     cmd.add_argument("--sample", type=_positive_int, default=DEFAULT_SAMPLE, metavar="N",
                      help=f"lines drawn from the data (default {DEFAULT_SAMPLE})")

@@ -79,7 +79,12 @@ def _serve(args: argparse.Namespace) -> int:
     return 0 if server.started else 2
 
 
-PLATFORMS = ["vertex", "dashscope"]
+def dataset_platforms() -> list[str]:
+    """The contracts with a training-data line format, for --platform."""
+    from ._datasets import formats
+
+    return formats()
+
 
 # Flags that map onto rewardkit._settings.Settings (each also has an environment variable).
 _SETTING_FLAGS = {
@@ -149,8 +154,8 @@ def _validate_data(args: argparse.Namespace) -> int:
         print("rewardkit validate-data: --format is deprecated here, use --platform (--format means the output "
               "format in the other commands)", file=sys.stderr)
     if platform is None:
-        print("rewardkit validate-data: say which platform's format the files use: --platform vertex or "
-              "--platform dashscope", file=sys.stderr)
+        print("rewardkit validate-data: say which platform's format the files use: "
+              + " or ".join(f"--platform {name}" for name in dataset_platforms()), file=sys.stderr)
         return 2
     worst = 0
     for path in args.files:
@@ -177,14 +182,14 @@ def _add_data_commands(commands: Any) -> None:
 
     validate = commands.add_parser(
         "validate-data", help="check a training/validation JSONL against a platform's dataset format",
-        description="Check every line of a reinforcement-tuning JSONL against the Vertex or DashScope line format "
-        "(JSON Schema). Each problem is printed as FILE:LINE: PATH: MESSAGE. Exit 0 when every file is valid, "
+        description="Check every line of a reinforcement-tuning JSONL against a platform's line format "
+        f"(JSON Schema; platforms: {', '.join(dataset_platforms())}). Each problem is printed as FILE:LINE: PATH: MESSAGE. Exit 0 when every file is valid, "
         "1 when a file has problems, 2 when a file cannot be read.")
     validate.add_argument("files", nargs="+", metavar="FILE", help="JSONL dataset file(s)")
-    validate.add_argument("--platform", choices=PLATFORMS, default=None,
+    validate.add_argument("--platform", choices=dataset_platforms(), default=None,
                           help="the platform whose line format the files use (required)")
     # The old spelling: --format means the output format in every other command.
-    validate.add_argument("--format", dest="old_format", choices=PLATFORMS, default=None, help=argparse.SUPPRESS)
+    validate.add_argument("--format", dest="old_format", choices=dataset_platforms(), default=None, help=argparse.SUPPRESS)
     validate.add_argument("--max-problems", type=int, default=50, metavar="N",
                           help="problems to print per file (default 50; the count is always complete)")
     validate.set_defaults(handler=_validate_data)

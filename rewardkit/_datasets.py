@@ -3,8 +3,9 @@
 `validate_dataset` reads the file line by line and reports every problem of
 every line: lines that are not JSON objects, and every JSON Schema error, each
 with its line number, the JSON path of the offending value and a message that
-says what was expected. The schemas live in ``rewardkit/schemas/`` and record
-in their ``description`` which platform documents each rule comes from.
+says what was expected. Each contract ships its schema (`Contract.dataset_schema`,
+in ``rewardkit/contracts/schemas/`` for the built-in ones), which records in its
+``description`` which platform documents each rule comes from.
 """
 
 from __future__ import annotations
@@ -15,26 +16,20 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Literal, get_args
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-from rewardkit._errors import RewardkitError
+from ._errors import RewardkitError
+from .contracts import registered
 
 if TYPE_CHECKING:  # jsonschema is imported lazily: `import rewardkit` stays fast
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
-
-DatasetFormat = Literal["vertex", "dashscope"]
-FORMATS: tuple[str, ...] = get_args(DatasetFormat)
 
 LINE_PATH = "(line)"
 """`DatasetProblem.path` of a problem with the line as a whole."""
 FILE_PATH = "(file)"
 """`DatasetProblem.path` of a problem with the file as a whole (reported as line 0)."""
 
-_SCHEMA_FILES = {
-    "vertex": "vertex_dataset.schema.json",
-    "dashscope": "dashscope_dataset.schema.json",
-}
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _MAX_VALUE_CHARS = 40
 
@@ -46,7 +41,7 @@ class DatasetError(RewardkitError):
 class UnknownDatasetFormatError(DatasetError, ValueError):
     def __init__(self, fmt: object) -> None:
         super().__init__(
-            f"unknown dataset format {fmt!r}; use one of: {', '.join(FORMATS)}"
+            f"unknown dataset format {fmt!r}; use one of: {', '.join(formats())}"
         )
 
 
@@ -74,19 +69,23 @@ class DatasetReport:
         return not self.problems
 
 
-def validate_dataset(path: str | Path, fmt: DatasetFormat) -> DatasetReport:
+def formats() -> list[str]:
+    """The names of the registered contracts that document a training-data line format."""
+    return [c.name for c in registered() if c.dataset_schema]
+
+
+def validate_dataset(path: str | Path, fmt: str) -> DatasetReport:
     """Check every line of the JSONL file at `path` against the `fmt` line format.
 
     Blank lines are skipped but still counted, so line numbers match an editor's.
     Raises `UnknownDatasetFormatError` for an unknown `fmt` and
     `DatasetReadError` when the file cannot be opened.
     """
-    if fmt not in _SCHEMA_FILES:
+    contract = next((c for c in registered() if c.name == fmt and c.dataset_schema), None)
+    if contract is None:
         raise UnknownDatasetFormatError(fmt)
     validator = _validator(fmt)
-    # ProtoJSON parsers (Vertex) refuse duplicate keys and NaN/Infinity;
-    # DashScope's SDK reads lines with plain json.loads, which accepts both.
-    strict_json = fmt == "vertex"
+    strict_json = contract.dataset_strict_json
     file_path = Path(path)
     problems: list[DatasetProblem] = []
     examples = 0
@@ -229,13 +228,11 @@ def _walk_objects(value: Any, where: tuple[str | int, ...]) -> Iterator[tuple[tu
 
 @lru_cache(maxsize=None)
 def _validator(fmt: str) -> Draft202012Validator:
-    from importlib import resources  # here, not at the top: it slows `import rewardkit`
-
     from jsonschema import Draft202012Validator
 
-    schema_file = resources.files("rewardkit").joinpath("schemas").joinpath(_SCHEMA_FILES[fmt])
-    schema = json.loads(schema_file.read_text(encoding="utf-8"))
-    return Draft202012Validator(schema)
+    from .contracts import get
+
+    return Draft202012Validator(get(fmt).dataset_json_schema())
 
 
 def _schema_problems(

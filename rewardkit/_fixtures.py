@@ -4,7 +4,7 @@ A fixture file is `NAME.reward.json` (one record or a list) or
 `NAME.reward.jsonl` (one record a line). A record:
 
     {"id": "boxed-72", "reward": "math_accuracy",
-     "request": {...a Vertex or DashScope body...},
+     "request": {...a body of any registered contract...},
      "expect": {"score": 1.0}}
 
 `expect` holds one of: `score` (single), `scores` (group, in order),
@@ -18,11 +18,10 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from ._errors import RewardkitError
-
-Contract = Literal["vertex", "dashscope"]
+from .contracts import get, registered
 FIXTURE_SUFFIXES = (".reward.json", ".reward.jsonl")
 
 
@@ -43,25 +42,23 @@ class Expectation:
 class FixtureCase:
     id: str
     reward: str | None
-    contract: Contract
+    contract: str  # the name of the registered contract the request belongs to
     request: dict[str, Any]
     expect: Expectation
     source: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def detect_contract(body: Any) -> Contract:
-    """Which platform a request body belongs to; FixtureError says why when neither."""
+def detect_contract(body: Any) -> str:
+    """The name of the contract a request body belongs to; FixtureError says why when none."""
     if not isinstance(body, dict):
         raise FixtureError(f"a request body must be a JSON object, got {type(body).__name__}")
-    if "example" in body and "response" in body:
-        return "vertex"
-    if body.get("func_type") in ("reward", "group_reward") or "agent_output" in body or "agent_outputs" in body:
-        return "dashscope"
-    raise FixtureError(
-        "not a Vertex request (needs 'example' and 'response') nor a DashScope one "
-        f"(needs 'agent_output' or 'agent_outputs'); keys: {', '.join(sorted(body)) or '(none)'}"
-    )
+    for contract in registered():
+        if contract.looks_like(body):
+            return contract.name
+    expected = "; ".join(f"a {c.title} body {c.recognised_by}" for c in registered())
+    raise FixtureError(f"not a request body of any registered contract ({expected}); "
+                       f"keys: {', '.join(sorted(body)) or '(none)'}")
 
 
 def _expectation(raw: Any, where: str) -> Expectation:
@@ -121,35 +118,28 @@ def load_cases(path: str | Path) -> list[FixtureCase]:
     return [case_from_record(record, where, i) for i, (where, record) in enumerate(records, 1)]
 
 
-def served_scores(contract: Contract, body: dict[str, Any]) -> list[float]:
-    """The scores in a 200 answer of either contract."""
-    if contract == "vertex":
-        return [body["reward"]]
-    reward = body["reward"]
-    return [r["reward_score"] for r in reward["rewards"]] if "rewards" in reward else [reward["reward_score"]]
-
-
 def _close(a: float, b: float, tolerance: float) -> bool:
     return math.isclose(a, b, rel_tol=0.0, abs_tol=tolerance)
 
 
-def check(case: FixtureCase, http_status: int, body: dict[str, Any]) -> list[str]:
+def check(case: FixtureCase, http_status: int, body: Any) -> list[str]:
     """What differs between the expectation and an answer; empty when it passes."""
     e = case.expect
     problems = []
-    status = body.get("status") if case.contract == "dashscope" else None
+    status = body.get("status") if isinstance(body, dict) else None
     if isinstance(e.status, int) and http_status != e.status:
         problems.append(f"HTTP status {http_status}, expected {e.status}")
     if isinstance(e.status, str) and status != e.status:
         problems.append(f"status {status!r}, expected {e.status!r}")
-    if e.error_code is not None and body.get("error_code") != e.error_code:
-        problems.append(f"error_code {body.get('error_code')!r}, expected {e.error_code!r}")
+    answer = get(case.contract).read_answer(http_status, body)
+    if e.error_code is not None and answer.error_code != e.error_code:
+        problems.append(f"error_code {answer.error_code!r}, expected {e.error_code!r}")
     if e.score is None and e.scores is None:
         return problems
-    if http_status != 200 or status == "failed":
-        problems.append(f"no score: HTTP {http_status}, {body.get('error') or body.get('message')}")
+    if not answer.scores:
+        problems.append(f"no score: HTTP {http_status}, {answer.reason}")
         return problems
-    got = served_scores(case.contract, body)
+    got = list(answer.scores)
     want = [e.score] if e.score is not None else list(e.scores or ())
     if len(got) != len(want) or not all(_close(g, w, e.tolerance) for g, w in zip(got, want)):
         problems.append(f"scores {got}, expected {want} (tolerance {e.tolerance})")

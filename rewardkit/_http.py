@@ -8,21 +8,14 @@ import logging
 import re
 from typing import Any, Awaitable, Callable, MutableMapping
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import to_json
+
 
 log = logging.getLogger("rewardkit")
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-
-
-class ErrorResponse(BaseModel):
-    """Body of every 4xx answer (and of DashScope-style 500s): a sentence, then the details."""
-
-    message: str
-    detail: Any = None
 
 
 class HTTPProblem(Exception):
@@ -34,34 +27,6 @@ class HTTPProblem(Exception):
         self.message = message
         self.detail = detail
         self.headers = headers
-
-
-def _location(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(body)"
-
-
-def validate(adapter: TypeAdapter, raw: Any, contract: str, tags: tuple[str, ...] = ()) -> Any:
-    try:
-        return adapter.validate_python(raw)
-    except ValidationError as exc:
-        errors = []
-        for error in exc.errors(include_url=False, include_input=False):
-            loc = tuple(error["loc"])
-            if loc and loc[0] in tags:  # a discriminated union prefixes the tag; the caller never wrote it
-                loc = loc[1:]
-            msg = error["msg"]
-            if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
-                # pydantic names the discriminator function; say which field and which values instead.
-                got = error.get("ctx", {}).get("tag")
-                loc = ("func_type",) if got else ()
-                msg = f"expected 'reward' or 'group_reward', got {got!r}" if got else "expected a JSON object"
-            errors.append({"loc": list(loc), "msg": msg, "type": error["type"]})
-        summary = "; ".join(f"{_location(tuple(e['loc']))}: {e['msg']}" for e in errors[:5])
-        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
-        raise HTTPProblem(422, f"request body does not match the {contract} contract: {summary}{more}", errors) from None
 
 
 def _too_large(size: str, limit: int) -> HTTPProblem:

@@ -448,3 +448,14 @@ def collect(module: ModuleType) -> Registry:
         elif callable(value) and isinstance(getattr(value, SPEC_ATTRIBUTE, None), RewardSpec):
             found.append(getattr(value, SPEC_ATTRIBUTE))
     return Registry(found)
+
+
+def default_reward(registry: Registry, name: str | None) -> str | None:
+    """The reward behind the contracts' default routes: the named one, else the only top-level one."""
+    if name:
+        if name not in registry:
+            raise UnknownRewardError(name, registry.names(), registry.source)
+        return name
+    used = {c.spec.name for s in registry if isinstance(s, CompositeSpec) for c in s.components}
+    roots = [s.name for s in registry if s.name not in used]
+    return roots[0] if len(roots) == 1 else None

@@ -10,17 +10,16 @@ The results are checked against the fixtures' expectations and summarised
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Mapping, Sequence
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Sequence
 
 
 from ._errors import RewardkitError
-from ._fixtures import FIXTURE_SUFFIXES, Contract, FixtureCase, check, load_cases, served_scores
+from ._fixtures import FIXTURE_SUFFIXES, FixtureCase, check, load_cases
+from .contracts import Answer, get
 
 if TYPE_CHECKING:
     import httpx
@@ -38,12 +37,9 @@ class ReplayInputError(RewardkitError):
 
 # ---- routes and inputs -----------------------------------------------------------
 
-def route(contract: Contract, reward: str | None) -> str:
-    """The path of the service that answers `contract` for `reward` (None: the default reward)."""
-    if reward is None:
-        return "/" if contract == "vertex" else "/api/v1"
-    path = f"/rewards/{quote(reward, safe='')}"
-    return path if contract == "vertex" else f"{path}/api/v1"
+def route(contract: str, reward: str | None) -> str:
+    """The path of the service that answers `contract` (a name) for `reward` (None: the default reward)."""
+    return get(contract).route_for(reward)
 
 
 def case_route(case: FixtureCase, reward: str | None = None) -> str:
@@ -76,80 +72,16 @@ def read_cases(paths: Sequence[str | Path]) -> list[FixtureCase]:
 
 # ---- one result ------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Answer:
-    """What a response says, whichever contract: the scores, an error code and a reason."""
-
-    scores: tuple[float, ...] = ()
-    error_code: str | None = None
-    reason: str | None = None
-
-
 def _short(text: Any, limit: int = REASON_CHARS) -> str:
     text = str(text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _metric_codes(metrics: Mapping[str, Any] | None) -> list[str]:
-    # A fallback score is reported as metric "<reward>.error.<CODE>": 1.0.
-    return [key.rsplit(".error.", 1)[1] for key in metrics or {} if ".error." in key]
-
-
-def _metrics_text(rewards: Sequence[Mapping[str, Any]]) -> str | None:
-    shown = []
-    for index, entry in enumerate(rewards):
-        metrics = entry.get("reward_metrics") or {}
-        if metrics:
-            text = ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in metrics.items())
-            shown.append(text if len(rewards) == 1 else f"[{index}] {text}")
-    return "; ".join(shown) or None
-
-
-def _vertex_reason(aux: Any) -> tuple[str | None, str | None]:
-    """(reason, error code) from a `user_requested_aux_info` written by rewardkit (or free text from elsewhere)."""
-    if not isinstance(aux, str) or not aux:
-        return None, None
-    try:
-        info = json.loads(aux)
-    except ValueError:
-        return aux, None
-    if not isinstance(info, dict):
-        return aux, None
-    error = info.get("error") if isinstance(info.get("error"), dict) else None
-    reason = info.get("reason")
-    if reason is None and isinstance(info.get("components"), dict):
-        parts = [f"{name}: {c.get('reason') or (c.get('error') or {}).get('message') or c.get('score')}"
-                 for name, c in info["components"].items() if isinstance(c, dict)]
-        reason = "; ".join(parts) or None
-    if reason is None and error:
-        reason = error.get("message")
-    if reason is None and "parsed" in info:
-        reason = f"parsed {info['parsed']!r}"
-    return reason, (error or {}).get("code")
-
-
-def read_answer(contract: Contract, status: int, body: Any) -> Answer:
+def read_answer(contract: str, status: int, body: Any) -> Answer:
     """Scores, error code and reason of an answer; a failed answer has no scores."""
-    if not isinstance(body, dict):
+    if not isinstance(body, dict) and not isinstance(body, list):
         return Answer((), f"HTTP_{status}", _short(body) if body else None)
-    if status != 200:
-        code = body.get("error_code") or f"HTTP_{status}"
-        return Answer((), code, body.get("error") or body.get("message"))
-    try:
-        scores = tuple(float(s) for s in served_scores(contract, body))
-    except (KeyError, TypeError, ValueError) as exc:
-        return Answer((), "BAD_ANSWER", f"the answer does not match the {contract} contract ({type(exc).__name__}: "
-                      f"{exc}): {_short(json.dumps(body))}")
-    if contract == "vertex":
-        reason, code = _vertex_reason(body.get("user_requested_aux_info"))
-        return Answer(scores, code, reason)
-    reward = body.get("reward") or {}
-    entries = reward.get("rewards") if isinstance(reward.get("rewards"), list) else [reward]
-    codes = [c for entry in entries if isinstance(entry, dict) for c in _metric_codes(entry.get("reward_metrics"))]
-    if body.get("status") == "failed":
-        # The platform treats the whole answer as failed: its placeholder scores are not rewards.
-        return Answer((), body.get("error_code") or (codes[0] if codes else "FAILED"), body.get("error"))
-    return Answer(scores, codes[0] if codes else None, body.get("error") or _metrics_text(entries))
+    return get(contract).read_answer(status, body)
 
 
 def describe_expectation(case: FixtureCase) -> str:

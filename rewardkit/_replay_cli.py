@@ -14,6 +14,7 @@ from typing import Any, Iterator, TextIO
 from ._errors import RewardkitError
 from ._fixtures import FixtureCase, FixtureError
 from ._loader import describe_target, resolve_target, target_line
+from ._datasets import formats as dataset_platforms
 from ._replay import (
     DEFAULT_CONCURRENCY,
     DEFAULT_TIMEOUT,
@@ -101,7 +102,7 @@ def add_parser(commands: Any) -> None:
     """The `replay` subcommand's arguments."""
     replay_cmd = commands.add_parser(
         "replay", help="score recorded requests, fixtures or training data through the reward service",
-        description="Send Vertex / DashScope request bodies or fixture records (JSON or JSONL; a folder means its "
+        description="Send request bodies of any served contract or fixture records (JSON or JSONL; a folder means its "
         "*.reward.json[l] files) through the same pipeline `rewardkit serve` runs, in-process or to --url, and "
         "report each result and a summary. Exit 0 when all pass, 1 when an expectation fails (a record without "
         "one must be scored), 2 on bad input.")
@@ -117,7 +118,7 @@ def add_parser(commands: Any) -> None:
     add_service_arguments(replay_cmd)
     training = replay_cmd.add_argument_group("training-data mode")
     training.add_argument("--training", default=None, metavar="FILE",
-                          help="a training/validation JSONL in Vertex or DashScope format: build the requests a "
+                          help="a training/validation JSONL in a platform's dataset format: build the requests a "
                           "tuning job would send and score them (default: none)")
     training.add_argument("--responses", default=None, metavar="FILE",
                           help="model responses, one JSON line per training line: \"text\", {\"response\": ...} "
@@ -125,7 +126,7 @@ def add_parser(commands: Any) -> None:
     training.add_argument("--response-field", default=None, metavar="FIELD",
                           help="take each response from this field of the training line (dotted: rollout_extra.answer; "
                           "default: none)")
-    training.add_argument("--platform", "--format-in", dest="format_in", default=None, choices=["vertex", "dashscope"],
+    training.add_argument("--platform", "--format-in", dest="format_in", default=None, choices=dataset_platforms(),
                           help="the training file's platform format (default: recognised per line; --format-in is "
                           "the old spelling)")
 

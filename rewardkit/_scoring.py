@@ -16,7 +16,8 @@ import time
 from typing import Any
 
 from . import _logs
-from ._contracts import DASHSCOPE, VERTEX, Contract, read_request, render_answer, too_busy
+from ._answer import read_request, render_answer, too_busy
+from .contracts import Contract
 from ._engine import Engine
 from ._errors import EngineBusy, UnknownRewardError
 from ._http import DisconnectWatch, HTTPProblem, Receive, Scope, Send, parse_json, problem_body, read_body, send_json
@@ -28,21 +29,10 @@ from ._sample import Sample
 
 log = logging.getLogger("rewardkit")
 
-# The scoring routes; the ones without {name} score with the default reward.
-SCORING_ROUTES = (("/", VERTEX), ("/api/v1", DASHSCOPE), ("/rewards/{name}", VERTEX), ("/rewards/{name}/api/v1", DASHSCOPE))
-_DASHSCOPE_SUFFIX = "/api/v1"
 
 # The `outcome` label of rewardkit_requests_total for requests refused before scoring.
 _REFUSED = {400: "invalid", 413: "invalid", 422: "invalid", 404: "unknown_reward", 499: "disconnected", 503: "busy"}
 SHUTTING_DOWN, INTERNAL_ERROR = "SHUTTING_DOWN", "INTERNAL_ERROR"
-
-
-def _unanswered(contract: Contract, code: str, message: str) -> dict[str, Any]:
-    """The body of an answer that has no outcomes, in the route's contract: Vertex reads `message`;
-    DashScope reads `status` and `error_code` (and the platform's own 5xx bodies carry `message`)."""
-    if contract is DASHSCOPE:
-        return {"message": message, "status": "failed", "error": message, "error_code": code}
-    return {"message": message, "error_code": code}
 
 
 def route_path(scope: Scope) -> str:
@@ -56,23 +46,37 @@ def route_path(scope: Scope) -> str:
     return path
 
 
-def match(path: str) -> tuple[Contract, str | None] | None:
-    """The contract and reward name of a scoring path (name None: the default reward); None for other paths.
+class Routes:
+    """Which contract and reward a scoring path names: each contract's default route, and
+    `/rewards/{name}<suffix>` (the longest suffix wins, so a reward name never swallows one)."""
 
-    A trailing slash is served as the path without it: a redirect would answer an empty 307 that
-    the platforms' clients do not follow with the body."""
-    if len(path) > 1 and path.endswith("/"):
-        path = path[:-1]
-    if path == "/":
-        return VERTEX, None
-    if path == _DASHSCOPE_SUFFIX:
-        return DASHSCOPE, None
-    if not path.startswith("/rewards/"):
+    def __init__(self, contracts: tuple[Contract, ...]) -> None:
+        self.contracts = contracts
+        self._defaults = {c.default_route: c for c in contracts if c.default_route}
+        self._named = sorted(contracts, key=lambda c: len(c.suffix), reverse=True)
+
+    def templates(self) -> list[tuple[str, Contract]]:
+        """Every scoring route as (path template, contract); the ones without {name} score with the default reward."""
+        return [(c.default_route, c) for c in self.contracts if c.default_route] + [(c.route, c) for c in self.contracts]
+
+    def match(self, path: str) -> tuple[Contract, str | None] | None:
+        """The contract and reward name of a scoring path (name None: the default reward); None for other paths.
+
+        A trailing slash is served as the path without it: a redirect would answer an empty 307 that
+        the platforms' clients do not follow with the body."""
+        if len(path) > 1 and path.endswith("/"):
+            path = path[:-1]
+        contract = self._defaults.get(path)
+        if contract is not None:
+            return contract, None
+        if not path.startswith("/rewards/"):
+            return None
+        rest = path[len("/rewards/"):]
+        for contract in self._named:
+            if rest.endswith(contract.suffix):
+                name = rest[: len(rest) - len(contract.suffix)]
+                return (contract, name) if name and "/" not in name else None
         return None
-    name, contract = path[len("/rewards/"):], VERTEX
-    if name.endswith(_DASHSCOPE_SUFFIX):
-        name, contract = name[: -len(_DASHSCOPE_SUFFIX)], DASHSCOPE
-    return (contract, name) if name and "/" not in name else None
 
 
 def _outcome_label(outcomes: list[Outcome]) -> str:
@@ -102,9 +106,10 @@ def _access_line(scope: Scope, headers: dict[bytes, bytes], status: int, seconds
 class Scoring:
     """Answers the scoring routes of one app."""
 
-    def __init__(self, registry: Registry, default: str | None, engine: Engine, metrics: Metrics, *,
+    def __init__(self, registry: Registry, default: str | None, engine: Engine, metrics: Metrics, routes: Routes, *,
                  max_body: int, project: str | None, access_log: bool, max_group: int = 0) -> None:
         self.registry = registry
+        self.routes = routes
         self.default = default
         self.engine = engine
         self.metrics = metrics
@@ -138,12 +143,12 @@ class Scoring:
                 spec = self.lookup(name)
                 label = spec.name
                 raw = parse_json(await read_body(receive, headers.get(b"content-length"), self.max_body))
-                samples, group = read_request(contract, spec, raw)
-                if group and self.max_group and len(samples) > self.max_group:
-                    raise HTTPProblem(413, f"the group has {len(samples)} agent_outputs; the limit is {self.max_group} "
-                                      "(raise it with --max-group or REWARDKIT_MAX_GROUP)")
-                outcomes = await self._evaluate(spec, samples, receive, scope["path"])
-                status, content = render_answer(contract, spec, outcomes, group)
+                parsed = read_request(contract, spec, raw)
+                if self.max_group and len(parsed.samples) > self.max_group:
+                    raise HTTPProblem(413, f"the request holds {len(parsed.samples)} responses; the limit is "
+                                      f"{self.max_group} (raise it with --max-group or REWARDKIT_MAX_GROUP)")
+                outcomes = await self._evaluate(spec, parsed.samples, receive, scope["path"])
+                status, content = render_answer(contract, spec, outcomes, parsed)
                 metrics.outcomes(outcomes)
                 outcome = _outcome_label(outcomes)
             except HTTPProblem as exc:
@@ -151,12 +156,12 @@ class Scoring:
             except asyncio.CancelledError:
                 # Not a disconnect (that is a 499 above): the server is stopping and its grace period is over.
                 status, outcome = 503, "shutting_down"
-                await send_json(send, status, _unanswered(contract, SHUTTING_DOWN, "the server is shutting down "
+                await send_json(send, status, contract.refusal(503, SHUTTING_DOWN, "the server is shutting down "
                                 "and its grace period ended before this request was scored; retry"))
                 raise
             except BaseException as exc:  # BaseException: nothing a request does may stop the server
                 log.exception("unexpected error while serving a request")
-                status, content = 500, _unanswered(contract, INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {exc}")
+                status, content = 500, contract.refusal(500, INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {exc}")
             await send_json(send, status, content, extra)
         finally:
             seconds = time.perf_counter() - started

@@ -15,16 +15,16 @@ from fastapi.responses import JSONResponse, Response
 from . import _logs
 from . import _openapi as openapi
 from ._auth import BearerAuth
-from ._contracts import CONTRACTS
 from ._engine import Engine, InlineEngine, contain_task_exits
-from ._errors import RewardkitError, UnknownRewardError
+from ._errors import RewardkitError
 from ._http import Receive, Scope, Send
 from ._loader import DEFAULT_TARGET, load_registry
 from ._loopwatch import LoopWatch, reward_codes
 from ._metrics import CONTENT_TYPE, Metrics
 from ._pool import ProcessEngine
-from ._registry import AnySpec, CompositeSpec, Registry, RewardSpec
-from ._scoring import SCORING_ROUTES, Scoring, match, route_path
+from ._registry import AnySpec, CompositeSpec, Registry, RewardSpec, default_reward
+from ._scoring import Routes, Scoring, route_path
+from .contracts import registered
 from ._settings import Settings, load_settings
 
 log = logging.getLogger("rewardkit")
@@ -50,14 +50,14 @@ class RewardkitApp(FastAPI):
 
     async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and self.scoring is not None and not self.user_middleware:
-            found = match(route_path(scope))
+            found = self.scoring.routes.match(route_path(scope))
             if found is not None:
                 return await self.scoring(scope, receive, send, *found)
         await super().__call__(scope, receive, send)
 
 
 def _routes(spec: AnySpec) -> dict[str, str]:
-    return {contract.name: contract.route.format(name=spec.name) for contract in CONTRACTS}
+    return {contract.name: contract.route.format(name=spec.name) for contract in registered()}
 
 
 def _shown_option(value: Any) -> Any:
@@ -105,17 +105,6 @@ def _describe(spec: AnySpec) -> dict[str, Any]:
     return info
 
 
-def default_reward(registry: Registry, name: str | None) -> str | None:
-    """The reward behind `POST /` and `POST /api/v1`: the named one, else the only top-level one."""
-    if name:
-        if name not in registry:
-            raise UnknownRewardError(name, registry.names(), registry.source)
-        return name
-    used = {c.spec.name for s in registry if isinstance(s, CompositeSpec) for c in s.components}
-    roots = [s.name for s in registry if s.name not in used]
-    return roots[0] if len(roots) == 1 else None
-
-
 def _engine_for(target: Union[str, Registry], registry: Registry, settings: Settings) -> Engine:
     if isinstance(target, str) and settings.worker_count > 0:
         return ProcessEngine(target, registry, settings)
@@ -147,8 +136,9 @@ def create_app(
     if isinstance(engine, ProcessEngine):
         engine.on_restart = lambda kind: metrics.restarts.labels(kind).inc()
         metrics.watch_engine(lambda: engine.waiting, lambda: engine.running, lambda: engine.size)
-    scoring = Scoring(registry, default, engine, metrics, max_body=settings.max_body_bytes, max_group=settings.max_group,
-                      project=_logs.google_project(), access_log=access_log)
+    # After the target is loaded: a module of rewards may register a contract of its own.
+    scoring = Scoring(registry, default, engine, metrics, Routes(registered()), max_body=settings.max_body_bytes,
+                      max_group=settings.max_group, project=_logs.google_project(), access_log=access_log)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -168,8 +158,8 @@ def create_app(
 
     app = RewardkitApp(
         title="rewardkit",
-        description="Reward functions served over the Vertex AI (cloudRunRewardScorer) and "
-        "DashScope (RewardInput / GroupRewardInput) contracts.",
+        description="Reward functions served over these contracts: "
+        + ", ".join(c.title for c in scoring.routes.contracts) + ".",
         lifespan=lifespan,
     )
     app.state.registry = registry
@@ -212,8 +202,8 @@ def create_app(
     async def rewards() -> dict[str, Any]:
         return {"default": default, "source": registry.source, "rewards": [_describe(spec) for spec in registry]}
 
-    for path, contract in SCORING_ROUTES:
+    for path, contract in scoring.routes.templates():
         for served in {path, path.rstrip("/") + "/"}:  # with a trailing slash too, as `match` serves it
             app.router.add_route(served, scoring.endpoint(contract), methods=["POST"])  # type: ignore[arg-type]
-    openapi.install(app, [(path, contract.name) for path, contract in SCORING_ROUTES])
+    openapi.install(app, scoring.routes.templates())
     return app

@@ -169,7 +169,7 @@ def test_bad_input_exits_2_naming_the_problem(tmp_path, capsys):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"contents": []}\n{"prompt": "x"}\n')
     assert cli_main(["audit", "--reward", "exact_match", "--data", str(bad), "--sample", "2"]) == 2
-    assert "bad.jsonl:2: not a Vertex dataset line" in capsys.readouterr().err
+    assert "bad.jsonl:2: not a dataset line of any platform" in capsys.readouterr().err
 
 
 def test_kinds_come_from_the_reward_then_the_builtin_table_then_the_name():

@@ -270,7 +270,7 @@ def test_dockerignore_sends_only_what_the_image_copies():
                  "rewardkit.egg-info/PKG-INFO", "build/lib/rewardkit/__init__.py", "dist/rewardkit-0.1.0.whl",
                  ".env", "Dockerfile", ".ci/run"):
         assert is_ignored(path, patterns), f"{path} would be sent to the builder"
-    for path in ("pyproject.toml", "README.md", "rewardkit/__init__.py", "rewardkit/schemas/x.json",
+    for path in ("pyproject.toml", "README.md", "rewardkit/__init__.py", "rewardkit/contracts/schemas/x.json",
                  "rewardkit/templates/a/b.tmpl", "rewards/fixtures/math.jsonl", "rewards/__init__.py"):
         assert not is_ignored(path, patterns), f"{path} is needed by the build but ignored"
     # The real context: every COPY source is in it, and nothing else of weight.

@@ -24,7 +24,7 @@ from rewardkit._errors import RewardkitError
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "tests" / "contract_examples"
-SCHEMAS = REPO / "rewardkit" / "schemas"
+SCHEMAS = REPO / "rewardkit" / "contracts" / "schemas"
 
 
 def write_jsonl(tmp_path: Path, *lines: str | dict) -> Path:
@@ -396,7 +396,7 @@ def test_format_report_lists_problems_compiler_style_and_truncates() -> None:
 # -- the schemas themselves -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["vertex_dataset.schema.json", "dashscope_dataset.schema.json"])
+@pytest.mark.parametrize("name", ["vertex.schema.json", "dashscope.schema.json"])
 def test_schemas_are_valid_draft_2020_12_and_cite_their_sources(name: str) -> None:
     from jsonschema import Draft202012Validator
 

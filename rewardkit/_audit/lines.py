@@ -1,8 +1,8 @@
 """The lines an audit works on: training / validation records, their gold answers, a wrong answer for each.
 
-A line is one record of the user's own dataset in either platform's format
-(Vertex `contents` + `references`, DashScope `messages` + `ground_truth` /
-`rollout_extra`). The gold comes from the record; the wrong answer is a value
+A line is one record of the user's own dataset in a platform's format, read
+by its contract (`Contract.read_line`: prompt, references, ground truth). The
+gold comes from the record; the wrong answer is a value
 that differs from it (a nearby number, another choice letter, another line's
 gold), so the known-wrong control says the same kind of thing as the known-correct one.
 """
@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from .._sample import DEFAULT_REFERENCE_KEYS
-from .._training import DatasetFormat, TrainingDataError, _json_lines, detect_format
+from .._training import TrainingDataError, _json_lines, detect_format
+from ..contracts import Prompt
 
 DEFAULT_SAMPLE = 50
 DEFAULT_SEED = 0
@@ -38,7 +39,7 @@ class AuditLine:
     """
 
     id: str
-    platform: DatasetFormat
+    platform: str  # the name of the contract whose dataset format the record is in
     record: Mapping[str, Any]
     prompt: str
     gold: Any
@@ -58,44 +59,20 @@ class AuditLine:
         return replace(self, form=form)
 
 
-def _prompt_text(record: Mapping[str, Any], platform: DatasetFormat) -> str:
-    if platform == "vertex":
-        for content in reversed(record.get("contents") or []):
-            if isinstance(content, dict) and content.get("role", "user") == "user":
-                return "".join(p.get("text", "") for p in content.get("parts") or [] if isinstance(p, dict)
-                               and isinstance(p.get("text"), str))
-        return ""
-    for message in reversed(record.get("messages") or []):
-        if isinstance(message, dict) and message.get("role") == "user":
-            content = message.get("content")
-            if isinstance(content, str):
-                return content
-            if isinstance(content, list):
-                return "".join(c.get("text", "") for c in content if isinstance(c, dict))
-    return ""
-
-
-def _references(record: Mapping[str, Any], platform: DatasetFormat) -> Mapping[str, Any]:
-    refs = record.get("references") if platform == "vertex" else record.get("rollout_extra")
-    return refs if isinstance(refs, dict) else {}
-
-
-def find_gold(record: Mapping[str, Any], platform: DatasetFormat,
-              keys: Sequence[str] = DEFAULT_REFERENCE_KEYS) -> Any:
-    """The gold as the reward service will see it: DashScope `ground_truth`, else the first reference key present."""
-    if platform == "dashscope" and record.get("ground_truth") is not None:
-        return record["ground_truth"]
-    refs = _references(record, platform)
+def find_gold(prompt: Prompt, keys: Sequence[str] = DEFAULT_REFERENCE_KEYS) -> Any:
+    """The gold as the reward service will see it: the ground truth, else the first reference key present."""
+    if prompt.ground_truth is not None:
+        return prompt.ground_truth
     for key in keys:
-        if refs.get(key) is not None:
-            return refs[key]
+        if prompt.references.get(key) is not None:
+            return prompt.references[key]
     return None
 
 
-def _expected_calls(record: Mapping[str, Any], platform: DatasetFormat) -> tuple[Mapping[str, Any], ...]:
-    value = _references(record, platform).get(TOOL_CALLS_KEY)
-    if value is None and platform == "dashscope":
-        value = record.get("ground_truth")
+def _expected_calls(prompt: Prompt) -> tuple[Mapping[str, Any], ...]:
+    value = prompt.references.get(TOOL_CALLS_KEY)
+    if value is None:
+        value = prompt.ground_truth
     if isinstance(value, str):
         try:
             value = json.loads(value)
@@ -162,11 +139,11 @@ def wrong_answer(answer: str, others: Sequence[str]) -> str:
 
 
 def read_lines(path: str | Path, *, sample: int = DEFAULT_SAMPLE, seed: int = DEFAULT_SEED,
-               platform: DatasetFormat | None = None,
+               platform: str | None = None,
                gold_keys: Sequence[str] = DEFAULT_REFERENCE_KEYS) -> list[AuditLine]:
     """Up to `sample` lines of a training / validation JSONL, drawn with `seed`, in file order.
 
-    TrainingDataError names the file and line of a record that is neither
+    TrainingDataError names the file and line of a record that is no
     platform's (or not `platform`'s when given).
     """
     path = Path(path)
@@ -178,17 +155,18 @@ def read_lines(path: str | Path, *, sample: int = DEFAULT_SAMPLE, seed: int = DE
     for index in chosen:
         number, record = numbered[index]
         where = f"{path}:{number}"
-        fmt = detect_format(record, where, platform)
-        gold = find_gold(record, fmt, gold_keys)
-        calls = _expected_calls(record, fmt)
+        contract = detect_format(record, where, platform)
+        prompt = contract.read_line(record)
+        gold = find_gold(prompt, gold_keys)
+        calls = _expected_calls(prompt)
         answer = short_answer(gold) if gold is not None and not calls else (
             json.dumps(list(calls)) if calls else PLACEHOLDER_GOLD)
-        raw.append((f"{path.name}:{number}", fmt, record, gold, answer, calls))
-    answers = [entry[4] for entry in raw]
+        raw.append((f"{path.name}:{number}", contract.name, record, prompt.user_text, gold, answer, calls))
+    answers = [entry[5] for entry in raw]
     lines = []
-    for position, (name, fmt, record, gold, answer, calls) in enumerate(raw):
+    for position, (name, fmt, record, text, gold, answer, calls) in enumerate(raw):
         others = tuple(dict.fromkeys(a for a in answers[position + 1:] + answers[:position] if a != answer))
-        lines.append(AuditLine(name, fmt, record, _prompt_text(record, fmt), gold, answer,
+        lines.append(AuditLine(name, fmt, record, text, gold, answer,
                                wrong_answer(answer, others), others, calls, has_gold=gold is not None,
                                rng=random.Random(f"{seed}:{name}")))
     return lines

@@ -1,7 +1,7 @@
 """Running an audit: controls, then probes, scored through the reward service; verdicts per probe.
 
 Every response is sent as the request the platform would send for its
-dataset line (the line is the Vertex `example` or the DashScope prompt), to
+dataset line (as the line's contract builds it), to
 the app `rewardkit serve` runs in this process or to a service at a URL,
 with the replay machinery. The controls come first: the gold stated in each
 of the kind's forms and a wrong answer in the same form; the form that
@@ -13,13 +13,12 @@ above the wrong control on the same lines.
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from .._fixtures import Expectation, FixtureCase
 from .._replay import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, ReplayResult, send_all, service_client
-from .._training import dashscope_body, vertex_body
+from ..contracts import Response, ToolCallValue, get
 from .lines import ANSWER, AuditLine
 from .probes import KINDS, Kind, Probe, ProbeResponse, response_json
 
@@ -30,31 +29,12 @@ CORRECT, WRONG = "control:correct", "control:wrong"
 
 # ---- requests --------------------------------------------------------------------
 
-def _vertex_call(call: Any) -> dict[str, Any]:
-    return {"functionCall": {"name": call["name"], "args": call["arguments"]}}
-
-
-def _dashscope_call(index: int, call: Any) -> dict[str, Any]:
-    return {"id": f"call_{index}", "type": "function",
-            "function": {"name": call["name"], "arguments": json.dumps(call["arguments"], ensure_ascii=False)}}
-
-
-def request_body(line: AuditLine, response: ProbeResponse) -> dict[str, Any]:
+def request_body(line: AuditLine, response: ProbeResponse) -> Any:
     """The body the line's platform would post for this response (tool calls included)."""
-    record = copy.deepcopy(dict(line.record))
-    if line.platform == "vertex":
-        body = vertex_body(record, response.text, response.thinking)
-        if response.tool_calls:
-            parts = [p for p in body["response"]["parts"] if p.get("thought") or p.get("text")]
-            body["response"]["parts"] = parts + [_vertex_call(c) for c in response.tool_calls]
-        return body
-    messages = record.get("messages") if isinstance(record.get("messages"), list) else []
-    body = dashscope_body(messages, [response.text], [response.thinking], rollout_extra=record.get("rollout_extra"),
-                          ground_truth=record.get("ground_truth"), group=False)
-    if response.tool_calls:
-        body["agent_output"]["messages"][-1]["tool_calls"] = [_dashscope_call(i, c)
-                                                             for i, c in enumerate(response.tool_calls)]
-    return body
+    contract = get(line.platform)
+    calls = tuple(ToolCallValue(c["name"], c["arguments"]) for c in response.tool_calls)
+    prompt = contract.read_line(copy.deepcopy(dict(line.record)))
+    return contract.requests(prompt, [Response(response.text, response.thinking, calls)])[0]
 
 
 @dataclass(frozen=True)
