@@ -7,22 +7,11 @@ import json
 from typing import Any, Mapping, Sequence
 
 from ._sample import Message, Metadata, Sample, ToolCall
+from .contracts.base import content_text, json_arguments
 
 # Where chat templates put a turn's reasoning: `reasoning_content` (Qwen3, DeepSeek-R1, most of TRL's
 # response schemas), `thinking` (TRL's LFM2.5 schema): huggingface/trl trl/chat_template_utils.py.
 THINKING_KEYS = ("reasoning_content", "thinking")
-
-
-def content_text(content: Any) -> str:
-    """A message's text: a string as is, the text parts of a list of content parts joined."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(str(part.get("text", "")) for part in content
-                       if isinstance(part, Mapping) and part.get("type", "text") == "text")
-    return str(content)
 
 
 def _tool_call(call: Mapping[str, Any]) -> ToolCall:
@@ -31,7 +20,7 @@ def _tool_call(call: Mapping[str, Any]) -> ToolCall:
     arguments = function.get("arguments", "")
     if not isinstance(arguments, str):
         # OpenAI sends arguments as JSON text; tokenizers' response parsers give the object: same text either way.
-        arguments = json.dumps(arguments, ensure_ascii=False)
+        arguments = json_arguments(arguments) if isinstance(arguments, Mapping) else json.dumps(arguments)
     return ToolCall(str(function.get("name", "")), arguments, call.get("id"))
 
 
