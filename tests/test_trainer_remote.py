@@ -20,7 +20,7 @@ from typing import Any, Iterator
 import pytest
 
 from rewardkit._remote import RemoteError
-from rewardkit.trl import remote_reward_func
+from rewardkit.trl import remote_reward_func, reward_func
 
 from .served import free_port
 from .test_trl_adapter import QUESTION, Trainer, repeated, same
@@ -202,3 +202,57 @@ def test_verl_remote_failure_follows_the_failure_rule():
         scored = custom_reward_fn({"url": url, "reward": "length", "failure_score": 0})(
             data_source="s", solution_str="fail", ground_truth="x")
     assert scored["score"] == 0.0 and scored["rewardkit.failed"] == 1.0
+
+
+# ---- against the real `rewardkit serve` ------------------------------------------------------
+
+def _nova_served() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("rewardkit.contracts.nova") is not None
+
+
+# Until this branch has merged the Nova route (issue-14d); the tests pass against it.
+@pytest.fixture(scope="module")
+def served_url() -> Iterator[str]:
+    if not _nova_served():
+        pytest.skip("the Nova batch route (rewardkit/contracts/nova.py) is not on this branch yet")
+    from .served import serve
+    from .test_trl_adapter import TRAINER_REWARDS
+
+    with serve([TRAINER_REWARDS, "--workers", "1", "--timeout", "5"]) as server:
+        yield server.url
+
+
+def test_trl_remote_scores_as_in_process(served_url):
+    from .test_trl_adapter import TRAINER_REWARDS
+
+    chat = [{"role": "user", "content": QUESTION}]
+    inputs = [{"prompt": chat, "answer": "42"}] * 3 + [{"prompt": chat, "answer": None}]
+    completions = [[{"role": "assistant", "content": c, "reasoning_content": "r"}] for c in ("42", "4", " 42 ", "42")]
+    local = reward_func("exact", TRAINER_REWARDS, workers=1)
+    here, there = Trainer(), Trainer()
+    try:
+        expected = here.calculate_rewards(local, inputs, completions)
+    finally:
+        local.close()
+    got = there.calculate_rewards(remote_reward_func(served_url, "exact"), inputs, completions)
+    assert same(got, [1.0, 0.0, 1.0, None]) and same(expected, [1.0, 0.0, 1.0, None])
+    assert there.metrics == here.metrics  # the same metric names and values, failures included
+
+
+def test_trl_remote_a_failing_item_is_none_and_the_rest_scored(served_url):
+    values = Trainer().calculate_rewards(remote_reward_func(served_url, "misbehave"), [{"prompt": "p"}] * 4,
+                                         ["ok", "raise", "crash", "ok"])
+    assert same(values, [1.0, None, None, 1.0])
+
+
+def test_verl_remote_answers_as_in_process(served_url):
+    from .test_trl_adapter import TRAINER_REWARDS
+
+    rows = [row("openai/gsm8k", "72", "72", answer="6 * 12 #### 72"), row("openai/gsm8k", "7", "72")]
+    local, _ = naive_manager(custom_reward_fn({"target": TRAINER_REWARDS, "workers": 1, "reward": "exact"}), rows)
+    rows = [row("openai/gsm8k", "72", "72", answer="6 * 12 #### 72"), row("openai/gsm8k", "7", "72")]
+    remote, info = naive_manager(custom_reward_fn({"url": served_url, "reward": "exact"}), rows)
+    assert remote == local == [1.0, 0.0]
+    assert info == {"score": [1.0, 0.0], "rewardkit.failed": [0.0, 0.0], "exact.length": [2.0, 1.0]}
