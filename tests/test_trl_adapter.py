@@ -305,10 +305,14 @@ def test_a_training_script_without_a_main_guard_is_not_run_again_by_the_workers(
     script.write_text(
         "from rewardkit.trl import reward_func\n"
         f"accuracy = reward_func('exact', {TRAINER_REWARDS!r}, workers=2)\n"
-        "print('step', accuracy(prompts=['q', 'q'], completions=['42', '4'], answer=['42', '42']), flush=True)\n")
+        "print('step', accuracy(prompts=['q', 'q'], completions=['42', '4'], answer=['42', '42']), flush=True)\n"
+        f"crashy = reward_func('misbehave', {TRAINER_REWARDS!r}, workers=1)\n"
+        "print('step', crashy(prompts=['q', 'q'], completions=['crash', 'ok']), flush=True)\n"  # a worker respawned
+        "print('step', crashy(prompts=['q'], completions=['ok']), flush=True)\n")
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.splitlines() == ["step [1.0, 0.0]"], done.stdout + done.stderr[-3000:]
+    assert done.stdout.splitlines() == ["step [1.0, 0.0]", "step [None, 1.0]", "step [1.0]"], \
+        done.stdout + done.stderr[-3000:]
 
 
 def test_asynchronous_reward_functions_run_together_on_trls_loop():
