@@ -19,9 +19,9 @@ import asyncio
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
-from ._engine import InlineEngine
-from ._invoke import Outcome
-from ._pipeline import evaluate
+from ._engine.inline import InlineEngine
+from ._engine.pipeline import evaluate
+from ._outcome import Outcome
 from ._registry import spec_of
 from ._sample import Sample, sample
 
@@ -90,7 +90,7 @@ def reward_client(target: str = "rewards", *, reward: str | None = None, **setti
     """
     from dataclasses import fields
 
-    from ._inprocess import served_client
+    from ._harness.inprocess import served_client
     from ._settings import Settings, load_settings
 
     unknown = set(settings) - {f.name for f in fields(Settings)}

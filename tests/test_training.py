@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
-from rewardkit._cli import main as cli_main
+from rewardkit._cli.main import main as cli_main
+from rewardkit._harness.training import TrainingDataError, training_cases
 from rewardkit.contracts.dashscope import DashScopeRequest
-from rewardkit._training import TrainingDataError, training_cases
 from rewardkit.contracts.vertex import VertexRewardRequest
 
 from .conftest import CONTRACT_EXAMPLES

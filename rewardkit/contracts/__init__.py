@@ -17,16 +17,7 @@ import importlib
 import logging
 from importlib.metadata import entry_points
 
-from .base import (
-    Answer,
-    Contract,
-    ContractError,
-    OpenAPIEntry,
-    Parsed,
-    Prompt,
-    Response,
-    ToolCallValue,
-)
+from .base import Answer, Contract, ContractError, OpenAPIEntry, Parsed, Prompt, Response, ToolCallValue
 
 __all__ = [
     "Answer", "Contract", "ContractError", "OpenAPIEntry", "Parsed", "Prompt", "Response", "ToolCallValue",

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .._errors import RewardkitError
-from .._invoke import Outcome
+from .._outcome import Outcome
 from .._registry import AnySpec
 from .._sample import Sample
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter
 
-from .._invoke import Outcome
+from .._outcome import Outcome
 from .._registry import AnySpec
 from .._sample import Message, Metadata, Sample, ToolCall
 from .base import (

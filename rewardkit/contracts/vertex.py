@@ -16,7 +16,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic.alias_generators import to_camel
 from pydantic_core import to_json
 
-from .._invoke import MISSING_REFERENCE, Outcome
+from .._outcome import MISSING_REFERENCE, Outcome
 from .._registry import AnySpec
 from .._sample import Message, Metadata, Sample, ToolCall
 from .._score import clip

@@ -28,7 +28,6 @@ compares what comes back.
 from __future__ import annotations
 
 import ctypes
-import errno
 import io
 import json
 import os
