@@ -40,7 +40,7 @@ def main() -> None:
     truths = [str(i % 5) for i in range(n)]
 
     def naive() -> None:
-        for answer, truth in zip(answers, truths):
+        for answer, truth in zip(answers, truths, strict=True):
             compute_score(data_source="s", solution_str=answer, ground_truth=truth, extra_info={}, **options)
 
     def reward_loop() -> None:

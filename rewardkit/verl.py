@@ -28,6 +28,37 @@ This file is only a face: verl may load it by its path, as a module outside the 
 the implementation by its absolute name (one state, whichever way it was loaded).
 """
 
-from rewardkit._verl_adapter import RewardFailed, compute_score, compute_score_batch
+from __future__ import annotations
 
-__all__ = ["compute_score", "compute_score_batch", "RewardFailed"]
+from typing import Any, Sequence
+
+from rewardkit._harness import verl as _verl
+from rewardkit._harness.verl import RewardFailed
+from rewardkit.clients._batch import BatchClient, RemoteOptions, client
+from rewardkit.contracts.nova_client import WIRE
+
+__all__ = ["RewardFailed", "compute_score", "compute_score_batch"]
+
+
+def _connect(url: str, concurrency: int, auth_token: str | None) -> BatchClient:
+    """The served rewardkit at `url`, through its Nova batch route."""
+    return client(url, WIRE, RemoteOptions(concurrency=concurrency, auth_token=auth_token))
+
+
+def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,
+                  **kwargs: Any) -> dict[str, float]:
+    """verl's custom reward function: one response of `data_source`, scored by the reward configured for it.
+
+    `ground_truth` is the sample's gold answer (`reward_model.ground_truth` of the dataset row); `extra_info`
+    its references (a reward asking for `references` gets it); `kwargs` the configuration above. Returns
+    `score`, `rewardkit.failed` and the reward's metrics (`<reward>.<metric>`); a metric an item lacks but
+    the reward reported before is NaN, since verl needs every key on every item. Thread-safe: verl's reward
+    loop calls it from many threads."""
+    return _verl.compute_score(data_source, solution_str, ground_truth, extra_info, kwargs, _connect)
+
+
+def compute_score_batch(data_sources: Sequence[Any], solution_strs: Sequence[str], ground_truths: Sequence[Any],
+                        extra_infos: Sequence[Any] | None = None, **kwargs: Any) -> list[dict[str, float]]:
+    """The same for a whole batch, as verl's batch reward manager calls it (verl/workers/reward_manager/batch.py):
+    every item runs at once across the workers, and every dict has the same keys (the batch's union)."""
+    return _verl.compute_score_batch(data_sources, solution_strs, ground_truths, extra_infos, kwargs, _connect)

@@ -19,8 +19,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from rewardkit._remote import RemoteError
-from rewardkit.trl import remote_reward_func, reward_func
+from rewardkit.trl import RemoteError, remote_reward_func, reward_func
 
 from .served import free_port
 from .test_trl_adapter import QUESTION, Trainer, repeated, same
@@ -51,11 +50,11 @@ class NovaStandIn:
             return 404, {"message": f"no reward named {path.split('/')[2]!r}"}
         texts = [item["messages"][-1]["content"] for item in body]
         failed = [{"id": item["id"], "index": i, "error_code": "REWARD_ERROR", "error": "ValueError: fail"}
-                  for i, (item, text) in enumerate(zip(body, texts)) if text == "fail"]
+                  for i, (item, text) in enumerate(zip(body, texts, strict=True)) if text == "fail"]
         if failed:
             return 500, {"message": "reward 'length' failed", "error_code": "REWARD_ERROR", "failed": failed}
         answers = []
-        for item, text in zip(body, texts):
+        for item, text in zip(body, texts, strict=True):
             score = 0.0 if text == "fallback" else float(len(text))
             metrics = [{"name": "length", "value": score, "type": "Reward"},
                        {"name": "length.words", "value": float(len(text.split())), "type": "Metric"}]

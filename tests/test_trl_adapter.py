@@ -33,7 +33,7 @@ from typing import Any, Callable
 
 import pytest
 
-from rewardkit._trl_adapter import groups
+from rewardkit._harness.trl import groups
 from rewardkit.trl import reward_func
 
 from .conftest import REPO
@@ -85,7 +85,7 @@ def repeated(rows: list[dict[str, Any]], num_generations: int) -> list[dict[str,
 
 def same(values: list[float], expected: list[float | None]) -> bool:
     return len(values) == len(expected) and all(
-        math.isnan(v) if e is None else v == e for v, e in zip(values, expected))
+        math.isnan(v) if e is None else v == e for v, e in zip(values, expected, strict=True))
 
 
 @pytest.fixture(scope="module")
@@ -290,7 +290,7 @@ def test_close_stops_every_process_the_adapter_started():
 
 
 def test_default_workers_share_the_cpus_among_the_trainers_processes():
-    from rewardkit._embedded import default_workers
+    from rewardkit._harness.embedded import default_workers
     from rewardkit._settings import available_cpus
 
     assert default_workers({}) == available_cpus()

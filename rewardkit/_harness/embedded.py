@@ -1,7 +1,7 @@
 """rewardkit's engine in a trainer's process, for the in-process trainer adapters (rewardkit.trl, rewardkit.verl).
 
 A trainer calls its reward function synchronously, batch after batch, from its own thread. The engine
-`rewardkit serve` runs (`_pool.ProcessEngine`: worker processes with hard time and memory limits) lives on
+`rewardkit serve` runs (`_engine.pool.ProcessEngine`: worker processes with hard time and memory limits) lives on
 an event loop: the adapters keep one in a daemon thread, started on first use and stopped at exit or when
 the last engine is closed. A completion that hangs or crashes a worker costs its call a TIMEOUT or
 WORKER_CRASHED outcome and that worker a replacement, never the trainer's process or its next batch.
@@ -22,16 +22,16 @@ import multiprocessing.spawn
 import os
 import threading
 import weakref
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Protocol, Sequence
 
-from ._engine import Engine, InlineEngine, contain_task_exits
-from ._errors import RewardkitError
-from ._invoke import TIMEOUT, Failure, Outcome
-from ._loader import load_registry, resolve_target
-from ._pipeline import evaluate
-from ._registry import AnySpec, CompositeSpec, Registry, RewardSpec, spec_of
-from ._sample import Sample
-from ._settings import ENVIRONMENT, Settings, available_cpus, load_settings
+from .._engine.inline import Engine, InlineEngine, contain_task_exits
+from .._engine.pipeline import evaluate
+from .._errors import RewardkitError
+from .._loader import load_registry, resolve_target
+from .._outcome import TIMEOUT, Failure, Outcome
+from .._registry import AnySpec, CompositeSpec, Registry, RewardSpec, spec_of
+from .._sample import Sample
+from .._settings import ENVIRONMENT, Settings, available_cpus, load_settings
 
 log = logging.getLogger("rewardkit")
 
@@ -73,6 +73,15 @@ def _keep_main_out() -> None:
 
         prepared._rewardkit = True  # type: ignore[attr-defined]
         multiprocessing.spawn.get_preparation_data = prepared
+
+
+class Poster(Protocol):
+    """A client of a served rewardkit's batch route (rewardkit.clients._batch.BatchClient), as the remote
+    adapters use it: `wire.item(...)` builds an item, `score` posts them."""
+
+    wire: Any
+
+    def score(self, reward: str, items: Sequence[dict[str, Any]]) -> list[Outcome]: ...
 
 
 class AdapterError(RewardkitError):
@@ -126,7 +135,7 @@ class _Loop:
     """The one event loop of this process's adapters, in a daemon thread, while any engine runs on it.
 
     One thread for every engine: the workers' forkserver dies with the thread that started it (its
-    parent-death signal, `_orphans`), and takes every worker with it, so engines of different settings
+    parent-death signal, `_engine.orphans`), and takes every worker with it, so engines of different settings
     must not each own a thread. The thread stops when the last engine stops (and the forkserver with it).
     """
 
@@ -235,7 +244,7 @@ class Embedded:
 
     def _make_engine(self) -> Engine:
         if self.settings.worker_count > 0:
-            from ._pool import ProcessEngine  # multiprocessing machinery only once a reward is scored
+            from .._engine.pool import ProcessEngine  # multiprocessing machinery only once a reward is scored
 
             return ProcessEngine(self.target, self.registry, self.settings)
         return InlineEngine(self.registry, timeout=self.settings.timeout)
@@ -251,7 +260,7 @@ class Embedded:
             loop = _LOOP.acquire()
             engine = self._make_engine()
             try:
-                self._run(loop, engine.start())  # workers fork from the loop's thread: see _pool._context
+                self._run(loop, engine.start())  # workers fork from the loop's thread: see _engine.pool._context
             except BaseException:
                 _LOOP.release()
                 raise

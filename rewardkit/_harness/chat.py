@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping, Sequence
 
-from ._sample import Message, Metadata, Sample, ToolCall
-from .contracts.base import content_text, json_arguments
+from .._sample import Message, Metadata, Sample, ToolCall
+from ..contracts.base import content_text, json_arguments
 
 # Where chat templates put a turn's reasoning: `reasoning_content` (Qwen3, DeepSeek-R1, most of TRL's
 # response schemas), `thinking` (TRL's LFM2.5 schema): huggingface/trl trl/chat_template_utils.py.

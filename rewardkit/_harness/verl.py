@@ -1,4 +1,5 @@
-"""verl's custom reward function over rewardkit's engine or a served rewardkit: see rewardkit.verl."""
+"""verl's custom reward function over rewardkit's engine, or a served rewardkit: rewardkit.verl's, which
+documents the call verl makes and the configuration."""
 
 from __future__ import annotations
 
@@ -7,16 +8,19 @@ import math
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-from ._embedded import AdapterError, Embedded, FailureLog, metrics_of, settings_for, shared
-from ._errors import RewardkitError
-from ._invoke import Outcome
-from ._loader import DEFAULT_TARGET, resolve_target
-from ._registry import AnySpec
-from ._sample import Metadata, Sample
+from .._errors import RewardkitError
+from .._loader import DEFAULT_TARGET, resolve_target
+from .._outcome import Outcome
+from .._registry import AnySpec
+from .._sample import Metadata, Sample
+from .embedded import AdapterError, Embedded, FailureLog, Poster, metrics_of, settings_for, shared
 
-__all__ = ["compute_score", "compute_score_batch", "RewardFailed"]
+__all__ = ["RewardFailed", "compute_score", "compute_score_batch"]
+
+# A client of the served rewardkit at (url, concurrency, auth_token): the face passes the Nova batch route's.
+Connect = Callable[[str, int, "str | None"], Poster]
 
 PLATFORM = "verl"
 ANY_SOURCE = "*"
@@ -167,13 +171,12 @@ def _result(cfg: Config, outcome: Outcome, data_source: Any) -> dict[str, float]
     return {"score": value, FAILED_KEY: float(failed), **metrics, **{name: math.nan for name in missing}}
 
 
-def _remote(cfg: Config, name: str, items: Sequence[_Item]) -> list[Outcome]:
-    from ._remote import RemoteOptions, client, nova_item
-
+def _remote(cfg: Config, name: str, items: Sequence[_Item], connect: Connect) -> list[Outcome]:
     assert cfg.url is not None
-    posted = [nova_item(i, [{"role": "assistant", "content": solution}], truth, _info(info))
+    poster = connect(cfg.url, cfg.concurrency, cfg.auth_token)
+    posted = [poster.wire.item(i, [{"role": "assistant", "content": solution}], truth, _info(info))
               for i, (solution, truth, info) in enumerate(items)]
-    return client(cfg.url, RemoteOptions(concurrency=cfg.concurrency, auth_token=cfg.auth_token)).score(name, posted)
+    return poster.score(name, posted)
 
 
 def _local(cfg: Config, name: str, items: Sequence[_Item]) -> list[Outcome]:
@@ -182,38 +185,35 @@ def _local(cfg: Config, name: str, items: Sequence[_Item]) -> list[Outcome]:
     return outcomes
 
 
-def _score(cfg: Config, data_sources: Sequence[Any], items: Sequence[_Item]) -> list[dict[str, float]]:
+def _score(cfg: Config, data_sources: Sequence[Any], items: Sequence[_Item], connect: Connect
+           ) -> list[dict[str, float]]:
     """Each item scored by its data_source's reward; the items of one reward in one batch."""
     names = [cfg.reward_for(source) for source in data_sources]
     outcomes: dict[int, Outcome] = {}
     for name in dict.fromkeys(names):
         picked = [i for i, n in enumerate(names) if n == name]
-        scored = (_remote if cfg.url is not None else _local)(cfg, name, [items[i] for i in picked])
-        outcomes.update(zip(picked, scored))
+        chosen = [items[i] for i in picked]
+        scored = _remote(cfg, name, chosen, connect) if cfg.url is not None else _local(cfg, name, chosen)
+        outcomes.update(zip(picked, scored, strict=True))
     return [_result(cfg, outcomes[i], source) for i, source in enumerate(data_sources)]
 
 
-def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,
-                  **kwargs: Any) -> dict[str, float]:
-    """verl's custom reward function: one response of `data_source`, scored by the reward configured for it.
-
-    `ground_truth` is the sample's gold answer (`reward_model.ground_truth` of the dataset row); `extra_info`
-    its references (a reward asking for `references` gets it). Returns `score`, `rewardkit.failed` and the
-    reward's metrics (`<reward>.<metric>`); a metric an item lacks but the reward reported before is NaN,
-    since verl needs every key on every item. Thread-safe: verl's reward loop calls it from many threads."""
+def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any,
+                  kwargs: Mapping[str, Any], connect: Connect) -> dict[str, float]:
+    """rewardkit.verl.compute_score, with the reward_kwargs and how to reach a served rewardkit."""
     cfg = config(kwargs)
-    return _score(cfg, [data_source], [(solution_str, ground_truth, extra_info)])[0]
+    return _score(cfg, [data_source], [(solution_str, ground_truth, extra_info)], connect)[0]
 
 
 def compute_score_batch(data_sources: Sequence[Any], solution_strs: Sequence[str], ground_truths: Sequence[Any],
-                        extra_infos: Sequence[Any] | None = None, **kwargs: Any) -> list[dict[str, float]]:
-    """The same for a whole batch, as verl's batch reward manager calls it (verl/workers/reward_manager/batch.py):
-    every item runs at once across the workers, and every dict has the same keys (the batch's union)."""
+                        extra_infos: Sequence[Any] | None, kwargs: Mapping[str, Any], connect: Connect
+                        ) -> list[dict[str, float]]:
+    """rewardkit.verl.compute_score_batch: every dict with the same keys (the batch's union)."""
     cfg = config(kwargs)
     infos = list(extra_infos) if extra_infos is not None else [None] * len(solution_strs)
     if not len(data_sources) == len(solution_strs) == len(ground_truths) == len(infos):
         raise AdapterError(f"compute_score_batch got {len(data_sources)} data_sources, {len(solution_strs)} "
                            f"solution_strs, {len(ground_truths)} ground_truths and {len(infos)} extra_infos")
-    results = _score(cfg, list(data_sources), list(zip(solution_strs, ground_truths, infos)))
+    results = _score(cfg, list(data_sources), list(zip(solution_strs, ground_truths, infos, strict=True)), connect)
     keys = set().union(*results) if results else set()
     return [{**{key: math.nan for key in keys}, **result} for result in results]

@@ -1,26 +1,18 @@
-"""TRL's reward functions over rewardkit's engine or a served rewardkit: see rewardkit.trl."""
+"""TRL's reward functions over rewardkit's engine, or a served rewardkit: rewardkit.trl builds them.
+
+The call TRL makes, and what the functions make of it, is in rewardkit.trl's docstring."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any, Callable, Mapping, Sequence
 
-from ._chat import chat_sample
-from ._embedded import Embedded, FailureLog, metrics_of, settings_for, shared, target_of
-from ._invoke import Outcome
-from ._remote import (
-    DEFAULT_BATCH,
-    DEFAULT_CONCURRENCY,
-    DEFAULT_DEADLINE,
-    DEFAULT_TIMEOUT,
-    NovaClient,
-    RemoteOptions,
-    client,
-    nova_item,
-)
-from ._sample import Metadata
+from .._outcome import Outcome
+from .._sample import Metadata
+from .chat import chat_sample
+from .embedded import Embedded, FailureLog, Poster, metrics_of, settings_for, shared, target_of
 
-__all__ = ["RewardFunc", "RemoteRewardFunc", "reward_func", "remote_reward_func"]
+__all__ = ["RewardFunc", "RemoteRewardFunc", "coroutine_function"]
 
 PLATFORM = "trl"
 # Keyword arguments TRL adds to the dataset columns: not data, never passed to a reward as references.
@@ -51,7 +43,7 @@ def rows(prompts: Sequence[Any], completions: Sequence[Any], kwargs: Mapping[str
             raise ValueError(f"dataset column {name!r} has {len(values)} values for {len(prompts)} completions")
     return [(_messages(prompt, "user"), _messages(completion, "assistant"),
              {name: values[i] for name, values in columns.items()})
-            for i, (prompt, completion) in enumerate(zip(prompts, completions))]
+            for i, (prompt, completion) in enumerate(zip(prompts, completions, strict=True))]
 
 
 def groups(prompts: Sequence[Any], num_generations: int | None) -> list[range]:
@@ -135,7 +127,8 @@ class _TRLReward:
 
 
 class RewardFunc(_TRLReward):
-    """A rewardkit reward scored in this process's worker pool, as TRL calls a reward function; see `reward_func`."""
+    """A rewardkit reward scored in this process's worker pool, as TRL calls a reward function;
+    see `rewardkit.trl.reward_func`."""
 
     _unpicklable = ("_embedded",)
 
@@ -176,37 +169,37 @@ class RewardFunc(_TRLReward):
 
 def _up_to_answer(completion: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The completion's turns up to its last assistant turn, the answer (an empty one if it has none): the
-    Nova route reads the last message as the answer, as the in-process adapter reads the last assistant turn."""
+    batch route reads the last message as the answer, as the in-process adapter reads the last assistant turn."""
     last = max((i for i, m in enumerate(completion) if m.get("role") == "assistant"), default=None)
     return list(completion[:last + 1]) if last is not None else [*completion, {"role": "assistant", "content": ""}]
 
 
 class RemoteRewardFunc(_TRLReward):
-    """A reward of a served rewardkit, posted to its Nova batch route, as TRL calls a reward function;
-    see `remote_reward_func`."""
+    """A reward of a served rewardkit, posted to its batch route, as TRL calls a reward function;
+    see `rewardkit.trl.remote_reward_func`."""
 
-    _unpicklable = ("_client",)
+    _unpicklable = ("_poster",)
 
-    def __init__(self, url: str, reward: str, *, options: RemoteOptions, failure_score: float | None = None,
+    def __init__(self, url: str, reward: str, *, connect: Callable[[], Poster], failure_score: float | None = None,
                  log_metrics: bool = True) -> None:
         super().__init__(reward, failure_score, log_metrics, f"{reward} at {url}")
         self.url = url
-        self.options = options
-        self._client: NovaClient | None = None
+        self.connect = connect  # picklable: the client is made again where this lands
+        self._poster: Poster | None = None
 
     def _outcomes(self, prompts: Sequence[Any], batch: list[Row], step: int | None) -> list[Outcome]:
-        if self._client is None:
-            self._client = client(self.url, self.options)
+        if self._poster is None:
+            self._poster = self.connect()
         # As in-process: the columns are the references, a `ground_truth` column the ground truth.
-        items = [nova_item(i, [*prompt, *_up_to_answer(answer)], columns.get(_GOLD_COLUMN), columns)
+        items = [self._poster.wire.item(i, [*prompt, *_up_to_answer(answer)], columns.get(_GOLD_COLUMN), columns)
                  for i, (prompt, answer, columns) in enumerate(batch)]
-        return self._client.score(self.reward, items)
+        return self._poster.score(self.reward, items)
 
     def __repr__(self) -> str:
         return f"rewardkit.trl.remote_reward_func({self.url!r}, {self.reward!r})"
 
 
-def _coroutine_function(function: _TRLReward) -> Callable[..., Any]:
+def coroutine_function(function: _TRLReward) -> Callable[..., Any]:
     """`function` as an `async def`, which TRL tells apart (inspect.iscoroutinefunction) and runs together
     with the trainer's other async reward functions (asyncio.gather on its own loop); the blocking call
     goes to a thread."""
@@ -216,53 +209,3 @@ def _coroutine_function(function: _TRLReward) -> Callable[..., Any]:
     scored.__name__ = scored.__qualname__ = function.__name__
     scored.reward_function = function  # type: ignore[attr-defined]  # .close() and the settings are there
     return scored
-
-
-def reward_func(reward: Any, target: str | None = None, *, timeout: float | None = None, workers: int | None = None,
-                worker_memory_mb: int | None = None, num_generations: int | None = None,
-                failure_score: float | None = None, log_metrics: bool = True, asynchronous: bool = False) -> Any:
-    """A reward function for `GRPOTrainer(reward_funcs=[...])` that scores with the rewardkit reward `reward`.
-
-    `reward` is a registered name, looked up in `target` (a module path or .py file; default
-    $REWARDKIT_TARGET, else the built-in rewards), or a decorated function (its module is the target).
-    Rewards run in worker processes, as `rewardkit serve` runs them: `workers` (default $REWARDKIT_WORKERS,
-    else the CPUs divided by $LOCAL_WORLD_SIZE, the trainer's processes on this machine), `timeout` seconds
-    per call (default $REWARDKIT_TIMEOUT, else 60) and `worker_memory_mb` as `rewardkit serve`'s flags.
-    A completion that hangs or crashes its worker fails that call only.
-
-    Dataset columns reach the reward as `references` (a column named `answer`, `solution` or `ground_truth`
-    is the gold answer `reference` reads); conversational completions keep their reasoning
-    (`reasoning_content`) in `thinking`, apart from the answer. A grouped reward gets each prompt's
-    completions together (consecutive equal prompts, or `num_generations` at a time when given).
-
-    A failed item is answered None (TRL leaves it out), or `failure_score` when set; each kind of failure
-    is logged once. With `log_metrics`, the failed share and the reward's metrics go to TRL's `log_metric`.
-
-    TRL calls its synchronous reward functions one after another; with `asynchronous=True` this is an
-    `async def`, which TRL runs together with its other async reward functions, so several rewardkit
-    rewards score one batch at the same time. (It is then not picklable.)
-    """
-    function = RewardFunc(reward, target, timeout=timeout, workers=workers, worker_memory_mb=worker_memory_mb,
-                          num_generations=num_generations, failure_score=failure_score, log_metrics=log_metrics)
-    return _coroutine_function(function) if asynchronous else function
-
-
-def remote_reward_func(url: str, reward: str, *, concurrency: int = DEFAULT_CONCURRENCY,
-                       batch_size: int = DEFAULT_BATCH, deadline: float = DEFAULT_DEADLINE,
-                       timeout: float = DEFAULT_TIMEOUT, auth_token: str | None = None,
-                       failure_score: float | None = None, log_metrics: bool = True, asynchronous: bool = False) -> Any:
-    """A reward function for `GRPOTrainer(reward_funcs=[...])` that posts to a served rewardkit at `url`
-    (`rewardkit serve`, its route `POST /rewards/<reward>/nova`): for trainers whose GPU machines should
-    not share their CPUs with rewards.
-
-    Each batch goes out in requests of `batch_size` completions, at most `concurrency` at once; 503s,
-    429s and connection errors are retried for up to `deadline` seconds (then the items fail with
-    SERVICE_UNAVAILABLE); `timeout` bounds one answer; `auth_token` is sent as a bearer token (the
-    server's --auth-token). Items map to the route's body as `messages` (prompt then completion, reasoning
-    in `reasoning_content`), `metadata` (the dataset columns: the reward's references) and `reference_answer`
-    (a `ground_truth` column). Failures and `asynchronous` as `reward_func`'s.
-    """
-    options = RemoteOptions(concurrency=concurrency, batch_size=batch_size, deadline=deadline, timeout=timeout,
-                            auth_token=auth_token)
-    function = RemoteRewardFunc(url, reward, options=options, failure_score=failure_score, log_metrics=log_metrics)
-    return _coroutine_function(function) if asynchronous else function
