@@ -246,12 +246,17 @@ def test_trl_remote_a_failing_item_is_none_and_the_rest_scored(served_url):
     assert same(values, [1.0, None, None, 1.0])
 
 
-def test_verl_remote_answers_as_in_process(served_url):
+@pytest.mark.parametrize("reward", ["exact", "exact_and_short"])
+def test_verl_remote_answers_as_in_process(served_url, reward):
+    """The same scores and the same keys (a composite's components included) from the served rewardkit."""
     from .test_trl_adapter import TRAINER_REWARDS
 
-    rows = [row("openai/gsm8k", "72", "72", answer="6 * 12 #### 72"), row("openai/gsm8k", "7", "72")]
-    local, _ = naive_manager(custom_reward_fn({"target": TRAINER_REWARDS, "workers": 1, "reward": "exact"}), rows)
-    rows = [row("openai/gsm8k", "72", "72", answer="6 * 12 #### 72"), row("openai/gsm8k", "7", "72")]
-    remote, info = naive_manager(custom_reward_fn({"url": served_url, "reward": "exact"}), rows)
-    assert remote == local == [1.0, 0.0]
-    assert info == {"score": [1.0, 0.0], "rewardkit.failed": [0.0, 0.0], "exact.length": [2.0, 1.0]}
+    def rows() -> list[dict]:
+        return [row("openai/gsm8k", "72", "72", answer="6 * 12 #### 72"), row("openai/gsm8k", "7", "72")]
+
+    local = naive_manager(custom_reward_fn({"target": TRAINER_REWARDS, "workers": 1, "reward": reward}), rows())
+    remote = naive_manager(custom_reward_fn({"url": served_url, "reward": reward}), rows())
+    assert remote == local
+    assert remote[1]["exact.length"] == [2.0, 1.0]
+    if reward == "exact_and_short":
+        assert remote[0] == [1.02, 0.01] and remote[1]["exact.score"] == [1.0, 0.0]

@@ -65,3 +65,7 @@ def misbehave(response: str) -> float:
 @rewardkit.reward
 def step_seen(metadata: rewardkit.Metadata) -> float:
     return float(metadata.step if metadata.step is not None else -1)
+
+
+# A composite: its components' scores and metrics reach the trainers under the same names in-process and remote.
+exact_and_short = rewardkit.composite("exact_and_short", {exact: 1.0, response_length: 0.01}, rule="weighted_sum")

@@ -49,9 +49,10 @@ class NovaWire:
 
 
 def _outcome(reward: str, answer: Any) -> Outcome:
-    """One answered item as the Outcome the in-process engine would have given: the score, the reward's
-    metrics (`<reward>.<metric>` entries), its components ("Reward" entries of other names, with their own
-    metrics), and a fallback's failure (the Metric `<reward>.error.<CODE>`)."""
+    """One answered item as the Outcome the in-process engine would have given, read back from the route's
+    `metrics_list` (rewardkit/contracts/nova.py `metrics_list`): the reward's own entry (its score), its
+    metrics `<reward>.<metric>`, a fallback's `<reward>.error.<CODE>`, and each component's score under its
+    bare name with its metrics `<component>.<metric>`."""
     if not isinstance(answer, Mapping):
         return Outcome(reward, failure=Failure(REMOTE_FAILED, f"the server answered {answer!r:.200} for an item"))
     value = answer.get("aggregate_reward_score")
@@ -65,13 +66,16 @@ def _outcome(reward: str, answer: Any) -> Outcome:
         if not isinstance(entry, Mapping) or not isinstance(entry.get("value"), (int, float)):
             continue
         name, number = str(entry.get("name", "")), float(entry["value"])
-        if entry.get("type") == "Reward":
-            if name != reward:
-                parts[name] = number
-        elif name.startswith(f"{reward}.error."):
-            failure = Failure(name.rsplit(".", 1)[1], "the server scored this item with the reward's fallback")
-        elif "." in name and not name.split(".", 1)[1].startswith("error."):
-            owner, metric = name.split(".", 1)
+        owner, _, metric = name.partition(".")
+        if name == reward:
+            continue  # the aggregate score again
+        if not metric:
+            parts[name] = number
+        elif metric.startswith("error."):
+            if owner == reward:
+                code = metric.removeprefix("error.")
+                failure = Failure(code, "the server scored this item with the reward's fallback")
+        else:
             metrics.setdefault(owner, {})[metric] = number
     components = tuple(ComponentOutcome(name, 1.0, Outcome(name, Score(score, None, metrics.get(name, {}))))
                        for name, score in parts.items())
