@@ -5,6 +5,7 @@ import json
 import pytest
 
 from rewardkit._harness.fixtures import FixtureCase, check, load_cases
+from rewardkit.contracts import get
 
 from .conftest import REPO, contract_example
 
@@ -13,7 +14,7 @@ CASES = [case for path in FIXTURES for case in load_cases(path)]
 
 
 def route(case: FixtureCase) -> str:
-    return f"/rewards/{case.reward}" + ("/api/v1" if case.contract == "dashscope" else "")
+    return get(case.contract).route_for(case.reward)
 
 
 def test_every_builtin_reward_has_fixtures_in_both_contracts(builtin_client):

@@ -128,7 +128,8 @@ def test_a_single_json_document_and_a_folder_of_fixtures_are_inputs(tmp_path, ca
 
 @pytest.mark.parametrize("content, reason", [
     ('{"example": {}, "response": {}}\n\n{"prompt": "hi", "answer": "x"}\n',
-     ":3: not a request body of any registered contract (a Vertex cloudRunRewardScorer body needs 'example' and 'response'; a DashScope RewardInput/GroupRewardInput body needs 'agent_output' or 'agent_outputs')"),
+     ":3: not a request body of any registered contract (a Vertex cloudRunRewardScorer body needs 'example' and "
+     "'response'; "),
     ('{"example": {}, "response": {}}\n{"example": \n', ":2: not valid JSON"),
     ('{"id": "x", "request": {"func_type": "reward", "agent_output": {}}, "expect": {"scor": 1}}\n',
      ":1: unknown key(s) in 'expect': scor"),

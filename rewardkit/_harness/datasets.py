@@ -265,7 +265,7 @@ def _explain(error: ValidationError) -> Iterable[tuple[tuple[str | int, ...], st
     if error.validator == "enum":
         wanted = expected or "one of " + ", ".join(json.dumps(v) for v in error.validator_value)
         return [(where, f"expected {wanted}, got {_describe(error.instance)}")]
-    if error.validator in ("minItems", "minLength") and expected:
+    if error.validator in ("minItems", "minLength", "pattern") and expected:
         return [(where, f"expected {expected}, got {_describe(error.instance)}")]
     if error.validator == "const":
         return [(where, f"expected {json.dumps(error.validator_value)}, got {_describe(error.instance)}")]

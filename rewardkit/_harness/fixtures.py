@@ -52,14 +52,13 @@ class FixtureCase:
 
 def detect_contract(body: Any) -> str:
     """The name of the contract a request body belongs to; FixtureError says why when none."""
-    if not isinstance(body, dict):
-        raise FixtureError(f"a request body must be a JSON object, got {type(body).__name__}")
+    # Not only objects: a contract's body may be a list (a batch); each contract says what it claims.
     for contract in registered():
         if contract.looks_like(body):
             return contract.name
     expected = "; ".join(f"a {c.title} body {c.recognised_by}" for c in registered())
-    raise FixtureError(f"not a request body of any registered contract ({expected}); "
-                       f"keys: {', '.join(sorted(body)) or '(none)'}")
+    got = f"keys: {', '.join(sorted(body)) or '(none)'}" if isinstance(body, dict) else f"got {type(body).__name__}"
+    raise FixtureError(f"not a request body of any registered contract ({expected}); {got}")
 
 
 def _expectation(raw: Any, where: str) -> Expectation:

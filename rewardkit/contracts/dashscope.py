@@ -17,19 +17,9 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter
 
 from .._outcome import Outcome
 from .._registry import AnySpec
-from .._sample import Message, Metadata, Sample, ToolCall
-from .base import (
-    SCHEMA_REF,
-    Answer,
-    Contract,
-    ErrorResponse,
-    OpenAPIEntry,
-    Parsed,
-    Prompt,
-    Response,
-    content_text,
-    json_arguments,
-)
+from .._sample import Metadata, Sample
+from ._chat import ChatMessage, assistant_message, message
+from .base import SCHEMA_REF, Answer, Contract, ErrorResponse, OpenAPIEntry, Parsed, Prompt, Response
 
 PLATFORM = "dashscope"
 
@@ -37,17 +27,6 @@ PLATFORM = "dashscope"
 class _Open(BaseModel):
     # The platform adds keys over time; unknown ones must be tolerated.
     model_config = ConfigDict(extra="allow")
-
-
-class ChatMessage(_Open):
-    """An OpenAI-style (ChatML) message of the trajectory."""
-
-    role: str
-    content: Union[str, list[dict[str, Any]], None] = None
-    reasoning_content: Optional[str] = None
-    tool_calls: Optional[list[dict[str, Any]]] = None
-    tool_call_id: Optional[str] = None
-    name: Optional[str] = None
 
 
 class RequestMetadata(_Open):
@@ -122,28 +101,8 @@ class GroupRewardOutput(BaseModel):
 
 # ---- wire -> samples -------------------------------------------------------------
 
-def _tool_call(call: dict[str, Any]) -> ToolCall:
-    function = call.get("function") or {}
-    arguments = function.get("arguments", "")
-    if not isinstance(arguments, str):
-        # OpenAI sends arguments as JSON text; a producer that sends the object gets the same text back, not a repr.
-        arguments = json.dumps(arguments, ensure_ascii=False)
-    return ToolCall(str(function.get("name", "")), arguments, call.get("id"))
-
-
-def _message(m: ChatMessage) -> Message:
-    return Message(
-        role=m.role,
-        text=content_text(m.content),
-        thinking=m.reasoning_content or "",
-        tool_calls=tuple(_tool_call(c) for c in m.tool_calls or ()),
-        tool_call_id=m.tool_call_id,
-        name=m.name,
-    )
-
-
 def _sample(output: AgentOutput, request: Union[RewardInput, GroupRewardInput], raw: dict[str, Any]) -> Sample:
-    trajectory = tuple(_message(m) for m in output.messages or ())
+    trajectory = tuple(message(m) for m in output.messages or ())
     first_answer = next((i for i, m in enumerate(trajectory) if m.role == "assistant"), len(trajectory))
     prompt = trajectory[:first_answer]
     final = next((m for m in reversed(trajectory) if m.role == "assistant"), None)
@@ -232,18 +191,6 @@ def render(spec: AnySpec, outcomes: list[Outcome], group: bool) -> tuple[int, di
 
 
 # ---- plain values -> bodies ------------------------------------------------------
-
-def assistant_message(response: Response) -> dict[str, Any]:
-    """The ChatML message of a final answer; reasoning goes in `reasoning_content`."""
-    message: dict[str, Any] = {"role": "assistant", "content": response.text}
-    if response.thinking:
-        message["reasoning_content"] = response.thinking
-    if response.tool_calls:
-        message["tool_calls"] = [{"id": c.id or f"call_{i}", "type": "function",
-                                  "function": {"name": c.name, "arguments": json_arguments(c.arguments)}}
-                                 for i, c in enumerate(response.tool_calls)]
-    return message
-
 
 def body(prompt: Prompt, responses: Sequence[Response], *, group: bool | None = None) -> dict[str, Any]:
     """A `RewardInput` for one response, a `GroupRewardInput` for several (or when `group` is true)."""
