@@ -205,17 +205,8 @@ def test_verl_remote_failure_follows_the_failure_rule():
 
 # ---- against the real `rewardkit serve` ------------------------------------------------------
 
-def _nova_served() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("rewardkit.contracts.nova") is not None
-
-
-# Until this branch has merged the Nova route (issue-14d); the tests pass against it.
 @pytest.fixture(scope="module")
 def served_url() -> Iterator[str]:
-    if not _nova_served():
-        pytest.skip("the Nova batch route (rewardkit/contracts/nova.py) is not on this branch yet")
     from .served import serve
     from .test_trl_adapter import TRAINER_REWARDS
 

@@ -131,6 +131,9 @@ def test_conversational_format_keeps_reasoning_apart_from_the_answer(make):
     assert trainer.calculate_rewards(make("thinking_length"), inputs, completions) == [11.0, 0.0]
     assert trainer.calculate_rewards(make("response_length"), inputs, completions) == [2.0, 2.0]
     assert trainer.calculate_rewards(make("prompt_length"), inputs, completions) == [1000.0 + len(QUESTION)] * 2
+    # TRL's LFM2.5 response schema names the reasoning `thinking` (trl/chat_template_utils.py)
+    lfm = [[{"role": "assistant", "content": "42", "thinking": "six sevens"}]]
+    assert trainer.calculate_rewards(make("thinking_length"), inputs[:1], lfm) == [10.0]
 
 
 def test_tool_use_completion_scores_the_last_assistant_turn(make):

@@ -3,39 +3,22 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Mapping, Sequence
 
-from .._sample import Message, Metadata, Sample, ToolCall
-from ..contracts.base import content_text, json_arguments
+from .._sample import Message, Metadata, Sample
+from ..contracts._chat import ChatMessage, message
 
-# Where chat templates put a turn's reasoning: `reasoning_content` (Qwen3, DeepSeek-R1, most of TRL's
-# response schemas), `thinking` (TRL's LFM2.5 schema): huggingface/trl trl/chat_template_utils.py.
-THINKING_KEYS = ("reasoning_content", "thinking")
-
-
-def _tool_call(call: Mapping[str, Any]) -> ToolCall:
-    nested = call.get("function")
-    function: Mapping[str, Any] = nested if isinstance(nested, Mapping) else call
-    arguments = function.get("arguments", "")
-    if not isinstance(arguments, str):
-        # OpenAI sends arguments as JSON text; tokenizers' response parsers give the object: same text either way.
-        arguments = json_arguments(arguments) if isinstance(arguments, Mapping) else json.dumps(arguments)
-    return ToolCall(str(function.get("name", "")), arguments, call.get("id"))
+# TRL's response schema for LFM2.5 names a turn's reasoning `thinking`, the others `reasoning_content`
+# (huggingface/trl trl/chat_template_utils.py).
+_THINKING_ALIAS = "thinking"
 
 
-def chat_message(message: Mapping[str, Any]) -> Message:
-    """One ChatML dict as a Message; its reasoning (`reasoning_content` or `thinking`) kept apart from its text."""
-    thinking = next((message[k] for k in THINKING_KEYS if isinstance(message.get(k), str)), "")
-    calls = message.get("tool_calls") or ()
-    return Message(
-        role=str(message.get("role", "")),
-        text=content_text(message.get("content")),
-        thinking=thinking,
-        tool_calls=tuple(_tool_call(c) for c in calls if isinstance(c, Mapping)),
-        tool_call_id=message.get("tool_call_id"),
-        name=message.get("name"),
-    )
+def chat_message(turn: Mapping[str, Any]) -> Message:
+    """One ChatML dict as a Message (read as the contracts read one), its reasoning kept apart from its text."""
+    fields = dict(turn)
+    if not isinstance(fields.get("reasoning_content"), str) and isinstance(fields.get(_THINKING_ALIAS), str):
+        fields["reasoning_content"] = fields[_THINKING_ALIAS]
+    return message(ChatMessage.model_validate(fields))
 
 
 def chat_sample(prompt: Sequence[Mapping[str, Any]], answer: Sequence[Mapping[str, Any]], *,
