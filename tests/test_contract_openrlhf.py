@@ -37,7 +37,7 @@ from .conftest import REPO, contract_example
 from .served import Served, rewardkit_command, serve
 from .test_pytest_plugin import run_pytest, write_jsonl
 
-TRAINER_REWARDS = str(REPO / "tests" / "trainer_rewards.py")
+TRAINER_REWARDS = str(REPO / "tests" / "remote_rm_rewards.py")
 PROMPT = ("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nReply with the word "
           "yes.<|im_end|>\n<|im_start|>assistant\n")
 
