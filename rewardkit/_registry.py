@@ -140,10 +140,12 @@ def _check_signature(fn: Callable[..., Any], kind: Kind, name: str) -> tuple[tup
         else:
             raise RegistrationError(
                 f"reward {name!r} ({_origin(fn)}): parameter {p.name!r} is not an input rewardkit can pass "
-                f"to a {kind} reward. Use one of {', '.join(sorted(allowed))}, or give it a default to make it an option."
+                f"to a {kind} reward. Use one of {', '.join(sorted(allowed))}, "
+                "or give it a default to make it an option."
             )
     if kind == "parsed" and "parsed" not in inputs:
-        raise RegistrationError(f"reward {name!r} ({_origin(fn)}): a parse-then-score reward must take a 'parsed' parameter")
+        raise RegistrationError(
+            f"reward {name!r} ({_origin(fn)}): a parse-then-score reward must take a 'parsed' parameter")
     if kind == "grouped" and not {"responses", "samples", "thinkings"} & set(inputs):
         raise RegistrationError(
             f"reward {name!r} ({_origin(fn)}): a grouped reward must take 'responses', 'thinkings' or 'samples'"

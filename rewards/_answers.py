@@ -184,7 +184,8 @@ def _boxed_candidate(text: str) -> Extraction | None:
         return None
     distinct = {re.sub(r"\s+", "", box): box for box in boxes}
     if len(distinct) > 1:
-        return Extraction(None, "boxed", f"{len(distinct)} different boxed answers: " + ", ".join(repr(b) for b in boxes[-3:]),
+        return Extraction(None, "boxed",
+                          f"{len(distinct)} different boxed answers: " + ", ".join(repr(b) for b in boxes[-3:]),
                           parts=tuple(distinct.values()) if len(distinct) <= MAX_LIST_ITEMS else ())
     if not boxes[-1]:
         return _nothing("empty boxed answer")
@@ -280,7 +281,8 @@ def candidate_problem(candidate: str) -> str | None:
     """Why ``candidate`` must get no credit (look-alike digits, enumerations), else ``None``."""
     lookalikes = non_ascii_digits(candidate)
     if lookalikes:
-        return f"answer {candidate!r} contains non-ASCII digits {''.join(lookalikes)!r}; look-alike digits get no credit"
+        return (f"answer {candidate!r} contains non-ASCII digits {''.join(lookalikes)!r}; "
+                "look-alike digits get no credit")
     items = split_top_level(_strip_outer_brackets(candidate))
     if len(items) > 2 and _ELLIPSIS.search(candidate):
         return f"answer {candidate!r} is an enumeration with an ellipsis, not a final answer"
@@ -424,7 +426,8 @@ def _last_letter_choice(text: str, choices: str) -> Extraction | None:
     return Extraction(answer=found[-1], source="last_letter", reason="last standalone choice letter (fallback)")
 
 
-def extract_choice(text: str, choices: str = "ABCD", *, allow_last_letter: bool = False, prompt: str = "") -> Extraction:
+def extract_choice(text: str, choices: str = "ABCD", *, allow_last_letter: bool = False,
+                   prompt: str = "") -> Extraction:
     """The chosen letter of a multiple-choice response.
 
     Order: boxed letter, "the answer is (B)" / "Answer: B" phrase, a marker in the final line

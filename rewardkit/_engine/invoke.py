@@ -98,7 +98,8 @@ def _prepare(spec: RewardSpec, call: Call) -> _Prepared:
     except BaseException as exc:  # a parser bug is the reward author's, reported like a reward error
         if not _raised(exc):
             raise
-        return _Prepared(done=Outcome(spec.name, failure=Failure(REWARD_ERROR, f"parser {spec.parser.name}: {describe(exc)}")))
+        return _Prepared(done=Outcome(spec.name,
+                                      failure=Failure(REWARD_ERROR, f"parser {spec.parser.name}: {describe(exc)}")))
     kwargs["parsed"] = parsed
     return _Prepared(kwargs, parsed=_shown(parsed))
 

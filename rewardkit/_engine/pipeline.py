@@ -55,7 +55,7 @@ async def _run(spec: RewardSpec, samples: Sequence[Sample], engine: Engine) -> l
         failure = missing_gold(spec, samples[0]) if samples else None
         return [Outcome(spec.name, failure=failure)] * len(samples) if failure else await engine.run(spec, samples)
     failures = [missing_gold(spec, sample) for sample in samples]
-    ready = [sample for sample, failure in zip(samples, failures) if failure is None]
+    ready = [sample for sample, failure in zip(samples, failures, strict=True) if failure is None]
     scored = iter(await engine.run(spec, ready) if ready else [])
     return [Outcome(spec.name, failure=failure) if failure else next(scored) for failure in failures]
 
@@ -66,6 +66,7 @@ async def evaluate(spec: AnySpec, samples: Sequence[Sample], engine: Engine) -> 
         return [_with_fallback(spec, o) for o in await _run(spec, samples, engine)]
     results = await asyncio.gather(*(evaluate(c.spec, samples, engine) for c in spec.components))
     return [
-        _combine(spec, [ComponentOutcome(c.spec.name, c.weight, r[i]) for c, r in zip(spec.components, results)])
+        _combine(spec,
+                 [ComponentOutcome(c.spec.name, c.weight, r[i]) for c, r in zip(spec.components, results, strict=True)])
         for i in range(len(samples))
     ]

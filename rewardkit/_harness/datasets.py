@@ -144,7 +144,8 @@ def _check_line(
     problems: list[DatasetProblem] = []
     if number == 1 and raw.startswith(codecs.BOM_UTF8):
         problems.append(
-            DatasetProblem(number, LINE_PATH, "the file starts with a UTF-8 byte order mark; save it as UTF-8 without BOM")
+            DatasetProblem(number, LINE_PATH,
+                           "the file starts with a UTF-8 byte order mark; save it as UTF-8 without BOM")
         )
         raw = raw[len(codecs.BOM_UTF8):]
     try:

@@ -62,7 +62,9 @@ class Parsed:
 
 @dataclass(frozen=True)
 class Answer:
-    """What an answer says, whichever contract: the scores, an error code and a reason. A failed answer has no scores."""
+    """What an answer says, whichever contract: the scores, an error code and a reason.
+
+    A failed answer has no scores."""
 
     scores: tuple[float, ...] = ()
     error_code: str | None = None
@@ -221,7 +223,8 @@ class Contract:
 
     # ---- helpers for subclasses -----------------------------------------------------
 
-    def validate(self, adapter: TypeAdapter[Any], raw: Any, union_tags: tuple[str, ...] = (), tag_field: str = "") -> Any:
+    def validate(self, adapter: TypeAdapter[Any], raw: Any, union_tags: tuple[str, ...] = (),
+                 tag_field: str = "") -> Any:
         """`raw` validated by `adapter`, or ContractError listing each field that is wrong.
 
         `union_tags` are a discriminated union's tags (the values of its `tag_field`),

@@ -175,7 +175,8 @@ def to_samples(request: Union[RewardInput, GroupRewardInput], raw: dict[str, Any
 def log_fields(request: Union[RewardInput, GroupRewardInput]) -> dict[str, Any]:
     """The request metadata ids, for the request's log lines."""
     meta = request.request_metadata
-    fields: dict[str, Any] = meta.model_dump(include={"job_id", "sample_id", "rollout_id", "attempt_id"}) if meta else {}
+    fields: dict[str, Any] = meta.model_dump(include={"job_id", "sample_id", "rollout_id",
+                                                      "attempt_id"}) if meta else {}
     if isinstance(request, GroupRewardInput):
         fields["group_size"] = len(request.agent_outputs)
     return fields
@@ -281,7 +282,7 @@ def group_request(responses: Sequence[str], *, reference: Any = None, prompt: st
     if len(thinkings) != len(responses):
         raise ValueError(f"{len(responses)} responses but {len(thinkings)} thinkings")
     values = _prompt(reference, prompt, rollout_extra, system, messages, request_metadata)
-    return body(values, [Response(r, t) for r, t in zip(responses, thinkings)], group=True)
+    return body(values, [Response(r, t) for r, t in zip(responses, thinkings, strict=True)], group=True)
 
 
 # ---- answers -> plain values -----------------------------------------------------
@@ -375,7 +376,7 @@ class DashScopeContract(Contract):
             body={"oneOf": [{"$ref": SCHEMA_REF.format(model=m)} for m in models],
                   "discriminator": {"propertyName": "func_type",
                                     "mapping": dict(zip(("reward", "group_reward"),
-                                                        (SCHEMA_REF.format(model=m) for m in models)))}},
+                                                        (SCHEMA_REF.format(model=m) for m in models), strict=True))}},
             responses={
                 200: {"model": Union[RewardOutput, GroupRewardOutput],
                       "description": "RewardOutput or GroupRewardOutput; a failed reward has status 'failed'"},

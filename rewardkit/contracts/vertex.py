@@ -216,7 +216,8 @@ def body(example: Mapping[str, Any], response: Response | str, *, step: int = 0,
 def example(prompt: Prompt) -> dict[str, Any]:
     """The dataset line of a prompt given as ChatML messages: contents, systemInstruction, references."""
     line: dict[str, Any] = {"contents": [
-        {"role": "model" if m.get("role") == "assistant" else "user", "parts": [{"text": content_text(m.get("content"))}]}
+        {"role": "model" if m.get("role") == "assistant" else "user",
+         "parts": [{"text": content_text(m.get("content"))}]}
         for m in prompt.messages if m.get("role") != "system"]}
     system = [content_text(m.get("content")) for m in prompt.messages if m.get("role") == "system"]
     if system:

@@ -62,7 +62,9 @@ def _check(result: int, what: str) -> None:
 
 
 def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    enc = (lambda s: None if s is None else s.encode())
+    def enc(s: str | None) -> bytes | None:
+        return None if s is None else s.encode()
+
     _check(_libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)), f"mount {target}")
 
 
@@ -421,7 +423,8 @@ def _watch(pid: int, buffers: dict, out_r: int, err_r: int, frames_r: int, limit
             pass
     for fd in (*buffers, *([exited] if exited is not None else [])):
         os.close(fd)
-    return _describe(status, reason, buffers[out_r], buffers[err_r], buffers[frames_r], limits, time.monotonic() - began)
+    return _describe(status, reason, buffers[out_r], buffers[err_r], buffers[frames_r], limits,
+                     time.monotonic() - began)
 
 
 def _kill_group(pid: int) -> None:

@@ -103,7 +103,8 @@ def _post(url: str, body: dict[str, Any], retries: int, deadline: float) -> dict
         try:
             answer = response.json()
         except ValueError:
-            raise SandboxError(f"sandbox service {url} answered something that is not JSON: {response.text[:200]!r}")
+            raise SandboxError(
+                f"sandbox service {url} answered something that is not JSON: {response.text[:200]!r}") from None
         if not isinstance(answer, dict) or answer.get("status") not in ("Success", "Failed", "SandboxError"):
             raise SandboxError(f"sandbox service {url}: not a RunCodeResponse: {str(answer)[:200]}")
         if answer["status"] == "SandboxError":

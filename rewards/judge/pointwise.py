@@ -198,7 +198,8 @@ def equivalence_judge(
     """
     check_template(prompt, name, needs=("response", "references.answer"))
     rule_spec = _rule_spec(rule, name)
-    keys = tuple(reference_keys) if reference_keys else (rule_spec.reference_keys if rule_spec else DEFAULT_REFERENCE_KEYS)
+    keys = tuple(reference_keys) if reference_keys else (rule_spec.reference_keys if rule_spec
+                                                         else DEFAULT_REFERENCE_KEYS)
     extract = extractor(EQUIVALENCE_PARSE, name)
     client, registration = connect(name, options)
 
@@ -218,7 +219,9 @@ def equivalence_judge(
         verdict = _scored(reply, extract, MatchScore("EQUIVALENT", 1.0, 0.0, others=("DIFFERENT",)), None)
         value = max(rule_score, recovered * verdict)
         said = "judge: equivalent" if verdict else "judge: different"
-        reason = f"rule {rule_spec.name}: {because}; {said}; {quoted(reply)}" if rule_spec else f"{said}; {quoted(reply)}"
+        reason = f"{said}; {quoted(reply)}"
+        if rule_spec:
+            reason = f"rule {rule_spec.name}: {because}; {reason}"
         return Score(value, reason, {"rule": rule_score, "judge_equivalent": verdict, **asker.costs.metrics()})
 
     _named(equivalent, name, f"LLM equivalence judge {name!r}" + (f" behind {rule_spec.name}" if rule_spec else ""))
