@@ -290,9 +290,8 @@ def parsed_reward(
         return _decorator("parsed", f, name, settings)
 
     if not isinstance(parser, Parser) and _looks_like_reward(parser):
-        raise RegistrationError(
-            f"@parsed_reward needs a parser first: write @parsed_reward('boxed') above {parser.__name__}"
-        )
+        shown = getattr(parser, "__name__", parser)
+        raise RegistrationError(f"@parsed_reward needs a parser first: write @parsed_reward('boxed') above {shown}")
     return register
 
 

@@ -255,7 +255,9 @@ def _is_superscript(char: str) -> bool:
 
 def split_top_level(text: str, separator: str = ",") -> list[str]:
     """Split on ``separator`` outside brackets/braces; thousands commas (``1,000``) don't split."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for i, char in enumerate(text):
         depth += char in "([{"
         depth -= char in ")]}"
@@ -371,9 +373,10 @@ def _boxed_choice(text: str, choices: str) -> Extraction | None:
     if None in letters:
         bad = boxes[letters.index(None)]
         return _nothing(f"boxed answer {bad!r} is not one of {', '.join(choices.upper())}")
-    if len(set(letters)) > 1:
-        return _nothing(f"{len(set(letters))} different boxed answers: {', '.join(letters)}")
-    return Extraction(answer=letters[-1], source="boxed", reason="boxed choice")
+    chosen = [letter for letter in letters if letter is not None]  # every one of them, after the check above
+    if len(set(chosen)) > 1:
+        return _nothing(f"{len(set(chosen))} different boxed answers: {', '.join(chosen)}")
+    return Extraction(answer=chosen[-1], source="boxed", reason="boxed choice")
 
 
 def _phrase_choice(text: str, choices: str) -> Extraction | None:

@@ -211,7 +211,8 @@ def _has_number(text: str) -> bool:
 
 def _take_unit_tail(text: str) -> tuple[str, str | None]:
     """``72 clips`` -> (``72``, ``clip``); ``5\\text{ cm}^2`` -> (``5``, ``cm^2``)."""
-    rest, pieces = text, []
+    rest = text
+    pieces: list[re.Match[str]] = []
     while (match := _TAIL_PIECE.search(rest)) and _tail_piece_allowed(match, rest):
         pieces.insert(0, match)
         rest = rest[: match.start()].rstrip()
@@ -367,13 +368,14 @@ def exact_number(text: str) -> Fraction | None:
 
 
 def _value_of(groups: dict[str, str | None]) -> Fraction | None:
-    if groups.get("mant") is not None:
+    mantissa, repeating = groups.get("mant"), groups.get("rep")
+    if mantissa is not None:
         exponent = groups.get("exp") or groups.get("bexp") or groups.get("dexp") or "0"
         if abs(int(exponent)) > MAX_EXPONENT:
             raise ValueError(f"exponent {exponent} is too large to expand exactly")
-        return Fraction(groups["mant"]) * Fraction(10) ** int(exponent)
-    if groups.get("rep") is not None:
-        return _repeating(groups["int"] or "0", groups["fixed"] or "", groups["rep"])
+        return Fraction(mantissa) * Fraction(10) ** int(exponent)
+    if repeating is not None:
+        return _repeating(groups["int"] or "0", groups["fixed"] or "", repeating)
     numerator = groups.get("num") or groups.get("n1")
     denominator = groups.get("den") or groups.get("d1")
     if numerator is None or denominator is None or int(denominator) == 0:

@@ -64,7 +64,8 @@ class _NextMatch:
 
     def __init__(self, text: str, pattern: re.Pattern[str]) -> None:
         self.text, self.pattern = text, pattern
-        self.origin, self.found = -1, None
+        self.origin = -1
+        self.found: re.Match[str] | None = None
 
     def at_or_after(self, position: int) -> re.Match[str] | None:
         stale = self.origin < 0 or position < self.origin or (self.found is not None and self.found.start() < position)

@@ -8,7 +8,7 @@ import os
 import re
 import subprocess
 import sys
-from typing import Any
+from typing import Any, Literal
 
 from .._errors import RewardkitError
 from .._registry import NATIVE_TWIN
@@ -141,7 +141,7 @@ def _config_dashscope(args: argparse.Namespace) -> int:
 
     functions = []
     for name, weight, grouped in _chosen(args, "dashscope"):
-        func_type = "group_reward" if grouped or args.group else "reward"
+        func_type: Literal["reward", "group_reward"] = "group_reward" if grouped or args.group else "reward"
         functions.append(DashScopeFunction(
             name=name, classpath=f"{args.processor_module}.{DASHSCOPE_PROCESSOR_CLASSES[func_type]}",
             func_type=func_type, weight=weight, timeout=args.timeout, workspace_dir=args.workspace,

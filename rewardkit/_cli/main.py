@@ -67,7 +67,10 @@ def _serve(args: argparse.Namespace) -> int:
         log.info("%s", line)
     # log_config=None: uvicorn keeps the logging set up above (its access log is replaced by rewardkit's).
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, log_config=None,
-                            access_log=False, timeout_graceful_shutdown=settings.grace_period,
+                            # uvicorn annotates an int, but only hands it to asyncio.wait_for (server.py), which
+                            # takes seconds as a float: a grace period of 0.5 s is kept as it is.
+                            access_log=False,
+                            timeout_graceful_shutdown=settings.grace_period,  # type: ignore[arg-type]
                             **server_options(settings.worker_count, settings.max_connections))
     server = _graceful_server_class()(config)
     try:

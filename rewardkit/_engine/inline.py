@@ -54,7 +54,7 @@ def contain_task_exits(loop: asyncio.AbstractEventLoop) -> None:
             return previous(loop, wrapped, **kwargs)
         return asyncio.Task(wrapped, loop=loop, **kwargs)
 
-    loop.set_task_factory(factory)  # type: ignore[arg-type]
+    loop.set_task_factory(factory)
 
 
 def failed(spec: RewardSpec, code: str, message: str, count: int) -> list[Outcome]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from .._errors import InvalidScoreError, MissingReferenceError, ParseError, RewardkitError
@@ -80,7 +80,7 @@ def group_inputs(spec: RewardSpec, samples: Sequence[Sample]) -> dict[str, Any]:
 class _Prepared:
     """A call ready to make, or the outcome that makes calling unnecessary."""
 
-    kwargs: dict[str, Any] | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
     parsed: str | None = None
     done: Outcome | None = None
 

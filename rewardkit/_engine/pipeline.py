@@ -30,10 +30,11 @@ def _with_fallback(spec: RewardSpec, outcome: Outcome) -> Outcome:
 def _combine(spec: CompositeSpec, parts: list[ComponentOutcome]) -> Outcome:
     total = 0.0
     for part in parts:
-        failure = part.outcome.failure
         if part.outcome.score is not None:
             total += part.weight * part.outcome.score.value
-        elif spec.on_component_error == "fail" or failure.code == MISSING_REFERENCE:
+            continue
+        failure = part.outcome.failed_with
+        if spec.on_component_error == "fail" or failure.code == MISSING_REFERENCE:
             # A missing gold answer fails the composite whatever on_component_error says: it is not a fault to zero.
             code = MISSING_REFERENCE if failure.code == MISSING_REFERENCE else COMPONENT_FAILED
             composite_failure = Failure(code, f"component {part.name!r} failed: {failure.message}")

@@ -35,7 +35,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        r.register(_JudgeMetrics())  # type: ignore[arg-type]
+        r.register(_JudgeMetrics())
         self.requests = Counter("rewardkit_requests", "Requests, by reward, contract and outcome",
                                 ["reward", "contract", "outcome"], registry=r)
         self.latency = Histogram("rewardkit_request_duration_seconds", "Request latency, body read to answer",

@@ -213,8 +213,9 @@ class Contract:
         from importlib import resources  # here: it slows `import rewardkit`
 
         package = type(self).__module__.rpartition(".")[0] or type(self).__module__
-        schema: dict[str, Any] = json.loads(
-            resources.files(package).joinpath("schemas", self.dataset_schema).read_text(encoding="utf-8"))
+        # One name per joinpath: a Traversable takes several only from Python 3.11.
+        schema_file = resources.files(package).joinpath("schemas").joinpath(self.dataset_schema)
+        schema: dict[str, Any] = json.loads(schema_file.read_text(encoding="utf-8"))
         return schema
 
     def openapi(self) -> OpenAPIEntry | None:

@@ -206,7 +206,7 @@ def _reward(outcome: Outcome) -> dict[str, Any]:
 
 def _failed(spec: AnySpec, outcomes: list[Outcome]) -> tuple[Optional[str], Optional[str]]:
     """(error, error_code) for outcomes that have no score; (None, None) when all scored."""
-    failed = [(i, o.failure) for i, o in enumerate(outcomes) if o.score is None]
+    failed = [(i, o.failed_with) for i, o in enumerate(outcomes) if o.score is None]
     if not failed:
         return None, None
     if len(outcomes) == 1:
@@ -349,7 +349,7 @@ class DashScopeContract(Contract):
         if status != 200:
             return Answer((), body.get("error_code") or f"HTTP_{status}", body.get("error") or body.get("message"))
         reward = body.get("reward")
-        entries = reward.get("rewards") if isinstance(reward, dict) and "rewards" in reward else [reward]
+        entries: Any = reward.get("rewards") if isinstance(reward, dict) and "rewards" in reward else [reward]
         try:
             scores = tuple(float(entry["reward_score"]) for entry in entries)
         except (KeyError, TypeError, ValueError) as exc:
@@ -362,7 +362,8 @@ class DashScopeContract(Contract):
         return Answer(scores, codes[0] if codes else None, body.get("error") or _metrics_text(entries))
 
     def read_line(self, line: Mapping[str, Any]) -> Prompt:
-        messages = line.get("messages") if isinstance(line.get("messages"), list) else []
+        raw_messages = line.get("messages")
+        messages = raw_messages if isinstance(raw_messages, list) else []
         extra = line.get("rollout_extra")
         return Prompt(messages=tuple(m for m in messages if isinstance(m, dict)),
                       references=extra if isinstance(extra, dict) else {},

@@ -60,6 +60,7 @@ def driver(program: str, test: dict[str, Any], mark: str) -> str:
     """A Python script that runs one function or assertion test and prints its frames after `mark`."""
     helpers = "\n\n".join(inspect.getsource(part) for part in _DRIVER_PARTS)
     return "\n".join([
+        "from __future__ import annotations",  # the helpers' annotations name types only _child.py imports
         "import io, json, sys",
         helpers,
         f"_MARK = {mark!r}",

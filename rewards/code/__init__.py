@@ -73,9 +73,9 @@ def check_options(*, language: str = "python", extract: str = "fenced", style: s
         raise OptionError(f"backend='sandboxfusion' needs sandbox_url='http(s)://host/run_code', got {sandbox_url!r}")
     if float_tolerance is not None and (isinstance(float_tolerance, bool) or not float_tolerance >= 0):
         raise OptionError(f"float_tolerance must be None or a number >= 0, got {float_tolerance!r}")
-    for name, value in (("max_program_kb", max_program_kb), ("max_concurrency", max_concurrency)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise OptionError(f"{name} must be a positive number, got {value!r}")
+    for name, amount in (("max_program_kb", max_program_kb), ("max_concurrency", max_concurrency)):
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount <= 0:
+            raise OptionError(f"{name} must be a positive number, got {amount!r}")
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise OptionError(f"retries must be an integer >= 0, got {retries!r}")
     try:

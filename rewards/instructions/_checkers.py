@@ -83,7 +83,7 @@ def nth_paragraph_first_word(text: str, num_paragraphs: int, nth_paragraph: int,
     if not paragraph:
         return False
     word = paragraph.split()[0].lstrip("'\"")
-    found = re.match(r"[^.,?!'\"]*", word).group().lower()  # up to the first punctuation mark
+    found = re.split(r"[.,?!'\"]", word, maxsplit=1)[0].lower()  # up to the first punctuation mark
     return count == num_paragraphs and found == first_word.lower()
 
 

@@ -91,7 +91,7 @@ def _round_robin(size: int, budget: int | None, per_pair: int) -> list[tuple[int
         return every
     pairs: list[tuple[int, int]] = []
     for offset in range(1, size // 2 + 1):
-        rotation = sorted({tuple(sorted((i, (i + offset) % size))) for i in range(size)})  # type: ignore[misc]
+        rotation = sorted({tuple(sorted((i, (i + offset) % size))) for i in range(size)})
         if (len(pairs) + len(rotation)) * per_pair > budget:
             break
         pairs.extend(rotation)  # type: ignore[arg-type]
@@ -198,4 +198,4 @@ def pairwise_reward(
         return scores
 
     _named(compared, name, f"LLM pairwise judge {name!r} ({against})")
-    return grouped_reward(compared, name=name, **registration, reference_keys=keys)  # type: ignore[no-any-return]
+    return grouped_reward(compared, name=name, **registration, reference_keys=keys)

@@ -152,7 +152,7 @@ def judge_reward(
     _named(judged, name, f"LLM judge {name!r}: {' '.join(prompt.split())[:200]}")
     setattr(judged, DESCRIPTION_ATTRIBUTE, JudgeDescription(prompt, parse, scoring, options.get("model"), samples))
     setattr(judged, NATIVE_TWIN, lambda model: _native(judged, model))
-    return reward(judged, name=name, **registration)  # type: ignore[no-any-return]
+    return reward(judged, name=name, **registration)
 
 
 def _rule_spec(rule: Any, name: str) -> RewardSpec | None:
@@ -207,9 +207,10 @@ def equivalence_judge(
         expected = gold(sample, keys, name)
         rule_score, answer, because = 0.0, judged_text(sample, False), ""
         if rule_spec is not None:
-            rule_score, answer, because = await _rule_verdict(rule_spec, sample)
-            if rule_score >= passing or answer is None:
+            rule_score, ruled, because = await _rule_verdict(rule_spec, sample)
+            if rule_score >= passing or ruled is None:
                 return Score(rule_score, f"rule {rule_spec.name}: {because}", {"rule": rule_score, "judge_calls": 0.0})
+            answer = ruled
         unfit = trivial(answer)
         if unfit:
             return Score(rule_score, f"{unfit}: not judged", {"rule": rule_score, "judge_calls": 0.0})
@@ -225,5 +226,4 @@ def equivalence_judge(
         return Score(value, reason, {"rule": rule_score, "judge_equivalent": verdict, **asker.costs.metrics()})
 
     _named(equivalent, name, f"LLM equivalence judge {name!r}" + (f" behind {rule_spec.name}" if rule_spec else ""))
-    return reward(equivalent, name=name, **registration,  # type: ignore[no-any-return]
-                  reference_keys=keys)
+    return reward(equivalent, name=name, **registration, reference_keys=keys)

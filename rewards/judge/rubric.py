@@ -134,4 +134,4 @@ def rubric_reward(
         return Score(score, f"{reason}; {quoted(replies[-1])}", {**values, **asker.costs.metrics()})
 
     _named(graded, name, f"LLM rubric judge {name!r}: {', '.join(c.name for c in items)}")
-    return reward(graded, name=name, **registration)  # type: ignore[no-any-return]
+    return reward(graded, name=name, **registration)

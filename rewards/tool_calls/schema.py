@@ -65,7 +65,7 @@ def _declarations(value: Any) -> list[tuple[str, Any]]:
         if isinstance(nested, list):
             found.extend(_declarations(nested))
             continue
-        function = item.get("function") if isinstance(item.get("function"), dict) else item
+        function: dict[str, Any] = item["function"] if isinstance(item.get("function"), dict) else item
         name = function.get("name")
         if not isinstance(name, str) or not name:
             raise ValueError("a tool declaration has no \"name\"")
