@@ -175,8 +175,8 @@ def to_samples(request: Union[RewardInput, GroupRewardInput], raw: dict[str, Any
 def log_fields(request: Union[RewardInput, GroupRewardInput]) -> dict[str, Any]:
     """The request metadata ids, for the request's log lines."""
     meta = request.request_metadata
-    fields: dict[str, Any] = meta.model_dump(include={"job_id", "sample_id", "rollout_id",
-                                                      "attempt_id"}) if meta else {}
+    wanted = {"job_id", "sample_id", "rollout_id", "attempt_id"}
+    fields: dict[str, Any] = meta.model_dump(include=wanted) if meta else {}
     if isinstance(request, GroupRewardInput):
         fields["group_size"] = len(request.agent_outputs)
     return fields
@@ -349,6 +349,7 @@ class DashScopeContract(Contract):
         if status != 200:
             return Answer((), body.get("error_code") or f"HTTP_{status}", body.get("error") or body.get("message"))
         reward = body.get("reward")
+        # Any: a hostile answer may hold anything here; the try below turns a wrong shape into BAD_ANSWER.
         entries: Any = reward.get("rewards") if isinstance(reward, dict) and "rewards" in reward else [reward]
         try:
             scores = tuple(float(entry["reward_score"]) for entry in entries)
