@@ -227,8 +227,8 @@ def run_wrk(scenario: Scenario, duration: float, connections: int, max_requests:
     return Result(
         rps=rps,
         p50_ms=_ms(percentiles["50"]), p99_ms=_ms(percentiles["99"]), max_ms=_ms(latency.group(3)),
-        errors=(int(errors.group(1)) if errors else 0) + (sum(map(int, socket_errors.groups())) if socket_errors
-                                                          else 0),
+        errors=((int(errors.group(1)) if errors else 0)
+                + (sum(map(int, socket_errors.groups())) if socket_errors else 0)),
     )
 
 

@@ -297,8 +297,8 @@ def _number_word_value(text: str) -> str | None:
     if match.group("small"):
         return str(_UNITS_WORDS.index(match.group("small").lower()))
     unit = match.group("unit")
-    return str(10 * (_TENS_WORDS.index(match.group("tens").lower()) + 2) + (_UNITS_WORDS.index(unit.lower()) if unit
-                                                                            else 0))
+    units = _UNITS_WORDS.index(unit.lower()) if unit else 0
+    return str(10 * (_TENS_WORDS.index(match.group("tens").lower()) + 2) + units)
 
 
 _TEXT_WRAPPER = re.compile(r"\\(?:text|textrm|textnormal|textit|textbf|mbox|mathrm|operatorname)\s*\{([^{}]*)\}")

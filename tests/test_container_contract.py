@@ -282,8 +282,8 @@ def test_dockerignore_sends_only_what_the_image_copies():
             flags, words = copy.flags_and_words()
             if "from" not in flags:
                 for source in words[:-1]:
-                    assert any(p == source or p.startswith(source + "/")
-                               for p in context), f"COPY {source}: not in the context"
+                    in_context = any(p == source or p.startswith(source + "/") for p in context)
+                    assert in_context, f"COPY {source}: not in the context"
     extra = {p.split("/")[0] for p in context} - {"pyproject.toml", "README.md", "rewardkit", "rewards", "LICENSE"}
     assert not extra, (f"{sorted(extra)} would be uploaded to the builder but no COPY uses them: "
                        "add them to .dockerignore")

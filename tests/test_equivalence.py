@@ -196,8 +196,8 @@ def test_labelled_set_shape() -> None:
     rows = _labelled_rows()
     assert len(rows) >= 320
     for row in rows:
-        assert {"gold", "answer", "equivalent", "category"} <= row.keys() <= {"gold", "answer", "equivalent",
-                                                                              "category", "note"}
+        required = {"gold", "answer", "equivalent", "category"}
+        assert required <= row.keys() <= required | {"note"}
         assert isinstance(row["equivalent"], bool) and row["gold"] and row["answer"]
     assert len({(row["gold"], row["answer"]) for row in rows}) == len(rows), "duplicate pairs"
     assert set(Counter(row["category"] for row in rows)) == CATEGORIES

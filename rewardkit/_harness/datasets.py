@@ -253,7 +253,7 @@ def _schema_problems(
 def _explain(error: ValidationError) -> Iterable[tuple[tuple[str | int, ...], str]]:
     """Turn one jsonschema error into (path, message) pairs a person can act on."""
     where = tuple(error.absolute_path)
-    wanted_value: Any = error.validator_value  # set on every error jsonschema reports (Unset only before)
+    wanted_value: Any = error.validator_value  # Unset only on a ValidationError built by hand
     schema = error.schema if isinstance(error.schema, dict) else {}
     custom = schema.get("x-message")
     if custom:

@@ -57,8 +57,8 @@ class Routes:
 
     def templates(self) -> list[tuple[str, Contract]]:
         """Every scoring route as (path template, contract); the ones without {name} score with the default reward."""
-        return [(c.default_route, c) for c in self.contracts
-                if c.default_route] + [(c.route, c) for c in self.contracts]
+        defaults = [(c.default_route, c) for c in self.contracts if c.default_route]
+        return defaults + [(c.route, c) for c in self.contracts]
 
     def match(self, path: str) -> tuple[Contract, str | None] | None:
         """The contract and reward name of a scoring path (name None: the default reward); None for other paths.

@@ -209,8 +209,8 @@ def find_cases(references: Mapping[str, Any], ground_truth: Any, key: str) -> li
     if isinstance(ground_truth, str) and not ground_truth.strip():
         ground_truth = None
     if ground_truth is not None:
-        if isinstance(ground_truth, Mapping) and key in ground_truth and not any(k in ground_truth
-                                                                                 for k in _DATASET_KEYS):
+        if (isinstance(ground_truth, Mapping) and key in ground_truth
+                and not any(k in ground_truth for k in _DATASET_KEYS)):
             return read_cases(ground_truth[key], f"ground_truth.{key}")
         return read_cases(ground_truth, "ground_truth")
     if any(k in references for k in _DATASET_KEYS):

@@ -198,8 +198,8 @@ def equivalence_judge(
     """
     check_template(prompt, name, needs=("response", "references.answer"))
     rule_spec = _rule_spec(rule, name)
-    keys = tuple(reference_keys) if reference_keys else (rule_spec.reference_keys if rule_spec
-                                                         else DEFAULT_REFERENCE_KEYS)
+    keys = tuple(reference_keys) if reference_keys else (
+        rule_spec.reference_keys if rule_spec else DEFAULT_REFERENCE_KEYS)
     extract = extractor(EQUIVALENCE_PARSE, name)
     client, registration = connect(name, options)
 
