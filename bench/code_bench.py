@@ -118,7 +118,7 @@ def main() -> None:
     for round_ in range(args.rounds):
         t_ours, s_ours = timed(lambda p, c: rewardkit_score(p, c, args.timeout), items)
         t_naive, s_naive = timed(lambda p, c: naive(p, c, args.timeout, python), items)
-        mismatched = [i for i, (a, b) in enumerate(zip(s_ours, s_naive)) if abs(a - b) > 1e-9]
+        mismatched = [i for i, (a, b) in enumerate(zip(s_ours, s_naive, strict=True)) if abs(a - b) > 1e-9]
         if mismatched:
             raise SystemExit(f"the harnesses disagree on submissions {mismatched}: {s_ours} vs {s_naive}")
         rest = len(items) - len(timing_out)

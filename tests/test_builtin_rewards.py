@@ -39,7 +39,8 @@ def test_platform_vertex_example(builtin_client):
 
 def test_platform_dashscope_examples_validate_against_the_sdk_models(builtin_client):
     data = pytest.importorskip("dashscope.finetune.reinforcement.component.data")
-    single = builtin_client.post("/rewards/math_accuracy/api/v1", json=contract_example("dashscope_reward_request.json"))
+    single = builtin_client.post("/rewards/math_accuracy/api/v1",
+                                 json=contract_example("dashscope_reward_request.json"))
     out = data.RewardOutput.model_validate(single.json())
     assert out.status.value == "success" and out.reward.reward_score == 1.0
     assert out.reward.reward_metrics == contract_example("dashscope_reward_response.json")["reward"]["reward_metrics"]

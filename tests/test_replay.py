@@ -305,7 +305,8 @@ def test_answers_of_both_contracts_are_read_into_scores_codes_and_reasons():
     assert read_answer("dashscope", 200, fallback).error_code == "REWARD_ERROR"
     failed = {"reward": {"reward_score": 0.0, "reward_metrics": None}, "status": "failed",
               "error": "boom", "error_code": "TIMEOUT"}
-    assert (read_answer("dashscope", 200, failed).scores, read_answer("dashscope", 200, failed).error_code) == ((), "TIMEOUT")
+    assert (read_answer("dashscope", 200, failed).scores,
+            read_answer("dashscope", 200, failed).error_code) == ((), "TIMEOUT")
     aux = json.dumps({"reward": "r", "score": 1.0, "error": {"code": "TIMEOUT", "message": "slow"}})
     vertex = read_answer("vertex", 200, {"reward": 1.0, "user_requested_aux_info": aux})
     assert (vertex.scores, vertex.error_code, vertex.reason) == ((1.0,), "TIMEOUT", "slow")

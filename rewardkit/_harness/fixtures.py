@@ -90,7 +90,8 @@ def case_from_record(record: Any, where: str, index: int) -> FixtureCase:
         contract = detect_contract(body)
     except FixtureError as exc:
         raise FixtureError(f"{where}: {exc}") from None
-    return FixtureCase(str(name or f"{Path(where.split(':')[0]).name}#{index}"), reward, contract, body, expect, where, extra)
+    return FixtureCase(str(name or f"{Path(where.split(':')[0]).name}#{index}"), reward, contract, body, expect, where,
+                       extra)
 
 
 def load_cases(path: str | Path) -> list[FixtureCase]:
@@ -141,6 +142,6 @@ def check(case: FixtureCase, http_status: int, body: Any) -> list[str]:
         return problems
     got = list(answer.scores)
     want = [e.score] if e.score is not None else list(e.scores or ())
-    if len(got) != len(want) or not all(_close(g, w, e.tolerance) for g, w in zip(got, want)):
+    if len(got) != len(want) or not all(_close(g, w, e.tolerance) for g, w in zip(got, want, strict=True)):
         problems.append(f"scores {got}, expected {want} (tolerance {e.tolerance})")
     return problems

@@ -134,7 +134,8 @@ def to_samples(request: Union[RewardInput, GroupRewardInput], raw: dict[str, Any
 def log_fields(request: Union[RewardInput, GroupRewardInput]) -> dict[str, Any]:
     """The request metadata ids, for the request's log lines."""
     meta = request.request_metadata
-    fields: dict[str, Any] = meta.model_dump(include={"job_id", "sample_id", "rollout_id", "attempt_id"}) if meta else {}
+    wanted = {"job_id", "sample_id", "rollout_id", "attempt_id"}
+    fields: dict[str, Any] = meta.model_dump(include=wanted) if meta else {}
     if isinstance(request, GroupRewardInput):
         fields["group_size"] = len(request.agent_outputs)
     return fields
@@ -164,7 +165,7 @@ def _reward(outcome: Outcome) -> dict[str, Any]:
 
 def _failed(spec: AnySpec, outcomes: list[Outcome]) -> tuple[Optional[str], Optional[str]]:
     """(error, error_code) for outcomes that have no score; (None, None) when all scored."""
-    failed = [(i, o.failure) for i, o in enumerate(outcomes) if o.score is None]
+    failed = [(i, o.failed_with) for i, o in enumerate(outcomes) if o.score is None]
     if not failed:
         return None, None
     if len(outcomes) == 1:
@@ -228,7 +229,7 @@ def group_request(responses: Sequence[str], *, reference: Any = None, prompt: st
     if len(thinkings) != len(responses):
         raise ValueError(f"{len(responses)} responses but {len(thinkings)} thinkings")
     values = _prompt(reference, prompt, rollout_extra, system, messages, request_metadata)
-    return body(values, [Response(r, t) for r, t in zip(responses, thinkings)], group=True)
+    return body(values, [Response(r, t) for r, t in zip(responses, thinkings, strict=True)], group=True)
 
 
 # ---- answers -> plain values -----------------------------------------------------
@@ -295,7 +296,8 @@ class DashScopeContract(Contract):
         if status != 200:
             return Answer((), body.get("error_code") or f"HTTP_{status}", body.get("error") or body.get("message"))
         reward = body.get("reward")
-        entries = reward.get("rewards") if isinstance(reward, dict) and "rewards" in reward else [reward]
+        # Any: a hostile answer may hold anything here; the try below turns a wrong shape into BAD_ANSWER.
+        entries: Any = reward.get("rewards") if isinstance(reward, dict) and "rewards" in reward else [reward]
         try:
             scores = tuple(float(entry["reward_score"]) for entry in entries)
         except (KeyError, TypeError, ValueError) as exc:
@@ -308,7 +310,8 @@ class DashScopeContract(Contract):
         return Answer(scores, codes[0] if codes else None, body.get("error") or _metrics_text(entries))
 
     def read_line(self, line: Mapping[str, Any]) -> Prompt:
-        messages = line.get("messages") if isinstance(line.get("messages"), list) else []
+        raw_messages = line.get("messages")
+        messages = raw_messages if isinstance(raw_messages, list) else []
         extra = line.get("rollout_extra")
         return Prompt(messages=tuple(m for m in messages if isinstance(m, dict)),
                       references=extra if isinstance(extra, dict) else {},
@@ -322,7 +325,7 @@ class DashScopeContract(Contract):
             body={"oneOf": [{"$ref": SCHEMA_REF.format(model=m)} for m in models],
                   "discriminator": {"propertyName": "func_type",
                                     "mapping": dict(zip(("reward", "group_reward"),
-                                                        (SCHEMA_REF.format(model=m) for m in models)))}},
+                                                        (SCHEMA_REF.format(model=m) for m in models), strict=True))}},
             responses={
                 200: {"model": Union[RewardOutput, GroupRewardOutput],
                       "description": "RewardOutput or GroupRewardOutput; a failed reward has status 'failed'"},
