@@ -185,6 +185,20 @@ def test_one_test_cannot_leave_state_for_the_next():
     assert [t.stdout for t in result.tests] == ["0\n"] * 3
 
 
+def test_a_timeout_on_one_test_still_runs_every_later_test():
+    # The score is the true fraction passed: the test that hangs is killed, and the ones after it run and
+    # count, whatever they do (here: pass, fail, pass, and hang again), each with its own full time limit.
+    program = ("n = int(input())\nwhile n in (2, 5):\n    pass\n"
+               "print(-1 if n == 4 else n * 2)")
+    tests = [{"input": f"{n}\n", "output": f"{n * 2}\n"} for n in range(1, 7)]
+    scored = code_tests(fenced(program), {}, tests, timeout_seconds=0.5)
+    assert scored.value == 3 / 6 and scored.metrics["passed"] == 3.0 and scored.metrics["first_failure.TIMEOUT"]
+    result = run(program, [SandboxTest("stdin", stdin=t["input"]) for t in tests], SandboxLimits(timeout_seconds=0.5))
+    assert [t.status for t in result.tests] == ["finished", "timeout", "finished", "finished", "timeout", "finished"]
+    assert [t.stdout for t in result.tests] == ["2\n", "", "6\n", "-1\n", "", "12\n"]
+    assert all(t.seconds >= 0.5 for t in result.tests if t.status == "timeout")
+
+
 def test_limits_are_checked():
     with pytest.raises(ValueError, match="memory_mb must be a positive number"):
         SandboxLimits(memory_mb=0)
