@@ -345,9 +345,6 @@ def _child(code, test: dict, limits: dict, fds: tuple[int, int, int, int], built
         for source, target in ((stdin, 0), (out, 1), (err, 2), (frames, _FRAMES)):
             os.dup2(source, target)
         _close_from(_FRAMES + 1)
-        for sig in (signal.SIGPIPE, signal.SIGXFSZ):
-            signal.signal(sig, signal.SIG_IGN)  # as at interpreter start: the write fails with an error instead
-        signal.signal(signal.SIGINT, signal.default_int_handler)
         _limit(resource.RLIMIT_CPU, limits["cpu_seconds"])
         _limit(resource.RLIMIT_AS, limits["memory_mb"] * 2**20)
         sys.stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
@@ -523,6 +520,11 @@ def template(job: dict, result_fd: int, isolated: bool) -> None:
         return
     import builtins
     snapshot = dict(vars(builtins))
+    # Each test child inherits these, as at interpreter start: a write past a closed pipe or the file size
+    # limit fails with an error instead of killing the program. Set once here, not per test (a test is ~1.5 ms).
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(sig, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     out.write(json.dumps({"ready": True, "isolated": isolated}) + "\n")
     for index, test in enumerate(job["tests"]):
         try:
