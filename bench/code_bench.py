@@ -7,12 +7,14 @@ submission in the repeating pattern of KINDS (of 8 submissions: 3 correct,
 2 wrong on a third of their tests, 1 crashing on a quarter of its tests,
 1 crashing at import, 1 timing out on one test: n == 7 loops forever).
 Why this mix: in RL rollouts on competitive-programming data most
-submissions run to an answer, right or wrong; a minority crash; hangs are
-the rarest verdict (1 in 8 here), and a program that hangs on one input
-while answering the others is the usual shape of one (an edge case that
-never ends its loop). Every hang costs the full per-test timeout in both
-harnesses, whatever they are made of: the more timeouts a mix holds, the
-closer any two harnesses come to a ratio of 1 when run one at a time.
+submissions run to an answer, right or wrong, some crash, and hangs are the
+rarest verdict; a program that hangs on one input while answering the
+others is the usual shape of one (an edge case that never leaves its loop).
+1 in 8 is an assumption, not a measured rate (we found no published verdict
+breakdown of RL rollouts to calibrate it on). It matters: every hang costs
+the full per-test timeout in both harnesses, whatever they are made of, so
+the more hangs a mix holds, the closer any two harnesses come to a ratio of
+1 when run one at a time. Hence the split printed below.
 
 Both harnesses compute the same thing for every submission, and the bench
 stops if any score differs: the fraction of its tests passed, every test run
@@ -20,9 +22,9 @@ stops if any score differs: the fraction of its tests passed, every test run
 rewards.code._judge.same_output, with the same limits:
 
   rewardkit  code_tests (local backend, isolation="require"): one sandbox per
-             submission (user, network, PID, mount namespaces; the limits
-             below); the program compiled once there, one fork per test;
-             verdicts decided outside
+             submission, a fork of the worker's pre-imported zygote (user,
+             network, PID, mount namespaces; the limits below); the program
+             compiled once there, one fork per test; verdicts decided outside
   naive      per test, a fresh `subprocess.run`-style start of the same
              interpreter with the same flag (-I), the sandbox's scrubbed
              environment, a fresh working directory per submission, its own
@@ -41,9 +43,11 @@ Each round runs both harnesses at each concurrency in --workers (default:
 one submission at a time in this process; W > 1 hands it to W worker
 processes (as `rewardkit serve` does), the same pool shape for both. The
 order of the two alternates between rounds, so drift on the machine hits
-both alike; figures are medians over the rounds. Printed too: the sequential
-figures without the timing-out submissions, and the cost of one sandboxed
-one-test submission against running the same program once bare.
+both alike; figures are medians over the rounds. Printed too, one at a
+time: the seconds each harness spends in the timing-out submissions and in
+the others (and per test there), the ratio without the timing-out ones;
+and the cost of one sandboxed one-test submission against running the same
+program once bare (a worker's first, cold: no spare ready, warm: one ready).
 """
 
 from __future__ import annotations
@@ -67,7 +71,7 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rewardkit.sandbox import SandboxLimits, SandboxTest, interpreter, run  # noqa: E402
-from rewardkit.sandbox._runner import _drop_spare, _environment  # noqa: E402
+from rewardkit.sandbox._runner import _drop_spare, _environment, _stop_zygotes  # noqa: E402
 from rewards.code import code_tests  # noqa: E402
 from rewards.code._judge import same_output  # noqa: E402
 
@@ -186,15 +190,19 @@ def _pool(workers: int, timeout: float, python: str) -> ProcessPoolExecutor:
 
 
 def overhead(python: str, repeats: int = 20) -> dict[str, float]:
-    """Median ms: the program run once bare; sandboxed with no spare ready (cold) and with one (warm)."""
+    """Median ms: the program run once bare; sandboxed as a worker's first run (its zygote not started yet),
+    with no spare ready (cold: a fork of the zygote) and with one (warm)."""
     program = "print(int(input()) * 2)"
-    times: dict[str, list[float]] = {"bare": [], "cold": [], "warm": []}
+    times: dict[str, list[float]] = {"bare": [], "first": [], "cold": [], "warm": []}
     for _ in range(repeats):
         began = time.perf_counter()
         subprocess.run([python, "-I", "-c", program], input="21\n", capture_output=True, text=True, check=True)
         times["bare"].append(time.perf_counter() - began)
-        for kind in ("cold", "warm"):
-            if kind == "cold":
+        for kind in ("first", "cold", "warm"):
+            if kind == "first":
+                _drop_spare()
+                _stop_zygotes()
+            elif kind == "cold":
                 _drop_spare()
             else:
                 time.sleep(0.2)  # the spare the cold run started is ready by now
@@ -246,6 +254,7 @@ def main() -> None:
     pools = {(h, w): _pool(w, args.timeout, python) for w in levels if w > 1 for h in ("rewardkit", "naive")}
     _warm_up(args.timeout, python)
     rates: dict[str, list[float]] = {}
+    split: dict[str, list[float]] = {}  # one at a time: seconds in the timing-out submissions, and in the rest
     try:
         for round_ in range(args.rounds):
             order = ["rewardkit", "naive"] if round_ % 2 == 0 else ["naive", "rewardkit"]
@@ -256,6 +265,8 @@ def main() -> None:
                 for harness, seconds in each.items():
                     rest = [s for i, s in enumerate(seconds) if i not in timing_out]
                     rates.setdefault(f"{harness}@1_without_timeouts", []).append(len(rest) / sum(rest))
+                    split.setdefault(f"{harness}_s_timing_out", []).append(sum(seconds) - sum(rest))
+                    split.setdefault(f"{harness}_s_rest", []).append(sum(rest))
                 print(f"round {round_ + 1}, {workers} worker(s): " + ", ".join(
                     f"{h} {len(items) / total[h]:.2f}/s" for h in ("rewardkit", "naive")), flush=True)
     finally:
@@ -271,8 +282,15 @@ def main() -> None:
     if 1 in levels:
         report["workers_1_speedup_without_the_timing_out_submissions"] = round(
             median["rewardkit@1_without_timeouts"] / median["naive@1_without_timeouts"], 2)
+        rest_tests = sum(len(cases) for i, (_, cases) in enumerate(items) if i not in timing_out)
+        for harness in ("rewardkit", "naive"):
+            seconds = {part: statistics.median(split[f"{harness}_s_{part}"]) for part in ("timing_out", "rest")}
+            report |= {f"workers_1_{harness}_s_in_{len(timing_out)}_timing_out_submissions": round(seconds["timing_out"], 2),
+                       f"workers_1_{harness}_s_in_the_other_{len(items) - len(timing_out)}": round(seconds["rest"], 2),
+                       f"workers_1_{harness}_ms_per_test_in_those": round(seconds["rest"] / rest_tests * 1000, 2)}
     cost = overhead(python)
-    report |= {"bare_run_ms": round(cost["bare"], 1), "sandboxed_run_cold_ms": round(cost["cold"], 1),
+    report |= {"bare_run_ms": round(cost["bare"], 1), "sandboxed_first_run_of_a_worker_ms": round(cost["first"], 1),
+               "sandboxed_run_cold_ms": round(cost["cold"], 1),
                "sandboxed_run_warm_ms": round(cost["warm"], 1),
                "overhead_per_submission_cold_ms": round(cost["cold"] - cost["bare"], 1),
                "overhead_per_submission_warm_ms": round(cost["warm"] - cost["bare"], 1),
