@@ -46,8 +46,11 @@ order of the two alternates between rounds, so drift on the machine hits
 both alike; figures are medians over the rounds. Printed too, one at a
 time: the seconds each harness spends in the timing-out submissions and in
 the others (and per test there), the ratio without the timing-out ones;
-and the cost of one sandboxed one-test submission against running the same
-program once bare (a worker's first, cold: no spare ready, warm: one ready).
+the CPU each harness spends per test over the submissions that do not hang,
+every process it starts included (`perf stat`, when installed: a figure the
+other jobs on a shared machine barely move, unlike wall clock); and the
+cost of one sandboxed one-test submission against running the same program
+once bare (a worker's first, cold: no spare ready, warm: one ready).
 """
 
 from __future__ import annotations
@@ -212,6 +215,50 @@ def overhead(python: str, repeats: int = 20) -> dict[str, float]:
     return {kind: statistics.median(values) * 1000 for kind, values in times.items()}
 
 
+def _cpu_seconds(harness: str, args: argparse.Namespace) -> float | None:
+    """CPU seconds that one sequential pass of `harness` over the set's submissions that do not hang costs,
+    every process it starts included (perf stat follows them all, reaped or not), less the interpreter and
+    imports of the pass itself (harness "none"). Unlike wall clock, the other jobs on the machine barely
+    move it. None when perf is missing or not allowed here."""
+    command = [sys.executable, __file__, "--one", harness, "--submissions", str(args.submissions),
+               "--timeout", str(args.timeout)]
+    try:
+        done = subprocess.run(["perf", "stat", "-x,", "-e", "task-clock", "--", *command], capture_output=True,
+                              text=True, timeout=600)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    for line in done.stderr.splitlines():
+        fields = line.split(",")
+        if done.returncode == 0 and len(fields) > 2 and fields[2].startswith("task-clock"):
+            try:
+                return float(fields[0]) / 1000
+            except ValueError:
+                return None
+    return None
+
+
+def _cpu_ms_per_test(args: argparse.Namespace, tests: int) -> dict[str, float]:
+    """Median CPU ms per test of each harness over --rounds passes; {} without perf."""
+    passes: dict[str, list[float]] = {}
+    for harness in ("none", "rewardkit", "naive"):
+        for _ in range(args.rounds):
+            seconds = _cpu_seconds(harness, args)
+            if seconds is None:
+                return {}
+            passes.setdefault(harness, []).append(seconds)
+    base = statistics.median(passes["none"])
+    per_test = {h: (statistics.median(passes[h]) - base) / tests * 1000 for h in ("rewardkit", "naive")}
+    return {"cpu_ms_per_test_rewardkit": round(per_test["rewardkit"], 2),
+            "cpu_ms_per_test_naive": round(per_test["naive"], 2),
+            "cpu_ratio": round(per_test["naive"] / per_test["rewardkit"], 2)}
+
+
+def _one_pass(harness: str, items: list[tuple[str, Cases]], timeout: float, python: str) -> None:
+    for i, (program, cases) in enumerate(items):
+        if harness != "none" and KINDS[i % len(KINDS)] != "timeout":
+            score(harness, program, cases, timeout, python)
+
+
 def _check_same(scores: dict[str, list[float]], where: str) -> None:
     ours, theirs = scores["rewardkit"], scores["naive"]
     mismatched = [i for i, (a, b) in enumerate(zip(ours, theirs)) if abs(a - b) > 1e-9]
@@ -242,10 +289,14 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1.0, help="per-test timeout, seconds, both harnesses (default 1)")
     parser.add_argument("--workers", default=f"1,{os.cpu_count() or 1}",
                         help="concurrency levels, comma-separated (default 1 and one per CPU)")
+    parser.add_argument("--one", choices=("rewardkit", "naive", "none"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     levels = sorted({int(w) for w in args.workers.split(",")})
     python = interpreter()  # the same interpreter for both
     items = submissions(args.submissions)
+    if args.one:  # the pass _cpu_seconds measures
+        _one_pass(args.one, items, args.timeout, python)
+        return
     tests = sum(len(cases) for _, cases in items)
     load = os.getloadavg()[0]
     print(f"{len(items)} submissions, {tests} tests, per-test timeout {args.timeout:g} s, python {python}, "
@@ -279,15 +330,19 @@ def main() -> None:
         report |= {f"workers_{workers}_rewardkit_submissions_per_s": round(ours, 2),
                    f"workers_{workers}_naive_submissions_per_s": round(theirs, 2),
                    f"workers_{workers}_speedup": round(ours / theirs, 2)}
+    rest_tests = sum(len(cases) for i, (_, cases) in enumerate(items) if i not in timing_out)
     if 1 in levels:
         report["workers_1_speedup_without_the_timing_out_submissions"] = round(
             median["rewardkit@1_without_timeouts"] / median["naive@1_without_timeouts"], 2)
-        rest_tests = sum(len(cases) for i, (_, cases) in enumerate(items) if i not in timing_out)
         for harness in ("rewardkit", "naive"):
             seconds = {part: statistics.median(split[f"{harness}_s_{part}"]) for part in ("timing_out", "rest")}
             report |= {f"workers_1_{harness}_s_in_{len(timing_out)}_timing_out_submissions": round(seconds["timing_out"], 2),
                        f"workers_1_{harness}_s_in_the_other_{len(items) - len(timing_out)}": round(seconds["rest"], 2),
                        f"workers_1_{harness}_ms_per_test_in_those": round(seconds["rest"] / rest_tests * 1000, 2)}
+    cpu = _cpu_ms_per_test(args, rest_tests)
+    report |= cpu
+    if not cpu:
+        print("(perf stat is not available here: no CPU figures)")
     cost = overhead(python)
     report |= {"bare_run_ms": round(cost["bare"], 1), "sandboxed_first_run_of_a_worker_ms": round(cost["first"], 1),
                "sandboxed_run_cold_ms": round(cost["cold"], 1),
