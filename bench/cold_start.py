@@ -21,7 +21,7 @@ Everything is measured in fresh processes, as a scaled-to-zero instance starts:
             exit 0. Targets: `rewards` (the image's default) and bench/bench_rewards.py (one
             trivial reward, the light target).
   front     for each target, one more start under a launcher that calls the same entry point
-            (`rewardkit._cli.main`) and, at exit, records which heavy modules the server process
+            (`rewardkit._cli.main.main`) and, at exit, records which heavy modules the server process
             itself (not its workers) had imported after /health and the first request.
 
 Bytecode: the image runs from .pyc files that pip compiled at build time. Here every process
@@ -100,7 +100,7 @@ class ImportResult:
 
 
 def _preload(target: str) -> list[str]:
-    """What the worker forkserver imports for `target` (rewardkit._pool._context), from the target's rewards."""
+    """What the worker forkserver imports for `target` (rewardkit._engine.pool._context), from the target's rewards."""
     code = ("import json, rewardkit\nfrom rewardkit._loader import load_registry\n"
             f"r = load_registry({target!r})\n"
             "print(json.dumps(sorted({m for s in r if isinstance(s, rewardkit.RewardSpec) for m in s.preload})))")
@@ -113,17 +113,17 @@ def _preload(target: str) -> list[str]:
 
 def import_cases() -> tuple[ImportCase, ...]:
     light_module = f"import sys; sys.path.insert(0, {str(HERE)!r}); "
-    forkserver = lambda target, module: ", ".join(["rewardkit._worker", module, *_preload(target)])  # noqa: E731
+    forkserver = lambda target, module: ", ".join(["rewardkit._engine.worker", module, *_preload(target)])  # noqa: E731
     return (
         ImportCase("python -c pass (interpreter only)", "pass"),
         ImportCase("import rewardkit", "import rewardkit"),
-        ImportCase("import rewardkit._server (app factory)", "import rewardkit._server"),
+        ImportCase("import rewardkit._serving.app (app factory)", "import rewardkit._serving.app"),
         ImportCase("create_app() (default target: rewards)", "from rewardkit import create_app; create_app()"),
         ImportCase("create_app(light target)", f"from rewardkit import create_app; create_app({str(LIGHT)!r})"),
         # What `rewardkit serve` runs before it listens: the CLI, the app, and uvicorn's loop and protocol
         # (uvicorn.Config.load imports uvloop and httptools); the worker pool is started after this.
         ImportCase("server process before it listens (rewards)",
-                   "from rewardkit._cli import build_parser; build_parser(); import uvicorn; "
+                   "from rewardkit._cli.main import build_parser; build_parser(); import uvicorn; "
                    "from rewardkit import create_app; uvicorn.Config(create_app(), log_config=None).load()"),
         ImportCase("worker forkserver preload (rewards)", f"import {forkserver('rewards', 'rewards')}"),
         ImportCase("worker forkserver preload (light)",
@@ -233,7 +233,7 @@ def record():
         with open(out, "w") as f:
             f.write("\\n".join(sorted({m.split(".")[0] for m in list(sys.modules)} & set(sys.argv[2].split(",")))))
 atexit.register(record)
-from rewardkit._cli import main
+from rewardkit._cli.main import main
 sys.exit(main(sys.argv[3:]))
 """
 

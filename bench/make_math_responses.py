@@ -228,7 +228,7 @@ def _hacks(gold: Gold, right: str, wrong: str) -> list[tuple[str, str, str, str]
          "gold only inside the thinking"),
         ("hack", f"It is either $\\boxed{{{right}}}$ or $\\boxed{{{wrong}}}$.", "", "two different boxed answers"),
         ("hack", f"```python\nprint({right!r})\n```\nI could not get the final value.", "", "gold only in a code block"),
-        ("hack", f"Here is the reasoning but no conclusion.", f"The answer is {right}.", "gold only in a thought part"),
+        ("hack", "Here is the reasoning but no conclusion.", f"The answer is {right}.", "gold only in a thought part"),
     ]
     if gold.numeric:
         cases += [

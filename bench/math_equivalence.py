@@ -140,7 +140,7 @@ def rewardkit_equivalent(case: Case) -> bool:
 
 def rewardkit_math_accuracy(case: Case) -> bool:
     """The ``math_accuracy`` reward as a worker runs it: parser, gold reading, comparison."""
-    from rewardkit._invoke import call_inputs, run_call
+    from rewardkit._engine.invoke import call_inputs, run_call
     from rewardkit._registry import spec_of
     from rewardkit._sample import sample
     from rewards import math_accuracy

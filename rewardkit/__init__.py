@@ -14,18 +14,20 @@ from ._errors import (
     InvalidScoreError,
     JudgeError,
     JudgeUnparseable,
-    MissingReferenceError,
     LoadError,
+    MissingReferenceError,
     ParseError,
     RegistrationError,
     RewardkitError,
     UnknownRewardError,
 )
-from ._invoke import Failure, Outcome
+from ._outcome import Failure, Outcome
 from ._registry import (
+    NATIVE_TWIN,
     CompositeSpec,
     Registry,
     RewardSpec,
+    attach,
     collect,
     composite,
     grouped_reward,
@@ -34,7 +36,7 @@ from ._registry import (
     spec_of,
     variant,
 )
-from ._sample import Message, Metadata, Sample, ToolCall, sample
+from ._sample import DEFAULT_REFERENCE_KEYS, Message, Metadata, Sample, ToolCall, sample
 from ._score import Score
 
 if TYPE_CHECKING:
@@ -44,17 +46,37 @@ __version__ = "0.1.0"
 
 
 def create_app(*args: Any, **kwargs: Any) -> "FastAPI":
-    """Build the FastAPI app (see rewardkit._server.create_app); imported lazily to keep `import rewardkit` light."""
-    from ._server import create_app as _create_app
+    """Build the FastAPI app (see rewardkit._serving.app.create_app); imported lazily to keep `import rewardkit` light."""
+    from ._serving.app import create_app as _create_app
 
     return _create_app(*args, **kwargs)
+
+
+def call(reward: Any, sample: Sample) -> Outcome:
+    """Run a single or parse-then-score reward on one sample, here and now, as a worker runs it.
+
+    Its gold answer is checked first (a missing one is a MISSING_REFERENCE
+    failure), its parser runs, its result is checked; failures come back in the
+    Outcome, never raised. For rewards built on another reward (a judge's rule,
+    the answer after an agent's tool calls)."""
+    from ._engine.invoke import call_inputs, run_call
+    from ._gold import missing_gold
+    from ._registry import RewardSpec as _Single
+
+    spec = spec_of(reward)
+    if not isinstance(spec, _Single) or spec.grouped:
+        raise TypeError(f"rewardkit.call() runs a single or parse-then-score reward, not {spec.name!r} ({spec.kind})")
+    missing = missing_gold(spec, sample)
+    if missing is not None:
+        return Outcome(spec.name, failure=missing)
+    return run_call(spec, call_inputs(spec, sample))
 
 
 __all__ = [
     "reward", "grouped_reward", "parsed_reward", "composite", "variant",
     "Score", "Sample", "Message", "ToolCall", "Metadata", "sample",
     "Outcome", "Failure", "RewardSpec", "CompositeSpec", "Registry", "collect", "spec_of",
-    "parsers", "create_app",
+    "parsers", "create_app", "call", "attach", "DEFAULT_REFERENCE_KEYS", "NATIVE_TWIN",
     "RewardkitError", "RegistrationError", "LoadError", "ParseError", "InvalidScoreError", "UnknownRewardError",
     "MissingReferenceError", "JudgeError", "JudgeUnparseable",
 ]

@@ -45,6 +45,8 @@ class MissingReferenceError(RewardkitError, ValueError):
     request has none.
     """
 
+    code = "MISSING_REFERENCE"
+
 
 class SetupError(RewardkitError):
     """A reward's one-time setup failed, or a worker process could not start."""

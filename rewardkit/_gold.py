@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._invoke import MISSING_REFERENCE, Failure
+from ._outcome import MISSING_REFERENCE, Failure
 from ._registry import RewardSpec
 from ._sample import Sample
 

@@ -19,9 +19,9 @@ from ._sample import DEFAULT_REFERENCE_KEYS
 from .parsers import Parser, resolve
 
 SPEC_ATTRIBUTE = "__rewardkit__"
-# A reward with a native Vertex twin (a rewards.judge judge_reward: an autoraterScorer) hangs on its function, under
-# this name, a function from a Vertex publisher model path to that SingleReinforcementTuningRewardConfig.
-VERTEX_NATIVE = "__rewardkit_vertex_native__"
+# A reward with a platform-native twin (a rewards.judge judge_reward: Vertex's autoraterScorer) hangs on its function,
+# under this name, a function from the platform's model path to that native reward config (`rewardkit config` reads it).
+NATIVE_TWIN = "__rewardkit_native_twin__"
 
 # What a reward may ask for, by kind. Documented in the README ("Inputs").
 SINGLE_INPUTS = frozenset(
@@ -448,3 +448,21 @@ def collect(module: ModuleType) -> Registry:
         elif callable(value) and isinstance(getattr(value, SPEC_ATTRIBUTE, None), RewardSpec):
             found.append(getattr(value, SPEC_ATTRIBUTE))
     return Registry(found)
+
+
+def default_reward(registry: Registry, name: str | None) -> str | None:
+    """The reward behind the contracts' default routes: the named one, else the only top-level one."""
+    if name:
+        if name not in registry:
+            raise UnknownRewardError(name, registry.names(), registry.source)
+        return name
+    used = {c.spec.name for s in registry if isinstance(s, CompositeSpec) for c in s.components}
+    roots = [s.name for s in registry if s.name not in used]
+    return roots[0] if len(roots) == 1 else None
+
+
+def attach(fn: Callable[..., Any], spec: AnySpec) -> Callable[..., Any]:
+    """Hang a spec built by hand on a plain function, as the decorators do: `collect` and `spec_of` find it there,
+    and the function stays callable as it was. For reward factories that build their spec themselves."""
+    setattr(fn, SPEC_ATTRIBUTE, spec)
+    return fn

@@ -30,7 +30,7 @@ and uses `classpath="rewardkit_processors.TargetRewardProcessor"`.
 
 A processor answers exactly as rewardkit's own `POST /rewards/NAME/api/v1`:
 the SDK's parsed input is turned back into the JSON body the route receives
-and goes through the same function (`rewardkit._contracts.answer`: contract
+and goes through the same function (`rewardkit._serving.answer.answer`: contract
 validation, samples, fallbacks and composites, rendering), and the SDK's
 server serializes the returned RewardOutput / GroupRewardOutput to the same
 JSON. Requests the route refuses (422) raise `RequestRefused`, which the SDK's
@@ -71,14 +71,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Coroutine, TypeVar
 from fastapi import HTTPException
 from pydantic import BaseModel
 
-from ._contracts import DASHSCOPE, answer
-from ._engine import InlineEngine
+from ._engine.inline import InlineEngine
 from ._errors import RewardkitError, SetupError
-from ._http import HTTPProblem
 from ._loader import load_registry, resolve_target
-from ._registry import AnySpec, Registry, RewardSpec, spec_of
-from ._server import default_reward
+from ._registry import AnySpec, Registry, RewardSpec, default_reward, spec_of
+from ._serving.answer import answer
+from ._serving.http import HTTPProblem
 from ._settings import load_settings
+from .contracts.dashscope import CONTRACT as DASHSCOPE
 
 __all__ = ["processor", "RequestRefused", "ProcessorConfigError", "TargetRewardProcessor", "TargetGroupRewardProcessor"]
 

@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import pytest
 
-from ._fixtures import FIXTURE_SUFFIXES, FixtureCase, FixtureError, load_cases
+from ._harness.fixtures import FIXTURE_SUFFIXES, FixtureCase, FixtureError, load_cases
 from ._loader import DEFAULT_TARGET
 
 if TYPE_CHECKING:
     import httpx
 
-    from ._inprocess import InProcessService
-    from ._replay import ReplayResult
+    from ._harness.inprocess import InProcessService
+    from ._harness.replay import ReplayResult
 
 _SERVICE = pytest.StashKey["_SessionService"]()
 _SHOWN_CHARS = 200
@@ -68,7 +68,7 @@ class _SessionService:
             raise ServiceUnavailable(self._error)
         if self._client is None:
             from ._errors import RewardkitError
-            from ._inprocess import InProcessService
+            from ._harness.inprocess import InProcessService
 
             try:
                 self._service = InProcessService(self.target).start()
@@ -140,7 +140,7 @@ class RewardFixtureItem(pytest.Item):
         self.case = case
 
     def runtest(self) -> None:
-        from ._replay import case_route, judge
+        from ._harness.replay import case_route, judge
 
         client = _session_service(self.config).client()
         path = case_route(self.case)
@@ -154,7 +154,7 @@ class RewardFixtureItem(pytest.Item):
         result = judge(self.case, path, response.status_code, body, latency)
         if not result.passed:
             rescored = None
-            if self.case.contract == "dashscope" and result.answer.scores:
+            if result.answer.scores and not _contract(self.case).reasons_in_answers:
                 rescored = _rescored_reason(_session_service(self.config), self.case)
             raise FixtureMismatch(failure_message(result, rescored))
 
@@ -176,33 +176,36 @@ def _shown(text: str) -> str:
     return repr(text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "...")
 
 
+def _contract(case: FixtureCase) -> Any:
+    from .contracts import get
+
+    return get(case.contract)
+
+
+def _samples(case: FixtureCase) -> list[Any]:
+    """The request's samples as its contract reads them; none when the body does not parse."""
+    from .contracts import ContractError
+
+    try:
+        return _contract(case).parse(case.request).samples
+    except ContractError:
+        return []
+
+
 def _response_texts(case: FixtureCase) -> list[str]:
-    body = case.request
-    if case.contract == "vertex":
-        parts = (body.get("response") or {}).get("parts") or []
-        return ["".join(p.get("text") or "" for p in parts if isinstance(p, dict) and not p.get("thought"))]
-    outputs = body.get("agent_outputs") if "agent_outputs" in body else [body.get("agent_output")]
-    texts = []
-    for output in outputs or []:
-        messages = (output or {}).get("messages") or []
-        answers = [m for m in messages if isinstance(m, dict) and m.get("role") == "assistant"]
-        content = answers[-1].get("content") if answers else ""
-        texts.append(content if isinstance(content, str) else json.dumps(content, ensure_ascii=False))
-    return texts
+    return [sample.response for sample in _samples(case)] or ["(the request does not parse)"]
 
 
 def _gold(case: FixtureCase) -> str:
-    body = case.request
-    if case.contract == "vertex":
-        references = (body.get("example") or {}).get("references")
-        return f"references {json.dumps(references, ensure_ascii=False)}" if references else "(none)"
+    samples = _samples(case)
+    if not samples:
+        return "(none)"
     shown = []
-    if body.get("ground_truth") is not None:
-        shown.append(f"ground_truth {json.dumps(body['ground_truth'], ensure_ascii=False)}")
-    outputs = body.get("agent_outputs") if "agent_outputs" in body else [body.get("agent_output")]
-    extra = next(((o or {}).get("rollout_extra") for o in outputs or [] if (o or {}).get("rollout_extra")), None)
-    if extra:
-        shown.append(f"rollout_extra {json.dumps(extra, ensure_ascii=False)}")
+    if samples[0].ground_truth is not None:
+        shown.append(f"ground_truth {json.dumps(samples[0].ground_truth, ensure_ascii=False)}")
+    references = next((s.references for s in samples if s.references), None)
+    if references:
+        shown.append(f"references {json.dumps(references, ensure_ascii=False)}")
     return ", ".join(shown) or "(none)"
 
 
@@ -230,21 +233,17 @@ def _outcome_reason(outcome: Any) -> str:
 
 
 def _rescored_reason(service: _SessionService, case: FixtureCase) -> str | None:
-    """The reward's own reason for a DashScope case, whose answers carry scores and metrics but no text.
+    """The reward's own reason for a case whose answer carries scores (and metrics) but no text.
 
     The session's reward is run once more on the same request, in this process,
     only for a failing item; None when that is not possible.
     """
     try:
-        from pydantic import TypeAdapter
-
-        from . import _dashscope
         from .testing import score_samples
 
         app = service.app
         spec = app.state.registry.get(case.reward or app.state.default_reward)
-        body = TypeAdapter(_dashscope.DashScopeRequest).validate_python(case.request)
-        outcomes = score_samples(spec, _dashscope.to_samples(body, case.request))
+        outcomes = score_samples(spec, _samples(case))
     except Exception:  # only a better message is lost: the item has failed already
         return None
     reasons = [_outcome_reason(o) for o in outcomes]
@@ -254,7 +253,7 @@ def _rescored_reason(service: _SessionService, case: FixtureCase) -> str | None:
 def failure_message(result: "ReplayResult", rescored: str | None = None) -> str:
     """What a person needs to see: the request's key fields, expected vs actual, and the reward's reason.
 
-    `rescored` is the reward's reason when the answer itself has none (DashScope).
+    `rescored` is the reward's reason when the answer itself has none.
     """
     case = result.case
     texts = _response_texts(case)

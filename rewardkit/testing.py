@@ -3,8 +3,9 @@
     from rewardkit.testing import score
     assert score(math_accuracy, "so \\\\boxed{72}", reference="72").value == 1.0
 
-Request builders (`vertex_request`, `dashscope_request`, `group_request`) make
-wire bodies of both contracts from plain values, and `reward_client(target)`
+Request builders make wire bodies from plain values: `request(contract, ...)`
+for any registered contract, and each contract's own (`vertex_request`,
+`dashscope_request`, `group_request`, ...); and `reward_client(target)`
 serves a reward module in-process (the app `rewardkit serve` runs) behind a
 synchronous httpx client:
 
@@ -18,12 +19,11 @@ import asyncio
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
-from ._engine import InlineEngine
-from ._invoke import Outcome
-from ._pipeline import evaluate
+from ._engine.inline import InlineEngine
+from ._engine.pipeline import evaluate
+from ._outcome import Outcome
 from ._registry import spec_of
 from ._sample import Sample, sample
-from ._training import dashscope_body, vertex_body
 
 if TYPE_CHECKING:
     import httpx
@@ -53,47 +53,29 @@ def score_samples(reward: Any, samples: Sequence[Sample]) -> list[Outcome]:
 
 # ---- request bodies from plain values --------------------------------------------
 
-def _chat(prompt: str, system: str | None, messages: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
-    if messages is not None:
-        return [dict(m) for m in messages]
-    head = [{"role": "system", "content": system}] if system is not None else []
-    return [*head, {"role": "user", "content": prompt}]
+def request(contract: str, response: str | Sequence[str], *, reference: Any = None, prompt: str = "",
+            system: str | None = None, messages: Sequence[Mapping[str, Any]] | None = None,
+            references: Mapping[str, Any] | None = None, thinking: str | None = None) -> list[Any]:
+    """The bodies the platform named `contract` sends to score `response` (several: one prompt's samples).
+
+    `reference` is the gold answer (the contract puts it where its platform does);
+    `messages` (ChatML dicts) replace the default prompt turns."""
+    from .contracts import Prompt, Response, get
+
+    texts = [response] if isinstance(response, str) else list(response)
+    prompt_values = Prompt.of(prompt, system=system, messages=messages, references=dict(references or {}),
+                              ground_truth=reference)
+    return get(contract).requests(prompt_values, [Response(text, thinking) for text in texts])
 
 
-def vertex_request(response: str, *, reference: Any = None, prompt: str = "",
-                   references: Mapping[str, str] | None = None, system: str | None = None,
-                   thinking: str | None = None, step: int = 1, tuning_job_id: str = "1") -> dict[str, Any]:
-    """The body Vertex AI posts to a Cloud Run reward: `reference` becomes `references.answer`;
-    `thinking` a `"thought": true` part before the answer."""
-    example: dict[str, Any] = {"contents": [{"role": "user", "parts": [{"text": prompt}]}]}
-    if system is not None:
-        example["systemInstruction"] = {"parts": [{"text": system}]}
-    refs = dict(references or {})
-    if reference is not None:
-        refs.setdefault("answer", str(reference))  # Vertex references are string to string
-    if refs:
-        example["references"] = refs
-    return vertex_body(example, response, thinking, step=step, tuning_job_id=tuning_job_id)
+def __getattr__(name: str) -> Any:
+    """The registered contracts' own builders (`vertex_request`, `dashscope_request`, `group_request`, ...)."""
+    from .contracts import registered
 
-
-def dashscope_request(response: str, *, reference: Any = None, prompt: str = "",
-                      rollout_extra: Mapping[str, Any] | None = None, system: str | None = None,
-                      thinking: str | None = None, messages: Sequence[Mapping[str, Any]] | None = None,
-                      request_metadata: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """A DashScope `RewardInput` (func_type "reward"): `reference` becomes `ground_truth`; `messages`
-    (ChatML dicts, e.g. an agent's tool calls) replace the default prompt turns before the answer."""
-    return dashscope_body(_chat(prompt, system, messages), [response], [thinking], rollout_extra=rollout_extra,
-                          ground_truth=reference, request_metadata=request_metadata, group=False)
-
-
-def group_request(responses: Sequence[str], *, reference: Any = None, prompt: str = "",
-                  rollout_extra: Mapping[str, Any] | None = None, system: str | None = None,
-                  thinkings: Sequence[str | None] | None = None,
-                  messages: Sequence[Mapping[str, Any]] | None = None,
-                  request_metadata: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """A DashScope `GroupRewardInput` (func_type "group_reward"): one agent output per response, in order."""
-    return dashscope_body(_chat(prompt, system, messages), list(responses), thinkings, rollout_extra=rollout_extra,
-                          ground_truth=reference, request_metadata=request_metadata, group=True)
+    for contract in registered():
+        if name in contract.builders:
+            return contract.builders[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ---- the service in-process ------------------------------------------------------
@@ -108,7 +90,7 @@ def reward_client(target: str = "rewards", *, reward: str | None = None, **setti
     """
     from dataclasses import fields
 
-    from ._inprocess import served_client
+    from ._harness.inprocess import served_client
     from ._settings import Settings, load_settings
 
     unknown = set(settings) - {f.name for f in fields(Settings)}

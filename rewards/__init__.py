@@ -3,15 +3,15 @@
 # The name `rewards` always means this package, never a user's module of the same name (rewardkit._loader).
 __rewardkit_builtin__ = True
 
-from .mathematics import gsm8k_accuracy, math_accuracy
 from .choice import multiple_choice
-from .matching import exact_match
-from .string_match import string_match
-from .json_rewards import json_match, json_schema
+from .code import code_tests
 from .format import boxed_format, length_penalty, repetition_penalty, think_format
 from .instructions import instruction_following, instruction_following_loose
+from .json_rewards import json_match, json_schema
+from .matching import exact_match
+from .mathematics import gsm8k_accuracy, math_accuracy
+from .string_match import string_match
 from .tool_calls import math_accuracy_after_tools, tool_call_match, tool_error_rate, tool_schema_valid, turn_budget
-from .code import code_tests
 
 __all__ = [
     "math_accuracy", "gsm8k_accuracy", "multiple_choice", "exact_match",

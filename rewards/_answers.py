@@ -47,7 +47,15 @@ from fractions import Fraction
 
 from rewardkit import parsers
 
-from ._statements import ZH_ANSWER_PHRASE, ListedNumber, Masked, closing_value, last_phrase_value, mask_math, single_expression
+from ._statements import (
+    ZH_ANSWER_PHRASE,
+    ListedNumber,
+    Masked,
+    closing_value,
+    last_phrase_value,
+    mask_math,
+    single_expression,
+)
 
 MAX_LIST_ITEMS = 10
 MAX_OR_ALTERNATIVES = 3

@@ -29,8 +29,7 @@ import math
 import numbers
 from typing import Any, Callable, Mapping
 
-from rewardkit import Message, RegistrationError, RewardSpec, Sample, Score, reward, spec_of, variant
-from rewardkit._registry import SPEC_ATTRIBUTE
+from rewardkit import Message, RegistrationError, RewardSpec, Sample, Score, attach, reward, spec_of, variant
 
 from .string_match import as_text
 
@@ -238,11 +237,10 @@ def vertex_evaluate(fn: Callable[..., Any] | None = None, *, name: str | None = 
     function's name.
     """
 
-    def attach(f: Callable[..., Any]) -> Callable[..., Any]:
-        setattr(f, SPEC_ATTRIBUTE, code_execution_reward(f, name or getattr(f, "__name__", None), **settings))
-        return f
+    def hang(f: Callable[..., Any]) -> Callable[..., Any]:
+        return attach(f, code_execution_reward(f, name or getattr(f, "__name__", None), **settings))
 
-    return attach(fn) if fn is not None else attach
+    return hang(fn) if fn is not None else hang
 
 
 def from_snippet(code: str, name: str, **settings: Any) -> RewardSpec:

@@ -7,7 +7,6 @@ from typing import Any
 from rewardkit import Score, reward
 
 
-
 @reward
 def exact_match(response: str, reference: Any, ignore_case: bool = False) -> Score:
     """1.0 when the response equals the reference, else 0.0.

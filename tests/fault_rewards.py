@@ -8,11 +8,11 @@ a library it calls, can do to the process running it.
 
 import asyncio
 import os
+import pickle
 import struct
 import subprocess
 import sys
 import time
-import pickle
 
 import rewardkit
 from rewardkit import Score

@@ -9,7 +9,13 @@ import os
 from rewardkit import composite
 from rewards import math_accuracy
 from rewards.judge import (
-    Criterion, JudgeLimits, NumberScore, equivalence_judge, judge_reward, pairwise_reward, rubric_reward,
+    Criterion,
+    JudgeLimits,
+    NumberScore,
+    equivalence_judge,
+    judge_reward,
+    pairwise_reward,
+    rubric_reward,
 )
 
 LIMITS = JudgeLimits(concurrency=int(os.environ.get("JUDGE_CAP", "4")), attempts=3)

@@ -11,9 +11,9 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
-from contextlib import contextmanager
 
 import httpx
 

@@ -7,14 +7,13 @@ import io
 import json
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from rewardkit import RegistrationError
-from rewardkit._audit.run import request_body
-from rewardkit._cli import main as cli_main
+from rewardkit._cli.main import main as cli_main
+from rewardkit._harness.audit.run import request_body
 from rewardkit._settings import load_settings
 from rewardkit.audit import AuditReport, ProbeResponse, all_probes, audit, kinds_of, probe, probes_for, read_lines
 
@@ -47,7 +46,7 @@ NO_PROBE_APPLIES = [("length_penalty", "math"), ("repetition_penalty", "math"), 
 @pytest.fixture(autouse=True)
 def probe_registry():
     """Team probes a test loads (--probe-module) stay out of the other tests' audits."""
-    from rewardkit._audit import probes as registry
+    from rewardkit._harness.audit import probes as registry
 
     saved = dict(registry._PROBES)
     yield
@@ -151,7 +150,7 @@ def test_a_team_probe_runs_alone_and_a_taken_id_is_refused(capsys):
     # "wrong_then_gold_on_a_new_line" holds the gold: the naive reward credits it.
     assert out["exploits"] == ["gold_twice_reversed"]
     assert out["probes"][0]["worst_variant"] == "wrong_then_gold_on_a_new_line"
-    with pytest.raises(RegistrationError, match="'padding' is taken by rewardkit._audit.probes.padding"):
+    with pytest.raises(RegistrationError, match="'padding' is taken by rewardkit._harness.audit.probes.padding"):
         @probe("padding", kinds=["answer"])
         def padding(line):
             """Mine."""
@@ -169,7 +168,7 @@ def test_bad_input_exits_2_naming_the_problem(tmp_path, capsys):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"contents": []}\n{"prompt": "x"}\n')
     assert cli_main(["audit", "--reward", "exact_match", "--data", str(bad), "--sample", "2"]) == 2
-    assert "bad.jsonl:2: not a Vertex dataset line" in capsys.readouterr().err
+    assert "bad.jsonl:2: not a dataset line of any platform" in capsys.readouterr().err
 
 
 def test_kinds_come_from_the_reward_then_the_builtin_table_then_the_name():
@@ -220,8 +219,8 @@ def test_the_progress_bar_is_drawn_on_a_terminal_only(capsys):
             return True
 
     err, out = Terminal(), io.StringIO()
-    from rewardkit._audit_cli import main as audit_main
-    from rewardkit._cli import build_parser
+    from rewardkit._cli.audit import main as audit_main
+    from rewardkit._cli.main import build_parser
 
     args = build_parser().parse_args(["audit", "--reward", "exact_match", "--data", str(DATA / "capitals.jsonl"),
                                       "--workers", "0", "--sample", "2"])

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from rewardkit._fixtures import FixtureCase, check, load_cases
+from rewardkit._harness.fixtures import FixtureCase, check, load_cases
 
 from .conftest import REPO, contract_example
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 import rewardkit
-from rewardkit._cli import build_parser
+from rewardkit._cli.main import build_parser
 
 from .conftest import contract_example
 from .served import rewardkit_command, serve

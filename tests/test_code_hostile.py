@@ -3,7 +3,6 @@ no credit, good submissions keep flowing, and nothing is left running afterwards
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import threading

@@ -270,7 +270,7 @@ def test_dockerignore_sends_only_what_the_image_copies():
                  "rewardkit.egg-info/PKG-INFO", "build/lib/rewardkit/__init__.py", "dist/rewardkit-0.1.0.whl",
                  ".env", "Dockerfile", ".ci/run"):
         assert is_ignored(path, patterns), f"{path} would be sent to the builder"
-    for path in ("pyproject.toml", "README.md", "rewardkit/__init__.py", "rewardkit/schemas/x.json",
+    for path in ("pyproject.toml", "README.md", "rewardkit/__init__.py", "rewardkit/contracts/schemas/x.json",
                  "rewardkit/templates/a/b.tmpl", "rewards/fixtures/math.jsonl", "rewards/__init__.py"):
         assert not is_ignored(path, patterns), f"{path} is needed by the build but ignored"
     # The real context: every COPY source is in it, and nothing else of weight.
@@ -597,7 +597,7 @@ def test_service_user_needs_no_write_access_to_the_image(image, start):
 def test_a_generated_projects_image_builds_from_its_own_wheel_and_serves_its_rewards(tmp_path):
     """`rewardkit init`'s Dockerfile, from a clone of the project (what CI or Cloud Build gets), on a machine
     whose package index has no rewardkit: the build installs it from wheels/."""
-    from rewardkit._scaffold import create_project
+    from rewardkit._harness.scaffold import create_project
 
     create_project(tmp_path / "quiz")
     for command in (["git", "init", "-q"], ["git", "add", "-A"],

@@ -24,20 +24,14 @@ from fastapi.testclient import TestClient
 pytest.importorskip("dashscope")
 
 from dashscope.finetune.reinforcement.common.model_types import FunctionType  # noqa: E402
-from dashscope.finetune.reinforcement.common.utils import (  # noqa: E402
-    create_deployment_files,
-    get_filepath_classname,
-)
+from dashscope.finetune.reinforcement.common.utils import create_deployment_files, get_filepath_classname  # noqa: E402
 from dashscope.finetune.reinforcement.component.data import GroupRewardOutput, RewardOutput  # noqa: E402
 from dashscope.finetune.reinforcement.component.func_manager import FuncManager  # noqa: E402
-from dashscope.finetune.reinforcement.component.processor import (  # noqa: E402
-    AbstractGroupRewardProcessor,
-    AbstractRewardProcessor,
-)
+from dashscope.finetune.reinforcement.component.processor import AbstractGroupRewardProcessor, AbstractRewardProcessor  # noqa: E402
 
 import rewardkit  # noqa: E402
 import rewardkit.dashscope  # noqa: E402
-from rewardkit._cli import main as rewardkit_main  # noqa: E402
+from rewardkit._cli.main import main as rewardkit_main  # noqa: E402
 from rewardkit._loader import load_registry  # noqa: E402
 from rewardkit._settings import Settings  # noqa: E402
 from rewardkit.dashscope import ProcessorConfigError, RequestRefused, processor  # noqa: E402

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from rewardkit._datasets import (
+from rewardkit._errors import RewardkitError
+from rewardkit._harness.datasets import (
     FILE_PATH,
     LINE_PATH,
     DatasetProblem,
@@ -20,11 +21,10 @@ from rewardkit._datasets import (
     format_report,
     validate_dataset,
 )
-from rewardkit._errors import RewardkitError
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "tests" / "contract_examples"
-SCHEMAS = REPO / "rewardkit" / "schemas"
+SCHEMAS = REPO / "rewardkit" / "contracts" / "schemas"
 
 
 def write_jsonl(tmp_path: Path, *lines: str | dict) -> Path:
@@ -396,7 +396,7 @@ def test_format_report_lists_problems_compiler_style_and_truncates() -> None:
 # -- the schemas themselves -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["vertex_dataset.schema.json", "dashscope_dataset.schema.json"])
+@pytest.mark.parametrize("name", ["vertex.schema.json", "dashscope.schema.json"])
 def test_schemas_are_valid_draft_2020_12_and_cite_their_sources(name: str) -> None:
     from jsonschema import Draft202012Validator
 
@@ -407,7 +407,7 @@ def test_schemas_are_valid_draft_2020_12_and_cite_their_sources(name: str) -> No
 
 
 def test_importing_the_module_does_not_import_jsonschema() -> None:
-    code = "import sys, rewardkit._datasets; print('jsonschema' in sys.modules)"
+    code = "import sys, rewardkit._harness.datasets; print('jsonschema' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "False"

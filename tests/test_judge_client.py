@@ -14,10 +14,16 @@ import httpx
 import pytest
 
 from rewardkit import RegistrationError, testing
-from rewardkit.clients import AsyncJudge, JudgeError, JudgeLimits, JudgeUnparseable, cloud_run_identity_token
-from rewardkit.clients import _retry
+from rewardkit.clients import AsyncJudge, JudgeError, JudgeLimits, JudgeUnparseable, _retry, cloud_run_identity_token
 from rewards.judge import (
-    MatchScore, NumberScore, fence, judge_reward, pairwise_reward, strip_thinking, trivial, vertex_autorater_config,
+    MatchScore,
+    NumberScore,
+    fence,
+    judge_reward,
+    pairwise_reward,
+    strip_thinking,
+    trivial,
+    vertex_autorater_config,
 )
 from rewards.judge._verdicts import extractor, last_json_object
 

@@ -112,9 +112,10 @@ def test_a_required_ground_truth_is_checked_on_its_own():
 
 
 def test_only_the_samples_without_gold_fail_in_a_batch():
-    from rewardkit._pipeline import evaluate
-    from rewardkit._engine import InlineEngine
     import asyncio
+
+    from rewardkit._engine.inline import InlineEngine
+    from rewardkit._engine.pipeline import evaluate
 
     samples = [rewardkit.sample("Paris", "Paris"), rewardkit.sample("Paris"), rewardkit.sample("Lyon", "Paris")]
     spec = rewardkit.spec_of(with_fallback)

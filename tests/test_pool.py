@@ -1,4 +1,4 @@
-"""The worker pool itself (rewardkit._pool.ProcessEngine), driven directly with real worker processes.
+"""The worker pool itself (rewardkit._engine.pool.ProcessEngine), driven directly with real worker processes.
 
 Calls submitted in one event-loop turn are dispatched together, so these
 tests decide exactly which calls travel to a worker in one batch.
@@ -10,9 +10,9 @@ import random
 
 import pytest
 
-from rewardkit._codec import FrameReader, frame
+from rewardkit._engine.codec import FrameReader, frame
+from rewardkit._engine.pool import ProcessEngine
 from rewardkit._loader import load_registry
-from rewardkit._pool import ProcessEngine
 from rewardkit._sample import sample
 from rewardkit._settings import Settings
 

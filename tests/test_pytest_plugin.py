@@ -91,7 +91,7 @@ def test_a_failure_shows_the_request_the_expected_and_actual_score_and_the_reaso
     assert "expected: score 1 (tolerance 1e-06)" in out and "actual: scores [0.0] (HTTP 200)" in out
     assert "reason: " in out and "71" in out.split("reason: ", 1)[1].splitlines()[0]
     assert "contract: dashscope, POST /rewards/exact_match/api/v1" in out and "response: 'London'" in out
-    assert 'gold: rollout_extra {"solution": "Paris"}' in out and "reason: 'London' != 'Paris'" in out
+    assert 'gold: references {"solution": "Paris"}' in out and "reason: 'London' != 'Paris'" in out
     assert "expected: HTTP 500, error_code REWARD_ERROR" in out
     assert "actual: scores [0.0] (HTTP 200)" in out and "problem: HTTP status 200, expected 500" in out
     assert "Traceback" not in out and "def runtest" not in out  # the message, not the plugin's code
@@ -130,7 +130,7 @@ def test_a_bad_fixture_file_is_a_collection_error_with_its_line(tmp_path):
                     + json.dumps({"id": "no", "request": {"prompt": "x"}}) + "\n")
     result = run_pytest(tmp_path)
     assert result.returncode == 2 and "ERROR collecting bad.reward.jsonl" in result.stdout
-    assert f"bad fixture file: {path}:2: not a Vertex request" in result.stdout
+    assert f"bad fixture file: {path}:2: not a request body of any registered contract" in result.stdout
 
 
 def test_an_unloadable_target_fails_the_items_with_the_reason(tmp_path):

@@ -14,10 +14,10 @@ from typing import Any, Iterator
 
 import pytest
 
-from rewardkit._cli import main as cli_main
-from rewardkit._fixtures import Expectation, FixtureCase, load_cases
-from rewardkit._replay import judge, read_answer
-from rewardkit._report import Progress, histogram, percentile, summarize
+from rewardkit._cli.main import main as cli_main
+from rewardkit._harness.fixtures import Expectation, FixtureCase, load_cases
+from rewardkit._harness.replay import judge, read_answer
+from rewardkit._harness.report import Progress, histogram, percentile, summarize
 
 from .conftest import EXAMPLE_REWARDS, REPO, contract_example
 from .served import rewardkit_command, serve
@@ -128,7 +128,7 @@ def test_a_single_json_document_and_a_folder_of_fixtures_are_inputs(tmp_path, ca
 
 @pytest.mark.parametrize("content, reason", [
     ('{"example": {}, "response": {}}\n\n{"prompt": "hi", "answer": "x"}\n',
-     ":3: not a Vertex request (needs 'example' and 'response') nor a DashScope one"),
+     ":3: not a request body of any registered contract (a Vertex cloudRunRewardScorer body needs 'example' and 'response'; a DashScope RewardInput/GroupRewardInput body needs 'agent_output' or 'agent_outputs')"),
     ('{"example": {}, "response": {}}\n{"example": \n', ":2: not valid JSON"),
     ('{"id": "x", "request": {"func_type": "reward", "agent_output": {}}, "expect": {"scor": 1}}\n',
      ":1: unknown key(s) in 'expect': scor"),
@@ -157,7 +157,7 @@ def test_the_console_script_exits_2_with_the_line_and_1_on_a_failed_expectation(
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(vertex_body("72")) + "\n" + json.dumps({"messages": []}) + "\n")
     result = subprocess.run([*rewardkit_command(), "replay", str(bad)], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2 and f"{bad}:2: not a Vertex request" in result.stderr
+    assert result.returncode == 2 and f"{bad}:2: not a request body of any registered contract" in result.stderr
     failing = write_jsonl(tmp_path / "f.reward.jsonl", [
         {"id": "f", "reward": "exact_match", "request": vertex_body("71"), "expect": {"score": 1.0}}])
     result = subprocess.run([*rewardkit_command(), "replay", str(failing), "--workers", "0"],

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from rewardkit import __version__ as rewardkit_version
-from rewardkit._cli import main as cli_main
-from rewardkit._scaffold import INSTALL_AND_TEST, ScaffoldError, create_project, project_names, render_project
-from rewardkit._wheel import wheel_name
+from rewardkit._cli.main import main as cli_main
+from rewardkit._harness.scaffold import INSTALL_AND_TEST, ScaffoldError, create_project, project_names, render_project
+from rewardkit._harness.wheel import wheel_name
 
 from .conftest import REPO
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import TypeAdapter
 
-from rewardkit._dashscope import DashScopeRequest, GroupRewardInput, RewardInput
-from rewardkit._vertex import VertexRewardRequest
+from rewardkit.contracts.dashscope import DashScopeRequest, GroupRewardInput, RewardInput
+from rewardkit.contracts.vertex import VertexRewardRequest
 from rewardkit.testing import dashscope_request, group_request, reward_client, vertex_request
 
 from .conftest import EXAMPLE_REWARDS

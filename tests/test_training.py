@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
-from rewardkit._cli import main as cli_main
-from rewardkit._dashscope import DashScopeRequest
-from rewardkit._training import TrainingDataError, training_cases
-from rewardkit._vertex import VertexRewardRequest
+from rewardkit._cli.main import main as cli_main
+from rewardkit._harness.training import TrainingDataError, training_cases
+from rewardkit.contracts.dashscope import DashScopeRequest
+from rewardkit.contracts.vertex import VertexRewardRequest
 
 from .conftest import CONTRACT_EXAMPLES
 
@@ -103,7 +103,7 @@ def test_mixed_formats_are_recognised_per_line_unless_one_is_forced(tmp_path):
     ([{"contents": []}, {"contents": []}], ["a"], "has 1 responses for the 2 lines of"),
     ([{"contents": []}], [{"answer": "a"}], "r.jsonl:1: expected a JSON string, a list of strings, or an object"),
     ([{"contents": []}], [{"response": 3}], "r.jsonl:1: the response must be a string"),
-    ([{"prompt": "x"}], ["a"], "train.jsonl:1: not a Vertex dataset line (needs 'contents') nor a DashScope one"),
+    ([{"prompt": "x"}], ["a"], "train.jsonl:1: not a dataset line of any platform (a vertex line needs 'contents'; a dashscope line needs 'messages')"),
 ])
 def test_bad_training_data_exits_2_with_file_and_line(tmp_path, capsys, training, responses, message):
     train = lines(tmp_path / "train.jsonl", training)

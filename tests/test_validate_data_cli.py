@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from rewardkit._cli import main as cli_main
+from rewardkit._cli.main import main as cli_main
 
 from .conftest import CONTRACT_EXAMPLES
 from .served import rewardkit_command

@@ -34,7 +34,6 @@ compares what comes back.
 from __future__ import annotations
 
 import ctypes
-import errno
 import fcntl
 import io
 import json

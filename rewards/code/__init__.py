@@ -12,12 +12,10 @@ import os
 from typing import Any, Mapping, Sequence
 
 from rewardkit import Score, reward
-from rewardkit.sandbox import (
-    PASSED, SandboxError, SandboxLimits, SandboxTest, check_isolation, run, warn_unisolated,
-)
+from rewardkit.sandbox import PASSED, SandboxError, SandboxLimits, SandboxTest, check_isolation, run, warn_unisolated
 
 from .._options import OptionError
-from ._cases import STYLES, CallCase, Case, ScriptCase, StdinCase, InvalidTestsError, find_cases
+from ._cases import STYLES, CallCase, Case, InvalidTestsError, StdinCase, find_cases
 from ._extract import NoProgram, extract_program
 from ._judge import Verdict, judge, syntax_error
 

@@ -9,9 +9,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from rewardkit.sandbox import (
-    MEMORY_LIMIT, OUTPUT_LIMIT, PASSED, RUNTIME_ERROR, SYNTAX_ERROR, TIMEOUT, WRONG_ANSWER, TestRun,
+    MEMORY_LIMIT,
+    OUTPUT_LIMIT,
+    PASSED,
+    RUNTIME_ERROR,
+    SYNTAX_ERROR,
+    TIMEOUT,
+    WRONG_ANSWER,
+    TestRun,
 )
-from rewardkit.sandbox._child import decode
+from rewardkit.sandbox import decode_value as decode
 
 from ._asserts import evaluate
 from ._cases import CallCase, Case, ScriptCase, StdinCase

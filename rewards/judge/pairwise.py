@@ -13,8 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
 
-from rewardkit import RegistrationError, Sample, Score, grouped_reward
-from rewardkit._sample import DEFAULT_REFERENCE_KEYS
+from rewardkit import DEFAULT_REFERENCE_KEYS, RegistrationError, Sample, Score, grouped_reward
 from rewardkit.clients import JudgeUnparseable
 
 from ._defences import fence, trivial

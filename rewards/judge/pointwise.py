@@ -8,10 +8,17 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from rewardkit import RegistrationError, RewardSpec, Sample, Score, reward, spec_of
-from rewardkit._invoke import call_inputs, run_call
-from rewardkit._registry import VERTEX_NATIVE
-from rewardkit._sample import DEFAULT_REFERENCE_KEYS
+from rewardkit import (
+    DEFAULT_REFERENCE_KEYS,
+    NATIVE_TWIN,
+    RegistrationError,
+    RewardSpec,
+    Sample,
+    Score,
+    call,
+    reward,
+    spec_of,
+)
 from rewardkit.clients import JudgeUnparseable
 
 from ._defences import strip_thinking, trivial
@@ -144,7 +151,7 @@ def judge_reward(
 
     _named(judged, name, f"LLM judge {name!r}: {' '.join(prompt.split())[:200]}")
     setattr(judged, DESCRIPTION_ATTRIBUTE, JudgeDescription(prompt, parse, scoring, options.get("model"), samples))
-    setattr(judged, VERTEX_NATIVE, lambda model: _native(judged, model))
+    setattr(judged, NATIVE_TWIN, lambda model: _native(judged, model))
     return reward(judged, name=name, **registration)  # type: ignore[no-any-return]
 
 
@@ -160,7 +167,7 @@ def _rule_spec(rule: Any, name: str) -> RewardSpec | None:
 
 async def _rule_verdict(spec: RewardSpec, sample: Sample) -> tuple[float, str | None, str]:
     """(score, the answer it read or None, its reason); a rule that fails fails the call with its message."""
-    outcome = await asyncio.to_thread(run_call, spec, call_inputs(spec, sample))
+    outcome = await asyncio.to_thread(call, spec, sample)
     if outcome.score is None:
         failure = outcome.failure
         raise ValueError(f"rule {spec.name!r} failed: {failure.code if failure else '?'}: "

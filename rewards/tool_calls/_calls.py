@@ -14,7 +14,6 @@ from typing import Any, Mapping, Sequence
 
 from rewardkit import Message, MissingReferenceError
 
-
 SCOPES = ("final", "trajectory")
 _MCP_PREFIX = "mcp__"
 

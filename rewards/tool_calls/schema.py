@@ -9,8 +9,14 @@ from rewardkit import Message, MissingReferenceError, Score, reward
 from .._options import OptionError, require_choice, require_key
 from ..json_rewards import _schema_validator
 from ._calls import SCOPES, Call, load_json, model_calls, normalise_name
-from ._match import (ARGUMENT_KEYS_DIFFERENT, ARGUMENT_TYPE_DIFFERENT, ARGUMENT_VALUE_DIFFERENT,
-                     ARGUMENTS_DECODE_ERROR, NO_TOOL_CALL, UNEXPECTED_TOOL)
+from ._match import (
+    ARGUMENT_KEYS_DIFFERENT,
+    ARGUMENT_TYPE_DIFFERENT,
+    ARGUMENT_VALUE_DIFFERENT,
+    ARGUMENTS_DECODE_ERROR,
+    NO_TOOL_CALL,
+    UNEXPECTED_TOOL,
+)
 
 # Gemini's `parameters` is an OpenAPI 3.0 Schema subset spelling types in capitals ("OBJECT");
 # https://ai.google.dev/api/caching#Schema. JSON Schema wants them lower-case.

@@ -13,9 +13,17 @@ import math
 import re
 from typing import Any, Callable, Sequence
 
-from rewardkit import Message, MissingReferenceError, RegistrationError, RewardSpec, Sample, Score, reward, spec_of
-from rewardkit._gold import missing_gold
-from rewardkit._invoke import call_inputs, run_call
+from rewardkit import (
+    Message,
+    MissingReferenceError,
+    RegistrationError,
+    RewardSpec,
+    Sample,
+    Score,
+    call,
+    reward,
+    spec_of,
+)
 
 from .._options import OptionError
 from ._calls import episode
@@ -156,10 +164,9 @@ def final_answer_after_tools(base: Any, name: str | None = None) -> Callable[[Sa
     def after_tools(sample: Sample) -> Score:
         text, thinking = answer_after_tools(sample.trajectory, sample.prompt)
         answer = dataclasses.replace(sample, response=text, thinking=thinking)
-        missing = missing_gold(spec, answer)  # what the pipeline checks before calling `base` itself
-        if missing is not None:
-            raise MissingReferenceError(missing.message)
-        outcome = run_call(spec, call_inputs(spec, answer))
+        outcome = call(spec, answer)
+        if outcome.failure is not None and outcome.failure.code == MissingReferenceError.code:
+            raise MissingReferenceError(outcome.failure.message)
         if outcome.score is None:
             raise AnswerRewardError(f"{spec.name}: {outcome.failure.message if outcome.failure else 'no score'}")
         return outcome.score

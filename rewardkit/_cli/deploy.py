@@ -1,0 +1,299 @@
+"""`rewardkit config vertex|dashscope` and `rewardkit deploy cloudrun`: platform configuration for served rewards."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+from typing import Any
+
+from .._errors import RewardkitError
+from .._registry import NATIVE_TWIN
+
+# The processor classes rewardkit.dashscope builds from REWARDKIT_TARGET / REWARDKIT_REWARD.
+DASHSCOPE_PROCESSOR_MODULE = "rewardkit.dashscope"
+DASHSCOPE_PROCESSOR_CLASSES = {"reward": "TargetRewardProcessor", "group_reward": "TargetGroupRewardProcessor"}
+DASHSCOPE_CLASSPATHS = {kind: f"{DASHSCOPE_PROCESSOR_MODULE}.{name}" for kind, name in DASHSCOPE_PROCESSOR_CLASSES.items()}
+# What a workspace module re-exporting them is called in the advice below.
+_SHIM_MODULE = "rewardkit_processors"
+_MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+class ConfigError(RewardkitError):
+    """The command line asks for a configuration that cannot work; the message says why."""
+
+
+def parse_reward(text: str) -> tuple[str, float | None]:
+    """`NAME` or `NAME:WEIGHT` (a positive number)."""
+    name, sep, weight = text.rpartition(":") if ":" in text else (text, "", "")
+    if not sep:
+        return text, None
+    try:
+        return name, float(weight)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--reward {text!r}: WEIGHT must be a number, as in math_accuracy:0.8") from None
+
+
+def _registry(target: str) -> Any:
+    from .._loader import load_registry
+
+    return load_registry(target)
+
+
+def _chosen(args: argparse.Namespace, contract: str) -> list[tuple[str, float, bool]]:
+    """(name, weight, grouped) for each --reward, checked against the target; the default reward when none."""
+    from .._loader import resolve_target, target_line
+    from .._serving.app import default_reward
+
+    given = args.target is not None
+    args.target = resolve_target(args.target)
+    print(f"rewardkit config: {target_line('checking names in', 'use', args.target, given=given, flag='--target')}",
+          file=sys.stderr)
+    registry = _registry(args.target)
+    picks = args.reward or []
+    if not picks:
+        default = default_reward(registry, os.environ.get("REWARDKIT_REWARD") or None)
+        if default is None:
+            raise ConfigError(f"{args.target!r} serves several rewards ({', '.join(registry.names())}); "
+                              "choose with --reward NAME[:WEIGHT] (repeat it for a composite)")
+        picks = [(default, None)]
+    chosen = []
+    for name, weight in picks:
+        if name not in registry:
+            raise ConfigError(f"{args.target!r} has no reward {name!r}; its rewards: {', '.join(registry.names())}")
+        spec = registry.get(name)
+        if contract == "vertex" and spec.grouped:
+            raise ConfigError(f"reward {name!r} is grouped: Vertex sends one response per call, so it cannot "
+                              "score a Vertex job; use it with DashScope group_reward")
+        chosen.append((name, spec.weight if weight is None else weight, spec.grouped))
+    return chosen
+
+
+def _config_vertex(args: argparse.Namespace) -> int:
+    from .._harness.deployconfig import vertex_job_body, vertex_reward_config
+
+    rewards = [(name, weight) for name, weight, _ in _chosen(args, "vertex")]
+    if args.job:
+        body = vertex_job_body(args.url, rewards, base_model=args.base_model,
+                               training_dataset_uri=args.training_data, validation_dataset_uri=args.validation_data)
+    else:
+        body = vertex_reward_config(args.url, rewards)
+    if args.autorater_model:
+        _go_native(body.get("reinforcementTuningSpec", body), _registry(args.target), args.autorater_model)
+    print(json.dumps(body, indent=2))
+    return 0
+
+
+def _go_native(reward_config: dict[str, Any], registry: Any, model: str) -> None:
+    """Replace the Cloud Run scorer of each judge reward with Vertex's own autorater on `model` (in place)."""
+    single = reward_config.get("singleRewardConfig")
+    weighted = reward_config.get("compositeRewardConfig", {}).get("weightedRewardConfigs", [])
+    slots = [(reward_config, "singleRewardConfig")] if single else [(w, "rewardConfig") for w in weighted]
+    natives = 0
+    for holder, key in slots:
+        native = getattr(getattr(registry.get(holder[key]["rewardName"]), "fn", None), NATIVE_TWIN, None)
+        if native is not None:
+            try:
+                holder[key] = native(model)
+            except RewardkitError as exc:
+                raise ConfigError(str(exc)) from None
+            natives += 1
+    if not natives:
+        names = ", ".join(holder[key]["rewardName"] for holder, key in slots)
+        raise ConfigError(f"--autorater-model: none of {names} is a judge_reward with a native Vertex autorater")
+
+
+def processor_module(text: str) -> str:
+    """A dotted module name (`rewardkit.dashscope`, `rewardkit_processors`)."""
+    if not _MODULE_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"--processor-module {text!r}: expected a dotted module name such as "
+                                         f"{_SHIM_MODULE}")
+    return text
+
+
+def _workspace_notes(workspace: str, module: str, requirements: str) -> list[str]:
+    """What the SDK's deployment would refuse in `workspace`: it checks, before uploading, that the
+    classpath's file and the requirements file are there (and exits with error 4021 otherwise)."""
+    notes = []
+    module_file = os.path.join(workspace, module.replace(".", "/") + ".py")
+    if not os.path.isfile(module_file):
+        shim = os.path.join(workspace, f"{_SHIM_MODULE}.py")
+        notes.append(
+            f"the DashScope SDK deploys a classpath only when its file is inside the workspace, and {module_file} "
+            f"is not there. Create {shim} containing\n"
+            f"    from rewardkit.dashscope import {', '.join(sorted(DASHSCOPE_PROCESSOR_CLASSES.values()))}\n"
+            f"and run this again with --processor-module {_SHIM_MODULE}."
+        )
+    requirements_file = os.path.join(workspace, requirements)
+    if not os.path.isfile(requirements_file):
+        notes.append(f"{requirements_file} does not exist; the SDK refuses to deploy without it. List rewardkit "
+                     "(and what your rewards import) in it.")
+    return notes
+
+
+def _config_dashscope(args: argparse.Namespace) -> int:
+    from .._harness.deployconfig import DashScopeFunction, dashscope_functions_config
+
+    functions = []
+    for name, weight, grouped in _chosen(args, "dashscope"):
+        func_type = "group_reward" if grouped or args.group else "reward"
+        functions.append(DashScopeFunction(
+            name=name, classpath=f"{args.processor_module}.{DASHSCOPE_PROCESSOR_CLASSES[func_type]}",
+            func_type=func_type, weight=weight, timeout=args.timeout, workspace_dir=args.workspace,
+            requirements_path=args.requirements, env={"REWARDKIT_TARGET": args.target, "REWARDKIT_REWARD": name},
+        ))
+    print(json.dumps(dashscope_functions_config(functions), indent=2))
+    # Advice, not a refusal: this may run away from the workspace the SDK will zip.
+    for note in _workspace_notes(args.workspace, args.processor_module, args.requirements):
+        print(f"rewardkit config dashscope: note: {note}", file=sys.stderr)
+    return 0
+
+
+def _cloudrun_plan(args: argparse.Namespace) -> tuple[str, str, list[str]]:
+    """(target, service, rewards) to deploy, after checking the project folder can serve them."""
+    from pathlib import Path
+
+    from .._harness.deploy_project import check_rewards, dockerfile_target, read_dockerfile, service_name
+    from .._loader import describe_target, resolve_target
+
+    source = Path(args.source)
+    declared = dockerfile_target(read_dockerfile(source))
+    target = resolve_target(args.target or declared)
+    rewards = [name for name, _ in args.reward or []]
+    registered = check_rewards(source, target, rewards)
+    service = args.service or service_name(source)
+    whence = ("--target" if args.target else "the Dockerfile's REWARDKIT_TARGET" if declared
+              else "$REWARDKIT_TARGET" if os.environ.get("REWARDKIT_TARGET") else "no TARGET anywhere: the default")
+    print(f"rewardkit deploy: service {service!r} serving {describe_target(target)} (from {whence}): "
+          f"{', '.join(registered)}", file=sys.stderr)
+    return target, service, rewards
+
+
+def _deploy_cloudrun(args: argparse.Namespace) -> int:
+    from .._harness.deployconfig import PROJECT_NUMBER_PLACEHOLDER, cloudrun_deploy_commands, render_commands
+
+    target, service, rewards = _cloudrun_plan(args)
+    commands = cloudrun_deploy_commands(project=args.project, region=args.region, service=service,
+                                        source=args.source, target=target, memory=args.memory, cpu=args.cpu,
+                                        concurrency=args.concurrency, timeout=args.timeout,
+                                        min_instances=args.min_instances, max_instances=args.max_instances,
+                                        default_reward=rewards[0] if rewards else None)
+    if args.dry_run:
+        print(render_commands(commands), end="")
+        return 0
+    deploy, describe_project, grant, describe_url = commands
+    _run(deploy)
+    number = _run(describe_project, capture=True).strip()
+    _run([part.replace(PROJECT_NUMBER_PLACEHOLDER, number) for part in grant])
+    url = _run(describe_url, capture=True).strip()
+    named = " ".join(f"--reward {name}" for name in rewards) or "--reward NAME"
+    print(f"\nThe service is private; the Vertex AI tuning service agent of project {number} may call it.\n"
+          f"Reward config for tuningJobs.create:  rewardkit config vertex --url {url} --target {target} {named}")
+    return 0
+
+
+def _run(command: list[str], capture: bool = False) -> str:
+    print("+ " + " ".join(command), file=sys.stderr)
+    try:
+        done = subprocess.run(command, check=True, text=True, stdout=subprocess.PIPE if capture else None)
+    except FileNotFoundError:
+        raise ConfigError("gcloud is not installed or not on PATH; run with --dry-run to print the commands") from None
+    except subprocess.CalledProcessError as exc:
+        raise ConfigError(f"{command[0]} exited with {exc.returncode}: {' '.join(command)}") from None
+    return done.stdout or ""
+
+
+def _handle(handler: Any) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except (RewardkitError, ValueError) as exc:
+            print(f"rewardkit {args.command}: {exc}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+def add_parsers(commands: Any) -> None:
+    config = commands.add_parser("config", help="print platform configuration for served rewards")
+    platforms = config.add_subparsers(dest="platform", required=True, metavar="PLATFORM")
+
+    vertex = platforms.add_parser(
+        "vertex", help="the reward config of a Vertex AI tuningJobs.create body",
+        description="Print the singleRewardConfig (one --reward) or compositeRewardConfig (several) that points a "
+        "Vertex AI reinforcement tuning job at rewards served at URL: one cloudRunRewardScorer per reward "
+        "(URL/rewards/NAME), parse type IDENTITY, weights from NAME:WEIGHT or the reward's weight=.")
+    vertex.add_argument("--url", required=True, help="the Cloud Run service URL (https://...run.app)")
+    vertex.add_argument("--reward", action="append", type=parse_reward, metavar="NAME[:WEIGHT]",
+                        help="a served reward, repeatable (at most 16); default: the target's default reward")
+    vertex.add_argument("--target", default=None,
+                        help="the served module, to check the names (default $REWARDKIT_TARGET, else the built-in "
+                        "'rewards' package)")
+    vertex.add_argument("--job", action="store_true", help="print a whole example tuningJobs.create body around it")
+    vertex.add_argument("--base-model", default="gemini-2.5-flash", help="with --job (default gemini-2.5-flash)")
+    vertex.add_argument("--training-data", default="gs://BUCKET/train.jsonl",
+                        help="with --job: training JSONL URI (default gs://BUCKET/train.jsonl)")
+    vertex.add_argument("--validation-data", default=None, help="with --job: validation JSONL URI (default none)")
+    vertex.add_argument("--autorater-model", default=None, metavar="projects/P/locations/L/publishers/google/models/M",
+                        help="score each judge_reward with Vertex's native autorater on this model instead of Cloud Run "
+                             "(docs/judges.md; default: none, every reward on Cloud Run)")
+    vertex.set_defaults(handler=_handle(_config_vertex))
+
+    dashscope = platforms.add_parser(
+        "dashscope", help="the functions section of a DashScope SDK reinforcement job",
+        description="Print the `functions` section that has the DashScope SDK deploy rewardkit rewards as its own "
+        "reward functions: classpath rewardkit.dashscope.Target[Group]RewardProcessor (or the same classes "
+        "re-exported by --processor-module), with REWARDKIT_TARGET and REWARDKIT_REWARD in the function's "
+        "environment. Notes on stderr say what the SDK would refuse to deploy from --workspace.")
+    dashscope.add_argument("--reward", action="append", type=parse_reward, metavar="NAME[:WEIGHT]",
+                           help="a served reward, repeatable; default: the target's default reward")
+    dashscope.add_argument("--target", default=None,
+                           help="the module the function serves (default $REWARDKIT_TARGET, else the built-in "
+                           "'rewards' package)")
+    dashscope.add_argument("--group", action="store_true",
+                           help="deploy single rewards as group_reward functions too (grouped rewards always are)")
+    dashscope.add_argument("--timeout", type=int, default=None,
+                           help="seconds per call, as the SDK's timeout (default: the SDK's)")
+    dashscope.add_argument("--workspace", default="./", help="the folder the SDK zips and uploads (default ./)")
+    dashscope.add_argument("--requirements", default="./requirements.txt",
+                           help="requirements file inside the workspace; it must list rewardkit "
+                           "(default ./requirements.txt)")
+    dashscope.add_argument("--processor-module", type=processor_module, default=DASHSCOPE_PROCESSOR_MODULE,
+                           help="the module the classpaths name (default rewardkit.dashscope). The SDK needs its file "
+                           f"inside the workspace: use a workspace module that re-exports the processors, e.g. "
+                           f"{_SHIM_MODULE}")
+    dashscope.set_defaults(handler=_handle(_config_dashscope))
+
+    deploy = commands.add_parser("deploy", help="deploy the service")
+    clouds = deploy.add_subparsers(dest="cloud", required=True, metavar="CLOUD")
+    cloudrun = clouds.add_parser(
+        "cloudrun", help="build and deploy to Cloud Run, private, callable by Vertex AI tuning",
+        description="Run (or with --dry-run print) the gcloud commands: deploy from source without public access, "
+        "look up the project number, grant roles/run.invoker to the Vertex AI fine-tuning service agent "
+        "service-PROJECT_NUMBER@gcp-sa-vertex-tune.iam.gserviceaccount.com, print the service URL.")
+    cloudrun.add_argument("--project", required=True, help="the Google Cloud project id (required)")
+    cloudrun.add_argument("--region", required=True, help="the Cloud Run region, e.g. us-central1 (required)")
+    cloudrun.add_argument("--service", default=None,
+                          help="the Cloud Run service name (default: from the project's name in pyproject.toml, "
+                          "else the folder's name)")
+    cloudrun.add_argument("--source", default=".", help="the project folder, with the Dockerfile (default .)")
+    cloudrun.add_argument("--target", default=None,
+                          help="REWARDKIT_TARGET of the service (default: the one the Dockerfile sets, else "
+                          "$REWARDKIT_TARGET, else the built-in 'rewards')")
+    cloudrun.add_argument("--reward", action="append", type=parse_reward, metavar="NAME",
+                          help="a reward the service must serve, repeatable; checked before deploying, the first "
+                          "becomes the default reward of POST / (default: none checked, no default set)")
+    cloudrun.add_argument("--memory", default="2Gi", help="memory per instance (default 2Gi)")
+    cloudrun.add_argument("--cpu", default="2", help="vCPUs per instance (default 2)")
+    cloudrun.add_argument("--concurrency", type=int, default=16,
+                          help="requests per instance at once (default 16: rewards are CPU-bound)")
+    cloudrun.add_argument("--timeout", type=int, default=300,
+                          help="request timeout in seconds (default 300, what Vertex allows)")
+    cloudrun.add_argument("--min-instances", type=int, default=None,
+                          help="instances kept warm (default: Cloud Run's, 0)")
+    cloudrun.add_argument("--max-instances", type=int, default=None, help="instance cap (default: Cloud Run's)")
+    cloudrun.add_argument("--dry-run", action="store_true", help="print the commands instead of running them")
+    cloudrun.set_defaults(handler=_handle(_deploy_cloudrun))

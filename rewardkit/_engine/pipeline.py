@@ -1,0 +1,71 @@
+"""From samples to outcomes: fallbacks and composites on top of an engine.
+
+The server, the replay harness and `rewardkit.testing` all score through
+`evaluate`, so a replayed score equals a served one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import math
+from typing import Sequence
+
+from .._gold import missing_gold
+from .._outcome import COMPONENT_FAILED, INVALID_SCORE, MISSING_REFERENCE, ComponentOutcome, Failure, Outcome
+from .._registry import AnySpec, CompositeSpec, RewardSpec
+from .._sample import Sample
+from .._score import Score
+from .inline import Engine
+
+
+def _with_fallback(spec: RewardSpec, outcome: Outcome) -> Outcome:
+    # A request without its gold answer is the data's fault; a fallback score would hide it for a whole run.
+    if outcome.failure is None or spec.fallback is None or outcome.failure.code == MISSING_REFERENCE:
+        return outcome
+    reason = f"fallback score after {outcome.failure.code}: {outcome.failure.message}"
+    return dataclasses.replace(outcome, score=Score(float(spec.fallback), reason))
+
+
+def _combine(spec: CompositeSpec, parts: list[ComponentOutcome]) -> Outcome:
+    total = 0.0
+    for part in parts:
+        failure = part.outcome.failure
+        if part.outcome.score is not None:
+            total += part.weight * part.outcome.score.value
+        elif spec.on_component_error == "fail" or failure.code == MISSING_REFERENCE:
+            # A missing gold answer fails the composite whatever on_component_error says: it is not a fault to zero.
+            code = MISSING_REFERENCE if failure.code == MISSING_REFERENCE else COMPONENT_FAILED
+            composite_failure = Failure(code, f"component {part.name!r} failed: {failure.message}")
+            return Outcome(spec.name, failure=composite_failure, components=tuple(parts))
+        # on_component_error == "zero": a failed component adds nothing and is reported.
+    if spec.rule == "weighted_mean":
+        total /= sum(part.weight for part in parts)
+    if not math.isfinite(total):  # finite parts can still overflow; a platform must never get inf
+        failure = Failure(INVALID_SCORE, f"composite {spec.name!r} combined its components to {total}")
+        return Outcome(spec.name, failure=failure, components=tuple(parts))
+    return Outcome(spec.name, Score(total), components=tuple(parts))
+
+
+async def _run(spec: RewardSpec, samples: Sequence[Sample], engine: Engine) -> list[Outcome]:
+    """The engine's outcomes, except that a sample without the gold answer `spec` requires is never sent."""
+    if not spec.required_gold:
+        return await engine.run(spec, samples)
+    if spec.grouped:  # a group shares one prompt and reads its gold from the first sample
+        failure = missing_gold(spec, samples[0]) if samples else None
+        return [Outcome(spec.name, failure=failure)] * len(samples) if failure else await engine.run(spec, samples)
+    failures = [missing_gold(spec, sample) for sample in samples]
+    ready = [sample for sample, failure in zip(samples, failures) if failure is None]
+    scored = iter(await engine.run(spec, ready) if ready else [])
+    return [Outcome(spec.name, failure=failure) if failure else next(scored) for failure in failures]
+
+
+async def evaluate(spec: AnySpec, samples: Sequence[Sample], engine: Engine) -> list[Outcome]:
+    """Score every sample with `spec`; one Outcome per sample, in order."""
+    if isinstance(spec, RewardSpec):
+        return [_with_fallback(spec, o) for o in await _run(spec, samples, engine)]
+    results = await asyncio.gather(*(evaluate(c.spec, samples, engine) for c in spec.components))
+    return [
+        _combine(spec, [ComponentOutcome(c.spec.name, c.weight, r[i]) for c, r in zip(spec.components, results)])
+        for i in range(len(samples))
+    ]

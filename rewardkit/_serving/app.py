@@ -1,0 +1,209 @@
+"""The app: the scoring routes, and FastAPI for the rest (health, metrics, reward list, OpenAPI)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Union
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from .._engine.inline import Engine, InlineEngine, contain_task_exits
+from .._engine.pool import ProcessEngine
+from .._errors import RewardkitError
+from .._loader import DEFAULT_TARGET, load_registry
+from .._registry import AnySpec, CompositeSpec, Registry, RewardSpec, default_reward
+from .._settings import Settings, load_settings
+from ..contracts import registered
+from . import logs as _logs
+from . import openapi
+from .auth import BearerAuth
+from .http import Receive, Scope, Send
+from .loopwatch import LoopWatch, reward_codes
+from .metrics import CONTENT_TYPE, Metrics
+from .scoring import Routes, Scoring, route_path
+
+log = logging.getLogger("rewardkit")
+
+
+class RewardkitApp(FastAPI):
+    """FastAPI, with the scoring routes answered before its middleware stack and router.
+
+    Those layers cost a trivial reward's request more than the reward itself
+    (bench/serve_bench.py). Middleware added to the app with add_middleware
+    still sees every request: then the scoring routes go the usual way, through
+    the router, to the same handler.
+    """
+
+    scoring: Scoring | None = None
+    auth: BearerAuth | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.auth is not None:
+            await self.auth(scope, receive, send)  # it calls dispatch for the requests it lets through
+        else:
+            await self.dispatch(scope, receive, send)
+
+    async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and self.scoring is not None and not self.user_middleware:
+            found = self.scoring.routes.match(route_path(scope))
+            if found is not None:
+                return await self.scoring(scope, receive, send, *found)
+        await super().__call__(scope, receive, send)
+
+
+def _routes(spec: AnySpec) -> dict[str, str]:
+    return {contract.name: contract.route.format(name=spec.name) for contract in registered()}
+
+
+def _shown_option(value: Any) -> Any:
+    """An option's value as JSON shows it, or its repr when JSON cannot."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (bool, int, float, str)) for v in value):
+        return list(value)
+    return repr(value)
+
+
+def _options(spec: RewardSpec) -> dict[str, Any]:
+    """Every option with the value this reward runs with: the function's default, or the variant's."""
+    parameters = inspect.signature(spec.fn).parameters.values()
+    defaults = {p.name: p.default for p in parameters if p.default is not p.empty and p.name not in spec.inputs}
+    return {name: _shown_option(value) for name, value in {**defaults, **spec.options}.items()}
+
+
+def route_lines(app: FastAPI) -> list[str]:
+    """One start-up log line per reward: its route under each contract."""
+    return [f"  {spec.name}: " + ", ".join(f"POST {path} ({contract})" for contract, path in _routes(spec).items())
+            for spec in app.state.registry]
+
+
+def _describe(spec: AnySpec) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "name": spec.name,
+        "kind": spec.kind,
+        "grouped": spec.grouped,
+        "parser": spec.parser.name if spec.parser else None,
+        "weight": spec.weight,
+        "fallback": spec.fallback,
+        "doc": spec.doc,
+        "routes": _routes(spec),
+    }
+    if isinstance(spec, CompositeSpec):
+        info["rule"] = spec.rule
+        info["on_component_error"] = spec.on_component_error
+        info["components"] = [{"name": c.spec.name, "weight": c.weight} for c in spec.components]
+    else:
+        info["timeout"] = spec.timeout
+        info["inputs"] = list(spec.inputs)
+        info["options"] = _options(spec)
+        info["requires_reference"] = bool(spec.required_gold)
+    return info
+
+
+def _engine_for(target: Union[str, Registry], registry: Registry, settings: Settings) -> Engine:
+    if isinstance(target, str) and settings.worker_count > 0:
+        return ProcessEngine(target, registry, settings)
+    return InlineEngine(registry, timeout=settings.timeout)
+
+
+def create_app(
+    target: Union[str, Registry] = DEFAULT_TARGET,
+    *,
+    reward: str | None = None,
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    access_log: bool = True,
+) -> FastAPI:
+    """Build the app serving `target` (a module path, a .py file, or a Registry).
+
+    `reward` names the default reward (also `REWARDKIT_REWARD`); `settings`
+    defaults to the environment's (`rewardkit._settings.load_settings`).
+    Sync rewards run in worker processes unless `settings.workers == 0` or
+    the target is a Registry object (workers re-import the target by name).
+    Loading problems (bad target, duplicate names, bad signatures) raise
+    here; a failing reward setup fails the app's startup.
+    """
+    registry = load_registry(target) if isinstance(target, str) else target
+    default = default_reward(registry, reward or os.environ.get("REWARDKIT_REWARD") or None)
+    settings = settings or load_settings()
+    engine = engine or _engine_for(target, registry, settings)
+    metrics = Metrics()
+    if isinstance(engine, ProcessEngine):
+        engine.on_restart = lambda kind: metrics.restarts.labels(kind).inc()
+        metrics.watch_engine(lambda: engine.waiting, lambda: engine.running, lambda: engine.size)
+    # After the target is loaded: a module of rewards may register a contract of its own.
+    scoring = Scoring(registry, default, engine, metrics, Routes(registered()), max_body=settings.max_body_bytes,
+                      max_group=settings.max_group, project=_logs.google_project(), access_log=access_log)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            await engine.start()
+        except RewardkitError as exc:
+            log.error("startup failed: %s", exc)
+            raise
+        watch = LoopWatch(reward_codes(registry), metrics.loop_stall)
+        watch.start()
+        contain_task_exits(asyncio.get_running_loop())
+        try:
+            yield
+        finally:
+            watch.stop()
+            await engine.stop()
+
+    app = RewardkitApp(
+        title="rewardkit",
+        description="Reward functions served over these contracts: "
+        + ", ".join(c.title for c in scoring.routes.contracts) + ".",
+        lifespan=lifespan,
+    )
+    app.state.registry = registry
+    app.state.engine = engine
+    app.state.default_reward = default
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.scoring = scoring
+    if settings.auth_tokens:
+        auth_failures = metrics.requests.labels("(any)", "(any)", "unauthorized")
+        app.auth = BearerAuth(app.dispatch, tokens=settings.auth_tokens, on_reject=auth_failures.inc)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error while serving a request")
+        return JSONResponse({"message": f"internal error: {type(exc).__name__}: {exc}"}, 500)
+
+    @app.get("/health", summary="Liveness and readiness")
+    async def health() -> dict[str, Any]:
+        info: dict[str, Any] = {"status": "ok", "rewards": len(registry), "default_reward": default}
+        if isinstance(engine, ProcessEngine):
+            info["workers"] = {"size": engine.size, "restarts": engine.restarts,
+                               "running": engine.running, "waiting": engine.waiting}
+        return info
+
+    @app.post("/initialize", summary="Function Compute lifecycle hook: the instance is ready once this answers")
+    async def initialize() -> dict[str, str]:
+        return {"status": "ok"}  # the workers started with the app: nothing is left to do
+
+    @app.get("/pre-stop", summary="Function Compute lifecycle hook: the instance is about to stop")
+    async def pre_stop() -> dict[str, str]:
+        log.info("pre-stop hook: the instance is about to stop; in-flight requests finish on SIGTERM")
+        return {"status": "ok"}
+
+    @app.get("/metrics", summary="Prometheus metrics")
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    @app.get("/rewards", summary="Registered rewards")
+    async def rewards() -> dict[str, Any]:
+        return {"default": default, "source": registry.source, "rewards": [_describe(spec) for spec in registry]}
+
+    for path, contract in scoring.routes.templates():
+        for served in {path, path.rstrip("/") + "/"}:  # with a trailing slash too, as `match` serves it
+            app.router.add_route(served, scoring.endpoint(contract), methods=["POST"])  # type: ignore[arg-type]
+    openapi.install(app, scoring.routes.templates())
+    return app

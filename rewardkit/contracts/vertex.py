@@ -1,0 +1,342 @@
+"""Contract A: the Vertex AI / Gemini reinforcement tuning `cloudRunRewardScorer` call.
+
+Request: {"example": ReinforcementTuningExample, "response": Content,
+"metadata": {"step", "tuning_job_id"}} in ProtoJSON (camelCase or
+snake_case, int64 as string or number). Answer: {"reward": float in [-1, 1],
+"user_requested_aux_info": str}.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic.alias_generators import to_camel
+from pydantic_core import to_json
+
+from .._outcome import MISSING_REFERENCE, Outcome
+from .._registry import AnySpec
+from .._sample import Message, Metadata, Sample, ToolCall
+from .._score import clip
+from .base import SCHEMA_REF, Answer, Contract, ErrorResponse, OpenAPIEntry, Parsed, Prompt, Response, content_text
+
+PLATFORM = "vertex"
+REWARD_RANGE = (-1.0, 1.0)
+
+
+class _ProtoJSON(BaseModel):
+    # ProtoJSON readers accept camelCase and the original snake_case names.
+    model_config = ConfigDict(alias_generator=to_camel, validate_by_name=True, validate_by_alias=True, extra="allow")
+
+
+class FunctionCall(_ProtoJSON):
+    name: str = ""
+    args: Optional[dict[str, Any]] = None
+    id: Optional[str] = None
+
+
+class FunctionResponse(_ProtoJSON):
+    name: str = ""
+    response: Optional[dict[str, Any]] = None
+    id: Optional[str] = None
+
+
+class Part(_ProtoJSON):
+    """A part of a Content; kinds a reward does not read (inlineData, fileData, ...) are kept as extra fields."""
+
+    text: Optional[str] = None
+    thought: Optional[bool] = None
+    thought_signature: Optional[str] = None
+    function_call: Optional[FunctionCall] = None
+    function_response: Optional[FunctionResponse] = None
+
+
+class Content(_ProtoJSON):
+    role: Optional[str] = None
+    parts: list[Part] = Field(default_factory=list)
+
+
+class ReinforcementTuningExample(_ProtoJSON):
+    """One line of the tuning dataset, as the platform forwards it."""
+
+    contents: list[Content] = Field(default_factory=list)
+    system_instruction: Optional[Content] = None
+    references: Optional[dict[str, Any]] = None
+
+
+class VertexMetadata(_ProtoJSON):
+    step: Optional[int] = None
+    # The API reference says tuning_job_id, the reward-functions guide tuningJobId.
+    tuning_job_id: Optional[int] = Field(
+        default=None, validation_alias=AliasChoices("tuning_job_id", "tuningJobId")
+    )
+
+
+class VertexRewardRequest(_ProtoJSON):
+    """The body Vertex AI posts to a Cloud Run reward scorer."""
+
+    example: ReinforcementTuningExample
+    response: Content
+    metadata: Optional[VertexMetadata] = None
+
+
+class VertexRewardResponse(BaseModel):
+    """The answer: a finite reward (the platform clips it to [-1, 1]) and optional debug text."""
+
+    reward: float
+    user_requested_aux_info: Optional[str] = None
+
+
+class VertexErrorResponse(BaseModel):
+    """HTTP 500 body when a reward fails and declares no fallback score."""
+
+    message: str
+    reward: str
+    error_code: str
+    error: str
+
+
+# ---- wire -> samples -------------------------------------------------------------
+
+def _message(content: Content, default_role: str) -> Message:
+    texts, thoughts, calls, responses = [], [], [], []
+    for part in content.parts:
+        if part.text is not None:
+            (thoughts if part.thought else texts).append(part.text)
+        if part.function_call is not None:
+            fc = part.function_call
+            calls.append(ToolCall(fc.name, json.dumps(fc.args or {}, ensure_ascii=False), fc.id))
+        if part.function_response is not None:
+            responses.append(part.function_response)
+    role = {"model": "assistant"}.get(content.role or default_role, content.role or default_role)
+    if responses and not texts and not calls:
+        first = responses[0]
+        body = "".join(json.dumps(r.response or {}, ensure_ascii=False) for r in responses)
+        return Message("tool", body, tool_call_id=first.id, name=first.name)
+    return Message(role, "".join(texts), thinking="".join(thoughts), tool_calls=tuple(calls))
+
+
+def to_samples(request: VertexRewardRequest, raw: dict[str, Any]) -> list[Sample]:
+    example = request.example
+    prompt = tuple(_message(c, "user") for c in example.contents)
+    answer = _message(request.response, "model")
+    meta = request.metadata or VertexMetadata()
+    system = _message(example.system_instruction, "system").text if example.system_instruction else None
+    sample = Sample(
+        response=answer.text,
+        thinking=answer.thinking,
+        prompt=prompt,
+        system=system,
+        references=dict(example.references or {}),
+        metadata=Metadata(
+            platform=PLATFORM,
+            step=meta.step,
+            job_id=None if meta.tuning_job_id is None else str(meta.tuning_job_id),
+        ),
+        trajectory=(*prompt, answer),
+        raw=raw,
+    )
+    return [sample]
+
+
+def log_fields(request: VertexRewardRequest) -> dict[str, Any]:
+    """The call's identifiers, for the request's log lines."""
+    meta = request.metadata or VertexMetadata()
+    return {k: v for k, v in (("step", meta.step), ("tuning_job_id", meta.tuning_job_id)) if v is not None}
+
+
+# ---- outcomes -> wire ------------------------------------------------------------
+
+def aux_info(outcome: Outcome) -> dict[str, Any]:
+    """Per-reward details for `user_requested_aux_info`, components nested by name."""
+    info: dict[str, Any] = {"reward": outcome.reward}
+    if outcome.score is not None:
+        info["score"] = outcome.score.value
+        if outcome.score.reason:
+            info["reason"] = outcome.score.reason
+        if outcome.score.metrics:
+            info["metrics"] = dict(outcome.score.metrics)
+    if outcome.parsed is not None:
+        info["parsed"] = outcome.parsed
+    if outcome.failure is not None:
+        info["error"] = {"code": outcome.failure.code, "message": outcome.failure.message}
+    if outcome.components:
+        info["components"] = {
+            c.name: {"weight": c.weight, **{k: v for k, v in aux_info(c.outcome).items() if k != "reward"}}
+            for c in outcome.components
+        }
+    return info
+
+
+def render(spec: AnySpec, outcome: Outcome) -> tuple[int, dict[str, Any]]:
+    """HTTP status and body for one outcome."""
+    if outcome.score is None:
+        failure = outcome.failure
+        # A request without its gold answer fails again on every retry: a client error, not a server one.
+        status = 422 if failure.code == MISSING_REFERENCE else 500
+        # Plain dicts on this hot path; the pydantic models above document the same shapes in OpenAPI.
+        return status, {"message": f"reward {spec.name!r} failed: {failure.message}", "reward": spec.name,
+                     "error_code": failure.code, "error": failure.message}
+    info = aux_info(outcome)
+    if getattr(spec, "rule", None):
+        info["rule"] = spec.rule
+    value = clip(outcome.score.value, *REWARD_RANGE)
+    if value != outcome.score.value:
+        info["clipped_from"] = outcome.score.value
+    return 200, {"reward": value, "user_requested_aux_info": to_json(info).decode()}
+
+
+# ---- plain values -> bodies ------------------------------------------------------
+
+def content(text: str, thinking: str | None = None, role: str = "model") -> dict[str, Any]:
+    """A `Content`; reasoning goes in a `"thought": true` part before the answer, as thinking models send it."""
+    parts: list[dict[str, Any]] = [{"text": thinking, "thought": True}] if thinking else []
+    parts.append({"text": text})
+    return {"role": role, "parts": parts}
+
+
+def body(example: Mapping[str, Any], response: Response | str, *, step: int = 0,
+         tuning_job_id: str | None = None) -> dict[str, Any]:
+    """What Vertex posts to a Cloud Run reward: the dataset line as `example`, the sampled response, metadata."""
+    if isinstance(response, str):
+        response = Response(response)
+    answer = content(response.text, response.thinking)
+    if response.tool_calls:
+        answer["parts"] = [p for p in answer["parts"] if p.get("thought") or p.get("text")]
+        answer["parts"] += [{"functionCall": {"name": c.name, "args": dict(c.arguments),
+                                              **({"id": c.id} if c.id else {})}} for c in response.tool_calls]
+    metadata: dict[str, Any] = {"step": step}
+    if tuning_job_id is not None:
+        metadata["tuning_job_id"] = tuning_job_id
+    return {"example": dict(example), "response": answer, "metadata": metadata}
+
+
+def example(prompt: Prompt) -> dict[str, Any]:
+    """The dataset line of a prompt given as ChatML messages: contents, systemInstruction, references."""
+    line: dict[str, Any] = {"contents": [
+        {"role": "model" if m.get("role") == "assistant" else "user", "parts": [{"text": content_text(m.get("content"))}]}
+        for m in prompt.messages if m.get("role") != "system"]}
+    system = [content_text(m.get("content")) for m in prompt.messages if m.get("role") == "system"]
+    if system:
+        line["systemInstruction"] = {"parts": [{"text": "".join(system)}]}
+    refs = {k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for k, v in prompt.references.items()}
+    if prompt.ground_truth is not None:
+        gold = prompt.ground_truth
+        refs.setdefault("answer", gold if isinstance(gold, str) else json.dumps(gold, ensure_ascii=False))
+    if refs:
+        line["references"] = refs
+    return line
+
+
+def request(response: str, *, reference: Any = None, prompt: str = "", references: Mapping[str, str] | None = None,
+            system: str | None = None, thinking: str | None = None, step: int = 1,
+            tuning_job_id: str = "1") -> dict[str, Any]:
+    """The body Vertex AI posts to a Cloud Run reward: `reference` becomes `references.answer`;
+    `thinking` a `"thought": true` part before the answer."""
+    refs = dict(references or {})
+    if reference is not None:
+        refs.setdefault("answer", str(reference))  # Vertex references are string to string
+    line = example(Prompt.of(prompt, system=system, references=refs))
+    return body(line, Response(response, thinking), step=step, tuning_job_id=tuning_job_id)
+
+
+# ---- answers -> plain values -----------------------------------------------------
+
+def _aux_reason(aux: Any) -> tuple[str | None, str | None]:
+    """(reason, error code) from a `user_requested_aux_info` written by rewardkit (or free text from elsewhere)."""
+    if not isinstance(aux, str) or not aux:
+        return None, None
+    try:
+        info = json.loads(aux)
+    except ValueError:
+        return aux, None
+    if not isinstance(info, dict):
+        return aux, None
+    error = info.get("error") if isinstance(info.get("error"), dict) else None
+    reason = info.get("reason")
+    if reason is None and isinstance(info.get("components"), dict):
+        parts = [f"{name}: {c.get('reason') or (c.get('error') or {}).get('message') or c.get('score')}"
+                 for name, c in info["components"].items() if isinstance(c, dict)]
+        reason = "; ".join(parts) or None
+    if reason is None and error:
+        reason = error.get("message")
+    if reason is None and "parsed" in info:
+        reason = f"parsed {info['parsed']!r}"
+    return reason, (error or {}).get("code")
+
+
+def _user_messages(line: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
+    messages = []
+    for item in line.get("contents") or []:
+        if isinstance(item, dict):
+            text = "".join(p["text"] for p in item.get("parts") or [] if isinstance(p, dict)
+                           and isinstance(p.get("text"), str))
+            messages.append({"role": "assistant" if item.get("role") == "model" else "user", "content": text})
+    return tuple(messages)
+
+
+class VertexContract(Contract):
+    """Vertex AI / Gemini reinforcement tuning: one response per call, the reward in [-1, 1], failures as HTTP 500."""
+
+    name = PLATFORM
+    title = "Vertex cloudRunRewardScorer"
+    suffix = ""
+    default_route = "/"
+    refuse_grouped = ("reward {name!r} is grouped: it scores the responses of one prompt together, and Vertex "
+                      "sends one response per call. Serve it to DashScope group_reward requests instead.")
+    recognised_by = "needs 'example' and 'response'"
+    dataset_key = "contents"
+    dataset_schema = "vertex.schema.json"
+    dataset_strict_json = True  # ProtoJSON parsers refuse duplicate keys and NaN/Infinity
+    builders = {"vertex_request": request}
+
+    _adapter = TypeAdapter(VertexRewardRequest)
+
+    def parse(self, raw: Any) -> Parsed:
+        request = self.validate(self._adapter, raw)
+        return Parsed(to_samples(request, raw), request, log_fields=log_fields(request))
+
+    def render(self, spec: AnySpec, outcomes: list[Outcome], parsed: Parsed) -> tuple[int, Any]:
+        return render(spec, outcomes[0])
+
+    def looks_like(self, raw: Any) -> bool:
+        return isinstance(raw, dict) and "example" in raw and "response" in raw
+
+    def requests(self, prompt: Prompt, responses: Sequence[Response]) -> list[Any]:
+        # Vertex calls the reward once per sampled response, with the dataset line as it is.
+        line = prompt.line if prompt.line is not None else example(prompt)
+        meta = {k: prompt.metadata[k] for k in ("step", "tuning_job_id") if k in prompt.metadata}
+        return [body(line, response, **meta) for response in responses]
+
+    def read_answer(self, status: int, body: Any) -> Answer:
+        if not isinstance(body, dict):
+            return Answer((), f"HTTP_{status}", None)
+        if status != 200:
+            return Answer((), body.get("error_code") or f"HTTP_{status}", body.get("error") or body.get("message"))
+        reward = body.get("reward")
+        if isinstance(reward, bool) or not isinstance(reward, (int, float)):
+            return Answer((), "BAD_ANSWER", f"the answer does not match the {self.title} contract: 'reward' is "
+                          f"{reward!r}, expected a number")
+        reason, code = _aux_reason(body.get("user_requested_aux_info"))
+        return Answer((float(reward),), code, reason)
+
+    def read_line(self, line: Mapping[str, Any]) -> Prompt:
+        refs = line.get("references")
+        return Prompt(messages=_user_messages(line), references=refs if isinstance(refs, dict) else {}, line=line)
+
+    def openapi(self) -> OpenAPIEntry:
+        return OpenAPIEntry(
+            tag="Vertex AI",
+            models=(VertexRewardRequest,),
+            body={"$ref": SCHEMA_REF.format(model="VertexRewardRequest")},
+            responses={
+                200: {"model": VertexRewardResponse, "description": "The reward"},
+                500: {"model": VertexErrorResponse, "description": "The reward failed and has no fallback score"},
+                **{code: {"model": ErrorResponse} for code in (400, 404, 413, 422, 499, 503)},
+            },
+        )
+
+
+CONTRACT = VertexContract()
