@@ -69,7 +69,6 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -166,7 +165,8 @@ def _warm_up(timeout: float, python: str) -> None:
     score("naive", program, cases[:1], timeout, python)
 
 
-def sequential(harness: str, items: list[tuple[str, Cases]], timeout: float, python: str) -> tuple[list[float], list[float]]:
+def sequential(harness: str, items: list[tuple[str, Cases]], timeout: float,
+               python: str) -> tuple[list[float], list[float]]:
     """Seconds and score of each submission, one at a time, in this process."""
     seconds, scores = [], []
     for program, cases in items:
@@ -261,7 +261,7 @@ def _one_pass(harness: str, items: list[tuple[str, Cases]], timeout: float, pyth
 
 def _check_same(scores: dict[str, list[float]], where: str) -> None:
     ours, theirs = scores["rewardkit"], scores["naive"]
-    mismatched = [i for i, (a, b) in enumerate(zip(ours, theirs)) if abs(a - b) > 1e-9]
+    mismatched = [i for i, (a, b) in enumerate(zip(ours, theirs, strict=True)) if abs(a - b) > 1e-9]
     if mismatched:
         raise SystemExit(f"{where}: the harnesses disagree on submissions {mismatched}: {ours} vs {theirs}")
 
@@ -286,7 +286,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds, medians reported (default 3)")
     parser.add_argument("--submissions", type=int, default=24, help="submissions in the set (default 24)")
-    parser.add_argument("--timeout", type=float, default=1.0, help="per-test timeout, seconds, both harnesses (default 1)")
+    parser.add_argument("--timeout", type=float, default=1.0,
+                        help="per-test timeout, seconds, both harnesses (default 1)")
     parser.add_argument("--workers", default=f"1,{os.cpu_count() or 1}",
                         help="concurrency levels, comma-separated (default 1 and one per CPU)")
     parser.add_argument("--one", choices=("rewardkit", "naive", "none"), help=argparse.SUPPRESS)
@@ -336,9 +337,10 @@ def main() -> None:
             median["rewardkit@1_without_timeouts"] / median["naive@1_without_timeouts"], 2)
         for harness in ("rewardkit", "naive"):
             seconds = {part: statistics.median(split[f"{harness}_s_{part}"]) for part in ("timing_out", "rest")}
-            report |= {f"workers_1_{harness}_s_in_{len(timing_out)}_timing_out_submissions": round(seconds["timing_out"], 2),
-                       f"workers_1_{harness}_s_in_the_other_{len(items) - len(timing_out)}": round(seconds["rest"], 2),
-                       f"workers_1_{harness}_ms_per_test_in_those": round(seconds["rest"] / rest_tests * 1000, 2)}
+            prefix = f"workers_1_{harness}"
+            report |= {f"{prefix}_s_in_{len(timing_out)}_timing_out_submissions": round(seconds["timing_out"], 2),
+                       f"{prefix}_s_in_the_other_{len(items) - len(timing_out)}": round(seconds["rest"], 2),
+                       f"{prefix}_ms_per_test_in_those": round(seconds["rest"] / rest_tests * 1000, 2)}
     cpu = _cpu_ms_per_test(args, rest_tests)
     report |= cpu
     if not cpu:

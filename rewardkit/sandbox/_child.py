@@ -425,7 +425,8 @@ def _watch(pid: int, buffers: dict, out_r: int, err_r: int, frames_r: int, limit
             pass
     for fd in (*buffers, *([exited] if exited is not None else [])):
         os.close(fd)
-    return _describe(status, reason, buffers[out_r], buffers[err_r], buffers[frames_r], limits, time.monotonic() - began)
+    return _describe(status, reason, buffers[out_r], buffers[err_r], buffers[frames_r], limits,
+                     time.monotonic() - began)
 
 
 def _kill_group(pid: int) -> None:
