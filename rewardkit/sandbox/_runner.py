@@ -24,7 +24,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from . import _child
 from ._types import Isolation, RunResult, SandboxError, SandboxLimits, SandboxTest, TestRun
@@ -329,9 +329,9 @@ def run(program: str, tests: Sequence[SandboxTest], limits: SandboxLimits = Sand
     job = {"program": program, "tests": job_tests, "limits": limits.to_job()}
     key = (python or interpreter(isolation), isolation, int(limits.tmpfs_mb))
     box, was_spare = _take(key)
-    _prepare_spare(key)
     try:
-        return _send(box, job, len(job_tests), limits)
+        # The next call's spare is started once this one's job is on its way, so the two overlap.
+        return _send(box, job, len(job_tests), limits, meanwhile=lambda: _prepare_spare(key))
     except SandboxError:
         if not was_spare:
             raise
@@ -340,7 +340,8 @@ def run(program: str, tests: Sequence[SandboxTest], limits: SandboxLimits = Sand
     return _send(fresh, job, len(job_tests), limits)
 
 
-def _send(box: _Box, job: dict[str, Any], count: int, limits: SandboxLimits) -> RunResult:
+def _send(box: _Box, job: dict[str, Any], count: int, limits: SandboxLimits,
+          meanwhile: Callable[[], None] = lambda: None) -> RunResult:
     began = time.monotonic()
     try:
         try:
@@ -349,6 +350,7 @@ def _send(box: _Box, job: dict[str, Any], count: int, limits: SandboxLimits) -> 
             _write_all(box.lifeline, json.dumps(job).encode() + b"\n")
         except OSError:
             pass  # it died; what it said is on stderr, reported below
+        meanwhile()
         deadline = began + limits.total_seconds + STARTUP_SLACK
         records, timed_out = _read_records(box.results, deadline)
     finally:
