@@ -326,12 +326,12 @@ def main() -> None:
             order = ["rewardkit", "naive"] if round_ % 2 == 0 else ["naive", "rewardkit"]
             for workers in levels:
                 total, each = _round(workers, order, items, args.timeout, python, pools)
-                for harness, seconds in total.items():
-                    rates.setdefault(f"{harness}@{workers}", []).append(len(items) / seconds)
-                for harness, seconds in each.items():
-                    rest = [s for i, s in enumerate(seconds) if i not in timing_out]
+                for harness, whole in total.items():
+                    rates.setdefault(f"{harness}@{workers}", []).append(len(items) / whole)
+                for harness, per_submission in each.items():
+                    rest = [s for i, s in enumerate(per_submission) if i not in timing_out]
                     rates.setdefault(f"{harness}@1_without_timeouts", []).append(len(rest) / sum(rest))
-                    split.setdefault(f"{harness}_s_timing_out", []).append(sum(seconds) - sum(rest))
+                    split.setdefault(f"{harness}_s_timing_out", []).append(sum(per_submission) - sum(rest))
                     split.setdefault(f"{harness}_s_rest", []).append(sum(rest))
                 print(f"round {round_ + 1}, {workers} worker(s): " + ", ".join(
                     f"{h} {len(items) / total[h]:.2f}/s" for h in ("rewardkit", "naive")), flush=True)
@@ -350,11 +350,11 @@ def main() -> None:
         report["workers_1_speedup_without_the_timing_out_submissions"] = round(
             median["rewardkit@1_without_timeouts"] / median["naive@1_without_timeouts"], 2)
         for harness in ("rewardkit", "naive"):
-            seconds = {part: statistics.median(split[f"{harness}_s_{part}"]) for part in ("timing_out", "rest")}
+            parts = {part: statistics.median(split[f"{harness}_s_{part}"]) for part in ("timing_out", "rest")}
             prefix = f"workers_1_{harness}"
-            report |= {f"{prefix}_s_in_{len(timing_out)}_timing_out_submissions": round(seconds["timing_out"], 2),
-                       f"{prefix}_s_in_the_other_{len(items) - len(timing_out)}": round(seconds["rest"], 2),
-                       f"{prefix}_ms_per_test_in_those": round(seconds["rest"] / rest_tests * 1000, 2)}
+            report |= {f"{prefix}_s_in_{len(timing_out)}_timing_out_submissions": round(parts["timing_out"], 2),
+                       f"{prefix}_s_in_the_other_{len(items) - len(timing_out)}": round(parts["rest"], 2),
+                       f"{prefix}_ms_per_test_in_those": round(parts["rest"] / rest_tests * 1000, 2)}
     cpu = _cpu_ms_per_test(args, rest_tests)
     report |= cpu
     if not cpu:
