@@ -275,6 +275,16 @@ def test_a_dead_spare_is_replaced_without_failing_the_call():
     assert run("print(2)", [SandboxTest("stdin")]).tests[0].stdout == "2\n"
 
 
+def test_the_program_holds_no_descriptor_of_the_zygote_or_of_another_submission():
+    # Launchers are forked from a zygote that holds the worker's socket and, for a moment, each new sandbox's
+    # pipes: a test must see only its stdin, stdout, stderr and its frame channel.
+    program = ("import os\nopened = []\nfor fd in range(1024):\n    try:\n        os.fstat(fd)\n"
+               "        opened.append(fd)\n    except OSError:\n        pass\nprint(opened)")
+    run("print(1)", [SandboxTest("stdin")])  # a spare is waiting, with its own pipes, while the next runs
+    for isolation in ("require", "none"):
+        assert run(program, [SandboxTest("stdin")], isolation=isolation).tests[0].stdout == "[0, 1, 2, 3]\n"
+
+
 def test_sandboxes_are_forked_by_one_warm_zygote_which_is_replaced_if_it_dies():
     # The interpreter start and its imports are paid once per worker: every sandbox is a fork of the zygote.
     from rewardkit.sandbox import _runner
