@@ -639,7 +639,7 @@ def zygote(channel: int) -> None:
     sock = socket.socket(fileno=channel)
     while True:
         try:
-            message, fds, _, _ = socket.recv_fds(sock, 1 << 20, 3)
+            message, fds, _, _ = socket.recv_fds(sock, 1 << 16, 3)
         except OSError:
             return
         if not message:
