@@ -7,6 +7,7 @@ import os
 import socket
 import threading
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -43,15 +44,18 @@ def _descendants(root: int) -> dict[int, tuple[int, str]]:
 
 
 def _sandboxes(server_pid: int) -> list[str]:
-    """Sandbox processes other than each worker's one idle spare (a launcher waiting for its next job,
-    which has not forked: a leftover is anything a sandbox started, or a second sandbox under a worker)."""
+    """Sandbox processes other than each worker's residents: its zygote (the warm interpreter that forks
+    sandboxes) and at most one idle spare under it (a launcher waiting for its next job, which has not
+    forked). A leftover is anything a sandbox started, a second spare, or a sandbox anywhere else."""
     tree = _descendants(server_pid)
     boxes = {pid: (ppid, cmd) for pid, (ppid, cmd) in tree.items() if "_child.py" in cmd}
-    per_worker: dict[int, int] = {}
-    for ppid, _ in boxes.values():
-        per_worker[ppid] = per_worker.get(ppid, 0) + 1
-    return [cmd for pid, (ppid, cmd) in boxes.items() if ppid in boxes or per_worker[ppid] > 1
-            or any(parent == pid for parent, _ in tree.values())]
+    zygotes = {pid for pid, (ppid, cmd) in boxes.items() if ppid not in boxes and "--zygote" in cmd}
+    spares = {pid for pid, (ppid, _) in boxes.items() if ppid in zygotes}
+    per_zygote = Counter(boxes[pid][0] for pid in spares)
+    per_worker = Counter(boxes[pid][0] for pid in zygotes)
+    return [cmd for pid, (ppid, cmd) in tree.items()
+            if (pid in boxes and pid not in zygotes | spares) or ppid in spares
+            or (pid in spares and per_zygote[ppid] > 1) or (pid in zygotes and per_worker[ppid] > 1)]
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -22,7 +23,7 @@ from rewards.code._cases import CallCase, ScriptCase, StdinCase, read_cases
 from rewards.code._extract import NoProgram, extract_program
 from rewards.code._judge import same_output, same_value
 from tests.served import serve
-from tests.test_code_hostile import _running_with
+from tests.test_code_hostile import _descendants, _running_with
 
 
 def fenced(program: str, tag: str = "python") -> str:
@@ -187,6 +188,20 @@ def test_one_test_cannot_leave_state_for_the_next():
     assert [t.stdout for t in result.tests] == ["0\n"] * 3
 
 
+def test_a_timeout_on_one_test_still_runs_every_later_test():
+    # The score is the true fraction passed: the test that hangs is killed, and the ones after it run and
+    # count, whatever they do (here: pass, fail, pass, and hang again), each with its own full time limit.
+    program = ("n = int(input())\nwhile n in (2, 5):\n    pass\n"
+               "print(-1 if n == 4 else n * 2)")
+    tests = [{"input": f"{n}\n", "output": f"{n * 2}\n"} for n in range(1, 7)]
+    scored = code_tests(fenced(program), {}, tests, timeout_seconds=0.5)
+    assert scored.value == 3 / 6 and scored.metrics["passed"] == 3.0 and scored.metrics["first_failure.TIMEOUT"]
+    result = run(program, [SandboxTest("stdin", stdin=t["input"]) for t in tests], SandboxLimits(timeout_seconds=0.5))
+    assert [t.status for t in result.tests] == ["finished", "timeout", "finished", "finished", "timeout", "finished"]
+    assert [t.stdout for t in result.tests] == ["2\n", "", "6\n", "-1\n", "", "12\n"]
+    assert all(t.seconds >= 0.5 for t in result.tests if t.status == "timeout")
+
+
 def test_limits_are_checked():
     with pytest.raises(ValueError, match="memory_mb must be a positive number"):
         SandboxLimits(memory_mb=0)
@@ -253,10 +268,37 @@ def test_a_dead_spare_is_replaced_without_failing_the_call():
 
     run("print(1)", [SandboxTest("stdin")])  # leaves a spare
     spare = _runner._spare
-    assert spare is not None and spare.process.poll() is None
-    spare.process.kill()
-    spare.process.wait()
+    assert spare is not None and spare.alive()
+    os.kill(spare.pid, signal.SIGKILL)  # a zombie of the zygote's now: dead, its pid not yet reusable
+    deadline = time.monotonic() + 10
+    while spare.alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not spare.alive()
     assert run("print(2)", [SandboxTest("stdin")]).tests[0].stdout == "2\n"
+
+
+def test_the_program_holds_no_descriptor_of_the_zygote_or_of_another_submission():
+    # Launchers are forked from a zygote that holds the worker's socket and, for a moment, each new sandbox's
+    # pipes: a test must see only its stdin, stdout, stderr and its frame channel.
+    program = ("import os\nopened = []\nfor fd in range(1024):\n    try:\n        os.fstat(fd)\n"
+               "        opened.append(fd)\n    except OSError:\n        pass\nprint(opened)")
+    run("print(1)", [SandboxTest("stdin")])  # a spare is waiting, with its own pipes, while the next runs
+    for isolation in ("require", "none"):
+        assert run(program, [SandboxTest("stdin")], isolation=isolation).tests[0].stdout == "[0, 1, 2, 3]\n"
+
+
+def test_sandboxes_are_forked_by_one_warm_zygote_which_is_replaced_if_it_dies():
+    # The interpreter start and its imports are paid once per worker: every sandbox is a fork of the zygote.
+    from rewardkit.sandbox import _runner
+
+    run("print(1)", [SandboxTest("stdin")])
+    zygote, spare = _runner._zygotes[_runner.interpreter()], _runner._spare
+    assert spare is not None and _descendants(zygote.process.pid).get(spare.pid, (None,))[0] == zygote.process.pid
+    os.killpg(zygote.process.pid, signal.SIGKILL)
+    zygote.process.wait()
+    # The orphaned spare still serves (and ends by its lifeline), then a new zygote starts the next one.
+    assert [run(f"print({n})", [SandboxTest("stdin")]).tests[0].stdout for n in (2, 3)] == ["2\n", "3\n"]
+    assert _runner._zygotes[_runner.interpreter()] is not zygote and _runner._zygotes[_runner.interpreter()].alive()
 
 
 def test_a_sandbox_outlives_the_thread_that_started_it():
@@ -303,7 +345,8 @@ def test_an_unprivileged_user_like_the_images_can_run_the_sandbox(tmp_path):
 def test_a_killed_worker_takes_its_sandbox_along(tmp_path):
     # What the pool does to a worker whose call overran: SIGKILL. The sandbox must not outlive it.
     token = uuid.uuid4().hex
-    program = f"import os\nos.execv('/bin/sh', ['sh', '-c', 'sleep 60; : {token}'])"
+    # The token is put together inside, so only the sandboxed `sh` holds it whole (not the worker's -c).
+    program = f"import os\nos.execv('/bin/sh', ['sh', '-c', 'sleep 60; : {token[:16]}' + '{token[16:]}'])"
     script = ("import sys\nfrom rewardkit.sandbox import run, SandboxLimits, SandboxTest\n"
               f"run({program!r}, [SandboxTest('stdin')], SandboxLimits(timeout_seconds=60, total_seconds=60))\n")
     worker = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).resolve().parent.parent)
@@ -312,10 +355,22 @@ def test_a_killed_worker_takes_its_sandbox_along(tmp_path):
         while not _running_with(token):
             assert time.monotonic() < deadline and worker.poll() is None, "the program never started"
             time.sleep(0.05)
+        zygotes = [pid for pid, (_, command) in _descendants(worker.pid).items() if "--zygote" in command]
     finally:
         worker.kill()
         worker.wait()
+    assert zygotes
+
+    def zygotes_left() -> list[int]:
+        left = []
+        for pid in zygotes:
+            try:
+                if b"--zygote" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    left.append(pid)
+            except OSError:
+                continue
+        return left
     deadline = time.monotonic() + 10
-    while _running_with(token) and time.monotonic() < deadline:
+    while (_running_with(token) or zygotes_left()) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _running_with(token) == []
+    assert _running_with(token) == [] and zygotes_left() == []

@@ -1,16 +1,22 @@
-"""The sandbox's inside: run as `python -I _child.py RESULT_FD SETUP` by `rewardkit.sandbox.run`.
+"""The sandbox's inside: run as `python -I -B _child.py --zygote CHANNEL` by `rewardkit.sandbox.run`.
 
 Standard library only, and nothing imported from rewardkit: this file is the
 whole of the trusted code that shares a machine view with the model's program.
 
-1. The launcher (this process, started by the worker) first builds the sandbox,
-   when isolation is on: it leaves the worker's world for a new user, network,
-   PID, mount, IPC and UTS namespace (no network but a loopback that is down),
-   a size-capped tmpfs as the working directory, every other mount read-only,
-   empty directories over the places that hold the service's Unix sockets
-   (temp dirs, /run, /dev/shm, its home), and an empty tmpfs over /proc (no
-   other process's environ or memory to read).
-   Then it waits for the job on stdin (a worker may start it ahead of need).
+0. The zygote (this process, started once per worker and interpreter, with the
+   scrubbed environment) imports everything below and the modules programs
+   commonly use, then forks one launcher per submission on the worker's
+   request: a sandbox start costs a fork, not an interpreter start and its
+   imports (~30 ms). It never runs model code, and holds nothing but the
+   standard library and the requests of its own worker.
+1. The launcher first builds the sandbox, when isolation is on: it leaves the
+   worker's world for a new user, network, PID, mount, IPC and UTS namespace
+   (no network but a loopback that is down), a size-capped tmpfs as the
+   working directory, every other mount read-only, empty directories over the
+   places that hold the service's Unix sockets (temp dirs, /run, /dev/shm, its
+   home), and an empty tmpfs over /proc (no other process's environ or memory
+   to read). Then it waits for the job on stdin (a worker may start it ahead
+   of need).
 2. It forks the template, PID 1 of the new PID namespace: the kernel kills every
    process in the namespace when PID 1 dies, and PID 1 dies with the launcher
    (parent-death signal). The launcher kills it when the worker goes away (its
@@ -20,14 +26,15 @@ whole of the trusted code that shares a machine view with the model's program.
 3. After each test the template kills everything else in the namespace
    (kill(-1) from PID 1), so a daemon cannot outlive its test.
 
-Results go to RESULT_FD, a pipe only the template holds (each test child closes
-it). Expected values never come here: the job carries inputs, and the caller
+Results go to a pipe only the template holds (each test child closes it).
+Expected values never come here: the job carries inputs, and the caller
 compares what comes back.
 """
 
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import io
 import json
 import os
@@ -243,7 +250,7 @@ def decode(data: Any, depth: int = 0) -> Any:
 # ------------------------------------------------------------------ one test, in its own child
 
 _FRAMES = 3  # the test child's frame channel: values it hands back (never a verdict)
-_FD_CEILING = 1024  # main() moves the result pipe below it
+_FD_CEILING = 1024  # what a launcher holds is below it (main() moves the zygote's channel down)
 
 
 def _frame(record: dict[str, Any]) -> None:
@@ -346,9 +353,6 @@ def _child(code: CodeType, test: dict[str, Any], limits: dict[str, Any], fds: tu
         for source, target in ((stdin, 0), (out, 1), (err, 2), (frames, _FRAMES)):
             os.dup2(source, target)
         _close_from(_FRAMES + 1)
-        for sig in (signal.SIGPIPE, signal.SIGXFSZ):
-            signal.signal(sig, signal.SIG_IGN)  # as at interpreter start: the write fails with an error instead
-        signal.signal(signal.SIGINT, signal.default_int_handler)
         _limit(resource.RLIMIT_CPU, limits["cpu_seconds"])
         _limit(resource.RLIMIT_AS, limits["memory_mb"] * 2**20)
         sys.stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
@@ -526,6 +530,11 @@ def template(job: dict, result_fd: int, isolated: bool) -> None:
         return
     import builtins
     snapshot = dict(vars(builtins))
+    # Each test child inherits these, as at interpreter start: a write past a closed pipe or the file size
+    # limit fails with an error instead of killing the program. Set once here, not per test (a test is ~1.5 ms).
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(sig, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     out.write(json.dumps({"ready": True, "isolated": isolated}) + "\n")
     for index, test in enumerate(job["tests"]):
         try:
@@ -564,16 +573,12 @@ def _watch_lifeline(pid: int) -> int:
             return status
 
 
-def main() -> None:
-    """argv: RESULT_FD SETUP (JSON: isolation, workdir, tmpfs_mb); the job comes as one line on stdin.
+def _launch(result_fd: int, setup: dict) -> None:
+    """The launcher: build the sandbox, wait for the job on stdin, fork the template, watch the lifeline.
 
     The sandbox is built before the job is read, so the worker can start one
     ahead of need (a spare) and hand it the next submission ready-made.
     """
-    passed = int(sys.argv[1])
-    result_fd = os.dup(passed)  # the lowest free number, so a test child's close-from covers it
-    os.close(passed)
-    setup = json.loads(sys.argv[2])
     isolated = setup["isolation"] != "none"
     try:
         if isolated:
@@ -581,8 +586,6 @@ def main() -> None:
     except (SetupFailed, OSError) as exc:
         os.write(result_fd, (json.dumps({"fatal": f"sandbox setup failed: {exc}"}) + "\n").encode())
         os._exit(3)
-    for name in _PRELOAD:
-        __import__(name)
     line = sys.stdin.buffer.readline()
     if not line:  # the worker went away before sending a job
         os._exit(0)
@@ -601,6 +604,93 @@ def main() -> None:
         os._exit(0)
     os.close(result_fd)
     os._exit(os.waitstatus_to_exitcode(_watch_lifeline(pid)) & 0xFF)
+
+
+# The launcher's descriptors: 0 its lifeline (the job arrives there), 1 /dev/null, 2 its stderr pipe,
+# _RESULTS the result pipe; a test child replaces 3 with its frame channel and closes from 4 up.
+_RESULTS = _FRAMES + 1
+
+
+def _become_launcher(fds: list, setup: dict) -> None:
+    """In a fresh fork of the zygote: the received pipes in their places, nothing else of the zygote's open,
+    a session of its own (the worker kills its group), the submission's environment and directory."""
+    moved = [fcntl.fcntl(fd, fcntl.F_DUPFD, _RESULTS + 1) for fd in fds]  # above every target: none clobbered
+    lifeline, stderr, results = moved
+    os.setsid()
+    os.dup2(lifeline, 0)
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    os.dup2(stderr, 2)
+    os.dup2(results, _RESULTS)
+    try:
+        os.close(_FRAMES)
+    except OSError:
+        pass
+    _close_from(_RESULTS + 1)  # the zygote's socket and every received copy
+    os.environ.clear()
+    os.environ.update(setup["env"])
+    os.chdir(setup["workdir"])
+    sys.argv = [sys.argv[0]]
+    _launch(_RESULTS, setup)
+
+
+def zygote(channel: int) -> None:
+    """Fork one launcher per request from the worker on `channel`, from this warm interpreter.
+
+    Requests (a SOCK_SEQPACKET socketpair only the worker holds the other end of):
+    {"start": SETUP} with three descriptors (the lifeline's read end, stderr's and the results' write ends),
+    answered {"pid": P}; {"reap": P} after the worker killed P's group, answered when P is reaped. A
+    launcher stays unreaped until then, so its pid (the group the worker kills) cannot be reused.
+    No model code ever runs here: it runs two forks down, in the sandbox the launcher builds; this
+    process holds nothing but the standard library, started with the scrubbed environment.
+    Returns when the worker goes away (the socket ends).
+    """
+    import socket
+
+    sock = socket.socket(fileno=channel)
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(sock, 1 << 16, 3)
+        except OSError:
+            return
+        if not message:
+            return
+        request = json.loads(message)
+        if "reap" in request:
+            for fd in fds:
+                os.close(fd)
+            try:
+                os.waitpid(int(request["reap"]), 0)
+            except ChildProcessError:
+                pass
+            sock.send(json.dumps({"reaped": request["reap"]}).encode())
+            continue
+        pid = os.fork()
+        if pid == 0:
+            sock.detach()  # its descriptor is closed below by number; the object must never close another's
+            try:
+                _become_launcher(fds, request["start"])
+            except BaseException as exc:  # said on the launcher's stderr, which the worker reports
+                try:
+                    os.write(2, f"sandbox launcher: {type(exc).__name__}: {exc}\n".encode())
+                except OSError:
+                    pass
+            os._exit(3)
+        for fd in fds:
+            os.close(fd)
+        sock.send(json.dumps({"pid": pid}).encode())
+
+
+def main() -> None:
+    """argv: --zygote CHANNEL (see zygote()). Everything a launcher or the template needs is imported
+    here, once, so a submission's sandbox costs a fork, not an interpreter start."""
+    for name in _PRELOAD:
+        __import__(name)
+    if sys.argv[1:2] != ["--zygote"]:
+        raise SystemExit("usage: _child.py --zygote CHANNEL")
+    passed = int(sys.argv[2])
+    channel = os.dup(passed)  # the lowest free number (the worker's may be high): see _close_from
+    os.close(passed)
+    zygote(channel)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Run a program against tests in a sandbox process tree; see `_child.py` for what happens inside.
 
 The worker side: a fresh directory, an allow-listed environment, the child
-harness started in its own session, its results read from a pipe only the
-harness can write, and the whole tree killed on every way out.
+harness forked by the worker's zygote into its own session, its results read
+from a pipe only the harness can write, and the whole tree killed on every
+way out.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -22,7 +24,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from . import _child
 from ._types import Isolation, RunResult, SandboxError, SandboxLimits, SandboxTest, TestRun
@@ -95,14 +97,115 @@ def _check_isolation_value(isolation: str) -> None:
         raise ValueError(f"isolation must be 'require' or 'none', got {isolation!r}")
 
 
+class _Zygote:
+    """The worker's zygote for one interpreter (_child.zygote): it forks sandbox launchers on request.
+
+    Talked to under a lock (run() may be called from several threads); a zygote that went away or stopped
+    answering is replaced on the next start. One belongs to the process that started it: a forked copy of
+    this worker starts its own rather than share the socket.
+    """
+
+    def __init__(self, python: str) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self.process = subprocess.Popen(
+                [python, "-I", "-B", CHILD, "--zygote", str(theirs.fileno())], stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd="/", env=_environment("/"),
+                pass_fds=(theirs.fileno(),), start_new_session=True)
+        except OSError as exc:
+            ours.close()
+            raise SandboxError(f"cannot start the sandbox ({python}): {exc}") from None
+        finally:
+            theirs.close()
+        ours.settimeout(STARTUP_SLACK)
+        self.socket = ours
+        self.owner = os.getpid()
+        self.lock = threading.Lock()
+
+    def _ask(self, request: dict[str, Any], fds: Sequence[int] = ()) -> dict[str, Any]:
+        with self.lock:
+            socket.send_fds(self.socket, [json.dumps(request).encode()], list(fds))
+            answer = self.socket.recv(4096)
+        if not answer:
+            raise ConnectionResetError("the zygote went away")
+        return json.loads(answer)
+
+    def fork(self, setup: dict[str, Any], fds: Sequence[int]) -> int:
+        """A new launcher's pid (not yet reaped: see reap)."""
+        return int(self._ask({"start": setup}, fds)["pid"])
+
+    def reap(self, pid: int) -> None:
+        """After the worker killed `pid`'s group: the zygote waits for it, and only then may the pid be reused."""
+        try:
+            self._ask({"reap": pid})
+        except (OSError, ValueError):
+            self.close()  # its launchers are reparented and reaped elsewhere; ours is dead already
+
+    def alive(self) -> bool:
+        return self.owner == os.getpid() and self.process.poll() is None and self.socket.fileno() >= 0
+
+    def close(self) -> str:
+        """Its socket ends, so it returns; killed too, in case it is stopped or stuck. Returns what it said
+        on stderr. In a forked copy of the worker: only this copy's end of the socket is closed."""
+        self.socket.close()
+        if self.owner != os.getpid():
+            return ""
+        if self.process.poll() is None:  # not reaped yet, so the group id is still its own
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        self.process.wait()
+        stderr = self.process.stderr
+        if stderr is None or stderr.closed:
+            return ""
+        said = _read_tail(stderr.fileno())
+        stderr.close()
+        return said.decode("utf-8", "replace").strip()
+
+
+_zygotes: dict[str, _Zygote] = {}
+_zygotes_lock = threading.Lock()
+
+
+def _zygote(python: str) -> _Zygote:
+    with _zygotes_lock:
+        current = _zygotes.get(python)
+        if current is None or not current.alive():
+            if current is not None:
+                current.close()
+            current = _zygotes[python] = _Zygote(python)
+        return current
+
+
+@atexit.register
+def _stop_zygotes() -> None:
+    with _zygotes_lock:
+        for zygote in _zygotes.values():
+            zygote.close()
+        _zygotes.clear()
+
+
 @dataclass
 class _Box:
-    """A started sandbox waiting for its job: built, interpreter warm, nothing run in it yet."""
+    """A started sandbox waiting for its job: built, nothing run in it yet. Its launcher is a child of the
+    zygote, leads its own group, and stays unreaped until _end has killed that group."""
 
-    process: subprocess.Popen[bytes]
+    pid: int
+    zygote: _Zygote
+    lifeline: int  # write end of the launcher's stdin: the job goes there; closing it ends the sandbox
+    stderr: int  # read end of the launcher's stderr
     results: int  # read end of the pipe only the sandbox's template writes
     workdir: str
     key: tuple[str, str, int]
+
+    def alive(self) -> bool:
+        try:
+            os.kill(self.pid, 0)  # a zombie still answers: also ask whether it is one
+            with open(f"/proc/{self.pid}/stat", "rb") as stat:
+                return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+        except OSError:
+            return False
 
 
 _spare: _Box | None = None
@@ -123,34 +226,65 @@ def _start(key: tuple[str, str, int]) -> _Box:
     workdir = tempfile.mkdtemp(prefix="rewardkit-sandbox-")
     if isolation != "none" and os.geteuid() == 0:
         os.chown(workdir, _child.NOBODY, _child.NOBODY)  # the sandbox runs as nobody when we are root
-    setup = json.dumps({"isolation": isolation, "workdir": workdir, "tmpfs_mb": tmpfs_mb, "hide": _hidden()})
-    read_end, write_end = os.pipe()
+    setup = {"isolation": isolation, "workdir": workdir, "tmpfs_mb": tmpfs_mb, "hide": _hidden(),
+             "env": _environment(workdir)}
+    lifeline_r, lifeline_w = os.pipe()
+    stderr_r, stderr_w = os.pipe()
+    results_r, results_w = os.pipe()
+    theirs = (lifeline_r, stderr_w, results_w)
     try:
-        process = subprocess.Popen(
-            [python, "-I", "-B", CHILD, str(write_end), setup], stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=workdir, env=_environment(workdir),
-            pass_fds=(write_end,), start_new_session=True)
-    except OSError as exc:
-        os.close(read_end)
+        for attempt in (1, 2):  # a zygote that died since its last use is replaced once
+            zygote = _zygote(python)
+            try:
+                pid = zygote.fork(setup, theirs)
+                break
+            except socket.timeout:
+                zygote.close()
+                raise SandboxError("the sandbox did not start in time (its zygote did not answer)") from None
+            except (OSError, ValueError) as exc:
+                said = zygote.close()
+                if attempt == 2:
+                    raise SandboxError(f"cannot start the sandbox ({python}): {exc}"
+                                       + (f": {said[-500:]}" if said else "")) from None
+    except BaseException:
+        for fd in (lifeline_w, stderr_r, results_r):
+            os.close(fd)
         shutil.rmtree(workdir, ignore_errors=True)
-        raise SandboxError(f"cannot start the sandbox ({python}): {exc}") from None
+        raise
     finally:
-        os.close(write_end)
-    return _Box(process, read_end, workdir, key)
+        for fd in theirs:
+            os.close(fd)
+    return _Box(pid, zygote, lifeline_w, stderr_r, results_r, workdir, key)
+
+
+def _end(box: _Box) -> None:
+    """Kill the launcher's group (PID 1 of the sandbox dies with the launcher, and with it the whole
+    namespace), have the zygote reap it, close our ends but stderr (its last words are read after this).
+    In a forked copy of the worker, the sandbox is the parent's: only this copy's pipe ends are closed."""
+    if box.zygote.owner == os.getpid():
+        if box.zygote.alive():  # so the launcher is unreaped: its pid is still its own
+            try:
+                os.killpg(box.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            box.zygote.reap(box.pid)
+        # else: closing its lifeline below makes the launcher kill its sandbox and exit (_watch_lifeline)
+        shutil.rmtree(box.workdir, ignore_errors=True)
+    for fd in (box.lifeline, box.results):
+        os.close(fd)
 
 
 def _discard(box: _Box) -> None:
-    _kill(box.process)
-    os.close(box.results)
-    shutil.rmtree(box.workdir, ignore_errors=True)
+    _end(box)
+    os.close(box.stderr)
 
 
 def _take(key: tuple[str, str, int]) -> tuple[_Box, bool]:
-    """The spare when it fits and lives, else a new sandbox; and whether it was the spare."""
+    """The spare when it fits, lives and is this process's, else a new sandbox; and whether it was the spare."""
     global _spare
     with _spare_lock:
         box, _spare = _spare, None
-    if box is not None and box.key == key and box.process.poll() is None:
+    if box is not None and box.key == key and box.zygote.owner == os.getpid() and box.alive():
         return box, True
     if box is not None:
         _discard(box)
@@ -195,9 +329,9 @@ def run(program: str, tests: Sequence[SandboxTest], limits: SandboxLimits = Sand
     job = {"program": program, "tests": job_tests, "limits": limits.to_job()}
     key = (python or interpreter(isolation), isolation, int(limits.tmpfs_mb))
     box, was_spare = _take(key)
-    _prepare_spare(key)
     try:
-        return _send(box, job, len(job_tests), limits)
+        # The next call's spare is started once this one's job is on its way, so the two overlap.
+        return _send(box, job, len(job_tests), limits, meanwhile=lambda: _prepare_spare(key))
     except SandboxError:
         if not was_spare:
             raise
@@ -206,22 +340,45 @@ def run(program: str, tests: Sequence[SandboxTest], limits: SandboxLimits = Sand
     return _send(fresh, job, len(job_tests), limits)
 
 
-def _send(box: _Box, job: dict[str, Any], count: int, limits: SandboxLimits) -> RunResult:
+def _send(box: _Box, job: dict[str, Any], count: int, limits: SandboxLimits,
+          meanwhile: Callable[[], None] = lambda: None) -> RunResult:
     began = time.monotonic()
-    process = box.process
     try:
         try:
-            # One line; stdin then stays open: it is the sandbox's lifeline to this worker (_child._watch_lifeline).
-            process.stdin.write(json.dumps(job).encode() + b"\n")  # type: ignore[union-attr]
-            process.stdin.flush()  # type: ignore[union-attr]
+            # One line; the pipe then stays open: it is the sandbox's lifeline to this worker
+            # (_child._watch_lifeline).
+            _write_all(box.lifeline, json.dumps(job).encode() + b"\n")
         except OSError:
             pass  # it died; what it said is on stderr, reported below
+        meanwhile()
         deadline = began + limits.total_seconds + STARTUP_SLACK
         records, timed_out = _read_records(box.results, deadline)
     finally:
-        _discard(box)
-    stderr = process.stderr.read()[-_STDERR_CAP:].decode("utf-8", "replace") if process.stderr else ""
+        _end(box)
+    try:
+        stderr = _read_tail(box.stderr).decode("utf-8", "replace")
+    finally:
+        os.close(box.stderr)
     return _result(records, count, timed_out, stderr, time.monotonic() - began)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def _read_tail(fd: int) -> bytes:
+    """The end of what the launcher said on stderr; every writer is dead by now, but a leftover holding the
+    pipe is not waited for."""
+    os.set_blocking(fd, False)
+    said = bytearray()
+    try:
+        while chunk := os.read(fd, 1 << 16):
+            said += chunk
+            del said[:-_STDERR_CAP]
+    except BlockingIOError:
+        pass
+    return bytes(said)
 
 
 def _read_records(fd: int, deadline: float) -> tuple[list[dict[str, Any]], bool]:
@@ -248,20 +405,6 @@ def _lines(buffer: bytearray) -> list[dict[str, Any]]:
         except ValueError:
             pass  # a line cut by a kill
     return records
-
-
-def _kill(process: subprocess.Popen[bytes]) -> None:
-    """The launcher's group; PID 1 of the sandbox dies with the launcher, and with it the whole namespace."""
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except OSError:
-        pass
-    process.wait()
-    if process.stdin is not None:
-        try:
-            process.stdin.close()
-        except OSError:
-            pass
 
 
 def _result(records: list[dict[str, Any]], count: int, timed_out: bool, stderr: str, seconds: float) -> RunResult:
