@@ -50,13 +50,17 @@ class FixtureCase:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeio" else "a"
+
+
 def detect_contract(body: Any) -> str:
     """The name of the contract a request body belongs to; FixtureError says why when none."""
     # Not only objects: a contract's body may be a list (a batch); each contract says what it claims.
     for contract in registered():
         if contract.looks_like(body):
             return contract.name
-    expected = "; ".join(f"a {c.title} body {c.recognised_by}" for c in registered())
+    expected = "; ".join(f"{_article(c.title)} {c.title} body {c.recognised_by}" for c in registered())
     got = f"keys: {', '.join(sorted(body)) or '(none)'}" if isinstance(body, dict) else f"got {type(body).__name__}"
     raise FixtureError(f"not a request body of any registered contract ({expected}); {got}")
 
