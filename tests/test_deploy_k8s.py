@@ -261,6 +261,12 @@ def test_probes_answer_200_on_the_server_started_with_the_deployments_command_an
             assert answer.status_code == 200, f"{name}: {answer.status_code} {answer.text}"
         health = httpx.get(f"{url}/health").json()
         assert health["workers"]["size"] == int(container_env()["REWARDKIT_WORKERS"])
+        # Every trainer URL deploy/k8s/README.md gives is a route this server lists for the reward.
+        listed = httpx.get(f"{url}/rewards", headers={"Authorization": f"Bearer {token}"}).json()["rewards"]
+        (math_routes,) = [set(r["routes"].values()) for r in listed if r["name"] == "math_accuracy"]
+        readme = (K8S / "README.md").read_text()
+        documented = set(re.findall(r"(?:svc\.cluster\.local|\.\.\.)(/rewards/NAME(?:/[a-z0-9/]+)?)", readme))
+        assert len(documented) >= 5 and {d.replace("NAME", "math_accuracy") for d in documented} <= math_routes
         request = contract_example("vertex_request.json")
         assert httpx.post(f"{url}/rewards/math_accuracy", json=request, timeout=60).status_code == 401
         scored = httpx.post(f"{url}/rewards/math_accuracy", json=request, timeout=60,
