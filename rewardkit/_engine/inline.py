@@ -12,7 +12,7 @@ import asyncio
 import concurrent.futures
 import sys
 import threading
-from typing import Any, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 from .._outcome import TIMEOUT, Failure, Outcome
 from .._registry import Registry, RewardSpec
@@ -125,6 +125,15 @@ class InlineEngine:
 
 def _settle(done: "concurrent.futures.Future[list[Outcome]]", spec: RewardSpec, samples: Sequence[Sample]) -> None:
     try:
-        done.set_result(run_leaf(spec, samples))
+        result = run_leaf(spec, samples)
     except BaseException as exc:  # run_leaf returns failures as data; anything else still reaches the caller
-        done.set_exception(exc)
+        _deliver(done.set_exception, exc)
+    else:
+        _deliver(done.set_result, result)
+
+
+def _deliver(setter: Callable[[Any], None], value: Any) -> None:
+    try:
+        setter(value)
+    except concurrent.futures.InvalidStateError:
+        pass  # the caller stopped waiting (a timeout cancelled the future): nobody is left to tell
