@@ -5,6 +5,7 @@ The engine makes them, the contracts render them; both import them from here.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ._errors import MissingReferenceError
@@ -63,3 +64,16 @@ class Outcome:
     @property
     def value(self) -> float | None:
         return None if self.score is None else self.score.value
+
+
+def flat_metrics(outcome: Outcome) -> dict[str, float]:
+    """An outcome's finite metrics as flat scalars: `<reward>.<metric>`, and `<component>.score` per scored
+    component (the shape trainers log)."""
+    metrics: dict[str, float] = {}
+    if outcome.score is not None:
+        metrics.update({f"{outcome.reward}.{name}": value for name, value in outcome.score.metrics.items()})
+    for component in outcome.components:
+        if component.outcome.score is not None:
+            metrics[f"{component.name}.score"] = component.outcome.score.value
+        metrics.update(flat_metrics(component.outcome))
+    return {name: value for name, value in metrics.items() if math.isfinite(value)}

@@ -346,16 +346,6 @@ _register(_close_all)
 
 # ---- what adapters report besides the score -----------------------------------------------
 
-def metrics_of(outcome: Outcome) -> dict[str, float]:
-    """An outcome's metrics as flat scalars: `<reward>.<metric>`, and `<component>.score` per scored component."""
-    metrics: dict[str, float] = {}
-    if outcome.score is not None:
-        metrics.update({f"{outcome.reward}.{name}": value for name, value in outcome.score.metrics.items()})
-    for component in outcome.components:
-        if component.outcome.score is not None:
-            metrics[f"{component.name}.score"] = component.outcome.score.value
-        metrics.update(metrics_of(component.outcome))
-    return {name: value for name, value in metrics.items() if math.isfinite(value)}
 
 
 class FailureLog:

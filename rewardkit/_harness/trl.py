@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Callable, Mapping, Sequence
 
-from .._outcome import Outcome
+from .._outcome import Outcome, flat_metrics
 from .._sample import Metadata
 from .chat import chat_sample
-from .embedded import Embedded, FailureLog, Poster, metrics_of, settings_for, shared, target_of
+from .embedded import Embedded, FailureLog, Poster, settings_for, shared, target_of
 
 __all__ = ["RewardFunc", "RemoteRewardFunc", "coroutine_function"]
 
@@ -109,7 +109,7 @@ class _TRLReward:
         log_metric(f"rewardkit/{self.reward}.failed", failed / max(len(outcomes), 1))
         sums: dict[str, list[float]] = {}
         for outcome in outcomes:
-            for name, value in metrics_of(outcome).items():
+            for name, value in flat_metrics(outcome).items():
                 sums.setdefault(name, []).append(value)
         for name, values in sums.items():
             log_metric(f"rewardkit/{name}", sum(values) / len(values))

@@ -12,10 +12,10 @@ from typing import Any, Callable, Mapping, Sequence
 
 from .._errors import RewardkitError
 from .._loader import DEFAULT_TARGET, resolve_target
-from .._outcome import Outcome
+from .._outcome import Outcome, flat_metrics
 from .._registry import AnySpec
 from .._sample import Metadata, Sample
-from .embedded import AdapterError, Embedded, FailureLog, Poster, metrics_of, settings_for, shared
+from .embedded import AdapterError, Embedded, FailureLog, Poster, settings_for, shared
 
 __all__ = ["RewardFailed", "compute_score", "compute_score_batch"]
 
@@ -163,7 +163,7 @@ def _result(cfg: Config, outcome: Outcome, data_source: Any) -> dict[str, float]
     else:
         assert outcome.failure is not None
         raise RewardFailed(outcome.reward, data_source, outcome.failure.code, outcome.failure.message)
-    metrics = metrics_of(outcome)
+    metrics = flat_metrics(outcome)
     with _SEEN_LOCK:
         seen = _SEEN.setdefault(outcome.reward, set())
         seen.update(metrics)

@@ -12,7 +12,6 @@ and are answered as one.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -64,16 +63,6 @@ def decoded(response: Response) -> str:
     return f"<think>\n{response.thinking}\n</think>\n\n{response.text}" if response.thinking else response.text
 
 
-def flat_metrics(outcome: Outcome) -> dict[str, float]:
-    """The finite metrics of an outcome as `"<reward>.<metric>"`; a composite adds `"<component>.score"`."""
-    metrics: dict[str, float] = {}
-    if outcome.score is not None:
-        metrics.update({f"{outcome.reward}.{k}": v for k, v in outcome.score.metrics.items()})
-    for component in outcome.components:
-        if component.outcome.score is not None:
-            metrics[f"{component.name}.score"] = component.outcome.score.value
-        metrics.update(flat_metrics(component.outcome))
-    return {k: v for k, v in metrics.items() if math.isfinite(v)}
 
 
 def failed(spec: AnySpec, outcomes: list[Outcome], client: str) -> tuple[int, dict[str, Any]] | None:

@@ -49,7 +49,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
-from .._outcome import Outcome
+from .._outcome import Outcome, flat_metrics
 from .._registry import AnySpec
 from .._sample import Message, Metadata, Sample
 from . import _common
@@ -188,7 +188,7 @@ class OpenRLHFContract(Contract):
         if refused is not None:
             return refused
         rewards = [o.score.value for o in outcomes if o.score is not None]
-        per_item = [_common.flat_metrics(o) for o in outcomes]
+        per_item = [flat_metrics(o) for o in outcomes]
         shared = sorted(set.intersection(*(set(m) for m in per_item))) if per_item else []
         return 200, {"rewards": rewards, "scores": rewards, "extra_logs": {k: [m[k] for m in per_item] for k in shared}}
 
