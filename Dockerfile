@@ -1,5 +1,5 @@
-# rewardkit reward service image, for Cloud Run (`gcloud run deploy --source .`)
-# and Function Compute 3.0 custom containers (deploy/fc/s.yaml).
+# rewardkit reward service image, for Cloud Run (`gcloud run deploy --source .`),
+# Function Compute 3.0 custom containers (deploy/fc/s.yaml) and Kubernetes (deploy/k8s/).
 #
 # Plain Dockerfile syntax only (no BuildKit cache mounts or heredocs) so that any
 # builder, including the one behind `gcloud run deploy --source`, builds it as is.

@@ -134,7 +134,8 @@ async def raw_client(url: str, count: int, cap: int) -> list[float]:
         writer.write(b"POST /v1/chat/completions HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
                      b"Content-Length: %d\r\n\r\n%s" % (host.encode(), len(body), body))
         head = await reader.readuntil(b"\r\n\r\n")
-        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length")))
         await reader.readexactly(length)
         if not head.startswith(b"HTTP/1.1 200"):
             raise SystemExit(f"raw client: {head[:80]!r}")
@@ -165,7 +166,8 @@ def clients() -> dict[str, Callable[[str, int, int], Awaitable[list[float]]]]:
 # ---- report ---------------------------------------------------------------------------------------
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="LLM-judge throughput, rewardkit vs one at a time, and the HTTP clients")
+    parser = argparse.ArgumentParser(
+        description="LLM-judge throughput, rewardkit vs one at a time, and the HTTP clients")
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--prompts", type=int, default=64)
     parser.add_argument("--group", type=int, default=8)

@@ -265,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     for split in ("tune", "heldout"):
         chosen = [case for case in responses if case.split == split]
         positives = sum(case.equivalent for case in chosen)
-        _section(f"whole responses, {split} split: {len(chosen)} pairs ({positives} equivalent) from {args.responses.name}")
+        _section(f"whole responses, {split} split: {len(chosen)} pairs ({positives} equivalent) "
+                 f"from {args.responses.name}")
         results[split] = [evaluate("rewardkit math_accuracy", rewardkit_math_accuracy, chosen),
                           evaluate("math-verify ($-wrapped)", plain_math_verify, chosen)]
         print(_table(results[split]))

@@ -129,7 +129,8 @@ def plain_uvicorn_path() -> str:
     package installs it (it depends on plain `uvicorn`: h11 and asyncio). Uvicorn's worker processes
     inherit it."""
     folder = Path(tempfile.mkdtemp(prefix="plain-uvicorn-"))
-    (folder / "sitecustomize.py").write_text("import sys\nsys.modules['uvloop'] = None\nsys.modules['httptools'] = None\n")
+    (folder / "sitecustomize.py").write_text(
+        "import sys\nsys.modules['uvloop'] = None\nsys.modules['httptools'] = None\n")
     return os.pathsep.join([str(folder), str(HERE), str(REPO)])
 
 
@@ -209,7 +210,8 @@ def run_wrk(scenario: Scenario, duration: float, connections: int, max_requests:
                          f"wrk.body = {json.dumps(json.dumps(scenario.body))}\n")
         script.write(STOP_LUA.replace("{limit}", str(max_requests)))
     try:
-        out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency", "--timeout", "30s",
+        out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency",
+                              "--timeout", "30s",
                               "-s", script.name, scenario.url], capture_output=True, text=True, check=True).stdout
     finally:
         os.unlink(script.name)
@@ -220,11 +222,13 @@ def run_wrk(scenario: Scenario, duration: float, connections: int, max_requests:
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     early = re.search(r"stopped early: (\d+) answers in ([\d.]+) s", out)
-    rps = int(early.group(1)) / float(early.group(2)) if early else float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    rps = (int(early.group(1)) / float(early.group(2)) if early
+           else float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)))
     return Result(
         rps=rps,
         p50_ms=_ms(percentiles["50"]), p99_ms=_ms(percentiles["99"]), max_ms=_ms(latency.group(3)),
-        errors=(int(errors.group(1)) if errors else 0) + (sum(map(int, socket_errors.groups())) if socket_errors else 0),
+        errors=((int(errors.group(1)) if errors else 0)
+                + (sum(map(int, socket_errors.groups())) if socket_errors else 0)),
     )
 
 
@@ -355,7 +359,8 @@ def main() -> int:
     scenarios = [
         Scenario("ceiling", [sys.executable, "-m", "uvicorn", "bench_apps:ceiling", "--host", "127.0.0.1",
                              "--log-level", "warning", "--no-access-log"], "/", VERTEX_BODY),
-        Scenario("trivial", rewardkit_serve(str(HERE / "bench_rewards.py"), "--workers", "2"), "/rewards/constant", VERTEX_BODY),
+        Scenario("trivial", rewardkit_serve(str(HERE / "bench_rewards.py"), "--workers", "2"), "/rewards/constant",
+                 VERTEX_BODY),
         Scenario("trivial-async", rewardkit_serve(str(HERE / "bench_rewards.py"), "--workers", "2"),
                  "/rewards/constant_async", VERTEX_BODY),
         Scenario("trivial-ds", rewardkit_serve(str(HERE / "bench_rewards.py"), "--workers", "2"),
@@ -408,13 +413,15 @@ def main() -> int:
     rows = [(s.name, s.results) for s in scenarios] + [("hang", hang_results)]
     for name, results in rows:
         print(f"{name:<12} {median(results, 'rps'):>9.0f} {median(results, 'p50_ms'):>8.2f} "
-              f"{median(results, 'p99_ms'):>8.2f} {max(r.max_ms for r in results):>9.1f} {sum(r.errors for r in results):>7}")
+              f"{median(results, 'p99_ms'):>8.2f} {max(r.max_ms for r in results):>9.1f} "
+              f"{sum(r.errors for r in results):>7}")
     rps = {name: median(results, "rps") for name, results in rows}
     print("\nratios of medians (target):")
     print(f"  trivial / ceiling        {rps['trivial'] / rps['ceiling']:.2f}  (>= 0.8)")
     print(f"  trivial-async / ceiling  {rps['trivial-async'] / rps['ceiling']:.2f}  (>= 0.8)")
     if "sdk" in rps:
-        print(f"  trivial-ds / sdk         {rps['trivial-ds'] / rps['sdk']:.2f}  (>= 2; each as its package installs it)")
+        print(f"  trivial-ds / sdk         {rps['trivial-ds'] / rps['sdk']:.2f}"
+              "  (>= 2; each as its package installs it)")
         print(f"  trivial-ds / sdk-fast    {rps['trivial-ds'] / rps['sdk-fast']:.2f}  (same HTTP stack)")
     print(f"  math-2w / math-1w        {rps['math-2w'] / rps['math-1w']:.2f}  (>= 1.6; this machine's own 2-process "
           f"scaling, no server: {statistics.median(scaling['math']):.2f} for the same comparisons, "

@@ -46,7 +46,9 @@ __version__ = "0.1.0"
 
 
 def create_app(*args: Any, **kwargs: Any) -> "FastAPI":
-    """Build the FastAPI app (see rewardkit._serving.app.create_app); imported lazily to keep `import rewardkit` light."""
+    """Build the FastAPI app (see rewardkit._serving.app.create_app).
+
+    Imported lazily to keep `import rewardkit` light."""
     from ._serving.app import create_app as _create_app
 
     return _create_app(*args, **kwargs)

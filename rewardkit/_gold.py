@@ -37,5 +37,6 @@ def missing_gold(spec: RewardSpec, sample: Sample) -> Failure | None:
                 "naming where your data keeps it")
         return Failure(MISSING_REFERENCE,
                        f"reward {spec.name!r}: no gold answer in the request, and its parameter {name!r} has no "
-                       f"default: looked for {_looked_for(spec, name)}; the request's references have keys: {has}{hint}")
+                       f"default: looked for {_looked_for(spec, name)}; "
+                       f"the request's references have keys: {has}{hint}")
     return None

@@ -73,7 +73,8 @@ def _load_file(target: str) -> ModuleType:
         sys.path.insert(0, folder)
     name = path.stem
     existing = sys.modules.get(name)
-    if existing is not None and getattr(existing, "__file__", None) and Path(existing.__file__).resolve() == path:
+    existing_file = getattr(existing, "__file__", None)
+    if existing is not None and existing_file and Path(existing_file).resolve() == path:
         return existing
     if existing is not None:
         name = f"_rewardkit_target_{abs(hash(str(path)))}"

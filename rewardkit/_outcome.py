@@ -54,5 +54,12 @@ class Outcome:
         return self.failure is None
 
     @property
+    def failed_with(self) -> Failure:
+        """The failure of an outcome that has one (every outcome without a score has one)."""
+        if self.failure is None:
+            raise ValueError(f"reward {self.reward!r}: this outcome has no failure")
+        return self.failure
+
+    @property
     def value(self) -> float | None:
         return None if self.score is None else self.score.value

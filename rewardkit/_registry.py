@@ -12,7 +12,7 @@ import inspect
 import math
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, Sequence, Union
+from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, Sequence, TypeVar, Union, overload
 
 from ._errors import RegistrationError, UnknownRewardError
 from ._sample import DEFAULT_REFERENCE_KEYS
@@ -38,6 +38,8 @@ GOLD_INPUTS = ("reference", "ground_truth")
 _INPUTS = {"single": SINGLE_INPUTS, "parsed": PARSED_INPUTS, "grouped": GROUPED_INPUTS}
 
 Kind = Literal["single", "parsed", "grouped"]
+# The decorators hand back the function they were given: a user's editor and type checker keep its signature.
+F = TypeVar("F", bound=Callable[..., Any])
 Rule = Literal["weighted_mean", "weighted_sum"]
 
 
@@ -140,10 +142,12 @@ def _check_signature(fn: Callable[..., Any], kind: Kind, name: str) -> tuple[tup
         else:
             raise RegistrationError(
                 f"reward {name!r} ({_origin(fn)}): parameter {p.name!r} is not an input rewardkit can pass "
-                f"to a {kind} reward. Use one of {', '.join(sorted(allowed))}, or give it a default to make it an option."
+                f"to a {kind} reward. Use one of {', '.join(sorted(allowed))}, "
+                "or give it a default to make it an option."
             )
     if kind == "parsed" and "parsed" not in inputs:
-        raise RegistrationError(f"reward {name!r} ({_origin(fn)}): a parse-then-score reward must take a 'parsed' parameter")
+        raise RegistrationError(
+            f"reward {name!r} ({_origin(fn)}): a parse-then-score reward must take a 'parsed' parameter")
     if kind == "grouped" and not {"responses", "samples", "thinkings"} & set(inputs):
         raise RegistrationError(
             f"reward {name!r} ({_origin(fn)}): a grouped reward must take 'responses', 'thinkings' or 'samples'"
@@ -200,14 +204,40 @@ def _make_spec(fn: Callable[..., Any], kind: Kind, name: str | None, **settings:
     )
 
 
-def _decorator(kind: Kind, fn: Callable[..., Any] | None, name: str | None, settings: dict[str, Any]) -> Any:
-    def register(f: Callable[..., Any]) -> Callable[..., Any]:
+def _decorator(kind: Kind, fn: F | None, name: str | None, settings: dict[str, Any]) -> Any:
+    def register(f: F) -> F:
         setattr(f, SPEC_ATTRIBUTE, _make_spec(f, kind, name, **settings))
         return f
 
     return register(fn) if fn is not None else register
 
 
+@overload
+def reward(
+    fn: F,
+    *,
+    name: str | None = ...,
+    weight: float = ...,
+    fallback: float | None = ...,
+    timeout: float | None = ...,
+    reference_keys: Sequence[str] | None = ...,
+    setup: Callable[[], Any] | None = ...,
+    preload: Sequence[str] = ...,
+    check_options: Callable[..., Any] | None = ...,
+) -> F: ...
+@overload
+def reward(
+    fn: None = None,
+    *,
+    name: str | None = ...,
+    weight: float = ...,
+    fallback: float | None = ...,
+    timeout: float | None = ...,
+    reference_keys: Sequence[str] | None = ...,
+    setup: Callable[[], Any] | None = ...,
+    preload: Sequence[str] = ...,
+    check_options: Callable[..., Any] | None = ...,
+) -> Callable[[F], F]: ...
 def reward(
     fn: Callable[..., Any] | None = None,
     *,
@@ -238,6 +268,32 @@ def reward(
     return _decorator("single", fn, name, settings)
 
 
+@overload
+def grouped_reward(
+    fn: F,
+    *,
+    name: str | None = ...,
+    weight: float = ...,
+    fallback: float | None = ...,
+    timeout: float | None = ...,
+    reference_keys: Sequence[str] | None = ...,
+    setup: Callable[[], Any] | None = ...,
+    preload: Sequence[str] = ...,
+    check_options: Callable[..., Any] | None = ...,
+) -> F: ...
+@overload
+def grouped_reward(
+    fn: None = None,
+    *,
+    name: str | None = ...,
+    weight: float = ...,
+    fallback: float | None = ...,
+    timeout: float | None = ...,
+    reference_keys: Sequence[str] | None = ...,
+    setup: Callable[[], Any] | None = ...,
+    preload: Sequence[str] = ...,
+    check_options: Callable[..., Any] | None = ...,
+) -> Callable[[F], F]: ...
 def grouped_reward(
     fn: Callable[..., Any] | None = None,
     *,
@@ -268,7 +324,7 @@ def parsed_reward(
     setup: Callable[[], Any] | None = None,
     preload: Sequence[str] = (),
     check_options: Callable[..., Any] | None = None,
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+) -> Callable[[F], F]:
     """Register a parse-then-score reward.
 
     `parser` runs on the response first; the function receives its result as
@@ -276,7 +332,7 @@ def parsed_reward(
     with the parser's reason, and the function is not called.
     """
 
-    def register(f: Callable[..., Any]) -> Callable[..., Any]:
+    def register(f: F) -> F:
         label = name or getattr(f, "__name__", "?")
         try:
             resolved = resolve(parser)
@@ -285,12 +341,12 @@ def parsed_reward(
         settings = dict(parser=resolved, on_parse_error=on_parse_error, weight=weight, fallback=fallback,
                         timeout=timeout, reference_keys=reference_keys, setup=setup, preload=tuple(preload),
                         check_options=check_options)
-        return _decorator("parsed", f, name, settings)
+        registered: F = _decorator("parsed", f, name, settings)
+        return registered
 
     if not isinstance(parser, Parser) and _looks_like_reward(parser):
-        raise RegistrationError(
-            f"@parsed_reward needs a parser first: write @parsed_reward('boxed') above {parser.__name__}"
-        )
+        shown = getattr(parser, "__name__", parser)
+        raise RegistrationError(f"@parsed_reward needs a parser first: write @parsed_reward('boxed') above {shown}")
     return register
 
 
@@ -461,7 +517,7 @@ def default_reward(registry: Registry, name: str | None) -> str | None:
     return roots[0] if len(roots) == 1 else None
 
 
-def attach(fn: Callable[..., Any], spec: AnySpec) -> Callable[..., Any]:
+def attach(fn: F, spec: AnySpec) -> F:
     """Hang a spec built by hand on a plain function, as the decorators do: `collect` and `spec_of` find it there,
     and the function stays callable as it was. For reward factories that build their spec themselves."""
     setattr(fn, SPEC_ATTRIBUTE, spec)

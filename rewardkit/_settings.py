@@ -101,7 +101,8 @@ def _convert(name: str, value: Any, source: str) -> Any:
     try:
         number = kind(value)
     except (TypeError, ValueError):
-        raise SettingsError(f"{source} must be {'a whole number' if kind is int else 'a number'}, got {value!r}") from None
+        expected = "a whole number" if kind is int else "a number"
+        raise SettingsError(f"{source} must be {expected}, got {value!r}") from None
     if number < _MINIMUM[name]:
         raise SettingsError(f"{source} must be >= {_MINIMUM[name]}, got {value!r}")
     return number

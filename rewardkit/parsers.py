@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json as _json
 import re
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from ._errors import ParseError, RegistrationError
 
-__all__ = ["Parser", "ParseError", "identity", "regex", "boxed", "tag", "json", "last_number", "last_boxed", "all_boxed", "closing_brace",
+__all__ = ["Parser", "ParseError", "identity", "regex", "boxed", "tag", "json", "last_number", "last_boxed",
+           "all_boxed", "closing_brace",
            "brace_pairs", "BOX_START", "find_last_number", "resolve"]
 
 
@@ -57,11 +59,10 @@ def regex(pattern: str, flags: int = 0) -> Parser:
 def last_match(compiled: re.Pattern[str], text: str) -> str | None:
     """What Vertex's REGEX_EXTRACT takes: the last match's group 1 when the pattern has a group, else the
     whole last match; None without a match."""
-    last = None
-    for last in compiled.finditer(text):
-        pass
-    if last is None:
+    tail = deque(compiled.finditer(text), maxlen=1)  # the matches run forward only: keep the last one
+    if not tail:
         return None
+    last = tail[0]
     return last.group(1) if compiled.groups else last.group(0)
 
 

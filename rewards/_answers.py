@@ -184,7 +184,8 @@ def _boxed_candidate(text: str) -> Extraction | None:
         return None
     distinct = {re.sub(r"\s+", "", box): box for box in boxes}
     if len(distinct) > 1:
-        return Extraction(None, "boxed", f"{len(distinct)} different boxed answers: " + ", ".join(repr(b) for b in boxes[-3:]),
+        return Extraction(None, "boxed",
+                          f"{len(distinct)} different boxed answers: " + ", ".join(repr(b) for b in boxes[-3:]),
                           parts=tuple(distinct.values()) if len(distinct) <= MAX_LIST_ITEMS else ())
     if not boxes[-1]:
         return _nothing("empty boxed answer")
@@ -254,7 +255,9 @@ def _is_superscript(char: str) -> bool:
 
 def split_top_level(text: str, separator: str = ",") -> list[str]:
     """Split on ``separator`` outside brackets/braces; thousands commas (``1,000``) don't split."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for i, char in enumerate(text):
         depth += char in "([{"
         depth -= char in ")]}"
@@ -280,7 +283,8 @@ def candidate_problem(candidate: str) -> str | None:
     """Why ``candidate`` must get no credit (look-alike digits, enumerations), else ``None``."""
     lookalikes = non_ascii_digits(candidate)
     if lookalikes:
-        return f"answer {candidate!r} contains non-ASCII digits {''.join(lookalikes)!r}; look-alike digits get no credit"
+        return (f"answer {candidate!r} contains non-ASCII digits {''.join(lookalikes)!r}; "
+                "look-alike digits get no credit")
     items = split_top_level(_strip_outer_brackets(candidate))
     if len(items) > 2 and _ELLIPSIS.search(candidate):
         return f"answer {candidate!r} is an enumeration with an ellipsis, not a final answer"
@@ -369,9 +373,10 @@ def _boxed_choice(text: str, choices: str) -> Extraction | None:
     if None in letters:
         bad = boxes[letters.index(None)]
         return _nothing(f"boxed answer {bad!r} is not one of {', '.join(choices.upper())}")
-    if len(set(letters)) > 1:
-        return _nothing(f"{len(set(letters))} different boxed answers: {', '.join(letters)}")
-    return Extraction(answer=letters[-1], source="boxed", reason="boxed choice")
+    chosen = [letter for letter in letters if letter is not None]  # every one of them, after the check above
+    if len(set(chosen)) > 1:
+        return _nothing(f"{len(set(chosen))} different boxed answers: {', '.join(chosen)}")
+    return Extraction(answer=chosen[-1], source="boxed", reason="boxed choice")
 
 
 def _phrase_choice(text: str, choices: str) -> Extraction | None:
@@ -424,7 +429,8 @@ def _last_letter_choice(text: str, choices: str) -> Extraction | None:
     return Extraction(answer=found[-1], source="last_letter", reason="last standalone choice letter (fallback)")
 
 
-def extract_choice(text: str, choices: str = "ABCD", *, allow_last_letter: bool = False, prompt: str = "") -> Extraction:
+def extract_choice(text: str, choices: str = "ABCD", *, allow_last_letter: bool = False,
+                   prompt: str = "") -> Extraction:
     """The chosen letter of a multiple-choice response.
 
     Order: boxed letter, "the answer is (B)" / "Answer: B" phrase, a marker in the final line

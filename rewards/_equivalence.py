@@ -121,7 +121,8 @@ def _strip_delimiters(text: str) -> str:
         text = re.sub(r"^\*\*(.+)\*\*$", r"\1", text, flags=re.S)  # markdown bold
         for opening, closing in _DELIMITERS:
             inner = text[len(opening): -len(closing)]
-            if len(text) > len(opening) + len(closing) and text.startswith(opening) and text.endswith(closing) and "$" not in inner.replace("\\$", ""):
+            if (len(text) > len(opening) + len(closing) and text.startswith(opening) and text.endswith(closing)
+                    and "$" not in inner.replace("\\$", "")):
                 text = inner
                 break
         text = unbox(text)
@@ -131,7 +132,8 @@ def _strip_delimiters(text: str) -> str:
 # Thin spaces and {,} between digit groups are thousands separators, never list commas.
 _GROUP_SEPARATOR = re.compile(r"(?<=\d)(?:\{,\}|\\,|\\ |~|\\;|\\!)(?=\d{3}(?!\d))")
 # (?<!\\): the "\\ " inside a matrix row break "\\\\ " is not a spacing command.
-_SPACING = re.compile(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)(?![A-Za-z])|(?<!\\)\\[,;:! ]|\\q?quad(?![A-Za-z])|~")
+_SPACING = re.compile(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)(?![A-Za-z])"
+                      r"|(?<!\\)\\[,;:! ]|\\q?quad(?![A-Za-z])|~")
 
 
 def _strip_spacing(text: str) -> str:
@@ -152,7 +154,8 @@ def _take_percent(text: str) -> tuple[str, bool]:
 
 _MONEY = re.compile(r"\\text\{\s*\\\$\s*\}|\\\$|\$|\\textdollar\b|\\dollar\b")
 # A bare \\circ counts only right after a number at the end: elsewhere it is composition (f \\circ g).
-_DEGREE = re.compile(r"\s*(?:\^\s*\{?\s*\\circ\s*\}?|(?<=\d)\s*\\circ\s*$|\\degree(?![A-Za-z]))(?:\s*\\?(?:text|mathrm)?\{?\s*[CF]\s*\}?(?![A-Za-z]))?")
+_DEGREE = re.compile(r"\s*(?:\^\s*\{?\s*\\circ\s*\}?|(?<=\d)\s*\\circ\s*$|\\degree(?![A-Za-z]))"
+                     r"(?:\s*\\?(?:text|mathrm)?\{?\s*[CF]\s*\}?(?![A-Za-z]))?")
 
 
 def _take_money_and_degrees(text: str) -> tuple[str, str | None]:
@@ -208,7 +211,8 @@ def _has_number(text: str) -> bool:
 
 def _take_unit_tail(text: str) -> tuple[str, str | None]:
     """``72 clips`` -> (``72``, ``clip``); ``5\\text{ cm}^2`` -> (``5``, ``cm^2``)."""
-    rest, pieces = text, []
+    rest = text
+    pieces: list[re.Match[str]] = []
     while (match := _TAIL_PIECE.search(rest)) and _tail_piece_allowed(match, rest):
         pieces.insert(0, match)
         rest = rest[: match.start()].rstrip()
@@ -248,7 +252,8 @@ def _take_variable(text: str) -> tuple[str, str | None]:
     return match.group("rhs").strip(), text[: text.index("=")].strip().replace(" ", "")
 
 
-_HEDGE = re.compile(r"\s*(?:\\text\{\s*(?:or|and)\s*\}|\\(?:lor|vee|land|wedge)(?![A-Za-z])|(?<![A-Za-z\\])(?:or|and)(?![A-Za-z]))\s*")
+_HEDGE = re.compile(r"\s*(?:\\text\{\s*(?:or|and)\s*\}|\\(?:lor|vee|land|wedge)(?![A-Za-z])"
+                    r"|(?<![A-Za-z\\])(?:or|and)(?![A-Za-z]))\s*")
 
 
 def _take_hedge(text: str) -> tuple[str, bool]:
@@ -292,7 +297,8 @@ def _number_word_value(text: str) -> str | None:
     if match.group("small"):
         return str(_UNITS_WORDS.index(match.group("small").lower()))
     unit = match.group("unit")
-    return str(10 * (_TENS_WORDS.index(match.group("tens").lower()) + 2) + (_UNITS_WORDS.index(unit.lower()) if unit else 0))
+    units = _UNITS_WORDS.index(unit.lower()) if unit else 0
+    return str(10 * (_TENS_WORDS.index(match.group("tens").lower()) + 2) + units)
 
 
 _TEXT_WRAPPER = re.compile(r"\\(?:text|textrm|textnormal|textit|textbf|mbox|mathrm|operatorname)\s*\{([^{}]*)\}")
@@ -304,7 +310,8 @@ CACHE_SIZE = 4096
 
 
 # "\\{x \\mid x > 3\\}" is the condition "x > 3", which compares as an interval.
-_SET_BUILDER = re.compile(r"^\\\{\s*[A-Za-z]\s*(?:\\mid|\||:)\s*([^{}]*(?:[<>]|\\(?:le|ge|leq|geq|lt|gt)(?![A-Za-z]))[^{}]*?)\s*\\\}$")
+_SET_BUILDER = re.compile(r"^\\\{\s*[A-Za-z]\s*(?:\\mid|\||:)\s*"
+                          r"([^{}]*(?:[<>]|\\(?:le|ge|leq|geq|lt|gt)(?![A-Za-z]))[^{}]*?)\s*\\\}$")
 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)
@@ -361,13 +368,14 @@ def exact_number(text: str) -> Fraction | None:
 
 
 def _value_of(groups: dict[str, str | None]) -> Fraction | None:
-    if groups.get("mant") is not None:
+    mantissa, repeating = groups.get("mant"), groups.get("rep")
+    if mantissa is not None:
         exponent = groups.get("exp") or groups.get("bexp") or groups.get("dexp") or "0"
         if abs(int(exponent)) > MAX_EXPONENT:
             raise ValueError(f"exponent {exponent} is too large to expand exactly")
-        return Fraction(groups["mant"]) * Fraction(10) ** int(exponent)
-    if groups.get("rep") is not None:
-        return _repeating(groups["int"] or "0", groups["fixed"] or "", groups["rep"])
+        return Fraction(mantissa) * Fraction(10) ** int(exponent)
+    if repeating is not None:
+        return _repeating(groups["int"] or "0", groups["fixed"] or "", repeating)
     numerator = groups.get("num") or groups.get("n1")
     denominator = groups.get("den") or groups.get("d1")
     if numerator is None or denominator is None or int(denominator) == 0:
@@ -477,7 +485,8 @@ def _input_problem(gold: str, answer: str) -> str | None:
         return "empty answer"
     for name, text in (("gold", gold), ("answer", answer)):
         if len(text) > MAX_ANSWER_CHARS:
-            return f"{name} is {len(text)} characters long; final answers over {MAX_ANSWER_CHARS} characters are rejected"
+            return (f"{name} is {len(text)} characters long; "
+                    f"final answers over {MAX_ANSWER_CHARS} characters are rejected")
     for name, text in (("gold", gold), ("answer", answer)):
         lookalikes = non_ascii_digits(text)
         if lookalikes:
@@ -510,7 +519,8 @@ def _text_verdict(gold: Normalised, answer: Normalised) -> Verdict | None:
             return Verdict(True, "same text answer", gold_text, answer_text)
         return Verdict(False, f"answer '{answer_text}' != gold '{gold_text}'", gold_text, answer_text)
     if len((gold_text or answer_text or "").replace(" ", "")) > 1:
-        return Verdict(False, f"answer '{answer.text}' != gold '{gold.text}' (one is text, the other is not)", gold.text, answer.text)
+        return Verdict(False, f"answer '{answer.text}' != gold '{gold.text}' (one is text, the other is not)",
+                       gold.text, answer.text)
     return None
 
 
@@ -573,7 +583,8 @@ def _mv_parse(latex: str, timeout_seconds: int | None) -> _Parsed:
     from math_verify.errors import TimeoutException
 
     try:
-        found = parse(f"${_exact_decimals(latex)}$", extraction_config=[LatexExtractionConfig(), ExprExtractionConfig()],
+        found = parse(f"${_exact_decimals(latex)}$",
+                      extraction_config=[LatexExtractionConfig(), ExprExtractionConfig()],
                       parsing_timeout=timeout_seconds, raise_on_error=True)
     except TimeoutException:
         return _Parsed((), None, f"parsing timed out after {timeout_seconds} s")
@@ -656,7 +667,8 @@ def _require_main_thread(timeout_seconds: int | None) -> None:
         )
 
 
-def _math_verify_verdict(gold: Normalised, answer: Normalised, timeout_seconds: int | None, as_fraction: bool) -> Verdict:
+def _math_verify_verdict(gold: Normalised, answer: Normalised, timeout_seconds: int | None,
+                         as_fraction: bool) -> Verdict:
     _require_main_thread(timeout_seconds)
     answer_readings = _percent_latex_readings(answer, gold, as_fraction)
     first_answer = _mv_parse(answer_readings[0], timeout_seconds)
@@ -672,10 +684,12 @@ def _math_verify_verdict(gold: Normalised, answer: Normalised, timeout_seconds: 
             equal, problem = _mv_equal(gold_latex, answer_latex, timeout_seconds)
             if equal:
                 return Verdict(True, f"answer {_shown(answer)} equivalent to gold {_shown(gold)}",
-                               _mv_parse(gold_latex, timeout_seconds).shown, _mv_parse(answer_latex, timeout_seconds).shown)
+                               _mv_parse(gold_latex, timeout_seconds).shown,
+                               _mv_parse(answer_latex, timeout_seconds).shown)
             problems += [problem] if problem else []
     detail = f" ({problems[0]})" if problems else ""
-    return Verdict(False, f"answer {first_answer.shown} != gold {first_gold.shown}{detail}", first_gold.shown, first_answer.shown)
+    return Verdict(False, f"answer {first_answer.shown} != gold {first_gold.shown}{detail}", first_gold.shown,
+                   first_answer.shown)
 
 
 _PLAIN_NUMBER = re.compile(r"-?[0-9]{1,30}(?:\.[0-9]{1,30})?")
@@ -727,7 +741,8 @@ def answers_equivalent(gold: str, answer: str, *, timeout_seconds: int | None = 
     verdict = (_text_verdict(gold_norm, answer_norm)
                or _exact_verdict(gold_norm, answer_norm, percent_as_fraction)
                or _math_verify_verdict(gold_norm, answer_norm, timeout_seconds, percent_as_fraction))
-    if not verdict.equivalent and _proportional_equations(_equation(gold_norm), _equation(answer_norm), timeout_seconds):
+    if not verdict.equivalent and _proportional_equations(_equation(gold_norm), _equation(answer_norm),
+                                                          timeout_seconds):
         return Verdict(True, f"answer {answer_norm.text} is gold {gold_norm.text} times a nonzero constant",
                        verdict.gold_parsed, verdict.answer_parsed)
     return verdict

@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 #: Unit words an answer may carry after its number ("5 cm", "9\\pi square units"); the keys
 #: ``_equivalence`` canonicalises. Extraction keeps them so "5 m" and "5 cm" stay different.
@@ -25,7 +26,8 @@ UNIT_WORDS = {
     "m": "m", "meter": "m", "metre": "m", "km": "km", "kilometer": "km", "kilometre": "km",
     "in": "inch", "inch": "inch", "inche": "inch", "ft": "foot", "foot": "foot", "feet": "foot",
     "yd": "yard", "yard": "yard", "mi": "mile", "mile": "mile",
-    "g": "g", "gram": "g", "kg": "kg", "kilogram": "kg", "lb": "pound", "pound": "pound", "oz": "ounce", "ounce": "ounce",
+    "g": "g", "gram": "g", "kg": "kg", "kilogram": "kg", "lb": "pound", "pound": "pound", "oz": "ounce",
+    "ounce": "ounce",
     "s": "second", "second": "second", "min": "minute", "minute": "minute", "h": "hour", "hr": "hour", "hour": "hour",
     "day": "day", "week": "week", "month": "month", "year": "year",
     "l": "liter", "liter": "liter", "litre": "liter", "ml": "ml", "milliliter": "ml", "gallon": "gallon", "cup": "cup",
@@ -62,7 +64,8 @@ class _NextMatch:
 
     def __init__(self, text: str, pattern: re.Pattern[str]) -> None:
         self.text, self.pattern = text, pattern
-        self.origin, self.found = -1, None
+        self.origin = -1
+        self.found: re.Match[str] | None = None
 
     def at_or_after(self, position: int) -> re.Match[str] | None:
         stale = self.origin < 0 or position < self.origin or (self.found is not None and self.found.start() < position)
@@ -129,14 +132,18 @@ _EN_PHRASE = (
     r"|\#\#\#\#)"
 )
 #: Chinese answer phrases (Qwen on Model Studio writes "答案是", "故答案为", "所以...为").
-ZH_ANSWER_PHRASE = (r"(?:(?:(?<![^\n])[ \t]*答\s*(?=[：:])|最终答案\s*(?:是|为|為)?|答案\s*(?:应该?)?(?:是|为|為|(?=[：:]))|(?:所以|因此|故|于是|综上)[^。！？\n$]{0,40}?(?:为|為|是|等于))\s*[：:]?)")
-#: Answer phrases in English and Chinese, shared by ``extract_final_answer``, ``extract_gsm8k_number`` and ``extract_choice``.
+ZH_ANSWER_PHRASE = (r"(?:(?:(?<![^\n])[ \t]*答\s*(?=[：:])|最终答案\s*(?:是|为|為)?"
+                    r"|答案\s*(?:应该?)?(?:是|为|為|(?=[：:]))"
+                    r"|(?:所以|因此|故|于是|综上)[^。！？\n$]{0,40}?(?:为|為|是|等于))\s*[：:]?)")
+#: Answer phrases in English and Chinese, shared by ``extract_final_answer``, ``extract_gsm8k_number``
+#: and ``extract_choice``.
 ANSWER_PHRASE = re.compile(rf"(?:{_EN_PHRASE}|{ZH_ANSWER_PHRASE})[ \t*_]*")
 
 # "i.e." and "e.g." end no sentence.
 _PERIOD = r"(?<![.\\])(?<!\bi\.e)(?<!\be\.g)\.(?=\s|$)"
 _CUT = re.compile(
-    _PERIOD + r"|(?<=[A-Za-z\u4e00-\u9fff])!|[。；;?！？\n]|(?i:\s+(?:because|since|as|which|where|when|if|so|but|for\s+(?:all|some|each|every)|i\s+hope)\b)"
+    _PERIOD + r"|(?<=[A-Za-z\u4e00-\u9fff])!|[。；;?！？\n]"
+    r"|(?i:\s+(?:because|since|as|which|where|when|if|so|but|for\s+(?:all|some|each|every)|i\s+hope)\b)"
     r"|,\s+(?!(?i:or|and)\b)(?=[A-Za-z\u4e00-\u9fff]{2})|，"
 )
 
@@ -202,7 +209,8 @@ def _unit_words(tail: str) -> str:
         singular = bare[:-1] if bare.endswith("s") and len(bare) > 2 else bare
         if bare == "in":
             break  # "72 in total": a preposition far more often than inches
-        if word.startswith(("\\text", "^", "²", "³")) or bare in UNIT_WORDS or singular in UNIT_WORDS or singular == "unit":
+        if (word.startswith(("\\text", "^", "²", "³")) or bare in UNIT_WORDS or singular in UNIT_WORDS
+                or singular == "unit"):
             kept.append(word.rstrip("."))
         else:
             break
@@ -214,7 +222,7 @@ def _expand(masked: Masked, start: int, end: int) -> str:
     pieces = masked.prose[start:end].split(_PLACEHOLDER)
     contents = masked.span_contents(start, end)
     out = [pieces[0]]
-    for content, piece in zip(contents, pieces[1:]):
+    for content, piece in zip(contents, pieces[1:], strict=True):
         out += [content, piece]
     return "".join(out)
 
@@ -290,7 +298,8 @@ def _expression_run(text: str) -> str | None:
         break
     else:
         position = len(text)
-    value = text[:position].strip().rstrip(",:.").strip().strip("*_").strip().replace("或", " or ").replace("和", " and ")
+    value = text[:position].strip().rstrip(",:.").strip().strip("*_").strip()
+    value = value.replace("或", " or ").replace("和", " and ")
     if not value:
         return None
     units = _unit_words(text[position:])
@@ -483,7 +492,7 @@ _SENTENCE_END = re.compile(_PERIOD + r"|(?<=[A-Za-z\u4e00-\u9fff" + _PLACEHOLDER
 
 def _last_sentence_value(masked: Masked, start: int, end: int) -> str | None:
     bounds = [start] + [m.end() for m in _SENTENCE_END.finditer(masked.prose, start, end)] + [end]
-    for left, right in reversed(list(zip(bounds, bounds[1:]))[-12:]):
+    for left, right in reversed(list(pairwise(bounds))[-12:]):
         if _CONDITIONAL.search(masked.prose, left, right):
             return None  # the closing statement offers alternatives: no single answer
         value = sentence_value(masked, left, right)

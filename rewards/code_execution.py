@@ -213,7 +213,7 @@ def code_execution_reward(
         if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
             return value  # rewardkit reports anything that is not a finite number as INVALID_SCORE
         low, high = VERTEX_RANGE
-        if clip and not low <= value <= high:
+        if clip and not low <= float(value) <= high:
             return Score(min(max(float(value), low), high),
                          f"evaluate() returned {value!r}, clipped to [-1, 1] as Vertex does", {"clipped": 1.0})
         return Score(float(value), f"evaluate() returned {value!r}")

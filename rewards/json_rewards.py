@@ -128,7 +128,9 @@ def json_schema(
     extract: bool = True,
     check_formats: bool = False,
 ) -> Score:
-    """The response is JSON that validates against a JSON Schema (jsonschema; the draft comes from `$schema`, default 2020-12).
+    """The response is JSON that validates against a JSON Schema.
+
+    jsonschema checks it; the draft comes from `$schema`, default 2020-12.
 
     Invalid or missing JSON scores 0 with the parse error; a failing
     document scores by `mode`, with the most relevant validation error
@@ -251,7 +253,7 @@ class _Compare:
         if isinstance(expected, dict) and isinstance(got, dict):
             return expected.keys() == got.keys() and all(self.equal(v, got[k]) for k, v in expected.items())
         if isinstance(expected, list) and isinstance(got, list):
-            return len(expected) == len(got) and all(self.equal(a, b) for a, b in zip(expected, got))
+            return len(expected) == len(got) and all(self.equal(a, b) for a, b in zip(expected, got, strict=True))
         return expected is None and got is None
 
 

@@ -323,7 +323,8 @@ def string_match_from_vertex(config: Mapping[str, Any], name: str | None = None)
     options["match_operation"] = _field(plain, "matchOperation", "match_operation") or "MATCH_OPERATION_UNSPECIFIED"
     if _field(plain, "expression", "expression") is not None:
         options["expression"] = plain["expression"]
-    for camel, snake in (("correctAnswerReward", "correct_answer_reward"), ("wrongAnswerReward", "wrong_answer_reward")):
+    for camel, snake in (("correctAnswerReward", "correct_answer_reward"),
+                         ("wrongAnswerReward", "wrong_answer_reward")):
         if _field(scorer, camel, snake) is not None:
             options[snake] = _field(scorer, camel, snake)
     parse = _field(config, "parseResponseConfig", "parse_response_config") if single else None

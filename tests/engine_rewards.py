@@ -39,7 +39,8 @@ def segfault(response: str) -> float:
     return 0.0
 
 
-@rewardkit.reward(timeout=120)  # filling 1 GiB of pages takes seconds on a slow machine: the cap, not the clock, stops it
+# Filling 1 GiB of pages takes seconds on a slow machine: the cap, not the clock, stops it.
+@rewardkit.reward(timeout=120)
 def hog(response: str) -> float:
     chunks = []
     while True:

@@ -20,7 +20,8 @@ def short_enough(response: str, limit: int = 20) -> float:
 
 @rewardkit.parsed_reward("tag:answer", on_parse_error=-1.0)
 def tagged(parsed: str, reference: str) -> Score:
-    return Score(1.0 if parsed == reference else 0.0, reason=f"{parsed} vs {reference}", metrics={"length": len(parsed)})
+    return Score(1.0 if parsed == reference else 0.0, reason=f"{parsed} vs {reference}",
+                 metrics={"length": len(parsed)})
 
 
 @rewardkit.grouped_reward

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -105,23 +106,33 @@ class Served:
 @contextmanager
 def serve(args: Sequence[str] = (), env: dict[str, str] | None = None, timeout: float = 60.0,
           cwd: str | Path | None = None) -> Iterator[Served]:
-    """Run `rewardkit serve ARGS --host 127.0.0.1 --port P` until /health answers; stop it with SIGTERM after.
+    """Run `rewardkit serve ARGS --host 127.0.0.1 --port P` until /health answers; stop it with SIGTERM after."""
+    port = free_port()
+    command = [*rewardkit_command(), "serve", *args, "--host", "127.0.0.1", "--port", str(port)]
+    with started(command, {**os.environ, **(env or {})}, f"http://127.0.0.1:{port}", timeout, cwd) as served:
+        yield served
+
+
+@contextmanager
+def started(command: Sequence[str], env: dict[str, str], url: str, timeout: float = 60.0,
+            cwd: str | Path | None = None, tag: str | None = None) -> Iterator[Served]:
+    """Run `command`, a server answering on `url`, with exactly `env` (plus its tag) until /health answers;
+    stop it with SIGTERM after.
 
     Its output goes to a file, not a pipe: nobody reads a pipe while the tests run, and a server
     blocked writing its access log to a full pipe stops answering. Once it has stopped, no process it
-    started (workers, the forkserver, what rewards started) may remain.
+    started (workers, the forkserver, what rewards started) may remain: each carries `tag` (a new one
+    unless given) in its environment.
     """
-    port = free_port()
-    tag = uuid.uuid4().hex
-    command = [*rewardkit_command(), "serve", *args, "--host", "127.0.0.1", "--port", str(port)]
+    tag = tag or uuid.uuid4().hex
     with tempfile.TemporaryDirectory(prefix="rewardkit-serve-") as folder:
         log = Path(folder) / "output.log"
         with open(log, "w") as output:
-            process = subprocess.Popen(command, env={**os.environ, **(env or {}), TAG_VARIABLE: tag}, stdout=output,
+            process = subprocess.Popen(list(command), env={**env, TAG_VARIABLE: tag}, stdout=output,
                                        stderr=subprocess.STDOUT, text=True, cwd=cwd)
-        served = Served(process, f"http://127.0.0.1:{port}", log, tag)
+        served = Served(process, url, log, tag)
         try:
-            wait_healthy(process, served.url, timeout, "rewardkit serve", served.output)
+            wait_healthy(process, served.url, timeout, shlex.join(command), served.output)
             yield served
         finally:
             if process.poll() is None:

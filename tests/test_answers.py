@@ -266,7 +266,8 @@ def test_choice_letters_are_case_sensitive_so_articles_do_not_count() -> None:
 def test_last_letter_is_only_a_declared_fallback() -> None:
     text = "Option A fails since x > 0. So it must be C here"
     assert extract_choice(text).answer is None
-    assert extract_choice(text, allow_last_letter=True) == Extraction("C", "last_letter", extract_choice(text, allow_last_letter=True).reason)
+    last = extract_choice(text, allow_last_letter=True)
+    assert last == Extraction("C", "last_letter", last.reason)
     # "A car" is an article followed by a word, not a choice.
     assert extract_choice("A car drives by", allow_last_letter=True).answer is None
 

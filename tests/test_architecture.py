@@ -75,7 +75,8 @@ def imports(path: Path) -> list[tuple[int, str]]:
             else:
                 target = node.module or ""
             # `from . import x` imports module x
-            subs = [f"{target}.{a.name}" for a in node.names] if node.module is None or node.level and not node.module else []
+            from_package = node.module is None or node.level and not node.module
+            subs = [f"{target}.{a.name}" for a in node.names] if from_package else []
             found += [(node.lineno, t) for t in (subs or [target])]
     return [(line, name) for line, name in found if name == "rewardkit" or name.startswith("rewardkit.")]
 

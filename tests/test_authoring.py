@@ -135,7 +135,8 @@ def test_import_rewardkit_does_not_load_heavy_libraries():
     import subprocess
     import sys
 
-    code = "import rewardkit, sys; print(sorted(m for m in ('sympy', 'math_verify', 'fastapi', 'uvicorn') if m in sys.modules))"
+    code = ("import rewardkit, sys; "
+            "print(sorted(m for m in ('sympy', 'math_verify', 'fastapi', 'uvicorn') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

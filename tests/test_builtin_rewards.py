@@ -5,6 +5,7 @@ import json
 import pytest
 
 from rewardkit._harness.fixtures import FixtureCase, check, load_cases
+from rewardkit.contracts import get
 
 from .conftest import REPO, contract_example
 
@@ -13,7 +14,7 @@ CASES = [case for path in FIXTURES for case in load_cases(path)]
 
 
 def route(case: FixtureCase) -> str:
-    return f"/rewards/{case.reward}" + ("/api/v1" if case.contract == "dashscope" else "")
+    return get(case.contract).route_for(case.reward)
 
 
 def test_every_builtin_reward_has_fixtures_in_both_contracts(builtin_client):
@@ -38,7 +39,8 @@ def test_platform_vertex_example(builtin_client):
 
 def test_platform_dashscope_examples_validate_against_the_sdk_models(builtin_client):
     data = pytest.importorskip("dashscope.finetune.reinforcement.component.data")
-    single = builtin_client.post("/rewards/math_accuracy/api/v1", json=contract_example("dashscope_reward_request.json"))
+    single = builtin_client.post("/rewards/math_accuracy/api/v1",
+                                 json=contract_example("dashscope_reward_request.json"))
     out = data.RewardOutput.model_validate(single.json())
     assert out.status.value == "success" and out.reward.reward_score == 1.0
     assert out.reward.reward_metrics == contract_example("dashscope_reward_response.json")["reward"]["reward_metrics"]

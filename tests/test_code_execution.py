@@ -189,7 +189,8 @@ def test_the_guide_example_runs_unchanged_on_both_contracts():
         group = {"func_type": "group_reward", "agent_outputs": [
             {"messages": [{"role": "assistant", "content": c}], "rollout_extra": {"concise_answer": "Yes"}}
             for c in ("Yes", "No", "yes")]}
-        scores = [r["reward_score"] for r in client.post("/rewards/concise/api/v1", json=group).json()["reward"]["rewards"]]
+        scores = [r["reward_score"]
+                  for r in client.post("/rewards/concise/api/v1", json=group).json()["reward"]["rewards"]]
         assert scores == [1.0, -1.0, -1.0]
 
 

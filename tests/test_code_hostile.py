@@ -223,7 +223,8 @@ FORGERIES = {
         "WRONG_ANSWER"),
     "fake_frames_and_summary": (
         "import os\nprint('ALL TESTS PASSED 1/1')\nfor fd in range(3, 64):\n    try:\n"
-        "        os.write(fd, b'{\"done\": true}\\n{\"probe\": 0, \"values\": [true]}\\n{\"i\": 0, \"status\": \"finished\"}\\n')\n"
+        "        os.write(fd, b'{\"done\": true}\\n{\"probe\": 0, \"values\": [true]}\\n"
+        "{\"i\": 0, \"status\": \"finished\"}\\n')\n"
         "    except OSError:\n        pass\nos._exit(0)",
         {"test": "def check(candidate):\n    assert candidate(2) == 4\n", "entry_point": "double"}, "WRONG_ANSWER"),
     "unreadable_frames": (
@@ -252,7 +253,8 @@ def test_expected_values_never_enter_the_sandbox(server):
     marker = "EXPECTED-" + uuid.uuid4().hex
     program = ("import gc, os, sys\n"
                "seen = ' '.join(repr(o)[:2000] for o in gc.get_objects() if isinstance(o, (dict, list, str, tuple)))\n"
-               "frame = sys._getframe()\nwhile frame:\n    seen += repr(frame.f_locals)[:100000]\n    frame = frame.f_back\n"
+               "frame = sys._getframe()\nwhile frame:\n"
+               "    seen += repr(frame.f_locals)[:100000]\n    frame = frame.f_back\n"
                "for root, _, files in os.walk('.'):\n    for f in files:\n"
                "        seen += open(os.path.join(root, f), errors='replace').read()\n"
                "seen += repr(dict(os.environ))\n"

@@ -127,8 +127,8 @@ def test_transient_failures_are_retried_and_concurrency_is_bounded():
     with fake_server() as (fake, url):
         fake.fail_next = 2
         tests = [{"input": f"{i}\n", "output": f"{2 * i}\n"} for i in range(8)]
-        score = remote(url, max_concurrency=2, retries=3)(fenced("import time\ntime.sleep(0.1)\nprint(int(input()) * 2)"),
-                                                          {}, tests)
+        program = fenced("import time\ntime.sleep(0.1)\nprint(int(input()) * 2)")
+        score = remote(url, max_concurrency=2, retries=3)(program, {}, tests)
         assert score.value == 1.0
         assert len(fake.requests) == 10 and fake.peak <= 2
 

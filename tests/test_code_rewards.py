@@ -115,7 +115,8 @@ def test_missing_tests_fail_the_call_instead_of_scoring_zero():
 
 
 def test_livecodebench_functional_tests_call_a_method_of_class_solution():
-    tests = {"public_test_cases": json.dumps([{"input": "[2, 7, 11, 15]\n9", "output": "[0, 1]", "testtype": "functional"},
+    tests = {"public_test_cases": json.dumps([{"input": "[2, 7, 11, 15]\n9", "output": "[0, 1]",
+                                               "testtype": "functional"},
                                               {"input": "[3, 3]\n6", "output": "[0, 1]", "testtype": "functional"}]),
              "metadata": json.dumps({"func_name": "twoSum"})}
     program = ("class Solution:\n    def twoSum(self, nums, target):\n        seen = {}\n"
@@ -181,7 +182,8 @@ def test_run_reports_observations_not_verdicts():
 
 
 def test_one_test_cannot_leave_state_for_the_next():
-    program = "import builtins\nseen = getattr(builtins, 'seen', 0)\nbuiltins.seen = seen + 1\nopen('mark', 'a')\nprint(seen)"
+    program = ("import builtins\nseen = getattr(builtins, 'seen', 0)\nbuiltins.seen = seen + 1\n"
+               "open('mark', 'a')\nprint(seen)")
     result = run(program, [SandboxTest("stdin")] * 3)
     assert [t.stdout for t in result.tests] == ["0\n"] * 3
 

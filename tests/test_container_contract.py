@@ -220,7 +220,8 @@ def test_dependencies_are_installed_in_a_layer_before_the_source_is_copied(stage
     first_source = min(build.index(c) for c, srcs in sources if {"rewardkit", "rewards"} & set(srcs))
     installs = [r for r in build.all("RUN") if "pip install" in r.args]
     dependency_installs = [r for r in installs if build.index(r) < first_source]
-    assert dependency_installs, "no pip install before the source is copied: every source edit reinstalls every dependency"
+    assert dependency_installs, ("no pip install before the source is copied: "
+                                 "every source edit reinstalls every dependency")
     # What that layer sees may change only when the dependencies can: pyproject.toml, nothing of the source.
     first_install = build.index(dependency_installs[0])
     copied_before = {src for c, srcs in sources if build.index(c) < first_install for src in srcs}
@@ -249,7 +250,8 @@ def test_command_is_exec_form_rewardkit_serve_configured_by_environment(stages):
     cmd = runtime.all("CMD")
     assert len(cmd) == 1
     # Exec form: no /bin/sh -c in between, so SIGTERM reaches the server process itself.
-    assert cmd[0].exec_form() == ["rewardkit", "serve"], f"CMD {cmd[0].args}: use the JSON form [\"rewardkit\", \"serve\"]"
+    assert cmd[0].exec_form() == ["rewardkit", "serve"], (
+        f"CMD {cmd[0].args}: use the JSON form [\"rewardkit\", \"serve\"]")
     scripts = pyproject()["project"]["scripts"]
     assert scripts["rewardkit"] == "rewardkit._cli:main"
     env: dict[str, str] = {}
@@ -280,9 +282,11 @@ def test_dockerignore_sends_only_what_the_image_copies():
             flags, words = copy.flags_and_words()
             if "from" not in flags:
                 for source in words[:-1]:
-                    assert any(p == source or p.startswith(source + "/") for p in context), f"COPY {source}: not in the context"
+                    in_context = any(p == source or p.startswith(source + "/") for p in context)
+                    assert in_context, f"COPY {source}: not in the context"
     extra = {p.split("/")[0] for p in context} - {"pyproject.toml", "README.md", "rewardkit", "rewards", "LICENSE"}
-    assert not extra, f"{sorted(extra)} would be uploaded to the builder but no COPY uses them: add them to .dockerignore"
+    assert not extra, (f"{sorted(extra)} would be uploaded to the builder but no COPY uses them: "
+                       "add them to .dockerignore")
 
 
 def test_dockerfile_passes_hadolint():
@@ -350,7 +354,8 @@ def choose_interpreter(version: str, uid: int, gid: int) -> tuple[Interpreter, b
                 return Interpreter(candidate, found), True, ""
         return (Interpreter(*matching[0]), False,
                 f"no Python {version} here is readable by uid {uid} (tried {', '.join(c for c, _ in matching)})")
-    return Interpreter(*matching[0]), False, f"this test runs as uid {os.geteuid()}, not root: it cannot switch to uid {uid}"
+    why = f"this test runs as uid {os.geteuid()}, not root: it cannot switch to uid {uid}"
+    return Interpreter(*matching[0]), False, why
 
 
 class Reproduction:
@@ -419,14 +424,16 @@ class Reproduction:
             if keyword == "ENV":
                 env.update(env_pairs(instruction, env, self.mapped))
             elif keyword == "WORKDIR":
-                workdir = Path(self.mapped(instruction.args)) if instruction.args.startswith("/") else workdir / instruction.args
+                absolute = instruction.args.startswith("/")
+                workdir = Path(self.mapped(instruction.args)) if absolute else workdir / instruction.args
                 workdir.mkdir(parents=True, exist_ok=True)
             elif keyword == "COPY":
                 self.copy(instruction, workdir)
             elif keyword == "RUN":
                 if execute_runs:
                     self.run(instruction, self.build_env(env), workdir)
-                elif not re.fullmatch(r"(groupadd|useradd)\b[^;|&]*(&&\s*(groupadd|useradd)\b[^;|&]*)*", instruction.args):
+                elif not re.fullmatch(r"(groupadd|useradd)\b[^;|&]*(&&\s*(groupadd|useradd)\b[^;|&]*)*",
+                                      instruction.args):
                     # The runtime stage's RUNs would change this machine's users; they may only create the user.
                     raise ReproductionError(f"runtime RUN {instruction.args!r} does more than create the service user")
             elif keyword == "USER":
@@ -544,7 +551,8 @@ def test_image_serves_the_builtin_rewards_over_both_contracts_and_stops_on_sigte
     health = httpx.get(f"{running.url}/health").json()
     assert health["status"] == "ok" and health["rewards"] >= 9  # the whole `rewards` package
 
-    vertex = httpx.post(f"{running.url}/rewards/math_accuracy", json=contract_example("vertex_request.json"), timeout=60)
+    vertex = httpx.post(f"{running.url}/rewards/math_accuracy", json=contract_example("vertex_request.json"),
+                        timeout=60)
     assert vertex.status_code == 200, vertex.text
     assert vertex.json()["reward"] == contract_example("vertex_response.json")["reward"] == 1.0
 
@@ -569,7 +577,8 @@ def test_image_serves_the_module_named_by_REWARDKIT_TARGET(image, start):
         # Its only reward is the default one, behind POST / (Vertex) and POST /api/v1 (DashScope).
         vertex = httpx.post(f"{running.url}/", json=contract_example("vertex_request.json"), timeout=30)
         assert vertex.status_code == 200 and vertex.json()["reward"] == 1.0, vertex.text
-        dashscope = httpx.post(f"{running.url}/api/v1", json=contract_example("dashscope_reward_request.json"), timeout=30)
+        dashscope = httpx.post(f"{running.url}/api/v1", json=contract_example("dashscope_reward_request.json"),
+                               timeout=30)
         assert dashscope.status_code == 200, dashscope.text
         assert dashscope.json()["status"] == "success" and dashscope.json()["reward"]["reward_score"] == 1.0
         assert httpx.post(f"{running.url}/rewards/math_accuracy", json={}, timeout=30).status_code == 404

@@ -31,7 +31,8 @@ def test_a_plugin_contract_is_served_on_every_reward_and_listed() -> None:
         assert answer.status_code == 200, answer.text
         assert answer.json() == {"scores": [1.0, 0.0]}
         # Its body validated by its own models: a 422 naming the field.
-        bad = httpx.post(f"{served.url}/rewards/contains_reference/toy", json={"batch": [{"question": "q"}]}, timeout=30)
+        bad = httpx.post(f"{served.url}/rewards/contains_reference/toy", json={"batch": [{"question": "q"}]},
+                         timeout=30)
         assert bad.status_code == 422 and "batch[0].answer: Field required" in bad.json()["message"]
         # The built-in contracts are still there, and the listing shows the new route for each reward.
         vertex = httpx.post(f"{served.url}/rewards/contains_reference", timeout=30, json={

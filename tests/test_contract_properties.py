@@ -21,13 +21,15 @@ from .faulty import FAULT_REWARDS
 
 sdk = pytest.importorskip("dashscope.finetune.reinforcement.component.data")
 
-PROPERTY = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+PROPERTY = settings(max_examples=150, deadline=None, database=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                            HealthCheck.too_slow])
 
 # Text of every kind, with lone surrogates often in it (json.dumps writes them as \\udXXX escapes).
 TEXT = st.tuples(st.text(max_size=20), st.sampled_from(["", "", "\ud800", "\udfff", "a\udc00", "\ud83d\ude00"]),
                  st.text(max_size=5)).map("".join)
-SCALARS = st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False, allow_infinity=False) | TEXT
+SCALARS = (st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False, allow_infinity=False)
+           | TEXT)
 JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
                     max_leaves=20)
 
@@ -55,7 +57,8 @@ OUTPUT = st.fixed_dictionaries({}, optional={"messages": maybe(st.lists(maybe(ME
                                              "reward_score": maybe(st.floats(allow_nan=False))})
 DASHSCOPE = st.fixed_dictionaries({"func_type": st.just("reward"), "agent_output": maybe(OUTPUT)},
                                   optional={"ground_truth": JSON, "request_metadata": JSON}) | \
-    st.fixed_dictionaries({"func_type": st.just("group_reward"), "agent_outputs": maybe(st.lists(maybe(OUTPUT), max_size=4))},
+    st.fixed_dictionaries({"func_type": st.just("group_reward"),
+                           "agent_outputs": maybe(st.lists(maybe(OUTPUT), max_size=4))},
                           optional={"ground_truth": JSON}) | st.fixed_dictionaries({"func_type": JSON})
 
 
@@ -124,7 +127,8 @@ def test_a_duplicate_key_is_400_naming_it(client):
 
 
 def test_lone_surrogates_are_scored_as_replacement_characters(client):
-    body = b'{"example": {"contents": [], "references": {"\\udc00": "x"}}, "response": {"parts": [{"text": "ab\\ud800"}]}}'
+    body = (b'{"example": {"contents": [], "references": {"\\udc00": "x"}}, '
+            b'"response": {"parts": [{"text": "ab\\ud800"}]}}')
     answer = post(client, "/rewards/sized", body)
     assert answer.status_code == 200 and answer.json()["reward"] == 0.03  # "ab\ufffd": 3 characters
 

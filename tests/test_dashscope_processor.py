@@ -120,7 +120,8 @@ def test_group_processors_answer_the_group_example_as_the_route(routes, pair):
 
 def test_the_contract_examples_score_as_documented():
     single = sdk_answer(manager_for(processor(rewards_math())), contract_example("dashscope_reward_request.json"))
-    group = sdk_answer(manager_for(processor(rewards_math(), group=True)), contract_example("dashscope_group_request.json"))
+    group = sdk_answer(manager_for(processor(rewards_math(), group=True)),
+                       contract_example("dashscope_group_request.json"))
     assert single["reward"]["reward_score"] == 1.0 and single["status"] == "success"
     assert [r["reward_score"] for r in group["reward"]["rewards"]] == [1.0, 0.0, 1.0]
 
@@ -193,7 +194,8 @@ def test_target_processors_serve_the_reward_the_environment_names(routes, monkey
         # The SDK's own class loading, as its server does with PROCESSOR_CLASS.
         manager = FuncManager.create_from_env(func_type, f"rewardkit.dashscope.{class_name}")
         assert type(manager.processor).__name__ == class_name
-        assert canonical(sdk_answer(manager, request)) == canonical(route_answer(routes, EXAMPLE_REWARDS, name, request)[1])
+        routed = route_answer(routes, EXAMPLE_REWARDS, name, request)[1]
+        assert canonical(sdk_answer(manager, request)) == canonical(routed)
 
 
 def test_target_processors_default_to_the_only_reward_of_the_target(monkeypatch, tmp_path):

@@ -19,6 +19,7 @@ from rewardkit._harness.datasets import (
     DatasetReport,
     UnknownDatasetFormatError,
     format_report,
+    formats,
     validate_dataset,
 )
 
@@ -360,7 +361,7 @@ def test_an_empty_file_is_a_problem(tmp_path: Path) -> None:
 
 
 def test_unknown_format_and_missing_file_raise(tmp_path: Path) -> None:
-    with pytest.raises(UnknownDatasetFormatError, match="vertex, dashscope"):
+    with pytest.raises(UnknownDatasetFormatError, match=", ".join(formats())):
         validate_dataset(write_jsonl(tmp_path, {"contents": []}), "openai")  # type: ignore[arg-type]
     with pytest.raises(DatasetReadError, match="nope.jsonl"):
         validate_dataset(tmp_path / "nope.jsonl", "vertex")

@@ -96,7 +96,8 @@ def _state(pid: int) -> str:
 def test_a_server_killed_with_sigkill_leaves_no_process(tmp_path):
     """Defect 3: workers, the forkserver and what rewards started die with the server, even by SIGKILL."""
     with fault_server(["--workers", "2", "--timeout", "60"]) as s:
-        busy = threading.Thread(target=lambda: _quietly_post(f"{s.url}/rewards/echo", vertex(f"1 spawn_and_hang {tmp_path / 'a'}")))
+        busy = threading.Thread(target=lambda: _quietly_post(f"{s.url}/rewards/echo",
+                                                             vertex(f"1 spawn_and_hang {tmp_path / 'a'}")))
         busy.start()
         deadline = time.monotonic() + 20
         while not (tmp_path / "a").exists() and time.monotonic() < deadline:

@@ -60,11 +60,13 @@ def test_the_fixtures_hold_a_following_and_a_violating_response_for_every_type()
     (["punctuation:no_semicolon"], [{}], "unknown instruction id"),
     (["punctuation:no_comma"], [{"num_commas": 0}], "kwargs 'num_commas' not accepted (accepted: none)"),
     (["keywords:frequency"], [{"keyword": "x", "frequency": 2}], "missing kwargs 'relation'"),
-    (["length_constraints:number_words"], [{"num_words": 5, "relation": "at most"}], "must be one of 'less than', 'at least'"),
+    (["length_constraints:number_words"], [{"num_words": 5, "relation": "at most"}],
+     "must be one of 'less than', 'at least'"),
     (["length_constraints:number_words"], [{"num_words": True, "relation": "at least"}], "must be an integer"),
     (["length_constraints:number_words"], [{"num_words": "5", "relation": "at least"}], "must be an integer"),
     (["keywords:existence"], [{"keywords": []}], "non-empty list"),
-    (["keywords:letter_frequency"], [{"letter": "ab", "let_frequency": 1, "let_relation": "at least"}], "single letter"),
+    (["keywords:letter_frequency"], [{"letter": "ab", "let_frequency": 1, "let_relation": "at least"}],
+     "single letter"),
     (["language:response_language"], [{"language": "english"}], "ISO 639-1"),
     (["punctuation:no_comma", "startend:quotation"], [{}], "2 instruction id(s)"),
     ([], [], "non-empty list"),
@@ -105,7 +107,8 @@ def test_fraction_all_or_nothing_and_a_metric_per_constraint():
     ids = ["punctuation:no_comma", "startend:quotation", "punctuation:no_comma"]
     outcome = check('"Yes, it is."', ids, [{}, {}, {}])
     assert outcome.value == pytest.approx(1 / 3)
-    assert outcome.score.metrics == {"punctuation:no_comma": 0.0, "startend:quotation": 1.0, "punctuation:no_comma#2": 0.0,
+    assert outcome.score.metrics == {"punctuation:no_comma": 0.0, "startend:quotation": 1.0,
+                                     "punctuation:no_comma#2": 0.0,
                                      "followed": 1.0, "constraints": 3.0}
     assert "not followed: punctuation:no_comma, punctuation:no_comma" in outcome.score.reason
     strict_all = variant(instruction_following, "if_all", scoring="all")

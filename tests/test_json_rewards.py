@@ -21,7 +21,8 @@ ADA = {"name": "Ada", "age": 36, "email": "ada@example.org"}
 
 
 def person(**options):
-    return rewardkit.variant(json_schema, f"person_{abs(hash(json.dumps(options, sort_keys=True)))}", schema=PERSON, **options)
+    return rewardkit.variant(json_schema, f"person_{abs(hash(json.dumps(options, sort_keys=True)))}", schema=PERSON,
+                             **options)
 
 
 # ---- json_schema ----

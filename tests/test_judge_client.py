@@ -247,7 +247,8 @@ def test_native_vertex_autorater_config() -> None:
         },
     }
     direct = judge_reward("direct", prompt="{{response}}", score=NumberScore(0, 1, to=(0, 1)), model="local")
-    assert vertex_autorater_config(direct, model=VERTEX_MODEL)["autoraterScorer"]["parsedResponseConversionScorer"] == {}
+    scorer = vertex_autorater_config(direct, model=VERTEX_MODEL)["autoraterScorer"]
+    assert scorer["parsedResponseConversionScorer"] == {}
     with pytest.raises(RegistrationError, match="needs a Vertex publisher model"):
         vertex_autorater_config(direct)
     scaled = judge_reward("scaled", prompt="{{response}}", score=NumberScore(1, 5), model=VERTEX_MODEL)

@@ -106,7 +106,8 @@ def test_where_the_final_answer_is_found(text: str, expected: str, source: str) 
 
 @pytest.mark.parametrize(
     "text",
-    [r"\frac{3}{4}", "3/4", r"2\sqrt{2}", r"[2, \infty)", "(1, 2)", r"\{1, 2\}", r"\begin{pmatrix} 1 \\ 2 \end{pmatrix}",
+    [r"\frac{3}{4}", "3/4", r"2\sqrt{2}", r"[2, \infty)", "(1, 2)", r"\{1, 2\}",
+     r"\begin{pmatrix} 1 \\ 2 \end{pmatrix}",
      "y = 2x + 3", r"x \ge 5", "twelve", "-7", r"\$18.50", "72 cm"],
 )
 def test_a_response_that_is_one_expression_is_the_answer(text: str) -> None:
@@ -186,7 +187,8 @@ def test_the_thought_part_never_counts() -> None:
     (r"Either $\boxed{3}$ or $\boxed{5}$.", "5", 0.0),
     (r"$\boxed{1}$, $\boxed{2}$, $\boxed{3}$", "1, 2", 0.0),
 ])
-def test_several_boxed_parts_count_only_against_a_gold_of_as_many_parts(response: str, gold: str, expected: float) -> None:
+def test_several_boxed_parts_count_only_against_a_gold_of_as_many_parts(response: str, gold: str,
+                                                                        expected: float) -> None:
     assert graded(response, gold).value == expected
 
 
@@ -284,7 +286,8 @@ def response_metrics() -> dict:
 @pytest.mark.parametrize("split", ["tune", "heldout"])
 def test_math_accuracy_meets_the_target_on_whole_responses(response_metrics: dict, split: str) -> None:
     metrics = response_metrics[split]
-    errors = "\n".join(f"{'FP' if p else 'FN'} {c.category}: {c.gold!r} vs {c.answer[-80:]!r}" for c, p in metrics.errors)
+    errors = "\n".join(f"{'FP' if p else 'FN'} {c.category}: {c.gold!r} vs {c.answer[-80:]!r}"
+                       for c, p in metrics.errors)
     assert metrics.accuracy >= 0.96, errors
     assert metrics.false_positive_rate <= 0.02, errors
 

@@ -62,7 +62,8 @@ def test_metrics_count_timeouts_and_worker_restarts():
 
 
 def test_json_logs_carry_severity_trace_and_platform_ids():
-    with serve([EXAMPLE_REWARDS, "--log-format", "json", "--workers", "1"], env={"GOOGLE_CLOUD_PROJECT": "proj-1"}) as s:
+    with serve([EXAMPLE_REWARDS, "--log-format", "json", "--workers", "1"],
+               env={"GOOGLE_CLOUD_PROJECT": "proj-1"}) as s:
         httpx.post(f"{s.url}/rewards/contains_reference", json=vertex_body("Paris"),
                    headers={"X-Cloud-Trace-Context": "4bf92f3577b34da6a3ce929d0e0e4736/255;o=1"})
         httpx.post(f"{s.url}/rewards/broken/api/v1", json=contract_example("dashscope_reward_request.json"),
@@ -71,11 +72,11 @@ def test_json_logs_carry_severity_trace_and_platform_ids():
         s.process.wait(timeout=15)
         lines = [json.loads(line) for line in s.output().splitlines() if line.startswith("{")]
     assert lines and all({"severity", "message", "time"} <= set(line) for line in lines)
-    vertex = next(l for l in lines if l.get("reward") == "contains_reference" and "httpRequest" in l)
+    vertex = next(e for e in lines if e.get("reward") == "contains_reference" and "httpRequest" in e)
     assert vertex["logging.googleapis.com/trace"] == "projects/proj-1/traces/4bf92f3577b34da6a3ce929d0e0e4736"
     assert vertex["logging.googleapis.com/spanId"] == f"{255:016x}"
     assert vertex["httpRequest"]["status"] == 200 and vertex["step"] == 3 and vertex["tuning_job_id"] == 123
-    failure = next(l for l in lines if l["severity"] == "WARNING" and l.get("reward") == "broken")
+    failure = next(e for e in lines if e["severity"] == "WARNING" and e.get("reward") == "broken")
     assert failure["fc_request_id"] == "fc-req-42" and failure["error_code"] == "REWARD_ERROR"
     assert failure["job_id"] == "ft-202611210001" and failure["rollout_id"] == "ro-5f0c2a9e81b4"
     assert "ZeroDivisionError" in failure["message"]
@@ -98,12 +99,14 @@ def test_bearer_auth_guards_everything_but_health():
         missing = client.post("/rewards/contains_reference", json=vertex_body("Paris"))
         assert missing.status_code == 401 and "Authorization: Bearer" in missing.json()["message"]
         assert missing.headers["www-authenticate"].startswith("Bearer")
-        wrong = client.post("/rewards/contains_reference", json=vertex_body("Paris"), headers={"Authorization": "Bearer nope"})
+        wrong = client.post("/rewards/contains_reference", json=vertex_body("Paris"),
+                            headers={"Authorization": "Bearer nope"})
         assert wrong.status_code == 401 and wrong.json()["message"] == "invalid bearer token"
         basic = client.get("/rewards", headers={"Authorization": "Basic czNjcmV0"})
         assert basic.status_code == 401 and "must be 'Bearer <token>'" in basic.json()["message"]
         for token in ("s3cret", "next-secret"):  # both accepted, so a secret can be rotated
-            ok = client.post("/rewards/contains_reference", json=vertex_body("Paris"), headers={"Authorization": f"Bearer {token}"})
+            ok = client.post("/rewards/contains_reference", json=vertex_body("Paris"),
+                             headers={"Authorization": f"Bearer {token}"})
             assert ok.status_code == 200 and ok.json()["reward"] == 1.0
         assert client.get("/metrics").status_code == 401
 
@@ -119,15 +122,18 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_config_vertex_matches_the_contract_shapes():
-    single = json.loads(run_cli("config", "vertex", "--url", "https://rk-x.a.run.app", "--reward", "math_accuracy").stdout)
+    single = json.loads(run_cli("config", "vertex", "--url", "https://rk-x.a.run.app", "--reward",
+                                "math_accuracy").stdout)
     assert single == {"singleRewardConfig": {
         "rewardName": "math_accuracy", "parseResponseConfig": {"parseType": "IDENTITY"},
         "cloudRunRewardScorer": {"cloudRunUri": "https://rk-x.a.run.app/rewards/math_accuracy"}}}
     composite = json.loads(run_cli("config", "vertex", "--url", "https://rk-x.a.run.app",
                                    "--reward", "math_accuracy:0.8", "--reward", "think_format:0.2").stdout)
     entries = composite["compositeRewardConfig"]["weightedRewardConfigs"]
-    assert [(e["rewardConfig"]["rewardName"], e["weight"]) for e in entries] == [("math_accuracy", 0.8), ("think_format", 0.2)]
-    job = json.loads(run_cli("config", "vertex", "--url", "https://rk-x.a.run.app", "--reward", "exact_match", "--job").stdout)
+    assert [(e["rewardConfig"]["rewardName"], e["weight"]) for e in entries] == [("math_accuracy", 0.8),
+                                                                                 ("think_format", 0.2)]
+    job = json.loads(run_cli("config", "vertex", "--url", "https://rk-x.a.run.app", "--reward", "exact_match",
+                             "--job").stdout)
     assert "singleRewardConfig" in json.dumps(job) and job["baseModel"]
 
 
@@ -146,7 +152,8 @@ def test_config_dashscope_points_the_sdk_at_rewardkit_processors():
     config = json.loads(run_cli("config", "dashscope", "--reward", "rank", "--reward", "contains_reference:2",
                                 "--target", EXAMPLE_REWARDS).stdout)
     rank, contains = config["functions"]
-    assert rank["type"] == "group_reward" and rank["fcmodel"]["classpath"] == "rewardkit.dashscope.TargetGroupRewardProcessor"
+    assert rank["type"] == "group_reward"
+    assert rank["fcmodel"]["classpath"] == "rewardkit.dashscope.TargetGroupRewardProcessor"
     assert contains["type"] == "reward" and contains["weight"] == 2.0
     assert contains["runtime"]["env"] == {"REWARDKIT_TARGET": EXAMPLE_REWARDS, "REWARDKIT_REWARD": "contains_reference"}
 

@@ -70,7 +70,8 @@ def test_brace_pairs_agree_with_closing_brace_at_every_box():
 
     generator = random.Random(7)
     for _ in range(3000):
-        text = "".join(generator.choice(["{", "}", "\\", "\\boxed{", "a", " "]) for _ in range(generator.randint(0, 25)))
+        text = "".join(generator.choice(["{", "}", "\\", "\\boxed{", "a", " "])
+                       for _ in range(generator.randint(0, 25)))
         pairs = brace_pairs(text)
         for match in BOX_START.finditer(text):
             assert pairs.get(match.end() - 1) == closing_brace(text, match.end() - 1), text

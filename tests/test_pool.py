@@ -42,7 +42,8 @@ class Batches:
 
 def with_engine(workers: int, timeout: float, scenario):
     async def main():
-        engine = ProcessEngine(ENGINE_REWARDS, REGISTRY, Settings(workers=workers, timeout=timeout, worker_memory_mb=0, max_queue=1000))
+        engine = ProcessEngine(ENGINE_REWARDS, REGISTRY,
+                               Settings(workers=workers, timeout=timeout, worker_memory_mb=0, max_queue=1000))
         await engine.start()
         try:
             return await scenario(engine)

@@ -47,7 +47,8 @@ def test_every_template_is_rendered_with_no_placeholder_left(tmp_path):
     assert project["tool"]["pytest"]["ini_options"]["rewardkit_target"] == "demo"
     assert "rewardkit @ file:///wheels/rewardkit.whl" in files["requirements.txt"].splitlines()
     assert "REWARDKIT_TARGET=demo" in files["Dockerfile"] and "COPY demo ./demo" in files["Dockerfile"]
-    assert "value: demo" in files["deploy/cloudrun/service.yaml"] and "REWARDKIT_TARGET: demo" in files["deploy/fc/s.yaml"]
+    assert "value: demo" in files["deploy/cloudrun/service.yaml"]
+    assert "REWARDKIT_TARGET: demo" in files["deploy/fc/s.yaml"]
     both = "".join(files[p] for p in fixtures)
     assert '"example"' in both and '"agent_output"' in both and '"agent_outputs"' in both
 
@@ -67,7 +68,8 @@ def test_the_generated_project_passes_its_tests_with_this_rewardkit(tmp_path):
     _, written = create_project(tmp_path / "quiz-rewards", wheel=False)
     assert all(path.is_file() for path in written)
     env = {k: v for k, v in os.environ.items() if not k.startswith("REWARDKIT_")}
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=tmp_path / "quiz-rewards",
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+                            cwd=tmp_path / "quiz-rewards",
                             capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"\b19 passed\b", result.stdout), result.stdout

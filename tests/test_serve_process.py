@@ -23,7 +23,8 @@ def test_serves_a_user_file_over_both_contracts_and_survives_failures():
         assert r.status_code == 500 and r.json()["reward"] == "broken"
         r = httpx.post(f"{served.url}/api/v1", content=b"not json")
         assert r.status_code == 400
-        group = httpx.post(f"{served.url}/rewards/rank/api/v1", json=contract_example("dashscope_group_request.json")).json()
+        group = httpx.post(f"{served.url}/rewards/rank/api/v1",
+                           json=contract_example("dashscope_group_request.json")).json()
         assert len(group["reward"]["rewards"]) == 3 and group["status"] == "success"
         assert httpx.get(f"{served.url}/health").json()["status"] == "ok"
 

@@ -22,7 +22,8 @@ def vertex_body(text: str, reference: str = "Paris", **extra):
 
 def dashscope_body(text: str, solution: str = "Paris"):
     return {"func_type": "reward",
-            "agent_output": {"messages": [{"role": "user", "content": "Capital?"}, {"role": "assistant", "content": text}],
+            "agent_output": {"messages": [{"role": "user", "content": "Capital?"},
+                                          {"role": "assistant", "content": text}],
                              "rollout_extra": {"solution": solution}}}
 
 
@@ -45,7 +46,8 @@ def test_vertex_named_route_scores_and_explains(example_client):
 
 def test_vertex_accepts_snake_case_int64_strings_and_unknown_fields(example_client):
     body = {
-        "example": {"contents": [{"role": "user", "parts": [{"text": "q", "inline_data": {"mime_type": "image/png", "data": "AA=="}}]}],
+        "example": {"contents": [{"role": "user",
+                                  "parts": [{"text": "q", "inline_data": {"mime_type": "image/png", "data": "AA=="}}]}],
                     "system_instruction": {"parts": [{"text": "be brief"}]}, "references": {"answer": "Paris"}},
         "response": {"parts": [{"text": "Paris", "thought_signature": "abc"}], "future_field": 1},
         "metadata": {"step": "7", "tuningJobId": 8417203931234567890},
@@ -73,7 +75,8 @@ def test_dashscope_does_not_clip(example_client):
 
 def test_dashscope_single_and_group(example_client):
     single = example_client.post("/rewards/tagged/api/v1", json=dashscope_body("<answer>Paris</answer>")).json()
-    assert single == {"reward": {"reward_score": 1.0, "reward_metrics": {"tagged.parsed_ok": 1.0, "tagged.length": 5.0}},
+    assert single == {"reward": {"reward_score": 1.0,
+                                 "reward_metrics": {"tagged.parsed_ok": 1.0, "tagged.length": 5.0}},
                       "status": "success", "error": None, "error_code": None}
     group = example_client.post("/rewards/contains_reference/api/v1", json=group_body("Paris!", "Rome", "paris")).json()
     assert [r["reward_score"] for r in group["reward"]["rewards"]] == [1.0, 0.0, 0.0]
@@ -154,7 +157,8 @@ def test_contract_mismatch_is_422_naming_the_field(example_client):
     r = example_client.post("/rewards/tagged/api/v1", json={"func_type": "reward"})
     assert r.status_code == 422 and "agent_output: Field required" in r.json()["message"]
     r = example_client.post("/rewards/tagged/api/v1", json={"func_type": "rollout", "agent_output": {}})
-    assert r.status_code == 422 and "func_type: expected 'reward' or 'group_reward', got 'rollout'" in r.json()["message"]
+    assert r.status_code == 422
+    assert "func_type: expected 'reward' or 'group_reward', got 'rollout'" in r.json()["message"]
     r = example_client.post("/rewards/tagged/api/v1", json=[1, 2])
     assert r.status_code == 422 and "expected a JSON object" in r.json()["message"]
 
@@ -190,13 +194,15 @@ def test_rewards_listing_and_health(example_client):
     assert listing["length_ok"]["weight"] == 0.5
     assert listing["rank"]["grouped"] is True and "Shorter responses" in listing["rank"]["doc"]
     assert listing["mean_mix"]["rule"] == "weighted_mean"
-    assert listing["mean_mix"]["components"] == [{"name": "contains_reference", "weight": 3.0}, {"name": "length_ok", "weight": 1.0}]
+    assert listing["mean_mix"]["components"] == [{"name": "contains_reference", "weight": 3.0},
+                                                 {"name": "length_ok", "weight": 1.0}]
 
 
 def test_openapi_documents_both_contracts(example_client):
     spec = example_client.get("/openapi.json").json()
     schemas = spec["components"]["schemas"]
-    for model in ("VertexRewardRequest", "RewardInput", "GroupRewardInput", "VertexRewardResponse", "RewardOutput", "GroupRewardOutput"):
+    for model in ("VertexRewardRequest", "RewardInput", "GroupRewardInput", "VertexRewardResponse", "RewardOutput",
+                  "GroupRewardOutput"):
         assert model in schemas, model
     body = spec["paths"]["/rewards/{name}"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body == {"$ref": "#/components/schemas/VertexRewardRequest"}

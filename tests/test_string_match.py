@@ -192,7 +192,8 @@ def test_unknown_option_fails_with_the_list_of_options():
 
 
 def test_re2_only_false_allows_python_only_regex():
-    variant = rewardkit.variant(string_match, "sm_lookahead", match_operation="REGEX_CONTAINS", expression=r"\d+(?= km)",
+    variant = rewardkit.variant(string_match, "sm_lookahead", match_operation="REGEX_CONTAINS",
+                                expression=r"\d+(?= km)",
                                      re2_only=False)
     assert score(variant, "it is 12 km", reference="x").value == 1.0
 
@@ -210,7 +211,8 @@ def test_re2_incompatibilities_are_named(pattern, problem):
     assert problem in re2_incompatibility(pattern)
 
 
-@pytest.mark.parametrize("pattern", [r"\d+\.\d*", r"[(?=]x", r"\\1", r"a{2}b+", r"(?i)paris", r"(?P<n>\w+)", r"}+", r"\++"])
+@pytest.mark.parametrize("pattern",
+                         [r"\d+\.\d*", r"[(?=]x", r"\\1", r"a{2}b+", r"(?i)paris", r"(?P<n>\w+)", r"}+", r"\++"])
 def test_re2_compatible_patterns_pass(pattern):
     assert re2_incompatibility(pattern) is None
 
@@ -250,7 +252,8 @@ def test_from_vertex_rejects_incomplete_configs():
 # ---- serving and composing ----
 
 def test_variants_serve_in_both_contracts():
-    capital = rewardkit.variant(string_match, "capital", match_operation="PARTIAL_MATCH", expression="{{references.capital}}",
+    capital = rewardkit.variant(string_match, "capital", match_operation="PARTIAL_MATCH",
+                                expression="{{references.capital}}",
                                      wrong_answer_reward=-1.0)
     with TestClient(rewardkit.create_app(rewardkit.Registry([capital]))) as client:
         ok = client.post("/rewards/capital", json=vertex_body("It is Paris.", {"capital": "Paris"}))
@@ -264,7 +267,8 @@ def test_variants_serve_in_both_contracts():
 
 def test_in_a_composite():
     # Variants are specs (not hashable): list them, with their own weight.
-    quality = rewardkit.composite("sm_quality", [rewardkit.variant(string_match, "sm_c", strip=True, weight=3), think_format],
+    quality = rewardkit.composite("sm_quality",
+                                  [rewardkit.variant(string_match, "sm_c", strip=True, weight=3), think_format],
                                   rule="weighted_mean")
     out = score(quality, "<think>easy</think> Paris", reference="Paris")
     assert out.value == pytest.approx(0.25)  # the whole text is not "Paris"

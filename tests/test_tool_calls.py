@@ -160,18 +160,21 @@ def test_omittable_arguments_per_option_per_tool_and_per_call():
     gold = [dict(GOLD[0], omittable=["unit"]), GOLD[1]]
     assert run(tool_call_match, without_unit, gold=gold).value == 1.0
     # Omittable means it may be left out, not that any value goes.
-    assert run(tool_call_match, turns(("get_weather", {"city": "Paris", "unit": "kelvin"}), TOKYO), gold=gold).value == 0.5
+    assert run(tool_call_match, turns(("get_weather", {"city": "Paris", "unit": "kelvin"}), TOKYO),
+               gold=gold).value == 0.5
 
 
 def test_namespacing_option():
-    namespaced = turns(("mcp__weather__get_weather", GOLD[0]["arguments"]), ("mcp__weather__get_weather", GOLD[1]["arguments"]))
+    namespaced = turns(("mcp__weather__get_weather", GOLD[0]["arguments"]),
+                       ("mcp__weather__get_weather", GOLD[1]["arguments"]))
     assert run(tool_call_match, namespaced).value == 1.0
     exact = run(variant(tool_call_match, "exact_names", strip_mcp_namespace=False), namespaced)
     assert exact.value == 0.0 and exact.metrics["UNEXPECTED_TOOL"] == 1.0
 
 
 def test_scope_final_reads_only_the_last_assistant_turn():
-    episode = (*PROMPT, Message("assistant", "", tool_calls=(ToolCall("get_weather", json.dumps(GOLD[0]["arguments"])),)),
+    episode = (*PROMPT,
+               Message("assistant", "", tool_calls=(ToolCall("get_weather", json.dumps(GOLD[0]["arguments"])),)),
                Message("tool", "18C"),
                Message("assistant", "", tool_calls=(ToolCall("get_weather", json.dumps(GOLD[1]["arguments"])),)))
     assert run(tool_call_match, episode).value == 1.0
@@ -179,7 +182,8 @@ def test_scope_final_reads_only_the_last_assistant_turn():
 
 
 def test_expected_calls_in_openai_shape_with_json_text_arguments():
-    gold = [{"type": "function", "function": {"name": "get_weather", "arguments": json.dumps(g["arguments"])}} for g in GOLD]
+    gold = [{"type": "function", "function": {"name": "get_weather", "arguments": json.dumps(g["arguments"])}}
+            for g in GOLD]
     assert run(tool_call_match, turns(PARIS, TOKYO), gold=gold).value == 1.0
 
 
@@ -207,7 +211,8 @@ def test_dashscope_arguments_sent_as_an_object_are_read_as_json():
     # Some producers put the arguments object itself in `function.arguments`; it must not become a Python repr.
     messages = [{"role": "user", "content": "Paris?"},
                 {"role": "assistant", "content": "", "tool_calls": [
-                    {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": GOLD[0]["arguments"]}}]}]
+                    {"id": "c1", "type": "function",
+                     "function": {"name": "get_weather", "arguments": GOLD[0]["arguments"]}}]}]
     body = dashscope_request("", messages=messages, rollout_extra={"tool_calls": GOLD[0]})
     body["agent_output"]["messages"] = messages  # the tool-calling turn is the answer
     with reward_client("rewards", workers=0) as client:
@@ -253,7 +258,8 @@ def test_an_invalid_declared_schema_is_an_error():
 def episode_with_results(*results, final="Done."):
     messages = [*PROMPT]
     for i, text in enumerate(results):
-        messages += [Message("assistant", "", tool_calls=(ToolCall("f", "{}", f"c{i}"),)), Message("tool", text, tool_call_id=f"c{i}")]
+        messages += [Message("assistant", "", tool_calls=(ToolCall("f", "{}", f"c{i}"),)),
+                     Message("tool", text, tool_call_id=f"c{i}")]
     return tuple(messages + ([Message("assistant", final)] if final is not None else []))
 
 

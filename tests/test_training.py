@@ -82,17 +82,20 @@ def test_several_responses_per_line_are_a_group_for_dashscope_and_separate_calls
 def test_the_response_can_be_a_field_of_the_training_line_and_is_removed_from_the_request(tmp_path, capsys):
     line = json.loads(DASHSCOPE_LINE.read_text())
     line["rollout_extra"]["model_answer"] = "It is 72."
-    training = lines(tmp_path / "train.jsonl", [line, {**line, "rollout_extra": {"solution": "5", "model_answer": "4"}}])
+    training = lines(tmp_path / "train.jsonl",
+                     [line, {**line, "rollout_extra": {"solution": "5", "model_answer": "4"}}])
     code, report, _ = replay(capsys, "--training", str(training), "--response-field", "rollout_extra.model_answer",
                              "--reward", "math_accuracy")
     assert code == 0 and [r["scores"] for r in report["results"]] == [[1.0], [0.0]]
     cases = training_cases(training, response_field="rollout_extra.model_answer")
     assert cases[0].request["agent_output"]["rollout_extra"] == {"solution": "72"}
-    assert training_cases(training, response_field="rollout_extra.model_answer", fmt="dashscope")[1].source.endswith(":2")
+    assert training_cases(training, response_field="rollout_extra.model_answer",
+                          fmt="dashscope")[1].source.endswith(":2")
 
 
 def test_mixed_formats_are_recognised_per_line_unless_one_is_forced(tmp_path):
-    training = lines(tmp_path / "mixed.jsonl", [json.loads(VERTEX_LINE.read_text()), json.loads(DASHSCOPE_LINE.read_text())])
+    training = lines(tmp_path / "mixed.jsonl",
+                     [json.loads(VERTEX_LINE.read_text()), json.loads(DASHSCOPE_LINE.read_text())])
     responses = lines(tmp_path / "r.jsonl", ["72", "72"])
     assert [c.contract for c in training_cases(training, responses=responses)] == ["vertex", "dashscope"]
     with pytest.raises(TrainingDataError, match=r"mixed.jsonl:2: not a vertex dataset line: it has no 'contents'"):
@@ -103,7 +106,7 @@ def test_mixed_formats_are_recognised_per_line_unless_one_is_forced(tmp_path):
     ([{"contents": []}, {"contents": []}], ["a"], "has 1 responses for the 2 lines of"),
     ([{"contents": []}], [{"answer": "a"}], "r.jsonl:1: expected a JSON string, a list of strings, or an object"),
     ([{"contents": []}], [{"response": 3}], "r.jsonl:1: the response must be a string"),
-    ([{"prompt": "x"}], ["a"], "train.jsonl:1: not a dataset line of any platform (a vertex line needs 'contents'; a dashscope line needs 'messages')"),
+    ([{"prompt": "x"}], ["a"], "train.jsonl:1: not a dataset line of any platform (a vertex line needs 'contents'; "),
 ])
 def test_bad_training_data_exits_2_with_file_and_line(tmp_path, capsys, training, responses, message):
     train = lines(tmp_path / "train.jsonl", training)

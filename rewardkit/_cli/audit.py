@@ -118,7 +118,8 @@ def add_parser(commands: Any) -> None:
                      help="the reward's kind(s), comma-separated: answer, judge, code, tool_calls, format, ... "
                      "(default: declared with rewardkit.audit.kinds, else by name)")
     cmd.add_argument("--probe-module", action="append", default=None, metavar="MODULE",
-                     help="import this module or .py file for its @rewardkit.audit.probe functions (repeatable; default: none)")
+                     help="import this module or .py file for its @rewardkit.audit.probe functions "
+                          "(repeatable; default: none)")
     cmd.add_argument("--margin", type=_margin, default=DEFAULT_MARGIN,
                      help=f"how far above the wrong control a probe must score to be an exploit (default "
                      f"{DEFAULT_MARGIN:g})")

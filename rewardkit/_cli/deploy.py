@@ -8,7 +8,7 @@ import os
 import re
 import subprocess
 import sys
-from typing import Any
+from typing import Any, Literal
 
 from .._errors import RewardkitError
 from .._registry import NATIVE_TWIN
@@ -16,7 +16,8 @@ from .._registry import NATIVE_TWIN
 # The processor classes rewardkit.dashscope builds from REWARDKIT_TARGET / REWARDKIT_REWARD.
 DASHSCOPE_PROCESSOR_MODULE = "rewardkit.dashscope"
 DASHSCOPE_PROCESSOR_CLASSES = {"reward": "TargetRewardProcessor", "group_reward": "TargetGroupRewardProcessor"}
-DASHSCOPE_CLASSPATHS = {kind: f"{DASHSCOPE_PROCESSOR_MODULE}.{name}" for kind, name in DASHSCOPE_PROCESSOR_CLASSES.items()}
+DASHSCOPE_CLASSPATHS = {kind: f"{DASHSCOPE_PROCESSOR_MODULE}.{name}"
+                        for kind, name in DASHSCOPE_PROCESSOR_CLASSES.items()}
 # What a workspace module re-exporting them is called in the advice below.
 _SHIM_MODULE = "rewardkit_processors"
 _MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -34,7 +35,8 @@ def parse_reward(text: str) -> tuple[str, float | None]:
     try:
         return name, float(weight)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--reward {text!r}: WEIGHT must be a number, as in math_accuracy:0.8") from None
+        raise argparse.ArgumentTypeError(
+            f"--reward {text!r}: WEIGHT must be a number, as in math_accuracy:0.8") from None
 
 
 def _registry(target: str) -> Any:
@@ -139,7 +141,7 @@ def _config_dashscope(args: argparse.Namespace) -> int:
 
     functions = []
     for name, weight, grouped in _chosen(args, "dashscope"):
-        func_type = "group_reward" if grouped or args.group else "reward"
+        func_type: Literal["reward", "group_reward"] = "group_reward" if grouped or args.group else "reward"
         functions.append(DashScopeFunction(
             name=name, classpath=f"{args.processor_module}.{DASHSCOPE_PROCESSOR_CLASSES[func_type]}",
             func_type=func_type, weight=weight, timeout=args.timeout, workspace_dir=args.workspace,
@@ -238,8 +240,8 @@ def add_parsers(commands: Any) -> None:
                         help="with --job: training JSONL URI (default gs://BUCKET/train.jsonl)")
     vertex.add_argument("--validation-data", default=None, help="with --job: validation JSONL URI (default none)")
     vertex.add_argument("--autorater-model", default=None, metavar="projects/P/locations/L/publishers/google/models/M",
-                        help="score each judge_reward with Vertex's native autorater on this model instead of Cloud Run "
-                             "(docs/judges.md; default: none, every reward on Cloud Run)")
+                        help="score each judge_reward with Vertex's native autorater on this model instead of "
+                             "Cloud Run (docs/judges.md; default: none, every reward on Cloud Run)")
     vertex.set_defaults(handler=_handle(_config_vertex))
 
     dashscope = platforms.add_parser(

@@ -67,7 +67,10 @@ def _serve(args: argparse.Namespace) -> int:
         log.info("%s", line)
     # log_config=None: uvicorn keeps the logging set up above (its access log is replaced by rewardkit's).
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, log_config=None,
-                            access_log=False, timeout_graceful_shutdown=settings.grace_period,
+                            # uvicorn annotates an int, but only hands it to asyncio.wait_for (server.py), which
+                            # takes seconds as a float: a grace period of 0.5 s is kept as it is.
+                            access_log=False,
+                            timeout_graceful_shutdown=settings.grace_period,  # type: ignore[arg-type]
                             **server_options(settings.worker_count, settings.max_connections))
     server = _graceful_server_class()(config)
     try:
@@ -94,7 +97,8 @@ _SETTING_FLAGS = {
                                "else container memory / (workers + 1))"),
     "max_queue": ("N", "reward calls that may wait for a worker before 503 (default $REWARDKIT_MAX_QUEUE, else 100)"),
     "max_body_mb": ("MB", "request body limit, 413 above (default $REWARDKIT_MAX_BODY_MB, else 8)"),
-    "max_group": ("N", "most outputs in a DashScope group, 413 above (default $REWARDKIT_MAX_GROUP, else 1024; 0: none)"),
+    "max_group": ("N",
+                  "most outputs in a DashScope group, 413 above (default $REWARDKIT_MAX_GROUP, else 1024; 0: none)"),
     "max_connections": ("N", "open connections, new ones get 503 above (default $REWARDKIT_MAX_CONNECTIONS, else 4096 "
                              "or what the open-file limit allows)"),
     "grace_period": ("SECONDS", "time in-flight requests get after SIGTERM (default $REWARDKIT_GRACE_PERIOD, else 8)"),
@@ -183,13 +187,15 @@ def _add_data_commands(commands: Any) -> None:
     validate = commands.add_parser(
         "validate-data", help="check a training/validation JSONL against a platform's dataset format",
         description="Check every line of a reinforcement-tuning JSONL against a platform's line format "
-        f"(JSON Schema; platforms: {', '.join(dataset_platforms())}). Each problem is printed as FILE:LINE: PATH: MESSAGE. Exit 0 when every file is valid, "
+        f"(JSON Schema; platforms: {', '.join(dataset_platforms())}). "
+        "Each problem is printed as FILE:LINE: PATH: MESSAGE. Exit 0 when every file is valid, "
         "1 when a file has problems, 2 when a file cannot be read.")
     validate.add_argument("files", nargs="+", metavar="FILE", help="JSONL dataset file(s)")
     validate.add_argument("--platform", choices=dataset_platforms(), default=None,
                           help="the platform whose line format the files use (required)")
     # The old spelling: --format means the output format in every other command.
-    validate.add_argument("--format", dest="old_format", choices=dataset_platforms(), default=None, help=argparse.SUPPRESS)
+    validate.add_argument("--format", dest="old_format", choices=dataset_platforms(), default=None,
+                          help=argparse.SUPPRESS)
     validate.add_argument("--max-problems", type=int, default=50, metavar="N",
                           help="problems to print per file (default 50; the count is always complete)")
     validate.set_defaults(handler=_validate_data)

@@ -20,7 +20,8 @@ from .._score import Score
 _LENGTH = struct.Struct("!i")
 _LONG_LENGTH = struct.Struct("!Q")
 
-PackedOutcome = tuple[Optional[float], Optional[str], Optional[dict[str, float]], Optional[str], Optional[str], Optional[str]]
+PackedOutcome = tuple[Optional[float], Optional[str], Optional[dict[str, float]], Optional[str], Optional[str],
+                      Optional[str]]
 
 
 def frame(message: Any) -> bytes:

@@ -54,7 +54,7 @@ def contain_task_exits(loop: asyncio.AbstractEventLoop) -> None:
             return previous(loop, wrapped, **kwargs)
         return asyncio.Task(wrapped, loop=loop, **kwargs)
 
-    loop.set_task_factory(factory)  # type: ignore[arg-type]
+    loop.set_task_factory(factory)
 
 
 def failed(spec: RewardSpec, code: str, message: str, count: int) -> list[Outcome]:
@@ -74,7 +74,8 @@ async def run_async(spec: RewardSpec, samples: Sequence[Sample], timeout: float 
         else:
             outcomes = await asyncio.wait_for(arun_leaf(spec, samples), timeout)
     except asyncio.TimeoutError:
-        return failed(spec, TIMEOUT, f"reward {spec.name!r} took longer than {timeout:g} s and was cancelled", len(samples))
+        return failed(spec, TIMEOUT, f"reward {spec.name!r} took longer than {timeout:g} s and was cancelled",
+                      len(samples))
     took = loop.time() - began
     if timeout is not None and took > timeout:
         return failed(spec, TIMEOUT, f"reward {spec.name!r} took {took:.1f} s, longer than {timeout:g} s, holding the "
@@ -92,7 +93,8 @@ class InlineEngine:
     is left to finish: only worker processes give a hard limit).
     """
 
-    def __init__(self, registry: Registry | None = None, *, threaded: bool = True, timeout: float | None = None) -> None:
+    def __init__(self, registry: Registry | None = None, *, threaded: bool = True,
+                 timeout: float | None = None) -> None:
         self.registry = registry
         self.threaded = threaded
         self.timeout = timeout

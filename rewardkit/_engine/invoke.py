@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from .._errors import InvalidScoreError, MissingReferenceError, ParseError, RewardkitError
@@ -80,7 +80,7 @@ def group_inputs(spec: RewardSpec, samples: Sequence[Sample]) -> dict[str, Any]:
 class _Prepared:
     """A call ready to make, or the outcome that makes calling unnecessary."""
 
-    kwargs: dict[str, Any] | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
     parsed: str | None = None
     done: Outcome | None = None
 
@@ -98,7 +98,8 @@ def _prepare(spec: RewardSpec, call: Call) -> _Prepared:
     except BaseException as exc:  # a parser bug is the reward author's, reported like a reward error
         if not _raised(exc):
             raise
-        return _Prepared(done=Outcome(spec.name, failure=Failure(REWARD_ERROR, f"parser {spec.parser.name}: {describe(exc)}")))
+        return _Prepared(done=Outcome(spec.name,
+                                      failure=Failure(REWARD_ERROR, f"parser {spec.parser.name}: {describe(exc)}")))
     kwargs["parsed"] = parsed
     return _Prepared(kwargs, parsed=_shown(parsed))
 

@@ -30,10 +30,11 @@ def _with_fallback(spec: RewardSpec, outcome: Outcome) -> Outcome:
 def _combine(spec: CompositeSpec, parts: list[ComponentOutcome]) -> Outcome:
     total = 0.0
     for part in parts:
-        failure = part.outcome.failure
         if part.outcome.score is not None:
             total += part.weight * part.outcome.score.value
-        elif spec.on_component_error == "fail" or failure.code == MISSING_REFERENCE:
+            continue
+        failure = part.outcome.failed_with
+        if spec.on_component_error == "fail" or failure.code == MISSING_REFERENCE:
             # A missing gold answer fails the composite whatever on_component_error says: it is not a fault to zero.
             code = MISSING_REFERENCE if failure.code == MISSING_REFERENCE else COMPONENT_FAILED
             composite_failure = Failure(code, f"component {part.name!r} failed: {failure.message}")
@@ -55,7 +56,7 @@ async def _run(spec: RewardSpec, samples: Sequence[Sample], engine: Engine) -> l
         failure = missing_gold(spec, samples[0]) if samples else None
         return [Outcome(spec.name, failure=failure)] * len(samples) if failure else await engine.run(spec, samples)
     failures = [missing_gold(spec, sample) for sample in samples]
-    ready = [sample for sample, failure in zip(samples, failures) if failure is None]
+    ready = [sample for sample, failure in zip(samples, failures, strict=True) if failure is None]
     scored = iter(await engine.run(spec, ready) if ready else [])
     return [Outcome(spec.name, failure=failure) if failure else next(scored) for failure in failures]
 
@@ -66,6 +67,7 @@ async def evaluate(spec: AnySpec, samples: Sequence[Sample], engine: Engine) -> 
         return [_with_fallback(spec, o) for o in await _run(spec, samples, engine)]
     results = await asyncio.gather(*(evaluate(c.spec, samples, engine) for c in spec.components))
     return [
-        _combine(spec, [ComponentOutcome(c.spec.name, c.weight, r[i]) for c, r in zip(spec.components, results)])
+        _combine(spec,
+                 [ComponentOutcome(c.spec.name, c.weight, r[i]) for c, r in zip(spec.components, results, strict=True)])
         for i in range(len(samples))
     ]

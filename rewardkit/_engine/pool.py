@@ -68,7 +68,8 @@ STEADY_CALL = 0.1  # seconds: see the module docstring
 MAX_BATCH = 16  # the most calls a worker holds
 _LEARNING_RATE = 0.2  # weight of the newest call in a reward's typical duration
 # Why a worker was replaced (the label of rewardkit_worker_restarts_total).
-RESTART_TIMEOUT, RESTART_CRASHED, RESTART_OUT_OF_MEMORY, RESTART_CANCELLED = "timeout", "crashed", "out_of_memory", "cancelled"
+RESTART_TIMEOUT, RESTART_CRASHED = "timeout", "crashed"
+RESTART_OUT_OF_MEMORY, RESTART_CANCELLED = "out_of_memory", "cancelled"
 RESTART_BROKEN = "broken"  # its pipe carried something other than the answer to its running call
 
 
@@ -97,7 +98,8 @@ class _Job:
 
     __slots__ = ("id", "spec", "frame", "size", "timeout", "future", "worker", "queued")
 
-    def __init__(self, id: int, spec: RewardSpec, call: Any, size: int, timeout: float, future: asyncio.Future[Any]) -> None:
+    def __init__(self, id: int, spec: RewardSpec, call: Any, size: int, timeout: float,
+                 future: asyncio.Future[Any]) -> None:
         self.id = id
         self.spec = spec
         self.frame = frame((id, spec.name, call))

@@ -144,7 +144,8 @@ def _check_line(
     problems: list[DatasetProblem] = []
     if number == 1 and raw.startswith(codecs.BOM_UTF8):
         problems.append(
-            DatasetProblem(number, LINE_PATH, "the file starts with a UTF-8 byte order mark; save it as UTF-8 without BOM")
+            DatasetProblem(number, LINE_PATH,
+                           "the file starts with a UTF-8 byte order mark; save it as UTF-8 without BOM")
         )
         raw = raw[len(codecs.BOM_UTF8):]
     try:
@@ -232,7 +233,10 @@ def _validator(fmt: str) -> Draft202012Validator:
 
     from ..contracts import get
 
-    return Draft202012Validator(get(fmt).dataset_json_schema())
+    schema = get(fmt).dataset_json_schema()
+    if schema is None:
+        raise UnknownDatasetFormatError(fmt)
+    return Draft202012Validator(schema)
 
 
 def _schema_problems(
@@ -249,6 +253,7 @@ def _schema_problems(
 def _explain(error: ValidationError) -> Iterable[tuple[tuple[str | int, ...], str]]:
     """Turn one jsonschema error into (path, message) pairs a person can act on."""
     where = tuple(error.absolute_path)
+    wanted_value: Any = error.validator_value  # Unset only on a ValidationError built by hand
     schema = error.schema if isinstance(error.schema, dict) else {}
     custom = schema.get("x-message")
     if custom:
@@ -260,15 +265,15 @@ def _explain(error: ValidationError) -> Iterable[tuple[tuple[str | int, ...], st
         ]
     expected = schema.get("x-expected")
     if error.validator == "type":
-        wanted = expected or _type_names(error.validator_value)
+        wanted = expected or _type_names(wanted_value)
         return [(where, f"expected {wanted}, got {_describe(error.instance)}")]
     if error.validator == "enum":
-        wanted = expected or "one of " + ", ".join(json.dumps(v) for v in error.validator_value)
+        wanted = expected or "one of " + ", ".join(json.dumps(v) for v in wanted_value)
         return [(where, f"expected {wanted}, got {_describe(error.instance)}")]
-    if error.validator in ("minItems", "minLength") and expected:
+    if error.validator in ("minItems", "minLength", "pattern") and expected:
         return [(where, f"expected {expected}, got {_describe(error.instance)}")]
     if error.validator == "const":
-        return [(where, f"expected {json.dumps(error.validator_value)}, got {_describe(error.instance)}")]
+        return [(where, f"expected {json.dumps(wanted_value)}, got {_describe(error.instance)}")]
     return [(where, error.message)]
 
 
@@ -276,9 +281,10 @@ def _missing_names(error: ValidationError) -> list[str]:
     # jsonschema raises one error per missing name; its message is the only
     # place that says which one.
     instance = error.instance if isinstance(error.instance, dict) else {}
+    names: Any = error.validator_value  # the schema's "required" list
     return [
         name
-        for name in error.validator_value
+        for name in names
         if name not in instance and error.message == f"{name!r} is a required property"
     ]
 

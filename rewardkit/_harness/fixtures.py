@@ -52,14 +52,13 @@ class FixtureCase:
 
 def detect_contract(body: Any) -> str:
     """The name of the contract a request body belongs to; FixtureError says why when none."""
-    if not isinstance(body, dict):
-        raise FixtureError(f"a request body must be a JSON object, got {type(body).__name__}")
+    # Not only objects: a contract's body may be a list (a batch); each contract says what it claims.
     for contract in registered():
         if contract.looks_like(body):
             return contract.name
     expected = "; ".join(f"a {c.title} body {c.recognised_by}" for c in registered())
-    raise FixtureError(f"not a request body of any registered contract ({expected}); "
-                       f"keys: {', '.join(sorted(body)) or '(none)'}")
+    got = f"keys: {', '.join(sorted(body)) or '(none)'}" if isinstance(body, dict) else f"got {type(body).__name__}"
+    raise FixtureError(f"not a request body of any registered contract ({expected}); {got}")
 
 
 def _expectation(raw: Any, where: str) -> Expectation:
@@ -91,7 +90,8 @@ def case_from_record(record: Any, where: str, index: int) -> FixtureCase:
         contract = detect_contract(body)
     except FixtureError as exc:
         raise FixtureError(f"{where}: {exc}") from None
-    return FixtureCase(str(name or f"{Path(where.split(':')[0]).name}#{index}"), reward, contract, body, expect, where, extra)
+    return FixtureCase(str(name or f"{Path(where.split(':')[0]).name}#{index}"), reward, contract, body, expect, where,
+                       extra)
 
 
 def load_cases(path: str | Path) -> list[FixtureCase]:
@@ -142,6 +142,6 @@ def check(case: FixtureCase, http_status: int, body: Any) -> list[str]:
         return problems
     got = list(answer.scores)
     want = [e.score] if e.score is not None else list(e.scores or ())
-    if len(got) != len(want) or not all(_close(g, w, e.tolerance) for g, w in zip(got, want)):
+    if len(got) != len(want) or not all(_close(g, w, e.tolerance) for g, w in zip(got, want, strict=True)):
         problems.append(f"scores {got}, expected {want} (tolerance {e.tolerance})")
     return problems

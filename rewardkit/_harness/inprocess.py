@@ -100,7 +100,8 @@ class InProcessService:
 
 
 @contextmanager
-def served_client(target: str = "rewards", *, reward: str | None = None, settings: Any = None) -> Iterator[httpx.Client]:
+def served_client(target: str = "rewards", *, reward: str | None = None,
+                  settings: Any = None) -> Iterator[httpx.Client]:
     """A sync httpx client for the in-process app of `target`; the app stops when the block ends."""
     with InProcessService(target, reward=reward, settings=settings) as service:
         with service.client() as client:

@@ -136,7 +136,8 @@ def format_table(results: Sequence[ReplayResult], width: int | None = None) -> s
     reason_width = max(width - sum(widths) - 2 * 5, 30) if width else REASON_CHARS
 
     def line(cells: Sequence[str]) -> str:
-        fixed = [_fit(c, w).ljust(w) if i != 4 else _fit(c, w).rjust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+        fixed = [_fit(c, w).ljust(w) if i != 4 else _fit(c, w).rjust(w)
+                 for i, (c, w) in enumerate(zip(cells[:5], widths, strict=True))]
         return "  ".join([*fixed, _fit(cells[5], reason_width)]).rstrip()
 
     return "\n".join([line(header), *(line(row) for row in rows)])

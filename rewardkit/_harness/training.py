@@ -70,7 +70,7 @@ def _responses_from(value: Any, where: str) -> list[Response]:
         thinkings = list(_text_list(thinking, where, "'thinking'"))
         if len(thinkings) != len(texts):
             raise TrainingDataError(f"{where}: {len(texts)} responses but {len(thinkings)} thinkings")
-    return [Response(text, thinking) for text, thinking in zip(texts, thinkings)]
+    return [Response(text, thinking) for text, thinking in zip(texts, thinkings, strict=True)]
 
 
 def _pop_field(line: dict[str, Any], dotted: str, where: str) -> Any:

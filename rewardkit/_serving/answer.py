@@ -35,7 +35,8 @@ def _log_failures(spec: AnySpec, outcomes: list[Outcome]) -> None:
         if outcome.failure is not None:
             how = "fallback score used" if outcome.score is not None else "no score"
             log.warning("reward %s failed on output %d (%s, %s): %s", spec.name, index, outcome.failure.code, how,
-                        outcome.failure.message, extra={"fields": {"reward": spec.name, "error_code": outcome.failure.code}})
+                        outcome.failure.message,
+                        extra={"fields": {"reward": spec.name, "error_code": outcome.failure.code}})
 
 
 def read_request(contract: Contract, spec: AnySpec, raw: Any) -> Parsed:

@@ -49,7 +49,8 @@ class RewardkitApp(FastAPI):
             await self.dispatch(scope, receive, send)
 
     async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and self.scoring is not None and not self.user_middleware:
+        if (scope["type"] == "http" and scope["method"] == "POST" and self.scoring is not None
+                and not self.user_middleware):
             found = self.scoring.routes.match(route_path(scope))
             if found is not None:
                 return await self.scoring(scope, receive, send, *found)

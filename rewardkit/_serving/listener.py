@@ -65,7 +65,8 @@ class _Throttled:
         self.count += 1
         now = time.monotonic()
         if now - self.last >= self.every:
-            log.log(level, message + " (%d time(s) in the last %.0f s)", *args, self.count, min(now - self.last, self.every))
+            log.log(level, message + " (%d time(s) in the last %.0f s)", *args, self.count,
+                    min(now - self.last, self.every))
             self.last, self.count = now, 0
 
 
@@ -134,7 +135,8 @@ class GuardedHttpTools(HttpToolsProtocol):
         if self._in_head and not self.transport.is_closing():
             self._head_bytes += len(data)
             if self._head_bytes > self.max_head:
-                self._large(logging.WARNING, "refused a request whose line and headers are over %d bytes", self.max_head)
+                self._large(logging.WARNING, "refused a request whose line and headers are over %d bytes",
+                            self.max_head)
                 self._refuse(431, "Request Header Fields Too Large",
                              f"the request line and headers are over {self.max_head} bytes")
 

@@ -39,7 +39,8 @@ def reward_codes(specs: Iterable[AnySpec]) -> dict[CodeType, str]:
 
 
 class LoopWatch:
-    def __init__(self, codes: dict[CodeType, str], on_stall: Callable[[str, float], None], stall: float = STALL) -> None:
+    def __init__(self, codes: dict[CodeType, str], on_stall: Callable[[str, float], None],
+                 stall: float = STALL) -> None:
         self.codes = codes
         self.on_stall = on_stall
         self.stall = stall

@@ -16,7 +16,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from .._outcome import TIMEOUT, Outcome
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
-LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+                   300.0)
 # Rewards usually live in [-1, 1] (Vertex) or [0, 1] (DashScope); the outer buckets catch the rest.
 VALUE_BUCKETS = (-1.0, -0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0)
 
@@ -34,7 +35,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        r.register(_JudgeMetrics())  # type: ignore[arg-type]
+        r.register(_JudgeMetrics())
         self.requests = Counter("rewardkit_requests", "Requests, by reward, contract and outcome",
                                 ["reward", "contract", "outcome"], registry=r)
         self.latency = Histogram("rewardkit_request_duration_seconds", "Request latency, body read to answer",
@@ -51,7 +52,8 @@ class Metrics:
                                  "over 0.5 s, by reward", ["reward"], registry=r)
         self.loop_held_seconds = Counter("rewardkit_event_loop_held_seconds", "Seconds the event loop was held, "
                                          "by reward", ["reward"], registry=r)
-        self.in_flight = 0  # reward requests being handled; read when scraped (a Gauge would take a lock twice a request)
+        # reward requests being handled; read when scraped (a Gauge would take a lock twice a request)
+        self.in_flight = 0
         Gauge("rewardkit_requests_in_flight", "Reward requests being handled", registry=r).set_function(
             lambda: self.in_flight)
         # Labelled children by label values: `labels()` validates its arguments on every call, a dict does not.
@@ -64,7 +66,8 @@ class Metrics:
             child = self._children[key] = metric.labels(*labels)
         return child
 
-    def watch_engine(self, waiting: Callable[[], float], running: Callable[[], float], size: Callable[[], float]) -> None:
+    def watch_engine(self, waiting: Callable[[], float], running: Callable[[], float],
+                     size: Callable[[], float]) -> None:
         """Gauges read from the engine when scraped."""
         Gauge("rewardkit_calls_waiting", "Reward calls waiting for a worker (the queue)",
               registry=self.registry).set_function(waiting)

@@ -46,7 +46,7 @@ def _documented(path: str, entry: OpenAPIEntry) -> APIRoute:
 def install(app: FastAPI, scoring: list[tuple[str, Contract]]) -> None:
     """Serve an OpenAPI schema that includes the scoring routes: (path, contract) pairs."""
     entries = {contract.name: contract.openapi() for _, contract in scoring}
-    documented = [_documented(path, entries[contract.name]) for path, contract in scoring if entries[contract.name]]
+    documented = [_documented(path, entry) for path, contract in scoring if (entry := entries[contract.name])]
 
     def build() -> dict[str, Any]:
         if app.openapi_schema is None:

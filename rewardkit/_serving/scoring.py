@@ -57,7 +57,8 @@ class Routes:
 
     def templates(self) -> list[tuple[str, Contract]]:
         """Every scoring route as (path template, contract); the ones without {name} score with the default reward."""
-        return [(c.default_route, c) for c in self.contracts if c.default_route] + [(c.route, c) for c in self.contracts]
+        defaults = [(c.default_route, c) for c in self.contracts if c.default_route]
+        return defaults + [(c.route, c) for c in self.contracts]
 
     def match(self, path: str) -> tuple[Contract, str | None] | None:
         """The contract and reward name of a scoring path (name None: the default reward); None for other paths.
@@ -94,7 +95,8 @@ def _request_fields(headers: dict[bytes, bytes], project: str | None) -> dict[st
     return fields
 
 
-def _access_line(scope: Scope, headers: dict[bytes, bytes], status: int, seconds: float, fields: dict[str, Any]) -> None:
+def _access_line(scope: Scope, headers: dict[bytes, bytes], status: int, seconds: float,
+                 fields: dict[str, Any]) -> None:
     client = scope.get("client")
     http = {"requestMethod": scope["method"], "requestUrl": scope["path"], "status": status,
             "latency": f"{seconds:.6f}s", "userAgent": headers.get(b"user-agent", b"").decode("latin-1"),
@@ -152,7 +154,8 @@ class Scoring:
                 metrics.outcomes(outcomes)
                 outcome = _outcome_label(outcomes)
             except HTTPProblem as exc:
-                status, outcome, content, extra = exc.status, _REFUSED.get(exc.status, "refused"), problem_body(exc), exc.headers
+                status, outcome = exc.status, _REFUSED.get(exc.status, "refused")
+                content, extra = problem_body(exc), exc.headers
             except asyncio.CancelledError:
                 # Not a disconnect (that is a 499 above): the server is stopping and its grace period is over.
                 status, outcome = 503, "shutting_down"
@@ -161,14 +164,16 @@ class Scoring:
                 raise
             except BaseException as exc:  # BaseException: nothing a request does may stop the server
                 log.exception("unexpected error while serving a request")
-                status, content = 500, contract.refusal(500, INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {exc}")
+                status, content = 500, contract.refusal(500, INTERNAL_ERROR,
+                                                        f"internal error: {type(exc).__name__}: {exc}")
             await send_json(send, status, content, extra)
         finally:
             seconds = time.perf_counter() - started
             metrics.in_flight -= 1
             metrics.request(label, contract.name, outcome, seconds)
             if self.access_log:
-                _access_line(scope, headers, status, seconds, {"reward": label, "contract": contract.name, "outcome": outcome})
+                _access_line(scope, headers, status, seconds,
+                             {"reward": label, "contract": contract.name, "outcome": outcome})
             _logs.reset_context(context)
 
     async def _evaluate(self, spec: AnySpec, samples: list[Sample], receive: Receive, path: str) -> list[Outcome]:

@@ -253,7 +253,8 @@ class AsyncJudge:
         await closer.__anext__()
         state = _LoopState(
             loop, session, closer, asyncio.Semaphore(cap),
-            _Bucket(self.limits.requests_per_minute, "requests-per-minute") if self.limits.requests_per_minute else None,
+            _Bucket(self.limits.requests_per_minute, "requests-per-minute") if self.limits.requests_per_minute
+            else None,
             _Bucket(self.limits.tokens_per_minute, "tokens-per-minute") if self.limits.tokens_per_minute else None,
         )
         self._states[id(loop)] = state
@@ -386,7 +387,8 @@ class AsyncJudge:
         try:
             timeout = max(min(self.limits.attempt_timeout, end - started), 0.001)
             async with state.session.post(url, data=json.dumps(body).encode(), headers={
-                    **headers, "Content-Type": "application/json"}, timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+                    **headers, "Content-Type": "application/json"},
+                    timeout=aiohttp.ClientTimeout(total=timeout)) as response:
                 status, reply_headers, text = response.status, response.headers, await response.text(errors="replace")
         except asyncio.TimeoutError:
             _telemetry.REQUESTS.labels(self.name, "timeout").inc()
@@ -416,7 +418,8 @@ class AsyncJudge:
         if not isinstance(text, str):
             raise JudgeError(f"the judge's reply has no text content: {trim(raw)}")
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-        prompt_tokens, completion_tokens = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+        prompt_tokens = int(usage.get("prompt_tokens") or 0)
+        completion_tokens = int(usage.get("completion_tokens") or 0)
         _telemetry.TOKENS.labels(self.name, "prompt").inc(prompt_tokens)
         _telemetry.TOKENS.labels(self.name, "completion").inc(completion_tokens)
         return Completion(text, prompt_tokens, completion_tokens, latency)

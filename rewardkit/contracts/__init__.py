@@ -25,8 +25,10 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "rewardkit.contracts"
-# The built-in contracts, imported when first listed so `import rewardkit` stays light.
-_BUILTIN = ("vertex", "dashscope")
+# The built-in contracts, imported when first listed so `import rewardkit` stays light. Nova before
+# DashScope: a training line is recognised by the first contract whose `dataset_key` it has, and a
+# Nova line has DashScope's 'messages' as well as its own 'reference_answer'.
+_BUILTIN = ("vertex", "nova", "dashscope", "openrlhf", "slime")
 
 log = logging.getLogger("rewardkit")
 _contracts: dict[str, Contract] = {}

@@ -62,7 +62,9 @@ class Parsed:
 
 @dataclass(frozen=True)
 class Answer:
-    """What an answer says, whichever contract: the scores, an error code and a reason. A failed answer has no scores."""
+    """What an answer says, whichever contract: the scores, an error code and a reason.
+
+    A failed answer has no scores."""
 
     scores: tuple[float, ...] = ()
     error_code: str | None = None
@@ -211,8 +213,9 @@ class Contract:
         from importlib import resources  # here: it slows `import rewardkit`
 
         package = type(self).__module__.rpartition(".")[0] or type(self).__module__
-        schema: dict[str, Any] = json.loads(
-            resources.files(package).joinpath("schemas", self.dataset_schema).read_text(encoding="utf-8"))
+        # One name per joinpath: a Traversable takes several only from Python 3.11.
+        schema_file = resources.files(package).joinpath("schemas").joinpath(self.dataset_schema)
+        schema: dict[str, Any] = json.loads(schema_file.read_text(encoding="utf-8"))
         return schema
 
     def openapi(self) -> OpenAPIEntry | None:
@@ -221,7 +224,8 @@ class Contract:
 
     # ---- helpers for subclasses -----------------------------------------------------
 
-    def validate(self, adapter: TypeAdapter[Any], raw: Any, union_tags: tuple[str, ...] = (), tag_field: str = "") -> Any:
+    def validate(self, adapter: TypeAdapter[Any], raw: Any, union_tags: tuple[str, ...] = (),
+                 tag_field: str = "") -> Any:
         """`raw` validated by `adapter`, or ContractError listing each field that is wrong.
 
         `union_tags` are a discriminated union's tags (the values of its `tag_field`),

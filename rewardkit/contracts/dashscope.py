@@ -17,19 +17,9 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter
 
 from .._outcome import Outcome
 from .._registry import AnySpec
-from .._sample import Message, Metadata, Sample, ToolCall
-from .base import (
-    SCHEMA_REF,
-    Answer,
-    Contract,
-    ErrorResponse,
-    OpenAPIEntry,
-    Parsed,
-    Prompt,
-    Response,
-    content_text,
-    json_arguments,
-)
+from .._sample import Metadata, Sample
+from ._chat import ChatMessage, assistant_message, message
+from .base import SCHEMA_REF, Answer, Contract, ErrorResponse, OpenAPIEntry, Parsed, Prompt, Response
 
 PLATFORM = "dashscope"
 
@@ -37,17 +27,6 @@ PLATFORM = "dashscope"
 class _Open(BaseModel):
     # The platform adds keys over time; unknown ones must be tolerated.
     model_config = ConfigDict(extra="allow")
-
-
-class ChatMessage(_Open):
-    """An OpenAI-style (ChatML) message of the trajectory."""
-
-    role: str
-    content: Union[str, list[dict[str, Any]], None] = None
-    reasoning_content: Optional[str] = None
-    tool_calls: Optional[list[dict[str, Any]]] = None
-    tool_call_id: Optional[str] = None
-    name: Optional[str] = None
 
 
 class RequestMetadata(_Open):
@@ -122,28 +101,8 @@ class GroupRewardOutput(BaseModel):
 
 # ---- wire -> samples -------------------------------------------------------------
 
-def _tool_call(call: dict[str, Any]) -> ToolCall:
-    function = call.get("function") or {}
-    arguments = function.get("arguments", "")
-    if not isinstance(arguments, str):
-        # OpenAI sends arguments as JSON text; a producer that sends the object gets the same text back, not a repr.
-        arguments = json.dumps(arguments, ensure_ascii=False)
-    return ToolCall(str(function.get("name", "")), arguments, call.get("id"))
-
-
-def _message(m: ChatMessage) -> Message:
-    return Message(
-        role=m.role,
-        text=content_text(m.content),
-        thinking=m.reasoning_content or "",
-        tool_calls=tuple(_tool_call(c) for c in m.tool_calls or ()),
-        tool_call_id=m.tool_call_id,
-        name=m.name,
-    )
-
-
 def _sample(output: AgentOutput, request: Union[RewardInput, GroupRewardInput], raw: dict[str, Any]) -> Sample:
-    trajectory = tuple(_message(m) for m in output.messages or ())
+    trajectory = tuple(message(m) for m in output.messages or ())
     first_answer = next((i for i, m in enumerate(trajectory) if m.role == "assistant"), len(trajectory))
     prompt = trajectory[:first_answer]
     final = next((m for m in reversed(trajectory) if m.role == "assistant"), None)
@@ -175,7 +134,8 @@ def to_samples(request: Union[RewardInput, GroupRewardInput], raw: dict[str, Any
 def log_fields(request: Union[RewardInput, GroupRewardInput]) -> dict[str, Any]:
     """The request metadata ids, for the request's log lines."""
     meta = request.request_metadata
-    fields: dict[str, Any] = meta.model_dump(include={"job_id", "sample_id", "rollout_id", "attempt_id"}) if meta else {}
+    wanted = {"job_id", "sample_id", "rollout_id", "attempt_id"}
+    fields: dict[str, Any] = meta.model_dump(include=wanted) if meta else {}
     if isinstance(request, GroupRewardInput):
         fields["group_size"] = len(request.agent_outputs)
     return fields
@@ -205,7 +165,7 @@ def _reward(outcome: Outcome) -> dict[str, Any]:
 
 def _failed(spec: AnySpec, outcomes: list[Outcome]) -> tuple[Optional[str], Optional[str]]:
     """(error, error_code) for outcomes that have no score; (None, None) when all scored."""
-    failed = [(i, o.failure) for i, o in enumerate(outcomes) if o.score is None]
+    failed = [(i, o.failed_with) for i, o in enumerate(outcomes) if o.score is None]
     if not failed:
         return None, None
     if len(outcomes) == 1:
@@ -232,18 +192,6 @@ def render(spec: AnySpec, outcomes: list[Outcome], group: bool) -> tuple[int, di
 
 
 # ---- plain values -> bodies ------------------------------------------------------
-
-def assistant_message(response: Response) -> dict[str, Any]:
-    """The ChatML message of a final answer; reasoning goes in `reasoning_content`."""
-    message: dict[str, Any] = {"role": "assistant", "content": response.text}
-    if response.thinking:
-        message["reasoning_content"] = response.thinking
-    if response.tool_calls:
-        message["tool_calls"] = [{"id": c.id or f"call_{i}", "type": "function",
-                                  "function": {"name": c.name, "arguments": json_arguments(c.arguments)}}
-                                 for i, c in enumerate(response.tool_calls)]
-    return message
-
 
 def body(prompt: Prompt, responses: Sequence[Response], *, group: bool | None = None) -> dict[str, Any]:
     """A `RewardInput` for one response, a `GroupRewardInput` for several (or when `group` is true)."""
@@ -281,7 +229,7 @@ def group_request(responses: Sequence[str], *, reference: Any = None, prompt: st
     if len(thinkings) != len(responses):
         raise ValueError(f"{len(responses)} responses but {len(thinkings)} thinkings")
     values = _prompt(reference, prompt, rollout_extra, system, messages, request_metadata)
-    return body(values, [Response(r, t) for r, t in zip(responses, thinkings)], group=True)
+    return body(values, [Response(r, t) for r, t in zip(responses, thinkings, strict=True)], group=True)
 
 
 # ---- answers -> plain values -----------------------------------------------------
@@ -348,7 +296,8 @@ class DashScopeContract(Contract):
         if status != 200:
             return Answer((), body.get("error_code") or f"HTTP_{status}", body.get("error") or body.get("message"))
         reward = body.get("reward")
-        entries = reward.get("rewards") if isinstance(reward, dict) and "rewards" in reward else [reward]
+        # Any: a hostile answer may hold anything here; the try below turns a wrong shape into BAD_ANSWER.
+        entries: Any = reward.get("rewards") if isinstance(reward, dict) and "rewards" in reward else [reward]
         try:
             scores = tuple(float(entry["reward_score"]) for entry in entries)
         except (KeyError, TypeError, ValueError) as exc:
@@ -361,7 +310,8 @@ class DashScopeContract(Contract):
         return Answer(scores, codes[0] if codes else None, body.get("error") or _metrics_text(entries))
 
     def read_line(self, line: Mapping[str, Any]) -> Prompt:
-        messages = line.get("messages") if isinstance(line.get("messages"), list) else []
+        raw_messages = line.get("messages")
+        messages = raw_messages if isinstance(raw_messages, list) else []
         extra = line.get("rollout_extra")
         return Prompt(messages=tuple(m for m in messages if isinstance(m, dict)),
                       references=extra if isinstance(extra, dict) else {},
@@ -375,7 +325,7 @@ class DashScopeContract(Contract):
             body={"oneOf": [{"$ref": SCHEMA_REF.format(model=m)} for m in models],
                   "discriminator": {"propertyName": "func_type",
                                     "mapping": dict(zip(("reward", "group_reward"),
-                                                        (SCHEMA_REF.format(model=m) for m in models)))}},
+                                                        (SCHEMA_REF.format(model=m) for m in models), strict=True))}},
             responses={
                 200: {"model": Union[RewardOutput, GroupRewardOutput],
                       "description": "RewardOutput or GroupRewardOutput; a failed reward has status 'failed'"},

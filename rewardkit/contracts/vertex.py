@@ -101,7 +101,9 @@ class VertexErrorResponse(BaseModel):
 # ---- wire -> samples -------------------------------------------------------------
 
 def _message(content: Content, default_role: str) -> Message:
-    texts, thoughts, calls, responses = [], [], [], []
+    texts: list[str] = []
+    thoughts: list[str] = []
+    calls, responses = [], []
     for part in content.parts:
         if part.text is not None:
             (thoughts if part.thought else texts).append(part.text)
@@ -173,15 +175,16 @@ def aux_info(outcome: Outcome) -> dict[str, Any]:
 def render(spec: AnySpec, outcome: Outcome) -> tuple[int, dict[str, Any]]:
     """HTTP status and body for one outcome."""
     if outcome.score is None:
-        failure = outcome.failure
+        failure = outcome.failed_with
         # A request without its gold answer fails again on every retry: a client error, not a server one.
         status = 422 if failure.code == MISSING_REFERENCE else 500
         # Plain dicts on this hot path; the pydantic models above document the same shapes in OpenAPI.
         return status, {"message": f"reward {spec.name!r} failed: {failure.message}", "reward": spec.name,
                      "error_code": failure.code, "error": failure.message}
     info = aux_info(outcome)
-    if getattr(spec, "rule", None):
-        info["rule"] = spec.rule
+    rule = getattr(spec, "rule", None)
+    if rule:
+        info["rule"] = rule
     value = clip(outcome.score.value, *REWARD_RANGE)
     if value != outcome.score.value:
         info["clipped_from"] = outcome.score.value
@@ -216,7 +219,8 @@ def body(example: Mapping[str, Any], response: Response | str, *, step: int = 0,
 def example(prompt: Prompt) -> dict[str, Any]:
     """The dataset line of a prompt given as ChatML messages: contents, systemInstruction, references."""
     line: dict[str, Any] = {"contents": [
-        {"role": "model" if m.get("role") == "assistant" else "user", "parts": [{"text": content_text(m.get("content"))}]}
+        {"role": "model" if m.get("role") == "assistant" else "user",
+         "parts": [{"text": content_text(m.get("content"))}]}
         for m in prompt.messages if m.get("role") != "system"]}
     system = [content_text(m.get("content")) for m in prompt.messages if m.get("role") == "system"]
     if system:

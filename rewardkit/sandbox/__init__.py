@@ -30,7 +30,8 @@ from ._types import (
 )
 
 __all__ = [
-    "run", "check_isolation", "interpreter", "warn_unisolated", "decode_value", "SandboxLimits", "SandboxTest", "RunResult", "TestRun",
+    "run", "check_isolation", "interpreter", "warn_unisolated", "decode_value", "SandboxLimits", "SandboxTest",
+    "RunResult", "TestRun",
     "SandboxError", "Isolation", "CATEGORIES", "PASSED", "WRONG_ANSWER", "RUNTIME_ERROR", "TIMEOUT",
     "MEMORY_LIMIT", "OUTPUT_LIMIT", "SYNTAX_ERROR", "SANDBOX_ERROR",
 ]

@@ -43,6 +43,11 @@ import select
 import signal
 import sys
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: the child imports nothing it does not run
+    from types import CodeType
+    from typing import Any, Callable
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
@@ -69,7 +74,9 @@ def _check(result: int, what: str) -> None:
 
 
 def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    enc = (lambda s: None if s is None else s.encode())
+    def enc(s: str | None) -> bytes | None:
+        return None if s is None else s.encode()
+
     _check(_libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)), f"mount {target}")
 
 
@@ -192,7 +199,7 @@ def _limit(kind: int, value: int) -> None:
 
 # ------------------------------------------------------------------ values
 
-def encode(value, depth: int = 0):
+def encode(value: Any, depth: int = 0) -> Any:
     """A plain value as JSON data; anything else (an object with its own __eq__) raises TypeError.
 
     Exact types, not isinstance: a subclass of int may compare equal to everything.
@@ -219,7 +226,7 @@ def encode(value, depth: int = 0):
     raise TypeError(f"{kind.__module__}.{kind.__qualname__}")
 
 
-def decode(data, depth: int = 0):
+def decode(data: Any, depth: int = 0) -> Any:
     if isinstance(data, list):
         return [decode(v) for v in data]
     if isinstance(data, dict):
@@ -246,13 +253,13 @@ _FRAMES = 3  # the test child's frame channel: values it hands back (never a ver
 _FD_CEILING = 1024  # what a launcher holds is below it (main() moves the zygote's channel down)
 
 
-def _frame(record) -> None:
+def _frame(record: dict[str, Any]) -> None:
     data = (json.dumps(record, separators=(",", ":")) + "\n").encode()
     while data:
         data = data[os.write(_FRAMES, data):]
 
 
-def _frame_value(record, value) -> None:
+def _frame_value(record: dict[str, Any], value: Any) -> None:
     try:
         record["value"] = encode(value)
     except (TypeError, RecursionError) as exc:
@@ -260,12 +267,12 @@ def _frame_value(record, value) -> None:
     _frame(record)
 
 
-def _exception(exc: BaseException) -> dict:
+def _exception(exc: BaseException) -> dict[str, Any]:
     return {"exception": type(exc).__name__, "message": str(exc)[:300], "errno": getattr(exc, "errno", None)}
 
 
-def _probe(index: int, *values) -> None:
-    record = {"probe": index, "values": []}
+def _probe(index: int, *values: Any) -> None:
+    record: dict[str, Any] = {"probe": index, "values": []}
     try:
         record["values"] = [encode(v) for v in values]
     except (TypeError, RecursionError) as exc:
@@ -273,9 +280,9 @@ def _probe(index: int, *values) -> None:
     _frame(record)
 
 
-def _plain_returning(fn):
+def _plain_returning(fn: Callable[..., Any]) -> Callable[..., Any]:
     """`fn` whose results reach the test code as fresh plain values (always-equal objects fail here)."""
-    def call(*args, **kwargs):
+    def call(*args: Any, **kwargs: Any) -> Any:
         result = fn(*args, **kwargs)
         try:
             return decode(encode(result))
@@ -286,7 +293,7 @@ def _plain_returning(fn):
     return call
 
 
-def _target(namespace: dict, name: str):
+def _target(namespace: dict[str, Any], name: str) -> Any:
     if callable(namespace.get(name)):
         return namespace[name]
     solution = namespace.get("Solution")  # LeetCode / LiveCodeBench style: a method of class Solution
@@ -295,17 +302,18 @@ def _target(namespace: dict, name: str):
     raise NameError(f"the program defines no function {name!r}")
 
 
-def _run_test(code, test: dict, builtins_snapshot: dict) -> int:
+def _run_test(code: CodeType, test: dict[str, Any], builtins_snapshot: dict[str, Any]) -> int:
     """Runs in the test child; returns the exit status."""
     kind = test["kind"]
-    namespace = {"__name__": "__main__" if kind == "stdin" else "solution", "__builtins__": builtins_snapshot.copy()}
+    namespace: dict[str, Any] = {"__name__": "__main__" if kind == "stdin" else "solution",
+                                 "__builtins__": builtins_snapshot.copy()}
     status = 0
     try:
         exec(code, namespace)
         if kind == "call":
             _frame_value({"call": True}, _target(namespace, test["fn"])(*decode(test["args"])))
         elif kind == "script":
-            scope = {**{k: _plain_returning(v) if callable(v) and not isinstance(v, type) else v
+            scope: dict[str, Any] = {**{k: _plain_returning(v) if callable(v) and not isinstance(v, type) else v
                         for k, v in namespace.items() if not k.startswith("__")},
                      "__name__": "tests", "__builtins__": builtins_snapshot.copy(), "__rk_probe__": _probe}
             exec(compile(test["script"], "<tests>", "exec"), scope)
@@ -336,7 +344,8 @@ def _close_from(first: int) -> None:
         os.closerange(first, _FD_CEILING)
 
 
-def _child(code, test: dict, limits: dict, fds: tuple[int, int, int, int], builtins_snapshot: dict) -> None:
+def _child(code: CodeType, test: dict[str, Any], limits: dict[str, Any], fds: tuple[int, int, int, int],
+           builtins_snapshot: dict[str, Any]) -> None:
     stdin, out, err, frames = fds
     try:
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # with the template, whatever kills it
@@ -364,7 +373,8 @@ def _memfd(text: str) -> int:
     return fd
 
 
-def run_one(code, test: dict, limits: dict, builtins_snapshot: dict) -> dict:
+def run_one(code: CodeType, test: dict[str, Any], limits: dict[str, Any],
+            builtins_snapshot: dict[str, Any]) -> dict[str, Any]:
     stdin = _memfd(test.get("stdin") or "")
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -388,9 +398,9 @@ def _watch(pid: int, buffers: dict, out_r: int, err_r: int, frames_r: int, limit
     except (AttributeError, OSError):
         exited = None
     reason = None
-    status = None
+    ended = False
     open_fds = set(buffers)
-    while status is None:
+    while not ended:
         left = deadline - time.monotonic()
         if left <= 0:
             reason = "timeout"
@@ -413,7 +423,7 @@ def _watch(pid: int, buffers: dict, out_r: int, err_r: int, frames_r: int, limit
         if reason:
             break
         if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
-            status = True
+            ended = True
     _kill_group(pid)  # the test's own group, leftovers included (before the reap, so the group id is still its)
     _, status = os.waitpid(pid, 0)
     for fd in list(open_fds):  # what the test wrote before it ended; a daemon holding the pipe is not waited for

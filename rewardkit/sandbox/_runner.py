@@ -121,6 +121,7 @@ class _Zygote:
         self.socket = ours
         self.owner = os.getpid()
         self.lock = threading.Lock()
+        self._said: str | None = None  # what it said on stderr, once closed
 
     def _ask(self, request: dict[str, Any], fds: Sequence[int] = ()) -> dict[str, Any]:
         with self.lock:
@@ -146,7 +147,16 @@ class _Zygote:
 
     def close(self) -> str:
         """Its socket ends, so it returns; killed too, in case it is stopped or stuck. Returns what it said
-        on stderr. In a forked copy of the worker: only this copy's end of the socket is closed."""
+        on stderr. In a forked copy of the worker: only this copy's end of the socket is closed.
+
+        Under the lock, and once: several threads may find the same zygote dead at once, and a second
+        close of its socket or stderr would close whatever file took that descriptor number meanwhile."""
+        with self.lock:
+            if self._said is None:
+                self._said = self._close()
+            return self._said
+
+    def _close(self) -> str:
         self.socket.close()
         if self.owner != os.getpid():
             return ""

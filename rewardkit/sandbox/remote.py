@@ -60,6 +60,7 @@ def driver(program: str, test: dict[str, Any], mark: str) -> str:
     """A Python script that runs one function or assertion test and prints its frames after `mark`."""
     helpers = "\n\n".join(inspect.getsource(part) for part in _DRIVER_PARTS)
     return "\n".join([
+        "from __future__ import annotations",  # the helpers' annotations name types only _child.py imports
         "import io, json, sys",
         helpers,
         f"_MARK = {mark!r}",
@@ -103,7 +104,8 @@ def _post(url: str, body: dict[str, Any], retries: int, deadline: float) -> dict
         try:
             answer = response.json()
         except ValueError:
-            raise SandboxError(f"sandbox service {url} answered something that is not JSON: {response.text[:200]!r}")
+            raise SandboxError(
+                f"sandbox service {url} answered something that is not JSON: {response.text[:200]!r}") from None
         if not isinstance(answer, dict) or answer.get("status") not in ("Success", "Failed", "SandboxError"):
             raise SandboxError(f"sandbox service {url}: not a RunCodeResponse: {str(answer)[:200]}")
         if answer["status"] == "SandboxError":

@@ -68,13 +68,14 @@ def check_options(*, language: str = "python", extract: str = "fenced", style: s
             raise OptionError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
     if backend == "local" and language != "python":
         raise OptionError(f"the local sandbox runs Python; language={language!r} needs backend='sandboxfusion'")
-    if backend == "sandboxfusion" and not (isinstance(sandbox_url, str) and sandbox_url.startswith(("http://", "https://"))):
+    if backend == "sandboxfusion" and not (isinstance(sandbox_url, str)
+                                           and sandbox_url.startswith(("http://", "https://"))):
         raise OptionError(f"backend='sandboxfusion' needs sandbox_url='http(s)://host/run_code', got {sandbox_url!r}")
     if float_tolerance is not None and (isinstance(float_tolerance, bool) or not float_tolerance >= 0):
         raise OptionError(f"float_tolerance must be None or a number >= 0, got {float_tolerance!r}")
-    for name, value in (("max_program_kb", max_program_kb), ("max_concurrency", max_concurrency)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise OptionError(f"{name} must be a positive number, got {value!r}")
+    for name, amount in (("max_program_kb", max_program_kb), ("max_concurrency", max_concurrency)):
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount <= 0:
+            raise OptionError(f"{name} must be a positive number, got {amount!r}")
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise OptionError(f"retries must be an integer >= 0, got {retries!r}")
     try:
@@ -162,5 +163,6 @@ def code_tests(response: str, references: Mapping[str, Any], ground_truth: Any =
         result = run(program, tests, limits, chosen)  # type: ignore[arg-type]
     if result.syntax_error is not None:
         return _score([syntax_error(result.syntax_error)] * len(cases), scoring)
-    return _score([judge(case, test_run, float_tolerance) for case, test_run in zip(cases, result.tests)], scoring)
+    return _score([judge(case, test_run, float_tolerance) for case, test_run in zip(cases, result.tests, strict=True)],
+                  scoring)
 

@@ -128,7 +128,7 @@ def evaluate(expression: Any, values: Sequence[Any]) -> Any:
         return values[expression[1].index]
     if kind == "compare":
         left = evaluate(expression[1], values)
-        for op, right_expr in zip(expression[2], expression[3]):
+        for op, right_expr in zip(expression[2], expression[3], strict=True):
             right = evaluate(right_expr, values)
             if not _COMPARE[op](left, right):
                 return False

@@ -93,7 +93,8 @@ def _fn_name(data: Mapping[str, Any]) -> str | None:
 def _functional(item: Mapping[str, Any], fn: str | None, where: str) -> CallCase:
     """LiveCodeBench functional: `input` holds one JSON argument per line, `output` the JSON result."""
     if not fn:
-        raise InvalidTestsError(f"{where}: a functional test needs the function's name (fn_name / func_name / metadata)")
+        raise InvalidTestsError(
+            f"{where}: a functional test needs the function's name (fn_name / func_name / metadata)")
     try:
         args = tuple(json.loads(line) for line in _text(item["input"], where).splitlines() if line.strip())
         expected = json.loads(_text(item["output"], where))
@@ -133,9 +134,10 @@ def _apps(data: Mapping[str, Any], where: str) -> list[Case]:
         raise InvalidTestsError(f"{where}: inputs and outputs must be lists of the same length")
     fn = _fn_name(data)
     if fn:
-        return [CallCase(fn, tuple(a) if isinstance(a, list) else (a,), o) for a, o in zip(inputs, outputs)]
+        return [CallCase(fn, tuple(a) if isinstance(a, list) else (a,), o)
+                for a, o in zip(inputs, outputs, strict=True)]
     return [StdinCase(_text(i, f"{where}.inputs[{n}]"), _text(o, f"{where}.outputs[{n}]"))
-            for n, (i, o) in enumerate(zip(inputs, outputs))]
+            for n, (i, o) in enumerate(zip(inputs, outputs, strict=True))]
 
 
 def _from_mapping(data: Mapping[str, Any], where: str) -> list[Case]:
@@ -207,7 +209,8 @@ def find_cases(references: Mapping[str, Any], ground_truth: Any, key: str) -> li
     if isinstance(ground_truth, str) and not ground_truth.strip():
         ground_truth = None
     if ground_truth is not None:
-        if isinstance(ground_truth, Mapping) and key in ground_truth and not any(k in ground_truth for k in _DATASET_KEYS):
+        if (isinstance(ground_truth, Mapping) and key in ground_truth
+                and not any(k in ground_truth for k in _DATASET_KEYS)):
             return read_cases(ground_truth[key], f"ground_truth.{key}")
         return read_cases(ground_truth, "ground_truth")
     if any(k in references for k in _DATASET_KEYS):

@@ -64,7 +64,7 @@ def same_output(got: str, expected: str, tolerance: float | None = None) -> bool
         return False
     got_tokens, expected_tokens = " ".join(got_lines).split(), " ".join(expected_lines).split()
     return len(got_tokens) == len(expected_tokens) and all(
-        _token_equal(a, b, tolerance) for a, b in zip(got_tokens, expected_tokens))
+        _token_equal(a, b, tolerance) for a, b in zip(got_tokens, expected_tokens, strict=True))
 
 
 # ---------------------------------------------------------------- return values
@@ -90,7 +90,8 @@ def same_value(got: Any, expected: Any, tolerance: float | None = None) -> bool:
             return math.isclose(got, expected, rel_tol=tolerance, abs_tol=tolerance)
         return got == expected
     if isinstance(got, (list, tuple)) and isinstance(expected, (list, tuple)):
-        return len(got) == len(expected) and all(same_value(a, b, tolerance) for a, b in zip(got, expected))
+        return len(got) == len(expected) and all(same_value(a, b, tolerance)
+                                                 for a, b in zip(got, expected, strict=True))
     if isinstance(got, dict) and isinstance(expected, dict):
         got_keys = {str(k): v for k, v in got.items()}
         expected_keys = {str(k): v for k, v in expected.items()}

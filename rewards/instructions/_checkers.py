@@ -83,7 +83,7 @@ def nth_paragraph_first_word(text: str, num_paragraphs: int, nth_paragraph: int,
     if not paragraph:
         return False
     word = paragraph.split()[0].lstrip("'\"")
-    found = re.match(r"[^.,?!'\"]*", word).group().lower()  # up to the first punctuation mark
+    found = re.split(r"[.,?!'\"]", word, maxsplit=1)[0].lower()  # up to the first punctuation mark
     return count == num_paragraphs and found == first_word.lower()
 
 
@@ -237,7 +237,8 @@ CHECKERS: dict[str, Checker] = {c.id: c for c in (
     Checker("detectable_format:number_bullet_lists", number_bullet_lists, {"num_bullets": "int"}),
     Checker("detectable_format:constrained_response", constrained_response),
     Checker("detectable_format:number_highlighted_sections", number_highlighted_sections, {"num_highlights": "int"}),
-    Checker("detectable_format:multiple_sections", multiple_sections, {"section_spliter": "str", "num_sections": "int"}),
+    Checker("detectable_format:multiple_sections", multiple_sections,
+            {"section_spliter": "str", "num_sections": "int"}),
     Checker("detectable_format:json_format", json_format),
     Checker("detectable_format:title", title),
     Checker("combination:two_responses", two_responses),
@@ -302,7 +303,8 @@ def constraint(instruction_id: Any, kwargs: Any, where: str = "constraint") -> C
     """
     checker = CHECKERS.get(instruction_id) if isinstance(instruction_id, str) else None
     if checker is None:
-        raise ConstraintError(f"{where}: unknown instruction id {instruction_id!r}; known ids: {', '.join(sorted(CHECKERS))}")
+        raise ConstraintError(
+            f"{where}: unknown instruction id {instruction_id!r}; known ids: {', '.join(sorted(CHECKERS))}")
     label = f"{where} ({instruction_id})"
     if kwargs is None:
         kwargs = {}

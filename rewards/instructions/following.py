@@ -44,7 +44,7 @@ def _pairs(ids: Any, kwargs: Any, where: str) -> list[Constraint]:
     if not isinstance(kwargs, list) or len(kwargs) != len(ids):
         raise ConstraintError(f"{where}: {len(ids)} instruction id(s) but kwargs is {kwargs!r:.100}; "
                               "expected a list with one object per id")
-    return [constraint(i, k, f"{where}, constraint {n}") for n, (i, k) in enumerate(zip(ids, kwargs), 1)]
+    return [constraint(i, k, f"{where}, constraint {n}") for n, (i, k) in enumerate(zip(ids, kwargs, strict=True), 1)]
 
 
 def read_constraints(references: Mapping[str, Any], gold: Any, ids_key: str, kwargs_key: str) -> list[Constraint]:
@@ -136,7 +136,7 @@ def instruction_following(
     text = strip_thinking(response)
     results = [followed(c, text, mode) for c in constraints]
     metrics: dict[str, float] = {}
-    for c, ok in zip(constraints, results):
+    for c, ok in zip(constraints, results, strict=True):
         name, n = c.id, 2
         while name in metrics:
             name, n = f"{c.id}#{n}", n + 1
@@ -144,6 +144,6 @@ def instruction_following(
     done = sum(results)
     metrics.update(followed=float(done), constraints=float(len(results)))
     value = (1.0 if all(results) else 0.0) if scoring == "all" else done / len(results)
-    missed = [c.id for c, ok in zip(constraints, results) if not ok]
+    missed = [c.id for c, ok in zip(constraints, results, strict=True) if not ok]
     reason = f"{done} of {len(results)} instruction(s) followed ({mode})"
     return Score(value, reason + (f"; not followed: {', '.join(missed)}" if missed else ""), metrics)

@@ -95,7 +95,8 @@ class Costs:
         return reply
 
     def metrics(self) -> dict[str, float]:
-        return {"judge_calls": float(self.calls), "judge_cached": float(self.cached), "judge_tokens": float(self.tokens),
+        return {"judge_calls": float(self.calls), "judge_cached": float(self.cached),
+                "judge_tokens": float(self.tokens),
                 "judge_retries": float(self.retries), "judge_latency_s": round(self.latency, 4)}
 
 

@@ -42,7 +42,8 @@ class NumberScore:
         try:
             number = float(text.strip().strip("*_`'\" "))
         except ValueError:
-            raise JudgeUnparseable(f"expected a number from {self.low:g} to {self.high:g}, got {trim(text)!r}") from None
+            raise JudgeUnparseable(
+                f"expected a number from {self.low:g} to {self.high:g}, got {trim(text)!r}") from None
         if not self.low <= number <= self.high:
             raise JudgeUnparseable(f"the judge's score {number:g} is outside {self.low:g}..{self.high:g}")
         return self.to[0] + (number - self.low) / (self.high - self.low) * (self.to[1] - self.to[0])
@@ -101,7 +102,8 @@ def extractor(parse: str, reward: str) -> Callable[[str], str]:
     try:
         pattern = re.compile(parse, re.DOTALL)
     except (re.error, TypeError) as exc:
-        raise RegistrationError(f"judge reward {reward!r}: parse must be 'identity' or a regular expression: {exc}") from None
+        raise RegistrationError(
+            f"judge reward {reward!r}: parse must be 'identity' or a regular expression: {exc}") from None
 
     def extract(reply: str) -> str:
         found = last_match(pattern, reply)

@@ -91,7 +91,7 @@ def _round_robin(size: int, budget: int | None, per_pair: int) -> list[tuple[int
         return every
     pairs: list[tuple[int, int]] = []
     for offset in range(1, size // 2 + 1):
-        rotation = sorted({tuple(sorted((i, (i + offset) % size))) for i in range(size)})  # type: ignore[misc]
+        rotation = sorted({tuple(sorted((i, (i + offset) % size))) for i in range(size)})
         if (len(pairs) + len(rotation)) * per_pair > budget:
             break
         pairs.extend(rotation)  # type: ignore[arg-type]
@@ -112,7 +112,7 @@ async def _tournament(texts: list[str], comparer: _Comparer, tallies: list[_Tall
         pairs = [(alive[k], alive[k + 1]) for k in range(0, len(alive) - 1, 2)]
         results = await all_of([comparer.compare(texts[i], texts[j]) for i, j in pairs])
         survivors = [alive[-1]] if len(alive) % 2 else []  # a bye
-        for (i, j), (result, flipped, calls, reply) in zip(pairs, results):
+        for (i, j), (result, flipped, calls, reply) in zip(pairs, results, strict=True):
             for k in (i, j):
                 tallies[k].flips += flipped
                 tallies[k].calls += calls
@@ -166,13 +166,13 @@ def pairwise_reward(
         if against == "reference":
             expected = gold(samples[0], keys, name)
             results = await all_of([comparer.compare(t, expected) for t in texts])
-            for tally, (result, flipped, calls, reply) in zip(tallies, results):
+            for tally, (result, flipped, calls, reply) in zip(tallies, results, strict=True):
                 tally.wins, tally.games, tally.flips, tally.calls = result, 1, int(flipped), calls
                 tally.replies.append(reply)
         elif against == "round_robin":
             pairs = _round_robin(len(texts), budget, per_pair)
             results = await all_of([comparer.compare(texts[i], texts[j]) for i, j in pairs])
-            for (i, j), (result, flipped, calls, reply) in zip(pairs, results):
+            for (i, j), (result, flipped, calls, reply) in zip(pairs, results, strict=True):
                 for k, won in ((i, result), (j, 1.0 - result)):
                     tallies[k].wins += won
                     tallies[k].games += 1
@@ -193,8 +193,9 @@ def pairwise_reward(
             last = next((r for r in reversed(tally.replies) if r), "")
             reason = f"{tally.wins:g} of {tally.games} won ({against})" + (f"; {quoted(last)}" if last else "")
             score = tally.score(reason)
-            scores.append(Score(score.value, score.reason, {**score.metrics, "group_judge_tokens": costs["judge_tokens"]}))
+            scores.append(Score(score.value, score.reason,
+                                {**score.metrics, "group_judge_tokens": costs["judge_tokens"]}))
         return scores
 
     _named(compared, name, f"LLM pairwise judge {name!r} ({against})")
-    return grouped_reward(compared, name=name, **registration, reference_keys=keys)  # type: ignore[no-any-return]
+    return grouped_reward(compared, name=name, **registration, reference_keys=keys)

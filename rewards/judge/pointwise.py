@@ -152,7 +152,7 @@ def judge_reward(
     _named(judged, name, f"LLM judge {name!r}: {' '.join(prompt.split())[:200]}")
     setattr(judged, DESCRIPTION_ATTRIBUTE, JudgeDescription(prompt, parse, scoring, options.get("model"), samples))
     setattr(judged, NATIVE_TWIN, lambda model: _native(judged, model))
-    return reward(judged, name=name, **registration)  # type: ignore[no-any-return]
+    return reward(judged, name=name, **registration)
 
 
 def _rule_spec(rule: Any, name: str) -> RewardSpec | None:
@@ -198,7 +198,8 @@ def equivalence_judge(
     """
     check_template(prompt, name, needs=("response", "references.answer"))
     rule_spec = _rule_spec(rule, name)
-    keys = tuple(reference_keys) if reference_keys else (rule_spec.reference_keys if rule_spec else DEFAULT_REFERENCE_KEYS)
+    keys = tuple(reference_keys) if reference_keys else (
+        rule_spec.reference_keys if rule_spec else DEFAULT_REFERENCE_KEYS)
     extract = extractor(EQUIVALENCE_PARSE, name)
     client, registration = connect(name, options)
 
@@ -206,9 +207,10 @@ def equivalence_judge(
         expected = gold(sample, keys, name)
         rule_score, answer, because = 0.0, judged_text(sample, False), ""
         if rule_spec is not None:
-            rule_score, answer, because = await _rule_verdict(rule_spec, sample)
-            if rule_score >= passing or answer is None:
+            rule_score, ruled, because = await _rule_verdict(rule_spec, sample)
+            if rule_score >= passing or ruled is None:
                 return Score(rule_score, f"rule {rule_spec.name}: {because}", {"rule": rule_score, "judge_calls": 0.0})
+            answer = ruled
         unfit = trivial(answer)
         if unfit:
             return Score(rule_score, f"{unfit}: not judged", {"rule": rule_score, "judge_calls": 0.0})
@@ -218,9 +220,10 @@ def equivalence_judge(
         verdict = _scored(reply, extract, MatchScore("EQUIVALENT", 1.0, 0.0, others=("DIFFERENT",)), None)
         value = max(rule_score, recovered * verdict)
         said = "judge: equivalent" if verdict else "judge: different"
-        reason = f"rule {rule_spec.name}: {because}; {said}; {quoted(reply)}" if rule_spec else f"{said}; {quoted(reply)}"
+        reason = f"{said}; {quoted(reply)}"
+        if rule_spec:
+            reason = f"rule {rule_spec.name}: {because}; {reason}"
         return Score(value, reason, {"rule": rule_score, "judge_equivalent": verdict, **asker.costs.metrics()})
 
     _named(equivalent, name, f"LLM equivalence judge {name!r}" + (f" behind {rule_spec.name}" if rule_spec else ""))
-    return reward(equivalent, name=name, **registration,  # type: ignore[no-any-return]
-                  reference_keys=keys)
+    return reward(equivalent, name=name, **registration, reference_keys=keys)

@@ -39,9 +39,11 @@ class Criterion:
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z_][\w-]*", self.name or ""):
-            raise RegistrationError(f"criterion name {self.name!r}: use letters, digits, '_' or '-' (it names a metric)")
+            raise RegistrationError(
+                f"criterion name {self.name!r}: use letters, digits, '_' or '-' (it names a metric)")
         if self.name.startswith("judge_"):
-            raise RegistrationError(f"criterion name {self.name!r}: judge_* metrics report the judge's costs; rename it")
+            raise RegistrationError(
+                f"criterion name {self.name!r}: judge_* metrics report the judge's costs; rename it")
         folded = [c.strip().casefold() for c in self.choices]
         if len(folded) < 2 or len(set(folded)) != len(folded) or not all(folded):
             raise RegistrationError(f"criterion {self.name!r}: choices must be 2 or more distinct non-empty answers, "
@@ -104,7 +106,8 @@ def rubric_reward(
     """
     items = [Criterion(k, v) for k, v in criteria.items()] if isinstance(criteria, Mapping) else list(criteria)
     if not items or not all(isinstance(c, Criterion) for c in items):
-        raise RegistrationError(f"rubric reward {name!r}: criteria must be Criterion(...) objects or a name -> description mapping")
+        raise RegistrationError(
+            f"rubric reward {name!r}: criteria must be Criterion(...) objects or a name -> description mapping")
     if len({c.name for c in items}) != len(items):
         raise RegistrationError(f"rubric reward {name!r}: a criterion is listed twice")
     if ask not in ("together", "each"):
@@ -124,11 +127,11 @@ def rubric_reward(
         asker = Asker(client, registration["timeout"])
         replies = await all_of([asker.ask(messages(f"{task}\n{_question(group)}", system)) for group in groups])
         values: dict[str, float] = {}
-        for reply, group in zip(replies, groups):
+        for reply, group in zip(replies, groups, strict=True):
             values.update(_read(reply, group))
         score = sum(c.weight * values[c.name] for c in items) / total
         reason = "; ".join(f"{c.name}={values[c.name]:.2g}" for c in items)
         return Score(score, f"{reason}; {quoted(replies[-1])}", {**values, **asker.costs.metrics()})
 
     _named(graded, name, f"LLM rubric judge {name!r}: {', '.join(c.name for c in items)}")
-    return reward(graded, name=name, **registration)  # type: ignore[no-any-return]
+    return reward(graded, name=name, **registration)

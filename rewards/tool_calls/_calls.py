@@ -90,7 +90,8 @@ def load_json(value: Any, where: str) -> Any:
 def _expected_call(item: Any, where: str, strip_mcp: bool, omittable: frozenset[str]) -> Call:
     if not isinstance(item, dict):
         raise ValueError(f"{where} must be a tool call object {{\"name\", \"arguments\"}}, got {type(item).__name__}")
-    function = item.get("function") if isinstance(item.get("function"), dict) else item  # OpenAI's {"type", "function"}
+    # OpenAI's {"type", "function"}
+    function: dict[str, Any] = item["function"] if isinstance(item.get("function"), dict) else item
     name = function.get("name")
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"{where} has no tool name (\"name\")")

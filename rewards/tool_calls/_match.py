@@ -118,14 +118,15 @@ def compare(expected: Any, actual: Any, rules: Rules, path: str, depth: int = 0,
     if kind == "array":
         if len(expected) != len(actual):
             return Mismatch(ARGUMENT_VALUE_DIFFERENT, f"{path}: expected {len(expected)} items, got {len(actual)}")
-        for i, (e, a) in enumerate(zip(expected, actual)):
+        for i, (e, a) in enumerate(zip(expected, actual, strict=True)):
             found = compare(e, a, rules, f"{path}[{i}]", depth + 1)
             if found:
                 return found
         return None
     same = (_same_number(expected, actual, rules.float_tolerance) if kind == "number"
             else _same_string(expected, actual, rules) if kind == "string" else expected == actual)
-    return None if same else Mismatch(ARGUMENT_VALUE_DIFFERENT, f"{path}: expected {_shown(expected)}, got {_shown(actual)}")
+    return None if same else Mismatch(ARGUMENT_VALUE_DIFFERENT,
+                                      f"{path}: expected {_shown(expected)}, got {_shown(actual)}")
 
 
 def compare_call(expected: Call, actual: Call, rules: Rules) -> Mismatch | None:

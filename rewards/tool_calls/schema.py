@@ -54,7 +54,8 @@ def _json_schema(schema: Any) -> Any:
 
 def _declarations(value: Any) -> list[tuple[str, Any]]:
     """(name, parameters schema) from OpenAI `tools`, Gemini `tools` / function declarations, or {name: schema}."""
-    if isinstance(value, dict) and not ({"function", "functionDeclarations", "function_declarations", "name"} & set(value)):
+    if isinstance(value, dict) and not ({"function", "functionDeclarations", "function_declarations",
+                                         "name"} & set(value)):
         return [(str(name), schema) for name, schema in value.items()]
     found: list[tuple[str, Any]] = []
     for item in value if isinstance(value, list) else [value]:
@@ -64,11 +65,12 @@ def _declarations(value: Any) -> list[tuple[str, Any]]:
         if isinstance(nested, list):
             found.extend(_declarations(nested))
             continue
-        function = item.get("function") if isinstance(item.get("function"), dict) else item
+        function: dict[str, Any] = item["function"] if isinstance(item.get("function"), dict) else item
         name = function.get("name")
         if not isinstance(name, str) or not name:
             raise ValueError("a tool declaration has no \"name\"")
-        schema = function.get("parametersJsonSchema", function.get("parameters_json_schema", function.get("parameters")))
+        schema = function.get("parametersJsonSchema",
+                              function.get("parameters_json_schema", function.get("parameters")))
         found.append((name, {"type": "object"} if schema is None else schema))
     return found
 
@@ -142,7 +144,8 @@ def tool_schema_valid(
     schemas = tool_schemas(references, tools_key, strip_mcp_namespace)
     calls = model_calls(trajectory, messages, scope, strip_mcp_namespace)
     if not calls:
-        return Score(0.0, f"{NO_TOOL_CALL}: the model made no tool call", {"valid": 0.0, "called": 0.0, NO_TOOL_CALL: 1.0})
+        return Score(0.0, f"{NO_TOOL_CALL}: the model made no tool call",
+                     {"valid": 0.0, "called": 0.0, NO_TOOL_CALL: 1.0})
     problems = [_problem(call, schemas) for call in calls]
     valid = sum(p is None for p in problems)
     metrics = {"valid": float(valid), "called": float(len(calls))}

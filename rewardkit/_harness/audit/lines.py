@@ -83,7 +83,7 @@ def _expected_calls(prompt: Prompt) -> tuple[Mapping[str, Any], ...]:
     for item in items:
         if not isinstance(item, dict):
             return ()
-        function = item.get("function") if isinstance(item.get("function"), dict) else item
+        function: dict[str, Any] = item["function"] if isinstance(item.get("function"), dict) else item
         name, arguments = function.get("name"), function.get("arguments", function.get("args", {}))
         if isinstance(arguments, str):
             try:

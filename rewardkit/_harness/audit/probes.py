@@ -321,7 +321,8 @@ def padding(line: AuditLine) -> Iterable[tuple[str, str]]:
 
 _FULLWIDTH = {c: chr(ord(c) + 0xFEE0) for c in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"}
 _MATH_BOLD = {**{str(d): chr(0x1D7CE + d) for d in range(10)},
-              **{chr(65 + i): chr(0x1D400 + i) for i in range(26)}, **{chr(97 + i): chr(0x1D41A + i) for i in range(26)}}
+              **{chr(65 + i): chr(0x1D400 + i) for i in range(26)},
+              **{chr(97 + i): chr(0x1D41A + i) for i in range(26)}}
 # Latin letters and the Cyrillic / Greek letters drawn the same.
 _HOMOGLYPHS = {"a": "а", "c": "с", "e": "е", "o": "о", "p": "р", "x": "х", "y": "у", "i": "і", "s": "ѕ",
                "A": "А", "B": "В", "C": "С", "E": "Е", "H": "Н", "K": "К", "M": "М", "O": "О", "P": "Р", "T": "Т",

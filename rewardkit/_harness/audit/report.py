@@ -41,7 +41,8 @@ def _example_line(example: Example) -> str:
         response = f"{response} [{len(t.response.tool_calls)} tool calls: " + ", ".join(
             c["name"] for c in t.response.tool_calls[:4]) + (", ..." if len(t.response.tool_calls) > 4 else "") + "]"
     return (f"{t.line.id} {t.probe}/{t.response.variant}: score {t.score:g} "
-            f"(+{example.above_wrong:.3g} over wrong) for {_shown(response.strip())}; reason: {_shown(t.reason or '-')}")
+            f"(+{example.above_wrong:.3g} over wrong) for {_shown(response.strip())}; "
+            f"reason: {_shown(t.reason or '-')}")
 
 
 def _heading(report: AuditReport) -> list[str]:
@@ -57,8 +58,8 @@ def format_table(report: AuditReport) -> str:
     widths = [max(len(HEADER[i]), *(len(r[i]) for r in rows)) if rows else len(HEADER[i]) for i in range(len(HEADER))]
     out = _heading(report) + [""]
     if rows:
-        out.append("  ".join(h.ljust(w) for h, w in zip(HEADER, widths)).rstrip())
-        out.extend("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+        out.append("  ".join(h.ljust(w) for h, w in zip(HEADER, widths, strict=True)).rstrip())
+        out.extend("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
         out.append("")
     if report.worst:
         out.append("worst examples:")

@@ -207,8 +207,8 @@ def usable_lines(lines: Sequence[AuditLine], kind: Kind) -> tuple[list[AuditLine
 
 def _controls(kind: Kind, line: AuditLine, form: str) -> tuple[ProbeResponse, ProbeResponse]:
     stated = line.with_form(form)
-    correct = (kind.correct or (lambda l: ProbeResponse(l.say(l.answer), "correct")))(stated)
-    wrong = (kind.wrong or (lambda l: ProbeResponse(l.say(l.wrong), "wrong")))(stated)
+    correct = (kind.correct or (lambda s: ProbeResponse(s.say(s.answer), "correct")))(stated)
+    wrong = (kind.wrong or (lambda s: ProbeResponse(s.say(s.wrong), "wrong")))(stated)
     return correct, wrong
 
 
@@ -240,10 +240,11 @@ async def audit(lines: Sequence[AuditLine], probes: Sequence[Probe], *, reward: 
                 on_total(len(planned))
             cases = [_case(line, probe, response, reward) for line, probe, response in planned]
             results = await send_all(client, cases, reward=reward, concurrency=concurrency, on_result=on_result)
-            return [_trial(line, probe, response, result) for (line, probe, response), result in zip(planned, results)]
+            return [_trial(line, probe, response, result)
+                    for (line, probe, response), result in zip(planned, results, strict=True)]
 
         planned = [(line, name, response) for form in kind.forms for line in lines
-                   for name, response in zip((CORRECT, WRONG), _controls(kind, line, form))]
+                   for name, response in zip((CORRECT, WRONG), _controls(kind, line, form), strict=True)]
         control_trials = await run(planned)
         per_form = len(lines) * 2
         best, best_gap = 0, None
@@ -267,7 +268,8 @@ async def audit(lines: Sequence[AuditLine], probes: Sequence[Probe], *, reward: 
                 f"the controls do not separate: known-correct mean {_shown(report.correct_mean)}, known-wrong mean "
                 f"{_shown(report.wrong_mean)}; either the reward needs another form or kind (--kind), or it does not "
                 "read the gold from these lines; verdicts are unreliable")
-        planned = [(line, probe.id, response) for probe in probes for line in lines for response in probe.responses(line)]
+        planned = [(line, probe.id, response) for probe in probes for line in lines
+                   for response in probe.responses(line)]
         probe_trials = await run(planned)
 
     report.trials = chosen + probe_trials

@@ -1,0 +1,64 @@
+"""verl: rewardkit rewards as verl's custom reward function.
+
+In the trainer's config (verl/trainer/config/ppo_trainer.yaml, `custom_reward_function`):
+
+    custom_reward_function:
+      path: pkg://rewardkit.verl      # verl >= 0.7; older verl: the file's path, which
+                                      # python -c "import rewardkit.verl as m; print(m.__file__)" prints
+      name: compute_score             # or compute_score_batch with reward_model.reward_manager=batch
+      reward_kwargs:
+        rewards: {"openai/gsm8k": "gsm8k_accuracy", "*": "math_accuracy"}
+
+verl calls `compute_score(data_source=..., solution_str=..., ground_truth=..., extra_info=...)` with the
+`reward_kwargs` merged in (verl/trainer/ppo/reward.py, `get_custom_reward_fn` / `_call_with_kwargs`; the call
+itself in verl/workers/reward_manager/naive.py). The answer is a dict: `score`, then the reward's metrics,
+flat scalars, which verl collects per key as `reward_extra_info` and logs.
+
+Configuration, from `reward_kwargs` first, else the environment:
+- `rewards`: data_source -> reward name, `"*"` the default ($REWARDKIT_VERL_REWARDS, JSON);
+  `reward`: the reward for every data_source not in `rewards` ($REWARDKIT_REWARD);
+- `target`: the module or .py file defining them ($REWARDKIT_TARGET; default: the built-in rewards);
+- `url`: score by posting to a served rewardkit instead of in this process ($REWARDKIT_URL);
+- `failure_score`: the score of an item whose reward failed ($REWARDKIT_VERL_FAILURE_SCORE). verl has no
+  "no score": without it a failed reward raises `RewardFailed` naming the error code, which stops the step,
+  rather than training on a made-up number;
+- `timeout`, `workers`, `worker_memory_mb` as `rewardkit serve`'s settings ($REWARDKIT_TIMEOUT, ...).
+
+This file is only a face: verl may load it by its path, as a module outside the package, so it imports
+the implementation by its absolute name (one state, whichever way it was loaded).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from rewardkit._harness import verl as _verl
+from rewardkit._harness.verl import RewardFailed
+from rewardkit.clients._batch import BatchClient, RemoteOptions, client
+from rewardkit.contracts.nova_client import WIRE
+
+__all__ = ["RewardFailed", "compute_score", "compute_score_batch"]
+
+
+def _connect(url: str, concurrency: int, auth_token: str | None) -> BatchClient:
+    """The served rewardkit at `url`, through its Nova batch route."""
+    return client(url, WIRE, RemoteOptions(concurrency=concurrency, auth_token=auth_token))
+
+
+def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,
+                  **kwargs: Any) -> dict[str, float]:
+    """verl's custom reward function: one response of `data_source`, scored by the reward configured for it.
+
+    `ground_truth` is the sample's gold answer (`reward_model.ground_truth` of the dataset row); `extra_info`
+    its references (a reward asking for `references` gets it); `kwargs` the configuration above. Returns
+    `score`, `rewardkit.failed` and the reward's metrics (`<reward>.<metric>`); a metric an item lacks but
+    the reward reported before is NaN, since verl needs every key on every item. Thread-safe: verl's reward
+    loop calls it from many threads."""
+    return _verl.compute_score(data_source, solution_str, ground_truth, extra_info, kwargs, _connect)
+
+
+def compute_score_batch(data_sources: Sequence[Any], solution_strs: Sequence[str], ground_truths: Sequence[Any],
+                        extra_infos: Sequence[Any] | None = None, **kwargs: Any) -> list[dict[str, float]]:
+    """The same for a whole batch, as verl's batch reward manager calls it (verl/workers/reward_manager/batch.py):
+    every item runs at once across the workers, and every dict has the same keys (the batch's union)."""
+    return _verl.compute_score_batch(data_sources, solution_strs, ground_truths, extra_infos, kwargs, _connect)
