@@ -287,6 +287,19 @@ def test_the_program_holds_no_descriptor_of_the_zygote_or_of_another_submission(
         assert run(program, [SandboxTest("stdin")], isolation=isolation).tests[0].stdout == "[0, 1, 2, 3]\n"
 
 
+def test_a_sandbox_discarded_as_soon_as_it_is_forked_is_killed_and_reaped():
+    # Threads replace each other's spares at once: a launcher may be discarded before it leads its own
+    # group. It must still die (the zygote's reap waits for it; a miss once hung every start for 10 s).
+    from rewardkit.sandbox import _runner
+
+    key = (_runner.interpreter(), "require", 64)
+    began = time.monotonic()
+    for _ in range(30):
+        _runner._discard(_runner._start(key))
+    assert time.monotonic() - began < _runner.STARTUP_SLACK
+    assert run("print(1)", [SandboxTest("stdin")]).tests[0].stdout == "1\n"
+
+
 def test_sandboxes_are_forked_by_one_warm_zygote_which_is_replaced_if_it_dies():
     # The interpreter start and its imports are paid once per worker: every sandbox is a fork of the zygote.
     from rewardkit.sandbox import _runner

@@ -273,10 +273,13 @@ def _end(box: _Box) -> None:
     In a forked copy of the worker, the sandbox is the parent's: only this copy's pipe ends are closed."""
     if box.zygote.owner == os.getpid():
         if box.zygote.alive():  # so the launcher is unreaped: its pid is still its own
-            try:
-                os.killpg(box.pid, signal.SIGKILL)
-            except OSError:
-                pass
+            # The launcher itself too: fresh from the fork, it may not lead its group yet (setsid), and the
+            # zygote's reap would then wait for a launcher that nobody killed.
+            for kill in (os.kill, os.killpg):
+                try:
+                    kill(box.pid, signal.SIGKILL)
+                except OSError:
+                    pass
             box.zygote.reap(box.pid)
         # else: closing its lifeline below makes the launcher kill its sandbox and exit (_watch_lifeline)
         shutil.rmtree(box.workdir, ignore_errors=True)
