@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import threading
 import time
 import uuid
@@ -354,17 +355,32 @@ def _import_path() -> str:
     return ":".join(dict.fromkeys([paths["purelib"], paths["platlib"], str(REPO)]))
 
 
-def _pod_script(uid: int, gid: int, writable: list[str], env: dict[str, str], command: list[str]) -> str:
+def _pod_script(uid: int, gid: int, writable: list[str], env: dict[str, str], command: list[str],
+                keep: list[str], holder: str) -> str:
     """A shell script for `unshare --mount`: the emptyDir volumes as tmpfs, the rest of / read-only (for this
-    mount namespace only), then the command as uid:gid with no capability and no_new_privs."""
+    mount namespace only), then the command as uid:gid with no capability and no_new_privs.
+
+    `keep` are folders the command needs (this checkout, its venv) that a stand-in volume would hide, as a
+    checkout under /tmp is hidden by the /tmp volume: they are bound into `holder` first and bound back on
+    top of the tmpfs after (the image has its code in /usr/local, under no volume)."""
     lines = ["set -e"]
+    mounted = []
     for path in sorted(writable):
         existing = Path(path)
         while not existing.exists():
             existing = existing.parent
         assert existing != Path("/"), f"cannot stand in for the volume at {path}"
+        mounted.append((existing, path))
+    hidden = [k for k in sorted(set(keep)) if any(Path(k).is_relative_to(m) for m, _ in mounted)]
+    hidden = [k for k in hidden if not any(k != o and Path(k).is_relative_to(o) for o in hidden)]
+    for index, path in enumerate(hidden):
+        lines += [f"mkdir -p {holder}/{index}", f"mount --bind {shlex.quote(path)} {holder}/{index}"]
+    for existing, path in mounted:
         lines += [f"mount -t tmpfs -o mode=0777,size=256m tmpfs {shlex.quote(str(existing))}",
                   f"mkdir -p -m 0777 {shlex.quote(path)}"]
+    for index, path in enumerate(hidden):  # the holder's own binds go: the pod has no mount there
+        lines += [f"mkdir -p {shlex.quote(path)}", f"mount --bind {holder}/{index} {shlex.quote(path)}",
+                  f"umount {holder}/{index}"]
     lines.append("mount -o remount,bind,ro /")  # MS_BIND: this mount's flags, in this namespace; not the file system
     assignments = " ".join(shlex.quote(f"{k}={v}") for k, v in env.items())
     lines.append(f"exec setpriv --reuid {uid} --regid {gid} --clear-groups --no-new-privs --inh-caps=-all "
@@ -393,7 +409,15 @@ def test_the_pods_security_context_serves_and_keeps_the_code_sandbox_working():
     env = {**pod_environment(port, REWARDKIT_WORKER_MEMORY_MB=str(share_mb)), "HOME": home,
            "PATH": "/usr/local/bin:/usr/bin:/bin", "PYTHONPATH": _import_path(), TAG_VARIABLE: tag}
     entry = [python, "-m", "rewardkit", *command[1:]]  # what the image's `rewardkit` script runs
-    script = _pod_script(uid, gid, writable, env, entry)
+    holder = tempfile.mkdtemp(prefix="rewardkit-k8s-keep-", dir="/var/tmp")  # under no stand-in volume
+    script = _pod_script(uid, gid, writable, env, entry, keep=env["PYTHONPATH"].split(":"), holder=holder)
+    try:
+        _serve_as_the_pod(script, port, tag)
+    finally:
+        shutil.rmtree(holder, ignore_errors=True)  # its binds lived in the test's mount namespace only
+
+
+def _serve_as_the_pod(script: str, port: int, tag: str) -> None:
     with started(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
                  {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, f"http://127.0.0.1:{port}", timeout=90, cwd="/",
                  tag=tag) as served:
