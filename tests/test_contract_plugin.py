@@ -13,8 +13,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from tests.served import rewardkit_command, serve
 
@@ -95,3 +97,19 @@ def test_a_broken_plugin_is_reported_and_the_built_in_contracts_still_serve(tmp_
             "func_type": "reward", "ground_truth": "Paris",
             "agent_output": {"messages": [{"role": "assistant", "content": "Paris"}]}}).json()["status"] == "success"
         assert "contract plug-in broken = no_such_module:Contract could not be registered" in served.output()
+
+
+def test_a_contract_missing_a_required_method_is_refused_naming_it() -> None:
+    from rewardkit.contracts import Contract, register
+
+    class Half(Contract):  # parse and render, but nothing to recognise, build or read its bodies with
+        name, title, suffix = "half", "Half", "/half"
+
+        def parse(self, raw: object) -> Any:
+            raise AssertionError
+
+        def render(self, spec: object, outcomes: object, parsed: object) -> Any:
+            raise AssertionError
+
+    with pytest.raises(TypeError, match="looks_like, read_answer, requests"):
+        register(Half)

@@ -90,7 +90,7 @@ class _TRLReward:
         return [self._value(outcome) for outcome in outcomes]
 
     def _outcomes(self, prompts: Sequence[Any], batch: list[Row], step: int | None) -> list[Outcome]:
-        raise NotImplementedError
+        raise NotImplementedError  # abstract
 
     def _value(self, outcome: Outcome) -> float | None:
         if outcome.failure is not None:

@@ -15,6 +15,7 @@ the registered contracts (`rewardkit.contracts.registered()`).
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -133,7 +134,7 @@ class OpenAPIEntry:
     responses: dict[int | str, dict[str, Any]]  # FastAPI `responses=`
 
 
-class Contract:
+class Contract(ABC):
     """One platform's wire contract. Subclass it, set the class attributes, implement the methods.
 
     Register an instance with `rewardkit.contracts.register`, or from another
@@ -175,35 +176,40 @@ class Contract:
 
     # ---- serving ------------------------------------------------------------------
 
+    @abstractmethod
     def parse(self, raw: Any) -> Parsed:
         """The samples of a parsed JSON body; ContractError says what is wrong with it."""
-        raise NotImplementedError
+        raise NotImplementedError  # abstract
 
+    @abstractmethod
     def render(self, spec: AnySpec, outcomes: list[Outcome], parsed: Parsed) -> tuple[int, Any]:
         """HTTP status and JSON body for the outcomes of `parsed`'s samples, in the platform's rules."""
-        raise NotImplementedError
+        raise NotImplementedError  # abstract
 
     def refusal(self, status: int, code: str, message: str) -> Any:
         """The body of an answer without outcomes (a refused or failed request), as the platform reads one."""
         return {"message": message, "error_code": code}
 
+    @abstractmethod
     def looks_like(self, raw: Any) -> bool:
         """Whether a JSON body is one of this contract's requests (fixture files, wrong-route hints)."""
-        raise NotImplementedError
+        raise NotImplementedError  # abstract
 
     # ---- harness ------------------------------------------------------------------
 
+    @abstractmethod
     def requests(self, prompt: Prompt, responses: Sequence[Response]) -> list[Any]:
         """The request bodies the platform would send to score `responses` to `prompt`."""
-        raise NotImplementedError
+        raise NotImplementedError  # abstract
 
+    @abstractmethod
     def read_answer(self, status: int, body: Any) -> Answer:
         """The scores, error code and reason of one of this contract's answers."""
-        raise NotImplementedError
+        raise NotImplementedError  # abstract
 
     def read_line(self, line: Mapping[str, Any]) -> Prompt:
         """A training-data line as a Prompt (contracts with a `dataset_key`)."""
-        raise NotImplementedError
+        raise ContractError(f"the {self.title} contract has no training-data line format")
 
     def dataset_json_schema(self) -> dict[str, Any] | None:
         """The JSON Schema of a training-data line: `dataset_schema`, a file in a `schemas/` folder
