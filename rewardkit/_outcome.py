@@ -66,14 +66,16 @@ class Outcome:
         return None if self.score is None else self.score.value
 
 
-def flat_metrics(outcome: Outcome) -> dict[str, float]:
+def flat_metrics(outcome: Outcome, errors: bool = False) -> dict[str, float]:
     """An outcome's finite metrics as flat scalars: `<reward>.<metric>`, and `<component>.score` per scored
-    component (the shape trainers log)."""
+    component (the shape trainers log); with `errors`, `<reward>.error.<CODE>: 1.0` for each failure too."""
     metrics: dict[str, float] = {}
     if outcome.score is not None:
         metrics.update({f"{outcome.reward}.{name}": value for name, value in outcome.score.metrics.items()})
+    if errors and outcome.failure is not None:
+        metrics[f"{outcome.reward}.error.{outcome.failure.code}"] = 1.0
     for component in outcome.components:
         if component.outcome.score is not None:
             metrics[f"{component.name}.score"] = component.outcome.score.value
-        metrics.update(flat_metrics(component.outcome))
+        metrics.update(flat_metrics(component.outcome, errors))
     return {name: value for name, value in metrics.items() if math.isfinite(value)}

@@ -18,7 +18,7 @@ from .._errors import RewardkitError
 from .._loader import DEFAULT_TARGET, load_registry
 from .._registry import AnySpec, CompositeSpec, Registry, RewardSpec, default_reward
 from .._settings import Settings, load_settings
-from ..contracts import registered
+from ..contracts import Contract, registered
 from . import logs as _logs
 from . import openapi
 from .auth import BearerAuth
@@ -57,8 +57,8 @@ class RewardkitApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def _routes(spec: AnySpec) -> dict[str, str]:
-    return {contract.name: contract.route.format(name=spec.name) for contract in registered()}
+def _routes(spec: AnySpec, contracts: tuple[Contract, ...]) -> dict[str, str]:
+    return {contract.name: contract.route.format(name=spec.name) for contract in contracts}
 
 
 def _shown_option(value: Any) -> Any:
@@ -79,11 +79,12 @@ def _options(spec: RewardSpec) -> dict[str, Any]:
 
 def route_lines(app: FastAPI) -> list[str]:
     """One start-up log line per reward: its route under each contract."""
-    return [f"  {spec.name}: " + ", ".join(f"POST {path} ({contract})" for contract, path in _routes(spec).items())
+    contracts = app.state.contracts
+    return [f"  {spec.name}: " + ", ".join(f"POST {path} ({name})" for name, path in _routes(spec, contracts).items())
             for spec in app.state.registry]
 
 
-def _describe(spec: AnySpec) -> dict[str, Any]:
+def _describe(spec: AnySpec, contracts: tuple[Contract, ...]) -> dict[str, Any]:
     info: dict[str, Any] = {
         "name": spec.name,
         "kind": spec.kind,
@@ -92,7 +93,7 @@ def _describe(spec: AnySpec) -> dict[str, Any]:
         "weight": spec.weight,
         "fallback": spec.fallback,
         "doc": spec.doc,
-        "routes": _routes(spec),
+        "routes": _routes(spec, contracts),
     }
     if isinstance(spec, CompositeSpec):
         info["rule"] = spec.rule
@@ -166,6 +167,7 @@ def create_app(
     app.state.registry = registry
     app.state.engine = engine
     app.state.default_reward = default
+    app.state.contracts = scoring.routes.contracts  # the contracts this app serves, as the start-up log lists them
     app.state.settings = settings
     app.state.metrics = metrics
     app.scoring = scoring
@@ -201,7 +203,8 @@ def create_app(
 
     @app.get("/rewards", summary="Registered rewards")
     async def rewards() -> dict[str, Any]:
-        return {"default": default, "source": registry.source, "rewards": [_describe(spec) for spec in registry]}
+        described = [_describe(spec, scoring.routes.contracts) for spec in registry]
+        return {"default": default, "source": registry.source, "rewards": described}
 
     for path, contract in scoring.routes.templates():
         for served in {path, path.rstrip("/") + "/"}:  # with a trailing slash too, as `match` serves it

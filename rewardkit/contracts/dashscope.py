@@ -9,13 +9,12 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter
 
-from .._outcome import Outcome
+from .._outcome import Outcome, flat_metrics
 from .._registry import AnySpec
 from .._sample import Metadata, Sample
 from ._chat import ChatMessage, assistant_message, message
@@ -144,17 +143,9 @@ def log_fields(request: Union[RewardInput, GroupRewardInput]) -> dict[str, Any]:
 # ---- outcomes -> wire ------------------------------------------------------------
 
 def reward_metrics(outcome: Outcome) -> dict[str, float]:
-    """Metrics as `"<reward>.<metric>"`; a composite adds `"<component>.score"` per component."""
-    metrics: dict[str, float] = {}
-    if outcome.score is not None:
-        metrics.update({f"{outcome.reward}.{k}": v for k, v in outcome.score.metrics.items()})
-    if outcome.failure is not None:
-        metrics[f"{outcome.reward}.error.{outcome.failure.code}"] = 1.0
-    for component in outcome.components:
-        if component.outcome.score is not None:
-            metrics[f"{component.name}.score"] = component.outcome.score.value
-        metrics.update(reward_metrics(component.outcome))
-    return {k: v for k, v in metrics.items() if math.isfinite(v)}
+    """Metrics as `"<reward>.<metric>"`, `"<reward>.error.<CODE>"` for a failure (a fallback score's too);
+    a composite adds `"<component>.score"` per component."""
+    return flat_metrics(outcome, errors=True)
 
 
 def _reward(outcome: Outcome) -> dict[str, Any]:
