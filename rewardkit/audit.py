@@ -19,19 +19,9 @@ it, the built-in rewards' table and then its name decide ("answer" by default).
 
 from __future__ import annotations
 
-from ._harness.audit.lines import AuditLine, read_lines
-from ._harness.audit.probes import (
-           BUILTIN_KINDS,
-           KINDS,
-           Probe,
-           ProbeResponse,
-           all_probes,
-           kinds,
-           kinds_of,
-           probe,
-           probes_for,
-)
-from ._harness.audit.run import AuditReport, ProbeRow, audit
+from ._audit.lines import AuditLine, read_lines
+from ._audit.probes import BUILTIN_KINDS, KINDS, Probe, ProbeResponse, all_probes, kinds, kinds_of, probe, probes_for
+from ._audit.run import AuditReport, ProbeRow, audit
 
 __all__ = ["probe", "kinds", "kinds_of", "ProbeResponse", "Probe", "AuditLine", "AuditReport", "ProbeRow",
            "KINDS", "BUILTIN_KINDS", "all_probes", "probes_for", "read_lines", "audit"]

@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import pytest
 
-from ._harness.fixtures import FIXTURE_SUFFIXES, FixtureCase, FixtureError, load_cases
 from ._loader import DEFAULT_TARGET
+from ._replay.fixtures import FIXTURE_SUFFIXES, FixtureCase, FixtureError, load_cases
 
 if TYPE_CHECKING:
     import httpx
 
-    from ._harness.inprocess import InProcessService
-    from ._harness.replay import ReplayResult
+    from ._replay.inprocess import InProcessService
+    from ._replay.replay import ReplayResult
 
 _SERVICE = pytest.StashKey["_SessionService"]()
 _SHOWN_CHARS = 200
@@ -68,7 +68,7 @@ class _SessionService:
             raise ServiceUnavailable(self._error)
         if self._client is None:
             from ._errors import RewardkitError
-            from ._harness.inprocess import InProcessService
+            from ._replay.inprocess import InProcessService
 
             try:
                 self._service = InProcessService(self.target).start()
@@ -140,7 +140,7 @@ class RewardFixtureItem(pytest.Item):
         self.case = case
 
     def runtest(self) -> None:
-        from ._harness.replay import case_route, judge
+        from ._replay.replay import case_route, judge
 
         client = _session_service(self.config).client()
         path = case_route(self.case)

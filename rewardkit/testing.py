@@ -90,7 +90,7 @@ def reward_client(target: str = "rewards", *, reward: str | None = None, **setti
     """
     from dataclasses import fields
 
-    from ._harness.inprocess import served_client
+    from ._replay.inprocess import served_client
     from ._settings import Settings, load_settings
 
     unknown = set(settings) - {f.name for f in fields(Settings)}

@@ -22,7 +22,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from ._harness.trl import RemoteRewardFunc, RewardFunc, coroutine_function
+from ._trainers.trl import RemoteRewardFunc, RewardFunc, coroutine_function
 from .clients._batch import (
     DEFAULT_BATCH,
     DEFAULT_CONCURRENCY,

@@ -32,8 +32,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from rewardkit._harness import verl as _verl
-from rewardkit._harness.verl import RewardFailed
+from rewardkit._trainers import verl as _verl
+from rewardkit._trainers.verl import RewardFailed
 from rewardkit.clients._batch import BatchClient, RemoteOptions, client
 from rewardkit.contracts.nova_client import WIRE
 

@@ -1,7 +1,8 @@
 """The package's layers, held by reading the imports (docs/architecture.md draws them).
 
-    public faces -> _cli -> _harness -> _serving -> _engine -> core
-                                            \\-> contracts -> core
+    public faces -> _cli -> _audit -> _replay -> _serving -> _engine -> core
+                                                    \\-> contracts -> core
+    _trainers -> _engine, contracts;   _project -> core
     clients, sandbox -> core;   rewards/ -> the public API
 
 A layer imports only layers to its right. A contract knows no engine and no
@@ -22,13 +23,17 @@ REWARDS = PACKAGE.parent / "rewards"
 
 FACES = {"__init__", "__main__", "testing", "pytest_plugin", "dashscope", "audit", "trl", "verl", "aws"}
 CORE = {"parsers", "_sample", "_score", "_outcome", "_registry", "_errors", "_settings", "_loader", "_gold"}
-FOLDERS = {"_cli", "_harness", "_serving", "_engine", "contracts", "clients", "sandbox"}
+TOOLS = {"_audit", "_replay", "_project", "_trainers"}
+FOLDERS = {"_cli", "_serving", "_engine", "contracts", "clients", "sandbox"} | TOOLS
 
 # Which layers each layer may import (besides itself).
 ALLOWED = {
-    "face": {"face", "_cli", "_harness", "_serving", "_engine", "contracts", "clients", "sandbox", "core"},
-    "_cli": {"_harness", "_serving", "_engine", "contracts", "clients", "sandbox", "core"},
-    "_harness": {"_serving", "_engine", "contracts", "core"},
+    "face": {"face", "_cli", "_serving", "_engine", "contracts", "clients", "sandbox", "core"} | TOOLS,
+    "_cli": {"_serving", "_engine", "contracts", "clients", "sandbox", "core"} | TOOLS,
+    "_audit": {"_replay", "_serving", "_engine", "contracts", "core"},  # an audit is a replay of probes
+    "_replay": {"_serving", "_engine", "contracts", "core"},
+    "_project": {"core"},  # scaffold, wheel and deploy configs run nothing
+    "_trainers": {"_engine", "contracts", "core"},  # the engine in a trainer's process; no HTTP server
     "_serving": {"_engine", "contracts", "core"},
     "_engine": {"core"},
     "contracts": {"core"},
@@ -39,7 +44,7 @@ ALLOWED = {
 # Where a platform may be named in code: its contract, the CLI and the deploy configuration.
 PLATFORM_NAMES = ("vertex", "dashscope", "openrlhf", "slime", "nova", "bedrock", "sagemaker")
 MAY_NAME_PLATFORMS = {"contracts", "_cli", "face"}
-DEPLOY_MODULES = {"rewardkit._harness.deployconfig", "rewardkit._harness.deploy_project"}
+DEPLOY_MODULES = {"rewardkit._project.deployment", "rewardkit._project.checks"}
 
 
 def layer(module: str) -> str:

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from rewardkit import RegistrationError
+from rewardkit._audit.run import request_body
 from rewardkit._cli.main import main as cli_main
-from rewardkit._harness.audit.run import request_body
 from rewardkit._settings import load_settings
 from rewardkit.audit import AuditReport, ProbeResponse, all_probes, audit, kinds_of, probe, probes_for, read_lines
 
@@ -46,7 +46,7 @@ NO_PROBE_APPLIES = [("length_penalty", "math"), ("repetition_penalty", "math"), 
 @pytest.fixture(autouse=True)
 def probe_registry():
     """Team probes a test loads (--probe-module) stay out of the other tests' audits."""
-    from rewardkit._harness.audit import probes as registry
+    from rewardkit._audit import probes as registry
 
     saved = dict(registry._PROBES)
     yield
@@ -150,7 +150,7 @@ def test_a_team_probe_runs_alone_and_a_taken_id_is_refused(capsys):
     # "wrong_then_gold_on_a_new_line" holds the gold: the naive reward credits it.
     assert out["exploits"] == ["gold_twice_reversed"]
     assert out["probes"][0]["worst_variant"] == "wrong_then_gold_on_a_new_line"
-    with pytest.raises(RegistrationError, match="'padding' is taken by rewardkit._harness.audit.probes.padding"):
+    with pytest.raises(RegistrationError, match="'padding' is taken by rewardkit._audit.probes.padding"):
         @probe("padding", kinds=["answer"])
         def padding(line):
             """Mine."""

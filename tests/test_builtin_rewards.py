@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from rewardkit._harness.fixtures import FixtureCase, check, load_cases
+from rewardkit._replay.fixtures import FixtureCase, check, load_cases
 from rewardkit.contracts import get
 
 from .conftest import REPO, contract_example

@@ -606,7 +606,7 @@ def test_service_user_needs_no_write_access_to_the_image(image, start):
 def test_a_generated_projects_image_builds_from_its_own_wheel_and_serves_its_rewards(tmp_path):
     """`rewardkit init`'s Dockerfile, from a clone of the project (what CI or Cloud Build gets), on a machine
     whose package index has no rewardkit: the build installs it from wheels/."""
-    from rewardkit._harness.scaffold import create_project
+    from rewardkit._project.scaffold import create_project
 
     create_project(tmp_path / "quiz")
     for command in (["git", "init", "-q"], ["git", "add", "-A"],

@@ -259,7 +259,7 @@ def test_validate_data_checks_nova_lines_and_names_each_problem(tmp_path):
 
 
 def test_training_lines_are_told_apart_from_dashscope_lines():
-    from rewardkit._harness.training import detect_format
+    from rewardkit._replay.training import detect_format
 
     nova_line = json.loads((EXAMPLES / "nova_training_line.jsonl").read_text())
     dashscope_line = json.loads((EXAMPLES / "dashscope_training_line.jsonl").read_text())

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rewardkit._errors import RewardkitError
-from rewardkit._harness.datasets import (
+from rewardkit._replay.datasets import (
     FILE_PATH,
     LINE_PATH,
     DatasetProblem,
@@ -408,7 +408,7 @@ def test_schemas_are_valid_draft_2020_12_and_cite_their_sources(name: str) -> No
 
 
 def test_importing_the_module_does_not_import_jsonschema() -> None:
-    code = "import sys, rewardkit._harness.datasets; print('jsonschema' in sys.modules)"
+    code = "import sys, rewardkit._replay.datasets; print('jsonschema' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "False"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rewardkit._harness.deploy_project import dockerfile_target
-from rewardkit._harness.scaffold import create_project
+from rewardkit._project.checks import dockerfile_target
+from rewardkit._project.scaffold import create_project
 
 from .served import rewardkit_command
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rewardkit._harness.deployconfig import (
+from rewardkit._project.deployment import (
     MAX_VERTEX_REWARDS,
     PROJECT_NUMBER_PLACEHOLDER,
     DashScopeFunction,

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rewardkit._harness.fixtures import load_cases
+from rewardkit._replay.fixtures import load_cases
 
 from .conftest import REPO
 from .faulty import check_vertex, dashscope, echoed, fault_server, group, hammer, signal_quietly, vertex

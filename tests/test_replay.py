@@ -15,9 +15,9 @@ from typing import Any, Iterator
 import pytest
 
 from rewardkit._cli.main import main as cli_main
-from rewardkit._harness.fixtures import Expectation, FixtureCase, load_cases
-from rewardkit._harness.replay import judge, read_answer
-from rewardkit._harness.report import Progress, histogram, percentile, summarize
+from rewardkit._replay.fixtures import Expectation, FixtureCase, load_cases
+from rewardkit._replay.replay import judge, read_answer
+from rewardkit._replay.report import Progress, histogram, percentile, summarize
 
 from .conftest import EXAMPLE_REWARDS, REPO, contract_example
 from .served import rewardkit_command, serve

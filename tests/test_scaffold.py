@@ -14,8 +14,8 @@ import pytest
 
 from rewardkit import __version__ as rewardkit_version
 from rewardkit._cli.main import main as cli_main
-from rewardkit._harness.scaffold import INSTALL_AND_TEST, ScaffoldError, create_project, project_names, render_project
-from rewardkit._harness.wheel import wheel_name
+from rewardkit._project.scaffold import INSTALL_AND_TEST, ScaffoldError, create_project, project_names, render_project
+from rewardkit._project.wheel import wheel_name
 
 from .conftest import REPO
 

@@ -10,7 +10,7 @@ import pytest
 from pydantic import TypeAdapter
 
 from rewardkit._cli.main import main as cli_main
-from rewardkit._harness.training import TrainingDataError, training_cases
+from rewardkit._replay.training import TrainingDataError, training_cases
 from rewardkit.contracts.dashscope import DashScopeRequest
 from rewardkit.contracts.vertex import VertexRewardRequest
 

@@ -33,7 +33,7 @@ from typing import Any, Callable
 
 import pytest
 
-from rewardkit._harness.trl import groups
+from rewardkit._trainers.trl import groups
 from rewardkit.trl import reward_func
 
 from .conftest import REPO
@@ -293,8 +293,8 @@ def test_close_stops_every_process_the_adapter_started():
 
 
 def test_default_workers_share_the_cpus_among_the_trainers_processes():
-    from rewardkit._harness.embedded import default_workers
     from rewardkit._settings import available_cpus
+    from rewardkit._trainers.embedded import default_workers
 
     assert default_workers({}) == available_cpus()
     assert default_workers({"LOCAL_WORLD_SIZE": str(available_cpus() * 2)}) == 1

@@ -91,7 +91,7 @@ def row(data_source: str, response: str, ground_truth: Any, **extra_info: Any) -
 @pytest.fixture(scope="module", autouse=True)
 def stop_pools():
     yield
-    from rewardkit._harness.embedded import _close_all
+    from rewardkit._trainers.embedded import _close_all
 
     _close_all()
 

@@ -7,15 +7,15 @@ import asyncio
 import sys
 from typing import Any, TextIO
 
+from .._audit.lines import DEFAULT_SAMPLE, DEFAULT_SEED, read_lines
+from .._audit.probes import ProbeError, all_probes, kinds_of, probes_for
+from .._audit.report import write_report
+from .._audit.run import DEFAULT_MARGIN, audit
 from .._errors import RewardkitError
-from .._harness.audit.lines import DEFAULT_SAMPLE, DEFAULT_SEED, read_lines
-from .._harness.audit.probes import ProbeError, all_probes, kinds_of, probes_for
-from .._harness.audit.report import write_report
-from .._harness.audit.run import DEFAULT_MARGIN, audit
-from .._harness.datasets import formats as dataset_platforms
-from .._harness.replay import ReplayInputError
-from .._harness.report import Progress
 from .._loader import describe_target, load_module, load_registry, resolve_target
+from .._replay.datasets import formats as dataset_platforms
+from .._replay.replay import ReplayInputError
+from .._replay.report import Progress
 from .replay import _positive_int, _token, add_service_arguments, quiet_service_log
 
 
@@ -42,7 +42,7 @@ def _check_probe_ids(ids: list[str], what: str) -> None:
 
 def main(args: Any, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     """Run `rewardkit audit`; 0 done, 1 when --fail-on finds what it names, 2 bad input or a target that cannot load."""
-    from .._harness.training import TrainingDataError
+    from .._replay.training import TrainingDataError
     from .._settings import load_settings
 
     stdout = stdout or sys.stdout

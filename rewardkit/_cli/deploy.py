@@ -75,7 +75,7 @@ def _chosen(args: argparse.Namespace, contract: str) -> list[tuple[str, float, b
 
 
 def _config_vertex(args: argparse.Namespace) -> int:
-    from .._harness.deployconfig import vertex_job_body, vertex_reward_config
+    from .._project.deployment import vertex_job_body, vertex_reward_config
 
     rewards = [(name, weight) for name, weight, _ in _chosen(args, "vertex")]
     if args.job:
@@ -137,7 +137,7 @@ def _workspace_notes(workspace: str, module: str, requirements: str) -> list[str
 
 
 def _config_dashscope(args: argparse.Namespace) -> int:
-    from .._harness.deployconfig import DashScopeFunction, dashscope_functions_config
+    from .._project.deployment import DashScopeFunction, dashscope_functions_config
 
     functions = []
     for name, weight, grouped in _chosen(args, "dashscope"):
@@ -158,8 +158,8 @@ def _cloudrun_plan(args: argparse.Namespace) -> tuple[str, str, list[str]]:
     """(target, service, rewards) to deploy, after checking the project folder can serve them."""
     from pathlib import Path
 
-    from .._harness.deploy_project import check_rewards, dockerfile_target, read_dockerfile, service_name
     from .._loader import describe_target, resolve_target
+    from .._project.checks import check_rewards, dockerfile_target, read_dockerfile, service_name
 
     source = Path(args.source)
     declared = dockerfile_target(read_dockerfile(source))
@@ -175,7 +175,7 @@ def _cloudrun_plan(args: argparse.Namespace) -> tuple[str, str, list[str]]:
 
 
 def _deploy_cloudrun(args: argparse.Namespace) -> int:
-    from .._harness.deployconfig import PROJECT_NUMBER_PLACEHOLDER, cloudrun_deploy_commands, render_commands
+    from .._project.deployment import PROJECT_NUMBER_PLACEHOLDER, cloudrun_deploy_commands, render_commands
 
     target, service, rewards = _cloudrun_plan(args)
     commands = cloudrun_deploy_commands(project=args.project, region=args.region, service=service,

@@ -84,7 +84,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def dataset_platforms() -> list[str]:
     """The contracts with a training-data line format, for --platform."""
-    from .._harness.datasets import formats
+    from .._replay.datasets import formats
 
     return formats()
 
@@ -151,7 +151,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _validate_data(args: argparse.Namespace) -> int:
-    from .._harness.datasets import DatasetError, format_report, validate_dataset
+    from .._replay.datasets import DatasetError, format_report, validate_dataset
 
     platform = args.platform or args.old_format
     if args.old_format:
@@ -175,7 +175,7 @@ def _validate_data(args: argparse.Namespace) -> int:
 
 
 def _add_data_commands(commands: Any) -> None:
-    from .._harness.scaffold import add_parser as add_init
+    from .._project.scaffold import add_parser as add_init
     from .replay import add_parser as add_replay
 
     add_replay(commands)

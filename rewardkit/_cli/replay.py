@@ -12,11 +12,11 @@ from contextlib import contextmanager
 from typing import Any, Iterator, TextIO
 
 from .._errors import RewardkitError
-from .._harness.datasets import formats as dataset_platforms
-from .._harness.fixtures import FixtureCase, FixtureError
-from .._harness.replay import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, TOKEN_ENV, ReplayInputError, read_cases, replay
-from .._harness.report import Progress, write_report
 from .._loader import describe_target, resolve_target, target_line
+from .._replay.datasets import formats as dataset_platforms
+from .._replay.fixtures import FixtureCase, FixtureError
+from .._replay.replay import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, TOKEN_ENV, ReplayInputError, read_cases, replay
+from .._replay.report import Progress, write_report
 
 
 def gcloud_identity_token() -> str:
@@ -43,7 +43,7 @@ def _cases(args: Any) -> list[FixtureCase]:
     if args.training is not None:
         if args.paths:
             raise ReplayInputError("give either fixture/request files or --training, not both")
-        from .._harness.training import training_cases
+        from .._replay.training import training_cases
 
         return training_cases(args.training, responses=args.responses, response_field=args.response_field,
                               fmt=args.format_in)
@@ -57,7 +57,7 @@ def _cases(args: Any) -> list[FixtureCase]:
 
 def main(args: Any, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     """Run `rewardkit replay`; 0 all passed, 1 an expectation failed, 2 bad input or a target that cannot load."""
-    from .._harness.training import TrainingDataError
+    from .._replay.training import TrainingDataError
     from .._settings import load_settings
 
     stdout = stdout or sys.stdout

@@ -16,9 +16,9 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from ...contracts import Response, ToolCallValue, get
-from ..fixtures import Expectation, FixtureCase
-from ..replay import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, ReplayResult, send_all, service_client
+from .._replay.fixtures import Expectation, FixtureCase
+from .._replay.replay import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, ReplayResult, send_all, service_client
+from ..contracts import Response, ToolCallValue, get
 from .lines import ANSWER, AuditLine
 from .probes import KINDS, Kind, Probe, ProbeResponse, response_json
 

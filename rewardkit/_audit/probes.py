@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from ..._errors import RegistrationError, RewardkitError
+from .._errors import RegistrationError, RewardkitError
 from .lines import ANSWER, AuditLine, nearby_values
 
 KINDS_ATTRIBUTE = "__rewardkit_audit_kinds__"

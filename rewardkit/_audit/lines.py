@@ -16,9 +16,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..._sample import DEFAULT_REFERENCE_KEYS
-from ...contracts import Prompt
-from ..training import TrainingDataError, _json_lines, detect_format
+from .._replay.training import TrainingDataError, _json_lines, detect_format
+from .._sample import DEFAULT_REFERENCE_KEYS
+from ..contracts import Prompt
 
 DEFAULT_SAMPLE = 50
 DEFAULT_SEED = 0

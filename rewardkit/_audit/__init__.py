@@ -1,0 +1,1 @@
+"""`rewardkit audit`: probe a reward with responses it should not credit, scored through the service."""
