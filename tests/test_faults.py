@@ -163,6 +163,20 @@ def test_a_stopped_forkserver_does_not_hold_up_shutdown():
         assert s.process.wait(timeout=30) == 0
 
 
+def _wait_until_admitted(url: str, answers: dict, count: int, timeout: float = 30.0) -> None:
+    """Until every request is being handled or answered: a fixed sleep let SIGTERM land before a loaded machine
+    had connected them, and a call refused at the door is not the in-flight call this test is about."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = len(answers)  # read before the gauge: a call finishing in between is then counted in neither
+        metrics = httpx.get(f"{url}/metrics", timeout=10).text
+        (line,) = [x for x in metrics.splitlines() if x.startswith("rewardkit_requests_in_flight ")]
+        if done + float(line.split()[1]) >= count:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"the {count} requests were not all admitted within {timeout} s")
+
+
 def test_sigterm_with_requests_in_flight_answers_each_in_its_contract():
     """Defect 6: calls cut off by the end of the grace period got uvicorn's plain-text 500."""
     with fault_server(["--workers", "2", "--grace-period", "1"]) as s:
@@ -179,7 +193,7 @@ def test_sigterm_with_requests_in_flight_answers_each_in_its_contract():
         ]]
         for thread in posts:
             thread.start()
-        time.sleep(0.2)
+        _wait_until_admitted(s.url, answers, len(posts))
         # As a supervisor signalling the server's process group would: the forkserver, in that group,
         # must not take the workers and their calls down with it.
         signal_quietly(s.forkserver(), signal.SIGTERM)
