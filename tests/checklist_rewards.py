@@ -2,11 +2,14 @@
 
 The judge is tests/judge_server.py; its address, model and key come from the environment
 (REWARDKIT_JUDGE_BASE_URL, REWARDKIT_JUDGE_MODEL, OPENAI_API_KEY), as in a deployment.
+bench/judge_bench.py's checklist section serves them too.
 """
+
+import os
 
 from rewards.judge import JudgeLimits, LabelScore, NumberScore, checklist_reward, judge_reward
 
-LIMITS = JudgeLimits(concurrency=8, attempts=2)
+LIMITS = JudgeLimits(concurrency=int(os.environ.get("JUDGE_CAP", "8")), attempts=2)  # bench/judge_bench.py sets it
 RATE = "Rate the answer from 1 to 5:\n{{response}}\nEnd with 'Score: N'."
 
 checklist = checklist_reward("checklist", limits=LIMITS, timeout=20)

@@ -277,15 +277,16 @@ class AsyncJudge:
     # ---- asking ---------------------------------------------------------------------------
 
     async def complete(self, messages: Messages, *, params: Mapping[str, Any] | None = None, draw: int = 0,
-                       until: float | None = None) -> Completion:
+                       until: float | None = None, model: str | None = None) -> Completion:
         """The judge's reply to `messages`, from the cache when this exact request was answered before.
 
+        `model` asks another model of the same endpoint (a panel), under this client's cap and limits.
         `draw` tells apart the N replies of `samples=N` (each is cached on its own). `until` is a
         `time.monotonic()` deadline for every attempt and wait; without it, `limits.deadline` from now.
         Raises JudgeError when no reply came in time, or the reply is not a chat completion.
         """
         request = {**self.params, **(params or {})}
-        model = self.model
+        model = model or self.model
         end = min(until, time.monotonic() + self.limits.deadline) if until else time.monotonic() + self.limits.deadline
         if not self.cache:
             return await self._ask(await self._state(), model, messages, request, end)

@@ -57,12 +57,10 @@ class JudgeOptions(TypedDict, total=False):
 _REGISTRATION = ("timeout", "weight", "fallback")
 
 
-def connect(reward: str, options: Mapping[str, Any], *, timeout: float = 60.0,
-            label: str | None = None) -> tuple[AsyncJudge, dict[str, Any]]:
+def connect(reward: str, options: Mapping[str, Any], *, timeout: float = 60.0) -> tuple[AsyncJudge, dict[str, Any]]:
     """The reward's judge client, and the settings to register the reward with (timeout, weight, fallback).
 
-    The retry deadline is the smaller of `limits.deadline` (default 50 s) and `deadline_for(timeout)`;
-    `label` names the client's Prometheus series (default: the reward's name)."""
+    The retry deadline is the smaller of `limits.deadline` (default 50 s) and `deadline_for(timeout)`."""
     unknown = sorted(set(options) - set(JudgeOptions.__annotations__))
     if unknown:
         raise RegistrationError(f"judge reward {reward!r}: unknown option(s) {', '.join(unknown)}; judge options: "
@@ -83,7 +81,7 @@ def connect(reward: str, options: Mapping[str, Any], *, timeout: float = 60.0,
                         provider=options.get("provider", DEFAULT_PROVIDER),
                         token_provider=options.get("token_provider"), limits=limits,
                         params={"temperature": 0.0, **(options.get("params") or {})},
-                        cache=options.get("cache", True), cache_dir=options.get("cache_dir"), name=label or reward)
+                        cache=options.get("cache", True), cache_dir=options.get("cache_dir"), name=reward)
     return client, settings
 
 
@@ -123,10 +121,10 @@ class Asker:
         return (await self.reply(chat, draw)).text
 
     async def reply(self, chat: Messages, draw: int = 0, judge: AsyncJudge | None = None,
-                    params: Mapping[str, Any] | None = None) -> Completion:
-        """The whole reply (text, log-probabilities) of this call's judge, or of `judge` (a panel member)."""
+                    params: Mapping[str, Any] | None = None, model: str | None = None) -> Completion:
+        """The whole reply (text, log-probabilities) of this call's judge, or of `judge` / `model` (a panel member)."""
         asked = judge or self.judge
-        return self.costs.add(await asked.complete(chat, params=params, draw=draw, until=self.until))
+        return self.costs.add(await asked.complete(chat, params=params, draw=draw, until=self.until, model=model))
 
 
 def quoted(reply: str) -> str:

@@ -15,14 +15,12 @@ from __future__ import annotations
 import asyncio
 import statistics
 from collections import Counter
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from rewardkit import RegistrationError
 from rewardkit.clients import AsyncJudge, JudgeError, JudgeUnparseable
-
-from ._judging import connect
 
 Aggregate = Literal["mean", "median", "majority"]
 AGGREGATES: tuple[str, ...] = ("mean", "median", "majority")
@@ -39,22 +37,31 @@ class Vote:
     error: JudgeError | None = None
 
 
-def members(reward: str, panel: Sequence[str | AsyncJudge], options: Mapping[str, Any]) -> list[tuple[str, AsyncJudge]]:
-    """(label, client) per panel member: a model name shares the reward's connection options, a client is used as is."""
+@dataclass(frozen=True)
+class Member:
+    """A panel member: its label (a metric's name), the client asked, and the model asked of it (None: its own)."""
+
+    label: str
+    judge: AsyncJudge
+    model: str | None = None
+
+
+def members(reward: str, panel: Sequence[str | AsyncJudge], client: AsyncJudge) -> list[Member]:
+    """The panel: a model name is asked through the reward's own client (one concurrency cap, one cache,
+    one rate limit for the whole panel, as one endpoint serves them); an AsyncJudge is used as it is."""
     if isinstance(panel, (str, bytes)) or not panel:
         raise RegistrationError(f"judge reward {reward!r}: panel must be a non-empty list of model names or "
                                 f"AsyncJudge clients, got {panel!r}")
-    found: list[tuple[str, AsyncJudge]] = []
+    found: list[Member] = []
     for member in panel:
         if isinstance(member, AsyncJudge):
-            found.append((member.name, member))
+            found.append(Member(member.name, member))
         elif isinstance(member, str) and member.strip():
-            client, _ = connect(reward, {**options, "model": member, "judge": None}, label=f"{reward}:{member}")
-            found.append((member, client))
+            found.append(Member(member, client, member))
         else:
             raise RegistrationError(f"judge reward {reward!r}: a panel member must be a model name or an AsyncJudge, "
                                     f"got {member!r}")
-    labels = [label for label, _ in found]
+    labels = [m.label for m in found]
     if len(set(labels)) != len(labels):
         raise RegistrationError(f"judge reward {reward!r}: the panel names a judge twice ({labels}); give each "
                                 "AsyncJudge its own name=")
@@ -95,11 +102,16 @@ async def poll(labels: Sequence[str], ballots: Sequence[Awaitable[tuple[float, s
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
-    for result in results:
-        if isinstance(result, BaseException) and not isinstance(result, JudgeError):
+    votes = []
+    for label, result in zip(labels, results, strict=True):
+        if isinstance(result, JudgeError):
+            votes.append(Vote(label, None, error=result))
+        elif isinstance(result, BaseException):
             raise result
-    return [Vote(label, None, error=r) if isinstance(r, JudgeError) else Vote(label, *r)  # type: ignore[misc]
-            for label, r in zip(labels, results, strict=True)]
+        else:
+            value, reply, how = result
+            votes.append(Vote(label, value, reply, how))
+    return votes
 
 
 def tally(votes: Sequence[Vote], aggregate: str, quorum: int) -> tuple[float, list[Vote]]:
@@ -108,8 +120,8 @@ def tally(votes: Sequence[Vote], aggregate: str, quorum: int) -> tuple[float, li
     failed = [v for v in votes if v.error is not None]
     if len(given) >= quorum:
         return combine([v.value for v in given if v.value is not None], aggregate), given
-    if len(votes) == 1 and failed:
-        raise failed[0].error  # type: ignore[misc]
+    if len(votes) == 1 and failed[0].error is not None:
+        raise failed[0].error
     kind = JudgeUnparseable if all(isinstance(v.error, JudgeUnparseable) for v in failed) else JudgeError
     errors = "; ".join(f"{v.label}: {v.error.detail if v.error else ''}" for v in failed)
     raise kind(f"{len(given)} of {len(votes)} judges gave a verdict, below the quorum of {quorum}: {errors}")

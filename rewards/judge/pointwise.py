@@ -175,7 +175,7 @@ def judge_reward(
                                 "NumberScore with whole-number bounds, a LabelScore, or a MatchScore with others=")
     scoring_of = _expected_for(scoring, name)
     client, registration = connect(name, options)
-    judges = _panel.members(name, panel, options) if panel is not None else [(name, client)]
+    judges = _panel.members(name, panel, client) if panel is not None else [_panel.Member(name, client)]
     voters = len(judges) if panel is not None else samples
     quorum = _panel.check(name, aggregate, quorum if quorum is not None or panel is None else voters // 2 + 1, voters)
     params = {"logprobs": True, "top_logprobs": TOP_LOGPROBS} if probabilities else None
@@ -189,17 +189,17 @@ def judge_reward(
         asker = Asker(client, registration["timeout"])
         scoring_now = scoring_of(sample)
 
-        async def ballot(judge: AsyncJudge, draws: range) -> tuple[float, str, str]:
-            replies = await all_of([asker.reply(chat, draw, judge, params) for draw in draws])
+        async def ballot(member: _panel.Member, draws: range) -> tuple[float, str, str]:
+            replies = await all_of([asker.reply(chat, draw, member.judge, params, member.model) for draw in draws])
             read = [_verdict(r, extract, scoring_now, on_unparseable, parse, probabilities) for r in replies]
             return sum(v for v, _, _ in read) / len(read), read[-1][1], read[-1][2]
 
         if panel is not None:
-            labels = [label for label, _ in judges]
-            ballots = [ballot(judge, range(samples)) for _, judge in judges]
+            labels = [m.label for m in judges]
+            ballots = [ballot(m, range(samples)) for m in judges]
         else:
             labels = [f"draw {d}" for d in range(samples)]
-            ballots = [ballot(client, range(d, d + 1)) for d in range(samples)]
+            ballots = [ballot(judges[0], range(d, d + 1)) for d in range(samples)]
         votes = await _panel.poll(labels, ballots)
         value, given = _panel.tally(votes, aggregate, quorum)
         metrics = asker.costs.metrics()
