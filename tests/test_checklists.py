@@ -14,8 +14,10 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
+from rewardkit import RegistrationError
 from rewardkit.contracts import get as contract
 from rewardkit.testing import dashscope_request, request
+from rewards.judge import LabelScore, MatchScore, NumberScore, checklist_reward, judge_reward, vertex_autorater_config
 
 from .conftest import REPO
 from .judge_server import running
@@ -295,3 +297,50 @@ def test_a_panel_below_quorum_of_unreadable_replies_is_unparseable(served: Serve
     script(judge_url, models={"judge-a": {"default": "no idea"}, "judge-b": {"default": "pass"},
                               "judge-c": {"default": "Score: 4"}})
     assert ask(served, "dashscope", "panel", "A puzzling answer.", {})[0] == "JUDGE_UNPARSEABLE"
+
+
+# ---- the rules as plain functions, and what is refused at import -------------------------------
+
+def test_majority_tie_goes_to_the_lowest_and_median_and_mean() -> None:
+    from rewards.judge._panel import combine
+
+    assert combine([1.0, 0.5, 0.5], "majority") == 0.5
+    assert combine([1.0, 0.5], "majority") == 0.5  # a split panel never raises a reward
+    assert combine([1.0, 0.0, 0.5, 0.25], "median") == 0.375
+    assert combine([1.0, 0.5, 0.0], "mean") == 0.5
+
+
+def test_weights_need_tokens_that_spell_the_reply_at_the_verdict() -> None:
+    from rewardkit.clients.providers import TokenLogprob
+    from rewards.judge._probabilities import weighted
+
+    values = NumberScore(1, 5).tokens()
+    tokens = (TokenLogprob("Score", 0.0), TokenLogprob(":", 0.0), TokenLogprob(" 4", -0.5, (("4", -0.5), (" 5", -1.0))))
+    got = weighted(tokens, "Score: 4", r"Score:\s*(\d)", values, NumberScore(1, 5).key)
+    assert got.value is not None and 0.75 < got.value < 1.0 and "4:" in got.reason and "5:" in got.reason
+    shifted = weighted(tokens, "Score:  4", r"Score:\s*(\d)", values, NumberScore(1, 5).key)
+    assert shifted.value is None and "do not line up" in shifted.reason
+    unrelated = (TokenLogprob("Score: ", 0.0), TokenLogprob("4", 0.0, (("four", 0.0),)))
+    assert weighted(unrelated, "Score: 4", r"Score:\s*(\d)", values, NumberScore(1, 5).key).value is None
+
+
+def test_bad_declarations_are_refused_at_import() -> None:
+    with pytest.raises(RegistrationError, match="two labels are the same"):
+        LabelScore({"Correct": 1.0, "correct ": 0.0})
+    with pytest.raises(RegistrationError, match="maps to 'high', not a finite number"):
+        LabelScore({"good": "high"})  # type: ignore[dict-item]
+    with pytest.raises(RegistrationError, match="probabilities=True needs one-token answers"):
+        judge_reward("p", prompt="{{response}}", score=MatchScore("yes"), probabilities=True, model="m")
+    with pytest.raises(RegistrationError, match="quorum must be an integer from 1 to 3"):
+        judge_reward("q", prompt="{{response}}", panel=["a", "b", "c"], quorum=4, model="m")
+    with pytest.raises(RegistrationError, match="aggregate must be one of mean, median, majority"):
+        judge_reward("q", prompt="{{response}}", panel=["a", "b"], aggregate="vote", model="m")  # type: ignore[arg-type]
+    with pytest.raises(RegistrationError, match="names a judge twice"):
+        judge_reward("q", prompt="{{response}}", panel=["a", "a"], model="m")
+    with pytest.raises(RegistrationError, match="essential_cap must be in"):
+        checklist_reward("c", essential_cap=2, model="m")
+    model = "projects/p/locations/l/publishers/google/models/g"
+    for twinless in (judge_reward("t1", prompt="{{response}}", score={"yes": 1.0, "no": 0.0}, model=model),
+                     judge_reward("t2", prompt="{{response}}", score=NumberScore(0, 1), panel=["a", "b"], model=model)):
+        with pytest.raises(RegistrationError, match="no native equivalent"):
+            vertex_autorater_config(twinless)
