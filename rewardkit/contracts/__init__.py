@@ -14,9 +14,8 @@ time the contracts are listed. See docs/architecture.md.
 from __future__ import annotations
 
 import importlib
-import logging
-from importlib.metadata import entry_points
 
+from .._plugins import load_entry_points
 from .base import Answer, Contract, ContractError, OpenAPIEntry, Parsed, Prompt, Response, ToolCallValue
 
 __all__ = [
@@ -30,7 +29,6 @@ ENTRY_POINT_GROUP = "rewardkit.contracts"
 # Nova line has DashScope's 'messages' as well as its own 'reference_answer'.
 _BUILTIN = ("vertex", "nova", "dashscope", "openrlhf", "slime")
 
-log = logging.getLogger("rewardkit")
 _contracts: dict[str, Contract] = {}
 _loaded = False
 
@@ -65,12 +63,7 @@ def _load() -> None:
     _loaded = True
     for module in _BUILTIN:
         register(importlib.import_module(f"{__name__}.{module}").CONTRACT)
-    for point in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            register(point.load())
-        except Exception as exc:  # a broken plug-in must not take the built-in contracts down with it
-            log.error("contract plug-in %s = %s could not be registered: %s: %s", point.name, point.value,
-                      type(exc).__name__, exc)
+    load_entry_points(ENTRY_POINT_GROUP, register, "contract")
 
 
 def registered() -> tuple[Contract, ...]:

@@ -39,17 +39,11 @@ from ._judging import Asker, JudgeOptions, all_of, connect, quoted
 from ._prompts import check_template, messages, render
 from ._verdicts import last_json_object
 from .pointwise import _named, judged_text
+from .rubric import RUBRIC_TASK
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack from Python 3.11
 
-CHECKLIST_TASK = """\
-Question:
-{{prompt}}
-
-Answer to check:
-{{response}}
-"""
 YES = frozenset({"yes", "true", "pass", "met", "1"})
 NO = frozenset({"no", "false", "fail", "unmet", "not met", "0"})
 RESERVED = frozenset({"met", "checks", "essential_unmet"})  # the reward's own metrics, besides judge_*
@@ -198,7 +192,7 @@ def checklist_reward(
     key: str = "rubric",
     ask: Literal["together", "each"] = "together",
     essential_cap: float = 0.0,
-    prompt: str = CHECKLIST_TASK,
+    prompt: str = RUBRIC_TASK,
     system: str | None = None,
     keep_thinking: bool = False,
     ids_key: str = "instruction_id_list",

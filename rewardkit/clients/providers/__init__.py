@@ -14,10 +14,9 @@ provider is looked up by name. See docs/architecture.md.
 from __future__ import annotations
 
 import importlib
-import logging
-from importlib.metadata import entry_points
 
 from ..._errors import RegistrationError
+from ..._plugins import load_entry_points
 from .base import Chat, HTTPRequest, Provider, ProviderError, Reply, TokenLogprob, trim
 
 __all__ = ["Chat", "HTTPRequest", "Provider", "ProviderError", "Reply", "TokenLogprob", "ENTRY_POINT_GROUP",
@@ -27,7 +26,6 @@ ENTRY_POINT_GROUP = "rewardkit.judge_providers"
 DEFAULT = "openai"
 _BUILTIN = ("openai_compatible",)  # modules, imported when first listed
 
-log = logging.getLogger("rewardkit")
 _providers: dict[str, Provider] = {}
 _loaded = False
 
@@ -65,12 +63,7 @@ def _load() -> None:
     _loaded = True
     for module in _BUILTIN:
         register(importlib.import_module(f"{__name__}.{module}").PROVIDER)
-    for point in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            register(point.load())
-        except Exception as exc:  # a broken plug-in must not take the built-in providers down with it
-            log.error("judge provider plug-in %s = %s could not be registered: %s: %s", point.name, point.value,
-                      type(exc).__name__, exc)
+    load_entry_points(ENTRY_POINT_GROUP, register, "judge provider")
 
 
 def registered() -> tuple[Provider, ...]:
