@@ -92,7 +92,7 @@ def checklists(judge_url: str, args: argparse.Namespace, cap: int) -> None:
     print(f"\nchecklists and panels, cap {cap}, {samples} samples a step     wall s  judge requests  judge tokens"
           "  max in flight")
     env = {"REWARDKIT_JUDGE_BASE_URL": f"{judge_url}/v1", "REWARDKIT_JUDGE_MODEL": "judge",
-           "OPENAI_API_KEY": "sk-bench", "JUDGE_CAP": str(cap)}
+           "OPENAI_API_KEY": "sk-bench", "JUDGE_CAP": str(cap), "JUDGE_TIMEOUT": "120"}
     panel = {"judge-a": {"default": "Score: 5"}, "judge-b": {"default": "Score: 3"}, "judge-c": {"default": "Score: 4"}}
     runs = [("checklist", "one call per row (8 criteria)", {"checklist": {"[Y]": "yes", "[N]": "no"}}),
             ("checklist_each", "one call per criterion (8)", {"checklist": {"[Y]": "yes", "[N]": "no"}}),

@@ -9,34 +9,36 @@ import os
 
 from rewards.judge import JudgeLimits, LabelScore, NumberScore, checklist_reward, judge_reward
 
-LIMITS = JudgeLimits(concurrency=int(os.environ.get("JUDGE_CAP", "8")), attempts=2)  # bench/judge_bench.py sets it
+# bench/judge_bench.py sets both: a step of one-call-per-criterion rows queues longer than a test's calls.
+LIMITS = JudgeLimits(concurrency=int(os.environ.get("JUDGE_CAP", "8")), attempts=2)
+TIMEOUT = float(os.environ.get("JUDGE_TIMEOUT", "20"))
 RATE = "Rate the answer from 1 to 5:\n{{response}}\nEnd with 'Score: N'."
 
-checklist = checklist_reward("checklist", limits=LIMITS, timeout=20)
-checklist_each = checklist_reward("checklist_each", ask="each", limits=LIMITS, timeout=20)
-checklist_lenient = checklist_reward("checklist_lenient", essential_cap=0.3, limits=LIMITS, timeout=20)
+checklist = checklist_reward("checklist", limits=LIMITS, timeout=TIMEOUT)
+checklist_each = checklist_reward("checklist_each", ask="each", limits=LIMITS, timeout=TIMEOUT)
+checklist_lenient = checklist_reward("checklist_lenient", essential_cap=0.3, limits=LIMITS, timeout=TIMEOUT)
 
 graded = judge_reward("graded", prompt=RATE, parse=r"Score:\s*(\d)", score=NumberScore(1, 5), limits=LIMITS,
-                      timeout=20)
+                      timeout=TIMEOUT)
 weighted = judge_reward("weighted", prompt=RATE, parse=r"Score:\s*(\d)", score=NumberScore(1, 5),
-                        probabilities=True, limits=LIMITS, timeout=20)
+                        probabilities=True, limits=LIMITS, timeout=TIMEOUT)
 
 labelled = judge_reward(
     "labelled", prompt="Gold: {{references.answer}}\nAnswer:\n{{response}}\n"
                        "Is it correct, partially correct or incorrect? End with 'Verdict: LABEL'.",
     parse=r"Verdict:\s*([^\n]+)", score=LabelScore({"correct": 1.0, "partially correct": 0.5, "incorrect": 0.0}),
-    limits=LIMITS, timeout=20,
+    limits=LIMITS, timeout=TIMEOUT,
 )
 graded_letter = judge_reward("graded_letter", prompt="Grade A (best) to E:\n{{response}}\nGrade: X",
                              parse=r"Grade:\s*([A-Za-z])", score={"A": 1.0, "B": 0.75, "C": 0.5, "D": 0.25, "E": 0.0},
-                             probabilities=True, limits=LIMITS, timeout=20)
+                             probabilities=True, limits=LIMITS, timeout=TIMEOUT)
 
 panel = judge_reward("panel", prompt=RATE, parse=r"Score:\s*(\d)", score=NumberScore(1, 5),
-                     panel=["judge-a", "judge-b", "judge-c"], limits=LIMITS, timeout=20)
+                     panel=["judge-a", "judge-b", "judge-c"], limits=LIMITS, timeout=TIMEOUT)
 panel_median = judge_reward("panel_median", prompt=RATE, parse=r"Score:\s*(\d)", score=NumberScore(1, 5),
-                            panel=["judge-a", "judge-b", "judge-c"], aggregate="median", limits=LIMITS, timeout=20)
+                            panel=["judge-a", "judge-b", "judge-c"], aggregate="median", limits=LIMITS, timeout=TIMEOUT)
 panel_majority = judge_reward("panel_majority", prompt=RATE, parse=r"Score:\s*(\d)", score=NumberScore(1, 5),
                               panel=["judge-a", "judge-b", "judge-c"], aggregate="majority", limits=LIMITS,
-                              timeout=20)
+                              timeout=TIMEOUT)
 panel_all = judge_reward("panel_all", prompt=RATE, parse=r"Score:\s*(\d)", score=NumberScore(1, 5),
-                         panel=["judge-a", "judge-b", "judge-c"], quorum=3, limits=LIMITS, timeout=20)
+                         panel=["judge-a", "judge-b", "judge-c"], quorum=3, limits=LIMITS, timeout=TIMEOUT)

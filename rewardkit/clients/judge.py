@@ -223,7 +223,9 @@ class AsyncJudge:
 
     @property
     def base_url(self) -> str:
-        url = self._base_url or next((os.environ[v] for v in BASE_URL_ENV if os.environ.get(v)),
+        # OPENAI_BASE_URL is the OpenAI SDK's variable: it says where chat completions are, not another API.
+        variables = BASE_URL_ENV if self.provider.name == providers.DEFAULT else BASE_URL_ENV[:1]
+        url = self._base_url or next((os.environ[v] for v in variables if os.environ.get(v)),
                                      self.provider.default_base_url)
         return url.rstrip("/")
 

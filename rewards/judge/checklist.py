@@ -88,20 +88,22 @@ def _check(item: Any, n: int, where: str) -> Check:
     if not isinstance(essential, bool):
         raise ChecklistError(f"{here}: essential must be true or false, got {essential!r}")
     text = item.get("criterion", item.get("description"))
+    found = None
     if "instruction_id" in item:
         try:
             found = constraint(item["instruction_id"], item.get("kwargs"), here)
         except ConstraintError as exc:
             raise ChecklistError(str(exc)) from None
-        return Check(str(item.get("id") or found.id), float(weight), essential, constraint=found)
-    if not isinstance(text, str) or not text.strip():
+    elif not isinstance(text, str) or not text.strip():
         raise ChecklistError(f"{here}: needs 'criterion' (the text the judge checks) or 'instruction_id', got "
                              f"keys {sorted(item)}")
-    name = item.get("id") or f"c{n}"
+    name = item.get("id") or (found.id if found else f"c{n}")
     if not isinstance(name, str) or not _ID.fullmatch(name):
         raise ChecklistError(f"{here}: id must be letters, digits, '_', '.', ':', '#' or '-' (it names a metric), "
                              f"got {name!r}")
-    return Check(name, float(weight), essential, criterion=" ".join(text.split()))
+    if found is not None:
+        return Check(name, float(weight), essential, constraint=found)
+    return Check(name, float(weight), essential, criterion=" ".join(str(text).split()))
 
 
 def read_checks(references: Mapping[str, Any], key: str, ids_key: str, kwargs_key: str) -> list[Check]:
