@@ -13,9 +13,7 @@ time the contracts are listed. See docs/architecture.md.
 
 from __future__ import annotations
 
-import importlib
-
-from .._plugins import load_entry_points
+from .._plugins import Loader
 from .base import Answer, Contract, ContractError, OpenAPIEntry, Parsed, Prompt, Response, ToolCallValue
 
 __all__ = [
@@ -30,7 +28,6 @@ ENTRY_POINT_GROUP = "rewardkit.contracts"
 _BUILTIN = ("vertex", "nova", "dashscope", "openrlhf", "slime")
 
 _contracts: dict[str, Contract] = {}
-_loaded = False
 
 
 def register(contract: Contract | type[Contract]) -> Contract:
@@ -56,14 +53,7 @@ def register(contract: Contract | type[Contract]) -> Contract:
     return contract
 
 
-def _load() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for module in _BUILTIN:
-        register(importlib.import_module(f"{__name__}.{module}").CONTRACT)
-    load_entry_points(ENTRY_POINT_GROUP, register, "contract")
+_load = Loader(__name__, _BUILTIN, "CONTRACT", ENTRY_POINT_GROUP, "contract", register)
 
 
 def registered() -> tuple[Contract, ...]:

@@ -36,7 +36,7 @@ from rewards.instructions import Constraint, ConstraintError, constraint
 
 from ._defences import trivial
 from ._judging import Asker, JudgeOptions, all_of, connect, quoted
-from ._prompts import check_template, messages, render
+from ._prompts import check_template, json_question, messages, render
 from ._verdicts import last_json_object
 from .pointwise import _named, judged_text
 from .rubric import RUBRIC_TASK
@@ -146,12 +146,9 @@ def _unique(checks: list[Check]) -> list[Check]:
 
 
 def _question(criteria: Sequence[Check]) -> str:
-    lines = ["Check the answer against each criterion below. For each, decide whether the answer meets it "
-             "(yes) or not (no)."]
-    lines += [f'- "{c.id}": {c.criterion}' for c in criteria]
-    keys = ", ".join(f'"{c.id}": "yes" or "no"' for c in criteria)
-    lines.append(f"Think briefly if you need to, then end with one JSON object and nothing after it: {{{keys}}}")
-    return "\n".join(lines)
+    return json_question("Check the answer against each criterion below. For each, decide whether the answer "
+                         "meets it (yes) or not (no).", [(c.id, str(c.criterion)) for c in criteria],
+                         '"yes" or "no"')
 
 
 def _verdicts(reply: str, criteria: Sequence[Check]) -> dict[str, bool]:

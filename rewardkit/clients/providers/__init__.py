@@ -13,10 +13,8 @@ provider is looked up by name. See docs/architecture.md.
 
 from __future__ import annotations
 
-import importlib
-
 from ..._errors import RegistrationError
-from ..._plugins import load_entry_points
+from ..._plugins import Loader
 from .base import Chat, HTTPRequest, Provider, ProviderError, Reply, TokenLogprob, trim
 
 __all__ = ["Chat", "HTTPRequest", "Provider", "ProviderError", "Reply", "TokenLogprob", "ENTRY_POINT_GROUP",
@@ -27,7 +25,6 @@ DEFAULT = "openai"
 _BUILTIN = ("openai_compatible",)  # modules, imported when first listed
 
 _providers: dict[str, Provider] = {}
-_loaded = False
 
 
 def register(provider: Provider | type[Provider]) -> Provider:
@@ -56,14 +53,7 @@ def register(provider: Provider | type[Provider]) -> Provider:
     return provider
 
 
-def _load() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for module in _BUILTIN:
-        register(importlib.import_module(f"{__name__}.{module}").PROVIDER)
-    load_entry_points(ENTRY_POINT_GROUP, register, "judge provider")
+_load = Loader(__name__, _BUILTIN, "PROVIDER", ENTRY_POINT_GROUP, "judge provider", register)
 
 
 def registered() -> tuple[Provider, ...]:
