@@ -98,3 +98,38 @@ def test_the_default_provider_reads_logprobs_and_refuses_what_is_not_a_completio
     assert reply.logprobs[0].top == (("4", -0.1), ("5", -2.4))
     with pytest.raises(JudgeError, match="not a chat completion: <html>"):
         openai.reply("<html>")
+
+
+def test_logprobs_survive_the_disk_cache_for_a_replay(judge_url: str, tmp_path: Path) -> None:
+    import asyncio
+
+    script(judge_url, default="Score: 4", default_probabilities={"4": 0.7, "5": 0.3})
+    chat = [{"role": "user", "content": "Rate this one for the cache. Score: N"}]
+    params = {"logprobs": True, "top_logprobs": 5}
+
+    def ask() -> Any:
+        client = AsyncJudge("m", base_url=f"{judge_url}/v1", api_key_env=None, cache_dir=tmp_path)
+        return asyncio.run(client.complete(chat, params=params))
+
+    first, replayed = ask(), ask()  # a new client: only the disk can answer the second
+    assert replayed.cached and httpx.get(f"{judge_url}/stats").json()["requests"] == 1
+    assert first.logprobs is not None and replayed.logprobs == first.logprobs
+    assert dict(replayed.logprobs[-1].top).keys() == {"4", "5"}
+
+
+def test_openai_base_url_points_only_the_openai_compatible_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Elsewhere(Provider):
+        name, default_base_url = "elsewhere", "https://elsewhere.example/v1"
+
+        def request(self, base_url: str, chat: Chat) -> HTTPRequest:
+            raise AssertionError
+
+        def reply(self, body: str) -> Reply:
+            raise AssertionError
+
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.delenv("REWARDKIT_JUDGE_BASE_URL", raising=False)
+    assert AsyncJudge("m", provider=Elsewhere()).base_url == "https://elsewhere.example/v1"
+    assert AsyncJudge("m").base_url == "http://127.0.0.1:9/v1"
+    monkeypatch.setenv("REWARDKIT_JUDGE_BASE_URL", "http://127.0.0.1:8/api")
+    assert AsyncJudge("m", provider=Elsewhere()).base_url == "http://127.0.0.1:8/api"
