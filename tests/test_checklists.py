@@ -204,6 +204,9 @@ def test_a_malformed_checklist_names_the_item(served: Served, judge_url: str) ->
     answer = httpx.post(f"{served.url}/rewards/checklist", timeout=60, json=request(
         "vertex", R1, references={"rubric": "[not json"})[0])
     assert "references.rubric is text but not JSON" in answer.json()["error"]
+    answer = httpx.post(f"{served.url}/rewards/checklist", timeout=60, json=request("vertex", R1, references={
+        "instruction_id_list": json.dumps(["punctuation:no_comma", "bogus"]), "kwargs": "[{}, {}]"})[0])
+    assert "references.instruction_id_list[1]: unknown instruction id 'bogus'" in answer.json()["error"]
     assert stats(judge_url)["requests"] == 0
 
 

@@ -120,8 +120,8 @@ def read_checks(references: Mapping[str, Any], key: str, ids_key: str, kwargs_ke
         if not isinstance(ids, list) or len(kwargs) != len(ids):
             raise ChecklistError(f"references.{ids_key} must be a list with one kwargs object per id in "
                                  f"references.{kwargs_key}, got {ids!r:.100} and {kwargs!r:.100}")
-        checks += [_check({"instruction_id": i, "kwargs": k}, len(checks) + 1, f"references.{ids_key}")
-                   for i, k in zip(ids, kwargs, strict=True)]
+        checks += [_check({"instruction_id": i, "kwargs": k}, n, f"references.{ids_key}")
+                   for n, (i, k) in enumerate(zip(ids, kwargs, strict=True), 1)]
     if not checks:
         raise MissingReferenceError(f"no checklist in the request: put a list of criteria under references.{key} "
                                     f"(Vertex `references`, DashScope `rollout_extra`), or IFEval's {ids_key}")
