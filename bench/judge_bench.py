@@ -1,7 +1,7 @@
 """LLM-judge throughput: rewardkit's judge rewards against one-at-a-time judging, and the HTTP clients themselves.
 
     python bench/judge_bench.py [--latency 0.2] [--prompts 64] [--group 8] [--caps 32,64,128] [--rounds 3]
-                                [--serial 24]
+                                [--serial 24] [--sections throughput,clients,checklists]
 
 The judge is tests/judge_server.py (the OpenAI chat completions protocol on uvicorn) answering
 each request after --latency seconds. A GRPO-shaped step is --prompts group requests of --group
@@ -16,6 +16,12 @@ flight, through: httpx.AsyncClient with its default pool limits (100 connections
 alive), httpx with the pool sized to the cap, aiohttp (what AsyncJudge uses),
 and a raw asyncio HTTP/1.1 client (one kept-alive connection per slot) as the floor.
 Figures are medians over --rounds; the rounds interleave the scenarios.
+
+The checklist section scores a step of rows with 8 judged criteria each (tests/checklist_rewards.py,
+the cap the first of --caps): `checklist` asks one call per row, `checklist_each` one call per
+criterion; then the same step through one judge (`graded`) and a three-judge panel (`panel`,
+three models, each member with that cap). It reports wall time, judge requests, tokens the
+judge reported, and the most requests in flight.
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ from tests.judge_server import running  # noqa: E402
 from tests.served import serve  # noqa: E402
 
 JUDGE_REWARDS = str(REPO / "tests" / "judge_rewards.py")
+CHECKLIST_REWARDS = str(REPO / "tests" / "checklist_rewards.py")
+EIGHT = [f"criterion {n} [{'Y' if n % 3 else 'N'}]" for n in range(1, 9)]
 
 
 def step(prompts: int, size: int, tag: str) -> list[dict[str, Any]]:
@@ -57,16 +65,55 @@ def judge_stats(url: str) -> dict[str, Any]:
 
 # ---- rewardkit through `rewardkit serve` ------------------------------------------------------
 
-async def send_step(url: str, bodies: list[dict[str, Any]]) -> float:
+async def send_step(url: str, bodies: list[dict[str, Any]], reward: str = "quality") -> float:
+    return (await send_answers(url, bodies, reward))[0]
+
+
+async def send_answers(url: str, bodies: list[dict[str, Any]], reward: str) -> tuple[float, list[dict[str, Any]]]:
     limits = httpx.Limits(max_connections=len(bodies), max_keepalive_connections=len(bodies))
     async with httpx.AsyncClient(limits=limits, timeout=120) as client:
         started = time.perf_counter()
-        answers = await asyncio.gather(*(client.post(f"{url}/rewards/quality/api/v1", json=b) for b in bodies))
+        answers = await asyncio.gather(*(client.post(f"{url}/rewards/{reward}/api/v1", json=b) for b in bodies))
         elapsed = time.perf_counter() - started
     for answer in answers:
         if answer.status_code != 200 or answer.json()["status"] != "success":
             raise SystemExit(f"a judged step failed: {answer.text[:300]}")
-    return elapsed
+    return elapsed, [a.json() for a in answers]
+
+
+def tokens(answers: list[dict[str, Any]], reward: str) -> float:
+    """The judge tokens a step's answers report (DashScope reward_metrics `<reward>.judge_tokens`)."""
+    return sum(r["reward_metrics"].get(f"{reward}.judge_tokens", 0.0) for a in answers for r in a["reward"]["rewards"])
+
+
+def checklists(judge_url: str, args: argparse.Namespace, cap: int) -> None:
+    """One call per row against one call per criterion, and one judge against a panel of three, at one cap."""
+    samples = args.prompts * args.group
+    print(f"\nchecklists and panels, cap {cap}, {samples} samples a step     wall s  judge requests  judge tokens"
+          "  max in flight")
+    env = {"REWARDKIT_JUDGE_BASE_URL": f"{judge_url}/v1", "REWARDKIT_JUDGE_MODEL": "judge",
+           "OPENAI_API_KEY": "sk-bench", "JUDGE_CAP": str(cap), "JUDGE_TIMEOUT": "120"}
+    panel = {"judge-a": {"default": "Score: 5"}, "judge-b": {"default": "Score: 3"}, "judge-c": {"default": "Score: 4"}}
+    runs = [("checklist", "one call per row (8 criteria)", {"checklist": {"[Y]": "yes", "[N]": "no"}}),
+            ("checklist_each", "one call per criterion (8)", {"checklist": {"[Y]": "yes", "[N]": "no"}}),
+            ("graded", "one judge", {"default": "Score: 4"}),
+            ("panel", "three-judge panel (mean)", {"models": panel})]
+    with serve([CHECKLIST_REWARDS, "--workers", "1", "--timeout", "120"], env=env) as served:
+        for reward, label, judge_script in runs:
+            walls, requests, spent, peaks = [], [], [], []
+            for r in range(args.rounds):
+                bodies = [group_request([f"{reward} round {r} answer {p}.{i}" for i in range(args.group)],
+                                        prompt=f"question {p}", rollout_extra={"rubric": EIGHT})
+                          for p in range(args.prompts)]
+                script(judge_url, latency=args.latency, **judge_script)
+                wall, answers = asyncio.run(send_answers(served.url, bodies, reward))
+                seen = judge_stats(judge_url)
+                walls.append(wall)
+                requests.append(seen["requests"])
+                peaks.append(seen["max_in_flight"])
+                spent.append(tokens(answers, reward))
+            print(f"  {reward:15} {label:40} {statistics.median(walls):7.2f} {statistics.median(requests):15.0f} "
+                  f"{statistics.median(spent):13.0f} {max(peaks):14d}")
 
 
 def serial(judge_url: str, count: int) -> float:
@@ -174,48 +221,65 @@ def main() -> None:
     parser.add_argument("--caps", default="32,64,128")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--serial", type=int, default=24, help="samples judged one at a time for the baseline")
+    parser.add_argument("--sections", default="throughput,clients,checklists",
+                        help="which parts to run, comma-separated: throughput, clients, checklists")
     args = parser.parse_args()
+    sections = set(args.sections.split(","))
     caps = [int(c) for c in args.caps.split(",")]
     samples = args.prompts * args.group
     print(f"judge latency {args.latency * 1000:.0f} ms; a step is {args.prompts} prompts x {args.group} responses "
           f"= {samples} samples; medians of {args.rounds} rounds; {os.cpu_count()} CPUs\n")
     with running() as judge_url:
-        script(judge_url, latency=args.latency, default="Score: 4")
-        base = statistics.median(args.serial / serial(judge_url, args.serial) for _ in range(args.rounds))
-        print(f"one at a time (sync httpx.Client, like a plain TRL reward): {base:7.1f} samples/s\n")
-        print(f"{'rewardkit serve, quality judge':34} {'samples/s':>10} {'x serial':>9} {'max in flight':>14} "
-              f"{'replay samples/s':>17} {'replay requests':>16}")
+        if "checklists" in sections:
+            checklists(judge_url, args, caps[0])
+        if "throughput" in sections:
+            throughput(judge_url, args, caps)
+        if "clients" in sections:
+            client_table(judge_url, args, caps)
+
+
+def throughput(judge_url: str, args: argparse.Namespace, caps: list[int]) -> None:
+    samples = args.prompts * args.group
+    script(judge_url, latency=args.latency, default="Score: 4")
+    base = statistics.median(args.serial / serial(judge_url, args.serial) for _ in range(args.rounds))
+    print(f"one at a time (sync httpx.Client, like a plain TRL reward): {base:7.1f} samples/s\n")
+    print(f"{'rewardkit serve, quality judge':34} {'samples/s':>10} {'x serial':>9} {'max in flight':>14} "
+          f"{'replay samples/s':>17} {'replay requests':>16}")
+    for cap in caps:
+        env = {"REWARDKIT_JUDGE_BASE_URL": f"{judge_url}/v1", "REWARDKIT_JUDGE_MODEL": "judge",
+               "OPENAI_API_KEY": "sk-bench", "JUDGE_CAP": str(cap)}
+        with serve([JUDGE_REWARDS, "--workers", "1", "--timeout", "120"], env=env) as served:
+            rates, replays, peaks, replayed = [], [], [], []
+            for r in range(args.rounds):
+                bodies = step(args.prompts, args.group, f"cap{cap}-round{r}")
+                script(judge_url, latency=args.latency, default="Score: 4")
+                rates.append(samples / asyncio.run(send_step(served.url, bodies)))
+                peaks.append(judge_stats(judge_url)["max_in_flight"])
+                script(judge_url, latency=args.latency, default="Score: 4")
+                replays.append(samples / asyncio.run(send_step(served.url, bodies)))
+                replayed.append(judge_stats(judge_url)["requests"])
+        rate = statistics.median(rates)
+        flag = "" if max(peaks) <= cap else "  OVER THE CAP"
+        print(f"  cap {cap:<29} {rate:10.1f} {rate / base:8.1f}x {max(peaks):14d} "
+              f"{statistics.median(replays):17.1f} {max(replayed):16d}{flag}")
+
+
+def client_table(judge_url: str, args: argparse.Namespace, caps: list[int]) -> None:
+    samples = args.prompts * args.group
+    print(f"\n{'client alone, ' + str(samples) + ' requests':34} {'cap':>5} {'req/s':>8} {'p50 ms':>8} "
+          f"{'p99 ms':>8} {'max ms':>8}")
+    table: dict[tuple[str, int], list[list[float]]] = {}
+    for _ in range(args.rounds):
         for cap in caps:
-            env = {"REWARDKIT_JUDGE_BASE_URL": f"{judge_url}/v1", "REWARDKIT_JUDGE_MODEL": "judge",
-                   "OPENAI_API_KEY": "sk-bench", "JUDGE_CAP": str(cap)}
-            with serve([JUDGE_REWARDS, "--workers", "1", "--timeout", "120"], env=env) as served:
-                rates, replays, peaks, replayed = [], [], [], []
-                for r in range(args.rounds):
-                    bodies = step(args.prompts, args.group, f"cap{cap}-round{r}")
-                    script(judge_url, latency=args.latency, default="Score: 4")
-                    rates.append(samples / asyncio.run(send_step(served.url, bodies)))
-                    peaks.append(judge_stats(judge_url)["max_in_flight"])
-                    script(judge_url, latency=args.latency, default="Score: 4")
-                    replays.append(samples / asyncio.run(send_step(served.url, bodies)))
-                    replayed.append(judge_stats(judge_url)["requests"])
-            rate = statistics.median(rates)
-            flag = "" if max(peaks) <= cap else "  OVER THE CAP"
-            print(f"  cap {cap:<29} {rate:10.1f} {rate / base:8.1f}x {max(peaks):14d} "
-                  f"{statistics.median(replays):17.1f} {max(replayed):16d}{flag}")
-        print(f"\n{'client alone, ' + str(samples) + ' requests':34} {'cap':>5} {'req/s':>8} {'p50 ms':>8} "
-              f"{'p99 ms':>8} {'max ms':>8}")
-        table: dict[tuple[str, int], list[list[float]]] = {}
-        for _ in range(args.rounds):
-            for cap in caps:
-                for name, client in clients().items():
-                    script(judge_url, latency=args.latency, default="Score: 4")
-                    started = time.perf_counter()
-                    latencies = asyncio.run(client(judge_url, samples, cap))
-                    elapsed = time.perf_counter() - started
-                    table.setdefault((name, cap), []).append([samples / elapsed, *_quantiles(latencies)])
-        for (name, cap), runs in table.items():
-            rate, p50, p99, worst = (statistics.median(run[k] for run in runs) for k in range(4))
-            print(f"  {name:32} {cap:5d} {rate:8.1f} {p50 * 1000:8.0f} {p99 * 1000:8.0f} {worst * 1000:8.0f}")
+            for name, client in clients().items():
+                script(judge_url, latency=args.latency, default="Score: 4")
+                started = time.perf_counter()
+                latencies = asyncio.run(client(judge_url, samples, cap))
+                elapsed = time.perf_counter() - started
+                table.setdefault((name, cap), []).append([samples / elapsed, *_quantiles(latencies)])
+    for (name, cap), runs in table.items():
+        rate, p50, p99, worst = (statistics.median(run[k] for run in runs) for k in range(4))
+        print(f"  {name:32} {cap:5d} {rate:8.1f} {p50 * 1000:8.0f} {p99 * 1000:8.0f} {worst * 1000:8.0f}")
 
 
 def _quantiles(latencies: list[float]) -> tuple[float, float, float]:

@@ -134,6 +134,7 @@ def _guide_module() -> str:
 def _folder(tmp_path: Path, page: Path) -> Path:
     (tmp_path / ".venv").symlink_to(Path(sys.prefix))  # the README's `.venv/bin/...` commands
     (tmp_path / "rewards").symlink_to(REPO / "rewards")  # `rewards/fixtures/...`, as in a clone
+    (tmp_path / "tests").symlink_to(REPO / "tests")  # `tests/judge_server.py`, the scripted judge, as in a clone
     if page.name != "README.md":
         (tmp_path / "my_rewards.py").write_text(_guide_module())
     return tmp_path

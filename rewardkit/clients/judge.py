@@ -1,9 +1,8 @@
-"""An asynchronous client for OpenAI-compatible chat completions, made for rewards that ask a model.
+"""An asynchronous client for chat models, made for rewards that ask a model.
 
-One request: `POST {base_url}/chat/completions` with `{"model", "messages": [{"role", "content"}], ...}`;
-one reply: `{"choices": [{"message": {"content"}, "finish_reason"}], "usage": {"prompt_tokens",
-"completion_tokens"}}` (openai/openai-python `src/openai/types/chat/chat_completion.py`). vLLM,
-SGLang, Ollama, OpenAI, and Gemini's and Model Studio's compatible endpoints speak it.
+What goes on the wire is its provider's business (`providers/`: OpenAI-compatible chat
+completions by default, `provider=` another registered one); this module is the policy above
+every provider: retries within a deadline, rate limits, the concurrency cap, the cache, metrics.
 
 The requests go through aiohttp, not httpx: on 2 cores httpx's AsyncClient stalls above ~32
 requests in flight (single requests waiting 5 s; bench/judge_bench.py measures both, and a raw
@@ -18,6 +17,7 @@ reward call of a process; and a cache so a replayed or duplicated sample is judg
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import inspect
 import json
@@ -32,23 +32,16 @@ if TYPE_CHECKING:
     import aiohttp
 
 from .._errors import JudgeError
-from . import _retry, _telemetry
+from . import _retry, _telemetry, providers
+from .providers import Chat, Provider, TokenLogprob, trim
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
 BASE_URL_ENV = ("REWARDKIT_JUDGE_BASE_URL", "OPENAI_BASE_URL")
 MODEL_ENV = "REWARDKIT_JUDGE_MODEL"
 MEMORY_CACHE_SIZE = 100_000  # verdicts kept in memory per judge; a GRPO step is a few thousand
-SHOWN_REPLY = 160  # characters of a judge's reply quoted in a reason or an error
 
 #: Returns a bearer token (or awaits one), asked before every request: a Cloud Run identity token, a rotating key.
 TokenProvider = Callable[[], Union[str, Awaitable[str]]]
 Messages = Sequence[Mapping[str, str]]
-
-
-def trim(text: str, limit: int = SHOWN_REPLY) -> str:
-    """`text` on one line, cut to `limit` characters, for reasons and error messages."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -80,7 +73,11 @@ class JudgeLimits:
 
 @dataclass(frozen=True)
 class Completion:
-    """A judge's reply and what it cost. `cached` replies cost nothing this time."""
+    """A judge's reply and what it cost. `cached` replies cost nothing this time.
+
+    `logprobs`: per sampled token, its log-probability and the top alternatives, when the request
+    asked for them (`params={"logprobs": True, "top_logprobs": N}`) and the provider returned them.
+    """
 
     text: str
     prompt_tokens: int = 0
@@ -88,6 +85,7 @@ class Completion:
     latency: float = 0.0
     retries: int = 0
     cached: bool = False
+    logprobs: tuple[TokenLogprob, ...] | None = None
 
 
 class _Bucket:
@@ -146,15 +144,20 @@ class _DiskCache:
     def get(self, key: str) -> Completion | None:
         try:
             data = json.loads((self.folder / f"{key}.json").read_text())
-            return Completion(data["text"], int(data.get("prompt_tokens", 0)), int(data.get("completion_tokens", 0)))
+            logprobs = data.get("logprobs")
+            return Completion(data["text"], int(data.get("prompt_tokens", 0)), int(data.get("completion_tokens", 0)),
+                              logprobs=None if logprobs is None else tuple(
+                                  TokenLogprob(t, p, tuple((a, q) for a, q in top)) for t, p, top in logprobs))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
     def put(self, key: str, completion: Completion) -> None:
         path = self.folder / f"{key}.json"
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        logprobs = None if completion.logprobs is None else [
+            [t.token, t.logprob, [list(a) for a in t.top]] for t in completion.logprobs]
         temporary.write_text(json.dumps({"text": completion.text, "prompt_tokens": completion.prompt_tokens,
-                                         "completion_tokens": completion.completion_tokens}))
+                                         "completion_tokens": completion.completion_tokens, "logprobs": logprobs}))
         os.replace(temporary, path)
 
 
@@ -165,12 +168,14 @@ def cache_key(model: str, messages: Messages, params: Mapping[str, Any], draw: i
 
 
 class AsyncJudge:
-    """A chat model asked for verdicts, over the OpenAI-compatible chat completions API.
+    """A chat model asked for verdicts, through a provider (default: OpenAI-compatible chat completions).
 
-    `base_url` (ending before `/chat/completions`), `model` and the key come from the arguments,
-    else from `REWARDKIT_JUDGE_BASE_URL` / `OPENAI_BASE_URL`, `REWARDKIT_JUDGE_MODEL` and the
-    variable `api_key_env` names; all are read at the first request, so a module defining a judge
-    imports without them. `api_key_env=None` sends no key (a local vLLM or Ollama).
+    `provider` is a registered provider's name or a `Provider` (rewardkit.clients.providers).
+    `base_url` (for the default provider: ending before `/chat/completions`), `model` and the key
+    come from the arguments, else from `REWARDKIT_JUDGE_BASE_URL` / `OPENAI_BASE_URL`,
+    `REWARDKIT_JUDGE_MODEL` and the variable `api_key_env` names; all are read at the first
+    request, so a module defining a judge imports without them. `api_key_env=None` sends no key
+    (a local vLLM or Ollama).
     `token_provider` is called before each request for a bearer token instead of a key.
     `params` are sent with every request (`temperature`, `max_tokens`, ...). `cache_dir` keeps
     verdicts on disk too, for replays.
@@ -190,7 +195,9 @@ class AsyncJudge:
         cache_dir: str | os.PathLike[str] | None = None,
         headers: Mapping[str, str] | None = None,
         name: str | None = None,
+        provider: str | Provider = providers.DEFAULT,
     ) -> None:
+        self.provider = providers.get(provider)
         self._model = model
         self._base_url = base_url
         self._api_key = api_key
@@ -216,7 +223,10 @@ class AsyncJudge:
 
     @property
     def base_url(self) -> str:
-        url = self._base_url or next((os.environ[v] for v in BASE_URL_ENV if os.environ.get(v)), DEFAULT_BASE_URL)
+        # OPENAI_BASE_URL is the OpenAI SDK's variable: it says where chat completions are, not another API.
+        variables = BASE_URL_ENV if self.provider.name == providers.DEFAULT else BASE_URL_ENV[:1]
+        url = self._base_url or next((os.environ[v] for v in variables if os.environ.get(v)),
+                                     self.provider.default_base_url)
         return url.rstrip("/")
 
     @property
@@ -229,10 +239,10 @@ class AsyncJudge:
             token = self.token_provider()
             if inspect.isawaitable(token):
                 token = await token
-            return {"Authorization": f"Bearer {token}"}
+            return self.provider.authorization(str(token))
         key = self._api_key or (os.environ.get(self.api_key_env) if self.api_key_env else None)
         if key:
-            return {"Authorization": f"Bearer {key}"}
+            return self.provider.authorization(key)
         if self.api_key_env is None:
             return {}
         raise JudgeError(f"no API key for judge {self.name!r}: set {self.api_key_env}, pass api_key=..., "
@@ -269,15 +279,16 @@ class AsyncJudge:
     # ---- asking ---------------------------------------------------------------------------
 
     async def complete(self, messages: Messages, *, params: Mapping[str, Any] | None = None, draw: int = 0,
-                       until: float | None = None) -> Completion:
+                       until: float | None = None, model: str | None = None) -> Completion:
         """The judge's reply to `messages`, from the cache when this exact request was answered before.
 
+        `model` asks another model of the same endpoint (a panel), under this client's cap and limits.
         `draw` tells apart the N replies of `samples=N` (each is cached on its own). `until` is a
         `time.monotonic()` deadline for every attempt and wait; without it, `limits.deadline` from now.
         Raises JudgeError when no reply came in time, or the reply is not a chat completion.
         """
         request = {**self.params, **(params or {})}
-        model = self.model
+        model = model or self.model
         end = min(until, time.monotonic() + self.limits.deadline) if until else time.monotonic() + self.limits.deadline
         if not self.cache:
             return await self._ask(await self._state(), model, messages, request, end)
@@ -290,7 +301,7 @@ class AsyncJudge:
         if pending is not None:  # the same request is in flight (a duplicated sample): wait for its reply
             _telemetry.CACHE_HITS.labels(self.name, "in_flight").inc()
             reply = await asyncio.shield(pending)
-            return Completion(reply.text, reply.prompt_tokens, reply.completion_tokens, cached=True)
+            return dataclasses.replace(reply, latency=0.0, retries=0, cached=True)
         future: asyncio.Future[Completion] = state.loop.create_future()
         future.add_done_callback(lambda f: f.cancelled() or f.exception())  # no "never retrieved" warning
         state.pending[key] = future
@@ -319,7 +330,7 @@ class AsyncJudge:
         if hit is None:
             return None
         _telemetry.CACHE_HITS.labels(self.name, source).inc()
-        return Completion(hit.text, hit.prompt_tokens, hit.completion_tokens, cached=True)
+        return dataclasses.replace(hit, latency=0.0, retries=0, cached=True)
 
     def _remember(self, key: str, reply: Completion) -> None:
         self._memory[key] = reply
@@ -336,18 +347,17 @@ class AsyncJudge:
 
     async def _ask(self, state: _LoopState, model: str, messages: Messages, params: Mapping[str, Any],
                    end: float) -> Completion:
-        body = {**params, "model": model, "messages": [dict(m) for m in messages]}
-        url = f"{self.base_url}/chat/completions"
+        request = self.provider.request(self.base_url, Chat(model, tuple(messages), params))
+        url = request.url
         # Tokens are unknown until the reply; charge ~4 characters a token plus the reply allowance, then settle.
         estimate = sum(len(m.get("content", "")) for m in messages) / 4 + float(params.get("max_tokens") or 256)
         failed = 0
         while True:
-            outcome = await self._attempt(state, url, body, estimate, end)
+            outcome = await self._attempt(state, request.url, request.body, request.headers, estimate, end)
             if isinstance(outcome, Completion):
                 if state.tokens is not None:
                     state.tokens.settle(outcome.prompt_tokens + outcome.completion_tokens - estimate)
-                return Completion(outcome.text, outcome.prompt_tokens, outcome.completion_tokens, outcome.latency,
-                                  failed)
+                return dataclasses.replace(outcome, retries=failed)
             reason, headers, last = outcome
             failed += 1
             wait = _retry.delay(failed, headers)
@@ -361,7 +371,7 @@ class AsyncJudge:
         _telemetry.FAILURES.labels(self.name).inc()
         raise JudgeError(f"judge {model!r} at {url} gave no verdict after {failed} attempt(s): {last}")
 
-    async def _attempt(self, state: _LoopState, url: str, body: dict[str, Any], estimate: float,
+    async def _attempt(self, state: _LoopState, url: str, body: bytes, extra: Mapping[str, str], estimate: float,
                        end: float) -> Completion | tuple[str, Mapping[str, str], str]:
         """One HTTP attempt: a Completion, or (reason, reply headers, what happened) when it is worth retrying.
 
@@ -371,7 +381,7 @@ class AsyncJudge:
             await state.requests.take(1, end)
         if state.tokens is not None:
             await state.tokens.take(estimate, end)
-        headers = {**self.headers, **await self._authorization()}
+        headers = {**self.headers, **extra, **await self._authorization()}
         remaining = end - time.monotonic()
         if remaining <= 0:
             return "deadline", {}, "the deadline passed while waiting for a rate limit"
@@ -386,7 +396,7 @@ class AsyncJudge:
         started = time.monotonic()
         try:
             timeout = max(min(self.limits.attempt_timeout, end - started), 0.001)
-            async with state.session.post(url, data=json.dumps(body).encode(), headers={
+            async with state.session.post(url, data=body, headers={
                     **headers, "Content-Type": "application/json"},
                     timeout=aiohttp.ClientTimeout(total=timeout)) as response:
                 status, reply_headers, text = response.status, response.headers, await response.text(errors="replace")
@@ -410,19 +420,10 @@ class AsyncJudge:
         return self._completion(text, latency)
 
     def _completion(self, raw: str, latency: float) -> Completion:
-        try:
-            data = json.loads(raw)
-            text = data["choices"][0]["message"]["content"]
-        except (ValueError, KeyError, IndexError, TypeError):
-            raise JudgeError(f"the judge's reply is not a chat completion: {trim(raw)}") from None
-        if not isinstance(text, str):
-            raise JudgeError(f"the judge's reply has no text content: {trim(raw)}")
-        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-        prompt_tokens = int(usage.get("prompt_tokens") or 0)
-        completion_tokens = int(usage.get("completion_tokens") or 0)
-        _telemetry.TOKENS.labels(self.name, "prompt").inc(prompt_tokens)
-        _telemetry.TOKENS.labels(self.name, "completion").inc(completion_tokens)
-        return Completion(text, prompt_tokens, completion_tokens, latency)
+        reply = self.provider.reply(raw)
+        _telemetry.TOKENS.labels(self.name, "prompt").inc(reply.prompt_tokens)
+        _telemetry.TOKENS.labels(self.name, "completion").inc(reply.completion_tokens)
+        return Completion(reply.text, reply.prompt_tokens, reply.completion_tokens, latency, logprobs=reply.logprobs)
 
 
 async def _close_at_loop_end(session: "aiohttp.ClientSession") -> AsyncIterator[None]:

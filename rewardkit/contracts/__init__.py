@@ -13,10 +13,7 @@ time the contracts are listed. See docs/architecture.md.
 
 from __future__ import annotations
 
-import importlib
-import logging
-from importlib.metadata import entry_points
-
+from .._plugins import Loader
 from .base import Answer, Contract, ContractError, OpenAPIEntry, Parsed, Prompt, Response, ToolCallValue
 
 __all__ = [
@@ -30,9 +27,7 @@ ENTRY_POINT_GROUP = "rewardkit.contracts"
 # Nova line has DashScope's 'messages' as well as its own 'reference_answer'.
 _BUILTIN = ("vertex", "nova", "dashscope", "openrlhf", "slime")
 
-log = logging.getLogger("rewardkit")
 _contracts: dict[str, Contract] = {}
-_loaded = False
 
 
 def register(contract: Contract | type[Contract]) -> Contract:
@@ -58,19 +53,7 @@ def register(contract: Contract | type[Contract]) -> Contract:
     return contract
 
 
-def _load() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for module in _BUILTIN:
-        register(importlib.import_module(f"{__name__}.{module}").CONTRACT)
-    for point in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            register(point.load())
-        except Exception as exc:  # a broken plug-in must not take the built-in contracts down with it
-            log.error("contract plug-in %s = %s could not be registered: %s: %s", point.name, point.value,
-                      type(exc).__name__, exc)
+_load = Loader(__name__, _BUILTIN, "CONTRACT", ENTRY_POINT_GROUP, "contract", register)
 
 
 def registered() -> tuple[Contract, ...]:

@@ -1,5 +1,6 @@
-"""LLM-judge rewards: pointwise (`judge_reward`), rubric (`rubric_reward`), pairwise (`pairwise_reward`)
-and a reference-guided `equivalence_judge` to put behind a rule-based reward.
+"""LLM-judge rewards: pointwise (`judge_reward`), rubric (`rubric_reward`), per-row checklists
+(`checklist_reward`), pairwise (`pairwise_reward`) and a reference-guided `equivalence_judge` to put
+behind a rule-based reward.
 
 They need a model and a key, so none is registered by default: each is a factory you call in
 your own rewards module, e.g. `quality = judge_reward("quality", prompt=..., model=...)`.
@@ -8,14 +9,16 @@ your own rewards module, e.g. `quality = judge_reward("quality", prompt=..., mod
 from rewardkit.clients import AsyncJudge, JudgeError, JudgeLimits, JudgeUnparseable, cloud_run_identity_token
 
 from ._defences import DATA_NOTICE, fence, strip_thinking, trivial
-from ._verdicts import MatchScore, NumberScore
+from ._verdicts import LabelScore, MatchScore, NumberScore
+from .checklist import ChecklistError, checklist_reward
 from .pairwise import pairwise_reward
 from .pointwise import equivalence_judge, judge_reward
 from .rubric import Criterion, rubric_reward
 from .vertex import vertex_autorater_config
 
 __all__ = [
-    "judge_reward", "rubric_reward", "Criterion", "pairwise_reward", "equivalence_judge",
-    "NumberScore", "MatchScore", "AsyncJudge", "JudgeLimits", "JudgeError", "JudgeUnparseable",
+    "judge_reward", "rubric_reward", "Criterion", "checklist_reward", "ChecklistError", "pairwise_reward",
+    "equivalence_judge", "NumberScore", "MatchScore", "LabelScore", "AsyncJudge", "JudgeLimits", "JudgeError",
+    "JudgeUnparseable",
     "cloud_run_identity_token", "vertex_autorater_config", "DATA_NOTICE", "fence", "strip_thinking", "trivial",
 ]

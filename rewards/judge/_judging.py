@@ -12,6 +12,8 @@ from typing import Any, Awaitable, Mapping, Sequence, TypedDict, TypeVar
 from rewardkit import MissingReferenceError, RegistrationError, Sample
 from rewardkit.clients import AsyncJudge, JudgeLimits, TokenProvider
 from rewardkit.clients.judge import Completion, Messages, trim
+from rewardkit.clients.providers import DEFAULT as DEFAULT_PROVIDER
+from rewardkit.clients.providers import Provider
 
 T = TypeVar("T")
 
@@ -26,7 +28,9 @@ class JudgeOptions(TypedDict, total=False):
     """What every judge factory takes by keyword, besides its own arguments.
 
     model, base_url: the judge (else REWARDKIT_JUDGE_MODEL, REWARDKIT_JUDGE_BASE_URL / OPENAI_BASE_URL);
-    api_key_env: the variable holding the key (default OPENAI_API_KEY; None for a server that needs none);
+    provider: the model API, a registered provider's name (default "openai": chat completions) or a Provider;
+    api_key: the key itself; api_key_env: the variable holding it (default OPENAI_API_KEY; None for a
+    server that needs none);
     token_provider: a function returning a bearer token instead (`cloud_run_identity_token(...)`);
     limits: JudgeLimits (concurrency cap, rate limits, attempts); params: sent with every request
     (default temperature 0); cache (default True) and cache_dir (verdicts on disk too);
@@ -36,6 +40,8 @@ class JudgeOptions(TypedDict, total=False):
 
     model: str | None
     base_url: str | None
+    provider: str | Provider
+    api_key: str | None
     api_key_env: str | None
     token_provider: TokenProvider | None
     limits: JudgeLimits
@@ -52,7 +58,9 @@ _REGISTRATION = ("timeout", "weight", "fallback")
 
 
 def connect(reward: str, options: Mapping[str, Any], *, timeout: float = 60.0) -> tuple[AsyncJudge, dict[str, Any]]:
-    """The reward's judge client, and the settings to register the reward with (timeout, weight, fallback)."""
+    """The reward's judge client, and the settings to register the reward with (timeout, weight, fallback).
+
+    The retry deadline is the smaller of `limits.deadline` (default 50 s) and `deadline_for(timeout)`."""
     unknown = sorted(set(options) - set(JudgeOptions.__annotations__))
     if unknown:
         raise RegistrationError(f"judge reward {reward!r}: unknown option(s) {', '.join(unknown)}; judge options: "
@@ -68,8 +76,9 @@ def connect(reward: str, options: Mapping[str, Any], *, timeout: float = 60.0) -
     limits = options.get("limits", JudgeLimits())
     limits = dataclasses.replace(limits, deadline=min(limits.deadline, deadline_for(seconds)),
                                  attempt_timeout=min(limits.attempt_timeout, deadline_for(seconds)))
-    client = AsyncJudge(options.get("model"), base_url=options.get("base_url"),
+    client = AsyncJudge(options.get("model"), base_url=options.get("base_url"), api_key=options.get("api_key"),
                         api_key_env=options.get("api_key_env", "OPENAI_API_KEY"),
+                        provider=options.get("provider", DEFAULT_PROVIDER),
                         token_provider=options.get("token_provider"), limits=limits,
                         params={"temperature": 0.0, **(options.get("params") or {})},
                         cache=options.get("cache", True), cache_dir=options.get("cache_dir"), name=reward)
@@ -109,7 +118,13 @@ class Asker:
         self.costs = Costs()
 
     async def ask(self, chat: Messages, draw: int = 0) -> str:
-        return self.costs.add(await self.judge.complete(chat, draw=draw, until=self.until)).text
+        return (await self.reply(chat, draw)).text
+
+    async def reply(self, chat: Messages, draw: int = 0, judge: AsyncJudge | None = None,
+                    params: Mapping[str, Any] | None = None, model: str | None = None) -> Completion:
+        """The whole reply (text, log-probabilities) of this call's judge, or of `judge` / `model` (a panel member)."""
+        asked = judge or self.judge
+        return self.costs.add(await asked.complete(chat, params=params, draw=draw, until=self.until, model=model))
 
 
 def quoted(reply: str) -> str:

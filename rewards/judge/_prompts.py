@@ -74,3 +74,10 @@ def messages(user: str, system: str | None = None) -> list[dict[str, str]]:
     return [{"role": "system", "content": DATA_NOTICE + (f"\n\n{system}" if system else "")},
             {"role": "user", "content": user}]
 
+
+def json_question(instruction: str, items: list[tuple[str, str]], answer: str) -> str:
+    """A question about named items, one line each, whose verdict is one JSON object `{name: answer}` at the end."""
+    lines = [instruction, *(f'- "{name}": {text}' for name, text in items)]
+    keys = ", ".join(f'"{name}": {answer}' for name, _ in items)
+    lines.append(f"Think briefly if you need to, then end with one JSON object and nothing after it: {{{keys}}}")
+    return "\n".join(lines)

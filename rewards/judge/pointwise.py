@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from rewardkit import (
     DEFAULT_REFERENCE_KEYS,
@@ -19,10 +19,13 @@ from rewardkit import (
     reward,
     spec_of,
 )
-from rewardkit.clients import JudgeUnparseable
+from rewardkit.clients import AsyncJudge, JudgeUnparseable
+from rewardkit.clients.judge import Completion
 
+from . import _panel
 from ._defences import strip_thinking, trivial
 from ._judging import Asker, JudgeOptions, all_of, connect, gold, quoted
+from ._probabilities import TOP_LOGPROBS, weighted
 from ._prompts import PLACEHOLDER, check_template, fill_references, messages, render
 from ._verdicts import MatchScore, NumberScore, Scorer, extractor, scorer
 
@@ -73,6 +76,8 @@ class JudgeDescription:
     score: Scorer
     model: str | None
     samples: int
+    panel: int = 0
+    probabilities: bool = False
 
 
 DESCRIPTION_ATTRIBUTE = "__rewardkit_judge__"
@@ -101,16 +106,42 @@ def _named(fn: Callable[..., Any], name: str, doc: str) -> Callable[..., Any]:
     return fn
 
 
+def _verdict(reply: Completion, extract: Callable[[str], str], scoring: Scorer, on_unparseable: float | None,
+             parse: str, probabilities: bool) -> tuple[float, str, str]:
+    """(score, the reply, how it was read): G-Eval's weighted mean when asked and possible, else the parse."""
+    if probabilities:
+        found = weighted(reply.logprobs, reply.text, parse, scoring.tokens(), scoring.key)
+        if found.value is not None:
+            return found.value, reply.text, found.reason
+        return _scored(reply.text, extract, scoring, on_unparseable), reply.text, found.reason
+    return _scored(reply.text, extract, scoring, on_unparseable), reply.text, ""
+
+
+def _reason(votes: list[_panel.Vote], everyone: list[_panel.Vote], aggregate: str) -> str:
+    """One verdict: the reply (and how it was read); several: the aggregate, each, and who failed."""
+    last = votes[-1]
+    said = quoted(last.reply) + (f" ({last.how})" if last.how else "")
+    if len(everyone) == 1:
+        return said
+    shown = ", ".join(f"{v.value:g}" for v in votes if v.value is not None)
+    failed = [f"{v.label} failed: {v.error.detail if v.error else ''}" for v in everyone if v.error is not None]
+    return f"{aggregate} of {len(votes)} verdicts ({shown}); last {said}" + "".join(f"; {f}" for f in failed)
+
+
 def judge_reward(
     name: str,
     *,
     prompt: str,
     parse: str = "identity",
-    score: Scorer | tuple[float, float] | str = NumberScore(),
+    score: Scorer | tuple[float, float] | str | Mapping[str, float] = NumberScore(),
     samples: int = 1,
     system: str | None = None,
     on_unparseable: float | None = None,
     keep_thinking: bool = False,
+    probabilities: bool = False,
+    panel: Sequence[str | AsyncJudge] | None = None,
+    aggregate: _panel.Aggregate = "mean",
+    quorum: int | None = None,
     **options: Unpack[JudgeOptions],
 ) -> Callable[..., Any]:
     """A pointwise LLM-judge reward, registered as `name` in the module that assigns it.
@@ -120,8 +151,15 @@ def judge_reward(
     `autoraterResponseParseConfig` (`parse`: "identity" or a regex whose last match wins) and
     scored by `score`: NumberScore(low, high, to=(0, 1)) (or `(low, high)`), or
     MatchScore(expected, correct, wrong) (or the expected string; it may use {{references.KEY}},
-    like Vertex's exact-match `expression`). `samples=N` asks N times and
-    averages. A reply that does not parse fails the call as JUDGE_UNPARSEABLE unless
+    like Vertex's exact-match `expression`), or LabelScore({label: score}) (or the mapping itself);
+    an undeclared label is JUDGE_UNPARSEABLE. `samples=N` asks N times and aggregates.
+    `probabilities=True` asks for token log-probabilities and scores G-Eval's probability-weighted
+    mean over the scale's one-token answers, the parse being the fallback (said in the reason).
+    `panel=[model, ...]` (names sharing this reward's connection options, or AsyncJudge clients)
+    asks each; `aggregate` ("mean", "median", "majority") combines the voters' verdicts (panel
+    members, else draws), each member's verdict a metric `judge.<member>`; fewer than `quorum`
+    verdicts (default: a majority of the panel; every draw without one) fail the call.
+    A reply that does not parse fails the call as JUDGE_UNPARSEABLE unless
     `on_unparseable` gives it a score; no verdict at all (after retries, within 80 % of `timeout`)
     is JUDGE_ERROR. Empty, punctuation-only and reasoning-opener-only responses score the minimum
     without asking. `model`, `base_url` and the key default to REWARDKIT_JUDGE_MODEL,
@@ -132,8 +170,15 @@ def judge_reward(
     extract, scoring = extractor(parse, name), scorer(score, name)
     if not isinstance(samples, int) or isinstance(samples, bool) or samples < 1:
         raise RegistrationError(f"judge reward {name!r}: samples must be an integer >= 1, got {samples!r}")
+    if probabilities and not scoring.tokens():
+        raise RegistrationError(f"judge reward {name!r}: probabilities=True needs one-token answers to weigh: a "
+                                "NumberScore with whole-number bounds, a LabelScore, or a MatchScore with others=")
     scoring_of = _expected_for(scoring, name)
     client, registration = connect(name, options)
+    judges = _panel.members(name, panel, client) if panel is not None else [_panel.Member(name, client)]
+    voters = len(judges) if panel is not None else samples
+    quorum = _panel.check(name, aggregate, quorum if quorum is not None or panel is None else voters // 2 + 1, voters)
+    params = {"logprobs": True, "top_logprobs": TOP_LOGPROBS} if probabilities else None
 
     async def judged(sample: Sample) -> Score:
         response = judged_text(sample, keep_thinking)
@@ -142,15 +187,32 @@ def judge_reward(
             return Score(scoring.minimum, f"{unfit}: the minimum, without asking the judge", {"judge_calls": 0.0})
         chat = messages(render(prompt, sample, response, name), system)
         asker = Asker(client, registration["timeout"])
-        replies = await all_of([asker.ask(chat, draw) for draw in range(samples)])
-        values = [_scored(reply, extract, scoring_of(sample), on_unparseable) for reply in replies]
-        value = sum(values) / len(values)
-        reason = quoted(replies[-1]) if samples == 1 else \
-            f"mean of {samples} verdicts ({', '.join(f'{v:g}' for v in values)}); last {quoted(replies[-1])}"
-        return Score(value, reason, asker.costs.metrics())
+        scoring_now = scoring_of(sample)
+
+        async def ballot(member: _panel.Member, draws: range) -> tuple[float, str, str]:
+            replies = await all_of([asker.reply(chat, draw, member.judge, params, member.model) for draw in draws])
+            read = [_verdict(r, extract, scoring_now, on_unparseable, parse, probabilities) for r in replies]
+            return sum(v for v, _, _ in read) / len(read), read[-1][1], read[-1][2]
+
+        if panel is not None:
+            labels = [m.label for m in judges]
+            ballots = [ballot(m, range(samples)) for m in judges]
+        else:
+            labels = [f"draw {d}" for d in range(samples)]
+            ballots = [ballot(judges[0], range(d, d + 1)) for d in range(samples)]
+        votes = await _panel.poll(labels, ballots)
+        value, given = _panel.tally(votes, aggregate, quorum)
+        metrics = asker.costs.metrics()
+        if panel is not None:
+            metrics.update({f"judge.{v.label}": v.value for v in given if v.value is not None},
+                           judge_voters=float(len(given)), judge_failed=float(len(votes) - len(given)))
+        if probabilities:
+            metrics["judge_weighted"] = float(sum(v.how.startswith("probability") for v in given))
+        return Score(value, _reason(given, votes, aggregate), metrics)
 
     _named(judged, name, f"LLM judge {name!r}: {' '.join(prompt.split())[:200]}")
-    setattr(judged, DESCRIPTION_ATTRIBUTE, JudgeDescription(prompt, parse, scoring, options.get("model"), samples))
+    setattr(judged, DESCRIPTION_ATTRIBUTE, JudgeDescription(prompt, parse, scoring, options.get("model"), samples,
+                                                            len(judges) if panel is not None else 0, probabilities))
     setattr(judged, NATIVE_TWIN, lambda model: _native(judged, model))
     return reward(judged, name=name, **registration)
 

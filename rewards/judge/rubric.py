@@ -12,7 +12,7 @@ from rewardkit.clients import JudgeUnparseable
 
 from ._defences import trivial
 from ._judging import Asker, JudgeOptions, all_of, connect, quoted
-from ._prompts import check_template, messages, render
+from ._prompts import check_template, json_question, messages, render
 from ._verdicts import last_json_object
 from .pointwise import _named, judged_text
 
@@ -61,13 +61,10 @@ class Criterion:
 
 
 def _question(criteria: Sequence[Criterion]) -> str:
-    lines = ["Grade the answer on each criterion below. Choose exactly one of the listed answers for each, "
-             "worst to best as listed."]
-    for c in criteria:
-        lines.append(f'- "{c.name}": {c.description} Answers: {", ".join(json.dumps(x) for x in c.choices)}.')
-    keys = ", ".join(f'"{c.name}": "<answer>"' for c in criteria)
-    lines.append(f"Think briefly if you need to, then end with one JSON object and nothing after it: {{{keys}}}")
-    return "\n".join(lines)
+    return json_question("Grade the answer on each criterion below. Choose exactly one of the listed answers for "
+                         "each, worst to best as listed.",
+                         [(c.name, f'{c.description} Answers: {", ".join(json.dumps(x) for x in c.choices)}.')
+                          for c in criteria], '"<answer>"')
 
 
 def _read(reply: str, criteria: Sequence[Criterion]) -> dict[str, float]:

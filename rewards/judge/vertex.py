@@ -16,7 +16,7 @@ from typing import Any
 
 from rewardkit import RegistrationError, spec_of
 
-from ._verdicts import MatchScore, NumberScore
+from ._verdicts import LabelScore, MatchScore
 from .pointwise import DESCRIPTION_ATTRIBUTE, JudgeDescription
 
 PUBLISHER_MODEL = re.compile(r"projects/[^/]+/locations/[^/]+/publishers/[^/]+/models/[^/]+")
@@ -42,6 +42,8 @@ def vertex_autorater_config(judge: Any, *, model: str | None = None) -> dict[str
                                 f"{path or 'none'!r}")
     if described.samples != 1:
         raise RegistrationError(f"judge {spec.name!r}: samples={described.samples} has no native equivalent")
+    if described.panel or described.probabilities:
+        raise RegistrationError(f"judge {spec.name!r}: a panel or probability-weighted score has no native equivalent")
     parse: dict[str, Any] = {"parseType": "IDENTITY"} if described.parse == "identity" else {
         "parseType": "REGEX_EXTRACT", "regexExtractExpression": described.parse}
     scorer: dict[str, Any]
@@ -49,8 +51,10 @@ def vertex_autorater_config(judge: Any, *, model: str | None = None) -> dict[str
     if isinstance(score, MatchScore):
         scorer = {"exactMatchScorer": {"expression": score.expected, "correctAnswerReward": score.correct,
                                        "wrongAnswerReward": score.wrong}}
+    elif isinstance(score, LabelScore):
+        raise RegistrationError(f"judge {spec.name!r}: a label map has no native equivalent (Vertex's exact-match "
+                                "scorer knows one expected answer): use MatchScore")
     else:
-        assert isinstance(score, NumberScore)
         if score.to != (score.low, score.high) or score.low < -1 or score.high > 1:
             raise RegistrationError(
                 f"judge {spec.name!r}: Vertex uses the parsed number itself as the reward (clipped to [-1, 1]); "
