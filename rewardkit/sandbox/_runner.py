@@ -234,7 +234,7 @@ def _hidden() -> list[str]:
 # ---- working directories: named after their process, so those of a dead one can be told and removed
 
 _PREFIX = "rewardkit-sandbox-"
-_tidied: int | None = None  # the pid of the process that last removed dead processes' directories
+_prepared: int | None = None  # the pid of the process that made the preparations of _prepare_process
 
 
 def _started(pid: int | str) -> str | None:
@@ -258,14 +258,15 @@ def _owner() -> str:
     return f"{_pid_namespace()}.{os.getpid()}.{_started('self')}"
 
 
-def _remove_dead_owners_directories() -> None:
-    """Once per process, before its first sandbox: remove the directories of processes of this PID namespace
-    that are gone (a worker killed with SIGKILL cannot remove its spare's). A live owner's are never touched;
-    another namespace's cannot be told, so they stay."""
-    global _tidied
-    if _tidied == os.getpid():
+def _prepare_process() -> None:
+    """Once per process (a forked copy too), before its first sandbox: stop the sandbox at its exit, and
+    remove the directories of processes of this PID namespace that are gone (a worker killed with SIGKILL
+    cannot remove its spare's). A live owner's are never touched; another namespace's cannot be told."""
+    global _prepared
+    if _prepared == os.getpid():
         return
-    _tidied = os.getpid()
+    _prepared = os.getpid()
+    _stop_at_exit()
     namespace = _pid_namespace()
     try:
         names = os.listdir(tempfile.gettempdir())
@@ -279,8 +280,7 @@ def _remove_dead_owners_directories() -> None:
 
 def _start(key: tuple[str, str, int]) -> _Box:
     python, isolation, tmpfs_mb = key
-    _remove_dead_owners_directories()
-    _stop_at_exit()
+    _prepare_process()
     workdir = tempfile.mkdtemp(prefix=f"{_PREFIX}{_owner()}-")
     if isolation != "none" and os.geteuid() == 0:
         os.chown(workdir, _child.NOBODY, _child.NOBODY)  # the sandbox runs as nobody when we are root
@@ -376,17 +376,10 @@ def _drop_spare() -> None:
         _discard(box)
 
 
-_stopping_at_exit: int | None = None  # the pid of the process that asked
-
-
 def _stop_at_exit() -> None:
     """At the end of a multiprocessing child too (a worker), which ends with os._exit and runs no atexit
     function: its spare's directory would stay in the temp dir, its zygote until it noticed. Multiprocessing
     runs its own exit functions there (util.Finalize), and forgets a parent's in each child: asked per process."""
-    global _stopping_at_exit
-    if _stopping_at_exit == os.getpid():
-        return
-    _stopping_at_exit = os.getpid()
     from multiprocessing import util
 
     util.Finalize(None, _drop_spare, exitpriority=10)
