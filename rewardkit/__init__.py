@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import parsers
 from ._errors import (
+    InvalidReferenceError,
     InvalidScoreError,
     JudgeError,
     JudgeUnparseable,
@@ -80,5 +81,5 @@ __all__ = [
     "Outcome", "Failure", "RewardSpec", "CompositeSpec", "Registry", "collect", "spec_of",
     "parsers", "create_app", "call", "attach", "DEFAULT_REFERENCE_KEYS", "NATIVE_TWIN",
     "RewardkitError", "RegistrationError", "LoadError", "ParseError", "InvalidScoreError", "UnknownRewardError",
-    "MissingReferenceError", "JudgeError", "JudgeUnparseable",
+    "MissingReferenceError", "InvalidReferenceError", "JudgeError", "JudgeUnparseable",
 ]

@@ -48,6 +48,18 @@ class MissingReferenceError(RewardkitError, ValueError):
     code = "MISSING_REFERENCE"
 
 
+class InvalidReferenceError(MissingReferenceError):
+    """The request carries the reference the reward needs, but it cannot be used: a test that does not
+    parse, an expected value that cannot be evaluated (a type error, a division by zero, a value too large).
+
+    The data's fault, like a missing reference (a MissingReferenceError, so handled the same way): the
+    call is answered with error code INVALID_REFERENCE and a message naming the field, Vertex HTTP 422,
+    never a fallback score; nothing is charged to the model's answer.
+    """
+
+    code = "INVALID_REFERENCE"
+
+
 class SetupError(RewardkitError):
     """A reward's one-time setup failed, or a worker process could not start."""
 

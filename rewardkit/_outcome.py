@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ._errors import MissingReferenceError
+from ._errors import InvalidReferenceError, MissingReferenceError
 from ._score import Score
 
 # Error codes, as the contracts report them (an `error_code` field, an error body).
@@ -19,6 +19,10 @@ WORKER_CRASHED = "WORKER_CRASHED"
 OUT_OF_MEMORY = "OUT_OF_MEMORY"
 COMPONENT_FAILED = "COMPONENT_FAILED"
 MISSING_REFERENCE = MissingReferenceError.code
+INVALID_REFERENCE = InvalidReferenceError.code
+# The request's data is at fault, not the reward nor the server: a retry cannot help (Vertex answers 422),
+# a fallback never hides it, and a composite fails with it whatever its on_component_error says.
+DATA_FAULTS = frozenset({MISSING_REFERENCE, INVALID_REFERENCE})
 
 
 @dataclass(frozen=True)

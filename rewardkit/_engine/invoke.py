@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from .._errors import InvalidScoreError, MissingReferenceError, ParseError, RewardkitError
-from .._outcome import INVALID_SCORE, MISSING_REFERENCE, OUT_OF_MEMORY, REWARD_ERROR, Failure, Outcome
+from .._outcome import DATA_FAULTS, INVALID_SCORE, MISSING_REFERENCE, OUT_OF_MEMORY, REWARD_ERROR, Failure, Outcome
 from .._registry import RewardSpec
 from .._sample import Sample
 from .._score import Score, to_score
@@ -134,7 +134,8 @@ def _raised(exc: BaseException) -> bool:
 
 def _error(spec: RewardSpec, exc: BaseException, parsed: str | None = None) -> Outcome:
     if isinstance(exc, MissingReferenceError):  # the request's fault, not the reward's: no traceback location
-        return Outcome(spec.name, failure=Failure(MISSING_REFERENCE, f"{type(exc).__name__}: {exc}"), parsed=parsed)
+        code = exc.code if exc.code in DATA_FAULTS else MISSING_REFERENCE
+        return Outcome(spec.name, failure=Failure(code, f"{type(exc).__name__}: {exc}"), parsed=parsed)
     # A rewardkit error may name its own code (SandboxError: SANDBOX_ERROR, an infrastructure failure).
     own = getattr(exc, "code", None) if isinstance(exc, RewardkitError) else None
     code = own if isinstance(own, str) else OUT_OF_MEMORY if isinstance(exc, MemoryError) else REWARD_ERROR

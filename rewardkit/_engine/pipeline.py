@@ -12,7 +12,7 @@ import math
 from typing import Sequence
 
 from .._gold import missing_gold
-from .._outcome import COMPONENT_FAILED, INVALID_SCORE, MISSING_REFERENCE, ComponentOutcome, Failure, Outcome
+from .._outcome import COMPONENT_FAILED, DATA_FAULTS, INVALID_SCORE, ComponentOutcome, Failure, Outcome
 from .._registry import AnySpec, CompositeSpec, RewardSpec
 from .._sample import Sample
 from .._score import Score
@@ -21,7 +21,7 @@ from .inline import Engine
 
 def _with_fallback(spec: RewardSpec, outcome: Outcome) -> Outcome:
     # A request without its gold answer is the data's fault; a fallback score would hide it for a whole run.
-    if outcome.failure is None or spec.fallback is None or outcome.failure.code == MISSING_REFERENCE:
+    if outcome.failure is None or spec.fallback is None or outcome.failure.code in DATA_FAULTS:
         return outcome
     reason = f"fallback score after {outcome.failure.code}: {outcome.failure.message}"
     return dataclasses.replace(outcome, score=Score(float(spec.fallback), reason))
@@ -34,9 +34,9 @@ def _combine(spec: CompositeSpec, parts: list[ComponentOutcome]) -> Outcome:
             total += part.weight * part.outcome.score.value
             continue
         failure = part.outcome.failed_with
-        if spec.on_component_error == "fail" or failure.code == MISSING_REFERENCE:
+        if spec.on_component_error == "fail" or failure.code in DATA_FAULTS:
             # A missing gold answer fails the composite whatever on_component_error says: it is not a fault to zero.
-            code = MISSING_REFERENCE if failure.code == MISSING_REFERENCE else COMPONENT_FAILED
+            code = failure.code if failure.code in DATA_FAULTS else COMPONENT_FAILED
             composite_failure = Failure(code, f"component {part.name!r} failed: {failure.message}")
             return Outcome(spec.name, failure=composite_failure, components=tuple(parts))
         # on_component_error == "zero": a failed component adds nothing and is reported.

@@ -313,7 +313,8 @@ class ProcessEngine:
     async def _spawn(self) -> _Worker:
         parent, child = self._context.Pipe(duplex=True)  # a socketpair
         process = self._context.Process(
-            target=_worker.main, args=(child, self.target, self._memory), name="rewardkit-worker", daemon=True
+            target=_worker.main, args=(child, self.target, self._memory, _worker.log_setup()),
+            name="rewardkit-worker", daemon=True,
         )
         self._ensure_forkserver()
         await asyncio.to_thread(process.start)

@@ -16,10 +16,12 @@ reward into this loop exits at once, before it can read or answer anything.
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import resource
 import signal
+import sys
 import time
 from multiprocessing.connection import Connection
 from typing import Any, Iterable
@@ -59,6 +61,43 @@ def run_setups(specs: Iterable[AnySpec]) -> None:
             raise SetupError(f"setup of reward {spec.name!r} failed: {describe(exc)}") from exc
 
 
+# The root logger's level and, for each of its handlers writing to stdout or stderr, that stream's name and
+# the handler's formatter.
+LogSetup = tuple[int, tuple[tuple[str, "logging.Formatter | None"], ...]]
+
+
+def log_setup() -> LogSetup:
+    """How the server logs, for its workers to log the same way: they are forked from the forkserver, a
+    fresh interpreter with no logging set up, where a reward's warning would come out as a bare message
+    amid the server's JSON lines. A formatter that cannot be pickled is left out (the handler's default)."""
+    root = logging.getLogger()
+    handlers = []
+    for handler in root.handlers:
+        stream = getattr(handler, "stream", None)
+        if type(handler) is logging.StreamHandler and stream in (sys.stdout, sys.stderr):
+            formatter = handler.formatter
+            try:
+                pickle.dumps(formatter)
+            except Exception:  # a user's formatter holding a lock, a file...
+                formatter = None
+            handlers.append(("stdout" if stream is sys.stdout else "stderr", formatter))
+    return root.level, tuple(handlers)
+
+
+def log_like(setup: LogSetup) -> None:
+    """In a worker: the server's handlers (see log_setup); nothing changes when it had none of them."""
+    level, handlers = setup
+    if not handlers:
+        return
+    root = logging.getLogger()
+    root.handlers[:] = []
+    for name, formatter in handlers:
+        handler = logging.StreamHandler(getattr(sys, name))
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
 def _address_space_bytes() -> int:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
@@ -80,8 +119,9 @@ def limit_memory(limit: int | None) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-def main(conn: Connection, target: str, memory_limit: int | None) -> None:
+def main(conn: Connection, target: str, memory_limit: int | None, logs: LogSetup = (logging.WARNING, ())) -> None:
     _orphans.guard_worker()
+    log_like(logs)
     me = os.getpid()
     # Ctrl-C in a terminal signals the whole process group; the server decides when workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .._outcome import MISSING_REFERENCE, Outcome
+from .._outcome import DATA_FAULTS, Outcome
 from .._registry import AnySpec
 from .base import Answer, ErrorResponse, Response
 
@@ -80,7 +80,7 @@ def failed(spec: AnySpec, outcomes: list[Outcome], client: str) -> tuple[int, di
            f"{client} reads a score and has no way to be told the reward failed")
     message = (f"reward {spec.name!r} failed on {where}: {shown}{more}. {why}; declare a fallback score on the "
                "reward to score failures instead")
-    status = 422 if all(f.code == MISSING_REFERENCE for _, f in items) else 500
+    status = 422 if all(f.code in DATA_FAULTS for _, f in items) else 500
     return status, {"message": message, "reward": spec.name, "error_code": items[0][1].code,
                     "failed": [{"index": i, "error_code": f.code, "error": f.message} for i, f in items]}
 

@@ -54,7 +54,7 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
-from .._outcome import MISSING_REFERENCE, Outcome
+from .._outcome import DATA_FAULTS, Outcome
 from .._registry import AnySpec
 from .._sample import Metadata, Sample
 from ._chat import ChatMessage, assistant_message, message
@@ -222,7 +222,7 @@ class NovaContract(Contract):
     def render(self, spec: AnySpec, outcomes: list[Outcome], parsed: Parsed) -> tuple[int, Any]:
         failed = _failures(parsed, outcomes)
         if failed:
-            status = 422 if all(f["error_code"] == MISSING_REFERENCE for f in failed) else 500
+            status = 422 if all(f["error_code"] in DATA_FAULTS for f in failed) else 500
             return status, {"message": failure_message(spec.name, failed, len(outcomes)),
                             "error_code": failed[0]["error_code"], "failed": failed}
         # Each id goes back as it came (the docs' ids are strings; a number is answered as that number).

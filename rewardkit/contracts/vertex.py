@@ -16,7 +16,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic.alias_generators import to_camel
 from pydantic_core import to_json
 
-from .._outcome import MISSING_REFERENCE, Outcome
+from .._outcome import DATA_FAULTS, Outcome
 from .._registry import AnySpec
 from .._sample import Message, Metadata, Sample, ToolCall
 from .._score import clip
@@ -177,7 +177,7 @@ def render(spec: AnySpec, outcome: Outcome) -> tuple[int, dict[str, Any]]:
     if outcome.score is None:
         failure = outcome.failed_with
         # A request without its gold answer fails again on every retry: a client error, not a server one.
-        status = 422 if failure.code == MISSING_REFERENCE else 500
+        status = 422 if failure.code in DATA_FAULTS else 500
         # Plain dicts on this hot path; the pydantic models above document the same shapes in OpenAPI.
         return status, {"message": f"reward {spec.name!r} failed: {failure.message}", "reward": spec.name,
                      "error_code": failure.code, "error": failure.message}

@@ -113,11 +113,22 @@ def _no_nested_namespaces() -> None:
 
 
 def _needed_inside(path: str) -> list[str]:
-    """The folders under `path` that this interpreter and this file need, as they must stay visible."""
+    """The folders under `path` that the interpreter needs (its prefixes, its executable's folder), as they
+    must stay visible. Not this file's: the zygote read it before any sandbox existed and nothing inside
+    reads it again, so rewardkit may be installed where the sandbox user cannot look (a virtual environment
+    under /root or a 0700 folder, served as root)."""
     here = os.path.realpath(path).rstrip("/") + "/"
-    mine = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, os.path.dirname(sys.executable),
-                                          os.path.dirname(__file__))}
+    mine = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, os.path.dirname(sys.executable))}
     return sorted(m for m in mine if m.startswith(here) or m + "/" == here)
+
+
+def _handle(path: str) -> int:
+    try:
+        return os.open(path, os.O_PATH | os.O_DIRECTORY)
+    except PermissionError:
+        raise SetupFailed(f"the sandbox user (uid {os.getuid()}) cannot reach {path}, which the interpreter "
+                          f"{sys.executable} needs; give it one it can read (REWARDKIT_SANDBOX_PYTHON, a system "
+                          "python3)") from None
 
 
 def _hide(directories: list[str], workdir: str) -> None:
@@ -134,7 +145,7 @@ def _hide(directories: list[str], workdir: str) -> None:
         needed = _needed_inside(directory)
         if os.path.realpath(directory) in needed:
             continue  # the interpreter itself lives right here: nothing narrower to keep
-        handles = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in needed]
+        handles = [(path, _handle(path)) for path in needed]
         _mount("rewardkit-hidden", directory, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0755")
         if workdir.startswith(directory.rstrip("/") + "/"):
             os.makedirs(workdir, exist_ok=True)

@@ -231,9 +231,57 @@ def _hidden() -> list[str]:
     return list(dict.fromkeys(os.path.realpath(p) for p in places if p and os.path.realpath(p) != "/"))
 
 
+# ---- working directories: named after their process, so those of a dead one can be told and removed
+
+_PREFIX = "rewardkit-sandbox-"
+_prepared: int | None = None  # the pid of the process that made the preparations of _prepare_process
+
+
+def _started(pid: int | str) -> str | None:
+    """When process `pid` started (clock ticks since boot; a reused pid starts later), or None if none runs."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def _pid_namespace() -> str:
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return "0"
+
+
+def _owner() -> str:
+    """This process, as its directories' names carry it: PID namespace, pid and start time."""
+    return f"{_pid_namespace()}.{os.getpid()}.{_started('self')}"
+
+
+def _prepare_process() -> None:
+    """Once per process (a forked copy too), before its first sandbox: stop the sandbox at its exit, and
+    remove the directories of processes of this PID namespace that are gone (a worker killed with SIGKILL
+    cannot remove its spare's). A live owner's are never touched; another namespace's cannot be told."""
+    global _prepared
+    if _prepared == os.getpid():
+        return
+    _prepared = os.getpid()
+    _stop_at_exit()
+    namespace = _pid_namespace()
+    try:
+        names = os.listdir(tempfile.gettempdir())
+    except OSError:
+        return
+    for name in names:
+        owner = name[len(_PREFIX):].rsplit("-", 1)[0].split(".") if name.startswith(_PREFIX) else []
+        if len(owner) == 3 and owner[0] == namespace and owner[1].isdigit() and _started(owner[1]) != owner[2]:
+            shutil.rmtree(os.path.join(tempfile.gettempdir(), name), ignore_errors=True)
+
+
 def _start(key: tuple[str, str, int]) -> _Box:
     python, isolation, tmpfs_mb = key
-    workdir = tempfile.mkdtemp(prefix="rewardkit-sandbox-")
+    _prepare_process()
+    workdir = tempfile.mkdtemp(prefix=f"{_PREFIX}{_owner()}-")
     if isolation != "none" and os.geteuid() == 0:
         os.chown(workdir, _child.NOBODY, _child.NOBODY)  # the sandbox runs as nobody when we are root
     setup = {"isolation": isolation, "workdir": workdir, "tmpfs_mb": tmpfs_mb, "hide": _hidden(),
@@ -326,6 +374,16 @@ def _drop_spare() -> None:
         box, _spare = _spare, None
     if box is not None:
         _discard(box)
+
+
+def _stop_at_exit() -> None:
+    """At the end of a multiprocessing child too (a worker), which ends with os._exit and runs no atexit
+    function: its spare's directory would stay in the temp dir, its zygote until it noticed. Multiprocessing
+    runs its own exit functions there (util.Finalize), and forgets a parent's in each child: asked per process."""
+    from multiprocessing import util
+
+    util.Finalize(None, _drop_spare, exitpriority=10)
+    util.Finalize(None, _stop_zygotes, exitpriority=9)
 
 
 def run(program: str, tests: Sequence[SandboxTest], limits: SandboxLimits = SandboxLimits(),

@@ -19,13 +19,14 @@ import json
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence, Union
 
-from rewardkit import MissingReferenceError
+from rewardkit import InvalidReferenceError, MissingReferenceError
 
 from ._asserts import AssertionScriptError, SplitScript, split
 
 
-class InvalidTestsError(ValueError):
-    """The request's test cases cannot be read: a dataset bug, reported as an error, never a score."""
+class InvalidTestsError(InvalidReferenceError):
+    """The request's test cases cannot be read, or an expected value cannot be evaluated: a dataset bug,
+    the call fails with INVALID_REFERENCE naming the test, never a score."""
 
 
 @dataclass(frozen=True)

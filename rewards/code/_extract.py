@@ -1,4 +1,11 @@
-"""Finding the program in a response: the last fenced block in the target language, or the whole text."""
+"""Finding the program in a response: the last fenced block in the target language, or the whole text.
+
+Inline thinking never counts, as in the other built-in rewards (rewards._answers.strip_thinking), when the
+platform left it in the answer: a `<think>...</think>` block, an unclosed `<think>` (everything after it),
+and a `</think>` with no opening before it (everything before it: the chat template opened the block in
+the prompt). Unlike text answers, a program may hold those tags itself (a parser of them, a test string):
+inside a fenced block that opened outside thinking they are the program's, not thinking.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,9 @@ import re
 from typing import Iterator
 
 _OPENING = re.compile(r"[ \t]*(`{3,}|~{3,})[ \t]*([\w+#.-]*)")
+_FENCE_LINE = re.compile(r"^[ \t]*(`{3,}|~{3,})", re.M)
+# Attributes read up to 200 characters, as rewards._answers does: an unbounded read is quadratic on "<think"s.
+_THINK_TAG = re.compile(r"(?P<close></think\s*>)|<think\b[^>]{0,200}>", re.I)
 ALIASES = {
     "python": {"python", "py", "python3", "py3"},
     "cpp": {"cpp", "c++", "cc", "cxx"},
@@ -43,9 +53,62 @@ def fenced_blocks(text: str) -> Iterator[tuple[str, str]]:
             lines.append(line)
 
 
+def _closes(line: str, fence: str) -> bool:
+    closing = line.strip()
+    return bool(closing) and len(closing) >= len(fence) and closing == fence[0] * len(closing)
+
+
+def _after_fence(text: str, start: int, fence: str) -> int:
+    """Where the fenced block opened by the line at `start` ends: after its closing line, else the end."""
+    position = text.find("\n", start)
+    while position != -1:
+        end = text.find("\n", position + 1)
+        if _closes(text[position + 1:] if end == -1 else text[position + 1:end], fence):
+            return len(text) if end == -1 else end
+        position = end
+    return len(text)
+
+
+def without_thinking(text: str) -> str:
+    """`text` without its inline thinking (see the module docstring), in one pass in reading order: a tag
+    inside a fenced block is code, a fence inside thinking is thinking."""
+    kept: list[str] = []
+    position = 0
+    tag = _THINK_TAG.search(text)
+    after_thinking = False  # "</think>```python": a block opens right after the tag, mid-line
+    while position < len(text):
+        if tag is not None and tag.start() < position:  # searched again only once passed: linear overall
+            tag = _THINK_TAG.search(text, position)
+        fence = (after_thinking and _OPENING.match(text, position)
+                 or _FENCE_LINE.search(text, position, tag.start() if tag else len(text)))
+        after_thinking = False
+        if fence:  # a fenced block first: kept whole, whatever tags it holds
+            end = _after_fence(text, fence.start(), fence.group(1))
+            kept.append(text[position:end])
+            position = end
+        elif tag is None:
+            kept.append(text[position:])
+            break
+        elif tag.group("close"):  # no opening before it: what came before was thinking
+            kept = []
+            position, tag, after_thinking = tag.end(), _THINK_TAG.search(text, tag.end()), True
+        else:
+            kept.append(text[position:tag.start()])
+            close = _THINK_TAG.search(text, tag.end())
+            while close is not None and not close.group("close"):
+                close = _THINK_TAG.search(text, close.end())
+            if close is None:  # never finished: the rest is thinking
+                break
+            kept.append("\n" if _OPENING.match(text, close.end()) else " ")  # the block opens on a line of its own
+            position, tag, after_thinking = close.end(), _THINK_TAG.search(text, close.end()), True
+    return "".join(kept)
+
+
 def extract_program(response: str, language: str = "python", mode: str = "fenced") -> str:
-    """The program to run. mode "fenced": the last ```<language> block (an untagged block when there is
-    none in the language); mode "response": the whole response. Thinking is never passed here."""
+    """The program to run, from the response without its inline thinking. mode "fenced": the last
+    ```<language> block (an untagged block when there is none in the language); mode "response": the
+    whole response. Thinking the platform split out (reasoning_content, thought parts) is never passed."""
+    response = without_thinking(response)
     if mode == "response":
         if not response.strip():
             raise NoProgram("the response is empty")
