@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .._replay.training import TrainingDataError, _json_lines, detect_format
+from .._replay.training import TrainingDataError, dataset_line, json_text_lines
 from .._sample import DEFAULT_REFERENCE_KEYS
 from ..contracts import Prompt
 
@@ -144,18 +144,18 @@ def read_lines(path: str | Path, *, sample: int = DEFAULT_SAMPLE, seed: int = DE
     """Up to `sample` lines of a training / validation JSONL, drawn with `seed`, in file order.
 
     TrainingDataError names the file and line of a record that is no
-    platform's (or not `platform`'s when given).
+    platform's (or not `platform`'s when given), or that its platform's
+    format refuses (the field, as `rewardkit validate-data` names it).
     """
     path = Path(path)
-    numbered = list(_json_lines(path, "training data"))
+    numbered = list(json_text_lines(path, "training data"))
     if not numbered:
         raise TrainingDataError(f"{path}: the training data has no lines")
     chosen = sorted(random.Random(seed).sample(range(len(numbered)), min(sample, len(numbered))))
     raw = []
     for index in chosen:
-        number, record = numbered[index]
-        where = f"{path}:{number}"
-        contract = detect_format(record, where, platform)
+        number, text, record = numbered[index]
+        contract = dataset_line(path, number, text, record, platform)
         prompt = contract.read_line(record)
         gold = find_gold(prompt, gold_keys)
         calls = _expected_calls(prompt)
