@@ -29,6 +29,7 @@ CORRECT, WRONG = "control:correct", "control:wrong"
 # Past this share of responses not scored, an audit (or a probe) shows what failed, not what the reward credits.
 MOSTLY_ERRORS = 0.5
 FAILING_VERDICTS = ("exploit", "error")  # what --fail-on counts
+TOOL_CALLS_PLACES = "under `tool_calls` in the line's `references` / `rollout_extra`, or as its `ground_truth`"
 
 
 # ---- requests --------------------------------------------------------------------
@@ -206,8 +207,7 @@ def primary_kind(kinds: Sequence[str]) -> Kind:
 
 def gold_places(gold_keys: Sequence[str]) -> str:
     """Where a reward with these reference keys looks for its gold, in words."""
-    return (f"DashScope `ground_truth`, else the first of {', '.join(gold_keys)} in Vertex `references` / DashScope "
-            "`rollout_extra`")
+    return f"the line's `ground_truth`, else the first of {', '.join(gold_keys)} in its `references` / `rollout_extra`"
 
 
 def held_keys(lines: Sequence[AuditLine]) -> str:
@@ -223,8 +223,7 @@ def usable_lines(lines: Sequence[AuditLine], kind: Kind,
     keep = list(lines)
     if kind.name == "tool_calls":
         keep = [line for line in keep if line.calls]
-        dropped = "no expected tool calls (Vertex `references.tool_calls`, DashScope `rollout_extra.tool_calls` or " \
-                  "`ground_truth`)"
+        dropped = f"no expected tool calls ({TOOL_CALLS_PLACES})"
     elif kind.needs_gold:
         keep = [line for line in keep if line.has_gold]
         dropped = f"no gold answer where the reward looks for it ({gold_places(gold_keys)})"
@@ -324,8 +323,7 @@ def _nothing_usable(sampled: Sequence[AuditLine], kind: Kind, data: str, gold_ke
     """Why no sampled line could be audited, and where the values must go."""
     count = f"none of the {len(sampled)} sampled lines of {data or 'the data'}"
     if kind.name == "tool_calls":
-        return (f"{count} holds expected tool calls, so no line was audited: put them in Vertex "
-                f"`references.tool_calls` (JSON text), DashScope `rollout_extra.tool_calls` or `ground_truth`; "
+        return (f"{count} holds expected tool calls, so no line was audited: put them {TOOL_CALLS_PLACES}; "
                 f"{held_keys(sampled)}")
     return (f"{count} has a gold answer where the reward looks for it, so no line was audited: the reward reads "
             f"{gold_places(gold_keys)}, and {held_keys(sampled)}. Put the gold under one of those keys, or tell the "
