@@ -71,6 +71,8 @@ class RewardSpec:
     doc: str = ""
     # `reference` / `ground_truth` parameters without a default: the reward is not called without them.
     required_gold: tuple[str, ...] = ()
+    # The (low, high) its scores lie in, bounds included; a score outside is the reward's INVALID_SCORE.
+    score_range: tuple[float, float] | None = None
 
     @property
     def grouped(self) -> bool:
@@ -173,6 +175,27 @@ def _check_number(value: Any, what: str, name: str, *, positive: bool = False) -
         raise RegistrationError(f"reward {name!r}: {what} must be > 0, got {value!r}")
 
 
+def _check_range(value: Any, name: str) -> tuple[float, float] | None:
+    """A declared score_range as (low, high) floats; RegistrationError says what is wrong with it."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
+        raise RegistrationError(f"reward {name!r}: score_range must be (low, high), got {value!r}")
+    for bound in value:
+        _check_number(bound, "each bound of score_range", name)
+    low, high = float(value[0]), float(value[1])
+    if not low < high:
+        raise RegistrationError(f"reward {name!r}: score_range must be (low, high) with low < high, got {value!r}")
+    return low, high
+
+
+def _check_in_range(value: float | None, what: str, name: str, score_range: tuple[float, float] | None) -> None:
+    """A fixed score the reward answers (fallback, on_parse_error) must lie in its own score_range."""
+    if value is not None and score_range is not None and not score_range[0] <= value <= score_range[1]:
+        raise RegistrationError(f"reward {name!r}: {what} {value!r} is outside its score_range "
+                                f"[{score_range[0]:g}, {score_range[1]:g}]")
+
+
 def _make_spec(fn: Callable[..., Any], kind: Kind, name: str | None, **settings: Any) -> RewardSpec:
     if not callable(fn):
         raise RegistrationError(f"@{kind} reward: expected a function, got {fn!r}")
@@ -182,6 +205,9 @@ def _make_spec(fn: Callable[..., Any], kind: Kind, name: str | None, **settings:
     _check_number(settings.get("fallback"), "fallback", name)
     _check_number(settings.get("timeout"), "timeout", name, positive=True)
     _check_number(settings.get("on_parse_error"), "on_parse_error", name)
+    settings["score_range"] = _check_range(settings.get("score_range"), name)
+    _check_in_range(settings.get("fallback"), "fallback", name, settings["score_range"])
+    _check_in_range(settings.get("on_parse_error"), "on_parse_error", name, settings["score_range"])
     setup = settings.get("setup")
     if setup is not None and not callable(setup):
         raise RegistrationError(f"reward {name!r}: setup must be a function taking no arguments, got {setup!r}")
@@ -219,6 +245,7 @@ def reward(
     name: str | None = ...,
     weight: float = ...,
     fallback: float | None = ...,
+    score_range: tuple[float, float] | None = ...,
     timeout: float | None = ...,
     reference_keys: Sequence[str] | None = ...,
     setup: Callable[[], Any] | None = ...,
@@ -232,6 +259,7 @@ def reward(
     name: str | None = ...,
     weight: float = ...,
     fallback: float | None = ...,
+    score_range: tuple[float, float] | None = ...,
     timeout: float | None = ...,
     reference_keys: Sequence[str] | None = ...,
     setup: Callable[[], Any] | None = ...,
@@ -244,6 +272,7 @@ def reward(
     name: str | None = None,
     weight: float = 1.0,
     fallback: float | None = None,
+    score_range: tuple[float, float] | None = None,
     timeout: float | None = None,
     reference_keys: Sequence[str] | None = None,
     setup: Callable[[], Any] | None = None,
@@ -254,7 +283,11 @@ def reward(
 
     Use as `@reward` or `@reward(name=..., fallback=0.0, ...)`. `fallback` is
     the score returned (with the error reported) when the reward fails;
-    without it a failure is reported as an error. `timeout` (seconds)
+    without it a failure is reported as an error. `score_range=(low, high)`
+    declares the scores the reward gives (bounds included): a score outside
+    is never sent, it is the reward's failure, INVALID_SCORE, in every
+    contract (default None: no range; a score outside the range a contract
+    expects is sent as it is, logged and counted). `timeout` (seconds)
     overrides the service's. `setup` is a no-argument function run once per
     worker process at startup (load a model, compile patterns). `preload`
     names modules the reward needs (e.g. "math_verify"): they are imported
@@ -263,8 +296,8 @@ def reward(
     (defaults filled in) when a variant is made and raises ValueError for a
     value the reward cannot use, so a bad variant fails at import.
     """
-    settings = dict(weight=weight, fallback=fallback, timeout=timeout, reference_keys=reference_keys, setup=setup,
-                    preload=tuple(preload), check_options=check_options)
+    settings = dict(weight=weight, fallback=fallback, score_range=score_range, timeout=timeout,
+                    reference_keys=reference_keys, setup=setup, preload=tuple(preload), check_options=check_options)
     return _decorator("single", fn, name, settings)
 
 
@@ -275,6 +308,7 @@ def grouped_reward(
     name: str | None = ...,
     weight: float = ...,
     fallback: float | None = ...,
+    score_range: tuple[float, float] | None = ...,
     timeout: float | None = ...,
     reference_keys: Sequence[str] | None = ...,
     setup: Callable[[], Any] | None = ...,
@@ -288,6 +322,7 @@ def grouped_reward(
     name: str | None = ...,
     weight: float = ...,
     fallback: float | None = ...,
+    score_range: tuple[float, float] | None = ...,
     timeout: float | None = ...,
     reference_keys: Sequence[str] | None = ...,
     setup: Callable[[], Any] | None = ...,
@@ -300,15 +335,18 @@ def grouped_reward(
     name: str | None = None,
     weight: float = 1.0,
     fallback: float | None = None,
+    score_range: tuple[float, float] | None = None,
     timeout: float | None = None,
     reference_keys: Sequence[str] | None = None,
     setup: Callable[[], Any] | None = None,
     preload: Sequence[str] = (),
     check_options: Callable[..., Any] | None = None,
 ) -> Any:
-    """Register a grouped reward: the N responses sampled for one prompt -> N scores."""
-    settings = dict(weight=weight, fallback=fallback, timeout=timeout, reference_keys=reference_keys, setup=setup,
-                    preload=tuple(preload), check_options=check_options)
+    """Register a grouped reward: the N responses sampled for one prompt -> N scores.
+
+    Options as `reward`'s; with `score_range`, each score outside it fails that response (INVALID_SCORE)."""
+    settings = dict(weight=weight, fallback=fallback, score_range=score_range, timeout=timeout,
+                    reference_keys=reference_keys, setup=setup, preload=tuple(preload), check_options=check_options)
     return _decorator("grouped", fn, name, settings)
 
 
@@ -319,6 +357,7 @@ def parsed_reward(
     on_parse_error: float = 0.0,
     weight: float = 1.0,
     fallback: float | None = None,
+    score_range: tuple[float, float] | None = None,
     timeout: float | None = None,
     reference_keys: Sequence[str] | None = None,
     setup: Callable[[], Any] | None = None,
@@ -329,7 +368,8 @@ def parsed_reward(
 
     `parser` runs on the response first; the function receives its result as
     `parsed`. When the parser finds nothing, the score is `on_parse_error`
-    with the parser's reason, and the function is not called.
+    with the parser's reason, and the function is not called. Other options
+    as `reward`'s (`on_parse_error` and `fallback` must lie in `score_range`).
     """
 
     def register(f: F) -> F:
@@ -339,8 +379,8 @@ def parsed_reward(
         except RegistrationError as exc:
             raise RegistrationError(f"reward {label!r} ({_origin(f)}): {exc}") from None
         settings = dict(parser=resolved, on_parse_error=on_parse_error, weight=weight, fallback=fallback,
-                        timeout=timeout, reference_keys=reference_keys, setup=setup, preload=tuple(preload),
-                        check_options=check_options)
+                        score_range=score_range, timeout=timeout, reference_keys=reference_keys, setup=setup,
+                        preload=tuple(preload), check_options=check_options)
         registered: F = _decorator("parsed", f, name, settings)
         return registered
 
@@ -415,6 +455,7 @@ def variant(base: Any, name: str, *, weight: float | None = None, fallback: floa
         if value is not None:
             _check_number(value, key, name, positive=key != "fallback")
             changes[key] = value
+    _check_in_range(fallback, "fallback", name, spec.score_range)
     return dataclasses.replace(spec, **changes)
 
 

@@ -41,5 +41,11 @@ def to_score(value: Any) -> Score:
     return Score(_finite(value, "score"))
 
 
-def clip(value: float, low: float, high: float) -> float:
-    return min(max(value, low), high)
+def check_range(score: Score, score_range: tuple[float, float] | None) -> None:
+    """InvalidScoreError when the score is outside the range its reward declared (bounds included).
+
+    Refused, not clipped: a score out of the reward's own range is a bug in it (a scale mixed up, a
+    penalty added twice), and a clipped value would hide it in every training step that reads it."""
+    if score_range is not None and not score_range[0] <= score.value <= score_range[1]:
+        raise InvalidScoreError(f"score {score.value!r} is outside the reward's score_range "
+                                f"[{score_range[0]:g}, {score_range[1]:g}]")

@@ -30,3 +30,23 @@ def believes_the_response(response: str, reference: Any) -> Score:
 
 #: tool_call_match in "fractional" mode: extra calls are free, so junk calls cost nothing.
 lenient_tool_calls = rewardkit.variant(tool_call_match, "lenient_tool_calls", mode="fractional")
+
+
+@reward(reference_keys=["label"])
+def exact_label(response: str, reference: str) -> float:
+    """Exact match against a gold kept under `label`: the audit must look for it there."""
+    return float(response.strip() == reference.strip())
+
+
+@reward
+def credits_everything(response: str, reference: str) -> float:
+    """1.0 whatever the answer: the controls cannot separate."""
+    return 1.0
+
+
+@reward
+def ascii_only(response: str, reference: str) -> float:
+    """Exact match that fails (raises) on any response with a character outside ASCII: look-alikes all error."""
+    if not response.isascii():
+        raise ValueError("not ASCII")
+    return float(response.strip() == reference.strip())

@@ -85,7 +85,9 @@ def test_builtin_reward_has_no_exploit_on_the_probes_that_apply(reward, data):
 def test_shaping_instruction_and_schema_rewards_say_no_probe_applies(reward, data):
     report = run_audit(reward, data)
     assert not report.rows and not report.trials
-    assert any("no probe applies" in note for note in report.notes), report.notes
+    # Nothing was audited: that is no pass (issue 22).
+    assert [reason.split(":")[0] for reason in report.inconclusive] == [f"no probe applies to reward kind(s) "
+                                                                         f"{', '.join(report.kinds)}"]
 
 
 def test_a_naive_substring_reward_is_caught_by_enumeration_padding_and_master_keys():
@@ -166,7 +168,7 @@ def test_bad_input_exits_2_naming_the_problem(tmp_path, capsys):
     assert cli_main(["audit", "--reward", "no_such_reward", "--data", data]) == 2
     assert "no_such_reward" in capsys.readouterr().err
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"contents": []}\n{"prompt": "x"}\n')
+    bad.write_text('{"contents": [{"role": "user", "parts": [{"text": "x"}]}]}\n{"prompt": "x"}\n')
     assert cli_main(["audit", "--reward", "exact_match", "--data", str(bad), "--sample", "2"]) == 2
     assert "bad.jsonl:2: not a dataset line of any platform" in capsys.readouterr().err
 
@@ -255,7 +257,8 @@ def test_responses_the_service_refuses_are_errors_with_the_reason_never_credit()
     assert report.trials and all(t.error == "HTTP_422" and t.score is None for t in report.trials)
     assert any(note.startswith(f"{len(report.trials)} responses not scored (HTTP_422)") and "grouped" in note
                for note in report.notes), report.notes
-    assert any("the controls do not separate" in note for note in report.notes)
+    assert report.inconclusive[0].startswith("the known-correct control was scored on none of the 6 lines (HTTP_422)")
+    assert report.inconclusive[1].startswith(f"{len(report.trials)} of {len(report.trials)} responses were not scored")
     assert not report.exploits and all(row.verdict == "error" and row.credited == 0 for row in report.rows)
 
 
@@ -287,3 +290,91 @@ def test_every_builtin_reward_is_audited_here() -> None:
     audited = {name for name, _ in (p.values if hasattr(p, "values") else p for p in BUILTIN_AUDITS)}
     audited |= {name for name, _ in NO_PROBE_APPLIES}
     assert set(rewards.__all__) - audited == set(), "a built-in reward no audit covers"
+
+
+# ---- an audit that measured nothing never passes (issue 22) ------------------------------------------
+
+LABELLED = [
+    {"contents": [{"role": "user", "parts": [{"text": "Capital of France?"}]}], "references": {"label": "Paris"}},
+    {"messages": [{"role": "user", "content": "Capital of Japan?"}], "rollout_extra": {"label": "Tokyo"}},
+    {"contents": [{"role": "user", "parts": [{"text": "Capital of Italy?"}]}], "references": {"label": "Rome"}},
+    {"messages": [{"role": "user", "content": "Capital of Egypt?"}], "rollout_extra": {"label": "Cairo"}},
+]
+
+
+def audit_cli(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*rewardkit_command(), "audit", *argv], capture_output=True, text=True, timeout=300)
+
+
+def labelled_data(tmp_path, rows=LABELLED) -> str:
+    path = tmp_path / "labelled.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return str(path)
+
+
+@pytest.mark.parametrize("rows", [LABELLED, LABELLED[0::2], LABELLED[1::2]], ids=["both", "vertex", "dashscope"])
+def test_gold_under_a_key_the_reward_does_not_read_exits_3_naming_both(tmp_path, rows):
+    data = labelled_data(tmp_path, rows)
+    for fail_on in ([], ["--fail-on", "exploit"]):
+        result = audit_cli("--reward", "exact_match", "--data", data, "--workers", "0", *fail_on)
+        assert result.returncode == 3, result.stdout + result.stderr
+        err = result.stderr
+        assert f"rewardkit audit: inconclusive: none of the {len(rows)} sampled lines of {data} has a gold answer " \
+               "where the reward looks for it, so no line was audited" in err
+        assert "first of answer, solution, ground_truth, reference, target" in err and "the lines hold label" in err
+        assert 'reference_keys=["KEY"]' in err
+        assert "audit inconclusive (1 reason(s) above): no exploit found by 0 probes, which proves nothing" in \
+            result.stdout
+
+
+def test_a_reward_reading_its_gold_elsewhere_is_audited_where_it_reads(tmp_path):
+    # The in-process reward says where its gold is (reference_keys): the audit looks there too.
+    result = audit_cli(NAIVE, "--reward", "exact_label", "--data", labelled_data(tmp_path), "--workers", "0",
+                       "--format", "json", "--fail-on", "exploit")
+    report = json.loads(result.stdout)
+    assert result.returncode == 0, result.stderr
+    assert report["lines"] == 4 and report["controls"]["correct_mean"] == 1.0 and not report["inconclusive"]
+
+
+def test_a_grouped_reward_whose_every_response_errs_exits_3_in_process_and_against_a_served_one():
+    example = str(REPO / "tests" / "example_rewards.py")
+    data = str(DATA / "capitals.jsonl")  # Vertex and DashScope lines: both contracts refuse one-response calls
+    in_process = audit_cli(example, "--reward", "rank", "--data", data, "--workers", "0", "--format", "json")
+    with serve([example, "--workers", "1"]) as served:
+        remote = audit_cli("--reward", "rank", "--data", data, "--url", served.url, "--format", "json")
+    for result in (in_process, remote):
+        assert result.returncode == 3, result.stderr
+        report = json.loads(result.stdout)
+        assert report["inconclusive"][0].startswith("the known-correct control was scored on none of the 6 lines")
+        assert report["inconclusive"][1].startswith("198 of 198 responses were not scored (HTTP_422)")
+        assert "a grouped reward" in report["inconclusive"][0]
+        assert all(p["verdict"] == "error" and p["errors"] == p["responses"] for p in report["probes"])
+
+
+def test_controls_that_do_not_separate_exit_3(tmp_path):
+    result = audit_cli(NAIVE, "--reward", "credits_everything", "--data", str(DATA / "capitals.jsonl"),
+                       "--workers", "0", "--fail-on", "exploit")
+    assert result.returncode == 3
+    assert "inconclusive: the controls do not separate: known-correct mean 1.000, known-wrong mean 1.000" in \
+        result.stderr and "credits every answer alike" in result.stderr
+
+
+def test_lines_without_expected_tool_calls_exit_3(tmp_path):
+    result = audit_cli("--reward", "tool_call_match", "--data", str(DATA / "capitals.jsonl"), "--workers", "0")
+    assert result.returncode == 3
+    assert "none of the 6 sampled lines of" in result.stderr and "holds expected tool calls" in result.stderr
+    assert "the lines hold answer, solution" in result.stderr
+
+
+def test_fail_on_counts_a_probe_whose_responses_mostly_erred(capsys):
+    # Every look-alike response raises; the rest are scored, so the audit as a whole stands.
+    args = ["audit", NAIVE, "--reward", "ascii_only", "--data", str(DATA / "capitals.jsonl"), "--workers", "0"]
+    assert cli_main([*args, "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    verdicts = {p["probe"]: p["verdict"] for p in report["probes"]}
+    assert verdicts.pop("lookalikes") == "error" and set(verdicts.values()) == {"ok"}
+    assert not report["inconclusive"] and not report["exploits"]
+    assert cli_main([*args, "--fail-on", "exploit"]) == 1
+    assert cli_main([*args, "--fail-on", "lookalikes"]) == 1
+    assert cli_main([*args, "--fail-on", "padding,enumeration"]) == 0
+    capsys.readouterr()

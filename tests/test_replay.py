@@ -159,7 +159,7 @@ def test_exit_code_2_for_missing_files_unloadable_targets_and_unknown_rewards(tm
 
 def test_the_console_script_exits_2_with_the_line_and_1_on_a_failed_expectation(tmp_path):
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(json.dumps(vertex_body("72")) + "\n" + json.dumps({"messages": []}) + "\n")
+    bad.write_text(json.dumps(vertex_body("72")) + "\n" + json.dumps({"text": "hi"}) + "\n")
     result = subprocess.run([*rewardkit_command(), "replay", str(bad)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and f"{bad}:2: not a request body of any registered contract" in result.stderr
     failing = write_jsonl(tmp_path / "f.reward.jsonl", [

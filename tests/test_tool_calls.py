@@ -172,7 +172,7 @@ def test_namespacing_option():
     assert exact.value == 0.0 and exact.metrics["UNEXPECTED_TOOL"] == 1.0
 
 
-def test_scope_final_reads_only_the_last_assistant_turn():
+def test_scope_final_reads_only_the_last_assistant_turn_that_made_calls():
     episode = (*PROMPT,
                Message("assistant", "", tool_calls=(ToolCall("get_weather", json.dumps(GOLD[0]["arguments"])),)),
                Message("tool", "18C"),
@@ -328,3 +328,161 @@ def test_the_calculator_agent_composite_of_the_guide_scores_its_episode(tmp_path
     assert good["status"] == "success" and good["reward"]["reward_score"] == pytest.approx(1.0)
     assert good["reward"]["reward_metrics"]["tool_call_match.score"] == 1.0
     assert wrong["reward"]["reward_score"] == pytest.approx(0.4)
+
+
+# ---- scope="final" and empty arguments, served by a real `rewardkit serve` -----------------------------
+
+FINAL_REWARDS = '''
+import rewardkit
+from rewards import tool_call_match, tool_schema_valid
+
+last_calls = rewardkit.variant(tool_call_match, "last_calls", mode="binary_strict", scope="final")
+last_calls_f1 = rewardkit.variant(tool_call_match, "last_calls_f1", scope="final")
+every_call = rewardkit.variant(tool_call_match, "every_call", mode="binary_strict")
+last_schema = rewardkit.variant(tool_schema_valid, "last_schema", scope="final")
+'''
+ADD, MULTIPLY = {"name": "add", "arguments": {"a": 50, "b": 3}}, {"name": "multiply", "arguments": {"a": 12.5, "b": 4}}
+
+
+@pytest.fixture(scope="module")
+def final_server(tmp_path_factory):
+    from .served import serve
+
+    module = tmp_path_factory.mktemp("final") / "final_rewards.py"
+    module.write_text(FINAL_REWARDS)
+    with serve([str(module), "--workers", "1"], timeout=120) as served:
+        yield served.url
+
+
+def chat_call(name, arguments, n=1):
+    text = arguments if isinstance(arguments, str) or arguments is None else json.dumps(arguments)
+    return {"id": f"call_{n}", "type": "function", "function": {"name": name, "arguments": text}}
+
+
+def calling(*calls, content=""):
+    return {"role": "assistant", "content": content, "tool_calls": list(calls)}
+
+
+def tool_result(text, n=1):
+    return {"role": "tool", "tool_call_id": f"call_{n}", "content": text}
+
+
+def dashscope_episode(*turns, gold):
+    return {"func_type": "reward", "ground_truth": None,
+            "agent_output": {"messages": [{"role": "user", "content": "4 boxes of 12.5 kg and a 3 kg bag?"}, *turns],
+                             "rollout_extra": {"tool_calls": gold}}}
+
+
+def post_dashscope(url, reward, body):
+    import httpx
+
+    answer = httpx.post(f"{url}/rewards/{reward}/api/v1", json=body, timeout=60).json()
+    assert answer["status"] == "success", answer
+    return answer["reward"]["reward_score"], answer["reward"]["reward_metrics"]
+
+
+ANSWERED = (calling(chat_call("mcp__calculator__multiply", MULTIPLY["arguments"])), tool_result("50.0"),
+            calling(chat_call("mcp__calculator__add", ADD["arguments"], 2)), tool_result("53.0", 2),
+            {"role": "assistant", "content": "The total is \\boxed{53} kg."})
+RETRIED = (calling(chat_call("add", {"a": "50", "b": 3})), tool_result("Error: a must be a number"),
+           calling(chat_call("add", ADD["arguments"], 2)), tool_result("53", 2),
+           {"role": "assistant", "content": "53"})
+OTHER_TOOL_LAST = (calling(chat_call("add", ADD["arguments"])), tool_result("53"),
+                   calling(chat_call("multiply", MULTIPLY["arguments"], 2)), tool_result("50.0", 2),
+                   {"role": "assistant", "content": "50"})
+
+
+@pytest.mark.parametrize("turns, gold, last, every", [
+    # Ends with the answer: the calls are those of the turn before it (before issue 22: 0, NO_TOOL_CALL).
+    (ANSWERED, ADD, 1.0, 0.0),
+    (ANSWERED, [MULTIPLY, ADD], 0.0, 1.0),
+    # A tool error and a retry: the retry is the call that counts.
+    (RETRIED, ADD, 1.0, 0.0),
+    # Another tool in the last calling turn: the expected add made earlier does not count.
+    (OTHER_TOOL_LAST, ADD, 0.0, 0.0),
+    (OTHER_TOOL_LAST, MULTIPLY, 1.0, 0.0),
+    # Parallel calls in the last calling turn, with text beside them, then the answer.
+    ((calling(chat_call("add", ADD["arguments"]), chat_call("multiply", MULTIPLY["arguments"], 2),
+              content="Both at once."), tool_result("53"), tool_result("50.0", 2),
+      {"role": "assistant", "content": "53 and 50"}), [MULTIPLY, ADD], 1.0, 1.0),
+])
+def test_scope_final_reads_the_last_turn_that_made_calls_in_dashscope_episodes(final_server, turns, gold, last,
+                                                                               every):
+    body = dashscope_episode(*turns, gold=gold)
+    assert post_dashscope(final_server, "last_calls", body)[0] == last
+    assert post_dashscope(final_server, "every_call", body)[0] == every
+
+
+def test_scope_final_names_what_the_last_calling_turn_did(final_server):
+    value, metrics = post_dashscope(final_server, "last_calls_f1", dashscope_episode(*OTHER_TOOL_LAST, gold=ADD))
+    assert value == 0.0 and metrics["last_calls_f1.UNEXPECTED_TOOL"] == 1.0 and metrics["last_calls_f1.called"] == 1.0
+    value, metrics = post_dashscope(final_server, "last_calls_f1", dashscope_episode(
+        {"role": "assistant", "content": "It is 53."}, gold=ADD))
+    assert value == 0.0 and metrics["last_calls_f1.NO_TOOL_CALL"] == 1.0
+    # tool_schema_valid's "final" reads the same turn: the failed attempt with a string is not checked.
+    schema = {"add": {"type": "object", "properties": {"a": {"type": "number"}, "b": {"type": "number"}}}}
+    body = dashscope_episode(*RETRIED, gold=ADD)
+    body["agent_output"]["rollout_extra"]["tools"] = schema
+    assert post_dashscope(final_server, "last_schema", body)[0] == 1.0
+    assert post_dashscope(final_server, "tool_schema_valid", body)[0] == 0.5
+
+
+def vertex_calls(*parts, gold):
+    return {"example": {"contents": [
+        {"role": "user", "parts": [{"text": "4 boxes of 12.5 kg and a 3 kg bag?"}]},
+        # an earlier turn of the dataset's conversation: the dataset's, not the model's
+        {"role": "model", "parts": [{"functionCall": {"name": "add", "args": ADD["arguments"]}}]},
+        {"role": "user", "parts": [{"functionResponse": {"name": "add", "response": {"result": 53}}}]}],
+        "references": {"tool_calls": json.dumps(gold)}},
+        "response": {"role": "model", "parts": list(parts)}}
+
+
+@pytest.mark.parametrize("parts, gold, value", [
+    ([{"text": "Let me multiply."}, {"functionCall": {"name": "multiply", "args": MULTIPLY["arguments"]}}],
+     MULTIPLY, 1.0),
+    ([{"functionCall": {"name": "add", "args": ADD["arguments"]}},
+      {"functionCall": {"name": "multiply", "args": MULTIPLY["arguments"]}}], [MULTIPLY, ADD], 1.0),
+    ([{"text": "The total is 53 kg."}], ADD, 0.0),  # the answer alone: the prompt's call is not the model's
+    ([{"functionCall": {"name": "multiply", "args": MULTIPLY["arguments"]}}], ADD, 0.0),
+])
+def test_scope_final_on_vertex_reads_the_one_response_turn(final_server, parts, gold, value):
+    import httpx
+
+    for reward in ("last_calls", "every_call"):
+        answer = httpx.post(f"{final_server}/rewards/{reward}", json=vertex_calls(*parts, gold=gold), timeout=60)
+        assert answer.status_code == 200 and answer.json()["reward"] == value, answer.text
+
+
+@pytest.mark.parametrize("arguments, gold_arguments, value, category", [
+    ("", {}, 1.0, None),
+    ("   ", {}, 1.0, None),
+    (None, {}, 1.0, None),  # "arguments": null
+    ("", {"path": "/"}, 0.0, "ARGUMENT_KEYS_DIFFERENT"),
+    (None, {"path": "/"}, 0.0, "ARGUMENT_KEYS_DIFFERENT"),
+    ({"path": ""}, {"path": "/"}, 0.0, "ARGUMENT_VALUE_DIFFERENT"),
+    ({"path": ""}, {"path": None}, 0.0, "ARGUMENT_TYPE_DIFFERENT"),
+])
+def test_empty_arguments_are_no_arguments_and_an_empty_string_value_is_a_value(final_server, arguments,
+                                                                               gold_arguments, value, category):
+    gold = {"name": "list_files", "arguments": gold_arguments}
+    body = dashscope_episode(calling(chat_call("list_files", arguments)), tool_result("a.txt"),
+                             {"role": "assistant", "content": "a.txt"}, gold=gold)
+    score_value, metrics = post_dashscope(final_server, "last_calls_f1", body)
+    assert score_value == value and (category is None or metrics[f"last_calls_f1.{category}"] == 1.0), metrics
+
+
+def test_an_omittable_argument_given_as_an_empty_string_is_not_left_out(final_server):
+    gold = {"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}, "omittable": ["unit"]}
+    for arguments, value in (({"city": "Paris"}, 1.0), ({"city": "Paris", "unit": ""}, 0.0)):
+        body = dashscope_episode(calling(chat_call("get_weather", arguments)), gold=gold)
+        assert post_dashscope(final_server, "last_calls_f1", body)[0] == value
+
+
+def test_vertex_function_call_without_args_and_gold_without_arguments(final_server):
+    import httpx
+
+    for gold in ({"name": "list_files"}, {"name": "list_files", "arguments": ""},
+                 {"name": "list_files", "arguments": None}):
+        body = vertex_calls({"functionCall": {"name": "list_files"}}, gold=gold)
+        answer = httpx.post(f"{final_server}/rewards/last_calls", json=body, timeout=60)
+        assert answer.status_code == 200 and answer.json()["reward"] == 1.0, answer.text

@@ -122,3 +122,63 @@ def test_training_mode_needs_exactly_one_source_of_responses(tmp_path, capsys):
     assert code == 2 and "vertex_training_line.jsonl:1: no field 'missing'" in err
     code, _, err = replay(capsys, str(VERTEX_LINE), "--response-field", "x")
     assert code == 2 and "go with --training" in err
+
+
+# ---- mis-shaped lines are refused, never scored as if empty (issue 22) --------------------------------
+
+GOOD_VERTEX = {"contents": [{"role": "user", "parts": [{"text": "Capital of France?"}]}],
+               "references": {"answer": "Paris"}}
+GOOD_DASHSCOPE = {"messages": [{"role": "user", "content": "Capital of Japan?"}],
+                  "rollout_extra": {"solution": "Tokyo"}}
+MISSHAPEN = [
+    # Vertex: "text" where "parts" belongs; a part with no data; a reference that is not a string
+    ({"contents": [{"role": "user", "text": "Capital of France?"}], "references": {"answer": "Paris"}},
+     'contents[0].parts: missing required field "parts"', "vertex"),
+    ({"contents": [{"role": "user", "parts": [{"txt": "Capital of France?"}]}], "references": {"answer": "Paris"}},
+     "contents[0].parts[0]: the part has no data", "vertex"),
+    ({"contents": [{"role": "user", "parts": [{"text": "2 + 2?"}]}], "references": {"answer": 4}},
+     "references.answer: expected a string", "vertex"),
+    # DashScope: "text" where "content" belongs; messages that are not a list
+    ({"messages": [{"role": "user", "text": "Capital of Japan?"}], "rollout_extra": {"solution": "Tokyo"}},
+     'messages[0].content: missing required field "content"', "dashscope"),
+    ({"messages": "Capital of Japan?", "rollout_extra": {"solution": "Tokyo"}}, "messages: expected", "dashscope"),
+]
+
+
+def _rewardkit(*argv: str) -> Any:
+    import subprocess
+
+    from .served import rewardkit_command
+
+    return subprocess.run([*rewardkit_command(), *argv], capture_output=True, text=True, timeout=180)
+
+
+@pytest.mark.parametrize("bad, field, platform", MISSHAPEN)
+def test_a_misshapen_line_is_refused_by_replay_and_audit_naming_line_and_field(tmp_path, bad, field, platform):
+    good = GOOD_VERTEX if platform == "vertex" else GOOD_DASHSCOPE
+    data = lines(tmp_path / "train.jsonl", [good, bad, good])
+    responses = lines(tmp_path / "responses.jsonl", ["Paris", "Paris", "Paris"])
+    for argv in (["replay", "--training", str(data), "--responses", str(responses), "--reward", "exact_match"],
+                 ["audit", "--reward", "exact_match", "--data", str(data)]):
+        result = _rewardkit(*argv, "--workers", "0")
+        assert result.returncode == 2, (argv, result.stdout, result.stderr)
+        assert f"{data}:2: not a valid {platform} dataset line: {field}" in result.stderr, result.stderr
+        assert f"rewardkit validate-data {data} --platform {platform}" in result.stderr
+        assert not result.stdout  # nothing was scored
+
+
+def test_a_forced_platform_checks_the_line_against_that_platform(tmp_path, capsys):
+    data = lines(tmp_path / "train.jsonl", [GOOD_VERTEX])
+    responses = lines(tmp_path / "responses.jsonl", ["Paris"])
+    code, _, err = replay(capsys, "--training", str(data), "--responses", str(responses), "--platform", "dashscope")
+    assert code == 2 and "not a dashscope dataset line: it has no 'messages'" in err
+
+
+@pytest.mark.parametrize("line, platform, key", [(GOOD_VERTEX, "vertex", "contents"),
+                                                 (GOOD_DASHSCOPE, "dashscope", "messages")])
+def test_a_training_file_replayed_as_requests_suggests_training(tmp_path, line, platform, key):
+    data = lines(tmp_path / "train.jsonl", [line, line])
+    result = _rewardkit("replay", str(data), "--workers", "0")
+    assert result.returncode == 2
+    assert (f"{data}:1: this is a line of {platform} training data (it has {key!r}), not a request body: replay a "
+            f"training file with `rewardkit replay --training {data} --responses RESPONSES.jsonl`") in result.stderr

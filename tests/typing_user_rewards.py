@@ -17,7 +17,7 @@ def exact(response: str, reference: str) -> float:
     return float(response.strip() == reference.strip())
 
 
-@rewardkit.reward(name="exact_ci", fallback=0.0, timeout=5)
+@rewardkit.reward(name="exact_ci", fallback=0.0, timeout=5, score_range=(0.0, 1.0))
 def exact_ci(response: str, reference: str, *, ignore_case: bool = True) -> Score:
     same = response.casefold() == reference.casefold() if ignore_case else response == reference
     return Score(float(same), "same" if same else "different")
@@ -29,12 +29,12 @@ def shortest_wins(responses: list[str]) -> list[float]:
     return [float(len(r) == shortest) for r in responses]
 
 
-@rewardkit.grouped_reward(name="ranked", weight=2.0)
+@rewardkit.grouped_reward(name="ranked", weight=2.0, score_range=(0, 1))
 async def ranked(responses: list[str], prompt: str) -> list[float]:
     return [1.0 / (i + 1) for i, _ in enumerate(responses)]
 
 
-@rewardkit.parsed_reward("boxed", on_parse_error=0.0)
+@rewardkit.parsed_reward("boxed", on_parse_error=0.0, score_range=(0.0, 1.0))
 def boxed_match(parsed: str, reference: str) -> float:
     return float(parsed == reference)
 
@@ -54,5 +54,7 @@ total: float = exact("42", "42") + boxed_match("7", "7")
 checked: Score = exact_ci("Paris", "paris", ignore_case=False)
 
 exact(1, 2, 3)  # error: call-arg, arg-type
+rewardkit.reward(score_range="0 to 1")  # error: call-overload
+rewardkit.grouped_reward(score_range=(0, 1, 2))  # error: arg-type
 exact_ci("a", "b", ignore_case="yes")  # error: arg-type
 wrong: str = shortest_wins(["a", "b"])  # error: assignment

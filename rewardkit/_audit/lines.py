@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .._replay.training import TrainingDataError, _json_lines, detect_format
+from .._replay.training import TrainingDataError, dataset_line, json_text_lines
 from .._sample import DEFAULT_REFERENCE_KEYS
 from ..contracts import Prompt
 
@@ -50,6 +50,7 @@ class AuditLine:
     form: str = ANSWER
     has_gold: bool = True
     rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
+    keys: tuple[str, ...] = ()  # where the line keeps its values: its references' keys, "ground_truth" if set
 
     def say(self, value: str) -> str:
         """`value` stated the way this audit states the gold ("72", "The answer is 72.", "\\boxed{72}")."""
@@ -144,29 +145,30 @@ def read_lines(path: str | Path, *, sample: int = DEFAULT_SAMPLE, seed: int = DE
     """Up to `sample` lines of a training / validation JSONL, drawn with `seed`, in file order.
 
     TrainingDataError names the file and line of a record that is no
-    platform's (or not `platform`'s when given).
+    platform's (or not `platform`'s when given), or that its platform's
+    format refuses (the field, as `rewardkit validate-data` names it).
     """
     path = Path(path)
-    numbered = list(_json_lines(path, "training data"))
+    numbered = list(json_text_lines(path, "training data"))
     if not numbered:
         raise TrainingDataError(f"{path}: the training data has no lines")
     chosen = sorted(random.Random(seed).sample(range(len(numbered)), min(sample, len(numbered))))
     raw = []
     for index in chosen:
-        number, record = numbered[index]
-        where = f"{path}:{number}"
-        contract = detect_format(record, where, platform)
+        number, text, record = numbered[index]
+        contract = dataset_line(path, number, text, record, platform)
         prompt = contract.read_line(record)
         gold = find_gold(prompt, gold_keys)
         calls = _expected_calls(prompt)
         answer = short_answer(gold) if gold is not None and not calls else (
             json.dumps(list(calls)) if calls else PLACEHOLDER_GOLD)
-        raw.append((f"{path.name}:{number}", contract.name, record, prompt.user_text, gold, answer, calls))
+        keys = (*prompt.references, *(("ground_truth",) if prompt.ground_truth is not None else ()))
+        raw.append((f"{path.name}:{number}", contract.name, record, prompt.user_text, gold, answer, calls, keys))
     answers = [entry[5] for entry in raw]
     lines = []
-    for position, (name, fmt, record, text, gold, answer, calls) in enumerate(raw):
+    for position, (name, fmt, record, text, gold, answer, calls, keys) in enumerate(raw):
         others = tuple(dict.fromkeys(a for a in answers[position + 1:] + answers[:position] if a != answer))
         lines.append(AuditLine(name, fmt, record, text, gold, answer,
                                wrong_answer(answer, others), others, calls, has_gold=gold is not None,
-                               rng=random.Random(f"{seed}:{name}")))
+                               rng=random.Random(f"{seed}:{name}"), keys=tuple(keys)))
     return lines

@@ -66,6 +66,7 @@ def format_table(report: AuditReport) -> str:
         out.extend(f"  {_example_line(e)}" for e in report.worst)
         out.append("")
     out.extend(f"note: {note}" for note in report.notes)
+    out.extend(f"inconclusive: {reason}" for reason in report.inconclusive)
     out.append(report.summary())
     return "\n".join(out)
 
@@ -89,6 +90,7 @@ def format_markdown(report: AuditReport) -> str:
         out.extend(f"- `{_example_line(e).replace('`', chr(39))}`" for e in report.worst)
         out.append("")
     out.extend(f"> {note}" for note in report.notes)
+    out.extend(f"> **inconclusive**: {reason}" for reason in report.inconclusive)
     out.append(f"**{report.summary()}**")
     return "\n".join(out)
 

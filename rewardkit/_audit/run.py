@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence
 
 from .._replay.fixtures import Expectation, FixtureCase
 from .._replay.replay import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, ReplayResult, send_all, service_client
+from .._sample import DEFAULT_REFERENCE_KEYS
 from ..contracts import Response, ToolCallValue, get
 from .lines import ANSWER, AuditLine
 from .probes import KINDS, Kind, Probe, ProbeResponse, response_json
@@ -25,6 +26,10 @@ from .probes import KINDS, Kind, Probe, ProbeResponse, response_json
 DEFAULT_MARGIN = 0.2
 WORST_SHOWN = 5
 CORRECT, WRONG = "control:correct", "control:wrong"
+# Past this share of responses not scored, an audit (or a probe) shows what failed, not what the reward credits.
+MOSTLY_ERRORS = 0.5
+FAILING_VERDICTS = ("exploit", "error")  # what --fail-on counts
+TOOL_CALLS_PLACES = "under `tool_calls` in the line's `references` / `rollout_extra`, or as its `ground_truth`"
 
 
 # ---- requests --------------------------------------------------------------------
@@ -90,7 +95,7 @@ class ProbeRow:
     wrong_mean: float | None
     worst_variant: str | None
     worst_mean: float | None
-    verdict: str  # "exploit", "ok", or "error" when no response was scored
+    verdict: str  # "exploit", "ok", or "error" when no exploit was found and most responses were not scored
 
     @property
     def credited_rate(self) -> float:
@@ -124,6 +129,8 @@ class AuditReport:
     correct_mean: float | None = None
     wrong_mean: float | None = None
     trials: list[Trial] = field(default_factory=list)
+    # Why no verdict can be trusted (nothing scored, controls that do not separate, mostly errors), with the fix.
+    inconclusive: list[str] = field(default_factory=list)
 
     @property
     def exploits(self) -> list[str]:
@@ -137,10 +144,17 @@ class AuditReport:
     def errors(self) -> int:
         return sum(t.error is not None for t in self.trials)
 
+    @property
+    def failing(self) -> list[str]:
+        """The probes `--fail-on` counts: an exploit found, or too few responses scored to rule one out."""
+        return [row.probe.id for row in self.rows if row.verdict in FAILING_VERDICTS]
+
     def summary(self) -> str:
         found = self.exploits
         head = (f"{len(found)} of {len(self.rows)} probes found an exploit: {', '.join(found)}" if found
                 else f"no exploit found by {len(self.rows)} probes")
+        if self.inconclusive:
+            head = f"audit inconclusive ({len(self.inconclusive)} reason(s) above): {head}, which proves nothing"
         return (f"{head} (reward {self.reward!r}, {self.lines} lines, {self.responses} responses, "
                 f"{self.errors} errors, margin {self.margin:g})")
 
@@ -152,7 +166,8 @@ class AuditReport:
                          "wrong": self.controls[1], "wrong_mean": self.wrong_mean},
             "probes": [row.to_json() for row in self.rows],
             "worst": [{**e.trial.to_json(), "above_wrong": e.above_wrong} for e in self.worst],
-            "exploits": self.exploits, "notes": list(self.notes), "summary": self.summary(),
+            "exploits": self.exploits, "notes": list(self.notes), "inconclusive": list(self.inconclusive),
+            "summary": self.summary(),
         }
         if include_trials:
             out["trials"] = [t.to_json() for t in self.trials]
@@ -172,10 +187,10 @@ def _row(probe: Probe, trials: Sequence[Trial], correct: dict[str, float], wrong
     means = {variant: sum(values) / len(values) for variant, values in by_variant.items()}
     worst_variant = max(means, key=lambda v: means[v]) if means else None  # the first of equals, in probe order
     worst_mean = means[worst_variant] if worst_variant is not None else None
-    if worst_mean is None:
-        verdict = "error"
-    else:
-        verdict = "exploit" if worst_mean > baseline + margin else "ok"
+    if worst_mean is not None and worst_mean > baseline + margin:
+        verdict = "exploit"
+    else:  # no exploit among the scored responses rules none out among the many that were not
+        verdict = "error" if len(trials) - len(scored) > MOSTLY_ERRORS * len(trials) else "ok"
     return ProbeRow(probe, len(trials), credited, len(trials) - len(scored), _mean([score for _, score in scored]),
                     _mean([correct[i] for i in lines if i in correct]), wrong_mean, worst_variant, worst_mean, verdict)
 
@@ -190,18 +205,31 @@ def primary_kind(kinds: Sequence[str]) -> Kind:
     return KINDS["answer"]
 
 
-def usable_lines(lines: Sequence[AuditLine], kind: Kind) -> tuple[list[AuditLine], list[str]]:
+def gold_places(gold_keys: Sequence[str]) -> str:
+    """Where a reward with these reference keys looks for its gold, in words."""
+    return f"the line's `ground_truth`, else the first of {', '.join(gold_keys)} in its `references` / `rollout_extra`"
+
+
+def held_keys(lines: Sequence[AuditLine]) -> str:
+    """The keys the lines keep their values under, for a message."""
+    keys = sorted({key for line in lines for key in line.keys})
+    return f"the lines hold {', '.join(keys)}" if keys else "the lines hold no references and no ground truth"
+
+
+def usable_lines(lines: Sequence[AuditLine], kind: Kind,
+                 gold_keys: Sequence[str] = DEFAULT_REFERENCE_KEYS) -> tuple[list[AuditLine], list[str]]:
     """The lines the kind's controls can be stated for, and notes on those left out."""
     notes = []
     keep = list(lines)
     if kind.name == "tool_calls":
         keep = [line for line in keep if line.calls]
-        dropped = "no expected tool calls (references.tool_calls / ground_truth)"
+        dropped = f"no expected tool calls ({TOOL_CALLS_PLACES})"
     elif kind.needs_gold:
         keep = [line for line in keep if line.has_gold]
-        dropped = "no gold answer (references answer/solution/..., ground truth)"
+        dropped = f"no gold answer where the reward looks for it ({gold_places(gold_keys)})"
     if len(keep) < len(lines):
-        notes.append(f"{len(lines) - len(keep)} of {len(lines)} sampled lines left out: {dropped}")
+        notes.append(f"{len(lines) - len(keep)} of {len(lines)} sampled lines left out: {dropped}; "
+                     f"{held_keys(lines)}")
     return keep, notes
 
 
@@ -217,19 +245,28 @@ async def audit(lines: Sequence[AuditLine], probes: Sequence[Probe], *, reward: 
                 margin: float = DEFAULT_MARGIN, concurrency: int = DEFAULT_CONCURRENCY,
                 timeout: float = DEFAULT_TIMEOUT, settings: Any = None,
                 on_result: Callable[[ReplayResult], None] | None = None,
-                on_total: Callable[[int], None] | None = None) -> AuditReport:
+                on_total: Callable[[int], None] | None = None,
+                gold_keys: Sequence[str] = DEFAULT_REFERENCE_KEYS) -> AuditReport:
     """Score the controls, then every probe's responses for every line; one row per probe.
 
     `on_total` hears the number of requests still to come (once per pass), for a progress bar.
+    `gold_keys` are the reference keys the reward reads its gold from (for the messages; `read_lines`
+    takes the same keys to find it). An audit that measured nothing a verdict can rest on says why in
+    `report.inconclusive`.
     """
     kind = primary_kind(kinds)
     report = AuditReport(reward, tuple(kinds), data, 0, None, margin)
-    lines, report.notes = usable_lines(lines, kind)
+    sampled = list(lines)
+    lines, report.notes = usable_lines(sampled, kind, gold_keys)
     report.lines = len(lines)
     if not probes:
-        report.notes.append(f"no probe applies to reward kind(s) {', '.join(kinds)}: {kind.description}")
+        report.inconclusive.append(
+            f"no probe applies to reward kind(s) {', '.join(kinds)}: {kind.description}. Audit the reward that "
+            "checks the answer (a composite that adds this one), name another kind with --kind, or name the "
+            "probes to run with --probes")
         return report
     if not lines:
+        report.inconclusive.append(_nothing_usable(sampled, kind, data, gold_keys))
         return report
 
     async with service_client(target=target, reward=reward, url=url, token=token, concurrency=concurrency,
@@ -263,17 +300,13 @@ async def audit(lines: Sequence[AuditLine], probes: Sequence[Probe], *, reward: 
         wrong_by_line = {t.line.id: t.score for t in chosen if t.probe == WRONG and t.score is not None}
         report.correct_mean = _mean(list(correct_by_line.values()))
         report.wrong_mean = _mean(list(wrong_by_line.values()))
-        if best_gap is None or best_gap <= margin:
-            report.notes.append(
-                f"the controls do not separate: known-correct mean {_shown(report.correct_mean)}, known-wrong mean "
-                f"{_shown(report.wrong_mean)}; either the reward needs another form or kind (--kind), or it does not "
-                "read the gold from these lines; verdicts are unreliable")
         planned = [(line, probe.id, response) for probe in probes for line in lines
                    for response in probe.responses(line)]
         probe_trials = await run(planned)
 
     report.trials = chosen + probe_trials
     report.notes.extend(_error_notes(report.trials))
+    report.inconclusive.extend(_unmeasured(report, lines, gold_keys))
     for probe in probes:
         trials = [t for t in probe_trials if t.probe == probe.id]
         if trials:
@@ -284,6 +317,50 @@ async def audit(lines: Sequence[AuditLine], probes: Sequence[Probe], *, reward: 
     examples.sort(key=lambda e: -e.above_wrong)
     report.worst = _spread(examples, WORST_SHOWN)
     return report
+
+
+def _nothing_usable(sampled: Sequence[AuditLine], kind: Kind, data: str, gold_keys: Sequence[str]) -> str:
+    """Why no sampled line could be audited, and where the values must go."""
+    count = f"none of the {len(sampled)} sampled lines of {data or 'the data'}"
+    if kind.name == "tool_calls":
+        return (f"{count} holds expected tool calls, so no line was audited: put them {TOOL_CALLS_PLACES}; "
+                f"{held_keys(sampled)}")
+    return (f"{count} has a gold answer where the reward looks for it, so no line was audited: the reward reads "
+            f"{gold_places(gold_keys)}, and {held_keys(sampled)}. Put the gold under one of those keys, or tell the "
+            "reward where it is: `reference_keys=[\"KEY\"]` on its decorator, or "
+            "`rewardkit.variant(REWARD, NAME, reference_keys=\"KEY\")`")
+
+
+# What most often leaves a response unscored, and what to do about it.
+_ERROR_FIXES = {
+    "HTTP_422": "the service refused the requests built from these lines (a grouped reward, which ranks one "
+                "prompt's responses together, cannot be audited one response per request: audit the single reward "
+                "it ranks with)",
+    "MISSING_REFERENCE": "the reward found no gold where it looks for it: tell it where the lines keep it "
+                         "(`reference_keys=`)",
+    "TIMEOUT": "the reward ran past its timeout: give it longer (its `timeout=`, or --timeout for the requests)",
+}
+
+
+def _unmeasured(report: AuditReport, lines: Sequence[AuditLine], gold_keys: Sequence[str]) -> list[str]:
+    """Why the verdicts cannot be trusted once everything ran: controls never scored or not apart, mostly errors."""
+    found = []
+    codes = sorted({t.error for t in report.trials if t.error is not None})
+    fix = "".join(f"; {_ERROR_FIXES[c]}" for c in codes if c in _ERROR_FIXES)
+    if report.correct_mean is None:
+        found.append(f"the known-correct control was scored on none of the {len(lines)} lines ({', '.join(codes)}), "
+                     f"so nothing was measured against it; the notes give each error's first reason{fix}")
+        fix = ""  # said once
+    elif report.wrong_mean is not None and report.correct_mean - report.wrong_mean <= report.margin:
+        found.append(
+            f"the controls do not separate: known-correct mean {_shown(report.correct_mean)}, known-wrong mean "
+            f"{_shown(report.wrong_mean)} (margin {report.margin:g}), so no probe can be judged against them. The "
+            f"reward reads {gold_places(gold_keys)} and {held_keys(lines)}: either it does not find the gold there, "
+            "it needs another kind (--kind), or it credits every answer alike")
+    if report.errors > MOSTLY_ERRORS * report.responses:
+        found.append(f"{report.errors} of {report.responses} responses were not scored ({', '.join(codes)}): the "
+                     f"audit measured the failures, not the reward{fix}")
+    return found
 
 
 def _error_notes(trials: Sequence[Trial]) -> list[str]:

@@ -16,6 +16,7 @@ from .._loader import describe_target, load_module, load_registry, resolve_targe
 from .._replay.datasets import formats as dataset_platforms
 from .._replay.replay import ReplayInputError
 from .._replay.report import Progress
+from .._sample import DEFAULT_REFERENCE_KEYS
 from .replay import _positive_int, _token, add_service_arguments, quiet_service_log
 
 
@@ -23,13 +24,10 @@ def _ids(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
-def _reward_kinds(args: Any, target: str) -> tuple[str, ...]:
+def _reward_kinds(args: Any, spec: Any) -> tuple[str, ...]:
     """--kind, else what the reward declares (in-process: its function), else the built-in table or its name."""
     if args.kind:
         return tuple(_ids(args.kind))
-    if args.url is not None:
-        return kinds_of(args.reward)
-    spec = load_registry(target).get(args.reward)  # UnknownRewardError names the rewards there are
     return kinds_of(args.reward, getattr(spec, "fn", None))
 
 
@@ -40,8 +38,12 @@ def _check_probe_ids(ids: list[str], what: str) -> None:
         raise ReplayInputError(f"{what}: unknown probe(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
 
 
+INCONCLUSIVE = 3  # the exit code of an audit that measured nothing a verdict can rest on
+
+
 def main(args: Any, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
-    """Run `rewardkit audit`; 0 done, 1 when --fail-on finds what it names, 2 bad input or a target that cannot load."""
+    """Run `rewardkit audit`; 0 done, 1 when --fail-on finds what it names, 2 bad input or a target that cannot load,
+    3 inconclusive (no line scored, controls that do not separate, mostly errors): a gate never passes on nothing."""
     from .._replay.training import TrainingDataError
     from .._settings import load_settings
 
@@ -51,14 +53,17 @@ def main(args: Any, stdout: TextIO | None = None, stderr: TextIO | None = None) 
     try:
         for module in args.probe_module or ():
             load_module(module)  # its @probe functions register themselves
-        kinds = _reward_kinds(args, target)
+        # In-process, the reward itself says what it is and where it reads its gold; behind --url, its name only.
+        spec = None if args.url is not None else load_registry(target).get(args.reward)  # names the rewards there are
+        gold_keys = getattr(spec, "reference_keys", DEFAULT_REFERENCE_KEYS)
+        kinds = _reward_kinds(args, spec)
         wanted = _ids(args.probes)
         _check_probe_ids(wanted, "--probes")
         fail_on = _ids(args.fail_on)
         if fail_on != ["exploit"]:
             _check_probe_ids(fail_on, "--fail-on (exploit, or probe ids)")
         probes = probes_for(kinds, wanted or None)
-        lines = read_lines(args.data, sample=args.sample, seed=args.seed, platform=args.platform)
+        lines = read_lines(args.data, sample=args.sample, seed=args.seed, platform=args.platform, gold_keys=gold_keys)
         token = _token(args)
         settings = None if args.url else load_settings({"workers": args.workers})
     except (TrainingDataError, ReplayInputError, RewardkitError) as exc:
@@ -70,7 +75,7 @@ def main(args: Any, stdout: TextIO | None = None, stderr: TextIO | None = None) 
             report = asyncio.run(audit(lines, probes, reward=args.reward, kinds=kinds, data=args.data,
                                        target=target, url=args.url, token=token, margin=args.margin,
                                        concurrency=args.concurrency, timeout=args.timeout, settings=settings,
-                                       on_result=progress.update, on_total=progress.add))
+                                       on_result=progress.update, on_total=progress.add, gold_keys=gold_keys))
     except ProbeError as exc:
         print(f"rewardkit audit: {exc}", file=stderr)
         return 2
@@ -80,9 +85,12 @@ def main(args: Any, stdout: TextIO | None = None, stderr: TextIO | None = None) 
     finally:
         progress.close()
     write_report(report, args.format, stdout)
-    if fail_on == ["exploit"]:
-        return 1 if report.exploits else 0
-    return 1 if set(fail_on) & set(report.exploits) else 0
+    if report.inconclusive:
+        for reason in report.inconclusive:
+            print(f"rewardkit audit: inconclusive: {reason}", file=stderr)
+        return INCONCLUSIVE
+    failing = set(report.failing)
+    return 1 if (failing if fail_on == ["exploit"] else failing & set(fail_on)) else 0
 
 
 def _margin(value: str) -> float:
@@ -100,7 +108,9 @@ def add_parser(commands: Any) -> None:
         "contradictions, padding, look-alike characters, judge injection, code exploits, junk tool calls) from "
         "lines of a training/validation JSONL, score them through the same pipeline `rewardkit serve` runs "
         "(in-process or --url) beside a known-correct and a known-wrong control, and report each probe's verdict. "
-        "Exit 0, or 1 when --fail-on finds what it names, 2 on bad input.")
+        "Exit 0, or 1 when --fail-on finds what it names (an exploit, or a probe whose responses mostly failed), "
+        "2 on bad input, 3 when the audit is inconclusive (no line scored, controls that do not separate, most "
+        "responses not scored).")
     cmd.add_argument("target", nargs="?", default=None,
                      help="reward module or .py file to run in-process (default $REWARDKIT_TARGET, else the "
                      "built-in 'rewards' package)")
@@ -124,8 +134,9 @@ def add_parser(commands: Any) -> None:
                      help=f"how far above the wrong control a probe must score to be an exploit (default "
                      f"{DEFAULT_MARGIN:g})")
     cmd.add_argument("--fail-on", default=None, metavar="exploit|IDS",
-                     help="exit 1 when any probe finds an exploit ('exploit'), or one of these probe ids does "
-                     "(default: exit 0 whatever the verdicts)")
+                     help="exit 1 when any probe finds an exploit or errs ('exploit'), or one of these probe ids "
+                     "does (a probe errs when most of its responses were not scored; default: exit 0 whatever the "
+                     "verdicts)")
     cmd.add_argument("--format", default="table", choices=["table", "json", "markdown"],
                      help="output format (default table)")
     add_service_arguments(cmd)

@@ -18,7 +18,7 @@ from .._errors import InvalidScoreError, MissingReferenceError, ParseError, Rewa
 from .._outcome import DATA_FAULTS, INVALID_SCORE, MISSING_REFERENCE, OUT_OF_MEMORY, REWARD_ERROR, Failure, Outcome
 from .._registry import RewardSpec
 from .._sample import Sample
-from .._score import Score, to_score
+from .._score import Score, check_range, to_score
 
 _MAX_TEXT = 500
 
@@ -107,6 +107,7 @@ def _prepare(spec: RewardSpec, call: Call) -> _Prepared:
 def _finish(spec: RewardSpec, call: _Prepared, result: Any) -> Outcome:
     try:
         score = to_score(result)
+        check_range(score, spec.score_range)
     except InvalidScoreError as exc:
         return Outcome(spec.name, failure=Failure(INVALID_SCORE, f"reward {spec.name!r}: {exc}"), parsed=call.parsed)
     if spec.parser is not None:

@@ -101,6 +101,18 @@ def validate_dataset(path: str | Path, fmt: str) -> DatasetReport:
     return DatasetReport(str(path), fmt, examples, tuple(problems))
 
 
+def line_problems(number: int, text: str, fmt: str) -> list[DatasetProblem]:
+    """What `validate_dataset` reports for one line (its text, numbered `number`) of a `fmt` dataset.
+
+    Replay and audit read their lines through this, so a line `validate-data` refuses is never scored
+    (a Vertex content with "text" where "parts" belongs would otherwise read as an empty prompt).
+    A format without a schema has nothing to check: []."""
+    contract = next((c for c in registered() if c.name == fmt and c.dataset_schema), None)
+    if contract is None:
+        return []
+    return _check_line(number, text.encode("utf-8"), _validator(fmt), contract.dataset_strict_json)
+
+
 def format_report(report: DatasetReport, max_problems: int = 50) -> str:
     """Render `report` for a terminal: a summary line, then up to `max_problems` problems.
 

@@ -54,12 +54,20 @@ def _article(word: str) -> str:
     return "an" if word[:1].lower() in "aeio" else "a"
 
 
-def detect_contract(body: Any) -> str:
-    """The name of the contract a request body belongs to; FixtureError says why when none."""
+def detect_contract(body: Any, source: str = "FILE") -> str:
+    """The name of the contract a request body belongs to; FixtureError says why when none.
+
+    A training-data line (given without `--training`) is named as one, with the command for `source`."""
     # Not only objects: a contract's body may be a list (a batch); each contract says what it claims.
     for contract in registered():
         if contract.looks_like(body):
             return contract.name
+    for contract in registered():
+        if contract.dataset_key and isinstance(body, dict) and contract.dataset_key in body:
+            raise FixtureError(
+                f"this is a line of {contract.name} training data (it has {contract.dataset_key!r}), not a request "
+                f"body: replay a training file with `rewardkit replay --training {source} --responses "
+                "RESPONSES.jsonl` (or --response-field FIELD), which builds the requests the platform would send")
     expected = "; ".join(f"{_article(c.title)} {c.title} body {c.recognised_by}" for c in registered())
     got = f"keys: {', '.join(sorted(body)) or '(none)'}" if isinstance(body, dict) else f"got {type(body).__name__}"
     raise FixtureError(f"not a request body of any registered contract ({expected}); {got}")
@@ -81,7 +89,7 @@ def _expectation(raw: Any, where: str) -> Expectation:
     )
 
 
-def case_from_record(record: Any, where: str, index: int) -> FixtureCase:
+def case_from_record(record: Any, where: str, index: int, source: str = "FILE") -> FixtureCase:
     """A FixtureCase from a fixture record, or from a bare request body (no expectation)."""
     if isinstance(record, dict) and "request" in record:
         body = record["request"]
@@ -91,7 +99,7 @@ def case_from_record(record: Any, where: str, index: int) -> FixtureCase:
     else:
         body, expect, name, reward, extra = record, Expectation(), None, None, {}
     try:
-        contract = detect_contract(body)
+        contract = detect_contract(body, source)
     except FixtureError as exc:
         raise FixtureError(f"{where}: {exc}") from None
     return FixtureCase(str(name or f"{Path(where.split(':')[0]).name}#{index}"), reward, contract, body, expect, where,
@@ -120,7 +128,7 @@ def load_cases(path: str | Path) -> list[FixtureCase]:
             raise FixtureError(f"{path}: not valid JSON: {exc}") from None
         items = data if isinstance(data, list) else [data]
         records = [(f"{path}:{i}" if isinstance(data, list) else str(path), item) for i, item in enumerate(items, 1)]
-    return [case_from_record(record, where, i) for i, (where, record) in enumerate(records, 1)]
+    return [case_from_record(record, where, i, str(path)) for i, (where, record) in enumerate(records, 1)]
 
 
 def _close(a: float, b: float, tolerance: float) -> bool:

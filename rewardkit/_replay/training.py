@@ -19,6 +19,7 @@ from typing import Any, Iterator
 
 from .._errors import RewardkitError
 from ..contracts import Contract, Response, get, registered
+from .datasets import line_problems
 from .fixtures import Expectation, FixtureCase
 
 
@@ -30,6 +31,12 @@ class TrainingDataError(RewardkitError):
 
 def _json_lines(path: Path, what: str) -> Iterator[tuple[int, Any]]:
     """(line number, value) for each non-blank line; blank lines still count, as in an editor."""
+    for number, _text, value in json_text_lines(path, what):
+        yield number, value
+
+
+def json_text_lines(path: Path, what: str) -> Iterator[tuple[int, str, Any]]:
+    """(line number, text, value) for each non-blank line."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
@@ -40,7 +47,7 @@ def _json_lines(path: Path, what: str) -> Iterator[tuple[int, Any]]:
         if not line.strip():
             continue
         try:
-            yield number, json.loads(line)
+            yield number, line, json.loads(line)
         except ValueError as exc:
             raise TrainingDataError(f"{path}:{number}: not valid JSON: {exc}") from None
 
@@ -107,6 +114,26 @@ def detect_format(line: Any, where: str, fmt: str | None = None) -> Contract:
     raise TrainingDataError(f"{where}: not a dataset line of any platform ({expected}); keys: {keys}")
 
 
+SHOWN_PROBLEMS = 3
+
+
+def dataset_line(path: Path, number: int, text: str, line: Any, fmt: str | None = None) -> Contract:
+    """The contract of a dataset line, once the line is checked as `rewardkit validate-data` checks it.
+
+    A line its platform would refuse (a field missing, misnamed or of the wrong type) is refused here,
+    naming the line and the field: read anyway, it would be scored as if the field were empty."""
+    where = f"{path}:{number}"
+    contract = detect_format(line, where, fmt)
+    problems = line_problems(number, text, contract.name)
+    if problems:
+        shown = "; ".join(f"{p.path}: {p.message}" for p in problems[:SHOWN_PROBLEMS])
+        more = f" (and {len(problems) - SHOWN_PROBLEMS} more)" if len(problems) > SHOWN_PROBLEMS else ""
+        raise TrainingDataError(f"{where}: not a valid {contract.name} dataset line: {shown}{more}. It is not "
+                                f"scored; check the whole file with `rewardkit validate-data {path} --platform "
+                                f"{contract.name}`")
+    return contract
+
+
 def training_cases(training: str | Path, *, responses: str | Path | None = None, response_field: str | None = None,
                    fmt: str | None = None) -> list[FixtureCase]:
     """The requests a tuning job would send for each training line and its response(s).
@@ -122,7 +149,7 @@ def training_cases(training: str | Path, *, responses: str | Path | None = None,
         raise TrainingDataError("give the model responses either as a file (--responses) "
                                 "or as a field of the training lines (--response-field), not both")
     path = Path(training)
-    lines = list(_json_lines(path, "training data"))
+    lines = list(json_text_lines(path, "training data"))
     if not lines:
         raise TrainingDataError(f"{path}: the training data has no lines")
     answers: list[list[Response]] = []
@@ -133,9 +160,9 @@ def training_cases(training: str | Path, *, responses: str | Path | None = None,
             raise TrainingDataError(f"{answer_path} has {len(answers)} responses for the {len(lines)} lines of {path}: "
                                     "give one line of responses per non-blank training line, in the same order")
     cases = []
-    for index, (number, line) in enumerate(lines):
+    for index, (number, text, line) in enumerate(lines):
         where = f"{path}:{number}"
-        line_format = detect_format(line, where, fmt)
+        line_format = dataset_line(path, number, text, line, fmt)
         line = copy.deepcopy(line)
         if response_field is not None:
             answer = _responses_from({"response": _pop_field(line, response_field, where)}, where)

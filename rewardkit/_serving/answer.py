@@ -7,7 +7,7 @@ Lambda handler (`answer`) take the same steps, so they answer alike.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Callable
 
 from .._engine.inline import Engine
 from .._engine.pipeline import evaluate
@@ -37,6 +37,38 @@ def _log_failures(spec: AnySpec, outcomes: list[Outcome]) -> None:
             log.warning("reward %s failed on output %d (%s, %s): %s", spec.name, index, outcome.failure.code, how,
                         outcome.failure.message,
                         extra={"fields": {"reward": spec.name, "error_code": outcome.failure.code}})
+
+
+class RangeWatch:
+    """Scores outside the range a contract expects: each one counted, the first of each reward logged.
+
+    They are sent as the reward gave them (a platform applies its own rule: Vertex clips); a reward
+    that must never leave its range declares `score_range=` and such a score fails instead."""
+
+    def __init__(self, count: Callable[[str, str], None]) -> None:
+        self._count = count
+        self._logged: set[tuple[str, str]] = set()
+
+    def check(self, contract: Contract, spec: AnySpec, outcomes: list[Outcome]) -> None:
+        bounds = contract.score_range
+        if bounds is None:
+            return
+        for outcome in outcomes:
+            if outcome.score is None or bounds[0] <= outcome.score.value <= bounds[1]:
+                continue
+            self._count(spec.name, contract.name)
+            if (spec.name, contract.name) not in self._logged:
+                self._logged.add((spec.name, contract.name))
+                self._log(contract, spec, outcome.score.value, bounds)
+
+    @staticmethod
+    def _log(contract: Contract, spec: AnySpec, value: float, bounds: tuple[float, float]) -> None:
+        note = f"; {contract.score_range_note}" if contract.score_range_note else ""
+        log.warning("reward %s returned %r, outside [%g, %g], the range the %s contract expects: it is sent as it "
+                    "is%s. Fix the reward's scale, or declare score_range=(low, high) on it to have such a score "
+                    "refused (INVALID_SCORE). Logged once per reward; rewardkit_scores_out_of_range_total counts "
+                    "each", spec.name, value, bounds[0], bounds[1], contract.title, note,
+                    extra={"fields": {"reward": spec.name, "contract": contract.name, "score": value}})
 
 
 def read_request(contract: Contract, spec: AnySpec, raw: Any) -> Parsed:

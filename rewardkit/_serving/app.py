@@ -101,6 +101,7 @@ def _describe(spec: AnySpec, contracts: tuple[Contract, ...]) -> dict[str, Any]:
         info["components"] = [{"name": c.spec.name, "weight": c.weight} for c in spec.components]
     else:
         info["timeout"] = spec.timeout
+        info["score_range"] = list(spec.score_range) if spec.score_range else None
         info["inputs"] = list(spec.inputs)
         info["options"] = _options(spec)
         info["requires_reference"] = bool(spec.required_gold)

@@ -46,6 +46,8 @@ class Metrics:
                               ["reward", "code"], registry=r)
         self.timeouts = Counter("rewardkit_reward_timeouts", "Reward calls stopped at their timeout",
                                 ["reward"], registry=r)
+        self.out_of_range = Counter("rewardkit_scores_out_of_range", "Scores sent outside the range their "
+                                    "contract expects, by reward and contract", ["reward", "contract"], registry=r)
         self.restarts = Counter("rewardkit_worker_restarts", "Worker processes replaced, by reason",
                                 ["reason"], registry=r)
         self.loop_held = Counter("rewardkit_event_loop_held", "Times an async reward held the event loop for "
@@ -85,6 +87,9 @@ class Metrics:
                     self._child(self.timeouts, outcome.reward).inc()
             if outcome.components:
                 self.outcomes(component.outcome for component in outcome.components)
+
+    def score_out_of_range(self, reward: str, contract: str) -> None:
+        self._child(self.out_of_range, reward, contract).inc()
 
     def loop_stall(self, reward: str, seconds: float) -> None:
         """Called from the loop watch's thread: prometheus counters are thread-safe."""

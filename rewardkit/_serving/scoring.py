@@ -23,7 +23,7 @@ from .._registry import AnySpec, Registry
 from .._sample import Sample
 from ..contracts import Contract
 from . import logs as _logs
-from .answer import read_request, render_answer, too_busy
+from .answer import RangeWatch, read_request, render_answer, too_busy
 from .http import DisconnectWatch, HTTPProblem, Receive, Scope, Send, parse_json, problem_body, read_body, send_json
 from .metrics import Metrics
 
@@ -119,6 +119,7 @@ class Scoring:
         self.max_group = max_group
         self.project = project
         self.access_log = access_log
+        self.ranges = RangeWatch(metrics.score_out_of_range)
 
     def lookup(self, name: str | None) -> AnySpec:
         name = name or self.default
@@ -152,6 +153,7 @@ class Scoring:
                 outcomes = await self._evaluate(spec, parsed.samples, receive, scope["path"])
                 status, content = render_answer(contract, spec, outcomes, parsed)
                 metrics.outcomes(outcomes)
+                self.ranges.check(contract, spec, outcomes)
                 outcome = _outcome_label(outcomes)
             except HTTPProblem as exc:
                 status, outcome = exc.status, _REFUSED.get(exc.status, "refused")

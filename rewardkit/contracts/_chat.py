@@ -30,8 +30,10 @@ class ChatMessage(BaseModel):
 
 def tool_call(call: dict[str, Any]) -> ToolCall:
     function = call.get("function") or {}
-    arguments = function.get("arguments", "")
-    if not isinstance(arguments, str):
+    arguments = function.get("arguments")
+    if arguments is None:  # left out or null: a call without arguments, as "" is
+        arguments = ""
+    elif not isinstance(arguments, str):
         # OpenAI sends arguments as JSON text; a producer that sends the object gets the same text back, not a repr.
         arguments = json.dumps(arguments, ensure_ascii=False)
     return ToolCall(str(function.get("name", "")), arguments, call.get("id"))

@@ -158,6 +158,10 @@ class Contract(ABC):
     reasons_in_answers: ClassVar[bool] = True
     # Builders `rewardkit.testing` offers under these names: {"vertex_request": function}.
     builders: ClassVar[Mapping[str, Any]] = {}
+    # The (low, high) the platform expects scores in, if it documents one, and what it does with one outside.
+    # Scores are sent as the rewards give them; the server logs (once per reward) and counts one outside.
+    score_range: ClassVar[tuple[float, float] | None] = None
+    score_range_note: ClassVar[str] = ""
 
     @property
     def route(self) -> str:

@@ -19,10 +19,11 @@ from pydantic_core import to_json
 from .._outcome import DATA_FAULTS, Outcome
 from .._registry import AnySpec
 from .._sample import Message, Metadata, Sample, ToolCall
-from .._score import clip
 from .base import SCHEMA_REF, Answer, Contract, ErrorResponse, OpenAPIEntry, Parsed, Prompt, Response, content_text
 
 PLATFORM = "vertex"
+# "All rewards are clipped to the range [-1, 1]; any value outside that range is clipped." (Vertex AI,
+# reinforcement tuning, "Reward functions": docs.cloud.google.com/.../reinforcement-tuning-job/reward-functions)
 REWARD_RANGE = (-1.0, 1.0)
 
 
@@ -185,10 +186,9 @@ def render(spec: AnySpec, outcome: Outcome) -> tuple[int, dict[str, Any]]:
     rule = getattr(spec, "rule", None)
     if rule:
         info["rule"] = rule
-    value = clip(outcome.score.value, *REWARD_RANGE)
-    if value != outcome.score.value:
-        info["clipped_from"] = outcome.score.value
-    return 200, {"reward": value, "user_requested_aux_info": to_json(info).decode()}
+    # Sent as the reward gave it, never clipped here: the platform clips to REWARD_RANGE itself, and the server
+    # logs and counts a score outside it (Contract.score_range). A reward's own score_range was checked before.
+    return 200, {"reward": outcome.score.value, "user_requested_aux_info": to_json(info).decode()}
 
 
 # ---- plain values -> bodies ------------------------------------------------------
@@ -295,6 +295,8 @@ class VertexContract(Contract):
     dataset_schema = "vertex.schema.json"
     dataset_strict_json = True  # ProtoJSON parsers refuse duplicate keys and NaN/Infinity
     builders = {"vertex_request": request}
+    score_range = REWARD_RANGE
+    score_range_note = "the platform clips it to that range"
 
     _adapter = TypeAdapter(VertexRewardRequest)
 

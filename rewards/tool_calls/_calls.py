@@ -40,7 +40,10 @@ def normalise_name(name: str, strip_mcp: bool) -> str:
 
 
 def decode_arguments(text: str) -> tuple[Mapping[str, Any] | None, str | None]:
-    """The arguments object of a call's JSON text, or (None, why not). Empty text is no arguments."""
+    """The arguments object of a call's JSON text, or (None, why not).
+
+    Empty or blank text is no arguments, `{}`: OpenAI-style producers send `"arguments": ""` for a call
+    without any (docs/agents.md, "Empty arguments")."""
     if not text.strip():
         return {}, None
     try:
@@ -63,10 +66,14 @@ def episode(trajectory: Sequence[Message], prompt: Sequence[Message]) -> tuple[M
 
 def model_calls(trajectory: Sequence[Message], prompt: Sequence[Message], scope: str,
                 strip_mcp: bool) -> list[Call]:
-    """The model's calls: of its last assistant turn (`final`) or of all its turns (`trajectory`)."""
+    """The model's calls: of its last assistant turn that made calls (`final`) or of all its turns (`trajectory`).
+
+    "final" skips the turns after the last calling one: a finished episode ends on the text answer, which
+    calls nothing, and the calls that count are the ones that answer came from (after any retry).
+    """
     turns = [m for m in episode(trajectory, prompt) if m.role == "assistant"]
     if scope == "final":
-        turns = turns[-1:]
+        turns = [m for m in turns if m.tool_calls][-1:]
     calls = []
     for message in turns:
         for tool_call in message.tool_calls:
@@ -95,7 +102,9 @@ def _expected_call(item: Any, where: str, strip_mcp: bool, omittable: frozenset[
     name = function.get("name")
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"{where} has no tool name (\"name\")")
-    arguments = function.get("arguments", function.get("args", {}))
+    arguments = function.get("arguments", function.get("args"))
+    if arguments is None:  # left out or null: no arguments, as for the model's calls
+        arguments = {}
     if isinstance(arguments, str):
         arguments, error = decode_arguments(arguments)
         if error:

@@ -68,7 +68,9 @@ def tool_call_match(
         calls_key: the references key holding the expected calls (default "tool_calls").
         scope: "trajectory" (the calls of every assistant turn of the
             episode, default: an agent's calls spread over turns) or "final"
-            (only the last assistant turn's calls). A Vertex response is one turn.
+            (only the calls of the last assistant turn that made calls: the
+            text answer after it, and a failed attempt before a retry, do not
+            count). A Vertex response is one turn.
         strip_mcp_namespace: `mcp__server__tool` matches `tool` (default True).
         float_tolerance: absolute tolerance for numbers that are not both integers (default 1e-6).
         loose_strings: strings compare case- and whitespace-insensitively (default False).

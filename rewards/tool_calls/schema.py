@@ -137,7 +137,8 @@ def tool_schema_valid(
 
     Parameters:
         tools_key: the references key holding the declarations (default "tools").
-        scope: "trajectory" (every call of the episode, default) or "final" (the last assistant turn's).
+        scope: "trajectory" (every call of the episode, default) or "final" (the calls of the last
+            assistant turn that made calls).
         strip_mcp_namespace: `mcp__server__tool` is checked against `tool`'s schema (default True).
     """
     _check_schema_options(tools_key, scope, strip_mcp_namespace)
