@@ -26,6 +26,7 @@ from . import logs as _logs
 from .answer import read_request, render_answer, too_busy
 from .http import DisconnectWatch, HTTPProblem, Receive, Scope, Send, parse_json, problem_body, read_body, send_json
 from .metrics import Metrics
+from .record import Recorder, Scored
 
 log = logging.getLogger("rewardkit")
 
@@ -108,6 +109,8 @@ def _access_line(scope: Scope, headers: dict[bytes, bytes], status: int, seconds
 class Scoring:
     """Answers the scoring routes of one app."""
 
+    recorder: Recorder | None = None  # --record: gets a copy of each scored request and its answer
+
     def __init__(self, registry: Registry, default: str | None, engine: Engine, metrics: Metrics, routes: Routes, *,
                  max_body: int, project: str | None, access_log: bool, max_group: int = 0) -> None:
         self.registry = registry
@@ -151,6 +154,9 @@ class Scoring:
                                       f"{self.max_group} (raise it with --max-group or REWARDKIT_MAX_GROUP)")
                 outcomes = await self._evaluate(spec, parsed.samples, receive, scope["path"])
                 status, content = render_answer(contract, spec, outcomes, parsed)
+                if self.recorder is not None:
+                    self.recorder.offer(Scored(contract, spec, raw, parsed, outcomes, status, content,
+                                               time.perf_counter() - started, headers, time.time()))
                 metrics.outcomes(outcomes)
                 outcome = _outcome_label(outcomes)
             except HTTPProblem as exc:
