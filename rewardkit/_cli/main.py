@@ -212,6 +212,9 @@ def _add_data_commands(commands: Any) -> None:
     validate.set_defaults(handler=_validate_data)
 
     add_init(commands)
+    from .report import add_parser as add_report
+
+    add_report(commands)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
