@@ -27,6 +27,7 @@ from .loopwatch import LoopWatch, reward_codes
 from .metrics import CONTENT_TYPE, Metrics
 from .record import recorder_for
 from .scoring import Routes, Scoring, route_path
+from .trace import tracing_from_env
 
 log = logging.getLogger("rewardkit")
 
@@ -143,6 +144,7 @@ def create_app(
     scoring = Scoring(registry, default, engine, metrics, Routes(registered()), max_body=settings.max_body_bytes,
                       max_group=settings.max_group, project=_logs.google_project(), access_log=access_log)
     recorder = scoring.recorder = recorder_for(settings)
+    tracing = scoring.tracing = tracing_from_env()
     if recorder is not None:
         recorder.on_dropped, recorder.on_written = metrics.watch_recorder(lambda: recorder.waiting)
 
@@ -165,6 +167,8 @@ def create_app(
             await engine.stop()
             if recorder is not None:  # after the last answer: every scored request is written
                 await asyncio.to_thread(recorder.stop)
+            if tracing is not None:
+                await asyncio.to_thread(tracing.shutdown)
 
     app = RewardkitApp(
         title="rewardkit",
