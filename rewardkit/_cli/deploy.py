@@ -260,6 +260,17 @@ def _handle(handler: Any) -> Any:
     return run
 
 
+def _project_options(parser: argparse.ArgumentParser, what: str, default_route: str) -> None:
+    """What every `deploy` takes from the project folder: the folder, its target, the rewards to check."""
+    parser.add_argument("--source", default=".", help="the project folder, with the Dockerfile (default .)")
+    parser.add_argument("--target", default=None,
+                        help=f"REWARDKIT_TARGET of the {what} (default: the one the Dockerfile sets, else "
+                        "$REWARDKIT_TARGET, else the built-in 'rewards')")
+    parser.add_argument("--reward", action="append", type=parse_reward, metavar="NAME",
+                        help=f"a reward the {what} must serve, repeatable; checked before deploying, the first "
+                        f"becomes the default reward of {default_route} (default: none checked, no default set)")
+
+
 def add_parsers(commands: Any) -> None:
     config = commands.add_parser("config", help="print platform configuration for served rewards")
     platforms = config.add_subparsers(dest="platform", required=True, metavar="PLATFORM")
@@ -322,13 +333,7 @@ def add_parsers(commands: Any) -> None:
     cloudrun.add_argument("--service", default=None,
                           help="the Cloud Run service name (default: from the project's name in pyproject.toml, "
                           "else the folder's name)")
-    cloudrun.add_argument("--source", default=".", help="the project folder, with the Dockerfile (default .)")
-    cloudrun.add_argument("--target", default=None,
-                          help="REWARDKIT_TARGET of the service (default: the one the Dockerfile sets, else "
-                          "$REWARDKIT_TARGET, else the built-in 'rewards')")
-    cloudrun.add_argument("--reward", action="append", type=parse_reward, metavar="NAME",
-                          help="a reward the service must serve, repeatable; checked before deploying, the first "
-                          "becomes the default reward of POST / (default: none checked, no default set)")
+    _project_options(cloudrun, "service", "POST /")
     cloudrun.add_argument("--memory", default="2Gi", help="memory per instance (default 2Gi)")
     cloudrun.add_argument("--cpu", default="2", help="vCPUs per instance (default 2)")
     cloudrun.add_argument("--concurrency", type=int, default=16,
@@ -353,13 +358,7 @@ def add_parsers(commands: Any) -> None:
                     help="the Container Registry namespace the image goes to (required)")
     fc.add_argument("--function", default=None,
                     help="the function's name, also the image's (default: from the project's name)")
-    fc.add_argument("--source", default=".", help="the project folder, with the Dockerfile (default .)")
-    fc.add_argument("--target", default=None,
-                    help="REWARDKIT_TARGET of the function (default: the Dockerfile's, else $REWARDKIT_TARGET, "
-                    "else the built-in 'rewards')")
-    fc.add_argument("--reward", action="append", type=parse_reward, metavar="NAME",
-                    help="a reward the function must serve, repeatable; checked before deploying, the first becomes "
-                    "the default reward of POST /api/v1")
+    _project_options(fc, "function", "POST /api/v1")
     fc.add_argument("--tag", default="latest", help="the image tag (default latest)")
     fc.add_argument("--cpu", type=float, default=2.0, help="vCPUs (default 2)")
     fc.add_argument("--memory", type=int, default=4096, help="MB, a multiple of 64, 1-4 GB per vCPU (default 4096)")

@@ -20,6 +20,8 @@ from typing import Any, Iterable, Iterator, Sequence
 from pydantic_core import from_json
 
 from .._errors import RewardkitError
+from .._replay.replay import expand_paths
+from .._serving.record import SUFFIX
 
 EXAMPLES_PER_SCORE = 3  # example responses kept per distinct score (rounded) and per failure code
 DISTINCT_SCORES = 400  # distinct scores that keep examples; past this, new ones are not kept
@@ -202,25 +204,10 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
         raise RunError(f"{path}: cannot read: {exc.strerror}") from None
 
 
-def expand(paths: Iterable[str | Path]) -> list[Path]:
-    """Files as given; a folder stands for the record files (*.reward.jsonl) in it."""
-    files: list[Path] = []
-    for item in paths:
-        path = Path(item)
-        if path.is_dir():
-            found = sorted(path.rglob("*.reward.jsonl"))
-            if not found:
-                raise RunError(f"{path}: no record files (*.reward.jsonl) in this folder")
-            files.extend(found)
-        else:
-            files.append(path)
-    return files
-
-
 def read_run(paths: Iterable[str | Path]) -> Run:
     """The run of every record in the files; RunError at the first line that is not a record."""
     run = Run()
-    for path in expand(paths):
+    for path in expand_paths(paths, (SUFFIX,), "record files"):
         run.files.append(str(path))
         for number, line in _lines(path):
             if not line.strip():
