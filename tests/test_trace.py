@@ -117,3 +117,45 @@ def test_an_endpoint_without_the_sdk_installed_is_refused_saying_what_to_install
     monkeypatch.setitem(sys.modules, "opentelemetry.exporter.otlp.proto.http.trace_exporter", None)
     with pytest.raises(TracingError, match=r"OTEL_EXPORTER_OTLP_ENDPOINT is set.*pip install 'rewardkit\[otel\]'"):
         tracing_from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"})
+
+
+def test_the_sdk_processors_trace_each_call(monkeypatch):
+    pytest.importorskip("dashscope")
+    import rewardkit.dashscope
+    from rewardkit._loader import load_registry
+
+    spec = load_registry(EXAMPLE_REWARDS).get("contains_reference")
+    with otlp_receiver() as (endpoint, receiver):
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "100")
+        scorer = rewardkit.dashscope.processor(spec)()
+        try:
+            body = dashscope.request("Rome", reference="Paris", request_metadata={
+                "job_id": "ft-2", "sample_id": "s-8", "rollout_id": "r", "attempt_id": "a"})
+            assert scorer.process(body).reward.reward_score == 0.0
+            spans = receiver.wait(2)
+        finally:
+            scorer._rewardkit.tracing.shutdown()
+    root = next(s for s in spans if s.kind == SERVER)
+    call = next(s for s in spans if s.kind != SERVER)
+    assert root.name == "score contains_reference" and root.parent_span_id == ""
+    assert root.attributes["rewardkit.contract"] == "dashscope" and root.attributes["rewardkit.job_id"] == "ft-2"
+    assert call.parent_span_id == root.span_id and call.attributes["rewardkit.score"] == 0.0
+
+
+def test_the_lambda_handler_exports_each_invocations_spans_before_it_returns():
+    pytest.importorskip("awslambdaric")
+    from .nova_events import item
+    from .test_aws_lambda import REWARDS, _function
+
+    with otlp_receiver() as (endpoint, receiver):
+        # A minute's batch delay: only the flush at the end of the invocation can send the spans in time,
+        # as Lambda freezes the container once the invocation returns.
+        env = {"REWARDKIT_TARGET": REWARDS, "REWARDKIT_REWARD": "graded", "REWARDKIT_WORKERS": "0",
+               "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_BSP_SCHEDULE_DELAY": "60000"}
+        for function in _function(env):
+            assert function.invoke([item("a", "42"), item("b", "41")], timeout=60).ok
+            spans = receiver.wait(2, timeout=10)
+    root = next(s for s in spans if s.kind == SERVER)
+    assert root.name == "score graded" and root.attributes["rewardkit.outcome"] == "success"
+    assert root.attributes["rewardkit.batch_size"] == 2

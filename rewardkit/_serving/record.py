@@ -329,6 +329,8 @@ def recorder_for(settings: Settings) -> Recorder | None:
     if not settings.record:
         return None
     folder = check_destination(settings.record)
+    log.info("recording %s of the scored requests into %s%s", "all" if settings.record_rate >= 1 else
+             f"{settings.record_rate:.0%}", folder, " (prompts redacted)" if settings.record_redact_prompt else "")
     return Recorder(folder, rate=settings.record_rate, redact_prompt=settings.record_redact_prompt,
                     max_bytes=int(settings.record_rotate_mb * 1024 * 1024),
                     max_seconds=settings.record_rotate_minutes * 60)

@@ -23,6 +23,7 @@ from .._registry import AnySpec, Registry
 from .._sample import Sample
 from ..contracts import Contract
 from . import logs as _logs
+from .answer import outcome_label as _outcome_label
 from .answer import read_request, render_answer, too_busy
 from .http import DisconnectWatch, HTTPProblem, Receive, Scope, Send, parse_json, problem_body, read_body, send_json
 from .metrics import Metrics
@@ -80,12 +81,6 @@ class Routes:
                 name = rest[: len(rest) - len(contract.suffix)]
                 return (contract, name) if name and "/" not in name else None
         return None
-
-
-def _outcome_label(outcomes: list[Outcome]) -> str:
-    if any(o.score is None for o in outcomes):
-        return "failed"
-    return "fallback" if any(o.failure is not None for o in outcomes) else "success"
 
 
 def _request_fields(headers: dict[bytes, bytes], project: str | None,

@@ -192,6 +192,17 @@ class Tracing:
                                                   "http.route": route})
         return RequestTrace(self.tracer, span)
 
+    def call(self, reward: str, contract: str) -> RequestTrace:
+        """The root span of a call that comes without HTTP (the SDK processors, the Lambda handler)."""
+        from opentelemetry.trace import SpanKind
+
+        return RequestTrace(self.tracer, self.tracer.start_span(f"score {reward}", kind=SpanKind.SERVER, attributes={
+            "rewardkit.reward": reward, "rewardkit.contract": contract}))
+
+    def flush(self, timeout_ms: int = 5000) -> None:
+        """Export what is batched now: a Lambda container is frozen between invocations."""
+        self.provider.force_flush(timeout_ms)
+
     def shutdown(self) -> None:
         """Export what is left; called at shutdown."""
         self.provider.shutdown()
