@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 import httpx
 import pytest
@@ -19,6 +20,17 @@ from .served import serve
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER_SPAN = "00f067aa0ba902b7"
 SERVER, ERROR = 2, 2  # SpanKind SERVER and StatusCode ERROR in the OTLP protobuf
+
+
+def access_line(served, trace_id: str, timeout: float = 15.0) -> dict:
+    """The JSON access line of the request with this trace id: it is written just after the answer is sent."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for line in served.output().splitlines():
+            if line.startswith("{") and '"httpRequest"' in line and json.loads(line).get("trace_id") == trace_id:
+                return json.loads(line)
+        assert time.monotonic() < deadline, f"no access line with trace {trace_id}:\n{served.output()}"
+        time.sleep(0.05)
 
 
 def otel_env(endpoint: str) -> dict[str, str]:
@@ -39,7 +51,7 @@ def test_spans_reach_an_otlp_receiver_with_the_callers_trace_and_the_platform_id
             httpx.post(f"{served.url}/rewards/contains_reference/api/v1", json=group, headers=cloud)
             assert httpx.post(f"{served.url}/rewards/broken", json=body).status_code == 500
             spans = receiver.wait(6)
-            output = served.output()
+            access = access_line(served, CALLER_TRACE)
     by_trace: dict[str, list] = {}
     for span in spans:
         by_trace.setdefault(span.trace_id, []).append(span)
@@ -66,10 +78,7 @@ def test_spans_reach_an_otlp_receiver_with_the_callers_trace_and_the_platform_id
     assert next(s for s in failed if s.kind == SERVER).status_code == ERROR
 
     # The log lines of a traced request carry its own span's ids.
-    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
-    access = next(line for line in lines if line.get("httpRequest", {}).get("status") == 200
-                  and line.get("trace_id") == CALLER_TRACE)
-    assert access["span_id"] == request.span_id
+    assert access["httpRequest"]["status"] == 200 and access["span_id"] == request.span_id
     assert access["logging.googleapis.com/spanId"] == request.span_id
 
 
@@ -78,9 +87,8 @@ def test_untraced_requests_log_the_callers_traceparent():
         body = vertex.request("Paris", reference="Paris")
         httpx.post(f"{served.url}/rewards/contains_reference", json=body,
                    headers={"traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"})
-        output = served.output()
-    access = next(json.loads(line) for line in output.splitlines() if '"httpRequest"' in line)
-    assert access["trace_id"] == CALLER_TRACE and access["span_id"] == CALLER_SPAN
+        access = access_line(served, CALLER_TRACE)
+    assert access["span_id"] == CALLER_SPAN
 
 
 @pytest.mark.parametrize("environ, on", [
