@@ -121,10 +121,14 @@ def test_redacted_prompts_are_not_written_and_the_record_still_replays(tmp_path,
     with TestClient(rewardkit.create_app(EXAMPLE_REWARDS, settings=settings)) as client:
         client.post("/rewards/contains_reference", json=vertex_call("Paris", 1))
         client.post("/rewards/contains_reference/api/v1", json=dashscope_group("Paris", "Rome", sample_id="s"))
+        # a prompt whose text holds the job id and step: they are not the prompt, and stay (the body must parse)
+        client.post("/rewards/contains_reference", json=vertex.request("Paris", reference="Paris", step=7,
+                                                                      prompt="What is 7 * 6?", tuning_job_id="7"))
     text = "".join(p.read_text() for p in folder.iterdir())
     assert "capital of France" not in text and "[redacted]" in text
     records = lines(folder)
     assert all(r["recorded"]["redacted"] == ["prompt"] for r in records)
+    assert "What is 7 * 6?" not in text and records[2]["request"]["metadata"]["tuning_job_id"] == "7"
     # the responses, the gold answer and the body's structure stay: the reward reads them
     assert records[0]["request"]["example"]["contents"][0]["role"] == "user"
     assert cli(["replay", str(folder), "--target", EXAMPLE_REWARDS, "--workers", "0"]) == 0

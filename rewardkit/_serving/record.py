@@ -51,6 +51,7 @@ QUEUE_SIZE = 1000
 BATCH = 256  # records written between flushes, at most
 SUFFIX = ".reward.jsonl"  # what `rewardkit replay FOLDER` picks up
 REDACTED = "[redacted]"
+PIECE_CHARS = 8  # a part of a prompt turn shorter than this stays: below it, ids and numbers match by chance
 EXCERPT_CHARS = 600  # of each response, for the report's examples (the whole response stays in `request`)
 # Keys whose string values name the body's structure, never the prompt's text (a role "user" is a substring
 # of many prompts): redaction leaves them, so a redacted body still parses.
@@ -114,10 +115,17 @@ def redact(body: Any, prompts: AbstractSet[str], kept: AbstractSet[str] = frozen
                 for k, v in body.items()}
     if isinstance(body, list):
         return [redact(v, prompts, kept) for v in body]
-    if (isinstance(body, str) and body and any(body in text for text in prompts)
-            and not any(body in text for text in kept)):
+    if isinstance(body, str) and _is_prompt(body, prompts) and not any(body in text for text in kept):
         return REDACTED
     return body
+
+
+def _is_prompt(text: str, prompts: AbstractSet[str]) -> bool:
+    """A whole prompt text, or a piece of one long enough not to be an id or a number that happens to occur in
+    it (a Vertex job id "7" in "What is 7 * 6?" must stay: the body would no longer parse)."""
+    if text in prompts:
+        return True
+    return len(text) >= PIECE_CHARS and any(text in prompt for prompt in prompts)
 
 
 def group_key(sample: Sample) -> str:
