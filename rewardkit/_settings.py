@@ -57,6 +57,11 @@ class Settings:
     max_connections: int | None = None  # open connections; None: 4096, or less if the open-file limit is lower
     grace_period: float = 8.0  # seconds in-flight requests get after SIGTERM (Cloud Run kills after 10)
     auth_token: str | None = None  # shared secret(s), comma-separated: require `Authorization: Bearer <token>`
+    record: str | None = None  # a folder: a JSONL copy of each scored request and its answer (docs/observability.md)
+    record_rate: float = 1.0  # the share of scored requests recorded (sampled at random)
+    record_redact_prompt: bool = False  # write "[redacted]" for the prompt's text in recorded requests
+    record_rotate_mb: float = 64.0  # start a new record file past this size...
+    record_rotate_minutes: float = 60.0  # ...or this age
 
     @property
     def auth_tokens(self) -> list[str]:
@@ -89,14 +94,35 @@ ENVIRONMENT = {
     "max_connections": "REWARDKIT_MAX_CONNECTIONS",
     "grace_period": "REWARDKIT_GRACE_PERIOD",
     "auth_token": "REWARDKIT_AUTH_TOKEN",
+    "record": "REWARDKIT_RECORD",
+    "record_rate": "REWARDKIT_RECORD_RATE",
+    "record_redact_prompt": "REWARDKIT_RECORD_REDACT_PROMPT",
+    "record_rotate_mb": "REWARDKIT_RECORD_ROTATE_MB",
+    "record_rotate_minutes": "REWARDKIT_RECORD_ROTATE_MINUTES",
 }
 _MINIMUM = {"workers": 0, "timeout": 0.001, "worker_memory_mb": 0, "max_queue": 0, "max_body_mb": 0.001, "max_group": 0,
-            "max_connections": 1, "grace_period": 0}
+            "max_connections": 1, "grace_period": 0, "record_rate": 0, "record_rotate_mb": 0.001,
+            "record_rotate_minutes": 0.001}
+_MAXIMUM = {"record_rate": 1}
+_TEXT = {"auth_token", "record"}
+_FLAGS = {"record_redact_prompt"}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+
+
+def _flag(value: Any, source: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in _TRUE | _FALSE:
+        raise SettingsError(f"{source} must be 1/true/yes or 0/false/no, got {value!r}")
+    return text in _TRUE
 
 
 def _convert(name: str, value: Any, source: str) -> Any:
-    if name == "auth_token":
+    if name in _TEXT:
         return str(value)
+    if name in _FLAGS:
+        return _flag(value, source)
     kind = int if name in ("workers", "worker_memory_mb", "max_queue", "max_group", "max_connections") else float
     try:
         number = kind(value)
@@ -105,6 +131,8 @@ def _convert(name: str, value: Any, source: str) -> Any:
         raise SettingsError(f"{source} must be {expected}, got {value!r}") from None
     if number < _MINIMUM[name]:
         raise SettingsError(f"{source} must be >= {_MINIMUM[name]}, got {value!r}")
+    if name in _MAXIMUM and number > _MAXIMUM[name]:
+        raise SettingsError(f"{source} must be <= {_MAXIMUM[name]}, got {value!r}")
     return number
 
 

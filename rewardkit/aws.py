@@ -86,6 +86,9 @@ class _Service:
         settings = load_settings(None if queue_bound_set else {"max_queue": UNBOUNDED})
         self.engine = (ProcessEngine(target, self.registry, settings) if settings.worker_count > 0
                        else InlineEngine(self.registry, timeout=settings.timeout))
+        from ._serving.trace import tracing_from_env
+
+        self.tracing = tracing_from_env()  # spans over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)
         contain_task_exits(self.loop)
@@ -101,13 +104,16 @@ class _Service:
         budget = None if seconds_left is None else max(seconds_left - DEADLINE_MARGIN, 0.001)
         try:
             status, body, _ = self.loop.run_until_complete(
-                asyncio.wait_for(answer(self.contract, self.spec, event, self.engine), budget))
+                asyncio.wait_for(answer(self.contract, self.spec, event, self.engine, self.tracing), budget))
         except asyncio.TimeoutError:
             raise BatchFailedError(f"the batch of {len(event) if isinstance(event, list) else '?'} items was not "
                                    f"scored within the invocation's remaining {seconds_left:.0f} s: raise the "
                                    "function's Timeout (up to 900 s) or lower the reward's timeout") from None
         except HTTPProblem as exc:  # refused before scoring: the event (4xx), or the engine too busy (503)
             raise (InvalidEventError if exc.status < 500 else BatchFailedError)(exc.message) from None
+        finally:
+            if self.tracing is not None:  # before the container is frozen until the next invocation
+                self.tracing.flush()
         if status == 200:
             return body
         log.error("batch failed: %s", json.dumps(body.get("failed"))[:4000])

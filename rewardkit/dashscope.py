@@ -77,6 +77,7 @@ from ._loader import load_registry, resolve_target
 from ._registry import AnySpec, Registry, RewardSpec, default_reward, spec_of
 from ._serving.answer import answer
 from ._serving.http import HTTPProblem
+from ._serving.trace import tracing_from_env
 from ._settings import load_settings
 from .contracts.dashscope import CONTRACT as DASHSCOPE
 
@@ -170,6 +171,7 @@ class _Scorer:
         # Threads of the SDK's pool, not worker processes; async rewards keep the service's timeout.
         self.engine = InlineEngine(registry, threaded=False, timeout=load_settings().timeout)
         self.preload = sorted({m for s in registry if isinstance(s, RewardSpec) for m in s.preload})
+        self.tracing = tracing_from_env()  # spans over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set
         self._ready = False
         self._lock = threading.Lock()
 
@@ -190,7 +192,7 @@ class _Scorer:
         if not self._ready:  # called without the SDK's server (a test, a script): set up on first use
             self.setup()
         try:
-            _status, body, _outcomes = _run(answer(DASHSCOPE, self.spec, raw, self.engine))
+            _status, body, _outcomes = _run(answer(DASHSCOPE, self.spec, raw, self.engine, self.tracing))
         except HTTPProblem as exc:
             raise RequestRefused(exc.status, exc.message, exc.detail, exc.headers) from None
         return body

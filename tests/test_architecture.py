@@ -2,6 +2,7 @@
 
     public faces -> _cli -> _audit -> _replay -> _serving -> _engine -> core
                                                     \\-> contracts -> core
+    _cli -> _observe -> _replay, _serving, contracts, core
     _trainers -> _engine, contracts;   _project -> core
     clients, sandbox -> core;   rewards/ -> the public API
 
@@ -23,7 +24,7 @@ REWARDS = PACKAGE.parent / "rewards"
 
 FACES = {"__init__", "__main__", "testing", "pytest_plugin", "dashscope", "audit", "trl", "verl", "aws"}
 CORE = {"parsers", "_sample", "_score", "_outcome", "_registry", "_errors", "_settings", "_loader", "_gold", "_plugins"}
-TOOLS = {"_audit", "_replay", "_project", "_trainers"}
+TOOLS = {"_audit", "_replay", "_project", "_trainers", "_observe"}
 FOLDERS = {"_cli", "_serving", "_engine", "contracts", "clients", "sandbox"} | TOOLS
 
 # Which layers each layer may import (besides itself).
@@ -32,6 +33,7 @@ ALLOWED = {
     "_cli": {"_serving", "_engine", "contracts", "clients", "sandbox", "core"} | TOOLS,
     "_audit": {"_replay", "_serving", "_engine", "contracts", "core"},  # an audit is a replay of probes
     "_replay": {"_serving", "_engine", "contracts", "core"},
+    "_observe": {"_replay", "_serving", "contracts", "core"},  # records the server wrote, read back and drawn
     "_project": {"core"},  # scaffold, wheel and deploy configs run nothing
     "_trainers": {"_engine", "contracts", "core"},  # the engine in a trainer's process; no HTTP server
     "_serving": {"_engine", "contracts", "core"},

@@ -6,6 +6,8 @@ import argparse
 import json
 import os
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 from typing import Any, Literal
@@ -18,6 +20,8 @@ DASHSCOPE_PROCESSOR_MODULE = "rewardkit.dashscope"
 DASHSCOPE_PROCESSOR_CLASSES = {"reward": "TargetRewardProcessor", "group_reward": "TargetGroupRewardProcessor"}
 DASHSCOPE_CLASSPATHS = {kind: f"{DASHSCOPE_PROCESSOR_MODULE}.{name}"
                         for kind, name in DASHSCOPE_PROCESSOR_CLASSES.items()}
+# Where `deploy fc` writes the Serverless Devs project, inside the project folder: rewardkit's, rewritten each time.
+FC_S_YAML = ".rewardkit/fc/s.yaml"
 # What a workspace module re-exporting them is called in the advice below.
 _SHIM_MODULE = "rewardkit_processors"
 _MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -154,8 +158,9 @@ def _config_dashscope(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cloudrun_plan(args: argparse.Namespace) -> tuple[str, str, list[str]]:
-    """(target, service, rewards) to deploy, after checking the project folder can serve them."""
+def _project_plan(args: argparse.Namespace, what: str, name: str | None) -> tuple[str, str, list[str]]:
+    """(target, name, rewards) to deploy, after checking the project folder can serve them; `name` (a service's,
+    a function's) defaults to one derived from the project's."""
     from pathlib import Path
 
     from .._loader import describe_target, resolve_target
@@ -164,14 +169,18 @@ def _cloudrun_plan(args: argparse.Namespace) -> tuple[str, str, list[str]]:
     source = Path(args.source)
     declared = dockerfile_target(read_dockerfile(source))
     target = resolve_target(args.target or declared)
-    rewards = [name for name, _ in args.reward or []]
+    rewards = [reward for reward, _ in args.reward or []]
     registered = check_rewards(source, target, rewards)
-    service = args.service or service_name(source)
+    name = name or service_name(source)
     whence = ("--target" if args.target else "the Dockerfile's REWARDKIT_TARGET" if declared
               else "$REWARDKIT_TARGET" if os.environ.get("REWARDKIT_TARGET") else "no TARGET anywhere: the default")
-    print(f"rewardkit deploy: service {service!r} serving {describe_target(target)} (from {whence}): "
+    print(f"rewardkit deploy: {what} {name!r} serving {describe_target(target)} (from {whence}): "
           f"{', '.join(registered)}", file=sys.stderr)
-    return target, service, rewards
+    return target, name, rewards
+
+
+def _cloudrun_plan(args: argparse.Namespace) -> tuple[str, str, list[str]]:
+    return _project_plan(args, "service", args.service)
 
 
 def _deploy_cloudrun(args: argparse.Namespace) -> int:
@@ -197,12 +206,44 @@ def _deploy_cloudrun(args: argparse.Namespace) -> int:
     return 0
 
 
+def _deploy_fc(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .._project.deployment import FunctionComputeDeployment, fc_deploy_commands, fc_s_yaml, render_commands, to_yaml
+
+    target, function, rewards = _project_plan(args, "function", args.function)
+    deployment = FunctionComputeDeployment(
+        region=args.region, namespace=args.namespace, function=function, target=target,
+        default_reward=rewards[0] if rewards else None, tag=args.tag, cpu=args.cpu, memory_mb=args.memory,
+        disk_mb=args.disk, timeout=args.timeout, concurrency=args.concurrency, auth=args.auth, source=args.source)
+    s_yaml = Path(args.source) / FC_S_YAML
+    text = to_yaml(fc_s_yaml(deployment)) + "\n"
+    commands = fc_deploy_commands(deployment, str(s_yaml))
+    if args.dry_run:  # a script: the file, then the commands
+        folder, file = shlex.quote(str(s_yaml.parent)), shlex.quote(str(s_yaml))
+        print(f"mkdir -p {folder}\ncat > {file} <<'EOF'\n{text}EOF\n{render_commands(commands)}", end="")
+        return 0
+    missing = [tool for tool in ("docker", "s") if shutil.which(tool) is None]
+    if missing:  # before anything is written or built
+        raise ConfigError(f"{' and '.join(missing)} not installed or not on PATH (Serverless Devs: npm install -g "
+                          "@serverless-devs/s, then s config add); run with --dry-run to print the script")
+    s_yaml.parent.mkdir(parents=True, exist_ok=True)
+    s_yaml.write_text(text)
+    print(f"rewardkit deploy: wrote {s_yaml}", file=sys.stderr)
+    for command in commands:
+        _run(command)
+    print(f"\nDeployed {function} ({deployment.image}). The HTTP trigger's URL is in `s deploy`'s output above; "
+          f"the scoring routes are /api/v1 (default reward) and /rewards/NAME/api/v1.")
+    return 0
+
+
 def _run(command: list[str], capture: bool = False) -> str:
     print("+ " + " ".join(command), file=sys.stderr)
     try:
         done = subprocess.run(command, check=True, text=True, stdout=subprocess.PIPE if capture else None)
     except FileNotFoundError:
-        raise ConfigError("gcloud is not installed or not on PATH; run with --dry-run to print the commands") from None
+        raise ConfigError(f"{command[0]} is not installed or not on PATH; run with --dry-run to print the "
+                          "commands") from None
     except subprocess.CalledProcessError as exc:
         raise ConfigError(f"{command[0]} exited with {exc.returncode}: {' '.join(command)}") from None
     return done.stdout or ""
@@ -217,6 +258,17 @@ def _handle(handler: Any) -> Any:
             return 2
 
     return run
+
+
+def _project_options(parser: argparse.ArgumentParser, what: str, default_route: str) -> None:
+    """What every `deploy` takes from the project folder: the folder, its target, the rewards to check."""
+    parser.add_argument("--source", default=".", help="the project folder, with the Dockerfile (default .)")
+    parser.add_argument("--target", default=None,
+                        help=f"REWARDKIT_TARGET of the {what} (default: the one the Dockerfile sets, else "
+                        "$REWARDKIT_TARGET, else the built-in 'rewards')")
+    parser.add_argument("--reward", action="append", type=parse_reward, metavar="NAME",
+                        help=f"a reward the {what} must serve, repeatable; checked before deploying, the first "
+                        f"becomes the default reward of {default_route} (default: none checked, no default set)")
 
 
 def add_parsers(commands: Any) -> None:
@@ -281,13 +333,7 @@ def add_parsers(commands: Any) -> None:
     cloudrun.add_argument("--service", default=None,
                           help="the Cloud Run service name (default: from the project's name in pyproject.toml, "
                           "else the folder's name)")
-    cloudrun.add_argument("--source", default=".", help="the project folder, with the Dockerfile (default .)")
-    cloudrun.add_argument("--target", default=None,
-                          help="REWARDKIT_TARGET of the service (default: the one the Dockerfile sets, else "
-                          "$REWARDKIT_TARGET, else the built-in 'rewards')")
-    cloudrun.add_argument("--reward", action="append", type=parse_reward, metavar="NAME",
-                          help="a reward the service must serve, repeatable; checked before deploying, the first "
-                          "becomes the default reward of POST / (default: none checked, no default set)")
+    _project_options(cloudrun, "service", "POST /")
     cloudrun.add_argument("--memory", default="2Gi", help="memory per instance (default 2Gi)")
     cloudrun.add_argument("--cpu", default="2", help="vCPUs per instance (default 2)")
     cloudrun.add_argument("--concurrency", type=int, default=16,
@@ -299,3 +345,29 @@ def add_parsers(commands: Any) -> None:
     cloudrun.add_argument("--max-instances", type=int, default=None, help="instance cap (default: Cloud Run's)")
     cloudrun.add_argument("--dry-run", action="store_true", help="print the commands instead of running them")
     cloudrun.set_defaults(handler=_handle(_deploy_cloudrun))
+
+    fc = clouds.add_parser(
+        "fc", help="build, push and deploy to Function Compute 3.0 (custom container, HTTP trigger)",
+        description="Check the project, then run (or with --dry-run print, as a script) what deploys it to "
+        f"Function Compute: write the Serverless Devs project {FC_S_YAML} (fc3 component, custom-container runtime "
+        "on port 9000, /health check, an HTTP trigger for GET and POST), build the image for linux/amd64, push it "
+        "to the region's Container Registry (log in first: docker login registry.REGION.aliyuncs.com), and "
+        "`s deploy` it.")
+    fc.add_argument("--region", required=True, help="the Function Compute region, e.g. cn-hangzhou (required)")
+    fc.add_argument("--namespace", required=True,
+                    help="the Container Registry namespace the image goes to (required)")
+    fc.add_argument("--function", default=None,
+                    help="the function's name, also the image's (default: from the project's name)")
+    _project_options(fc, "function", "POST /api/v1")
+    fc.add_argument("--tag", default="latest", help="the image tag (default latest)")
+    fc.add_argument("--cpu", type=float, default=2.0, help="vCPUs (default 2)")
+    fc.add_argument("--memory", type=int, default=4096, help="MB, a multiple of 64, 1-4 GB per vCPU (default 4096)")
+    fc.add_argument("--disk", type=int, default=512, choices=[512, 10240], help="MB (default 512)")
+    fc.add_argument("--timeout", type=int, default=300, help="seconds per request (default 300)")
+    fc.add_argument("--concurrency", type=int, default=16,
+                    help="requests per instance at once, 1-100 (default 16: rewards are CPU-bound)")
+    fc.add_argument("--auth", default="function", choices=["function", "anonymous"],
+                    help="the HTTP trigger's authType: function (signed requests, the default) or anonymous (a "
+                    "public URL: only with rewardkit's own --auth-token)")
+    fc.add_argument("--dry-run", action="store_true", help="print the script instead of running it")
+    fc.set_defaults(handler=_handle(_deploy_fc))

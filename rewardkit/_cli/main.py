@@ -90,7 +90,7 @@ def dataset_platforms() -> list[str]:
 
 
 # Flags that map onto rewardkit._settings.Settings (each also has an environment variable).
-_SETTING_FLAGS = {
+_SETTING_FLAGS: dict[str, tuple[str | None, str]] = {
     "workers": ("N", "worker processes for sync rewards (default $REWARDKIT_WORKERS, else one per CPU; 0: in-process)"),
     "timeout": ("SECONDS", "hard time limit per reward call (default $REWARDKIT_TIMEOUT, else 60)"),
     "worker_memory_mb": ("MB", "address-space cap per worker (default $REWARDKIT_WORKER_MEMORY_MB, "
@@ -104,6 +104,14 @@ _SETTING_FLAGS = {
     "grace_period": ("SECONDS", "time in-flight requests get after SIGTERM (default $REWARDKIT_GRACE_PERIOD, else 8)"),
     "auth_token": ("TOKEN", "require 'Authorization: Bearer TOKEN' on every path but /health (default "
                             "$REWARDKIT_AUTH_TOKEN; comma-separate several to rotate); off by default"),
+    "record": ("DEST", "write a JSONL copy of each scored request and its answer into the folder DEST, to replay "
+                       "and report on (default $REWARDKIT_RECORD); off by default"),
+    "record_rate": ("SHARE", "the share of scored requests recorded, at random (default $REWARDKIT_RECORD_RATE, "
+                             "else 1: all)"),
+    "record_redact_prompt": (None, "record '[redacted]' for the prompt's text "
+                                   "(default $REWARDKIT_RECORD_REDACT_PROMPT)"),
+    "record_rotate_mb": ("MB", "start a new record file past this size (default $REWARDKIT_RECORD_ROTATE_MB, else 64)"),
+    "record_rotate_minutes": ("MINUTES", "...or this age (default $REWARDKIT_RECORD_ROTATE_MINUTES, else 60)"),
 }
 
 
@@ -126,7 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="port (default $PORT, else 8080)")
     for name, (metavar, text) in _SETTING_FLAGS.items():
         flag = "--worker-memory" if name == "worker_memory_mb" else "--" + name.replace("_", "-")
-        serve.add_argument(flag, dest=name, metavar=metavar, default=None, help=text)
+        if metavar is None:  # an on/off flag: None when not given, so the environment variable still counts
+            serve.add_argument(flag, dest=name, action="store_const", const=True, default=None, help=text)
+        else:
+            serve.add_argument(flag, dest=name, metavar=metavar, default=None, help=text)
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
                        help="the least severe log lines written (default info)")
     serve.add_argument("--log-format", default=os.environ.get("REWARDKIT_LOG_FORMAT", "auto"),
@@ -201,6 +212,9 @@ def _add_data_commands(commands: Any) -> None:
     validate.set_defaults(handler=_validate_data)
 
     add_init(commands)
+    from .report import add_parser as add_report
+
+    add_report(commands)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -34,12 +34,16 @@ from rewardkit._errors import RewardkitError
 __all__ = [
     "DeployConfigError",
     "DashScopeFunction",
+    "FunctionComputeDeployment",
     "MAX_VERTEX_REWARDS",
     "PROJECT_NUMBER_PLACEHOLDER",
     "VERTEX_TUNE_SERVICE_AGENT",
     "cloudrun_deploy_commands",
     "dashscope_functions_config",
+    "fc_deploy_commands",
+    "fc_s_yaml",
     "render_commands",
+    "to_yaml",
     "vertex_job_body",
     "vertex_reward_config",
     "vertex_tuning_jobs_url",
@@ -454,3 +458,146 @@ def dashscope_functions_config(functions: Sequence[DashScopeFunction]) -> dict[s
         # the wrong function. An empty runtime on each keeps them paired.
         entries = [_dashscope_function_entry(fn, always_runtime=True) for fn in functions]
     return {"functions": entries}
+
+
+# --------------------------------------------------------------------------- Function Compute
+
+# The fc3 component of Serverless Devs (devsapp/fc3, docs/zh/yaml/readme.md: the full s.yaml spec;
+# docs/zh/command/deploy.md: `s deploy -t FILE --skip-push -y`). Limits as deploy/fc/s.yaml states them.
+FC_PORT = 9000  # customContainerConfig.port; Function Compute sets no PORT, so the environment says it too
+FC_AUTH_TYPES = ("function", "anonymous")
+FC_DISK_SIZES = (512, 10240)
+_REGION = re.compile(r"[a-z]{2}-[a-z0-9-]+")
+_NAMESPACE = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,28}[a-z0-9])?")  # ACR namespace: 2-30 lowercase, digits, - _
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+
+@dataclass(frozen=True)
+class FunctionComputeDeployment:
+    """One rewardkit service as a Function Compute 3.0 custom-container function behind an HTTP trigger."""
+
+    region: str
+    namespace: str  # the Container Registry (ACR) namespace the image is pushed to
+    function: str = "rewardkit"
+    target: str = "rewards"
+    default_reward: str | None = None
+    tag: str = "latest"
+    cpu: float = 2.0
+    memory_mb: int = 4096
+    disk_mb: int = 512
+    timeout: int = 300
+    concurrency: int = 16
+    auth: str = "function"
+    source: str = "."
+
+    @property
+    def registry(self) -> str:
+        return f"registry.{self.region}.aliyuncs.com"
+
+    @property
+    def image(self) -> str:
+        return f"{self.registry}/{self.namespace}/{self.function}:{self.tag}"
+
+    def check(self) -> None:
+        if not _REGION.fullmatch(self.region):
+            raise DeployConfigError(f"region {self.region!r} must be a Function Compute region such as cn-hangzhou")
+        if not _NAMESPACE.fullmatch(self.namespace):
+            raise DeployConfigError(f"namespace {self.namespace!r} must be a Container Registry namespace: 2-30 "
+                                    "lowercase letters, digits, '-' or '_'")
+        if not _SERVICE_NAME.fullmatch(self.function):  # a subset of Function Compute's names, and the image's
+            raise DeployConfigError(f"function name {self.function!r}: use lowercase letters, digits and hyphens, "
+                                    "start with a letter, end with a letter or digit, < 50 chars")
+        if not _TAG.fullmatch(self.tag):
+            raise DeployConfigError(f"tag {self.tag!r} must be an image tag: letters, digits, '_', '.', '-'")
+        _require("target", self.target)
+        _require("source", self.source)
+        if self.memory_mb % 64 or not 128 <= self.memory_mb <= 32768:
+            raise DeployConfigError(f"memory {self.memory_mb} MB must be a multiple of 64 between 128 and 32768")
+        if not 0.05 <= self.cpu <= 16 or not 1 <= self.memory_mb / 1024 / self.cpu <= 4:
+            raise DeployConfigError(f"{self.cpu:g} vCPU with {self.memory_mb} MB: Function Compute wants 1 to 4 GB "
+                                    "of memory per vCPU")
+        if self.disk_mb not in FC_DISK_SIZES:
+            raise DeployConfigError(f"disk {self.disk_mb} MB must be 512 or 10240")
+        if not 1 <= self.concurrency <= 100:
+            raise DeployConfigError(f"concurrency {self.concurrency} must be 1..100 (Function Compute)")
+        if not 1 <= self.timeout <= 86400:
+            raise DeployConfigError(f"timeout {self.timeout} s must be between 1 and 86400")
+        if self.auth not in FC_AUTH_TYPES:
+            raise DeployConfigError(f"auth {self.auth!r} must be one of {', '.join(FC_AUTH_TYPES)}")
+
+
+def fc_s_yaml(deployment: FunctionComputeDeployment) -> dict[str, Any]:
+    """The Serverless Devs project (s.yaml) of the function: fc3, custom-container, an HTTP trigger."""
+    deployment.check()
+    env = {"PORT": str(FC_PORT), "REWARDKIT_HOST": "0.0.0.0", "REWARDKIT_TARGET": deployment.target}
+    if deployment.default_reward:
+        env["REWARDKIT_REWARD"] = deployment.default_reward
+    props = {
+        "region": deployment.region,
+        "functionName": deployment.function,
+        "description": f"rewardkit reward service {deployment.function} ({deployment.target})",
+        "runtime": "custom-container",
+        "customContainerConfig": {
+            "image": deployment.image,
+            "port": FC_PORT,
+            "healthCheckConfig": {"httpGetUrl": "/health", "initialDelaySeconds": 2, "periodSeconds": 2,
+                                  "timeoutSeconds": 2, "failureThreshold": 30, "successThreshold": 1},
+        },
+        "cpu": deployment.cpu,
+        "memorySize": deployment.memory_mb,
+        "diskSize": deployment.disk_mb,
+        "timeout": deployment.timeout,
+        "instanceConcurrency": deployment.concurrency,
+        "environmentVariables": env,
+        "triggers": [{"triggerName": "http", "triggerType": "http", "qualifier": "LATEST",
+                      "triggerConfig": {"authType": deployment.auth, "disableURLInternet": False,
+                                        "methods": ["GET", "POST"]}}],
+    }
+    return {"edition": "3.0.0", "name": deployment.function, "access": "default",
+            "resources": {deployment.function: {"component": "fc3", "props": props}}}
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}  # YAML 1.1 reads these as values
+
+
+def to_yaml(value: Any, indent: int = 0) -> str:
+    """Block YAML of dicts, lists and scalars (strings as JSON strings: valid YAML double-quoted scalars)."""
+    import json
+
+    pad = " " * indent
+    if isinstance(value, dict):
+        lines = []
+        for key, item in value.items():
+            name = key if _PLAIN_KEY.fullmatch(key) and key.lower() not in _YAML_WORDS else json.dumps(key)
+            if isinstance(item, (dict, list)) and item:
+                lines.append(f"{pad}{name}:\n{to_yaml(item, indent + 2)}")
+            else:
+                lines.append(f"{pad}{name}: {to_yaml(item)}")
+        return "\n".join(lines)
+    if isinstance(value, list):
+        lines = []
+        for item in value:
+            text = to_yaml(item, indent + 2).lstrip() if isinstance(item, (dict, list)) and item else to_yaml(item)
+            lines.append(f"{pad}- {text}")
+        return "\n".join(lines)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float)):
+        return f"{value:g}" if isinstance(value, float) else str(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def fc_deploy_commands(deployment: FunctionComputeDeployment, s_yaml: str) -> list[list[str]]:
+    """Build the image for Function Compute's platform, push it to the region's registry, deploy the function.
+
+    `s deploy --skip-push`: the image is pushed by the command before (the fc3 component would push it too,
+    from its own build); `-y` answers its prompts. Log in to the registry first (`docker login REGISTRY`)."""
+    deployment.check()
+    return [
+        ["docker", "build", "--platform=linux/amd64", "-t", deployment.image, deployment.source],
+        ["docker", "push", deployment.image],
+        ["s", "deploy", "-t", s_yaml, "--skip-push", "-y"],
+    ]

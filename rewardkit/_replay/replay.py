@@ -14,7 +14,7 @@ import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Sequence
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable, Sequence
 
 from .._errors import RewardkitError
 from ..contracts import Answer, get
@@ -46,15 +46,17 @@ def case_route(case: FixtureCase, reward: str | None = None) -> str:
     return route(case.contract, reward or case.reward)
 
 
-def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
-    """Files as given; a directory stands for the fixture files (*.reward.json, *.reward.jsonl) under it."""
+def expand_paths(paths: Iterable[str | Path], suffixes: tuple[str, ...] = FIXTURE_SUFFIXES,
+                 kind: str = "fixture files") -> list[Path]:
+    """Files as given; a directory stands for the files under it whose names end with `suffixes`."""
     files: list[Path] = []
     for item in paths:
         path = Path(item)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(FIXTURE_SUFFIXES))
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(suffixes))
             if not found:
-                raise ReplayInputError(f"{path}: no fixture files (*.reward.json, *.reward.jsonl) in this folder")
+                patterns = ", ".join(f"*{suffix}" for suffix in suffixes)
+                raise ReplayInputError(f"{path}: no {kind} ({patterns}) in this folder")
             files.extend(found)
         else:
             files.append(path)

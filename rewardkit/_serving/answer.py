@@ -17,6 +17,7 @@ from .._registry import AnySpec
 from ..contracts import Contract, ContractError, Parsed, registered
 from . import logs as _logs
 from .http import HTTPProblem
+from .trace import Tracing
 
 log = logging.getLogger("rewardkit")
 
@@ -84,6 +85,13 @@ def read_request(contract: Contract, spec: AnySpec, raw: Any) -> Parsed:
     return parsed
 
 
+def outcome_label(outcomes: list[Outcome]) -> str:
+    """The `outcome` of a scored request, as rewardkit_requests_total and the spans name it."""
+    if any(o.score is None for o in outcomes):
+        return "failed"
+    return "fallback" if any(o.failure is not None for o in outcomes) else "success"
+
+
 def too_busy(exc: EngineBusy) -> HTTPProblem:
     return HTTPProblem(503, f"too busy: {exc}", headers={"Retry-After": "1"})
 
@@ -94,15 +102,32 @@ def render_answer(contract: Contract, spec: AnySpec, outcomes: list[Outcome], pa
     return contract.render(spec, outcomes, parsed)
 
 
-async def answer(contract: Contract, spec: AnySpec, raw: Any, engine: Engine) -> tuple[int, Any, list[Outcome]]:
+async def answer(contract: Contract, spec: AnySpec, raw: Any, engine: Engine,
+                 tracing: Tracing | None = None) -> tuple[int, Any, list[Outcome]]:
     """A scoring request once its body is parsed: validate, build samples, evaluate, render.
 
     The scoring routes take the same steps (with client disconnects on top).
-    Refusals raise HTTPProblem.
+    Refusals raise HTTPProblem. With `tracing`, the call and its reward call are spans.
     """
-    parsed = read_request(contract, spec, raw)
+    span = None if tracing is None else tracing.call(spec.name, contract.name)
+    status, outcome, ids = 500, "error", {}
     try:
-        outcomes = await evaluate(spec, parsed.samples, engine)
-    except EngineBusy as exc:
-        raise too_busy(exc) from None
-    return (*render_answer(contract, spec, outcomes, parsed), outcomes)
+        parsed = read_request(contract, spec, raw)
+        ids = dict(parsed.log_fields)
+        if span is not None:
+            span.reward_started(spec.name, contract.name, len(parsed.samples))
+        try:
+            outcomes = await evaluate(spec, parsed.samples, engine)
+        except EngineBusy as exc:
+            raise too_busy(exc) from None
+        outcome = outcome_label(outcomes)
+        if span is not None:
+            span.reward_finished(outcomes, outcome)
+        status, body = render_answer(contract, spec, outcomes, parsed)
+        return status, body, outcomes
+    except HTTPProblem as exc:
+        status, outcome = exc.status, "refused"
+        raise
+    finally:
+        if span is not None:
+            span.finish(spec.name, contract.name, outcome, status, ids)

@@ -25,7 +25,9 @@ from .auth import BearerAuth
 from .http import Receive, Scope, Send
 from .loopwatch import LoopWatch, reward_codes
 from .metrics import CONTENT_TYPE, Metrics
+from .record import recorder_for
 from .scoring import Routes, Scoring, route_path
+from .trace import tracing_from_env
 
 log = logging.getLogger("rewardkit")
 
@@ -142,6 +144,10 @@ def create_app(
     # After the target is loaded: a module of rewards may register a contract of its own.
     scoring = Scoring(registry, default, engine, metrics, Routes(registered()), max_body=settings.max_body_bytes,
                       max_group=settings.max_group, project=_logs.google_project(), access_log=access_log)
+    recorder = scoring.recorder = recorder_for(settings)
+    tracing = scoring.tracing = tracing_from_env()
+    if recorder is not None:
+        recorder.on_dropped, recorder.on_written = metrics.watch_recorder(lambda: recorder.waiting)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -153,11 +159,17 @@ def create_app(
         watch = LoopWatch(reward_codes(registry), metrics.loop_stall)
         watch.start()
         contain_task_exits(asyncio.get_running_loop())
+        if recorder is not None:
+            recorder.start()
         try:
             yield
         finally:
             watch.stop()
             await engine.stop()
+            if recorder is not None:  # after the last answer: every scored request is written
+                await asyncio.to_thread(recorder.stop)
+            if tracing is not None:
+                await asyncio.to_thread(tracing.shutdown)
 
     app = RewardkitApp(
         title="rewardkit",

@@ -77,6 +77,15 @@ class Metrics:
               registry=self.registry).set_function(running)
         Gauge("rewardkit_workers", "Worker processes in the pool", registry=self.registry).set_function(size)
 
+    def watch_recorder(self, waiting: Callable[[], float]) -> tuple[Callable[[str, int], None], Callable[[int], None]]:
+        """The recorder's metrics; returns its callbacks (dropped by reason, written), called from its thread."""
+        dropped = Counter("rewardkit_records_dropped", "Records not written, by reason (queue_full: the writer "
+                          "was behind; write_error; unrecordable)", ["reason"], registry=self.registry)
+        written = Counter("rewardkit_records_written", "Records written", registry=self.registry)
+        Gauge("rewardkit_records_waiting", "Records queued for the writer", registry=self.registry).set_function(
+            waiting)
+        return (lambda reason, count: dropped.labels(reason).inc(count)), written.inc
+
     def outcomes(self, outcomes: Iterable[Outcome]) -> None:
         for outcome in outcomes:
             if outcome.score is not None:

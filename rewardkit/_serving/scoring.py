@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, Mapping
 
 from .._engine.inline import Engine
 from .._engine.pipeline import evaluate
@@ -24,8 +24,11 @@ from .._sample import Sample
 from ..contracts import Contract
 from . import logs as _logs
 from .answer import RangeWatch, read_request, render_answer, too_busy
+from .answer import outcome_label as _outcome_label
 from .http import DisconnectWatch, HTTPProblem, Receive, Scope, Send, parse_json, problem_body, read_body, send_json
 from .metrics import Metrics
+from .record import Recorder, Scored
+from .trace import RequestTrace, Tracing, caller_trace, log_fields
 
 log = logging.getLogger("rewardkit")
 
@@ -80,15 +83,16 @@ class Routes:
         return None
 
 
-def _outcome_label(outcomes: list[Outcome]) -> str:
-    if any(o.score is None for o in outcomes):
-        return "failed"
-    return "fallback" if any(o.failure is not None for o in outcomes) else "success"
-
-
-def _request_fields(headers: dict[bytes, bytes], project: str | None) -> dict[str, Any]:
+def _request_fields(headers: dict[bytes, bytes], project: str | None,
+                    span: RequestTrace | None = None) -> dict[str, Any]:
     trace = headers.get(b"x-cloud-trace-context")
     fields = _logs.trace_fields(trace.decode("latin-1"), project) if trace else {}
+    if span is not None:  # this request's own span: the log lines are its children
+        fields.update(span.ids(project))
+    elif b"traceparent" in headers:
+        caller = caller_trace(headers)
+        if caller is not None:
+            fields.update(log_fields(*caller, project))
     fc_request = headers.get(b"x-fc-request-id")
     if fc_request:
         fields["fc_request_id"] = fc_request.decode("latin-1")
@@ -107,6 +111,9 @@ def _access_line(scope: Scope, headers: dict[bytes, bytes], status: int, seconds
 
 class Scoring:
     """Answers the scoring routes of one app."""
+
+    recorder: Recorder | None = None  # --record: gets a copy of each scored request and its answer
+    tracing: Tracing | None = None  # an OTLP endpoint is set: a span per request and per reward call
 
     def __init__(self, registry: Registry, default: str | None, engine: Engine, metrics: Metrics, routes: Routes, *,
                  max_body: int, project: str | None, access_log: bool, max_group: int = 0) -> None:
@@ -136,8 +143,11 @@ class Scoring:
     async def __call__(self, scope: Scope, receive: Receive, send: Send, contract: Contract, name: str | None) -> None:
         started = time.perf_counter()
         headers = dict(scope["headers"])  # ASGI header names are lower-case
-        context = _logs.set_context(_request_fields(headers, self.project))
+        span = None if self.tracing is None else self.tracing.request(
+            scope["method"], scope["path"], contract.route if name is not None else scope["path"], headers)
+        context = _logs.set_context(_request_fields(headers, self.project, span))
         label, status, outcome = "(unknown)", 500, "error"
+        ids: Mapping[str, Any] = {}
         metrics = self.metrics
         metrics.in_flight += 1
         try:
@@ -147,11 +157,19 @@ class Scoring:
                 label = spec.name
                 raw = parse_json(await read_body(receive, headers.get(b"content-length"), self.max_body))
                 parsed = read_request(contract, spec, raw)
+                ids = parsed.log_fields
                 if self.max_group and len(parsed.samples) > self.max_group:
                     raise HTTPProblem(413, f"the request holds {len(parsed.samples)} responses; the limit is "
                                       f"{self.max_group} (raise it with --max-group or REWARDKIT_MAX_GROUP)")
+                if span is not None:
+                    span.reward_started(spec.name, contract.name, len(parsed.samples))
                 outcomes = await self._evaluate(spec, parsed.samples, receive, scope["path"])
+                if span is not None:
+                    span.reward_finished(outcomes, _outcome_label(outcomes))
                 status, content = render_answer(contract, spec, outcomes, parsed)
+                if self.recorder is not None:
+                    self.recorder.offer(Scored(contract, spec, raw, parsed, outcomes, status, content,
+                                               time.perf_counter() - started, headers, time.time()))
                 metrics.outcomes(outcomes)
                 self.ranges.check(contract, spec, outcomes)
                 outcome = _outcome_label(outcomes)
@@ -176,6 +194,8 @@ class Scoring:
             if self.access_log:
                 _access_line(scope, headers, status, seconds,
                              {"reward": label, "contract": contract.name, "outcome": outcome})
+            if span is not None:
+                span.finish(label, contract.name, outcome, status, ids)
             _logs.reset_context(context)
 
     async def _evaluate(self, spec: AnySpec, samples: list[Sample], receive: Receive, path: str) -> list[Outcome]:

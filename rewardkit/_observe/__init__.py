@@ -1,0 +1,1 @@
+"""What a served reward did: recorded runs read back and drawn (`rewardkit report`)."""
