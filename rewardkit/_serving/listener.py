@@ -12,20 +12,26 @@ fails with no log line. Here:
   starting its next request, gets 408 and is closed (idle and slowloris connections);
 - beyond `max_connections` open connections, a new one gets 503 and is closed, with a warning log;
 - the soft open-file limit is raised to the hard one, and the default connection cap stays below it;
-- bytes that are not HTTP get uvicorn's 400 as JSON `{"message": ...}`, like every other refusal.
+- bytes that are not HTTP get uvicorn's 400 as JSON `{"message": ...}`, like every other refusal;
+- a port that is taken is reported, with how to choose another, before the rewards load and workers start
+  (uvicorn would find out only after them, with a bare `[Errno 98]`).
 Cloud Run's and Function Compute's front ends absorb some of this; a directly exposed container does not.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import resource
+import socket
 import time
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from .._errors import RewardkitError
 
 log = logging.getLogger("rewardkit")
 
@@ -34,6 +40,42 @@ HEAD_TIMEOUT = 10.0  # seconds to send a whole request head
 MAX_CONNECTIONS = 4096  # the default cap, when the open-file limit allows it
 _FILES_PER_WORKER = 4  # the server's end of a worker's pipe, a duplicate of it, its sentinel, spare
 _FILES_RESERVED = 64  # the listening socket, logs, the forkserver, imports...
+
+
+class PortUnavailable(RewardkitError):
+    """The address `rewardkit serve` was asked to listen on cannot be listened on."""
+
+
+_CHOOSE = "choose another with --port N or the PORT environment variable"
+
+
+def check_port(host: str, port: int) -> None:
+    """Bind every address `host` resolves to on `port` as uvicorn will (asyncio's create_server: SO_REUSEADDR,
+    IPv6 sockets v6-only), then let go: raise PortUnavailable saying which port and how to choose another."""
+    try:
+        addresses = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise PortUnavailable(f"cannot listen on {host!r}: {exc.strerror} (--host, REWARDKIT_HOST)") from None
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(address)
+            except OSError as exc:
+                raise PortUnavailable(_bind_problem(exc, host, port)) from None
+
+
+def _bind_problem(exc: OSError, host: str, port: int) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return (f"port {port} is already in use on {host} (another server, or another rewardkit serve, listens "
+                f"there): stop it, or {_CHOOSE}")
+    if exc.errno == errno.EACCES:
+        return f"not allowed to listen on port {port} (ports below 1024 need privileges): {_CHOOSE}"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"{host} is not an address of this machine: listen on 0.0.0.0 or one of its own (--host)"
+    return f"cannot listen on {host} port {port}: {exc.strerror}; {_CHOOSE}"
 
 
 def raise_open_file_limit() -> int:
