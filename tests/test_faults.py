@@ -179,7 +179,9 @@ def test_sigterm_with_requests_in_flight_answers_each_in_its_contract():
         ]]
         for thread in posts:
             thread.start()
-        time.sleep(0.2)
+        deadline = time.monotonic() + 10  # all four in flight (a fixed pause was too short on a loaded machine)
+        while s.metric("rewardkit_requests_in_flight") < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
         # As a supervisor signalling the server's process group would: the forkserver, in that group,
         # must not take the workers and their calls down with it.
         signal_quietly(s.forkserver(), signal.SIGTERM)
@@ -191,6 +193,8 @@ def test_sigterm_with_requests_in_flight_answers_each_in_its_contract():
     assert answers["vertex"].status_code == 503 and answers["vertex"].json()["error_code"] == "SHUTTING_DOWN"
     ds = answers["dashscope"]
     assert ds.status_code == 503 and ds.json()["status"] == "failed" and ds.json()["error_code"] == "SHUTTING_DOWN"
+    # Issue 22, item 13: like the busy 503, it says when to come back (another instance takes it by then).
+    assert answers["vertex"].headers["retry-after"] == "1" and ds.headers["retry-after"] == "1"
 
 
 def test_a_group_larger_than_the_queue_is_admitted_and_a_group_over_the_limit_is_413():

@@ -145,6 +145,9 @@ def parse_json(body: bytes) -> Any:
 
 
 _JSON = (b"content-type", b"application/json")
+# On every 503 (busy, shutting down, too many connections): a client that honours it comes back, to this
+# instance or, behind a load balancer, to another; one second is what a busy worker pool or a restart takes.
+RETRY_SOON = {"Retry-After": "1"}
 
 
 async def send_json(send: Send, status: int, content: Any, headers: dict[str, str] | None = None) -> None:

@@ -32,6 +32,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .._errors import RewardkitError
+from .http import RETRY_SOON
 
 log = logging.getLogger("rewardkit")
 
@@ -112,6 +113,10 @@ class _Throttled:
             self.last, self.count = now, 0
 
 
+def _headers(headers: dict[str, str]) -> bytes:
+    return "".join(f"{name.lower()}: {value}\r\n" for name, value in headers.items()).encode("latin-1")
+
+
 def _raw_answer(status: int, reason: str, message: str, extra: bytes = b"") -> bytes:
     body = json.dumps({"message": message}).encode()
     return (f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
@@ -138,7 +143,7 @@ class GuardedHttpTools(HttpToolsProtocol):
                            "REWARDKIT_MAX_CONNECTIONS): new connections get 503 and are closed",
                            len(self.connections) - 1, self.max_connections)
             self._refuse(503, "Service Unavailable", f"the server has {self.max_connections} connections open, its "
-                         "limit; retry shortly", b"retry-after: 1\r\n")
+                         "limit; retry shortly", _headers(RETRY_SOON))
             return
         self._arm()
 

@@ -24,7 +24,8 @@ from .._sample import Sample
 from ..contracts import Contract
 from . import logs as _logs
 from .answer import read_request, render_answer, too_busy
-from .http import DisconnectWatch, HTTPProblem, Receive, Scope, Send, parse_json, problem_body, read_body, send_json
+from .http import (RETRY_SOON, DisconnectWatch, HTTPProblem, Receive, Scope, Send, parse_json, problem_body, read_body,
+                   send_json)
 from .metrics import Metrics
 
 log = logging.getLogger("rewardkit")
@@ -160,7 +161,7 @@ class Scoring:
                 # Not a disconnect (that is a 499 above): the server is stopping and its grace period is over.
                 status, outcome = 503, "shutting_down"
                 await send_json(send, status, contract.refusal(503, SHUTTING_DOWN, "the server is shutting down "
-                                "and its grace period ended before this request was scored; retry"))
+                                "and its grace period ended before this request was scored; retry"), RETRY_SOON)
                 raise
             except BaseException as exc:  # BaseException: nothing a request does may stop the server
                 log.exception("unexpected error while serving a request")
