@@ -24,8 +24,18 @@ from .._sample import Sample
 from ..contracts import Contract
 from . import logs as _logs
 from .answer import read_request, render_answer, too_busy
-from .http import (RETRY_SOON, DisconnectWatch, HTTPProblem, Receive, Scope, Send, parse_json, problem_body, read_body,
-                   send_json)
+from .http import (
+    RETRY_SOON,
+    DisconnectWatch,
+    HTTPProblem,
+    Receive,
+    Scope,
+    Send,
+    parse_json,
+    problem_body,
+    read_body,
+    send_json,
+)
 from .metrics import Metrics
 
 log = logging.getLogger("rewardkit")
