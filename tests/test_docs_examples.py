@@ -153,8 +153,7 @@ def _folder(tmp_path: Path, page: Path) -> Path:
         return clone
     (tmp_path / ".venv").symlink_to(Path(sys.prefix))  # the guide's `.venv/bin/...` commands
     (tmp_path / "rewards").symlink_to(REPO / "rewards")  # `rewards/fixtures/...`, as in a clone
-    if page.name != "README.md":
-        (tmp_path / "my_rewards.py").write_text(_guide_module())
+    (tmp_path / "my_rewards.py").write_text(_guide_module())
     return tmp_path
 
 

@@ -13,10 +13,10 @@ fails with no log line. Here:
 - beyond `max_connections` open connections, a new one gets 503 and is closed, with a warning log;
 - a refused connection is closed the way HTTP servers close with bytes unread (nginx's `lingering_close`):
   the answer, then FIN, then what the client still sends is read and dropped, until it has sent nothing
-  for LINGER_QUIET seconds, at most LINGER seconds in all. Up to LINGER_MAX are drained at once; past that,
-  a refused connection that has sent nothing makes room (closing it resets nothing: nothing is unread);
-  Closing at once, with the client's request unread, makes the kernel send RST, and the client's kernel
-  then drops the answer it had not yet read: the client saw a reset, not the 503;
+  for LINGER_QUIET seconds, at most LINGER seconds in all. Closed at once, with the client's request
+  unread, it would make the kernel send RST, and the client's kernel drop the answer not yet read: the
+  client saw a reset, not the 503. Up to LINGER_MAX are drained at once; past that, a drained connection
+  that has sent nothing makes room (closing it resets nothing: nothing is unread);
 - the soft open-file limit is raised to the hard one where it can be, and the connection cap is derived
   from the limit in force, below it by what the server's other descriptors and draining refusals take;
 - bytes that are not HTTP get uvicorn's 400 as JSON `{"message": ...}`, like every other refusal;
@@ -257,7 +257,7 @@ def server_options(workers: int, max_connections: int | None) -> dict[str, Any]:
                     "the limit is %d, so that connections beyond it get 503 rather than fail; raise the hard "
                     "limit (ulimit -Hn, the container's nofile) to allow more", cap, open_files, workers, allowed)
         cap = allowed
-    elif cap < MAX_CONNECTIONS:
+    elif max_connections is None and cap < MAX_CONNECTIONS:
         log.info("open connections: at most %d, what the open-file limit %d leaves room for beside %d worker(s)",
                  cap, open_files, workers)
     protocol = type("GuardedHttpTools", (GuardedHttpTools,), {"max_connections": cap})
