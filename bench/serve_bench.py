@@ -1,7 +1,7 @@
 """Side-by-side serving benchmark: rewardkit against a bare FastAPI ceiling and the DashScope SDK's server.
 
     python bench/serve_bench.py [--duration 8] [--rounds 3] [--connections 32] [--max-requests 200000]
-                                [--hang-timeout 0.5]
+                                [--hang-timeout 0.5] [--only NAMES] [--baseline CHECKOUT]
 
 Every server runs on loopback at once; the rounds interleave the scenarios so
 drift on the machine hits them alike, and each figure is the median over the
@@ -21,6 +21,12 @@ Scenarios:
   math-1w/math-2w  rewardkit math_accuracy, 1 and 2 workers, a different radical every request (sympy, ~13 ms)
   hang-clean       math_accuracy, 2 workers, --timeout HANG_TIMEOUT, no hostile traffic
   hang             the same server while one hostile request (math-verify would spend 5 s) arrives every second
+
+--only runs the named scenarios alone (comma-separated, e.g. `ceiling,trivial`).
+--baseline CHECKOUT adds the trivial scenarios served by the rewardkit in another
+checkout (a folder holding `rewardkit/`, e.g. `git archive main | tar -x -C DIR`),
+named `base:trivial`, ...: a change and what it changes, measured in the same
+rounds on the same loaded machine.
 
 Each round also measures the machine itself, with no server involved: two
 processes against one, spinning in pure Python and doing the math scenario's
@@ -132,6 +138,15 @@ def plain_uvicorn_path() -> str:
     (folder / "sitecustomize.py").write_text(
         "import sys\nsys.modules['uvloop'] = None\nsys.modules['httptools'] = None\n")
     return os.pathsep.join([str(folder), str(HERE), str(REPO)])
+
+
+def baseline_scenarios(scenarios: list[Scenario], checkout: Path) -> list[Scenario]:
+    """The trivial scenarios again, served by the rewardkit in `checkout` (first on the path, workers included)."""
+    if not (checkout / "rewardkit" / "__init__.py").is_file():
+        raise SystemExit(f"--baseline {checkout}: no rewardkit/ package in that folder")
+    path = os.pathsep.join([str(checkout), str(HERE)])
+    return [Scenario(f"base:{s.name}", s.command, s.path, s.body, env={**s.env, "PYTHONPATH": path})
+            for s in scenarios if s.name.startswith("trivial")]
 
 
 def start(scenario: Scenario) -> None:
@@ -347,6 +362,11 @@ def main() -> int:
                         help="answers after which a measurement stops early (default 200000)")
     parser.add_argument("--hang-timeout", type=float, default=0.5,
                         help="rewardkit --timeout in the hostile-traffic scenario (default 0.5 s)")
+    parser.add_argument("--only", default=None, metavar="NAMES",
+                        help="comma-separated scenarios to run (default all; `hang` and the CPU scaling run with "
+                        "hang-clean and math-2w)")
+    parser.add_argument("--baseline", default=None, metavar="CHECKOUT",
+                        help="also serve the trivial scenarios from the rewardkit in this folder (base:trivial...)")
     args = parser.parse_args()
     generator = run_wrk if shutil.which("wrk") else run_httpx
 
@@ -382,7 +402,16 @@ def main() -> int:
         ]
     else:
         print("dashscope not installed: the SDK reference server is skipped")
-    hang = scenarios[-1]
+    hang = next(s for s in scenarios if s.name == "hang-clean")
+    if args.baseline:
+        scenarios += baseline_scenarios(scenarios, Path(args.baseline).resolve())
+    if args.only:
+        wanted = set(args.only.split(","))
+        unknown = wanted - {s.name for s in scenarios}
+        if unknown:
+            raise SystemExit(f"--only: no scenario named {', '.join(sorted(unknown))}; "
+                             f"scenarios: {', '.join(s.name for s in scenarios)}")
+        scenarios = [s for s in scenarios if s.name in wanted]
     hang_results: list[Result] = []
     hostile_latencies: list[float] = []
     hostile_codes: list[str] = []
@@ -396,12 +425,14 @@ def main() -> int:
         for round_number in range(1, args.rounds + 1):
             for scenario in scenarios:
                 scenario.results.append(load(scenario, args.duration, args.connections))
-            with HostileTraffic(hang.url) as hostile:
-                hang_results.append(load(hang, args.duration, args.connections))
-            hostile_latencies += hostile.latencies
-            hostile_codes += hostile.codes
-            scaling["spin"].append(cpu_scaling(_spin))  # the servers are idle meanwhile
-            scaling["math"].append(cpu_scaling(_compare))
+            if hang in scenarios:
+                with HostileTraffic(hang.url) as hostile:
+                    hang_results.append(load(hang, args.duration, args.connections))
+                hostile_latencies += hostile.latencies
+                hostile_codes += hostile.codes
+            if any(s.name == "math-2w" for s in scenarios):
+                scaling["spin"].append(cpu_scaling(_spin))  # the servers are idle meanwhile
+                scaling["math"].append(cpu_scaling(_compare))
             print(f"round {round_number} done", file=sys.stderr)
     finally:
         for scenario in scenarios:
@@ -410,29 +441,33 @@ def main() -> int:
                 scenario.process.wait(timeout=20)
 
     print(f"\n{'scenario':<12} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>9} {'errors':>7}")
-    rows = [(s.name, s.results) for s in scenarios] + [("hang", hang_results)]
+    rows = [(s.name, s.results) for s in scenarios] + ([("hang", hang_results)] if hang_results else [])
     for name, results in rows:
         print(f"{name:<12} {median(results, 'rps'):>9.0f} {median(results, 'p50_ms'):>8.2f} "
               f"{median(results, 'p99_ms'):>8.2f} {max(r.max_ms for r in results):>9.1f} "
               f"{sum(r.errors for r in results):>7}")
     rps = {name: median(results, "rps") for name, results in rows}
     print("\nratios of medians (target):")
-    print(f"  trivial / ceiling        {rps['trivial'] / rps['ceiling']:.2f}  (>= 0.8)")
-    print(f"  trivial-async / ceiling  {rps['trivial-async'] / rps['ceiling']:.2f}  (>= 0.8)")
-    if "sdk" in rps:
-        print(f"  trivial-ds / sdk         {rps['trivial-ds'] / rps['sdk']:.2f}"
-              "  (>= 2; each as its package installs it)")
-        print(f"  trivial-ds / sdk-fast    {rps['trivial-ds'] / rps['sdk-fast']:.2f}  (same HTTP stack)")
-    print(f"  math-2w / math-1w        {rps['math-2w'] / rps['math-1w']:.2f}  (>= 1.6; this machine's own 2-process "
-          f"scaling, no server: {statistics.median(scaling['math']):.2f} for the same comparisons, "
-          f"{statistics.median(scaling['spin']):.2f} for pure-Python spinning)")
-    print(f"  hang / hang-clean        {rps['hang'] / rps['hang-clean']:.2f}  (>= 0.5)")
-    bound = args.hang_timeout + 1.0
-    worst_good = max(r.max_ms for r in hang_results) / 1000
-    worst_hostile = max(hostile_latencies, default=0.0)
-    print(f"  slowest good request under hostile traffic: {worst_good:.2f} s (<= timeout + 1 = {bound:g} s)")
-    print(f"  slowest hostile request: {worst_hostile:.2f} s (<= {bound:g} s); "
-          f"{len(hostile_codes)} sent, answers: {sorted(set(hostile_codes))}")
+    ratios = [("trivial", "ceiling", ">= 0.8"), ("trivial-async", "ceiling", ">= 0.8"),
+              ("trivial-ds", "sdk", ">= 2; each as its package installs it"),
+              ("trivial-ds", "sdk-fast", "same HTTP stack")]
+    ratios += [(f"base:{name}", below, f"{target}; the baseline checkout") for name, below, target in ratios
+               if f"base:{name}" in rps]
+    for name, below, target in ratios:
+        if name in rps and below in rps:
+            print(f"  {name + ' / ' + below:<28} {rps[name] / rps[below]:.2f}  ({target})")
+    if "math-2w" in rps and "math-1w" in rps:
+        print(f"  math-2w / math-1w        {rps['math-2w'] / rps['math-1w']:.2f}  (>= 1.6; this machine's own "
+              f"2-process scaling, no server: {statistics.median(scaling['math']):.2f} for the same comparisons, "
+              f"{statistics.median(scaling['spin']):.2f} for pure-Python spinning)")
+    if hang_results and "hang-clean" in rps:
+        print(f"  hang / hang-clean        {rps['hang'] / rps['hang-clean']:.2f}  (>= 0.5)")
+        bound = args.hang_timeout + 1.0
+        worst_good = max(r.max_ms for r in hang_results) / 1000
+        worst_hostile = max(hostile_latencies, default=0.0)
+        print(f"  slowest good request under hostile traffic: {worst_good:.2f} s (<= timeout + 1 = {bound:g} s)")
+        print(f"  slowest hostile request: {worst_hostile:.2f} s (<= {bound:g} s); "
+              f"{len(hostile_codes)} sent, answers: {sorted(set(hostile_codes))}")
     return 0
 
 

@@ -39,7 +39,8 @@ def test_the_default_target_is_named_and_its_routes_listed_at_start_up(tmp_path)
     assert "./rewards.py is not served: the name 'rewards' always means the built-in package" in log
     from rewardkit.contracts import registered
 
-    assert "math_accuracy: " + ", ".join(f"POST {c.route_for('math_accuracy')} ({c.name})" for c in registered()) in log
+    assert "routes: " + ", ".join(f"POST {c.route} ({c.name})" for c in registered()) in log  # the patterns, once
+    assert "  math_accuracy (parsed): 1.0 when" in log
     assert f"rewardkit {rewardkit.__version__} from " in log
 
 

@@ -141,3 +141,49 @@ def test_an_async_reward_raising_cancelled_error_itself_is_a_reward_error(client
     assert answer.status_code == 500 and answer.json()["error_code"] == "REWARD_ERROR"
     assert "CancelledError" in answer.json()["error"]
     assert echoed(post(client, "/rewards/aecho", vertex("2"))) == 2
+
+
+# ---- duplicate keys: the fast check agrees with parsing pair by pair, for every body ----
+
+KEYS = st.sampled_from(["a", "b", "ab", 'a\\":', "a\\u0022:", "\\u0061", "\\u003a", "x: y", "é", "\\\\"])
+LEAVES = st.sampled_from(['1', 'null', '"a"', '"a\\":1"', '"::"', '"\\u003a"', '{}', '[]', '"\\ud800"'])
+SPACES = st.sampled_from(["", "", " ", "\n  ", "\t"])
+
+
+def _text(draw, depth: int = 0) -> str:
+    """JSON text whose objects may repeat a key (written alike or in other escapes), with any spacing."""
+    kind = draw(st.sampled_from(["leaf", "object", "array"] if depth < 4 else ["leaf"]))
+    if kind == "leaf":
+        return draw(LEAVES)
+    if kind == "array":
+        return "[" + ",".join(_text(draw, depth + 1) for _ in range(draw(st.integers(0, 3)))) + "]"
+    pairs = []
+    for _ in range(draw(st.integers(0, 4))):
+        before, after = draw(SPACES), draw(SPACES)
+        pairs.append(f'"{draw(KEYS)}"{before}:{after}{_text(draw, depth + 1)}')
+    return "{" + ",".join(pairs) + "}"
+
+
+def _strict(pairs):
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise KeyError(keys)
+    return dict(pairs)
+
+
+@PROPERTY
+@given(text=st.composite(lambda draw: _text(draw))())
+def test_a_body_is_refused_exactly_when_one_of_its_objects_repeats_a_key(text):
+    """parse_json skips the pair-by-pair parse when the body shows no repeated key: a repeat at any depth, in
+    any spelling or spacing, is still refused, and every other body still parses to the same value."""
+    from rewardkit._serving.http import HTTPProblem, parse_json
+
+    body = text.encode()
+    try:
+        expected = json.loads(body, object_pairs_hook=_strict)
+    except KeyError:
+        with pytest.raises(HTTPProblem, match="appears twice"):
+            parse_json(body)
+        return
+    got = parse_json(body)
+    assert json.dumps(got) == json.dumps(expected).replace("\\ud800", "\\ufffd")

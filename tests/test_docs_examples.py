@@ -1,11 +1,16 @@
 """Every shell example of the README and of docs/ runs as shown, and prints what the page says it prints.
 
 Pages run in the README's order, each in a scratch folder of its own that holds, as a reader's
-would, `my_rewards.py` as "Writing rewards" defines it (the README's tour writes its own). What runs:
+would, `my_rewards.py` as "Writing rewards" defines it (the README's tour writes its own). The
+README runs as a new user runs it: in a copy of the checkout (its "clone"), with nothing on PATH
+from the test's environment, so its own install command makes `.venv` and its later commands have
+only what that installed (a tour step that needs a package the install lacks fails here). The
+guide's pages use the test's environment as their `.venv`. What runs:
 - a ```python block whose first line is `# NAME.py` is written to that file;
-- a ```sh block that starts `rewardkit serve` runs in the background on a free port (the page's
-  `8080` is replaced) until /health answers, and stops when the page ends; a page that calls the
-  service before starting one gets `rewardkit serve` of the built-in rewards;
+- a ```sh block that is, or ends with, a `rewardkit serve` line runs the lines before it, then the
+  server in the background on a free port (the page's `8080` is replaced) until /health answers;
+  it stops when the page ends; a page that calls the service before starting one gets `rewardkit
+  serve` of the built-in rewards;
 - any other ```sh block runs with bash -e; an expected output, a `# {...}` comment line inside the
   block or a ```json block right after it, must appear in what the block printed (`...` stands for
   anything, whitespace is ignored);
@@ -18,6 +23,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -78,15 +84,24 @@ def printed(expected: str, output: str) -> bool:
     return re.search(pattern, _squash(output), re.S) is not None
 
 
+# What this test's own run may have set that a reader's shell has not.
+_NOT_A_USERS = {"PORT", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP"}
+# A clone holds these; a working checkout may hold more (caches, the test's own .venv, builds).
+_NOT_IN_A_CLONE = shutil.ignore_patterns(".git", ".venv*", "__pycache__", "*.egg-info", "build", "dist",
+                                         ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis")
+
+
 class Page:
     """One page's scratch state: the folder, the environment and the service it started."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, isolated: bool = False) -> None:
         self.folder = folder
         self.port = free_port()
         venv_bin = Path(sys.executable).parent
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("REWARDKIT_") and k != "PORT"}
-        self.env["PATH"] = f"{venv_bin}{os.pathsep}{self.env.get('PATH', '')}"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("REWARDKIT_") and k not in _NOT_A_USERS}
+        path = [entry for entry in self.env.get("PATH", "").split(os.pathsep) if entry and Path(entry) != venv_bin]
+        # Isolated (the README): the reader's shell, without this test's environment on PATH.
+        self.env["PATH"] = os.pathsep.join(path if isolated else [str(venv_bin), *path])
         self.server: subprocess.Popen | None = None
         self.log = folder / f"server-{self.port}.log"
 
@@ -132,18 +147,21 @@ def _guide_module() -> str:
 
 
 def _folder(tmp_path: Path, page: Path) -> Path:
-    (tmp_path / ".venv").symlink_to(Path(sys.prefix))  # the README's `.venv/bin/...` commands
+    if page.name == "README.md":  # a clone of its own, where the README's install makes .venv
+        clone = tmp_path / "rewardkit"
+        shutil.copytree(REPO, clone, ignore=_NOT_IN_A_CLONE, symlinks=True)
+        return clone
+    (tmp_path / ".venv").symlink_to(Path(sys.prefix))  # the guide's `.venv/bin/...` commands
     (tmp_path / "rewards").symlink_to(REPO / "rewards")  # `rewards/fixtures/...`, as in a clone
     (tmp_path / "tests").symlink_to(REPO / "tests")  # `tests/judge_server.py`, the scripted judge, as in a clone
-    if page.name != "README.md":
-        (tmp_path / "my_rewards.py").write_text(_guide_module())
+    (tmp_path / "my_rewards.py").write_text(_guide_module())
     return tmp_path
 
 
 @pytest.mark.parametrize("page", pages(), ids=lambda p: p.name)
 def test_the_shell_examples_of_the_page_run_as_shown(page: Path, tmp_path: Path) -> None:
     workdir = _folder(tmp_path, page)
-    state = Page(workdir)
+    state = Page(workdir, isolated=page.name == "README.md")
     try:
         for block in blocks(page):
             if block.skip is not None or block.lang not in ("sh", "python"):
@@ -154,9 +172,11 @@ def test_the_shell_examples_of_the_page_run_as_shown(page: Path, tmp_path: Path)
                 if name:
                     (workdir / name.group(1)).write_text(block.text)
                 continue
-            command = block.text.strip()
-            if _SERVE.match(command) and "\n" not in command:
-                state.serve(command)
+            *before, last = block.text.strip().splitlines()
+            if _SERVE.match(last):
+                if before:  # e.g. the install, then the server
+                    state.run(Block(block.page, block.line, block.lang, "\n".join(before), None, []))
+                state.serve(last)
                 continue
             output = state.run(block)
             for expected in block.expected:

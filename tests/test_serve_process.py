@@ -2,10 +2,14 @@
 
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
+import time
 
 import httpx
+import pytest
 
 from .conftest import EXAMPLE_REWARDS, contract_example
 from .served import free_port, rewardkit_command, serve, wait_healthy
@@ -46,6 +50,64 @@ def test_port_from_environment(tmp_path):
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=15)
+
+
+@pytest.mark.parametrize("how", ["--port", "PORT"])
+def test_a_taken_port_is_named_before_the_rewards_load_or_workers_start(how):
+    """Issue 22, item 8: the server started its workers and logged every route before uvicorn's bare
+    `[Errno 98]`. Now the port is checked first: which port, how to choose another, exit 2, nothing started."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = ["--port", str(port)] if how == "--port" else []
+        env = {**os.environ, "PORT": str(port)} if how == "PORT" else {k: v for k, v in os.environ.items()
+                                                                          if k != "PORT"}
+        started = time.monotonic()
+        result = subprocess.run([*rewardkit_command(), "serve", "--host", "127.0.0.1", "--workers", "1", *args],
+                                capture_output=True, text=True, timeout=120, env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert f"port {port} is already in use on 127.0.0.1" in result.stderr
+    assert "choose another with --port N or the PORT environment variable" in result.stderr
+    # Before anything started: no reward listed, no worker, no uvicorn.
+    assert "rewards:" not in output and "worker process" not in output and "Errno" not in output, output
+    assert time.monotonic() - started < 60
+
+
+def _startup_log(output: str) -> list[str]:
+    """The start-up lines rewardkit logs, without timestamps or levels."""
+    return [re.sub(r"^.*?rewardkit: ", "", line) for line in output.splitlines() if "rewardkit: " in line]
+
+
+def test_the_startup_log_lists_each_reward_once_and_the_route_patterns_once():
+    """Issue 22, item 9: five route lines per reward and `default: None`. One line per reward, the route
+    patterns once; every route with --verbose and in GET /rewards."""
+    with serve(["--workers", "1", "--log-format", "plain"]) as served:
+        listed = httpx.get(f"{served.url}/rewards").json()
+        lines = _startup_log(served.output())
+    names = [reward["name"] for reward in listed["rewards"]]
+    assert len(names) > 10  # the built-in rewards
+    assert not any("None" in line for line in lines), lines
+    assert f"rewards: {len(names)} from the built-in rewards package; no default reward (--reward NAME serves " \
+           "one on POST /, /nova, /api/v1, /openrlhf, /slime)" in "\n".join(lines)
+    (patterns,) = [line for line in lines if line.startswith("routes: ")]
+    assert "POST /rewards/{name} (vertex)" in patterns and "POST /rewards/{name}/api/v1 (dashscope)" in patterns
+    for name in names:
+        (line,) = [line for line in lines if line.startswith(f"  {name} (")]
+        assert "POST" not in line
+    assert not any("/rewards/math_accuracy" in line for line in lines)
+    assert listed["rewards"][0]["routes"]["dashscope"] == f"/rewards/{names[0]}/api/v1"
+
+    with serve([EXAMPLE_REWARDS, "--reward", "contains_reference", "--workers", "1", "--log-format", "plain",
+                "--verbose"]) as served:
+        lines = _startup_log(served.output())
+    assert any("default reward contains_reference (POST /, /nova, /api/v1, /openrlhf, /slime)" in line
+               for line in lines)
+    routes = [line.strip() for line in lines if line.startswith("    POST /rewards/contains_reference ")]
+    assert routes == ["POST /rewards/contains_reference (vertex), POST /rewards/contains_reference/nova (nova), "
+                      "POST /rewards/contains_reference/api/v1 (dashscope), POST /rewards/contains_reference/openrlhf "
+                      "(openrlhf), POST /rewards/contains_reference/slime (slime)"]
 
 
 def test_bad_target_fails_at_startup_with_a_message(tmp_path):

@@ -42,14 +42,15 @@ def _serve(args: argparse.Namespace) -> int:
     from uvicorn.config import STARTUP_FAILURE
 
     from .._serving import logs as _logs
-    from .._serving.app import create_app, route_lines
-    from .._serving.listener import server_options
+    from .._serving.app import create_app, startup_lines
+    from .._serving.listener import check_port, server_options
     from .._settings import load_settings
 
     _logs.configure(args.log_format, args.log_level)
     target = resolve_target(args.target)
     try:
         settings = load_settings({name: getattr(args, name) for name in _SETTING_FLAGS})
+        check_port(args.host, args.port)  # before the target loads and workers start: a taken port says so first
         app = create_app(target, reward=args.reward, settings=settings, access_log=args.access_log)
     except RewardkitError as exc:
         print(f"rewardkit: cannot serve {describe_target(target)}: {exc}", file=sys.stderr)
@@ -60,10 +61,7 @@ def _serve(args: argparse.Namespace) -> int:
     note = shadow_note(target)
     if note:
         log.warning("%s", note)
-    registry = app.state.registry
-    log.info("rewards: %s (default: %s; %d worker process(es), timeout %g s)", ", ".join(registry.names()),
-             app.state.default_reward, settings.worker_count, settings.timeout)
-    for line in route_lines(app):
+    for line in startup_lines(app, verbose=args.verbose):
         log.info("%s", line)
     # log_config=None: uvicorn keeps the logging set up above (its access log is replaced by rewardkit's).
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, log_config=None,
@@ -145,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="json: one Cloud Logging entry per line on stdout; plain: text on stderr; "
                        "auto (default, $REWARDKIT_LOG_FORMAT): plain in a terminal, else json")
     serve.add_argument("--no-access-log", dest="access_log", action="store_false", help="do not log each request")
+    serve.add_argument("--verbose", action="store_true",
+                       help="log every route of every reward at start-up (GET /rewards lists them too)")
     serve.set_defaults(handler=_serve)
     _add_data_commands(commands)
     from .deploy import add_parsers as add_deploy_commands

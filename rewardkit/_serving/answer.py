@@ -16,7 +16,7 @@ from .._outcome import Outcome
 from .._registry import AnySpec
 from ..contracts import Contract, ContractError, Parsed, registered
 from . import logs as _logs
-from .http import HTTPProblem
+from .http import RETRY_SOON, HTTPProblem
 from .trace import Tracing
 
 log = logging.getLogger("rewardkit")
@@ -93,7 +93,7 @@ def outcome_label(outcomes: list[Outcome]) -> str:
 
 
 def too_busy(exc: EngineBusy) -> HTTPProblem:
-    return HTTPProblem(503, f"too busy: {exc}", headers={"Retry-After": "1"})
+    return HTTPProblem(503, f"too busy: {exc}", headers=RETRY_SOON)
 
 
 def render_answer(contract: Contract, spec: AnySpec, outcomes: list[Outcome], parsed: Parsed) -> tuple[int, Any]:

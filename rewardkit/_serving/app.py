@@ -79,11 +79,33 @@ def _options(spec: RewardSpec) -> dict[str, Any]:
     return {name: _shown_option(value) for name, value in {**defaults, **spec.options}.items()}
 
 
-def route_lines(app: FastAPI) -> list[str]:
-    """One start-up log line per reward: its route under each contract."""
-    contracts = app.state.contracts
-    return [f"  {spec.name}: " + ", ".join(f"POST {path} ({name})" for name, path in _routes(spec, contracts).items())
-            for spec in app.state.registry]
+def _first_line(doc: str | None, width: int = 100) -> str:
+    line = (doc or "").strip().split("\n", 1)[0].strip()
+    return line if len(line) <= width else line[: width - 3].rstrip() + "..."
+
+
+def startup_lines(app: FastAPI, verbose: bool = False) -> list[str]:
+    """What `rewardkit serve` logs once the app is built: the rewards, the default, the route patterns
+    once, and one line per reward; `verbose` adds each reward's every route (as GET /rewards lists them)."""
+    contracts: tuple[Contract, ...] = app.state.contracts
+    registry: Registry = app.state.registry
+    settings: Settings = app.state.settings
+    default: str | None = app.state.default_reward
+    defaults = ", ".join(c.default_route for c in contracts if c.default_route)
+    if default is None:
+        chosen = f"no default reward (--reward NAME serves one on POST {defaults})" if defaults else "no default reward"
+    else:
+        chosen = f"default reward {default} (POST {defaults})" if defaults else f"default reward {default}"
+    lines = [f"rewards: {len(registry)} from {registry.source or 'the target'}; {chosen}; "
+             f"{settings.worker_count} worker process(es), timeout {settings.timeout:g} s",
+             "routes: " + ", ".join(f"POST {c.route} ({c.name})" for c in contracts)
+             + ("" if verbose else "; every reward's routes: GET /rewards, or --verbose")]
+    for spec in registry:
+        doc = _first_line(spec.doc)
+        lines.append(f"  {spec.name} ({spec.kind})" + (f": {doc}" if doc else ""))
+        if verbose:
+            lines.append("    " + ", ".join(f"POST {path} ({name})" for name, path in _routes(spec, contracts).items()))
+    return lines
 
 
 def _describe(spec: AnySpec, contracts: tuple[Contract, ...]) -> dict[str, Any]:

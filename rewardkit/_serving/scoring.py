@@ -25,7 +25,18 @@ from ..contracts import Contract
 from . import logs as _logs
 from .answer import RangeWatch, read_request, render_answer, too_busy
 from .answer import outcome_label as _outcome_label
-from .http import DisconnectWatch, HTTPProblem, Receive, Scope, Send, parse_json, problem_body, read_body, send_json
+from .http import (
+    RETRY_SOON,
+    DisconnectWatch,
+    HTTPProblem,
+    Receive,
+    Scope,
+    Send,
+    parse_json,
+    problem_body,
+    read_body,
+    send_json,
+)
 from .metrics import Metrics
 from .record import Recorder, Scored
 from .trace import RequestTrace, Tracing, caller_trace, log_fields
@@ -180,7 +191,7 @@ class Scoring:
                 # Not a disconnect (that is a 499 above): the server is stopping and its grace period is over.
                 status, outcome = 503, "shutting_down"
                 await send_json(send, status, contract.refusal(503, SHUTTING_DOWN, "the server is shutting down "
-                                "and its grace period ended before this request was scored; retry"))
+                                "and its grace period ended before this request was scored; retry"), RETRY_SOON)
                 raise
             except BaseException as exc:  # BaseException: nothing a request does may stop the server
                 log.exception("unexpected error while serving a request")
