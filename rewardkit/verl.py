@@ -51,14 +51,16 @@ def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_
 
     `ground_truth` is the sample's gold answer (`reward_model.ground_truth` of the dataset row); `extra_info`
     its references (a reward asking for `references` gets it); `kwargs` the configuration above. Returns
-    `score`, `rewardkit.failed` and the reward's metrics (`<reward>.<metric>`); a metric an item lacks but
-    the reward reported before is NaN, since verl needs every key on every item. Thread-safe: verl's reward
-    loop calls it from many threads."""
+    `score`, `rewardkit.failed` (1.0 / 0.0), `rewardkit.error` (the error code, "" when none) and the declared
+    metrics (`<reward>.<metric>`) of every reward the configuration routes to, NaN where this item has none:
+    verl takes a batch's keys from its first item, so every item carries the same ones. Thread-safe: verl's
+    reward loop calls it from many threads."""
     return _verl.compute_score(data_source, solution_str, ground_truth, extra_info, kwargs, _connect)
 
 
 def compute_score_batch(data_sources: Sequence[Any], solution_strs: Sequence[str], ground_truths: Sequence[Any],
                         extra_infos: Sequence[Any] | None = None, **kwargs: Any) -> list[dict[str, float]]:
-    """The same for a whole batch, as verl's batch reward manager calls it (verl/workers/reward_manager/batch.py):
-    every item runs at once across the workers, and every dict has the same keys (the batch's union)."""
+    """The same for a whole batch, as verl's legacy batch reward manager calls it
+    (verl/workers/reward_manager/batch.py): every item runs at once across the workers; the dicts' keys are
+    compute_score's."""
     return _verl.compute_score_batch(data_sources, solution_strs, ground_truths, extra_infos, kwargs, _connect)

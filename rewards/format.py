@@ -164,7 +164,7 @@ def _check_length(target: Any = 512, limit: Any = 2048, unit: Any = "tokens", sh
         raise OptionError(f"shape must be one of {', '.join(map(repr, SHAPES))}, got {shape!r}")
 
 
-@reward(check_options=_check_length)
+@reward(check_options=_check_length, metrics=["length"])
 def length_penalty(
     response: str,
     thinking: str,
@@ -236,7 +236,7 @@ def repeated_ratio(text: str, n: int, unit: str = "tokens", ignore_case: bool = 
     return 1.0 - distinct / total, total
 
 
-@reward(check_options=_check_repetition)
+@reward(check_options=_check_repetition, metrics=["repeated_ratio", "ngrams"])
 def repetition_penalty(
     response: str,
     thinking: str,
