@@ -1,18 +1,21 @@
 """verl: rewardkit rewards as verl's custom reward function.
 
-In the trainer's config (verl/trainer/config/ppo_trainer.yaml, `custom_reward_function`):
+In the trainer's config (verl 0.9: verl/trainer/config/reward/reward.yaml, under `reward:`; verl 0.7 and 0.8
+also read the top-level `custom_reward_function`; docs/trainers.md has the table):
 
-    custom_reward_function:
-      path: pkg://rewardkit.verl      # verl >= 0.7; older verl: the file's path, which
-                                      # python -c "import rewardkit.verl as m; print(m.__file__)" prints
-      name: compute_score             # or compute_score_batch with reward_model.reward_manager=batch
-      reward_kwargs:
-        rewards: {"openai/gsm8k": "gsm8k_accuracy", "*": "math_accuracy"}
+    reward:
+      custom_reward_function:
+        path: pkg://rewardkit.verl      # verl >= 0.7; older verl: the file's path, which
+                                        # python -c "import rewardkit.verl as m; print(m.__file__)" prints
+        name: compute_score             # compute_score_batch: the legacy batch manager (verl < 0.7)
+        reward_kwargs:
+          rewards: {"openai/gsm8k": "gsm8k_accuracy", "*": "math_accuracy"}
 
 verl calls `compute_score(data_source=..., solution_str=..., ground_truth=..., extra_info=...)` with the
 `reward_kwargs` merged in (verl/trainer/ppo/reward.py, `get_custom_reward_fn` / `_call_with_kwargs`; the call
-itself in verl/workers/reward_manager/naive.py). The answer is a dict: `score`, then the reward's metrics,
-flat scalars, which verl collects per key as `reward_extra_info` and logs.
+itself in verl/experimental/reward_loop/reward_manager/naive.py `run_single`, from an executor thread, and
+in the legacy verl/workers/reward_manager/naive.py). The answer is a dict: `score`, then the same keys on
+every item, flat scalars, which verl gathers per key as `reward_extra_info` and logs.
 
 Configuration, from `reward_kwargs` first, else the environment:
 - `rewards`: data_source -> reward name, `"*"` the default ($REWARDKIT_VERL_REWARDS, JSON);

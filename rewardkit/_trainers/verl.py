@@ -28,8 +28,11 @@ VERL_KWARGS = frozenset({"reward_router_address", "reward_model_tokenizer"})
 _SETTINGS = ("timeout", "workers", "worker_memory_mb")
 CONFIG_KWARGS = frozenset({"rewards", "reward", "target", "url", "failure_score", "auth_token", "concurrency",
                            *_SETTINGS})
-# verl adds these to extra_info (verl/workers/reward_manager/naive.py); they are bookkeeping, not references.
-_VERL_EXTRA_INFO = ("num_turns", "rollout_reward_scores")
+# verl's own additions to extra_info, bookkeeping rather than references: num_turns and rollout_reward_scores
+# (verl/workers/reward_manager/naive.py; 0.9's verl/experimental/reward_loop/reward_manager/naive.py), the agent
+# loop's tool_extra_fields merged in by the reward loop (turn_scores, tool_rewards: verl/experimental/agent_loop/
+# single_turn_agent_loop.py, tool_agent_loop.py) and the gdpo manager's experiment_name (reward_manager/gdpo.py).
+_VERL_EXTRA_INFO = ("num_turns", "rollout_reward_scores", "turn_scores", "tool_rewards", "experiment_name")
 
 
 class RewardFailed(RewardkitError):
