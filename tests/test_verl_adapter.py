@@ -288,3 +288,13 @@ def test_remote_mode_takes_the_schema_from_the_served_listing():
         for manager, failing in (("loop", 0), ("batch", 7)):
             got = assemble(manager, kwargs, mixed_rows(failing))
             assert got.get("info") == expected(failing), got
+
+
+def test_the_reward_loops_bookkeeping_is_not_a_reference():
+    """0.9's reward loop merges the agent loop's tool_extra_fields (turn_scores, tool_rewards) into extra_info
+    and gdpo adds experiment_name (verl/experimental/reward_loop/reward_manager/naive.py, gdpo.py)."""
+    compute_score = custom_reward_fn({**BASE, "reward": "column_count"})
+    got = compute_score(data_source="s", solution_str="x", ground_truth=None,
+                        extra_info={"split": "train", "index": 0, "num_turns": 2, "rollout_reward_scores": {},
+                                    "turn_scores": [], "tool_rewards": [], "experiment_name": "run"})
+    assert got["score"] == 2.0  # split and index
