@@ -9,6 +9,10 @@ import time
 
 import rewardkit
 from rewardkit import Score
+from rewards import think_format
+
+# think_format as the built-in rewards serve it, and with reasoning delivered apart from the answer refused.
+think_inline_only = rewardkit.variant(think_format, "think_inline_only", accept_separate_thinking=False)
 
 
 @rewardkit.reward(metrics=["length"])
