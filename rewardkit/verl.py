@@ -23,8 +23,10 @@ Configuration, from `reward_kwargs` first, else the environment:
 - `target`: the module or .py file defining them ($REWARDKIT_TARGET; default: the built-in rewards);
 - `url`: score by posting to a served rewardkit instead of in this process ($REWARDKIT_URL);
 - `failure_score`: the score of an item whose reward failed ($REWARDKIT_VERL_FAILURE_SCORE). verl has no
-  "no score": without it a failed reward raises `RewardFailed` naming the error code, which stops the step,
-  rather than training on a made-up number;
+  "no score": without it a failed reward raises `RewardFailed` naming the error code, which verl lets through
+  (the reward loop's asyncio.gather, then Ray: verl 0.9.1 verl/experimental/reward_loop/reward_loop.py) and
+  which stops the step, rather than training on a made-up number. Remote (`url`), an item the served reward
+  failed on, or one not posted within the client's deadline (SERVICE_UNAVAILABLE), follows the same rule;
 - `timeout`, `workers`, `worker_memory_mb` as `rewardkit serve`'s settings ($REWARDKIT_TIMEOUT, ...).
 
 This file is only a face: verl may load it by its path, as a module outside the package, so it imports
