@@ -15,7 +15,6 @@ publishes a version, and put the table in docs/trainers.md with its date.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import socket
@@ -44,11 +43,11 @@ def venv(name: str, requirements: Sequence[str], no_deps: Sequence[str] = ()) ->
         return python
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(folder)], check=True)
     pip = [str(python), "-m", "pip", "install", "-q"]
-    subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, *requirements], check=True)
+    quiet_pip([*pip, "--upgrade", "pip"])
+    quiet_pip([*pip, *requirements])
     if no_deps:
-        subprocess.run([*pip, "--no-deps", *no_deps], check=True)
-    subprocess.run([*pip, "-e", str(REPO)], check=True)
+        quiet_pip([*pip, "--no-deps", *no_deps])
+    quiet_pip([*pip, "-e", str(REPO)])
     stamp.write_text(wanted)
     return python
 
@@ -124,5 +123,10 @@ def table(trainer: str, found: dict[str, str], rows: list[dict[str, Any]]) -> bo
     return ok
 
 
-def digest(*parts: str) -> str:
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
+def quiet_pip(command: list[str]) -> None:
+    """pip, its output kept in .work/pip.log unless it fails."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    with open(WORK / "pip.log", "a") as log:
+        done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed; see {WORK / 'pip.log'}")
