@@ -5,7 +5,7 @@ import sys
 
 import bed
 
-PINS = ["trl==1.16.0", "torch==2.13.0", "accelerate", "datasets"]
+PINS = ["trl==1.16.0", "torch==2.13.0", "transformers==5.25.0", "accelerate==1.16.0", "datasets==5.2.0"]
 
 
 def main() -> int:
