@@ -22,7 +22,8 @@ def main() -> int:
         for name, pins, no_deps in (CURRENT, OLDER):
             python = bed.venv(name, pins, no_deps)
             rows = bed.run_inside(python, "check_openrlhf.py", first, second)
-            found = bed.versions(python, ["openrlhf", "transformers", "torch", *(["ray"] if "ray" in str(pins) else [])])
+            packages = ["openrlhf", "transformers", "torch", *(["ray"] if "ray" in str(pins) else [])]
+            found = bed.versions(python, packages)
             ok = bed.table("OpenRLHF", found, rows) and ok
     return 0 if ok else 1
 

@@ -8,7 +8,7 @@ import sys
 
 import bed
 
-PINS = ["verl==0.9.1", "torch==2.13.0"]
+PINS = ["verl==0.9.1", "torch==2.13.0", "ray==2.60.0", "transformers==5.10.4", "tensordict==0.10.0", "numpy==2.4.6"]
 
 
 def main() -> int:

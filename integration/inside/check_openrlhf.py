@@ -86,7 +86,7 @@ def older(urls: list[str]) -> None:
     import ray
     from openrlhf.utils.remote_rm_utils import RemoteRewardModel
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(num_cpus=8, include_dashboard=False, log_to_driver=False)  # logical CPUs for the scheduler
     model = RemoteRewardModel.remote(SimpleNamespace(micro_rollout_batch_size=4),
                                      [f"{u}/rewards/math_accuracy/openrlhf" for u in urls])
     answers = [f"so \\boxed{{{n}}}<|im_end|>" for n in (42, 41, 42, 40, 42, 42)]
@@ -97,29 +97,49 @@ def older(urls: list[str]) -> None:
     got = [r for part in info for r in part["rewards"]]
     report("OpenRLHF 0.9 RemoteRewardModel: a batch split across two URLs (Ray)", got == want and len(info) == 2,
            got, seconds)
-    try:
-        from openrlhf.trainer.ppo_utils.experience_maker import update_samples_with_rewards
-    except Exception as exc:  # it imports the trainer's Ray launcher; report what is missing
-        report("OpenRLHF 0.9 update_samples_with_rewards merges the two answers", False,
-               f"not importable here: {type(exc).__name__}: {exc}")
+    from openrlhf.utils.remote_rm_utils import request_api_wrapper
+
+    started = time.monotonic()
+    try:  # what remote_rm_fn_ray runs: 5 attempts, 1 s apart, then an exception that stops the step
+        request_api_wrapper(f"{urls[0]}/rewards/word_count/openrlhf",
+                            {"query": [PROMPT + "RAISE<|im_end|>"], "prompts": [PROMPT], "labels": [None]})
+    except Exception as exc:
+        report("OpenRLHF 0.9 request_api_wrapper: a failed reward is retried 5 times, then raised",
+               "Request error for 5 times" in str(exc), str(exc)[:120], time.monotonic() - started)
     else:
-        samples = [Samples(torch.zeros(3, 4)), Samples(torch.zeros(3, 4))]
-        update_samples_with_rewards(info, samples)
-        merged = [v for s in samples for v in s.rewards.tolist()]
-        report("OpenRLHF 0.9 update_samples_with_rewards merges the two answers", merged == want,
-               {k: v for k, v in samples[0].info.items()})
+        report("OpenRLHF 0.9 request_api_wrapper: a failed reward is retried 5 times, then raised", False, "no error")
+    samples = [Samples(torch.zeros(3, 4)), Samples(torch.zeros(3, 4))]
+    experience_function("update_samples_with_rewards")(info, samples)
+    merged = [v for s in samples for v in s.rewards.tolist()]
+    report("OpenRLHF 0.9 update_samples_with_rewards merges the two answers", merged == want,
+           {k: v.tolist() for k, v in samples[0].info.items()})
     ray.shutdown()
+
+
+def experience_function(name: str) -> Any:
+    """A function of the installed openrlhf/trainer/ppo_utils/experience_maker.py, compiled from its source: the
+    module itself imports the trainer's DeepSpeed stack, which needs a GPU to install; this function needs torch."""
+    import ast
+    import importlib.util
+
+    spec = importlib.util.find_spec("openrlhf")
+    assert spec is not None and spec.submodule_search_locations
+    path = f"{list(spec.submodule_search_locations)[0]}/trainer/ppo_utils/experience_maker.py"
+    tree = ast.parse(open(path).read())
+    [node] = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name]
+    namespace: dict[str, Any] = {"torch": torch}
+    exec(compile(ast.Module(body=[node], type_ignores=[]), path, "exec"), namespace)
+    return namespace[name]
 
 
 def main() -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     version = importlib.metadata.version("openrlhf")
-    folder = str(build())
-    tokenizer = AutoTokenizer.from_pretrained(folder)
     if tuple(int(p) for p in version.split(".")[:2]) >= (0, 10):
-        current(sys.argv[1], tokenizer, AutoModelForCausalLM.from_pretrained(folder))
-    else:
+        folder = str(build())
+        current(sys.argv[1], AutoTokenizer.from_pretrained(folder), AutoModelForCausalLM.from_pretrained(folder))
+    else:  # the Ray client posts texts: no model or tokenizer (and this environment's transformers is older)
         older(sys.argv[1:3])
 
 

@@ -75,7 +75,7 @@ def train(name: str, funcs: list[Any], conversational: bool) -> None:
 
 
 def same(a: list[Any], b: list[Any]) -> bool:
-    return len(a) == len(b) and all((x is None and y is None) or x == y for x, y in zip(a, b))
+    return len(a) == len(b) and all((x is None and y is None) or x == y for x, y in zip(a, b, strict=True))
 
 
 def main() -> None:

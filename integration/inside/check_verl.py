@@ -118,9 +118,14 @@ def reward_loop(model: str, tokenizer: Any, kwargs: dict[str, Any], label: str) 
         scores = out.batch["rm_scores"].sum(dim=-1).tolist()
         report(f"verl reward loop{label}: rm_scores at failures {sorted(failing)}",
                scores == expected_extra(rows, failing)["score"], scores)
-    for worker in manager.reward_loop_workers:
-        import ray
+    stop(manager)
 
+
+def stop(manager: Any) -> None:
+    """End a manager's actors (their names are reused by the next manager)."""
+    import ray
+
+    for worker in manager.reward_loop_workers:
         ray.kill(worker)
 
 
@@ -138,6 +143,7 @@ def reward_loop_raises(model: str, tokenizer: Any) -> None:
                and "REWARD_ERROR" in text, text.splitlines()[-1][:200], time.monotonic() - started)
     else:
         report("verl reward loop: a failure without failure_score stops the step", False, "no exception")
+    stop(manager)
 
 
 def legacy(model: str, tokenizer: Any, kwargs: dict[str, Any]) -> None:
@@ -163,7 +169,8 @@ def main() -> None:
 
     model = str(build())
     tokenizer = AutoTokenizer.from_pretrained(model)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # Logical CPUs for Ray's scheduler (each actor asks for one); the machine's own are what they are.
+    ray.init(num_cpus=8, include_dashboard=False, log_to_driver=False)
     base = {"target": REWARDS, "workers": 1, "rewards": {"a": "exact", "b": "word_count"}, "failure_score": -1}
     reward_loop(model, tokenizer, base, "")
     reward_loop_raises(model, tokenizer)
