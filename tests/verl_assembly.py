@@ -1,6 +1,8 @@
 """verl's own code that loads a custom reward function and assembles its per-item dicts into a batch, copied
 verbatim from volcengine/verl v0.9.1 (the release on PyPI, verl-0.9.1-py3-none-any.whl; file paths and line
-numbers are the repository's at tag v0.9.1). Only what surrounds the copies is ours: DataProto and the
+numbers are the repository's at tag v0.9.1). Those lines are Copyright 2024 Bytedance Ltd. and/or its
+affiliates, under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
+Only what surrounds the copies is ours: DataProto and the
 tokenizer are stood in for by `Data`/`Item` and `Tokenizer` (torch, Ray and transformers are not needed to
 reach the lines that matter), and each copy sits in a function that feeds it and returns what verl keeps.
 
