@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Sequence
 
 from ._errors import InvalidReferenceError, MissingReferenceError
 from ._score import Score
@@ -70,6 +71,14 @@ class Outcome:
         return None if self.score is None else self.score.value
 
 
+# The keys a trainer's per-item dict carries besides `score` and the metrics: whether the reward failed on the
+# item (1.0 / 0.0), and its error code ("" when it did not fail). Rewards' metrics are `<reward>.<metric>`:
+# no reward's key starts with "rewardkit.".
+FAILED_KEY = "rewardkit.failed"
+ERROR_KEY = "rewardkit.error"
+NO_ERROR = ""
+
+
 def flat_metrics(outcome: Outcome, errors: bool = False) -> dict[str, float]:
     """An outcome's finite metrics as flat scalars: `<reward>.<metric>`, and `<component>.score` per scored
     component (the shape trainers log); with `errors`, `<reward>.error.<CODE>: 1.0` for each failure too."""
@@ -83,3 +92,11 @@ def flat_metrics(outcome: Outcome, errors: bool = False) -> dict[str, float]:
             metrics[f"{component.name}.score"] = component.outcome.score.value
         metrics.update(flat_metrics(component.outcome, errors))
     return {name: value for name, value in metrics.items() if math.isfinite(value)}
+
+
+def schema_metrics(outcome: Outcome, keys: Sequence[str]) -> tuple[dict[str, float], list[str]]:
+    """Exactly `keys`, in their order: the outcome's flat metrics, NaN for each it lacks (a failed item, an item
+    of another reward, a metric not reported this time); and the names of its metrics outside `keys`."""
+    found = flat_metrics(outcome)
+    known = set(keys)
+    return {key: found.get(key, math.nan) for key in keys}, [name for name in found if name not in known]

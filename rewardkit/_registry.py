@@ -19,6 +19,8 @@ from ._sample import DEFAULT_REFERENCE_KEYS
 from .parsers import Parser, resolve
 
 SPEC_ATTRIBUTE = "__rewardkit__"
+# The metric the engine adds to every parse-then-score reward's Score: 1.0 parsed, 0.0 not (_engine/invoke.py).
+PARSED_OK = "parsed_ok"
 # A reward with a platform-native twin (a rewards.judge judge_reward: Vertex's autoraterScorer) hangs on its function,
 # under this name, a function from the platform's model path to that native reward config (`rewardkit config` reads it).
 NATIVE_TWIN = "__rewardkit_native_twin__"
@@ -73,6 +75,9 @@ class RewardSpec:
     required_gold: tuple[str, ...] = ()
     # The (low, high) its scores lie in, bounds included; a score outside is the reward's INVALID_SCORE.
     score_range: tuple[float, float] | None = None
+    # The names of the metrics its Scores may carry (`Score.metrics`), declared so that a trainer's per-item
+    # dicts have the same keys on every item (metric_keys); a metric not declared is left out there.
+    metrics: tuple[str, ...] = ()
 
     @property
     def grouped(self) -> bool:
@@ -196,6 +201,13 @@ def _check_in_range(value: float | None, what: str, name: str, score_range: tupl
                                 f"[{score_range[0]:g}, {score_range[1]:g}]")
 
 
+def _metric_names(metrics: Any, name: str) -> tuple[str, ...]:
+    names = (metrics,) if isinstance(metrics, str) else tuple(metrics or ())
+    if not all(isinstance(m, str) and m.strip() for m in names) or len(set(names)) != len(names):
+        raise RegistrationError(f"reward {name!r}: metrics must list distinct, non-empty metric names, got {metrics!r}")
+    return names
+
+
 def _make_spec(fn: Callable[..., Any], kind: Kind, name: str | None, **settings: Any) -> RewardSpec:
     if not callable(fn):
         raise RegistrationError(f"@{kind} reward: expected a function, got {fn!r}")
@@ -214,6 +226,7 @@ def _make_spec(fn: Callable[..., Any], kind: Kind, name: str | None, **settings:
     preload = settings.get("preload", ())
     if not all(isinstance(m, str) and m for m in preload):
         raise RegistrationError(f"reward {name!r}: preload must list module names (strings), got {preload!r}")
+    settings["metrics"] = _metric_names(settings.get("metrics", ()), name)
     if settings.get("reference_keys") is None:
         settings["reference_keys"] = DEFAULT_REFERENCE_KEYS
     else:
@@ -251,6 +264,7 @@ def reward(
     setup: Callable[[], Any] | None = ...,
     preload: Sequence[str] = ...,
     check_options: Callable[..., Any] | None = ...,
+    metrics: Sequence[str] = ...,
 ) -> F: ...
 @overload
 def reward(
@@ -265,6 +279,7 @@ def reward(
     setup: Callable[[], Any] | None = ...,
     preload: Sequence[str] = ...,
     check_options: Callable[..., Any] | None = ...,
+    metrics: Sequence[str] = ...,
 ) -> Callable[[F], F]: ...
 def reward(
     fn: Callable[..., Any] | None = None,
@@ -278,6 +293,7 @@ def reward(
     setup: Callable[[], Any] | None = None,
     preload: Sequence[str] = (),
     check_options: Callable[..., Any] | None = None,
+    metrics: Sequence[str] = (),
 ) -> Any:
     """Register a single reward: one response -> one score.
 
@@ -294,10 +310,14 @@ def reward(
     once in the process workers fork from, so every worker, replacements
     included, starts with them loaded. `check_options` receives every option
     (defaults filled in) when a variant is made and raises ValueError for a
-    value the reward cannot use, so a bad variant fails at import.
+    value the reward cannot use, so a bad variant fails at import. `metrics`
+    names the metrics its Scores may carry: a trainer needs the same keys on
+    every item, so the trainer adapters report the declared ones (NaN where an
+    item has none) and leave out, with a warning, a metric not declared.
     """
     settings = dict(weight=weight, fallback=fallback, score_range=score_range, timeout=timeout,
-                    reference_keys=reference_keys, setup=setup, preload=tuple(preload), check_options=check_options)
+                    reference_keys=reference_keys, setup=setup, preload=tuple(preload), check_options=check_options,
+                    metrics=metrics)
     return _decorator("single", fn, name, settings)
 
 
@@ -314,6 +334,7 @@ def grouped_reward(
     setup: Callable[[], Any] | None = ...,
     preload: Sequence[str] = ...,
     check_options: Callable[..., Any] | None = ...,
+    metrics: Sequence[str] = ...,
 ) -> F: ...
 @overload
 def grouped_reward(
@@ -328,6 +349,7 @@ def grouped_reward(
     setup: Callable[[], Any] | None = ...,
     preload: Sequence[str] = ...,
     check_options: Callable[..., Any] | None = ...,
+    metrics: Sequence[str] = ...,
 ) -> Callable[[F], F]: ...
 def grouped_reward(
     fn: Callable[..., Any] | None = None,
@@ -341,12 +363,14 @@ def grouped_reward(
     setup: Callable[[], Any] | None = None,
     preload: Sequence[str] = (),
     check_options: Callable[..., Any] | None = None,
+    metrics: Sequence[str] = (),
 ) -> Any:
     """Register a grouped reward: the N responses sampled for one prompt -> N scores.
 
     Options as `reward`'s; with `score_range`, each score outside it fails that response (INVALID_SCORE)."""
     settings = dict(weight=weight, fallback=fallback, score_range=score_range, timeout=timeout,
-                    reference_keys=reference_keys, setup=setup, preload=tuple(preload), check_options=check_options)
+                    reference_keys=reference_keys, setup=setup, preload=tuple(preload), check_options=check_options,
+                    metrics=metrics)
     return _decorator("grouped", fn, name, settings)
 
 
@@ -363,6 +387,7 @@ def parsed_reward(
     setup: Callable[[], Any] | None = None,
     preload: Sequence[str] = (),
     check_options: Callable[..., Any] | None = None,
+    metrics: Sequence[str] = (),
 ) -> Callable[[F], F]:
     """Register a parse-then-score reward.
 
@@ -380,7 +405,7 @@ def parsed_reward(
             raise RegistrationError(f"reward {label!r} ({_origin(f)}): {exc}") from None
         settings = dict(parser=resolved, on_parse_error=on_parse_error, weight=weight, fallback=fallback,
                         score_range=score_range, timeout=timeout, reference_keys=reference_keys, setup=setup,
-                        preload=tuple(preload), check_options=check_options)
+                        preload=tuple(preload), check_options=check_options, metrics=metrics)
         registered: F = _decorator("parsed", f, name, settings)
         return registered
 
@@ -494,6 +519,19 @@ def composite(
     if len(set(names)) != len(names):
         raise RegistrationError(f"composite {name!r}: a component is listed twice ({', '.join(names)})")
     return CompositeSpec(name, tuple(built), rule, on_component_error, weight, inspect.cleandoc(doc))
+
+
+def metric_keys(spec: AnySpec) -> tuple[str, ...]:
+    """The flat metric keys (`_outcome.flat_metrics`'s names) an outcome of `spec` may carry, in a fixed order:
+    `<reward>.<metric>` for each declared metric (`parsed_ok` first for a parsed reward); for a composite,
+    `<component>.score` and the component's own keys, component by component."""
+    if isinstance(spec, RewardSpec):
+        names = ((PARSED_OK,) if spec.kind == "parsed" else ()) + spec.metrics
+        return tuple(dict.fromkeys(f"{spec.name}.{metric}" for metric in names))
+    keys: list[str] = []
+    for component in spec.components:
+        keys += [f"{component.spec.name}.score", *metric_keys(component.spec)]
+    return tuple(dict.fromkeys(keys))
 
 
 class Registry:

@@ -79,8 +79,11 @@ def remote_reward_func(url: str, reward: str, *, concurrency: int = DEFAULT_CONC
     SERVICE_UNAVAILABLE); `timeout` bounds one answer; `auth_token` is sent as a bearer token (the
     server's --auth-token). Items map to the route's body as `messages` (prompt then completion, reasoning
     in `reasoning_content`), `metadata` (the dataset columns: the reward's references) and `reference_answer`
-    (a `ground_truth` column). Failures and `asynchronous` as `reward_func`'s; a status that retrying
-    cannot fix (a wrong reward name, a missing token) raises RemoteError.
+    (a `ground_truth` column). Failures and `asynchronous` as `reward_func`'s: an item the served reward failed
+    on (the route names it with its code) or that could not be posted within `deadline` is answered None,
+    which TRL turns into NaN and leaves out of the group's mean (trl/trainer/grpo_trainer.py
+    `_calculate_rewards`, TRL 1.16.0), or `failure_score` when set. A status that retrying cannot fix (a
+    wrong reward name, a missing token) raises RemoteError.
     """
     options = RemoteOptions(concurrency=concurrency, batch_size=batch_size, deadline=deadline, timeout=timeout,
                             auth_token=auth_token)

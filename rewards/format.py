@@ -31,7 +31,7 @@ def _fail(reason: str) -> Score:
 # ---- think_format --------------------------------------------------------------------------------
 
 def _check_tags(open_tag: Any = "<think>", close_tag: Any = "</think>", allow_empty_thinking: Any = False,
-                accept_separate_thinking: Any = False) -> None:
+                accept_separate_thinking: Any = True) -> None:
     """Check think_format's options; OptionError names the first bad one."""
     for name, tag in (("open_tag", open_tag), ("close_tag", close_tag)):
         if not isinstance(tag, str) or not tag.strip():
@@ -47,7 +47,7 @@ def think_format(
     open_tag: str = "<think>",
     close_tag: str = "</think>",
     allow_empty_thinking: bool = False,
-    accept_separate_thinking: bool = False,
+    accept_separate_thinking: bool = True,
 ) -> Score:
     """1.0 when the response is one `<think>...</think>` block followed by a non-empty answer, else 0.0 with the reason.
 
@@ -57,22 +57,26 @@ def think_format(
     rule broken: no block, text before it, several blocks, never closed,
     empty reasoning, no answer.
 
+    The reasoning often arrives apart from the answer: TRL's conversational
+    format moves the `<think>` block into the completion's reasoning_content,
+    Vertex sends thought parts, DashScope reasoning_content. Then the response
+    has no tags, and (by default) a non-empty reasoning delivered that way
+    followed by a non-empty answer scores 1.0, as the same block inline would
+    (the same rules: no empty reasoning unless allow_empty_thinking).
+
     Parameters:
         open_tag: the opening tag (default "<think>").
         close_tag: the closing tag (default "</think>").
         allow_empty_thinking: accept an empty or whitespace-only block (default False).
         accept_separate_thinking: when the response has no tags at all but the
-            platform delivered the reasoning separately (Vertex thought parts,
-            DashScope reasoning_content), accept a non-empty answer (default False).
+            reasoning was delivered separately (TRL reasoning_content, Vertex
+            thought parts, DashScope reasoning_content), score it as a block
+            (default True; False: only tags in the response count).
     """
     _check_tags(open_tag, close_tag)
     opens, closes = response.count(open_tag), response.count(close_tag)
     if opens == 0 and closes == 0:
-        if accept_separate_thinking and thinking.strip():
-            if not response.strip():
-                return _fail("reasoning came separately, but there is no answer")
-            return Score(1.0, "reasoning came separately from the answer")
-        return _fail(f"no {open_tag}...{close_tag} block")
+        return _separate(response, thinking, open_tag, close_tag, allow_empty_thinking, accept_separate_thinking)
     body = response.lstrip()
     if not body.startswith(open_tag):
         if opens == 0:
@@ -91,6 +95,20 @@ def think_format(
     if not answer.strip():
         return _fail(f"no answer after {close_tag}")
     return Score(1.0, f"one {open_tag} block, then an answer")
+
+
+def _separate(response: str, thinking: str, open_tag: str, close_tag: str, allow_empty: bool, accept: bool) -> Score:
+    """think_format of a response without tags: the reasoning delivered apart from it, or none at all."""
+    separate = bool(thinking.strip()) or (allow_empty and bool(thinking))
+    if not separate:
+        return _fail(f"no {open_tag}...{close_tag} block")
+    if not accept:
+        return _fail(f"no {open_tag}...{close_tag} block in the response: the reasoning arrived separately (the "
+                     "trainer's or platform's reasoning_content or thought parts), and accept_separate_thinking=False; "
+                     "set accept_separate_thinking=True to score it as a block")
+    if not response.strip():
+        return _fail("reasoning came separately, but there is no answer")
+    return Score(1.0, "reasoning came separately from the answer")
 
 
 # ---- boxed_format --------------------------------------------------------------------------------
@@ -164,7 +182,7 @@ def _check_length(target: Any = 512, limit: Any = 2048, unit: Any = "tokens", sh
         raise OptionError(f"shape must be one of {', '.join(map(repr, SHAPES))}, got {shape!r}")
 
 
-@reward(check_options=_check_length)
+@reward(check_options=_check_length, metrics=["length"])
 def length_penalty(
     response: str,
     thinking: str,
@@ -236,7 +254,7 @@ def repeated_ratio(text: str, n: int, unit: str = "tokens", ignore_case: bool = 
     return 1.0 - distinct / total, total
 
 
-@reward(check_options=_check_repetition)
+@reward(check_options=_check_repetition, metrics=["repeated_ratio", "ngrams"])
 def repetition_penalty(
     response: str,
     thinking: str,

@@ -118,7 +118,7 @@ def _schema_keys(schema: Any) -> list[str]:
     return list(properties) if isinstance(properties, dict) else []
 
 
-@reward(check_options=_check_schema_options)
+@reward(check_options=_check_schema_options, metrics=["valid", "json_ok", "errors", "keys_valid"])
 def json_schema(
     response: str,
     references: Mapping[str, Any],
@@ -294,7 +294,7 @@ def _value_text(value: Any) -> str:
     return "(missing)" if value is _MISSING else _shown(json.dumps(value, ensure_ascii=False), 40)
 
 
-@reward(check_options=_check_match_options)
+@reward(check_options=_check_match_options, metrics=["matched", "total"])
 def json_match(
     response: str,
     references: Mapping[str, Any],

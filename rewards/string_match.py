@@ -214,7 +214,7 @@ def _matches(operation: str, target: str, expression: str, re2_only: bool) -> bo
     return _compile(expression, "expression", re2_only).search(target) is not None
 
 
-@reward(check_options=_settings)
+@reward(check_options=_settings, metrics=["matched"])
 def string_match(
     response: str,
     references: Mapping[str, Any],

@@ -16,7 +16,7 @@ def _act(response: str) -> float | None:
     return math.nan if "PLEASE NAN" in response else None
 
 
-@rewardkit.reward(timeout=2)
+@rewardkit.reward(timeout=2, metrics=["chars", "matched"])
 def picky(response: str, reference: str) -> Score:
     """1 when the response is the reference; raises, hangs (past its 2 s timeout) or returns NaN when the response
     asks. The metric `matched` only comes with a match."""

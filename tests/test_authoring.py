@@ -153,3 +153,32 @@ def test_check_options_rejects_bad_values_when_the_variant_is_made():
     assert rewardkit.variant(short, "short_5", limit=5)("abcdef") == 0.0
     with pytest.raises(RegistrationError, match="variant 'short_0' of 'short': limit must be > 0, got 0"):
         rewardkit.variant(short, "short_0", limit=0)
+
+
+def test_declared_metrics_become_fixed_flat_keys_and_are_listed():
+    from fastapi.testclient import TestClient
+
+    from rewardkit._registry import metric_keys, spec_of
+
+    @rewardkit.reward(metrics=["words", "digits"])
+    def counted(response: str) -> Score:
+        return Score(1.0, None, {"words": 1.0})
+
+    @rewardkit.parsed_reward("boxed", metrics=["length"])
+    def boxed_len(parsed: str) -> Score:
+        return Score(1.0, None, {"length": float(len(parsed))})
+
+    both = rewardkit.composite("both", [counted, boxed_len], rule="weighted_mean")
+    assert metric_keys(rewardkit.variant(counted, "counted2")) == ("counted2.words", "counted2.digits")
+    assert metric_keys(both) == ("counted.score", "counted.words", "counted.digits", "boxed_len.score",
+                                 "boxed_len.parsed_ok", "boxed_len.length")
+    with TestClient(rewardkit.create_app(rewardkit.Registry([spec_of(counted), spec_of(boxed_len), both]))) as client:
+        listed = {r["name"]: r["metrics"] for r in client.get("/rewards").json()["rewards"]}
+    assert listed["boxed_len"] == ["boxed_len.parsed_ok", "boxed_len.length"]
+    assert listed["both"] == list(metric_keys(both))
+
+
+@pytest.mark.parametrize("metrics", [["a", "a"], [""], [3]])
+def test_bad_metric_declarations_are_refused_naming_the_reward(metrics):
+    with pytest.raises(RegistrationError, match="reward 'declared': metrics must list distinct, non-empty"):
+        rewardkit.reward(name="declared", metrics=metrics)(lambda response: 1.0)

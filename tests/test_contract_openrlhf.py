@@ -99,18 +99,39 @@ def test_the_response_is_the_query_after_its_prompt_without_the_end_token(served
     # picky scores 1 only when the response is exactly the label: no prompt text, no <|im_end|>.
     answer = httpx.post(f"{served.url}/rewards/picky/openrlhf", json=batch("yes", " yes ", "no"), timeout=60).json()
     assert answer["rewards"] == [1.0, 1.0, 0.0]
-    # `matched` is missing from the third item: only the metrics every item has are logged.
-    assert answer["extra_logs"] == {"picky.chars": [3.0, 5.0, 2.0]}
+    # `matched` is missing from the third item: NaN there, the same keys in every answer (declared metrics).
+    assert answer["extra_logs"]["picky.chars"] == [3.0, 5.0, 2.0]
+    matched = answer["extra_logs"]["picky.matched"]
+    assert matched[:2] == [1.0, 1.0] and math.isnan(matched[2])
     # A decoded BOS before the prompt is skipped; a dict label is the references.
     body = {"query": ["<s>" + PROMPT + "yes</s>"], "prompts": [PROMPT], "labels": [{"answer": "yes"}]}
     assert httpx.post(f"{served.url}/rewards/picky/openrlhf", json=body, timeout=60).json()["rewards"] == [1.0]
+
+
+def test_a_label_of_json_object_text_is_the_references(served):
+    """OpenRLHF posts --label_key's column as the dataset holds it (openrlhf/datasets/prompts_dataset.py
+    preprocess_data: `label = "" if label_key is None else data[label_key]`), and datasets keep several
+    references as JSON text: its `answer` is the gold answer."""
+    label = '{"answer": "2", "unit": "cm"}'
+    url = f"{served.url}/openrlhf"
+    assert post_like_the_current_client(url, batch("so \\boxed{2}", label=label))["reward"] == [1.0]
+    assert post_like_the_current_client(url, batch("so \\boxed{3}", label=label))["reward"] == [0.0]
+    picky = f"{served.url}/rewards/picky/openrlhf"
+    assert post_like_the_current_client(picky, batch("yes", label=' {"answer": "yes", "n": 1} '))["reward"] == [1.0]
+    # Any other label is the gold answer as it is: broken JSON, a JSON string, a number's text.
+    for other in ('{"answer": "yes"', '"yes"', "2"):
+        assert post_like_the_current_client(picky, batch(other, label=other))["reward"] == [1.0], other
+    # An object with no answer-like key: the gold is missing, and the message names the keys it has.
+    response = httpx.post(url, json=batch("\\boxed{2}", label='{"unit": "cm"}'), timeout=60)
+    assert response.status_code == 422 and "MISSING_REFERENCE" in response.text and "unit" in response.text
 
 
 def test_an_empty_batch_is_answered_with_empty_lists(served):
     # The older client slices a batch across its URLs; with more URLs than queries a slice is empty.
     answer = httpx.post(f"{served.url}/rewards/math_accuracy/openrlhf", json={"query": [], "prompts": [], "labels": []},
                         timeout=60)
-    assert answer.status_code == 200 and answer.json() == {"rewards": [], "scores": [], "extra_logs": {}}
+    assert answer.status_code == 200
+    assert answer.json() == {"rewards": [], "scores": [], "extra_logs": {"math_accuracy.parsed_ok": []}}
 
 
 # ---- failures: the whole request fails, naming each item --------------------------

@@ -60,6 +60,15 @@ def test_the_templated_and_the_message_prompts_are_scored_as_slime_reads_them(se
     assert reward_like_slime(f"{served.url}/rewards/picky/slime", body("yes", {"answer": "yes"})) == 1.0
 
 
+def test_a_label_of_json_object_text_is_the_references(served):
+    """slime's Sample.label is `data[--label-key]` as the dataset holds it (slime/utils/types.py)."""
+    label = '{"answer": "2", "unit": "cm"}'
+    assert reward_like_slime(f"{served.url}/slime", body("so \\boxed{2}", label)) == 1.0
+    assert reward_like_slime(f"{served.url}/slime", body("so \\boxed{3}", label)) == 0.0
+    for other in ('{"answer": "yes"', '"yes"', "2"):  # other text is the gold answer as it is
+        assert reward_like_slime(f"{served.url}/rewards/picky/slime", body(other, other)) == 1.0, other
+
+
 def test_a_failing_hanging_or_nan_reward_fails_the_request_with_its_code(served):
     cases = (("PLEASE RAISE", "REWARD_ERROR"), ("PLEASE HANG", "TIMEOUT"), ("PLEASE NAN", "INVALID_SCORE"))
     for response, code in cases:

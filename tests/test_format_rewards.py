@@ -54,13 +54,34 @@ def test_custom_tags_and_empty_thinking():
     assert "no <reasoning>...</reasoning> block" in score(reasoning, "<think>x</think>42").score.reason
 
 
-def test_reasoning_delivered_separately():
-    assert score(think_format, "4", thinking="2+2").value == 0.0
-    separate = rewardkit.variant(think_format, "think_separate", accept_separate_thinking=True)
-    assert score(separate, "4", thinking="2+2").value == 1.0
-    assert score(separate, "  ", thinking="2+2").value == 0.0
-    assert score(separate, "4").value == 0.0  # no reasoning anywhere
-    assert score(separate, "<think>r</think>4", thinking="x").value == 1.0
+def test_reasoning_delivered_separately_counts_by_default():
+    assert score(think_format, "4", thinking="2+2").value == 1.0
+    assert score(think_format, "  ", thinking="2+2").value == 0.0
+    assert score(think_format, "4", thinking=" \n ").value == 0.0  # empty reasoning, as an empty block
+    assert score(think_format, "4").value == 0.0  # no reasoning anywhere
+    assert score(think_format, "<think>r</think>4", thinking="x").value == 1.0
+
+
+def test_kept_off_the_reason_says_where_the_reasoning_went():
+    inline = rewardkit.variant(think_format, "think_inline", accept_separate_thinking=False)
+    out = score(inline, "4", thinking="2+2")
+    assert out.value == 0.0
+    assert "the reasoning arrived separately" in out.score.reason
+    assert "set accept_separate_thinking=True" in out.score.reason
+    assert score(inline, "4").score.reason == "no <think>...</think> block"  # nothing arrived separately
+
+
+@pytest.mark.parametrize("contract", ["vertex", "dashscope"])
+def test_thinking_from_the_platforms_own_fields(builtin_client, contract):
+    """Vertex thought parts and DashScope reasoning_content reach think_format as the thinking."""
+    from rewardkit.contracts import get
+    from rewardkit.testing import request
+
+    routes = {"vertex": "/rewards/think_format", "dashscope": "/rewards/think_format/api/v1"}
+    for thinking, response, expected in (("2+2", "4", 1.0), (None, "4", 0.0), (None, "<think>2+2</think>4", 1.0)):
+        [body] = request(contract, response, thinking=thinking)
+        answered = builtin_client.post(routes[contract], json=body)
+        assert get(contract).read_answer(answered.status_code, answered.json()).scores == (expected,), body
 
 
 @pytest.mark.parametrize("options, message", [

@@ -69,6 +69,15 @@ def nova_server() -> Iterator[tuple[str, NovaStandIn]]:
     state = NovaStandIn()
 
     class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            """GET /rewards as rewardkit/_serving/app.py lists them: each reward's declared metric keys."""
+            data = json.dumps({"rewards": [{"name": "length", "metrics": ["length.words"]}]}).encode()
+            self.send_response(200 if self.path == "/rewards" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
         def do_POST(self) -> None:
             with state.lock:
                 state.in_flight += 1
@@ -185,7 +194,7 @@ def test_verl_remote_mode_posts_and_reads_metrics():
         compute_score = custom_reward_fn({"url": url, "reward": "length"})
         rewards, info = naive_manager(compute_score, [row("openai/gsm8k", "#### 72", "72", answer="full text")])
     assert rewards == [7.0]
-    assert info == {"score": [7.0], "rewardkit.failed": [0.0], "length.words": [2.0]}
+    assert info == {"score": [7.0], "rewardkit.failed": [0.0], "rewardkit.error": [""], "length.words": [2.0]}
     [item] = server.bodies[0]
     assert item["messages"] == [{"role": "assistant", "content": "#### 72"}]
     assert item["reference_answer"] == "72"  # a text reference_answer is the ground truth

@@ -136,6 +136,19 @@ def test_conversational_format_keeps_reasoning_apart_from_the_answer(make):
     assert trainer.calculate_rewards(make("thinking_length"), inputs[:1], lfm) == [10.0]
 
 
+def test_think_format_reads_the_reasoning_trl_split_off(make):
+    """TRL's conversational format parses `<think>` out of the completion into `reasoning_content`
+    (trl/chat_template_utils.py parse_response): think_format scores the reasoning it finds there."""
+    inputs = repeated([{"prompt": [{"role": "user", "content": QUESTION}], "answer": "42"}], 3)
+    completions = [[{"role": "assistant", "content": "42", "reasoning_content": "6 * 7 is 42"}],
+                   [{"role": "assistant", "content": "<think>6 * 7</think>42"}],
+                   [{"role": "assistant", "content": "42"}]]
+    trainer = Trainer()
+    assert trainer.calculate_rewards(make("think_format"), inputs, completions) == [1.0, 1.0, 0.0]
+    # Kept off, only tags in the answer count.
+    assert trainer.calculate_rewards(make("think_inline_only"), inputs, completions) == [0.0, 1.0, 0.0]
+
+
 def test_tool_use_completion_scores_the_last_assistant_turn(make):
     """With tools, TRL appends the tool results and the next parsed response to the completion's messages."""
     completion = [{"role": "assistant", "content": "", "tool_calls": [

@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import math
 import os
+import subprocess
+import sys
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -114,7 +117,8 @@ def test_metrics_are_flat_keys_on_every_item():
     compute_score = custom_reward_fn({**BASE, "reward": "exact"})
     rewards, info = naive_manager(compute_score, [row("s", "72", "72"), row("s", "7", "72")])
     assert rewards == [1.0, 0.0]
-    assert info == {"score": [1.0, 0.0], "rewardkit.failed": [0.0, 0.0], "exact.length": [2.0, 1.0]}
+    assert info == {"score": [1.0, 0.0], "rewardkit.failed": [0.0, 0.0], "rewardkit.error": ["", ""],
+                    "exact.length": [2.0, 1.0]}
 
 
 def test_loaded_by_file_path_outside_the_package():
@@ -170,7 +174,7 @@ def test_batch_manager_call_scores_every_item_with_the_same_keys():
                            ground_truths=["72", None, "2"],
                            extra_infos=[{"rollout_reward_scores": {}}, {"rollout_reward_scores": {}}, {}])
     assert [s["score"] for s in scores] == [1.0, 3.0, 0.0]
-    assert all(set(s) == {"score", "rewardkit.failed", "exact.length"} for s in scores)
+    assert all(set(s) == {"score", "rewardkit.failed", "rewardkit.error", "exact.length"} for s in scores)
     assert math.isnan(scores[1]["exact.length"])
 
 
@@ -193,3 +197,104 @@ def test_thread_safe_as_verls_reward_loop_calls_it():
 def test_configuration_mistakes_are_named(kwargs, message):
     with pytest.raises(Exception, match=message):
         custom_reward_fn({**BASE, **kwargs})(data_source="b", solution_str="x", ground_truth="x", extra_info={})
+
+
+# ---- one metric schema, under verl's own assembly code (tests/verl_assembly.py), each run a fresh process ----
+
+ASSEMBLY = REPO / "tests" / "verl_assembly.py"
+MIXED = {"target": TRAINER_REWARDS, "workers": 0, "rewards": {"a": "exact", "b": "word_count"}}
+SCHEMA = {"score", "rewardkit.failed", "rewardkit.error", "exact.length", "word_count.words", "word_count.digits"}
+
+
+def assemble(manager: str, reward_kwargs: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """verl's `manager` over `rows` in a fresh Python process: its rewards and gathered extra info, or its error."""
+    done = subprocess.run([sys.executable, str(ASSEMBLY), manager, json.dumps(reward_kwargs), json.dumps(rows)],
+                          capture_output=True, text=True, timeout=240, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def mixed_rows(failing: int, size: int = 8) -> list[dict[str, Any]]:
+    """Data sources a (reward exact) and b (word_count) in turn; the item at `failing` fails (a: no gold
+    answer, MISSING_REFERENCE; b: the reward raises, REWARD_ERROR); b's items at 3 and 7 have digits."""
+    rows = []
+    for i in range(size):
+        if i % 2 == 0:
+            rows.append(row("a", "72", None if i == failing else "72"))
+        else:
+            rows.append(row("b", "raise" if i == failing else ("w 3" if i % 4 == 3 else "one two"), None))
+    return rows
+
+
+def expected(failing: int, size: int = 8) -> dict[str, list[Any]]:
+    columns: dict[str, list[Any]] = {key: [] for key in SCHEMA}
+    for i in range(size):
+        failed, source_a = i == failing, i % 2 == 0
+        values = {"score": -1.0 if failed else (1.0 if source_a else 2.0), "rewardkit.failed": float(failed),
+                  "rewardkit.error": ("MISSING_REFERENCE" if source_a else "REWARD_ERROR") if failed else "",
+                  "exact.length": 2.0 if source_a and not failed else None,
+                  "word_count.words": 2.0 if not source_a and not failed else None,
+                  "word_count.digits": 1.0 if not source_a and not failed and i % 4 == 3 else None}
+        for key, value in values.items():
+            columns[key].append(value)
+    return columns
+
+
+@pytest.mark.parametrize("manager", ["loop", "naive", "batch"])
+def test_two_data_sources_and_a_failure_anywhere_keep_one_schema(manager):
+    """verl 0.9.1's reward loop took the first item's keys for the batch (KeyError when another item had more,
+    metrics silently dropped when the first failed); its legacy naive manager made lists of unequal length.
+    Every item now carries the same keys, whatever its reward and wherever the failure is."""
+    kwargs = {**MIXED, "failure_score": -1}
+    if manager == "batch":
+        kwargs["workers"] = 1  # the whole batch at once across worker processes
+    with ThreadPoolExecutor(4) as pool:
+        runs = list(pool.map(lambda failing: assemble(manager, kwargs, mixed_rows(failing)), range(8)))
+    for failing, got in enumerate(runs):
+        assert "error" not in got, f"failure at {failing}: {got['error']}"
+        want = expected(failing)
+        assert got["rewards"] == want["score"], failing
+        assert got["info"] == want, failing
+
+
+def test_the_reward_loop_with_worker_processes_and_threads():
+    """As verl runs it: items in the loop's executor threads at once, scored in rewardkit's worker pool."""
+    got = assemble("loop", {**MIXED, "workers": 2, "failure_score": -1}, mixed_rows(5, size=16))
+    assert got["info"] == expected(5, size=16)
+
+
+def test_a_failure_without_failure_score_stops_verl_naming_the_code():
+    got = assemble("loop", MIXED, mixed_rows(3))
+    assert got["error"].startswith("RewardFailed: REWARD_ERROR: reward 'word_count' failed on an item of "
+                                   "data_source 'b'")
+
+
+def test_an_undeclared_metric_is_left_out_and_named(caplog):
+    compute_score = custom_reward_fn({**BASE, "rewards": {"a": "undeclared", "b": "exact"}})
+    with caplog.at_level("WARNING", logger="rewardkit"):
+        _, info = naive_manager(compute_score, [row("a", "x", None), row("b", "72", "72"), row("a", "y", None)])
+    assert set(info) == {"score", "rewardkit.failed", "rewardkit.error", "exact.length"}
+    assert [len(v) for v in info.values()] == [3] * 4
+    warned = [r.getMessage() for r in caplog.records if "undeclared.secret" in r.getMessage()]
+    assert len(warned) == 1 and "@reward(metrics=[...])" in warned[0]
+
+
+def test_remote_mode_takes_the_schema_from_the_served_listing():
+    """`url` set: the keys come from the served rewardkit's GET /rewards, before any item is scored."""
+    from .served import serve
+
+    with serve([TRAINER_REWARDS, "--workers", "2"]) as served:
+        kwargs = {"url": served.url, "rewards": {"a": "exact", "b": "word_count"}, "failure_score": -1}
+        for manager, failing in (("loop", 0), ("batch", 7)):
+            got = assemble(manager, kwargs, mixed_rows(failing))
+            assert got.get("info") == expected(failing), got
+
+
+def test_the_reward_loops_bookkeeping_is_not_a_reference():
+    """0.9's reward loop merges the agent loop's tool_extra_fields (turn_scores, tool_rewards) into extra_info
+    and gdpo adds experiment_name (verl/experimental/reward_loop/reward_manager/naive.py, gdpo.py)."""
+    compute_score = custom_reward_fn({**BASE, "reward": "column_count"})
+    got = compute_score(data_source="s", solution_str="x", ground_truth=None,
+                        extra_info={"split": "train", "index": 0, "num_turns": 2, "rollout_reward_scores": {},
+                                    "turn_scores": [], "tool_rewards": [], "experiment_name": "run"})
+    assert got["score"] == 2.0  # split and index

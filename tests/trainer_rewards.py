@@ -9,12 +9,34 @@ import time
 
 import rewardkit
 from rewardkit import Score
+from rewards import think_format
+
+# think_format as the built-in rewards serve it, and with reasoning delivered apart from the answer refused.
+think_inline_only = rewardkit.variant(think_format, "think_inline_only", accept_separate_thinking=False)
 
 
-@rewardkit.reward
+@rewardkit.reward(metrics=["length"])
 def exact(response: str, reference: str) -> Score:
     """1.0 when the response is the gold answer; the response's length as a metric."""
     return Score(float(response.strip() == str(reference).strip()), None, {"length": float(len(response))})
+
+
+@rewardkit.reward(metrics=["words", "digits"])
+def word_count(response: str) -> Score:
+    """The number of words; metric `digits` only when the response has some; `raise` raises."""
+    if response == "raise":
+        raise ValueError("the completion asked for it")
+    metrics = {"words": float(len(response.split()))}
+    digits = sum(character.isdigit() for character in response)
+    if digits:
+        metrics["digits"] = float(digits)
+    return Score(metrics["words"], None, metrics)
+
+
+@rewardkit.reward
+def undeclared(response: str) -> Score:
+    """Reports a metric it does not declare."""
+    return Score(1.0, None, {"secret": 7.0})
 
 
 @rewardkit.reward

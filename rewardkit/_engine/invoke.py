@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 
 from .._errors import InvalidScoreError, MissingReferenceError, ParseError, RewardkitError
 from .._outcome import DATA_FAULTS, INVALID_SCORE, MISSING_REFERENCE, OUT_OF_MEMORY, REWARD_ERROR, Failure, Outcome
-from .._registry import RewardSpec
+from .._registry import PARSED_OK, RewardSpec
 from .._sample import Sample
 from .._score import Score, check_range, to_score
 
@@ -93,7 +93,7 @@ def _prepare(spec: RewardSpec, call: Call) -> _Prepared:
     try:
         parsed = spec.parser(response)
     except ParseError as exc:
-        score = Score(spec.on_parse_error, f"parse failed ({spec.parser.name}): {exc}", {"parsed_ok": 0.0})
+        score = Score(spec.on_parse_error, f"parse failed ({spec.parser.name}): {exc}", {PARSED_OK: 0.0})
         return _Prepared(done=Outcome(spec.name, score))
     except BaseException as exc:  # a parser bug is the reward author's, reported like a reward error
         if not _raised(exc):
@@ -111,7 +111,7 @@ def _finish(spec: RewardSpec, call: _Prepared, result: Any) -> Outcome:
     except InvalidScoreError as exc:
         return Outcome(spec.name, failure=Failure(INVALID_SCORE, f"reward {spec.name!r}: {exc}"), parsed=call.parsed)
     if spec.parser is not None:
-        score = Score(score.value, score.reason, {"parsed_ok": 1.0, **score.metrics})
+        score = Score(score.value, score.reason, {PARSED_OK: 1.0, **score.metrics})
     return Outcome(spec.name, score, parsed=call.parsed)
 
 

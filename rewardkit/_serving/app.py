@@ -16,7 +16,7 @@ from .._engine.inline import Engine, InlineEngine, contain_task_exits
 from .._engine.pool import ProcessEngine
 from .._errors import RewardkitError
 from .._loader import DEFAULT_TARGET, load_registry
-from .._registry import AnySpec, CompositeSpec, Registry, RewardSpec, default_reward
+from .._registry import AnySpec, CompositeSpec, Registry, RewardSpec, default_reward, metric_keys
 from .._settings import Settings, load_settings
 from ..contracts import Contract, registered
 from . import logs as _logs
@@ -118,6 +118,7 @@ def _describe(spec: AnySpec, contracts: tuple[Contract, ...]) -> dict[str, Any]:
         "fallback": spec.fallback,
         "doc": spec.doc,
         "routes": _routes(spec, contracts),
+        "metrics": list(metric_keys(spec)),  # the flat keys its metrics take (the remote trainer adapters read them)
     }
     if isinstance(spec, CompositeSpec):
         info["rule"] = spec.rule

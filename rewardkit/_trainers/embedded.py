@@ -28,7 +28,7 @@ from .._engine.inline import Engine, InlineEngine, contain_task_exits
 from .._engine.pipeline import evaluate
 from .._errors import RewardkitError
 from .._loader import load_registry, resolve_target
-from .._outcome import TIMEOUT, Failure, Outcome
+from .._outcome import ERROR_KEY, FAILED_KEY, NO_ERROR, TIMEOUT, Failure, Outcome, schema_metrics
 from .._registry import AnySpec, CompositeSpec, Registry, RewardSpec, spec_of
 from .._sample import Sample
 from .._settings import ENVIRONMENT, Settings, available_cpus, load_settings
@@ -77,11 +77,14 @@ def _keep_main_out() -> None:
 
 class Poster(Protocol):
     """A client of a served rewardkit's batch route (rewardkit.clients._batch.BatchClient), as the remote
-    adapters use it: `wire.item(...)` builds an item, `score` posts them."""
+    adapters use it: `wire.item(...)` builds an item, `score` posts them, `metric_keys` reads a served
+    reward's declared metric keys (its GET /rewards entry)."""
 
     wire: Any
 
     def score(self, reward: str, items: Sequence[dict[str, Any]]) -> list[Outcome]: ...
+
+    def metric_keys(self, reward: str) -> tuple[str, ...]: ...
 
 
 class AdapterError(RewardkitError):
@@ -369,3 +372,43 @@ class FailureLog:
             log.warning("%s: reward %r failed with %s (%s); %s. Further %s failures of this reward are not logged "
                         "one by one.", self.adapter, outcome.reward, failure.code, failure.message, consequence,
                         failure.code)
+
+
+class MetricSchema:
+    """The keys of every item's dict a trainer's reward function answers, fixed before any item is scored.
+
+    `score`, FAILED_KEY, ERROR_KEY, then the declared metric keys (`_registry.metric_keys`) of every reward the
+    function may route to: an item of another reward, a failed item or one whose reward left a metric out has
+    that key too, NaN. A metric a reward reports without declaring it (`@reward(metrics=[...])`) is left out,
+    and logged once: trainers gather the items' dicts into one list per key, and verl takes the keys from the
+    first item (verl/experimental/reward_loop/reward_loop.py, RewardLoopManager.compute_rm_score; the agent
+    loop's _postprocess likewise), so a key some items lack fails the step or misaligns the lists.
+    """
+
+    def __init__(self, keys: Sequence[str], adapter: str) -> None:
+        self.keys = tuple(dict.fromkeys(keys))
+        self._adapter = adapter
+        self._warned: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    def metrics(self, outcome: Outcome) -> dict[str, float]:
+        """The outcome's metrics under exactly this schema's keys."""
+        values, undeclared = schema_metrics(outcome, self.keys)
+        if undeclared:
+            self._warn(outcome.reward, undeclared)
+        return values
+
+    def row(self, outcome: Outcome, score: float) -> dict[str, Any]:
+        """One item's dict: `score`, whether (and how) the reward failed, and the metrics."""
+        failure = outcome.failure
+        return {"score": score, FAILED_KEY: float(failure is not None),
+                ERROR_KEY: NO_ERROR if failure is None else failure.code, **self.metrics(outcome)}
+
+    def _warn(self, reward: str, names: Sequence[str]) -> None:
+        with self._lock:
+            new = [name for name in names if (reward, name) not in self._warned]
+            self._warned.update((reward, name) for name in new)
+        if new:
+            log.warning("%s: reward %r reported metric(s) %s that it does not declare; left out, since every item "
+                        "must carry the same keys. Declare them: @reward(metrics=[...]) with the metric names",
+                        self._adapter, reward, ", ".join(new))

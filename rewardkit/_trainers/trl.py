@@ -5,12 +5,15 @@ The call TRL makes, and what the functions make of it, is in rewardkit.trl's doc
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any, Callable, Mapping, Sequence
 
-from .._outcome import Outcome, flat_metrics
+from .._errors import RewardkitError
+from .._outcome import Outcome
+from .._registry import metric_keys
 from .._sample import Metadata
 from .chat import chat_sample
-from .embedded import Embedded, FailureLog, Poster, settings_for, shared, target_of
+from .embedded import Embedded, FailureLog, MetricSchema, Poster, log, settings_for, shared, target_of
 
 __all__ = ["RewardFunc", "RemoteRewardFunc", "coroutine_function"]
 
@@ -82,6 +85,7 @@ class _TRLReward:
         self.log_metrics = log_metrics
         self._where = where
         self.failures = FailureLog(f"rewardkit.trl {where}")
+        self._schema: MetricSchema | None = None
 
     def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
         outcomes = self._outcomes(prompts, rows(prompts, completions, kwargs), _step(kwargs))
@@ -91,6 +95,9 @@ class _TRLReward:
 
     def _outcomes(self, prompts: Sequence[Any], batch: list[Row], step: int | None) -> list[Outcome]:
         raise NotImplementedError  # abstract
+
+    def _metric_keys(self) -> tuple[str, ...]:
+        raise NotImplementedError  # abstract: the reward's declared metric keys
 
     def _value(self, outcome: Outcome) -> float | None:
         if outcome.failure is not None:
@@ -104,23 +111,31 @@ class _TRLReward:
 
     def _log(self, log_metric: Any, outcomes: list[Outcome]) -> None:
         """Per batch, through TRL's `log_metric` (averaged over each logging step): the share of failed items
-        and the mean of each metric over the items that report it."""
+        and, for each declared metric (the same schema as verl's, rewardkit._trainers.embedded.MetricSchema),
+        its mean over the items that report it; a metric no item of the batch reports is not logged (TRL would
+        average a NaN into the whole logging step)."""
         failed = sum(outcome.failure is not None for outcome in outcomes)
         log_metric(f"rewardkit/{self.reward}.failed", failed / max(len(outcomes), 1))
-        sums: dict[str, list[float]] = {}
-        for outcome in outcomes:
-            for name, value in flat_metrics(outcome).items():
-                sums.setdefault(name, []).append(value)
-        for name, values in sums.items():
-            log_metric(f"rewardkit/{name}", sum(values) / len(values))
+        if self._schema is None:
+            try:
+                self._schema = MetricSchema(self._metric_keys(), f"rewardkit.trl {self._where}")
+            except RewardkitError as exc:  # a remote server out of reach: the scores stand, the metrics wait
+                log.warning("rewardkit.trl %s: metrics not logged this step: %s", self._where, exc)
+                return
+        rows = [self._schema.metrics(outcome) for outcome in outcomes]
+        for name in self._schema.keys:
+            values = [row[name] for row in rows if math.isfinite(row[name])]
+            if values:
+                log_metric(f"rewardkit/{name}", sum(values) / len(values))
 
     def __getstate__(self) -> dict[str, Any]:
         # Picklable as settings only: pools, threads and connections start again, lazily, where it lands.
-        return {k: v for k, v in self.__dict__.items() if k not in ("failures", *self._unpicklable)}
+        return {k: v for k, v in self.__dict__.items() if k not in ("failures", "_schema", *self._unpicklable)}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.__dict__.update(dict.fromkeys(self._unpicklable))
+        self._schema = None
         self.failures = FailureLog(f"rewardkit.trl {self._where}")
 
     _unpicklable: tuple[str, ...] = ()
@@ -158,6 +173,9 @@ class RewardFunc(_TRLReward):
             outcomes.extend(part)
         return outcomes
 
+    def _metric_keys(self) -> tuple[str, ...]:
+        return metric_keys(self.embedded.spec(self.reward))
+
     def close(self) -> None:
         """Stop the worker processes now (they stop at exit anyway); the next call starts them again."""
         if self._embedded is not None:
@@ -194,6 +212,11 @@ class RemoteRewardFunc(_TRLReward):
         items = [self._poster.wire.item(i, [*prompt, *_up_to_answer(answer)], columns.get(_GOLD_COLUMN), columns)
                  for i, (prompt, answer, columns) in enumerate(batch)]
         return self._poster.score(self.reward, items)
+
+    def _metric_keys(self) -> tuple[str, ...]:
+        if self._poster is None:
+            self._poster = self.connect()
+        return self._poster.metric_keys(self.reward)
 
     def __repr__(self) -> str:
         return f"rewardkit.trl.remote_reward_func({self.url!r}, {self.reward!r})"

@@ -6,32 +6,33 @@ from __future__ import annotations
 import json
 import math
 import os
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from .._errors import RewardkitError
 from .._loader import DEFAULT_TARGET, resolve_target
-from .._outcome import Outcome, flat_metrics
-from .._registry import AnySpec
+from .._outcome import ERROR_KEY, FAILED_KEY, Outcome
+from .._registry import AnySpec, metric_keys
 from .._sample import Metadata, Sample
-from .embedded import AdapterError, Embedded, FailureLog, Poster, settings_for, shared
+from .embedded import AdapterError, Embedded, FailureLog, MetricSchema, Poster, settings_for, shared
 
-__all__ = ["RewardFailed", "compute_score", "compute_score_batch"]
+__all__ = ["ERROR_KEY", "FAILED_KEY", "RewardFailed", "compute_score", "compute_score_batch"]
 
 # A client of the served rewardkit at (url, concurrency, auth_token): the face passes the Nova batch route's.
 Connect = Callable[[str, int, "str | None"], Poster]
 
 PLATFORM = "verl"
 ANY_SOURCE = "*"
-FAILED_KEY = "rewardkit.failed"  # 1.0 for an item whose reward failed (scored by a fallback or failure_score)
 # Keyword arguments verl itself may add to the call (verl/experimental/reward_loop/reward_manager/naive.py).
 VERL_KWARGS = frozenset({"reward_router_address", "reward_model_tokenizer"})
 _SETTINGS = ("timeout", "workers", "worker_memory_mb")
 CONFIG_KWARGS = frozenset({"rewards", "reward", "target", "url", "failure_score", "auth_token", "concurrency",
                            *_SETTINGS})
-# verl adds these to extra_info (verl/workers/reward_manager/naive.py); they are bookkeeping, not references.
-_VERL_EXTRA_INFO = ("num_turns", "rollout_reward_scores")
+# verl's own additions to extra_info, bookkeeping rather than references: num_turns and rollout_reward_scores
+# (verl/workers/reward_manager/naive.py; 0.9's verl/experimental/reward_loop/reward_manager/naive.py), the agent
+# loop's tool_extra_fields merged in by the reward loop (turn_scores, tool_rewards: verl/experimental/agent_loop/
+# single_turn_agent_loop.py, tool_agent_loop.py) and the gdpo manager's experiment_name (reward_manager/gdpo.py).
+_VERL_EXTRA_INFO = ("num_turns", "rollout_reward_scores", "turn_scores", "tool_rewards", "experiment_name")
 
 
 class RewardFailed(RewardkitError):
@@ -64,6 +65,11 @@ class Config:
                                "set reward_kwargs.reward, "
                                "or $REWARDKIT_VERL_REWARDS / $REWARDKIT_REWARD")
         return name
+
+    def reward_names(self) -> tuple[str, ...]:
+        """Every reward an item may be routed to, in a fixed order."""
+        names = [name for _source, name in self.rewards] + ([self.reward] if self.reward else [])
+        return tuple(dict.fromkeys(names))
 
 
 def _json_env(name: str, environ: Mapping[str, str]) -> Any:
@@ -117,8 +123,7 @@ def config(kwargs: Mapping[str, Any], environ: Mapping[str, str] | None = None) 
 # ---- scoring -------------------------------------------------------------------------------
 
 _FAILURES = FailureLog("rewardkit.verl")
-_SEEN: dict[str, set[str]] = {}  # reward -> metric names it has reported: verl needs every key on every item
-_SEEN_LOCK = threading.Lock()
+_SCHEMAS: dict[tuple[Any, ...], MetricSchema] = {}  # one per (target or url, rewards): its undeclared-metric warnings
 
 
 # (solution_str, ground_truth, extra_info) of one item, as verl passes them.
@@ -148,8 +153,25 @@ def _spec(embedded: Embedded, name: str) -> AnySpec:
     return spec
 
 
-def _result(cfg: Config, outcome: Outcome, data_source: Any) -> dict[str, float]:
-    """verl's dict for one outcome: `score`, FAILED_KEY, and the reward's metrics."""
+def _schema(cfg: Config, connect: Connect) -> MetricSchema:
+    """The keys of every item this configuration answers for: those of each reward it routes to, read from the
+    registry (in-process) or the served rewardkit's GET /rewards (remote), before any item is scored."""
+    where = ("url", cfg.url) if cfg.url is not None else ("target", cfg.target, cfg.settings)
+    key = (*where, cfg.reward_names())
+    found = _SCHEMAS.get(key)
+    if found is None:
+        if cfg.url is not None:
+            poster = connect(cfg.url, cfg.concurrency, cfg.auth_token)
+            keys = [k for name in cfg.reward_names() for k in poster.metric_keys(name)]
+        else:
+            embedded = shared(cfg.target, settings_for(dict(cfg.settings)))
+            keys = [k for name in cfg.reward_names() for k in metric_keys(embedded.spec(name))]
+        found = _SCHEMAS.setdefault(key, MetricSchema(keys, "rewardkit.verl"))
+    return found
+
+
+def _result(cfg: Config, schema: MetricSchema, outcome: Outcome, data_source: Any) -> dict[str, Any]:
+    """verl's dict for one outcome: `score`, FAILED_KEY, ERROR_KEY and the schema's metrics."""
     failed = outcome.failure is not None
     if failed:
         consequence = ("scored with its fallback" if outcome.score is not None else
@@ -163,12 +185,7 @@ def _result(cfg: Config, outcome: Outcome, data_source: Any) -> dict[str, float]
     else:
         assert outcome.failure is not None
         raise RewardFailed(outcome.reward, data_source, outcome.failure.code, outcome.failure.message)
-    metrics = flat_metrics(outcome)
-    with _SEEN_LOCK:
-        seen = _SEEN.setdefault(outcome.reward, set())
-        seen.update(metrics)
-        missing = seen - set(metrics)
-    return {"score": value, FAILED_KEY: float(failed), **metrics, **{name: math.nan for name in missing}}
+    return schema.row(outcome, value)
 
 
 def _remote(cfg: Config, name: str, items: Sequence[_Item], connect: Connect) -> list[Outcome]:
@@ -186,20 +203,21 @@ def _local(cfg: Config, name: str, items: Sequence[_Item]) -> list[Outcome]:
 
 
 def _score(cfg: Config, data_sources: Sequence[Any], items: Sequence[_Item], connect: Connect
-           ) -> list[dict[str, float]]:
+           ) -> list[dict[str, Any]]:
     """Each item scored by its data_source's reward; the items of one reward in one batch."""
     names = [cfg.reward_for(source) for source in data_sources]
+    schema = _schema(cfg, connect)
     outcomes: dict[int, Outcome] = {}
     for name in dict.fromkeys(names):
         picked = [i for i, n in enumerate(names) if n == name]
         chosen = [items[i] for i in picked]
         scored = _remote(cfg, name, chosen, connect) if cfg.url is not None else _local(cfg, name, chosen)
         outcomes.update(zip(picked, scored, strict=True))
-    return [_result(cfg, outcomes[i], source) for i, source in enumerate(data_sources)]
+    return [_result(cfg, schema, outcomes[i], source) for i, source in enumerate(data_sources)]
 
 
 def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any,
-                  kwargs: Mapping[str, Any], connect: Connect) -> dict[str, float]:
+                  kwargs: Mapping[str, Any], connect: Connect) -> dict[str, Any]:
     """rewardkit.verl.compute_score, with the reward_kwargs and how to reach a served rewardkit."""
     cfg = config(kwargs)
     return _score(cfg, [data_source], [(solution_str, ground_truth, extra_info)], connect)[0]
@@ -207,13 +225,11 @@ def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_
 
 def compute_score_batch(data_sources: Sequence[Any], solution_strs: Sequence[str], ground_truths: Sequence[Any],
                         extra_infos: Sequence[Any] | None, kwargs: Mapping[str, Any], connect: Connect
-                        ) -> list[dict[str, float]]:
-    """rewardkit.verl.compute_score_batch: every dict with the same keys (the batch's union)."""
+                        ) -> list[dict[str, Any]]:
+    """rewardkit.verl.compute_score_batch: a dict per item, all with the schema's keys."""
     cfg = config(kwargs)
     infos = list(extra_infos) if extra_infos is not None else [None] * len(solution_strs)
     if not len(data_sources) == len(solution_strs) == len(ground_truths) == len(infos):
         raise AdapterError(f"compute_score_batch got {len(data_sources)} data_sources, {len(solution_strs)} "
                            f"solution_strs, {len(ground_truths)} ground_truths and {len(infos)} extra_infos")
-    results = _score(cfg, list(data_sources), list(zip(solution_strs, ground_truths, infos, strict=True)), connect)
-    keys = set().union(*results) if results else set()
-    return [{**{key: math.nan for key in keys}, **result} for result in results]
+    return _score(cfg, list(data_sources), list(zip(solution_strs, ground_truths, infos, strict=True)), connect)

@@ -82,6 +82,41 @@ class BatchClient:
         limits = httpx.Limits(max_connections=bound, max_keepalive_connections=bound)
         self._http = httpx.Client(headers=headers, limits=limits, timeout=self.options.timeout)
         self._pool = concurrent.futures.ThreadPoolExecutor(bound, thread_name_prefix="rewardkit-remote")
+        self._listing: dict[str, Any] | None = None
+
+    def metric_keys(self, reward: str) -> tuple[str, ...]:
+        """The flat metric keys `reward` declares, from the server's GET /rewards (read once per client; retried
+        as a post is, within `deadline`). RemoteError when it cannot be read or does not list `reward`."""
+        if self._listing is None:
+            self._listing = self._read_listing()
+        entry = self._listing.get(reward)
+        if entry is None:
+            served = ", ".join(self._listing)
+            raise RemoteError(f"{self.url} serves no reward {reward!r}; it serves: {served}")
+        return tuple(entry.get("metrics") or ())
+
+    def _read_listing(self) -> dict[str, dict[str, Any]]:
+        url = self.url + "/rewards"
+        give_up = time.monotonic() + self.options.deadline
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._http.get(url)
+            except httpx.TransportError as exc:
+                why, headers = f"{type(exc).__name__}: {exc}", {}
+            else:
+                listing = _json(response)
+                if response.status_code == 200 and isinstance(listing, dict):
+                    return {str(e.get("name")): e for e in listing.get("rewards") or () if isinstance(e, dict)}
+                if not should_retry(response.status_code, response.headers):
+                    raise RemoteError(f"GET {url} answered {response.status_code}: {response.text[:500]}")
+                why, headers = f"HTTP {response.status_code}", dict(response.headers)
+            wait = delay(attempt, headers)
+            if time.monotonic() + wait > give_up:
+                raise RemoteError(f"GET {url} (the rewards' metric names) failed {attempt} time(s) within "
+                                  f"{self.options.deadline:g} s; last: {why}")
+            time.sleep(wait)
 
     def score(self, reward: str, items: Sequence[dict[str, Any]]) -> list[Outcome]:
         """An Outcome per item, in order; chunks of `batch_size` posted `concurrency` at a time."""

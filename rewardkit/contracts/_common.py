@@ -12,6 +12,7 @@ and are answered as one.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,12 +43,26 @@ class FailedAnswer(BaseModel):
 def label_gold(label: Any) -> tuple[dict[str, Any], Any]:
     """`(references, ground_truth)` for a trainer's `label`.
 
-    A JSON object label is the references (`{"answer": "72"}` reaches a reward's
-    `reference` through the usual keys); anything else (a string, a number, a
-    list) is the ground truth."""
+    A JSON object label is the references (`{"answer": "72"}` reaches a reward's `reference` through the usual
+    keys, DEFAULT_REFERENCE_KEYS or the reward's `reference_keys`), and so is a text label that parses as one
+    (`'{"answer": "2", "unit": "cm"}'`: datasets keep structured labels as JSON text, and OpenRLHF's
+    `--label_key` and slime's `--label-key` pass the column as it is). Anything else (other text, a number, a
+    list) is the ground truth, unchanged: `"2"` stays the text "2"."""
+    label = _json_object(label) if isinstance(label, str) else label
     if isinstance(label, Mapping):
         return {str(k): v for k, v in label.items()}, None
     return {}, label
+
+
+def _json_object(text: str) -> Any:
+    """The object `text` holds as JSON, else `text` itself."""
+    if not text.lstrip().startswith("{"):
+        return text
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return text
+    return parsed if isinstance(parsed, dict) else text
 
 
 def prompt_label(references: Mapping[str, Any], ground_truth: Any) -> Any:

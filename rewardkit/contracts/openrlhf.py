@@ -26,12 +26,15 @@ decode leaves at its end (`<|im_end|>`, `</s>`, ...; see END_TOKENS). A query th
 (a tokenizer that does not decode it to the same text) is refused with 422 naming the item: scoring the
 whole query would score the prompt's text too. Reasoning stays inline
 (`<think>...</think>`), as the model wrote it: the built-in rewards skip think blocks themselves. A
-label that is a JSON object is the sample's references, any other label its ground truth; a sample's `raw`
-is its own item, `{"query", "prompt", "label"}`, not the whole batch.
+label that is a JSON object, or text that parses as one (`'{"answer": "2", "unit": "cm"}'`), is the sample's
+references (its `answer`-like keys are the gold answer, as everywhere); any other label is its ground truth,
+unchanged; a sample's `raw` is its own item, `{"query", "prompt", "label"}`, not the whole batch.
 
 The answer is `{"rewards": [...], "scores": [...], "extra_logs": {...}}`, lists in the order of `query`,
-as OpenRLHF's own `serve_rm` answers; `scores` repeats `rewards`, and `extra_logs` holds the metrics every
-item of the batch has (a key missing from some items would break the older client's `torch.cat`).
+as OpenRLHF's own `serve_rm` answers; `scores` repeats `rewards`, and `extra_logs` holds the reward's declared
+metrics (`_registry.metric_keys`), the same keys in every answer, NaN for an item without one (the older client
+takes the keys from the first server's answer and reads them from every server's, and `torch.cat`s them: a
+key that came and went with the batch would fail it). A metric the reward does not declare is left out.
 OpenRLHF has no per-item failure: a `null` score crashes `torch.tensor`, and NaN would train on NaN. So an
 item that fails without a fallback score fails the whole request (500, or 422 when only gold answers are
 missing), with a message naming each failed item and its code. The client retries; then v0.9.0 and before
@@ -49,8 +52,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
-from .._outcome import Outcome, flat_metrics
-from .._registry import AnySpec
+from .._outcome import Outcome, schema_metrics
+from .._registry import AnySpec, metric_keys
 from .._sample import Message, Metadata, Sample
 from . import _common
 from .base import SCHEMA_REF, Answer, Contract, ContractError, OpenAPIEntry, Parsed, Prompt, Response, content_text
@@ -188,9 +191,9 @@ class OpenRLHFContract(Contract):
         if refused is not None:
             return refused
         rewards = [o.score.value for o in outcomes if o.score is not None]
-        per_item = [flat_metrics(o) for o in outcomes]
-        shared = sorted(set.intersection(*(set(m) for m in per_item))) if per_item else []
-        return 200, {"rewards": rewards, "scores": rewards, "extra_logs": {k: [m[k] for m in per_item] for k in shared}}
+        keys = metric_keys(spec)
+        per_item = [schema_metrics(o, keys)[0] for o in outcomes]
+        return 200, {"rewards": rewards, "scores": rewards, "extra_logs": {k: [m[k] for m in per_item] for k in keys}}
 
     def looks_like(self, raw: Any) -> bool:
         return isinstance(raw, dict) and isinstance(raw.get("query"), list)

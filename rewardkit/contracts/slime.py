@@ -19,6 +19,9 @@ NaN would train on NaN, `null` breaks the reward normalisation. It fails the req
 when the gold answer is missing) with a message naming the code; slime retries, then stops the rollout with
 the error. A reward that would rather score its failures declares a `fallback`.
 
+A label that is a JSON object, or text that parses as one (`'{"answer": "2", "unit": "cm"}'`), is the
+sample's references (its `answer`-like keys are the gold answer); any other label is its ground truth, unchanged.
+
 A grouped reward is refused: slime posts one sample per request, even with `--group-rm`.
 """
 
