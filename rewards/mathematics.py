@@ -106,7 +106,11 @@ def math_accuracy(parsed: str, reference: Any, response: str = "", prompt: str =
     after normalising LaTeX, units and separators. Gold: DashScope
     `ground_truth`, else Vertex `references.answer` / DashScope
     `rollout_extra.solution`; a MATH solution counts by its last box, a
-    GSM8K solution by its `#### X`.
+    GSM8K solution by its `#### X`. With the prompt it also reads the forms
+    datasets use (docs/math.md, "Answer forms"): an option letter or the
+    option's text, text with synonyms, times, dates, weekdays, numbers in
+    words, a system's assignments, the quantity the question asks for, and
+    the unit or form the question fixes.
 
     Parameters:
         timeout_seconds: math-verify's parse/compare time limit (default 5).
@@ -123,8 +127,10 @@ def math_accuracy(parsed: str, reference: Any, response: str = "", prompt: str =
         # (its echo, the quantity it asks for) may change the reading.
         answer = _read_answer(response or str(parsed), prompt)
     text = response or str(parsed)
+    taken = ""
     if question.wanted and answer.source == "closing_sentence":
-        answer = _asked_quantity(answer, _readable(text, prompt), question)
+        chosen = _asked_quantity(answer, _readable(text, prompt), question)
+        taken, answer = ("" if chosen is answer else f"{chosen.reason}; "), chosen
     if answer.parts:
         verdict = parts_equivalent(gold, answer.parts, timeout_seconds=timeout)
     elif answer.answer is None:
@@ -133,7 +139,7 @@ def math_accuracy(parsed: str, reference: Any, response: str = "", prompt: str =
         verdict = answers_equivalent(gold, answer.answer, timeout_seconds=timeout, question=question)
     if not verdict.equivalent and answer.source != "boxed":
         verdict = _form_reading(gold, text, prompt, question, timeout) or verdict
-    return Score(1.0 if verdict.equivalent else 0.0, verdict.reason)
+    return Score(1.0 if verdict.equivalent else 0.0, taken + verdict.reason)
 
 
 def _readable(text: str, prompt: str) -> str:

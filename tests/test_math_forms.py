@@ -115,7 +115,9 @@ def test_the_question_fixes_units_forms_and_names_its_options() -> None:
 @pytest.mark.parametrize(("prompt", "gold", "response", "expected", "reason"), [
     ("A car drives 150 km in 3 hours. How far does it drive?", "150", "It drives 150 km in 3 hours.", 1.0,
      "took 150 km: the question asks for length"),
-    ("How many minutes does the trip take?", "90", "The trip takes 1.5 hours.", 0.0, "1.5 != gold 90"),
+    ("How many minutes does the trip take?", "90 minutes", "The trip takes 1.5 hours.", 0.0,
+     "the question asks for minutes; the answer is in hours"),
+    ("How long does the trip take?", "90 minutes", "The trip takes 1.5 hours.", 1.0, "answer 1.5 hour is gold 90 minute"),
     ("What percent of the marbles are red?", r"40\%", "The answer is 0.4.", 0.0, ""),
     ("Which is larger? (A) 2 (B) 3", "B", "Three is larger, so the answer is 3.", 1.0, "is the text of option B"),
 ])
