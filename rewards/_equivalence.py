@@ -581,7 +581,7 @@ def _form_verdict(gold: str, answer: str) -> Verdict | None:
 def _synonym_verdict(gold: str, answer: str, question: Question | None) -> Verdict | None:
     """Text golds compare whole after normalising, with a grader's synonyms ("no real roots" is "no
     solution"; on a how-many question it is 0); ``None`` when the gold is no text answer."""
-    words = _question_words(question)
+    words = question.words if question else frozenset()
     counts = question is not None and question.asks_count
     if is_text_answer(gold):
         gold_text, answer_text = normalise_text(gold, words), normalise_text(answer, words)
@@ -593,11 +593,6 @@ def _synonym_verdict(gold: str, answer: str, question: Question | None) -> Verdi
         none = answer_text == "no solution" or bool(re.match(r"(?:no|none|zero)\b|没有|无", answer_text))
         return Verdict(none, f"'{answer_text}' {'says' if none else 'does not say'} there are none (gold 0)")
     return None
-
-
-def _question_words(question: Question | None) -> frozenset[str]:
-    return frozenset(question.wanted) | frozenset(("function", "number", "shape", "triangle")) if question else \
-        frozenset()
 
 
 def _question_problem(gold: Normalised, answer: Normalised, question: Question) -> str | None:

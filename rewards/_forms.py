@@ -93,6 +93,7 @@ class Question:
     angle: bool = False  # an angle question that does not fix degrees or radians
     wanted: tuple[str, ...] = ()  # units, dimensions or nouns the question asks for
     variables: tuple[str, ...] = ()  # single-letter variables in the order the question names them
+    words: frozenset[str] = frozenset()  # its words, singular: a trailing one in a text answer is dropped
 
 
 _UNIT_NAME = r"[A-Za-z]+(?:/[A-Za-z]+)?"
@@ -180,9 +181,10 @@ def read_question(prompt: str) -> Question:
     unit = _fixed_unit(prompt)
     form = "fraction" if _FRACTION_ASKED.search(prompt) else "decimal" if _DECIMAL_ASKED.search(prompt) else None
     variables = tuple(dict.fromkeys(_VARIABLE.findall(prompt)))
+    words = frozenset(word.lower().rstrip("s") for word in re.findall(r"[A-Za-z]{3,}", prompt))
     return Question(options=_options(prompt), unit=unit, form=form, asks_count=bool(_COUNT.search(prompt)),
                     angle=bool(_ANGLE.search(prompt)) and unit not in ("degree", "radian"),
-                    wanted=_wanted(prompt, unit), variables=variables)
+                    wanted=_wanted(prompt, unit), variables=variables, words=words)
 
 
 # ---------------------------------------------------------------- numbers written in words
@@ -571,8 +573,7 @@ def _matches_wanted(word: str, wanted: tuple[str, ...]) -> bool:
         key = next((v for k, v in ZH_UNITS.items() if word.startswith(k)), None)
     lower = word.lower().rstrip("s")
     for want in wanted:
-        if key is not None and (key == want or _DIMENSION_OF.get(key) == want
-                                or (want in _DIMENSION_OF and key == want)):
+        if key is not None and want in (key, _DIMENSION_OF.get(key)):
             return True
         if want == lower or (re.match(r"[\u4e00-\u9fff]", want) and word.startswith(want)):
             return True

@@ -198,8 +198,7 @@ def _read_as_gold(gold: str, kind: str, visible: str, question: Question) -> str
         return assignments(visible, question.variables)
     if kind in ("time", "date", "weekday"):
         return stated_token(visible, kind)
-    words = frozenset(question.wanted) | frozenset(("function", "number", "shape", "triangle"))
-    return stated_text(visible, words, synonyms("no solution" if kind == "none" else gold))
+    return stated_text(visible, question.words, synonyms("no solution" if kind == "none" else gold))
 
 
 # "B", "(B)", "\text{(B)}", "\textbf{B.}": a gold naming an option.
