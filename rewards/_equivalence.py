@@ -20,8 +20,10 @@ Grading policy (what a careful human grader of MATH / GSM8K / AIME answers accep
 - Thousands separators: ``1{,}000``, ``1\\,000``, ``1 000`` and ``1,000`` (a whole answer made
   of 3-digit comma groups) are 1000. A period is always a decimal point, so ``1.000 == 1`` and
   ``1.000 != 1000``; a decimal comma is not supported, ``1,5`` is the list ``1, 5``.
-- Units and trailing words are dropped (``72 clips``, ``5\\text{ cm}``, ``\\$18``, ``90^\\circ``),
-  except that two different recognised units disagree (``5 cm`` vs ``5 m``).
+- Units and trailing words are dropped (``72 clips``, ``5\\text{ cm}``, ``\\$18``, ``90^\\circ``).
+  Two units of one dimension convert when the question fixes no unit (``90 minutes == 1.5 hours``);
+  otherwise two different recognised units disagree (``5 cm`` vs ``5 m``). A unit or form the
+  question fixes (``question``: minutes, percent, a common fraction, degrees) is required.
 - ``x = 5`` equals ``5``; two different variables disagree (``x = 5`` vs ``y = 5``). A worked
   equality counts by its last side (``5 + 7 = 12`` is 12), but every plain number in it must
   equal a numeric gold: ``96 = 72`` is a false statement, not 72.
@@ -30,8 +32,12 @@ Grading policy (what a careful human grader of MATH / GSM8K / AIME answers accep
 - An equation equals a nonzero constant multiple of itself (``2x - 4 = 0 == x - 2 = 0``,
   ``2y = 4x + 6 == y = 2x + 3``); a sign flipped inside one does not. Plain arithmetic in a
   worked equality is evaluated exactly, so ``2 + 4 = 8`` is false and earns nothing.
-- Words: spelled-out numbers up to ninety-nine (and "hundred") are numbers (``twelve == 12``);
-  other words-only answers compare case-insensitively (``\\text{Monday} == monday``).
+- Words: spelled-out numbers up to ninety-nine (and "hundred") are numbers (``twelve == 12``;
+  longer ones and Chinese ones are turned into digits while reading, ``_forms``); text answers
+  compare whole after normalising, with a grader's synonyms (``no real roots == no solution``);
+  clock times, dates and weekdays compare as what they name (``2:30 p.m. == 14:30``).
+- Two constant numbers compare exactly when both are rational (``2^{-60} != 2^{-59}``,
+  ``\\frac{1}{100!} != \\frac{1}{101!}``), else by a relative tolerance, never an absolute one.
 - Tuples and intervals are ordered and keep their brackets; sets are unordered; matrices
   compare element-wise (``pmatrix`` == ``bmatrix``).
 - Hedging loses: an answer joining values with "or"/"and" is wrong against a single gold
@@ -559,6 +565,11 @@ def _text_verdict(gold: Normalised, answer: Normalised) -> Verdict | None:
     return None
 
 
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _bare(text: str) -> str:
+    return _strip_delimiters(text)
+
+
 _FORMS: tuple[tuple[Callable[[str], Any], Callable[[Any, Any], bool], str], ...] = (
     (time_value, times_equal, "time"), (date_value, dates_equal, "date"),
     (weekday_value, operator.eq, "day of the week"))
@@ -566,11 +577,12 @@ _FORMS: tuple[tuple[Callable[[str], Any], Callable[[Any, Any], bool], str], ...]
 
 def _form_verdict(gold: str, answer: str) -> Verdict | None:
     """Clock times, dates and weekdays compare as what they name; ``None`` when the gold is none of them."""
+    bare_gold = _bare(gold)
     for reader, equal, kind in _FORMS:
-        gold_value = reader(_strip_delimiters(gold))
+        gold_value = reader(bare_gold)
         if gold_value is None:
             continue
-        answer_value = reader(_strip_delimiters(answer))
+        answer_value = reader(_bare(answer))
         if answer_value is None:
             return Verdict(False, f"answer {answer!r} is not a {kind} like gold {gold!r}")
         same = equal(gold_value, answer_value)
@@ -721,9 +733,12 @@ def _settled_numbers(gold: _Parsed, answer: _Parsed) -> bool | None:
     left, right = gold.exprs[0], answer.exprs[0]
     if left == right:
         return True
-    exact = _exact_rationals(left, right)
-    if exact is not None:
-        return exact
+    if getattr(left, "is_Rational", False) and getattr(right, "is_Rational", False):
+        return bool(left == right)  # exact: no tolerance can equate 2^-60 and 2^-59
+    if "factorial" in f"{gold.shown}{answer.shown}":
+        exact = _exact_rationals(left, right)
+        if exact is not None:
+            return exact
     try:
         if not (_tame(left) and _tame(right)):
             return None

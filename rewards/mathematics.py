@@ -55,9 +55,10 @@ def _read_answer(text: str, prompt: str = "") -> Extraction:
     if extraction.answer is not None or extraction.parts or extraction.source != "none":
         return extraction
     words = stated_text(numbers_in_words_to_digits(visible_text(text, prompt)), expected=ZH_SYNONYMS, copula=True)
-    if not words or re.search(r"\d", words):
-        return extraction
-    return Extraction(words, "stated_text", "the words the closing sentence states")
+    if words and not re.search(r"\d", words):
+        return Extraction(words, "stated_text", "the words the closing sentence states")
+    chosen = extract_choice(text, "ABCDEFGH", prompt=prompt)  # "故选 C": an option, for a gold letter
+    return chosen if chosen.answer is not None else extraction
 
 
 def _final_answer(text: str) -> str:

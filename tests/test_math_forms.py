@@ -117,7 +117,8 @@ def test_the_question_fixes_units_forms_and_names_its_options() -> None:
      "took 150 km: the question asks for length"),
     ("How many minutes does the trip take?", "90 minutes", "The trip takes 1.5 hours.", 0.0,
      "the question asks for minutes; the answer is in hours"),
-    ("How long does the trip take?", "90 minutes", "The trip takes 1.5 hours.", 1.0, "answer 1.5 hour is gold 90 minute"),
+    ("How long does the trip take?", "90 minutes", "The trip takes 1.5 hours.", 1.0,
+     "answer 1.5 hour is gold 90 minute"),
     ("What percent of the marbles are red?", r"40\%", "The answer is 0.4.", 0.0, ""),
     ("Which is larger? (A) 2 (B) 3", "B", "Three is larger, so the answer is 3.", 1.0, "is the text of option B"),
 ])
@@ -126,3 +127,10 @@ def test_the_reason_says_which_reading_was_taken(prompt: str, gold: str, respons
     outcome = score(math_accuracy, response, gold, prompt=prompt)
     assert outcome.score.value == expected, outcome.score.reason
     assert reason in outcome.score.reason
+
+
+@pytest.mark.parametrize(("response", "expected"), [("故选 C。", 1.0), ("故选 B。", 0.0), ("Answer: C", 1.0)])
+def test_a_response_that_only_names_an_option_is_read_as_that_option(response: str, expected: float) -> None:
+    outcome = score(math_accuracy, response, "C", prompt="下列哪个数是质数？ A. 21 B. 27 C. 29 D. 33")
+    assert outcome.score.value == expected, outcome.score.reason
+    assert outcome.score.metrics["parsed_ok"] == 1.0
