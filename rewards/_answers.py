@@ -47,6 +47,7 @@ from fractions import Fraction
 
 from rewardkit import parsers
 
+from ._forms import numbers_in_words_to_digits
 from ._statements import (
     ZH_ANSWER_PHRASE,
     ListedNumber,
@@ -148,7 +149,8 @@ def remove_prompt_echo(text: str, prompt: str) -> str:
     return re.sub(r"\s+".join(re.escape(word) for word in words), " ", text)
 
 
-def _visible_text(text: str, prompt: str = "") -> str:
+def visible_text(text: str, prompt: str = "") -> str:
+    """What a grader reads of a response: without thinking, code blocks and the prompt's echo."""
     return remove_prompt_echo(strip_code_blocks(strip_thinking(text)), prompt)
 
 
@@ -316,9 +318,12 @@ def extract_final_answer(text: str, *, allow_last_number: bool = False, prompt: 
     """
     if not text or not text.strip():
         return _nothing("empty response")
-    visible = _visible_text(text, prompt)
+    visible = visible_text(text, prompt)
     if not visible.strip():
         return _nothing("empty response after removing thinking, code blocks and the prompt's echo")
+    if allow_last_number:
+        # "three hundred twenty-five", "一百二十", "三分之一" are numbers wherever they are read.
+        visible = numbers_in_words_to_digits(visible)
     found = _boxed_candidate(visible)
     if found is None:
         masked = mask_math(visible)
@@ -361,6 +366,9 @@ def _choice_class(choices: str) -> str:
 
 def _choice_in_box(box: str, choices: str) -> str | None:
     core = re.sub(r"\\text(?:bf)?\s*\{([^{}]*)\}", r"\1", box)
+    marked = re.match(r"\s*\(([A-Z])\)(?:\s|\\|~|$)", core)  # "\textbf{(B)}\ 720^\circ": the option and its text
+    if marked and marked.group(1) in choices.upper():
+        return marked.group(1)
     core = re.sub(r"[\s*()]", "", core).rstrip(".")
     return core if len(core) == 1 and core in choices.upper() else None
 
@@ -383,7 +391,8 @@ def _phrase_choice(text: str, choices: str) -> Extraction | None:
     letter = _choice_class(choices)
     # Keywords are case-insensitive, letters are not: "the answer is a number" names no choice.
     phrase = re.compile(
-        rf"(?:\b(?i:answer|option|choice)\b[*_]*\s*(?:(?i:is)\b\s*:?|:)|{ZH_ANSWER_PHRASE}|(?:故|所以|因此|应|应该)选(?:择)?)"
+        rf"(?:\b(?i:answer|option|choice)\b[*_]*\s*(?:(?i:is)\b\s*:?|:)|{ZH_ANSWER_PHRASE}|(?:故|所以|因此|应|应该)选(?:择)?"
+        r"|\b(?i:(?:which|that|this|it)\s+is|matches|corresponds\s+to)\s+(?=(?i:option|choice)\s))"
         r"\s*[*_]*\s*(?:(?i:option|choice)\s+|选项\s*)?"
         rf"\(?(?P<letter>{letter})\)?(?![A-Za-z0-9])[*_]*"
         rf"(?P<more>\s*(?:,|/|&|\bor\b|\band\b|或|和|、|，)\s*[*_]*\(?{letter}\)?(?![A-Za-z0-9]))?"
@@ -401,7 +410,8 @@ def _marker_choice(text: str, choices: str) -> Extraction | None:
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
         return None
-    final = lines[-1].strip()
+    # "$\\textbf{(B)}~20$" (AMC's style) is the line "(B) 20".
+    final = re.sub(r"\\text(?:bf)?\s*\{([^{}]*)\}", r"\1", lines[-1]).replace("$", "").replace("~", " ").strip()
     letter = _choice_class(choices)
     bold = set(re.findall(rf"\*\*\s*\(?({letter})\)?[.:]?\s*\*\*", final))
     if len(bold) > 1:
@@ -409,7 +419,8 @@ def _marker_choice(text: str, choices: str) -> Extraction | None:
     if bold:
         return Extraction(answer=bold.pop(), source="marker", reason="bold choice letter in the final line")
     option_line = rf"\(?({letter})(?:\)|[.:])(?:\s|$)"
-    start = re.match(option_line, final) or re.fullmatch(rf"\(?({letter})\)?\.?", final)
+    start = (re.match(option_line, final) or re.fullmatch(rf"\(?({letter})\)?\.?", final)
+             or re.match(rf"\(({letter})\)\s+(?i:is\s+(?:the\s+)?(?:correct|right|answer))", final))
     if not start:
         return None
     before = re.match(option_line, lines[-2].strip()) if len(lines) > 1 else None
@@ -442,7 +453,7 @@ def extract_choice(text: str, choices: str = "ABCD", *, allow_last_letter: bool 
     """
     if not text or not text.strip():
         return _nothing("empty response")
-    visible = _visible_text(text, prompt)
+    visible = visible_text(text, prompt)
     for finder in (_boxed_choice, _phrase_choice, _marker_choice):
         found = finder(visible, choices)
         if found is not None:
@@ -515,7 +526,7 @@ def extract_gsm8k_number(text: str, *, prompt: str = "") -> Extraction:
     """
     if not text or not text.strip():
         return _nothing("empty response")
-    visible = _visible_text(text, prompt)
+    visible = visible_text(text, prompt)
     found = _gsm8k_candidate(visible)
     if found is None:
         return _nothing("no number found")

@@ -20,8 +20,10 @@ Grading policy (what a careful human grader of MATH / GSM8K / AIME answers accep
 - Thousands separators: ``1{,}000``, ``1\\,000``, ``1 000`` and ``1,000`` (a whole answer made
   of 3-digit comma groups) are 1000. A period is always a decimal point, so ``1.000 == 1`` and
   ``1.000 != 1000``; a decimal comma is not supported, ``1,5`` is the list ``1, 5``.
-- Units and trailing words are dropped (``72 clips``, ``5\\text{ cm}``, ``\\$18``, ``90^\\circ``),
-  except that two different recognised units disagree (``5 cm`` vs ``5 m``).
+- Units and trailing words are dropped (``72 clips``, ``5\\text{ cm}``, ``\\$18``, ``90^\\circ``).
+  Two units of one dimension convert when the question fixes no unit (``90 minutes == 1.5 hours``);
+  otherwise two different recognised units disagree (``5 cm`` vs ``5 m``). A unit or form the
+  question fixes (``question``: minutes, percent, a common fraction, degrees) is required.
 - ``x = 5`` equals ``5``; two different variables disagree (``x = 5`` vs ``y = 5``). A worked
   equality counts by its last side (``5 + 7 = 12`` is 12), but every plain number in it must
   equal a numeric gold: ``96 = 72`` is a false statement, not 72.
@@ -30,8 +32,12 @@ Grading policy (what a careful human grader of MATH / GSM8K / AIME answers accep
 - An equation equals a nonzero constant multiple of itself (``2x - 4 = 0 == x - 2 = 0``,
   ``2y = 4x + 6 == y = 2x + 3``); a sign flipped inside one does not. Plain arithmetic in a
   worked equality is evaluated exactly, so ``2 + 4 = 8`` is false and earns nothing.
-- Words: spelled-out numbers up to ninety-nine (and "hundred") are numbers (``twelve == 12``);
-  other words-only answers compare case-insensitively (``\\text{Monday} == monday``).
+- Words: spelled-out numbers up to ninety-nine (and "hundred") are numbers (``twelve == 12``;
+  longer ones and Chinese ones are turned into digits while reading, ``_forms``); text answers
+  compare whole after normalising, with a grader's synonyms (``no real roots == no solution``);
+  clock times, dates and weekdays compare as what they name (``2:30 p.m. == 14:30``).
+- Two constant numbers compare exactly when both are rational (``2^{-60} != 2^{-59}``,
+  ``\\frac{1}{100!} != \\frac{1}{101!}``), else by a relative tolerance, never an absolute one.
 - Tuples and intervals are ordered and keep their brackets; sets are unordered; matrices
   compare element-wise (``pmatrix`` == ``bmatrix``).
 - Hedging loses: an answer joining values with "or"/"and" is wrong against a single gold
@@ -59,8 +65,21 @@ import re
 import threading
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any, Callable
 
 from ._answers import non_ascii_digits, split_top_level, unbox
+from ._forms import (
+    Question,
+    conversion_factor,
+    convertible,
+    date_value,
+    dates_equal,
+    is_text_answer,
+    normalise_text,
+    time_value,
+    times_equal,
+    weekday_value,
+)
 from ._statements import UNIT_WORDS
 
 
@@ -117,6 +136,7 @@ def _strip_delimiters(text: str) -> str:
     while previous != text:
         previous = text
         text = text.strip().removeprefix("\\displaystyle").strip()
+        text = re.sub(r"^(?:\\approx|\u2248)\s*", "", text)  # "\\approx 1.73": a rounded answer as asked
         text = re.sub(r"(?<![.\\])[.,;]$", "", text).strip()
         text = re.sub(r"^\*\*(.+)\*\*$", r"\1", text, flags=re.S)  # markdown bold
         for opening, closing in _DELIMITERS:
@@ -265,7 +285,8 @@ def _take_hedge(text: str) -> tuple[str, bool]:
     return ", ".join(p.strip().rstrip(",").strip() for p in parts), True
 
 
-_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:(?P<sep>[, ])\d{3})(?:(?P=sep)\d{3})*(?:\.\d+)?$")
+_THOUSANDS = re.compile(r"^[+-]?(?:\d{1,3}(?:(?P<sep>[, ])\d{3})(?:(?P=sep)\d{3})*"
+                        r"|\d{1,2}(?:,\d{2})+,\d{3})(?:\.\d+)?$")  # the second: Indian grouping, 1,00,000
 
 
 _GROUPED = re.compile(r"(?<![\d,.])\d{1,3}(?:,\d{3})+(?![\d,])")
@@ -314,10 +335,27 @@ _SET_BUILDER = re.compile(r"^\\\{\s*[A-Za-z]\s*(?:\\mid|\||:)\s*"
                           r"([^{}]*(?:[<>]|\\(?:le|ge|leq|geq|lt|gt)(?![A-Za-z]))[^{}]*?)\s*\\\}$")
 
 
+# "0.333...", "0.1666…", "0.(3)": a repeating decimal, written as \overline so it compares exactly. A
+# block repeats at least three times before the dots ("3.14159..." repeats nothing and stays a
+# truncated decimal, which is not pi).
+_DOTTED_REPEAT = re.compile(r"^([+-]?\d*)\.(\d*?)(\d{1,3})\3{2,}\s*(?:\.{3}|\\[lc]?dots|\u2026)$")
+_PARENTHESISED_REPEAT = re.compile(r"^([+-]?\d*)\.(\d*)\((\d+)\)$")
+
+
+def _repeating_form(text: str) -> str:
+    match = _DOTTED_REPEAT.match(text) or _PARENTHESISED_REPEAT.match(text)
+    if match is None:
+        return text
+    return f"{match.group(1)}.{match.group(2)}\\overline{{{match.group(3)}}}"
+
+
 @functools.lru_cache(maxsize=CACHE_SIZE)
 def normalise_answer(answer: str) -> Normalised:
     """Reduce an answer string to a math core and record percent, unit, variable and hedging."""
+    # "1/4 (or 0.25)" offers its parenthesised form as an alternative: read as "1/4 or 0.25".
+    answer = re.sub(r"\s*[(（]\s*(or\s+[^()（）]+)[)）]", r" \1", answer)
     text = _strip_spacing(_strip_delimiters(_normalise_unicode(answer)))
+    text = _repeating_form(text)
     text = _strip_delimiters(text)
     text = _SET_BUILDER.sub(r"\1", text)
     text, percent = _take_percent(text)
@@ -342,6 +380,7 @@ _EXACT_FORMS = (
     re.compile(rf"(?P<sign>[+-]?)\s*(?P<mant>{_DEC})(?:\s*[eE](?P<exp>[+-]?\d+)|\s*(?:\\times|\\cdot|\*)\s*10\s*\^\s*(?:\{{\s*(?P<bexp>[+-]?\d+)\s*\}}|(?P<dexp>\d)))?"),
     re.compile(rf"(?P<sign>[+-]?)\s*(?P<whole>{_INT})?\s*\\frac\s*(?:\{{\s*(?P<num>[+-]?{_INT})\s*\}}\s*\{{\s*(?P<den>[+-]?{_INT})\s*\}}|(?P<n1>\d)(?P<d1>\d))"),
     re.compile(rf"(?P<sign>[+-]?)\s*(?P<num>{_INT})\s*/\s*(?P<den>{_INT})"),
+    re.compile(rf"(?P<sign>[+-]?)\s*(?P<whole>{_INT})\s+(?P<num>{_INT})\s*/\s*(?P<den>{_INT})"),  # 2 1/3
     re.compile(r"(?P<sign>[+-]?)\s*(?P<int>\d*)\.(?P<fixed>\d*)\\overline\s*\{\s*(?P<rep>\d+)\s*\}"),
 )
 
@@ -359,7 +398,7 @@ def exact_number(text: str) -> Fraction | None:
         match = form.fullmatch(text.strip())
         if match:
             try:
-                value = _value_of(match.groupdict())
+                value = _value_of({**match.groupdict(), "form": match.group(0)})
             except ValueError:
                 return None
             if value is not None:
@@ -367,7 +406,7 @@ def exact_number(text: str) -> Fraction | None:
     return None
 
 
-def _value_of(groups: dict[str, str | None]) -> Fraction | None:
+def _value_of(groups: dict[str, str | None]) -> Fraction | None:  # noqa: C901 - one branch per written form
     mantissa, repeating = groups.get("mant"), groups.get("rep")
     if mantissa is not None:
         exponent = groups.get("exp") or groups.get("bexp") or groups.get("dexp") or "0"
@@ -384,6 +423,8 @@ def _value_of(groups: dict[str, str | None]) -> Fraction | None:
     whole = groups.get("whole")
     if not whole:
         return fraction
+    if "\\frac" not in (groups.get("form") or "") and fraction >= 1:
+        return None  # "2 5/3" is no mixed number
     # "2\frac{1}{2}" is the mixed number 5/2 (the MATH convention, also math-verify's reading);
     # "2\frac{-1}{2}" is no mixed number, so it goes to math-verify.
     return fraction + int(whole) if fraction >= 0 else None
@@ -524,6 +565,95 @@ def _text_verdict(gold: Normalised, answer: Normalised) -> Verdict | None:
     return None
 
 
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _bare(text: str) -> str:
+    return _strip_delimiters(text)
+
+
+_FORMS: tuple[tuple[Callable[[str], Any], Callable[[Any, Any], bool], str], ...] = (
+    (time_value, times_equal, "time"), (date_value, dates_equal, "date"),
+    (weekday_value, operator.eq, "day of the week"))
+
+
+def _form_verdict(gold: str, answer: str) -> Verdict | None:
+    """Clock times, dates and weekdays compare as what they name; ``None`` when the gold is none of them."""
+    bare_gold = _bare(gold)
+    for reader, equal, kind in _FORMS:
+        gold_value = reader(bare_gold)
+        if gold_value is None:
+            continue
+        answer_value = reader(_bare(answer))
+        if answer_value is None:
+            return Verdict(False, f"answer {answer!r} is not a {kind} like gold {gold!r}")
+        same = equal(gold_value, answer_value)
+        return Verdict(same, f"answer {answer!r} {'is' if same else 'is not'} the {kind} {gold!r}")
+    return None
+
+
+def _synonym_verdict(gold: str, answer: str, question: Question | None) -> Verdict | None:
+    """Text golds compare whole after normalising, with a grader's synonyms ("no real roots" is "no
+    solution"; on a how-many question it is 0); ``None`` when the gold is no text answer."""
+    words = question.words if question else frozenset()
+    counts = question is not None and question.asks_count
+    if is_text_answer(gold):
+        gold_text, answer_text = normalise_text(gold, words), normalise_text(answer, words)
+        same = gold_text == answer_text
+        why = "same text answer" if same else f"answer '{answer_text}' != gold '{gold_text}'"
+        return Verdict(same, why, gold_text, answer_text)
+    if counts and exact_number(gold.strip().strip("$")) == 0 and is_text_answer(answer):
+        answer_text = normalise_text(answer, words)
+        none = answer_text == "no solution" or bool(re.match(r"(?:no|none|zero)\b|没有|无", answer_text))
+        return Verdict(none, f"'{answer_text}' {'says' if none else 'does not say'} there are none (gold 0)")
+    return None
+
+
+def _question_problem(gold: Normalised, answer: Normalised, question: Question) -> str | None:
+    """An answer in a unit or form other than the one the question fixes."""
+    fixed = question.unit
+    if fixed == "degree" and "\\pi" in answer.text and "\\pi" not in gold.text:
+        return "the question asks for degrees; the answer is in radians"
+    if fixed == "radian" and answer.unit == "degree":
+        return "the question asks for radians; the answer is in degrees"
+    if fixed and answer.unit and fixed not in ("percent", "degree", "radian") and answer.unit != fixed:
+        return f"the question asks for {fixed}s; the answer is in {answer.unit}s"
+    decimal = re.search(r"\d\.\d", answer.text) and not re.search(r"\\frac|/", answer.text)
+    if question.form == "fraction" and decimal:
+        return "the question asks for a fraction; the answer is a decimal"
+    fraction = re.search(r"\\frac|\d\s*/\s*\d", answer.text)
+    if question.form == "decimal" and fraction and not re.search(r"\\frac|/", gold.text):
+        return "the question asks for a decimal; the answer is a fraction"
+    return None
+
+
+def _conversion_verdict(gold: Normalised, answer: Normalised, question: Question | None) -> Verdict | None:
+    """Credit for the same quantity in another unit (90 minutes for a gold of 1.5 hours) when the
+    question fixes no unit; ``None`` otherwise (the units then disagree, as before)."""
+    if not (gold.unit and answer.unit and convertible(answer.unit, gold.unit)) or (question and question.unit):
+        return None
+    gold_value, answer_value = exact_number(gold.text), exact_number(answer.text)
+    if gold_value is None or answer_value is None:
+        return None
+    if answer_value * conversion_factor(answer.unit, gold.unit) != gold_value:
+        return None
+    return Verdict(True, f"answer {answer.text} {answer.unit} is gold {gold.text} {gold.unit}", gold.text, answer.text)
+
+
+def _radians(gold: Normalised, answer: Normalised, question: Question | None) -> Normalised:
+    """On an angle question, an angle in degrees as radians against a gold with pi."""
+    angle = question is not None and question.angle
+    if angle and "\\pi" in gold.text and "\\pi" not in answer.text and exact_number(answer.text) is not None:
+        return Normalised(text=f"\\frac{{{answer.text}\\pi}}{{180}}")
+    return answer
+
+
+def _radians_gold(gold: Normalised, answer: Normalised, question: Question | None) -> Normalised:
+    """On an angle question a gold in degrees ("45") against an answer with pi compares in radians."""
+    if question is not None and question.angle and "\\pi" in answer.text and "\\pi" not in gold.text \
+            and exact_number(gold.text) is not None:
+        return Normalised(text=f"\\frac{{{gold.text}\\pi}}{{180}}")
+    return gold
+
+
 # ---------------------------------------------------------------- exact-number verdicts
 
 
@@ -603,14 +733,42 @@ def _settled_numbers(gold: _Parsed, answer: _Parsed) -> bool | None:
     left, right = gold.exprs[0], answer.exprs[0]
     if left == right:
         return True
+    if getattr(left, "is_Rational", False) and getattr(right, "is_Rational", False):
+        return bool(left == right)  # exact: no tolerance can equate 2^-60 and 2^-59
+    if "factorial" in f"{gold.shown}{answer.shown}":
+        exact = _exact_rationals(left, right)
+        if exact is not None:
+            return exact
     try:
         if not (_tame(left) and _tame(right)):
             return None
         a, b = complex(left.evalf(30)), complex(right.evalf(30))  # type: ignore[attr-defined]
     except (TypeError, ValueError, AttributeError, OverflowError):
         return None
-    scale = max(1.0, abs(a), abs(b))
-    return False if abs(a - b) > 1e-9 * scale else None
+    # Relative, never absolute: 2^-60 and 2^-59 differ by a factor of 2, however small both are.
+    return False if abs(a - b) > 1e-9 * max(abs(a), abs(b)) else None
+
+
+def _exact_rationals(left: object, right: object) -> bool | None:
+    """Two rational constants ("\\frac{1}{100!}", "2^{-60}") compare exactly; ``None`` otherwise.
+    Factorials are evaluated up to ``MAX_FACTORIAL`` (a larger one is left to math-verify's timeout)."""
+    import sympy
+
+    values = []
+    for expr in (left, right):
+        if not getattr(expr, "is_number", False):
+            return None
+        factorials = [node for node in sympy.preorder_traversal(expr) if isinstance(node, sympy.factorial)]
+        if any(not (f.args[0].is_Integer and 0 <= f.args[0] <= MAX_FACTORIAL) for f in factorials):
+            return None
+        value = expr.doit() if factorials else expr  # type: ignore[attr-defined]
+        if not getattr(value, "is_Rational", False):
+            return None
+        values.append(value)
+    return bool(values[0] == values[1])
+
+
+MAX_FACTORIAL = 2000
 
 
 def _tame(expr: object, *, symbols: bool = False) -> bool:
@@ -716,12 +874,14 @@ def _restated(norm: Normalised) -> Normalised:
 
 
 def answers_equivalent(gold: str, answer: str, *, timeout_seconds: int | None = 5,
-                       percent_as_fraction: bool = True) -> Verdict:
+                       percent_as_fraction: bool = True, question: Question | None = None) -> Verdict:
     """Whether ``answer`` is mathematically equivalent to ``gold`` (see the module policy).
 
     ``timeout_seconds`` is passed to math-verify as ``parsing_timeout`` and ``timeout_seconds``;
     with a value > 0 any answer that needs math-verify must be checked in the main thread
     (``EquivalenceThreadError`` otherwise). ``None`` disables math-verify's timeout.
+    ``question``: what the prompt fixes (``_forms.read_question``): a unit or form it asks for is
+    required, and units convert only when it fixes none.
     """
     fast = _plain_numbers_verdict(gold, answer)
     if fast is not None:
@@ -729,7 +889,19 @@ def answers_equivalent(gold: str, answer: str, *, timeout_seconds: int | None = 
     problem = _input_problem(gold, answer)
     if problem:
         return Verdict(False, problem)
+    verdict = _form_verdict(gold, answer) or _synonym_verdict(gold, answer, question)
+    if verdict is not None:
+        return verdict
     gold_norm, answer_norm = normalise_answer(gold), _restated(normalise_answer(answer))
+    problem = _question_problem(gold_norm, answer_norm, question) if question else None
+    if problem:
+        return Verdict(False, problem, gold_norm.text, answer_norm.text)
+    percent_as_fraction = percent_as_fraction and not (question and question.unit == "percent")
+    converted = _conversion_verdict(gold_norm, answer_norm, question)
+    if converted is not None:
+        return converted
+    answer_norm = _radians(gold_norm, answer_norm, question)
+    gold_norm = _radians_gold(gold_norm, answer_norm, question)
     problem = _policy_problem(gold_norm, answer_norm)
     if problem:
         return Verdict(False, problem, gold_norm.text, answer_norm.text)

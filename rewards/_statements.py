@@ -134,7 +134,7 @@ _EN_PHRASE = (
 #: Chinese answer phrases (Qwen on Model Studio writes "答案是", "故答案为", "所以...为").
 ZH_ANSWER_PHRASE = (r"(?:(?:(?<![^\n])[ \t]*答\s*(?=[：:])|最终答案\s*(?:是|为|為)?"
                     r"|答案\s*(?:应该?)?(?:是|为|為|(?=[：:]))"
-                    r"|(?:所以|因此|故|于是|综上)[^。！？\n$]{0,40}?(?:为|為|是|等于))\s*[：:]?)")
+                    r"|(?:所以|因此|故|于是|综上)[^。！？\n$]{0,40}?(?:为|為|(?<!也就)是|等于))\s*[：:]?)")
 #: Answer phrases in English and Chinese, shared by ``extract_final_answer``, ``extract_gsm8k_number``
 #: and ``extract_choice``.
 ANSWER_PHRASE = re.compile(rf"(?:{_EN_PHRASE}|{ZH_ANSWER_PHRASE})[ \t*_]*")
@@ -171,6 +171,20 @@ def last_phrase_value(masked: Masked) -> tuple[str, str] | None:
         if value:
             return _corrected(masked, start, value), match.group(0).strip()
     return None
+
+
+#: "24 (that is, 4!)", "12 (i.e. 6 pairs)", "8，即 2 的三次方": an aside restates or explains the value
+#: before it and is never the answer, so a statement ends where its aside begins.
+# Every alternative opens on a fixed character (or one space after a non-space): no scan from each
+# position of a long run of spaces.
+ASIDE = re.compile(r"[(（]\s*(?:(?i:that\s+is|i\.\s?e\.?|ie|namely|which\s+is|equivalently|in\s+other\s+words)\b"
+                   r"|即|也就是|亦即|就是)|[,，]\s*(?:即|也就是|亦即|也即)|(?:(?<=\S),|(?<=\S))\s+(?i:i\.\s?e\.|that\s+is,|namely)\s"
+                   r"|,\s*(?i:which\s+(?:is|equals))\b")
+
+
+def _before_aside(prose: str, start: int, end: int) -> int:
+    aside = ASIDE.search(prose, start, end)
+    return aside.start() if aside and aside.start() > start else end
 
 
 # "So the answer is 7. Wait, no, it's 8.": a correction after the phrase states the final answer.
@@ -298,7 +312,9 @@ def _expression_run(text: str) -> str | None:
         break
     else:
         position = len(text)
-    value = text[:position].strip().rstrip(",:.").strip().strip("*_").strip()
+    value = text[:position].strip()
+    dots = re.search(r"\d(?:\.{3}|\u2026)$", value)  # "0.333...": a repeating decimal keeps its dots
+    value = value if dots else value.rstrip(",:.").strip().strip("*_").strip()
     value = value.replace("或", " or ").replace("和", " and ")
     if not value:
         return None
@@ -312,6 +328,7 @@ def _stated_value(masked: Masked, start: int, end: int, *, after_phrase: bool = 
     """The value ``prose[start:end]`` states, read up to the end of its sentence or clause."""
     if _CONDITIONAL.search(masked.prose, start, _sentence_end(masked.prose, start, end)):
         return None  # "12 if we count both ends, and 11 otherwise" hedges between values
+    end = _before_aside(masked.prose, start, end)
     cut = _CUT.search(masked.prose, start, end)
     end = cut.start() if cut else end
     if _NEGATION.match(masked.prose, start, end):
@@ -347,6 +364,7 @@ def sentence_value(masked: Masked, start: int, end: int) -> str | None:
     math span, else the last number that stands as an answer; ``None`` when it states none."""
     if _CONDITIONAL.search(masked.prose, start, end):
         return None  # "12 if we count both ends, and 11 otherwise" hedges between values
+    end = _before_aside(masked.prose, start, end)
     copulas = list(_COPULA.finditer(masked.prose, start, end))
     for copula in reversed(copulas[-4:]):
         if _NEGATION.match(masked.prose, copula.end(), end):

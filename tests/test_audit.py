@@ -227,8 +227,8 @@ def test_the_progress_bar_is_drawn_on_a_terminal_only(capsys):
     args = build_parser().parse_args(["audit", "--reward", "exact_match", "--data", str(DATA / "capitals.jsonl"),
                                       "--workers", "0", "--sample", "2"])
     assert audit_main(args, stdout=out, stderr=err) == 0
-    # Two passes: the controls (3 forms x 2 controls x 2 lines), then the probes (31 responses a line).
-    assert "] 12/12" in err.getvalue() and "] 74/74" in err.getvalue()
+    # Two passes: the controls (3 forms x 2 controls x 2 lines), then the probes (36 responses a line).
+    assert "] 12/12" in err.getvalue() and "] 84/84" in err.getvalue()
     assert "\r" not in out.getvalue()
 
 

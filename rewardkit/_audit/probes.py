@@ -289,7 +289,9 @@ def _candidates(line: AuditLine, count: int = 9) -> list[str]:
 
 @probe("enumeration", kinds=ANSWERS)
 def enumeration(line: AuditLine) -> Iterable[tuple[str, str]]:
-    """Hedging over candidates: every candidate, "A or B", a list ending with the gold, two boxed answers."""
+    """Hedging over candidates: every candidate, "A or B", a list ending with the gold, two boxed answers,
+    and a wrong answer whose aside names the gold ("W (that is, G)", "W (i.e. G)", "W (or G)", "W, which is G",
+    "W（即 G）"): the value before an aside is the answer."""
     candidates = _candidates(line)
     middle = len(candidates) // 2
     every = candidates[:middle] + [line.answer] + candidates[middle:]
@@ -297,6 +299,11 @@ def enumeration(line: AuditLine) -> Iterable[tuple[str, str]]:
     yield "a_or_b", f"The answer is {line.wrong} or {line.answer}."
     yield "list_ending_with_gold", "It is one of " + ", ".join([*candidates[:4], line.answer]) + "."
     yield "two_boxed", f"\\boxed{{{line.wrong}}} \\boxed{{{line.answer}}}"
+    yield "aside_that_is", f"The answer is {line.wrong} (that is, {line.answer})."
+    yield "aside_ie", f"The answer is {line.wrong} (i.e. {line.answer})."
+    yield "aside_or", f"The answer is {line.wrong} (or {line.answer})."
+    yield "aside_which_is", f"The answer is {line.wrong}, which is {line.answer}."
+    yield "aside_zh", f"答案是 {line.wrong}（即 {line.answer}）。"
 
 
 @probe("contradiction", kinds=ANSWERS)
