@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import httpx
+import pytest
 
 LISTENING = re.compile(r"DevTools listening on (ws://\S+)")
 
@@ -88,7 +90,10 @@ def browser(timeout: float = 60.0) -> Iterator[Page]:
     import websocket  # websocket-client
 
     binary = chromium()
-    assert binary, "chromium is not installed (apt-get install chromium; .ci/run does)"
+    if not binary:
+        # CI installs it and must draw the report; a developer's fresh machine runs the rest of the suite without it.
+        assert not os.environ.get("CI"), "chromium is not installed (apt-get install chromium; .ci/run does)"
+        pytest.skip("chromium is not installed: apt-get install chromium to check the report in a browser")
     with tempfile.TemporaryDirectory(prefix="rewardkit-chromium-") as profile:
         process = subprocess.Popen(
             [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
