@@ -17,11 +17,8 @@ As volcengine/verl does it (commit b178a3c):
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import math
-import os
 import subprocess
 import sys
 from collections import defaultdict
@@ -35,28 +32,10 @@ import rewardkit.verl
 from rewardkit.verl import RewardFailed
 
 from .conftest import REPO
+from .verl_assembly import _call_with_kwargs, load_extern_object
 
 TRAINER_REWARDS = str(REPO / "tests" / "trainer_rewards.py")
 BASE = {"target": TRAINER_REWARDS, "workers": 1}
-
-
-def load_extern_object(module_path: str, object_name: str) -> Any:
-    """verl/utils/import_utils.py load_module + load_extern_object."""
-    if module_path.startswith("pkg://"):
-        module: Any = importlib.import_module(module_path[len("pkg://"):].replace("/", "."))
-    else:
-        spec_name = f"custom_module_{hash(os.path.abspath(module_path))}"
-        spec = importlib.util.spec_from_file_location(spec_name, module_path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return getattr(module, object_name)
-
-
-def _call_with_kwargs(raw_fn: Any, extra_kwargs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-    """verl/trainer/ppo/reward.py: the call-time kwargs merged with reward_kwargs, which win."""
-    merged_kwargs = {**kwargs, **extra_kwargs}
-    return raw_fn(*args, **merged_kwargs)
 
 
 def custom_reward_fn(reward_kwargs: dict[str, Any], path: str = "pkg://rewardkit.verl",
