@@ -101,14 +101,18 @@ def test_the_deploy_readmes_show_commands_that_parse_and_name_no_private_functio
     for what `rewardkit config dashscope` prints."""
     private = _private_names()
     assert "dashscope_functions_config" in private  # what the check looks for still exists
+    checked = 0
     for readme in _deploy_readmes():
         text = readme.read_text()
         named = sorted({name for name in re.findall(r"`([A-Za-z_][\w.]*)`", text) if "_" in name} & private)
         assert not named, f"{readme.relative_to(REPO)} names rewardkit's private {named}: show the command instead"
-        for command in re.findall(r"^(rewardkit (?:[^\n]*\\\n)*[^\n]*)", text, re.M):
+        blocks = "\n".join(re.findall(r"^```[^\n]*\n(.*?)^```", text, re.M | re.S))  # commands, not prose
+        for command in re.findall(r"^(rewardkit (?:[^\n]*\\\n)*[^\n]*)", blocks, re.M):
             words = shlex.split(command.replace("\\\n", " ").split("#")[0].rstrip(" &"))
+            checked += 1
             try:
                 build_parser().parse_args(words[1:])
             except SystemExit:
                 pytest.fail(f"{readme.relative_to(REPO)}: `{command}` is not a command rewardkit takes")
+    assert checked, "no rewardkit command found in the deploy READMEs' code blocks: the check examined nothing"
     assert "rewardkit config dashscope" in (REPO / "deploy" / "fc" / "README.md").read_text()

@@ -18,7 +18,8 @@ def add_parser(commands: Any) -> None:
         "file that opens offline. Exit 0 when written, 2 when an input is not a recorded run.")
     report.add_argument("files", nargs="+", metavar="FILE",
                         help="record files (*.reward.jsonl) or folders of them")
-    report.add_argument("--out", default="report.html", metavar="PATH", help="the HTML file to write (report.html)")
+    report.add_argument("--out", default="report.html", metavar="PATH",
+                        help="the HTML file to write (default: report.html)")
     report.add_argument("--title", default=None, help="the page's title (default: the first input's name)")
     report.set_defaults(handler=main)
 
