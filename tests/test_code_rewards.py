@@ -389,3 +389,17 @@ def test_a_killed_worker_takes_its_sandbox_along(tmp_path):
     while (_running_with(token) or zygotes_left()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _running_with(token) == [] and zygotes_left() == []
+
+
+def test_a_trainer_gets_the_same_metric_keys_from_every_code_tests_call():
+    """verl gathers every item's metrics into one list per key: code_tests declares the keys its calls report
+    (the per-verdict first_failure.* indicators aside), so a trainer sees them on every item."""
+    from rewardkit._registry import metric_keys, spec_of
+
+    declared = set(metric_keys(spec_of(code_tests)))
+    responses = [fenced("print(2 * int(input()))"), fenced("print(int(input()))"), "I would print the double.",
+                 fenced("x = 1\n" * 200_000)]
+    for response in responses:
+        score = code_tests(response, {}, DOUBLE)
+        reported = {f"code_tests.{k}" for k in score.metrics if not k.startswith("first_failure.")}
+        assert reported and reported <= declared, reported - declared

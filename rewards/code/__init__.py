@@ -119,7 +119,8 @@ def _nothing_to_run(reason: str, total: int, metric: str) -> Score:
     return Score(0.0, reason, {"passed": 0.0, "total": float(total), "pass_rate": 0.0, metric: 1.0})
 
 
-@reward(setup=require_isolation, check_options=check_options)
+@reward(setup=require_isolation, check_options=check_options,
+        metrics=["passed", "total", "pass_rate", "no_program", "oversize"])
 def code_tests(response: str, references: Mapping[str, Any], ground_truth: Any = None,
                language: str = "python", extract: str = "fenced", style: str = "auto", scoring: str = "fraction",
                float_tolerance: float | None = None, tests_key: str = "tests", max_program_kb: float = 256,
