@@ -175,15 +175,16 @@ class Scoring:
                 if span is not None:
                     span.reward_started(spec.name, contract.name, len(parsed.samples))
                 outcomes = await self._evaluate(spec, parsed.samples, receive, scope["path"])
+                scored = _outcome_label(outcomes)
                 if span is not None:
-                    span.reward_finished(outcomes, _outcome_label(outcomes))
+                    span.reward_finished(outcomes, scored)
                 status, content = render_answer(contract, spec, outcomes, parsed)
                 if self.recorder is not None:
                     self.recorder.offer(Scored(contract, spec, raw, parsed, outcomes, status, content,
                                                time.perf_counter() - started, headers, time.time()))
                 metrics.outcomes(outcomes)
                 self.ranges.check(contract, spec, outcomes)
-                outcome = _outcome_label(outcomes)
+                outcome = scored  # only once the answer is rendered: a failure before that is an "error"
             except HTTPProblem as exc:
                 status, outcome = exc.status, _REFUSED.get(exc.status, "refused")
                 content, extra = problem_body(exc), exc.headers
