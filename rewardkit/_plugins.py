@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
@@ -36,11 +37,21 @@ class Loader:
         self.package, self.builtins, self.attribute = package, builtins, attribute
         self.group, self.what, self.register = group, what, register
         self.loaded = False
+        # Another thread waits until the loading is done (it saw an empty registry before); the loading thread
+        # itself, re-entering through a module it imports, returns at once.
+        self._lock = threading.RLock()
+        self._loading = False
 
     def __call__(self) -> None:
         if self.loaded:
             return
-        self.loaded = True
-        for module in self.builtins:
-            self.register(getattr(importlib.import_module(f"{self.package}.{module}"), self.attribute))
-        load_entry_points(self.group, self.register, self.what)
+        with self._lock:
+            if self.loaded or self._loading:
+                return
+            self._loading = True
+            try:
+                for module in self.builtins:
+                    self.register(getattr(importlib.import_module(f"{self.package}.{module}"), self.attribute))
+                load_entry_points(self.group, self.register, self.what)
+            finally:
+                self._loading, self.loaded = False, True
