@@ -38,10 +38,12 @@ import itertools
 import logging
 import math
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import socket
 import sys
+import threading
 import time
 from collections import deque
 from multiprocessing.process import BaseProcess
@@ -77,9 +79,30 @@ class WorkerDied(Exception):
     """The worker's end of the pipe closed before it said it was ready."""
 
 
+# multiprocessing reads a forkserver child's exit status from its sentinel, once, without a lock; two threads
+# reading it together (a retired worker's reaping, and Process.start polling every child) can leave the loser
+# an end-of-file it records as exit code 255. Every read of a worker's status, and every start, hold this lock.
+_STATUS_LOCK = threading.Lock()
+
+
+def _start(process: BaseProcess) -> None:
+    with _STATUS_LOCK:
+        process.start()
+
+
+def _wait_ended(processes: Sequence[BaseProcess], timeout: float) -> None:
+    """Wait until each process has ended or `timeout` has passed, without reading any exit status."""
+    deadline = time.monotonic() + timeout
+    pending = [p.sentinel for p in processes]
+    while pending and (left := deadline - time.monotonic()) > 0:
+        ready = multiprocessing.connection.wait(pending, left)
+        pending = [s for s in pending if s not in ready]
+
+
 def _exit_description(process: BaseProcess) -> str:
-    process.join(timeout=1.0)
-    code = process.exitcode
+    _wait_ended([process], 1.0)
+    with _STATUS_LOCK:
+        code = process.exitcode
     if code is None:
         return "it stopped answering"
     if code < 0:
@@ -317,7 +340,7 @@ class ProcessEngine:
             name="rewardkit-worker", daemon=True,
         )
         self._ensure_forkserver()
-        await asyncio.to_thread(process.start)
+        await asyncio.to_thread(_start, process)
         child.close()
         worker = _Worker(self, process, socket.socket(fileno=os.dup(parent.fileno())))
         self._workers.add(worker)
@@ -345,12 +368,7 @@ class ProcessEngine:
         for worker in workers:
             worker.write(frame(None))  # each stops after the calls it has been sent
 
-        def join_all() -> None:
-            deadline = time.monotonic() + STOP_TIMEOUT
-            for worker in workers:
-                worker.process.join(max(0.0, deadline - time.monotonic()))
-
-        await asyncio.to_thread(join_all)
+        await asyncio.to_thread(_wait_ended, [w.process for w in workers], STOP_TIMEOUT)
         await asyncio.gather(*(w.retire() for w in workers))
         for job in [*self._queue, *(job for w in workers for job in w.jobs)]:
             job.future.cancel()  # nothing will answer them now
