@@ -138,7 +138,7 @@ def plain_math_verify_unwrapped(case: Case) -> bool:
 
 def rewardkit_equivalent(case: Case) -> bool:
     """rewardkit's comparison alone: ``answers_equivalent`` with its defaults, on a bare answer."""
-    from rewards._equivalence import answers_equivalent
+    from rewards.math._equivalence import answers_equivalent
 
     return answers_equivalent(case.gold, case.answer).equivalent
 
@@ -178,7 +178,7 @@ def evaluate(name: str, grader: Callable[[Case], bool], cases: Iterable[Case]) -
 
 def clear_caches() -> None:
     """Forget every parsed gold and answer, so that a timed pass pays for its own parsing."""
-    from rewards import _equivalence
+    from rewards.math import _equivalence
 
     _equivalence.clear_caches()
 

@@ -327,7 +327,7 @@ def _compare(seconds: float) -> int:
     import random
 
     sys.path.insert(0, str(REPO))
-    from rewards._equivalence import answers_equivalent
+    from rewards.math._equivalence import answers_equivalent
 
     answers_equivalent("\\sqrt{2}", "\\frac{2\\sqrt{2}}{2}", timeout_seconds=5)  # first-call set-up, not timed
     rng, done, deadline = random.Random(), 0, time.perf_counter() + seconds

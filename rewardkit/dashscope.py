@@ -44,7 +44,7 @@ processors in its own thread pool (`THREAD_POOL_WORKERS`, default 32), so
 rewards run in those threads (`InlineEngine(threaded=False)`): a synchronous
 reward has no hard timeout (a thread cannot be stopped, and a client that
 goes away leaves it running), and math-verify's signal-based time limits are
-off, as they are in any thread but the main one (`rewards.mathematics` passes
+off, as they are in any thread but the main one (`rewards.math.accuracy` passes
 `timeout=None` there).
 Async rewards get `REWARDKIT_TIMEOUT` (default 60 s) as under `rewardkit
 serve`, on an event loop made for each request. Hard timeouts, memory caps

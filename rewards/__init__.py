@@ -1,17 +1,20 @@
-"""Ready-made rewards. `rewardkit serve` with no target serves every reward named here."""
+"""Ready-made rewards. `rewardkit serve` with no target serves every reward named here.
+
+One package per family (math, text, json, format, tool_calls, instructions, code, judge, vertex); `common`
+holds what families share. A family imports another only through the names its package exports.
+"""
 
 # The name `rewards` always means this package, never a user's module of the same name (rewardkit._loader).
 __rewardkit_builtin__ = True
 
-from .choice import multiple_choice
 from .code import code_tests
 from .format import boxed_format, length_penalty, repetition_penalty, think_format
 from .instructions import instruction_following, instruction_following_loose
-from .json_rewards import json_match, json_schema
-from .matching import exact_match
-from .mathematics import gsm8k_accuracy, math_accuracy
-from .string_match import string_match
+from .json import json_match, json_schema
+from .math import gsm8k_accuracy, math_accuracy, multiple_choice
+from .text import exact_match
 from .tool_calls import math_accuracy_after_tools, tool_call_match, tool_error_rate, tool_schema_valid, turn_budget
+from .vertex import string_match
 
 __all__ = [
     "math_accuracy", "gsm8k_accuracy", "multiple_choice", "exact_match",

@@ -11,7 +11,7 @@ import pytest
 import rewardkit
 from rewardkit.testing import score
 from rewards import gsm8k_accuracy, math_accuracy, multiple_choice
-from rewards._answers import extract_gsm8k_number, remove_prompt_echo
+from rewards.math._answers import extract_gsm8k_number, remove_prompt_echo
 
 GSM8K_PROMPT = ("Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
                 "How many clips did Natalia sell altogether in April and May?")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rewards._answers import (
+from rewards.math._answers import (
     MAX_LIST_ITEMS,
     Extraction,
     extract_choice,
@@ -320,12 +320,12 @@ def test_gsm8k_rejections(text: str, why: str) -> None:
 
 
 def test_extraction_does_not_import_sympy() -> None:
-    code = "import rewards._answers, sys; assert 'sympy' not in sys.modules and 'math_verify' not in sys.modules"
+    code = "import rewards.math._answers, sys; assert 'sympy' not in sys.modules and 'math_verify' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
 
 
 def test_an_answer_phrase_on_a_long_line_reads_what_the_phrase_says_in_linear_time():
-    from rewards._answers import strip_thinking
+    from rewards.math._answers import strip_thinking
 
     assert extract_final_answer("The answer is $x = 5$ " + "y" * 5000).answer == "x = 5"
     assert extract_final_answer("The answer is 42. " + "y" * 5000).answer == "42"

@@ -12,7 +12,7 @@ import rewardkit
 from rewardkit import Message, RegistrationError, ToolCall
 from rewardkit._settings import Settings
 from rewardkit.testing import score, score_group
-from rewards.code_execution import (
+from rewards.vertex.code_execution import (
     VERTEX_TIMEOUT,
     camel_case,
     code_execution_reward,
@@ -251,7 +251,7 @@ def test_decorator_keeps_the_plain_function_and_registers_it():
 def test_served_from_a_module_through_worker_processes(tmp_path):
     module = tmp_path / "vertex_code_scorers.py"
     module.write_text(textwrap.dedent(f'''
-        from rewards.code_execution import code_execution_reward, from_snippet, vertex_evaluate
+        from rewards.vertex import code_execution_reward, from_snippet, vertex_evaluate
 
         concise = from_snippet({DOCS_SNIPPET!r}, "concise")
 

@@ -278,7 +278,7 @@ def test_rewardkit_testing_builds_openrlhf_batches_for_a_reward_client():
     with reward_client("rewards", workers=0) as client:
         body = openrlhf_request(["so \\boxed{72}", "\\boxed{7}"], reference="72", prompt="What is 12 * 6?")
         assert client.post("/rewards/math_accuracy/openrlhf", json=body).json()["rewards"] == [1.0, 0.0]
-        # The gold answer only in the reasoning never counts (rewards/_answers.py), inline as OpenRLHF decodes it.
+        # The gold answer only in the reasoning never counts (rewards/math/_answers.py), inline as OpenRLHF decodes it.
         [body] = request("openrlhf", "I am not sure.", reference="72", thinking="maybe \\boxed{72}")
         assert "<think>" in body["query"][0]
         assert client.post("/rewards/math_accuracy/openrlhf", json=body).json()["rewards"] == [0.0]

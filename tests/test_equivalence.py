@@ -13,7 +13,7 @@ from types import ModuleType
 
 import pytest
 
-from rewards._equivalence import EquivalenceThreadError, Verdict, answers_equivalent, clear_caches
+from rewards.math._equivalence import EquivalenceThreadError, Verdict, answers_equivalent, clear_caches
 
 REPO = Path(__file__).resolve().parents[1]
 LABELLED = REPO / "tests" / "data" / "math_equivalence.jsonl"
@@ -181,7 +181,8 @@ def test_threads_work_without_timeout_and_for_plain_numbers() -> None:
 
 
 def test_importing_does_not_import_sympy_or_math_verify() -> None:
-    code = "import rewards._equivalence, sys; assert 'sympy' not in sys.modules and 'math_verify' not in sys.modules"
+    code = ("import rewards.math._equivalence, sys; "
+            "assert 'sympy' not in sys.modules and 'math_verify' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
 
 
@@ -313,8 +314,8 @@ def test_huge_constants_and_equations_stay_within_math_verify_timeout() -> None:
 
 
 def test_plain_numbers_never_reach_sympy() -> None:
-    code = ("import sys; from rewards._answers import extract_final_answer; "
-            "from rewards._equivalence import answers_equivalent\n"
+    code = ("import sys; from rewards.math._answers import extract_final_answer; "
+            "from rewards.math._equivalence import answers_equivalent\n"
             "answer = extract_final_answer(r'So she sold $\\boxed{72}$ clips.').answer\n"
             "assert answers_equivalent('72', answer).equivalent\n"
             "assert answers_equivalent('1{,}000', '1000.0').equivalent\n"

@@ -16,7 +16,7 @@ import pytest
 
 from rewardkit.testing import score
 from rewards import math_accuracy
-from rewards._forms import numbers_in_words_to_digits, read_question
+from rewards.math._forms import numbers_in_words_to_digits, read_question
 
 from .conftest import REPO
 

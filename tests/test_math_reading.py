@@ -16,8 +16,8 @@ import pytest
 
 from rewardkit.testing import score
 from rewards import gsm8k_accuracy, math_accuracy, multiple_choice
-from rewards._answers import extract_choice, extract_final_answer, extract_gsm8k_number, gold_answer
-from rewards._statements import mask_math
+from rewards.math._answers import extract_choice, extract_final_answer, extract_gsm8k_number, gold_answer
+from rewards.math._statements import mask_math
 
 REPO = Path(__file__).resolve().parents[1]
 RESPONSES = REPO / "tests" / "data" / "math_responses.jsonl"
@@ -238,7 +238,7 @@ def test_multiple_choice_rejects_a_chinese_hedge() -> None:
 def test_reading_stays_linear_on_multi_megabyte_hostile_responses() -> None:
     # Quadratic reading of any of these takes hours; linear reading takes seconds in all.
     code = textwrap.dedent(r"""
-        from rewards._answers import extract_choice, extract_final_answer, extract_gsm8k_number
+        from rewards.math._answers import extract_choice, extract_final_answer, extract_gsm8k_number
         size = 2_000_000
         hostile = [
             "$" * size, "$a " * (size // 3), "\\(" * (size // 2), "\\[x " * (size // 4), "$$ " * (size // 3),

@@ -9,7 +9,7 @@ import rewardkit
 from rewardkit import RegistrationError
 from rewardkit.testing import score, score_group
 from rewards import string_match, think_format
-from rewards.string_match import fill_placeholders, re2_incompatibility, string_match_from_vertex
+from rewards.vertex.string_match import fill_placeholders, re2_incompatibility, string_match_from_vertex
 
 
 def vertex_body(text, references):

@@ -1,6 +1,6 @@
 """Finding the program in a response: the last fenced block in the target language, or the whole text.
 
-Inline thinking never counts, as in the other built-in rewards (rewards._answers.strip_thinking), when the
+Inline thinking never counts, as in the other built-in rewards (rewards.common.strip_thinking), when the
 platform left it in the answer: a `<think>...</think>` block, an unclosed `<think>` (everything after it),
 and a `</think>` with no opening before it (everything before it: the chat template opened the block in
 the prompt). Unlike text answers, a program may hold those tags itself (a parser of them, a test string):
@@ -14,7 +14,7 @@ from typing import Iterator
 
 _OPENING = re.compile(r"[ \t]*(`{3,}|~{3,})[ \t]*([\w+#.-]*)")
 _FENCE_LINE = re.compile(r"^[ \t]*(`{3,}|~{3,})", re.M)
-# Attributes read up to 200 characters, as rewards._answers does: an unbounded read is quadratic on "<think"s.
+# Attributes read up to 200 characters, as rewards.math._answers does: an unbounded read is quadratic on "<think"s.
 _THINK_TAG = re.compile(r"(?P<close></think\s*>)|<think\b[^>]{0,200}>", re.I)
 ALIASES = {
     "python": {"python", "py", "python3", "py3"},

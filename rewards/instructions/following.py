@@ -8,8 +8,8 @@ from typing import Any, Mapping
 
 from rewardkit import MissingReferenceError, Score, reward
 
-from .._answers import strip_thinking
-from .._options import require_choice, require_key
+from ..common import strip_thinking
+from ..common.options import require_choice, require_key
 from ._checkers import Constraint, ConstraintError, constraint
 
 MODES = ("strict", "loose")

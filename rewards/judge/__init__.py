@@ -12,13 +12,12 @@ from ._defences import DATA_NOTICE, fence, strip_thinking, trivial
 from ._verdicts import LabelScore, MatchScore, NumberScore
 from .checklist import ChecklistError, checklist_reward
 from .pairwise import pairwise_reward
-from .pointwise import equivalence_judge, judge_reward
+from .pointwise import DESCRIPTION_ATTRIBUTE, JudgeDescription, equivalence_judge, judge_reward
 from .rubric import Criterion, rubric_reward
-from .vertex import vertex_autorater_config
 
 __all__ = [
     "judge_reward", "rubric_reward", "Criterion", "checklist_reward", "ChecklistError", "pairwise_reward",
     "equivalence_judge", "NumberScore", "MatchScore", "LabelScore", "AsyncJudge", "JudgeLimits", "JudgeError",
-    "JudgeUnparseable",
-    "cloud_run_identity_token", "vertex_autorater_config", "DATA_NOTICE", "fence", "strip_thinking", "trivial",
+    "JudgeUnparseable", "cloud_run_identity_token", "JudgeDescription", "DESCRIPTION_ATTRIBUTE",
+    "DATA_NOTICE", "fence", "strip_thinking", "trivial",
 ]

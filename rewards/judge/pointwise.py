@@ -95,7 +95,7 @@ def _expected_for(scoring: Scorer, reward: str) -> Callable[[Sample], Scorer]:
 
 
 def _native(judged: Callable[..., Any], model: str) -> dict[str, Any]:
-    from .vertex import vertex_autorater_config  # vertex.py reads this module's JudgeDescription
+    from ..vertex import vertex_autorater_config  # it reads this module's JudgeDescription
 
     return vertex_autorater_config(judged, model=model)
 

@@ -1,6 +1,6 @@
 """Rewards for tool-using agents: call matching, argument schemas, trajectory shaping."""
 
-from ..mathematics import math_accuracy
+from ..math import math_accuracy
 from .match import tool_call_match
 from .schema import tool_schema_valid
 from .trajectory import answer_after_tools, final_answer_after_tools, tool_error_rate, turn_budget

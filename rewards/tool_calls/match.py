@@ -7,7 +7,7 @@ from typing import Any, Mapping, Sequence
 
 from rewardkit import Message, Score, reward
 
-from .._options import OptionError, require_choice, require_key
+from ..common.options import OptionError, require_choice, require_key
 from ._calls import SCOPES, expected_calls, model_calls
 from ._match import MODES, Rules, match, score
 

@@ -6,8 +6,8 @@ from typing import Any, Mapping, Sequence
 
 from rewardkit import Message, MissingReferenceError, Score, reward
 
-from .._options import OptionError, require_choice, require_key
-from ..json_rewards import _schema_validator
+from ..common.options import OptionError, require_choice, require_key
+from ..json import schema_validator
 from ._calls import SCOPES, Call, load_json, model_calls, normalise_name
 from ._match import (
     ARGUMENT_KEYS_DIFFERENT,
@@ -96,7 +96,7 @@ def _problem(call: Call, schemas: Mapping[str, Any]) -> tuple[str, str] | None:
     if call.arguments is None:
         return ARGUMENTS_DECODE_ERROR, f"{call.raw_name}: {call.decode_error}"
     try:
-        validator = _schema_validator(schemas[call.name], False)
+        validator = schema_validator(schemas[call.name], False)
     except OptionError as exc:
         raise OptionError(f"tool_schema_valid: tool {call.name!r}: {exc}") from None
     error = next(iter(validator.iter_errors(call.arguments)), None)

@@ -25,7 +25,7 @@ from rewardkit import (
     spec_of,
 )
 
-from .._options import OptionError
+from ..common.options import OptionError
 from ._calls import episode
 
 DEFAULT_ERROR_PATTERN = r"^\s*(error|exception|traceback)\b"

@@ -7,8 +7,8 @@ from typing import Any
 
 from rewardkit import Score, reward
 
+from ..common.options import OptionError
 from ._answers import extract_choice
-from ._options import OptionError
 
 _GOLD = re.compile(r"\s*\(?\s*([A-Za-z])\s*\)?\s*[.:]?\s*")
 

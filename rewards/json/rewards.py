@@ -11,8 +11,8 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from rewardkit import MissingReferenceError, ParseError, Score, parsers, reward
 
-from ._answers import strip_code_blocks, strip_thinking
-from ._options import OptionError
+from ..common import strip_code_blocks, strip_thinking
+from ..common.options import OptionError
 
 SCHEMA_MODES = ("binary", "keys")
 _MAX_ERRORS = 1000  # errors counted per response: bounds the work on a huge, wrong document
@@ -91,7 +91,7 @@ def _validator(schema_text: str, check_formats: bool) -> Any:
     return cls(schema, format_checker=cls.FORMAT_CHECKER if check_formats else None)
 
 
-def _schema_validator(schema: Any, check_formats: bool) -> Any:
+def schema_validator(schema: Any, check_formats: bool) -> Any:
     return _validator(json.dumps(schema, sort_keys=True), check_formats)
 
 
@@ -104,7 +104,7 @@ def _check_schema_options(schema: Any = None, schema_key: Any = "schema", mode: 
         if not isinstance(schema_key, str) or not schema_key:
             raise OptionError(f"schema_key must be a non-empty string when schema is not set, got {schema_key!r}")
         return
-    _schema_validator(_load_schema(schema, "schema"), bool(check_formats))
+    schema_validator(_load_schema(schema, "schema"), bool(check_formats))
 
 
 def _schema_keys(schema: Any) -> list[str]:
@@ -167,7 +167,7 @@ def json_schema(
     if mode not in SCHEMA_MODES:
         raise OptionError(f"json_schema: mode must be one of {', '.join(map(repr, SCHEMA_MODES))}, got {mode!r}")
     try:
-        validator = _schema_validator(schema, check_formats)
+        validator = schema_validator(schema, check_formats)
     except OptionError as exc:
         raise OptionError(f"json_schema: {exc}") from None
     try:

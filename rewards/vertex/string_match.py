@@ -1,7 +1,7 @@
 """Vertex AI's built-in string match scorer (`stringMatchRewardScorer`), reproduced to test a job offline.
 
     import rewardkit
-    from rewards import string_match
+    from rewards.vertex import string_match
     capital = rewardkit.variant(string_match, "capital_exact", match_operation="EXACT_MATCH",
                                 expression="{{references.answer}}")
     # or straight from the job's reward config:
@@ -19,7 +19,7 @@ from typing import Any, Mapping
 import rewardkit
 from rewardkit import MissingReferenceError, ParseError, RegistrationError, RewardSpec, Score, parsers, reward
 
-from ._options import OptionError
+from ..common.options import OptionError
 
 MATCH_OPERATIONS = ("EXACT_MATCH", "PARTIAL_MATCH", "REGEX_CONTAINS")
 

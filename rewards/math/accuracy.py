@@ -269,7 +269,7 @@ def gsm8k_accuracy(parsed: str, reference: Any, response: str = "", prompt: str 
     is 1000); fractions compare by value. Thinking and code blocks never
     count, nor does the prompt repeated in the response; an answer holding
     several different numbers, a list of values, hedging ("5 or 6"), or
-    look-alike digits gets 0 (rewards/_answers.py has the policy). Gold:
+    look-alike digits gets 0 (rewards/math/_answers.py has the policy). Gold:
     a GSM8K solution ending in `#### X`, or the number itself, in DashScope
     `ground_truth`, Vertex `references.answer` or DashScope
     `rollout_extra.solution`. No sympy: cheap enough for any worker.

@@ -16,8 +16,7 @@ from typing import Any
 
 from rewardkit import RegistrationError, spec_of
 
-from ._verdicts import LabelScore, MatchScore
-from .pointwise import DESCRIPTION_ATTRIBUTE, JudgeDescription
+from ..judge import DESCRIPTION_ATTRIBUTE, JudgeDescription, LabelScore, MatchScore
 
 PUBLISHER_MODEL = re.compile(r"projects/[^/]+/locations/[^/]+/publishers/[^/]+/models/[^/]+")
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from rewardkit import Score, parsers, reward
 
-from ._options import OptionError
+from ..common.options import OptionError
 
 UNITS = ("tokens", "chars")
 SHAPES = ("linear", "cosine")

@@ -1,6 +1,6 @@
 """Serve an unchanged Vertex AI code-execution scorer: `def evaluate(example: dict, response: dict) -> float`.
 
-    from rewards.code_execution import code_execution_reward, from_snippet, vertex_evaluate
+    from rewards.vertex import code_execution_reward, from_snippet, vertex_evaluate
 
     def evaluate(example, response) -> float:          # as pasted into codeExecutionRewardScorer
         answer = response.get("parts", [])[0]["text"]
@@ -222,7 +222,7 @@ def code_execution_reward(
         f"""{inspect.getdoc(evaluate) or 'A Vertex AI code-execution scorer.'}
 
         Vertex code-execution scorer {getattr(evaluate, '__qualname__', label)}(example, response),
-        served by rewards.code_execution. Options: clip (True), include_thoughts (False),
+        served by rewards.vertex.code_execution. Options: clip (True), include_thoughts (False),
         ground_truth_key ('ground_truth')."""
     )
     base = spec_of(reward(vertex_code_execution, name=label, weight=weight, fallback=fallback, timeout=timeout))

@@ -1,0 +1,169 @@
+"""Code-execution rewards: run the model's program against the request's tests, in a sandbox.
+
+Extract the program (rewards.code._extract), read the tests (._cases), run
+them all in one sandbox start (rewardkit.sandbox, or a SandboxFusion
+service), judge each test here, outside the program (._judge).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Mapping, Sequence
+
+from rewardkit import Score, reward
+from rewardkit.sandbox import PASSED, SandboxError, SandboxLimits, SandboxTest, check_isolation, run, warn_unisolated
+
+from ..common.options import OptionError
+from ._cases import STYLES, CallCase, Case, InvalidTestsError, StdinCase, find_cases
+from ._extract import NoProgram, extract_program
+from ._judge import Verdict, judge, syntax_error
+
+__all__ = ["code_tests", "InvalidTestsError", "SandboxError"]
+
+log = logging.getLogger("rewardkit.rewards.code")
+ISOLATION_ENV = "REWARDKIT_SANDBOX_ISOLATION"
+_warned = False
+
+
+def _isolation(option: str) -> str:
+    """The option, unless the operator accepted no isolation for the whole service (ISOLATION_ENV=none)."""
+    global _warned
+    chosen = "none" if os.environ.get(ISOLATION_ENV, "").strip().lower() == "none" else option
+    if chosen == "none" and not _warned:
+        warn_unisolated()
+        _warned = True
+    return chosen
+
+
+# Why this process cannot isolate model code, when the start-up check found it cannot.
+_cannot_isolate: str | None = None
+
+
+def require_isolation() -> None:
+    """Start-up check (the reward's setup): on a host that cannot isolate model code, say so loudly and
+    answer every code_tests call SANDBOX_ERROR. The service still starts: one reward the host cannot run
+    must not take down the others (the built-in package serves code_tests beside math_accuracy), nor push
+    an operator to turn isolation off to get them back."""
+    global _cannot_isolate
+    if _isolation("require") == "none":
+        return
+    try:
+        check_isolation()
+    except SandboxError as exc:
+        _cannot_isolate = str(exc)
+        log.error("code_tests: %s Its calls are answered SANDBOX_ERROR; the other rewards are served.", exc)
+
+
+def check_options(*, language: str = "python", extract: str = "fenced", style: str = "auto",
+                  scoring: str = "fraction", float_tolerance: float | None = None, tests_key: str = "tests",
+                  max_program_kb: float = 256, timeout_seconds: float = 2.0, total_timeout_seconds: float = 30.0,
+                  memory_mb: int = 256, isolation: str = "require", backend: str = "local",
+                  sandbox_url: str | None = None, max_concurrency: int = 8, retries: int = 2) -> None:
+    choices = {"extract": (extract, ("fenced", "response")), "style": (style, ("auto", *STYLES)),
+               "scoring": (scoring, ("fraction", "all")), "isolation": (isolation, ("require", "none")),
+               "backend": (backend, ("local", "sandboxfusion"))}
+    for name, (value, allowed) in choices.items():
+        if value not in allowed:
+            raise OptionError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+    if backend == "local" and language != "python":
+        raise OptionError(f"the local sandbox runs Python; language={language!r} needs backend='sandboxfusion'")
+    if backend == "sandboxfusion" and not (isinstance(sandbox_url, str)
+                                           and sandbox_url.startswith(("http://", "https://"))):
+        raise OptionError(f"backend='sandboxfusion' needs sandbox_url='http(s)://host/run_code', got {sandbox_url!r}")
+    if float_tolerance is not None and (isinstance(float_tolerance, bool) or not float_tolerance >= 0):
+        raise OptionError(f"float_tolerance must be None or a number >= 0, got {float_tolerance!r}")
+    for name, amount in (("max_program_kb", max_program_kb), ("max_concurrency", max_concurrency)):
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount <= 0:
+            raise OptionError(f"{name} must be a positive number, got {amount!r}")
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise OptionError(f"retries must be an integer >= 0, got {retries!r}")
+    try:
+        SandboxLimits(timeout_seconds=timeout_seconds, total_seconds=total_timeout_seconds, memory_mb=memory_mb)
+    except ValueError as exc:
+        raise OptionError(str(exc)) from None
+
+
+def _sandbox_test(case: Case) -> SandboxTest:
+    if isinstance(case, StdinCase):
+        return SandboxTest("stdin", stdin=case.input)
+    if isinstance(case, CallCase):
+        return SandboxTest("call", fn=case.fn, args=case.args)
+    return SandboxTest("script", script=case.script.source, entry_point=case.entry_point)
+
+
+def _metrics(verdicts: Sequence[Verdict], total: int) -> dict[str, float]:
+    passed = sum(v.category == PASSED for v in verdicts)
+    metrics = {"passed": float(passed), "total": float(total), "pass_rate": passed / total if total else 0.0}
+    first = next((v for v in verdicts if v.category != PASSED), None)
+    if first is not None:
+        metrics[f"first_failure.{first.category}"] = 1.0
+    return metrics
+
+
+def _score(verdicts: Sequence[Verdict], scoring: str) -> Score:
+    total = len(verdicts)
+    metrics = _metrics(verdicts, total)
+    passed = int(metrics["passed"])
+    value = (1.0 if passed == total else 0.0) if scoring == "all" else passed / total
+    failed = [(i, v) for i, v in enumerate(verdicts) if v.category != PASSED]
+    if not failed:
+        return Score(value, f"all {total} test{'s' if total != 1 else ''} passed", metrics)
+    index, first = failed[0]
+    detail = f": {first.detail}" if first.detail else ""
+    return Score(value, f"{passed}/{total} tests passed; first failure: test {index + 1} {first.category}{detail}",
+                 metrics)
+
+
+def _nothing_to_run(reason: str, total: int, metric: str) -> Score:
+    return Score(0.0, reason, {"passed": 0.0, "total": float(total), "pass_rate": 0.0, metric: 1.0})
+
+
+@reward(setup=require_isolation, check_options=check_options,
+        metrics=["passed", "total", "pass_rate", "no_program", "oversize"])
+def code_tests(response: str, references: Mapping[str, Any], ground_truth: Any = None,
+               language: str = "python", extract: str = "fenced", style: str = "auto", scoring: str = "fraction",
+               float_tolerance: float | None = None, tests_key: str = "tests", max_program_kb: float = 256,
+               timeout_seconds: float = 2.0, total_timeout_seconds: float = 30.0, memory_mb: int = 256,
+               isolation: str = "require", backend: str = "local", sandbox_url: str | None = None,
+               max_concurrency: int = 8, retries: int = 2) -> Score:
+    """Run the program in the response against the request's tests; the fraction that pass (or all-or-nothing).
+
+    The program: the last ```python block of the answer (thinking never counts),
+    or the whole answer with extract="response". Tests: Vertex
+    `references.tests` (a JSON-encoded string), DashScope `ground_truth` or
+    `rollout_extra.tests`; stdin/stdout, function or assertion cases, in the
+    APPS/TACO, LiveCodeBench, HumanEval and MBPP shapes (docs/code.md).
+    Metrics: passed, total, pass_rate, first_failure.<CATEGORY>. A sandbox
+    that fails is an error (SANDBOX_ERROR), never a score.
+    """
+    cases = find_cases(references or {}, ground_truth, tests_key)
+    if style != "auto":
+        wrong = [c for c in cases if not isinstance(c, STYLES[style])]
+        if wrong:
+            raise InvalidTestsError(f"style={style!r}, but the request holds {type(wrong[0]).__name__} tests")
+    try:
+        program = extract_program(response, language, extract)
+    except NoProgram as exc:
+        return _nothing_to_run(str(exc), len(cases), "no_program")
+    size = len(program.encode("utf-8", "surrogatepass"))
+    if size > max_program_kb * 1024:
+        return _nothing_to_run(f"the program is {size / 1024:.0f} KiB, over the {max_program_kb:g} KiB limit",
+                               len(cases), "oversize")
+    limits = SandboxLimits(timeout_seconds=timeout_seconds, total_seconds=total_timeout_seconds, memory_mb=memory_mb)
+    tests = [_sandbox_test(c) for c in cases]
+    if backend == "sandboxfusion":
+        from rewardkit.sandbox.remote import run_remote
+
+        result = run_remote(program, tests, str(sandbox_url), language=language, limits=limits,
+                            max_concurrency=int(max_concurrency), retries=retries)
+    else:
+        chosen = _isolation(isolation)
+        if _cannot_isolate is not None and chosen == "require":
+            raise SandboxError(_cannot_isolate)
+        result = run(program, tests, limits, chosen)  # type: ignore[arg-type]
+    if result.syntax_error is not None:
+        return _score([syntax_error(result.syntax_error)] * len(cases), scoring)
+    return _score([judge(case, test_run, float_tolerance) for case, test_run in zip(cases, result.tests, strict=True)],
+                  scoring)
+

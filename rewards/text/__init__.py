@@ -1,0 +1,5 @@
+"""Text against a reference: `exact_match`."""
+
+from .exact import exact_match
+
+__all__ = ["exact_match"]
