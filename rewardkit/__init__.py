@@ -37,7 +37,7 @@ from ._registry import (
     spec_of,
     variant,
 )
-from ._sample import DEFAULT_REFERENCE_KEYS, Message, Metadata, Sample, ToolCall, sample
+from ._sample import DEFAULT_REFERENCE_KEYS, Media, Message, Metadata, Sample, ToolCall, sample
 from ._score import Score
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def call(reward: Any, sample: Sample) -> Outcome:
 
 __all__ = [
     "reward", "grouped_reward", "parsed_reward", "composite", "variant",
-    "Score", "Sample", "Message", "ToolCall", "Metadata", "sample",
+    "Score", "Sample", "Message", "Media", "ToolCall", "Metadata", "sample",
     "Outcome", "Failure", "RewardSpec", "CompositeSpec", "Registry", "collect", "spec_of",
     "parsers", "create_app", "call", "attach", "DEFAULT_REFERENCE_KEYS", "NATIVE_TWIN",
     "RewardkitError", "RegistrationError", "LoadError", "ParseError", "InvalidScoreError", "UnknownRewardError",

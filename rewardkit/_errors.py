@@ -60,6 +60,14 @@ class InvalidReferenceError(MissingReferenceError):
     code = "INVALID_REFERENCE"
 
 
+class MediaError(RewardkitError):
+    """A media part of the request cannot be read: `code` says why; the call fails with it, never scores."""
+
+    def __init__(self, message: str, code: str = "MEDIA_FETCH_ERROR") -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class SetupError(RewardkitError):
     """A reward's one-time setup failed, or a worker process could not start."""
 

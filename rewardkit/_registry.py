@@ -28,12 +28,12 @@ NATIVE_TWIN = "__rewardkit_native_twin__"
 # What a reward may ask for, by kind. Documented in the README ("Inputs").
 SINGLE_INPUTS = frozenset(
     {"response", "thinking", "prompt", "messages", "system", "references", "ground_truth",
-     "reference", "metadata", "trajectory", "sample", "raw"}
+     "reference", "metadata", "trajectory", "sample", "raw", "media", "images"}
 )
 PARSED_INPUTS = SINGLE_INPUTS | {"parsed"}
 GROUPED_INPUTS = frozenset(
     {"responses", "thinkings", "samples", "prompt", "messages", "system", "references",
-     "ground_truth", "reference", "metadata"}
+     "ground_truth", "reference", "metadata", "media", "images"}
 )
 # Inputs that carry the gold answer; declared without a default, they make the gold required.
 GOLD_INPUTS = ("reference", "ground_truth")

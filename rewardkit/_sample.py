@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence
+
+from ._errors import MediaError
 
 # Where a gold answer usually lives: Vertex `references.answer`, DashScope
 # `rollout_extra.solution`; the others are common dataset spellings.
@@ -19,9 +23,51 @@ class ToolCall:
     id: str | None = None
 
 
+MediaKind = Literal["image", "audio", "video", "other"]
+
+
+@dataclass(frozen=True)
+class Media:
+    """An image, audio or video part of a message: what it is, and where its bytes are.
+
+    `data` holds the bytes when the request carried them inline (Vertex `inlineData`, a `data:` URI),
+    or once the service has fetched `uri` for a reward that reads media; `frames` are a video sent as
+    a list of frame URIs. Rewards read the bytes with `read()`.
+    """
+
+    kind: MediaKind
+    mime_type: str = ""
+    uri: str | None = None
+    data: bytes | None = field(default=None, repr=False)
+    frames: tuple[str, ...] = ()
+
+    def read(self) -> bytes:
+        """The bytes: inline data, or a `data:` URI decoded. MediaError when they were never fetched."""
+        if self.data is not None:
+            return self.data
+        if self.uri and self.uri.startswith("data:"):
+            return _data_uri_bytes(self.uri)
+        raise MediaError(f"the {self.kind} at {self.uri!r} was not fetched: ask for `images` or `media` "
+                         "in the reward's parameters so the service fetches it before the call")
+
+
+def _data_uri_bytes(uri: str) -> bytes:
+    header, sep, payload = uri.partition(",")
+    if not sep:
+        raise MediaError(f"data URI without a comma: {uri[:40]!r}...", "MEDIA_UNSUPPORTED")
+    if header.endswith(";base64"):
+        try:
+            return base64.b64decode(payload, validate=True)
+        except (binascii.Error, ValueError):
+            raise MediaError("data URI: the payload is not valid base64", "MEDIA_UNSUPPORTED") from None
+    from urllib.parse import unquote_to_bytes
+
+    return unquote_to_bytes(payload)
+
+
 @dataclass(frozen=True)
 class Message:
-    """One turn of a conversation, reduced to what rewards read."""
+    """One turn of a conversation, reduced to what rewards read; `media` keeps its non-text parts in order."""
 
     role: str
     text: str = ""
@@ -29,6 +75,7 @@ class Message:
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     name: str | None = None
+    media: tuple[Media, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,6 +117,18 @@ class Sample:
             if message.role == "user":
                 return message.text
         return ""
+
+    @property
+    def media(self) -> tuple[Media, ...]:
+        """Every media part of the prompt and then of the response, in order."""
+        prompt = tuple(m for message in self.prompt for m in message.media)
+        final = self.trajectory[-1].media if self.trajectory and self.trajectory[-1].role == "assistant" else ()
+        return prompt + final
+
+    @property
+    def images(self) -> tuple[Media, ...]:
+        """The images among `media`."""
+        return tuple(m for m in self.media if m.kind == "image")
 
     def reference(self, keys: Sequence[str] = DEFAULT_REFERENCE_KEYS) -> Any:
         """The gold answer: `ground_truth` when set, else the first of `keys` in `references`.

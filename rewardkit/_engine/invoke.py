@@ -55,6 +55,8 @@ _READ: dict[str, Callable[[RewardSpec, Sample], Any]] = {
     "trajectory": lambda spec, s: s.trajectory,
     "sample": lambda spec, s: s,
     "raw": lambda spec, s: s.raw,
+    "media": lambda spec, s: s.media,
+    "images": lambda spec, s: s.images,
 }
 _READ_GROUP: dict[str, Callable[[Sequence[Sample]], Any]] = {
     "responses": lambda samples: [s.response for s in samples],
