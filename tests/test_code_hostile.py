@@ -90,8 +90,9 @@ def assert_good_still_flows(server) -> None:
 
 
 HOSTILE = {
-    "fork_bomb": ("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass", "TIMEOUT"),
-    "infinite_loop": ("while True:\n    pass", "TIMEOUT"),
+    "fork_bomb": ("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass",
+                  "TIME_LIMIT"),
+    "infinite_loop": ("while True:\n    pass", "TIME_LIMIT"),
     "memory_bomb": ("chunks = []\nwhile True:\n    chunks.append(bytearray(50 * 2**20))", "MEMORY_LIMIT"),
     "disk_filler": ("with open('fill', 'wb') as f:\n    while True:\n        f.write(b'x' * 2**20)", "OUTPUT_LIMIT"),
     "output_flood": ("while True:\n    print('y' * 10000)", "OUTPUT_LIMIT"),

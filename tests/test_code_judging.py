@@ -117,12 +117,12 @@ def test_a_timeout_after_an_expression_value_is_still_a_timeout(served, contract
     # One script: its first assert holds, the second never returns.
     script = {"test": "assert f('ab') == 'x' * 3 + 'y'\nassert f('loop') == 'x' * 2\n"}
     status, answer, metrics = ask_with_metrics(served, contract, fenced(program), script)
-    assert answer.scores == (0.0,) and metrics["first_failure.TIMEOUT"] == 1.0, (answer, metrics)
+    assert answer.scores == (0.0,) and metrics["first_failure.TIME_LIMIT"] == 1.0, (answer, metrics)
     # MBPP: one test per assert.
     listed = {"test_list": ["assert f('ab') == 'x' * 3 + 'y'", "assert f('loop') == 'x' * 2",
                             "assert f('cd') == 'xxx' + 'y' * 1"]}
     status, answer, metrics = ask_with_metrics(served, contract, fenced(program), listed)
-    assert answer.scores == (pytest.approx(2 / 3),) and metrics["first_failure.TIMEOUT"] == 1.0, (answer, metrics)
+    assert answer.scores == (pytest.approx(2 / 3),) and metrics["first_failure.TIME_LIMIT"] == 1.0, (answer, metrics)
 
 
 def test_program_values_are_bounded_too_and_fail_only_their_test():

@@ -106,7 +106,7 @@ def test_stdin_function_and_assert_tests_run_remotely_with_the_same_taxonomy():
         wrong = spec(fenced("x = int(input())\nprint(x * 2 if x else 1)"), {}, STDIN)
         assert wrong.value == pytest.approx(2 / 3) and wrong.metrics["first_failure.WRONG_ANSWER"] == 1.0
         slow = spec(fenced("while True:\n    pass"), {}, STDIN[:1])
-        assert slow.value == 0.0 and "first_failure.TIMEOUT" in slow.metrics
+        assert slow.value == 0.0 and "first_failure.TIME_LIMIT" in slow.metrics
         crash = spec(fenced("raise MemoryError"), {}, STDIN[:1])
         assert "first_failure.MEMORY_LIMIT" in crash.metrics
         broken = spec(fenced("def f(:"), {}, STDIN)

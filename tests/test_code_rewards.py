@@ -195,7 +195,7 @@ def test_a_timeout_on_one_test_still_runs_every_later_test():
                "print(-1 if n == 4 else n * 2)")
     tests = [{"input": f"{n}\n", "output": f"{n * 2}\n"} for n in range(1, 7)]
     scored = code_tests(fenced(program), {}, tests, timeout_seconds=0.5)
-    assert scored.value == 3 / 6 and scored.metrics["passed"] == 3.0 and scored.metrics["first_failure.TIMEOUT"]
+    assert scored.value == 3 / 6 and scored.metrics["passed"] == 3.0 and scored.metrics["first_failure.TIME_LIMIT"]
     result = run(program, [SandboxTest("stdin", stdin=t["input"]) for t in tests], SandboxLimits(timeout_seconds=0.5))
     assert [t.status for t in result.tests] == ["finished", "timeout", "finished", "finished", "timeout", "finished"]
     assert [t.stdout for t in result.tests] == ["2\n", "", "6\n", "-1\n", "", "12\n"]

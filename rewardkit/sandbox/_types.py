@@ -1,22 +1,43 @@
-"""What a sandbox run takes and gives back: limits, tests, results, the failure taxonomy."""
+"""What a sandbox run takes and gives back: limits, tests, results, the per-test verdicts."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, Literal
 
 from .._errors import RewardkitError
 
-# Per test and per submission. SANDBOX_ERROR is never a score: it fails the call.
-PASSED = "PASSED"
-WRONG_ANSWER = "WRONG_ANSWER"
-RUNTIME_ERROR = "RUNTIME_ERROR"
-TIMEOUT = "TIMEOUT"
-MEMORY_LIMIT = "MEMORY_LIMIT"
-OUTPUT_LIMIT = "OUTPUT_LIMIT"
-SYNTAX_ERROR = "SYNTAX_ERROR"
-SANDBOX_ERROR = "SANDBOX_ERROR"
-CATEGORIES = (PASSED, WRONG_ANSWER, RUNTIME_ERROR, TIMEOUT, MEMORY_LIMIT, OUTPUT_LIMIT, SYNTAX_ERROR, SANDBOX_ERROR)
+PUBLIC = "rewardkit.sandbox"  # the path users import these from, which reprs and tracebacks show
+
+
+class Verdict(str, Enum):
+    """What one test came to: the closed set a test is scored by.
+
+    Decided outside the sandbox from its `TestRun` (expected values never enter it). A test
+    over its time limit is TIME_LIMIT, never TIMEOUT: that is a whole call's failure code (the
+    reward ran past its `timeout=`), which is never a score. A sandbox that fails is not a
+    verdict either: it raises SandboxError and the call fails with code SANDBOX_ERROR.
+    """
+
+    PASSED = "PASSED"
+    WRONG_ANSWER = "WRONG_ANSWER"
+    RUNTIME_ERROR = "RUNTIME_ERROR"
+    TIME_LIMIT = "TIME_LIMIT"
+    MEMORY_LIMIT = "MEMORY_LIMIT"
+    OUTPUT_LIMIT = "OUTPUT_LIMIT"
+    SYNTAX_ERROR = "SYNTAX_ERROR"
+
+    def __str__(self) -> str:  # the plain name in reasons and metric keys, on every Python version
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
+# How a test's run ended, as observed outside the program (TestRun.status): the closed set a backend reports.
+TestStatus = Literal["finished", "timeout", "output_limit", "lost"]
+TEST_STATUSES: tuple[TestStatus, ...] = ("finished", "timeout", "output_limit", "lost")
 
 Isolation = Literal["require", "none"]
 
@@ -28,7 +49,7 @@ class SandboxError(RewardkitError):
     SANDBOX_ERROR and no score.
     """
 
-    code = SANDBOX_ERROR
+    code = "SANDBOX_ERROR"
 
 
 @dataclass(frozen=True)
@@ -37,7 +58,7 @@ class SandboxLimits:
 
     `timeout_seconds` is each test's wall clock; `cpu_seconds` its CPU time
     (default: the wall clock rounded up, plus 1); `total_seconds` bounds the
-    whole submission (tests not reached by then are TIMEOUT). `memory_mb` is
+    whole submission (tests not reached by then are TIME_LIMIT). `memory_mb` is
     the address space of each test's process, `processes` the processes and
     threads the sandbox may hold at once, `file_size_mb` the largest file it
     may write, `tmpfs_mb` the size of its working directory (isolated runs),
@@ -91,11 +112,13 @@ class SandboxTest:
 class TestRun:
     """What one test did, as observed outside the program.
 
-    `status`: "finished" (it ended by itself; `exit` / `signal` say how), "timeout",
-    "output_limit", or "lost" (the sandbox ended before reporting it).
+    `status` (TestStatus): "finished" (it ended by itself; `exit` / `signal` say how),
+    "timeout", "output_limit", or "lost" (the sandbox ended before reporting it).
     `frames`: the records the harness wrote from inside the test (a return
     value, assertion operands, the exception that ended it).
     """
+
+    __test__ = False  # a result, not a pytest test class, whatever its name
 
     index: int
     status: str
@@ -122,3 +145,7 @@ class RunResult:
     syntax_error: str | None = None
     isolated: bool = False
     seconds: float = 0.0
+
+
+for _public in (Verdict, SandboxError, SandboxLimits, SandboxTest, TestRun, RunResult):
+    _public.__module__ = PUBLIC

@@ -1,4 +1,4 @@
-"""Deciding each test's category from what the sandbox observed, here, outside the program."""
+"""Deciding each test's verdict from what the sandbox observed, here, outside the program."""
 
 from __future__ import annotations
 
@@ -8,16 +8,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from rewardkit.sandbox import (
-    MEMORY_LIMIT,
-    OUTPUT_LIMIT,
-    PASSED,
-    RUNTIME_ERROR,
-    SYNTAX_ERROR,
-    TIMEOUT,
-    WRONG_ANSWER,
-    TestRun,
-)
+from rewardkit.sandbox import TestRun, Verdict
 from rewardkit.sandbox import decode_value as decode
 
 from ._asserts import evaluate
@@ -27,8 +18,10 @@ _DISK_FULL = {errno.EFBIG, errno.ENOSPC, errno.EDQUOT}
 
 
 @dataclass(frozen=True)
-class Verdict:
-    category: str
+class Judged:
+    """One test's verdict and what it saw (for the reason)."""
+
+    verdict: Verdict
     detail: str = ""
 
 
@@ -102,37 +95,37 @@ def same_value(got: Any, expected: Any, tolerance: float | None = None) -> bool:
     return type(got) is type(expected) and got == expected
 
 
-# ---------------------------------------------------------------- categories
+# ---------------------------------------------------------------- verdicts
 
-def _failure(run: TestRun) -> Verdict | None:
-    """The category of a test that did not run to its end, or None."""
+def _failure(run: TestRun) -> Judged | None:
+    """The verdict on a test that did not run to its end, or None."""
     if run.status == "timeout":
-        return Verdict(TIMEOUT, f"over the time limit ({run.seconds:.2f} s)" if run.seconds else "not reached in "
-                       "the submission's time budget")
+        return Judged(Verdict.TIME_LIMIT, f"over the time limit ({run.seconds:.2f} s)" if run.seconds
+                      else "not reached in the submission's time budget")
     if run.status == "output_limit":
-        return Verdict(OUTPUT_LIMIT, "printed more than the output limit")
+        return Judged(Verdict.OUTPUT_LIMIT, "printed more than the output limit")
     if run.status == "lost":
-        return Verdict(RUNTIME_ERROR, "the sandbox ended during this test")
+        return Judged(Verdict.RUNTIME_ERROR, "the sandbox ended during this test")
     exception = run.exception
     if exception is not None:
         name = exception.get("exception")
         message = f"{name}: {exception.get('message', '')}"[:200]
         if name == "MemoryError":
-            return Verdict(MEMORY_LIMIT, "MemoryError: over the memory limit")
+            return Judged(Verdict.MEMORY_LIMIT, "MemoryError: over the memory limit")
         if exception.get("errno") in _DISK_FULL:
-            return Verdict(OUTPUT_LIMIT, f"{message} (file size or disk limit)")
-        return Verdict(RUNTIME_ERROR, message)
+            return Judged(Verdict.OUTPUT_LIMIT, f"{message} (file size or disk limit)")
+        return Judged(Verdict.RUNTIME_ERROR, message)
     if run.signal is not None:
-        return Verdict(RUNTIME_ERROR, f"killed by {run.signal}")
+        return Judged(Verdict.RUNTIME_ERROR, f"killed by {run.signal}")
     return None
 
 
-def _stdin(case: StdinCase, run: TestRun, tolerance: float | None) -> Verdict:
+def _stdin(case: StdinCase, run: TestRun, tolerance: float | None) -> Judged:
     if run.exit:
-        return Verdict(RUNTIME_ERROR, f"exit status {run.exit}")
+        return Judged(Verdict.RUNTIME_ERROR, f"exit status {run.exit}")
     if same_output(run.stdout, case.output, tolerance):
-        return Verdict(PASSED)
-    return Verdict(WRONG_ANSWER, f"expected {_short(case.output.strip())}, got {_short(run.stdout.strip())}")
+        return Judged(Verdict.PASSED)
+    return Judged(Verdict.WRONG_ANSWER, f"expected {_short(case.output.strip())}, got {_short(run.stdout.strip())}")
 
 
 def _value_frame(run: TestRun) -> dict[str, Any] | None:
@@ -142,30 +135,30 @@ def _value_frame(run: TestRun) -> dict[str, Any] | None:
     return None
 
 
-def _call(case: CallCase, run: TestRun, tolerance: float | None) -> Verdict:
+def _call(case: CallCase, run: TestRun, tolerance: float | None) -> Judged:
     frame = _value_frame(run)
     if frame is None:
-        return Verdict(RUNTIME_ERROR, "exited before returning a value")
+        return Judged(Verdict.RUNTIME_ERROR, "exited before returning a value")
     if "unsupported" in frame:
-        return Verdict(WRONG_ANSWER, f"returned a {frame['unsupported']}, not a plain value")
+        return Judged(Verdict.WRONG_ANSWER, f"returned a {frame['unsupported']}, not a plain value")
     got = decode(frame.get("value"))
     expected = case.expected
     if same_value(got, expected, tolerance):
-        return Verdict(PASSED)
+        return Judged(Verdict.PASSED)
     # APPS/TACO wrap a function's expected result in a list.
     if isinstance(expected, list) and len(expected) == 1 and same_value(got, expected[0], tolerance):
-        return Verdict(PASSED)
-    return Verdict(WRONG_ANSWER, f"{case.fn}(...) returned {_short(got)}, expected {_short(expected)}")
+        return Judged(Verdict.PASSED)
+    return Judged(Verdict.WRONG_ANSWER, f"{case.fn}(...) returned {_short(got)}, expected {_short(expected)}")
 
 
-def _script(case: ScriptCase, run: TestRun) -> Verdict:
+def _script(case: ScriptCase, run: TestRun) -> Judged:
     plans = case.script.plans
     seen: set[int] = set()
     for frame in run.frames:
         index = frame.get("probe")
         if "unsupported" in frame:
             where = f"line {plans[index].line}: " if isinstance(index, int) and 0 <= index < len(plans) else ""
-            return Verdict(WRONG_ANSWER, f"{where}the program gave a {frame['unsupported']}, not a plain value")
+            return Judged(Verdict.WRONG_ANSWER, f"{where}the program gave a {frame['unsupported']}, not a plain value")
         if not isinstance(index, int) or not 0 <= index < len(plans):
             continue
         plan = plans[index]
@@ -175,23 +168,24 @@ def _script(case: ScriptCase, run: TestRun) -> Verdict:
         try:
             holds = bool(evaluate(plan.expression, [decode(v) for v in values]))
         except Exception as exc:  # the program's values do not support the comparison
-            return Verdict(WRONG_ANSWER, f"line {plan.line}: `{plan.text}` raised {type(exc).__name__}: {exc}"[:200])
+            return Judged(Verdict.WRONG_ANSWER,
+                          f"line {plan.line}: `{plan.text}` raised {type(exc).__name__}: {exc}"[:200])
         if not holds:
-            return Verdict(WRONG_ANSWER, f"line {plan.line}: `{plan.text}` is false")
+            return Judged(Verdict.WRONG_ANSWER, f"line {plan.line}: `{plan.text}` is false")
         seen.add(index)
     failure = _failure(run)
     if failure is not None:
         return failure
     if case.script.static_failures:
-        return Verdict(WRONG_ANSWER, f"`{case.script.static_failures[0]}` is false as written")
+        return Judged(Verdict.WRONG_ANSWER, f"`{case.script.static_failures[0]}` is false as written")
     if not any(frame.get("done") is True for frame in run.frames) or len(seen) < len(plans):
         missing = sorted(set(range(len(plans))) - seen)
         where = f"; line {plans[missing[0]].line} never checked" if missing else ""
-        return Verdict(RUNTIME_ERROR, f"the tests did not run to their end{where}")
-    return Verdict(PASSED)
+        return Judged(Verdict.RUNTIME_ERROR, f"the tests did not run to their end{where}")
+    return Judged(Verdict.PASSED)
 
 
-def judge(case: Case, run: TestRun, tolerance: float | None) -> Verdict:
+def judge(case: Case, run: TestRun, tolerance: float | None) -> Judged:
     # What the program wrote on its channel is hostile input: a value it forged too deep or malformed to
     # read is its failure (WRONG_ANSWER), never an error of the call, which would spare it the score.
     try:
@@ -204,8 +198,8 @@ def judge(case: Case, run: TestRun, tolerance: float | None) -> Verdict:
             return _stdin(case, run, tolerance)
         return _call(case, run, tolerance)
     except (RecursionError, ValueError, TypeError, KeyError, AttributeError) as exc:
-        return Verdict(WRONG_ANSWER, f"the program's values cannot be read ({type(exc).__name__})")
+        return Judged(Verdict.WRONG_ANSWER, f"the program's values cannot be read ({type(exc).__name__})")
 
 
-def syntax_error(message: str) -> Verdict:
-    return Verdict(SYNTAX_ERROR, message)
+def syntax_error(message: str) -> Judged:
+    return Judged(Verdict.SYNTAX_ERROR, message)

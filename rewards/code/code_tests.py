@@ -1,76 +1,58 @@
 """Code-execution rewards: run the model's program against the request's tests, in a sandbox.
 
 Extract the program (rewards.code._extract), read the tests (._cases), run
-them all in one sandbox start (rewardkit.sandbox, or a SandboxFusion
-service), judge each test here, outside the program (._judge).
+them all on one sandbox backend (the local namespace sandbox, a SandboxFusion
+service, or a plug-in: rewardkit.sandbox.backends), judge each test here,
+outside the program (._judge).
 """
 
 from __future__ import annotations
 
-import logging
-import os
 from typing import Any, Mapping, Sequence
 
-from rewardkit import Score, reward
-from rewardkit.sandbox import PASSED, SandboxError, SandboxLimits, SandboxTest, check_isolation, run, warn_unisolated
+from rewardkit import RegistrationError, Score, reward
+from rewardkit.sandbox import RunOptions, SandboxError, SandboxLimits, SandboxTest, Verdict
+from rewardkit.sandbox import get as get_backend
+from rewardkit.sandbox.backends import default as default_backend
+from rewardkit.sandbox.backends import run_on
 
 from ..common.options import OptionError
 from ._cases import STYLES, CallCase, Case, InvalidTestsError, StdinCase, find_cases
 from ._extract import NoProgram, extract_program
-from ._judge import Verdict, judge, syntax_error
+from ._judge import Judged, judge, syntax_error
 
 __all__ = ["code_tests", "InvalidTestsError", "SandboxError"]
 
-log = logging.getLogger("rewardkit.rewards.code")
-ISOLATION_ENV = "REWARDKIT_SANDBOX_ISOLATION"
-_warned = False
-
-
-def _isolation(option: str) -> str:
-    """The option, unless the operator accepted no isolation for the whole service (ISOLATION_ENV=none)."""
-    global _warned
-    chosen = "none" if os.environ.get(ISOLATION_ENV, "").strip().lower() == "none" else option
-    if chosen == "none" and not _warned:
-        warn_unisolated()
-        _warned = True
-    return chosen
-
-
-# Why this process cannot isolate model code, when the start-up check found it cannot.
-_cannot_isolate: str | None = None
-
 
 def require_isolation() -> None:
-    """Start-up check (the reward's setup): on a host that cannot isolate model code, say so loudly and
-    answer every code_tests call SANDBOX_ERROR. The service still starts: one reward the host cannot run
-    must not take down the others (the built-in package serves code_tests beside math_accuracy), nor push
-    an operator to turn isolation off to get them back."""
-    global _cannot_isolate
-    if _isolation("require") == "none":
-        return
-    try:
-        check_isolation()
-    except SandboxError as exc:
-        _cannot_isolate = str(exc)
-        log.error("code_tests: %s Its calls are answered SANDBOX_ERROR; the other rewards are served.", exc)
+    """Start-up (the reward's setup): the service's backend (REWARDKIT_SANDBOX_BACKEND, else local) checks it can
+    run, and an unknown name stops the service naming the known ones. The local backend, on a host that cannot
+    isolate model code, says so loudly and answers its calls SANDBOX_ERROR; the service still starts."""
+    get_backend(default_backend()).start()
+
+
+def _run_options(language: str, isolation: str, sandbox_url: str | None, max_concurrency: float,
+                 retries: int) -> RunOptions:
+    return RunOptions(language=language, isolation=isolation, url=sandbox_url,  # type: ignore[arg-type]
+                      max_concurrency=int(max_concurrency), retries=retries)
 
 
 def check_options(*, language: str = "python", extract: str = "fenced", style: str = "auto",
                   scoring: str = "fraction", float_tolerance: float | None = None, tests_key: str = "tests",
                   max_program_kb: float = 256, timeout_seconds: float = 2.0, total_timeout_seconds: float = 30.0,
-                  memory_mb: int = 256, isolation: str = "require", backend: str = "local",
+                  memory_mb: int = 256, isolation: str = "require", backend: str | None = None,
                   sandbox_url: str | None = None, max_concurrency: int = 8, retries: int = 2) -> None:
     choices = {"extract": (extract, ("fenced", "response")), "style": (style, ("auto", *STYLES)),
-               "scoring": (scoring, ("fraction", "all")), "isolation": (isolation, ("require", "none")),
-               "backend": (backend, ("local", "sandboxfusion"))}
+               "scoring": (scoring, ("fraction", "all")), "isolation": (isolation, ("require", "none"))}
     for name, (value, allowed) in choices.items():
         if value not in allowed:
             raise OptionError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
-    if backend == "local" and language != "python":
-        raise OptionError(f"the local sandbox runs Python; language={language!r} needs backend='sandboxfusion'")
-    if backend == "sandboxfusion" and not (isinstance(sandbox_url, str)
-                                           and sandbox_url.startswith(("http://", "https://"))):
-        raise OptionError(f"backend='sandboxfusion' needs sandbox_url='http(s)://host/run_code', got {sandbox_url!r}")
+    if backend is not None and not isinstance(backend, str):
+        raise OptionError(f"backend must be the name of a sandbox backend, got {backend!r}")
+    try:
+        chosen = get_backend(backend or default_backend())
+    except RegistrationError as exc:
+        raise OptionError(f"backend: {exc}") from None
     if float_tolerance is not None and (isinstance(float_tolerance, bool) or not float_tolerance >= 0):
         raise OptionError(f"float_tolerance must be None or a number >= 0, got {float_tolerance!r}")
     for name, amount in (("max_program_kb", max_program_kb), ("max_concurrency", max_concurrency)):
@@ -79,6 +61,7 @@ def check_options(*, language: str = "python", extract: str = "fenced", style: s
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise OptionError(f"retries must be an integer >= 0, got {retries!r}")
     try:
+        chosen.check(_run_options(language, isolation, sandbox_url, max_concurrency, retries))
         SandboxLimits(timeout_seconds=timeout_seconds, total_seconds=total_timeout_seconds, memory_mb=memory_mb)
     except ValueError as exc:
         raise OptionError(str(exc)) from None
@@ -92,26 +75,26 @@ def _sandbox_test(case: Case) -> SandboxTest:
     return SandboxTest("script", script=case.script.source, entry_point=case.entry_point)
 
 
-def _metrics(verdicts: Sequence[Verdict], total: int) -> dict[str, float]:
-    passed = sum(v.category == PASSED for v in verdicts)
+def _metrics(verdicts: Sequence[Judged], total: int) -> dict[str, float]:
+    passed = sum(v.verdict == Verdict.PASSED for v in verdicts)
     metrics = {"passed": float(passed), "total": float(total), "pass_rate": passed / total if total else 0.0}
-    first = next((v for v in verdicts if v.category != PASSED), None)
+    first = next((v for v in verdicts if v.verdict != Verdict.PASSED), None)
     if first is not None:
-        metrics[f"first_failure.{first.category}"] = 1.0
+        metrics[f"first_failure.{first.verdict}"] = 1.0
     return metrics
 
 
-def _score(verdicts: Sequence[Verdict], scoring: str) -> Score:
+def _score(verdicts: Sequence[Judged], scoring: str) -> Score:
     total = len(verdicts)
     metrics = _metrics(verdicts, total)
     passed = int(metrics["passed"])
     value = (1.0 if passed == total else 0.0) if scoring == "all" else passed / total
-    failed = [(i, v) for i, v in enumerate(verdicts) if v.category != PASSED]
+    failed = [(i, v) for i, v in enumerate(verdicts) if v.verdict != Verdict.PASSED]
     if not failed:
         return Score(value, f"all {total} test{'s' if total != 1 else ''} passed", metrics)
     index, first = failed[0]
     detail = f": {first.detail}" if first.detail else ""
-    return Score(value, f"{passed}/{total} tests passed; first failure: test {index + 1} {first.category}{detail}",
+    return Score(value, f"{passed}/{total} tests passed; first failure: test {index + 1} {first.verdict}{detail}",
                  metrics)
 
 
@@ -125,7 +108,7 @@ def code_tests(response: str, references: Mapping[str, Any], ground_truth: Any =
                language: str = "python", extract: str = "fenced", style: str = "auto", scoring: str = "fraction",
                float_tolerance: float | None = None, tests_key: str = "tests", max_program_kb: float = 256,
                timeout_seconds: float = 2.0, total_timeout_seconds: float = 30.0, memory_mb: int = 256,
-               isolation: str = "require", backend: str = "local", sandbox_url: str | None = None,
+               isolation: str = "require", backend: str | None = None, sandbox_url: str | None = None,
                max_concurrency: int = 8, retries: int = 2) -> Score:
     """Run the program in the response against the request's tests; the fraction that pass (or all-or-nothing).
 
@@ -134,8 +117,9 @@ def code_tests(response: str, references: Mapping[str, Any], ground_truth: Any =
     `references.tests` (a JSON-encoded string), DashScope `ground_truth` or
     `rollout_extra.tests`; stdin/stdout, function or assertion cases, in the
     APPS/TACO, LiveCodeBench, HumanEval and MBPP shapes (docs/code.md).
-    Metrics: passed, total, pass_rate, first_failure.<CATEGORY>. A sandbox
-    that fails is an error (SANDBOX_ERROR), never a score.
+    Metrics: passed, total, pass_rate, first_failure.<VERDICT>. `backend`
+    names where programs run (default: REWARDKIT_SANDBOX_BACKEND, else
+    "local"). A sandbox that fails is an error (SANDBOX_ERROR), never a score.
     """
     cases = find_cases(references or {}, ground_truth, tests_key)
     if style != "auto":
@@ -152,16 +136,8 @@ def code_tests(response: str, references: Mapping[str, Any], ground_truth: Any =
                                len(cases), "oversize")
     limits = SandboxLimits(timeout_seconds=timeout_seconds, total_seconds=total_timeout_seconds, memory_mb=memory_mb)
     tests = [_sandbox_test(c) for c in cases]
-    if backend == "sandboxfusion":
-        from rewardkit.sandbox.remote import run_remote
-
-        result = run_remote(program, tests, str(sandbox_url), language=language, limits=limits,
-                            max_concurrency=int(max_concurrency), retries=retries)
-    else:
-        chosen = _isolation(isolation)
-        if _cannot_isolate is not None and chosen == "require":
-            raise SandboxError(_cannot_isolate)
-        result = run(program, tests, limits, chosen)  # type: ignore[arg-type]
+    result = run_on(backend or default_backend(), program, tests, limits,
+                    _run_options(language, isolation, sandbox_url, max_concurrency, retries))
     if result.syntax_error is not None:
         return _score([syntax_error(result.syntax_error)] * len(cases), scoring)
     return _score([judge(case, test_run, float_tolerance) for case, test_run in zip(cases, result.tests, strict=True)],
