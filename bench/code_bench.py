@@ -73,8 +73,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rewardkit.sandbox import SandboxLimits, SandboxTest, interpreter, run  # noqa: E402
+from rewardkit.sandbox import SandboxLimits, SandboxTest, run  # noqa: E402
 from rewardkit.sandbox._runner import _drop_spare, _environment, _stop_zygotes  # noqa: E402
+from rewardkit.sandbox.backends.local import interpreter  # noqa: E402
 from rewards.code import code_tests  # noqa: E402
 from rewards.code._judge import same_output  # noqa: E402
 

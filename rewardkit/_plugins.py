@@ -13,7 +13,6 @@ import importlib
 import logging
 import threading
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar, cast
 
 from ._errors import RegistrationError
@@ -23,6 +22,8 @@ log = logging.getLogger("rewardkit")
 
 def load_entry_points(group: str, register: Callable[[Any], Any], what: str) -> None:
     """Register every object the `group` entry points name; one that fails is logged as a `what` plug-in."""
+    from importlib.metadata import entry_points  # ~0.1 s of imports, paid when a registry is first listed
+
     for point in entry_points(group=group):
         try:
             register(point.load())
