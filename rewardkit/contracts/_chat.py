@@ -12,6 +12,7 @@ from typing import Any, Optional, Union
 from pydantic import BaseModel, ConfigDict
 
 from .._sample import Message, ToolCall
+from ..media._parts import content_media
 from .base import Response, content_text, json_arguments
 
 
@@ -48,6 +49,7 @@ def message(m: ChatMessage, role: str | None = None) -> Message:
         tool_calls=tuple(tool_call(c) for c in m.tool_calls or ()),
         tool_call_id=m.tool_call_id,
         name=m.name,
+        media=content_media(m.content),
     )
 
 

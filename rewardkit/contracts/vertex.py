@@ -18,7 +18,8 @@ from pydantic_core import to_json
 
 from .._outcome import DATA_FAULTS, Outcome
 from .._registry import AnySpec
-from .._sample import Message, Metadata, Sample, ToolCall
+from .._sample import Media, Message, Metadata, Sample, ToolCall
+from ..media._parts import from_uri, kind_of
 from .base import SCHEMA_REF, Answer, Contract, ErrorResponse, OpenAPIEntry, Parsed, Prompt, Response, content_text
 
 PLATFORM = "vertex"
@@ -44,10 +45,26 @@ class FunctionResponse(_ProtoJSON):
     id: Optional[str] = None
 
 
+class Blob(_ProtoJSON):
+    """`inlineData`: base64 bytes and their MIME type."""
+
+    mime_type: str = ""
+    data: str = ""
+
+
+class FileData(_ProtoJSON):
+    """`fileData`: a Cloud Storage (or https) URI and its MIME type."""
+
+    mime_type: str = ""
+    file_uri: str
+
+
 class Part(_ProtoJSON):
-    """A part of a Content; kinds a reward does not read (inlineData, fileData, ...) are kept as extra fields."""
+    """A part of a Content; kinds a reward does not read (executableCode, ...) are kept as extra fields."""
 
     text: Optional[str] = None
+    inline_data: Optional[Blob] = None
+    file_data: Optional[FileData] = None
     thought: Optional[bool] = None
     thought_signature: Optional[str] = None
     function_call: Optional[FunctionCall] = None
@@ -101,11 +118,25 @@ class VertexErrorResponse(BaseModel):
 
 # ---- wire -> samples -------------------------------------------------------------
 
+def _media(part: Part) -> Media | None:
+    """An `inlineData` part stays a lazy data: URI (decoded once, when a reward asks for media)."""
+    if part.inline_data is not None:
+        blob = part.inline_data
+        return Media(kind_of(blob.mime_type), blob.mime_type.lower(), uri=f"data:{blob.mime_type};base64,{blob.data}")
+    if part.file_data is not None:
+        return from_uri(kind_of(part.file_data.mime_type), part.file_data.file_uri, part.file_data.mime_type)
+    return None
+
+
 def _message(content: Content, default_role: str) -> Message:
     texts: list[str] = []
     thoughts: list[str] = []
     calls, responses = [], []
+    media: list[Media] = []
     for part in content.parts:
+        found = _media(part)
+        if found is not None:
+            media.append(found)
         if part.text is not None:
             (thoughts if part.thought else texts).append(part.text)
         if part.function_call is not None:
@@ -118,7 +149,7 @@ def _message(content: Content, default_role: str) -> Message:
         first = responses[0]
         body = "".join(json.dumps(r.response or {}, ensure_ascii=False) for r in responses)
         return Message("tool", body, tool_call_id=first.id, name=first.name)
-    return Message(role, "".join(texts), thinking="".join(thoughts), tool_calls=tuple(calls))
+    return Message(role, "".join(texts), thinking="".join(thoughts), tool_calls=tuple(calls), media=tuple(media))
 
 
 def to_samples(request: VertexRewardRequest, raw: dict[str, Any]) -> list[Sample]:
