@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Sequence
 
 from rewardkit import Media, Score, grouped_reward, reward
@@ -30,3 +31,15 @@ def text_only(response: str) -> float:
 @grouped_reward
 def group_widths(responses: Sequence[str], images: Sequence[Media]) -> list[float]:
     return [image_size(images[0])[0] / 1000 for _ in responses]
+
+
+# Judges that see: the fake judge (tests/judge_server.py) at REWARDKIT_JUDGE_BASE_URL records what it was sent.
+if os.environ.get("REWARDKIT_JUDGE_BASE_URL"):
+    from rewards.judge import NumberScore, judge_reward, pairwise_reward, rubric_reward
+
+    ASK = "Question:\n{{prompt}}\n\nAnswer:\n{{response}}\n\nRate 1 to 5. End with 'Score: N'."
+    sees = judge_reward("sees", prompt=ASK, parse=r"Score:\s*(\d)", score=NumberScore(1, 5), timeout=20)
+    sees_urls = judge_reward("sees_urls", prompt=ASK, parse=r"Score:\s*(\d)", score=NumberScore(1, 5), timeout=20,
+                             show_media="urls")
+    grades = rubric_reward("grades", criteria={"accurate": "Does it describe the image?"}, timeout=20)
+    compares = pairwise_reward("compares", against="round_robin", timeout=20)

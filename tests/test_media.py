@@ -20,6 +20,7 @@ from rewardkit.media import image_size
 from rewardkit.media.fetch import Fetcher, FetchSettings
 
 from .media_servers import MediaServer, media_server, png, storage_emulator
+from .judge_server import running
 from .served import Served, serve
 
 REWARDS = str(Path(__file__).with_name("media_rewards.py"))
@@ -39,9 +40,16 @@ def emulator() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def served(media: MediaServer, emulator: str) -> Iterator[Served]:
+def judge_url() -> Iterator[str]:
+    with running() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def served(media: MediaServer, emulator: str, judge_url: str) -> Iterator[Served]:
     # The tests' media server is on loopback: reachable only through the allow-list, by its host name.
-    env = {"REWARDKIT_MEDIA_ALLOW_HOSTS": "localhost", "STORAGE_EMULATOR_HOST": emulator}
+    env = {"REWARDKIT_MEDIA_ALLOW_HOSTS": "localhost", "STORAGE_EMULATOR_HOST": emulator,
+           "REWARDKIT_JUDGE_BASE_URL": f"{judge_url}/v1", "REWARDKIT_JUDGE_MODEL": "judge-vl", "OPENAI_API_KEY": "k"}
     with serve([REWARDS, "--workers", "1"], env=env, timeout=120) as server:
         yield server
 
@@ -201,3 +209,48 @@ def test_a_text_only_reward_fetches_nothing(served: Served, media: MediaServer) 
         {"role": "assistant", "content": "fine"}]}}
     assert post(served, "/rewards/text_only/api/v1", body).json()["reward"]["reward_score"] == 1.0
     assert media.hits[path] == 0
+
+
+# ---- judges that see ------------------------------------------------------------------------
+
+def _judge_bodies(judge_url: str) -> list[dict[str, Any]]:
+    return httpx.get(f"{judge_url}/stats?bodies=1").json()["bodies"]
+
+
+def _image_parts(body: dict[str, Any]) -> list[str]:
+    return [p["image_url"]["url"] for m in body["messages"] if isinstance(m["content"], list)
+            for p in m["content"] if p.get("type") == "image_url"]
+
+
+def _judged_request(media: MediaServer, path: str) -> dict[str, Any]:
+    content = [{"type": "text", "text": "What colour is the square?"},
+               {"type": "image_url", "image_url": {"url": media.url(path)}}]
+    return {"func_type": "reward", "agent_output": {"messages": [
+        {"role": "user", "content": content}, {"role": "assistant", "content": "red"}]}}
+
+
+@pytest.mark.parametrize("reward", ["sees", "grades"])
+def test_a_judge_is_shown_the_prompts_image_inline(served: Served, media: MediaServer, judge_url: str,
+                                                   reward: str) -> None:
+    httpx.post(f"{judge_url}/control", json={"default": 'Score: 4 {"accurate": "excellent"}'})
+    answer = post(served, f"/rewards/{reward}/api/v1", _judged_request(media, "/img.png?judged"))
+    assert answer.json()["status"] == "success", answer.text
+    [body] = _judge_bodies(judge_url)
+    assert _image_parts(body) == [data_uri(media.image)]
+
+
+def test_a_judge_that_fetches_itself_gets_the_url_and_nothing_is_fetched(served: Served, media: MediaServer,
+                                                                         judge_url: str) -> None:
+    httpx.post(f"{judge_url}/control", json={"default": "Score: 4"})
+    path = "/img.png?judge-fetches"
+    assert post(served, "/rewards/sees_urls/api/v1", _judged_request(media, path)).json()["status"] == "success"
+    assert _image_parts(_judge_bodies(judge_url)[0]) == [media.url(path)] and media.hits[path] == 0
+
+
+def test_a_pairwise_judge_is_shown_the_prompts_image(served: Served, media: MediaServer, judge_url: str) -> None:
+    httpx.post(f"{judge_url}/control", json={"default": "Verdict: A"})
+    prompt = _judged_request(media, "/img.png?pairwise")["agent_output"]["messages"][0]
+    outputs = [{"messages": [prompt, {"role": "assistant", "content": text}]} for text in ("red", "blue")]
+    answer = post(served, "/rewards/compares/api/v1", {"func_type": "group_reward", "agent_outputs": outputs})
+    assert answer.json()["status"] == "success", answer.text
+    assert all(_image_parts(b) == [data_uri(media.image)] for b in _judge_bodies(judge_url))

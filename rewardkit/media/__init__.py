@@ -7,6 +7,7 @@ before calling a reward that asks for `media` or `images`, so `Media.read()` ret
 from __future__ import annotations
 
 from ._image import FORMATS, MAX_PIXELS, image_size, open_image
+from ._parts import content_parts
 from ._values import image_media
 
-__all__ = ["FORMATS", "MAX_PIXELS", "image_size", "image_media", "open_image"]
+__all__ = ["FORMATS", "MAX_PIXELS", "content_parts", "image_size", "image_media", "open_image"]

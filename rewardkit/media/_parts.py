@@ -13,6 +13,7 @@ type: it is reported, never dropped (a reward asking for `media` sees it).
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import mimetypes
@@ -121,3 +122,34 @@ def content_media(content: Any) -> tuple[Media, ...]:
         return ()
     found: Iterable[Media | None] = (part_media(part) for part in content)
     return tuple(m for m in found if m is not None)
+
+
+def content_parts(media: Iterable[Media], *, urls: bool = False) -> list[dict[str, Any]]:
+    """Media as OpenAI-style content parts, for a multimodal model (a judge): the bytes as data URIs, or with
+    `urls` each part's URI as given (for a model that fetches them itself: gs:// for Gemini, signed https URLs).
+    Images as `image_url`, audio as `input_audio` (OpenAI's shape; the data may be a URL with `urls`), video as
+    `video_url` (vLLM's and Model Studio's shape) or a frame list as `video`; `other` parts are not sent."""
+    parts: list[dict[str, Any]] = []
+    for item in media:
+        if item.kind == "video" and item.frames:
+            parts.append({"type": "video", "video": list(item.frames)})
+            continue
+        if item.kind not in ("image", "audio", "video"):
+            continue
+        source = item.uri if urls and item.uri else _data_uri(item)
+        if item.kind == "image":
+            parts.append({"type": "image_url", "image_url": {"url": source}})
+        elif item.kind == "video":
+            parts.append({"type": "video_url", "video_url": {"url": source}})
+        else:
+            subtype = item.mime_type.partition("/")[2] or "wav"
+            fmt = {"mpeg": "mp3", "x-wav": "wav", "wave": "wav"}.get(subtype, subtype)
+            data = source if urls and item.uri else base64.b64encode(item.read()).decode()
+            parts.append({"type": "input_audio", "input_audio": {"data": data, "format": fmt}})
+    return parts
+
+
+def _data_uri(item: Media) -> str:
+    if item.uri and item.uri.startswith("data:") and item.data is None:
+        return item.uri
+    return f"data:{item.mime_type or 'application/octet-stream'};base64,{base64.b64encode(item.read()).decode()}"
