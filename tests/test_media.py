@@ -19,8 +19,8 @@ from rewardkit import Media, MediaError
 from rewardkit.media import image_size
 from rewardkit.media.fetch import Fetcher, FetchSettings
 
-from .media_servers import MediaServer, media_server, png, storage_emulator
 from .judge_server import running
+from .media_servers import MediaServer, media_server, png, storage_emulator
 from .served import Served, serve
 
 REWARDS = str(Path(__file__).with_name("media_rewards.py"))
