@@ -254,3 +254,29 @@ def test_a_pairwise_judge_is_shown_the_prompts_image(served: Served, media: Medi
     answer = post(served, "/rewards/compares/api/v1", {"func_type": "group_reward", "agent_outputs": outputs})
     assert answer.json()["status"] == "success", answer.text
     assert all(_image_parts(b) == [data_uri(media.image)] for b in _judge_bodies(judge_url))
+
+
+# ---- validate-data ----------------------------------------------------------------------------
+
+def test_validate_data_checks_media_parts_by_the_platforms_rules(tmp_path: Path) -> None:
+    from rewardkit._replay.datasets import validate_dataset
+
+    def part(uri: str, mime: str = "image/png") -> dict[str, Any]:
+        return {"fileData": {"mimeType": mime, "fileUri": uri}}
+
+    lines = [{"contents": [{"role": "user", "parts": [{"text": "Count"}, part("gs://b/a.png")]}]},
+             {"contents": [{"role": "user", "parts": [part("s3://b/a.png"), part("gs://b/a.tif", "image/tiff")]}]},
+             {"contents": [{"role": "user", "parts": [part(f"gs://b/{i}.png") for i in range(31)]}]}]
+    vertex = tmp_path / "vertex.jsonl"
+    vertex.write_text("\n".join(json.dumps(line) for line in lines))
+    found = [(p.line, p.path) for p in validate_dataset(vertex, "vertex").problems]
+    assert found == [(2, "contents[0].parts[0].fileData.fileUri"), (2, "contents[0].parts[1].fileData.mimeType"),
+                     (3, "contents")]
+    chat = [{"messages": [{"role": "user", "content": [
+        {"type": "text", "text": "What?"}, {"type": "image_url", "image_url": {"url": "ftp://host/a.png"}},
+        {"type": "hologram", "hologram": {}}, {"type": "video", "video": ["oss://tmp/1.jpg"]}]}]}]
+    dashscope = tmp_path / "dashscope.jsonl"
+    dashscope.write_text(json.dumps(chat[0]))
+    problems = validate_dataset(dashscope, "dashscope").problems
+    assert [(p.path, "ftp:" in p.message or "hologram" in p.message) for p in problems] == [
+        ("messages[0].content[1]", True), ("messages[0].content[2]", True)]

@@ -312,6 +312,47 @@ def _user_messages(line: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
     return tuple(messages)
 
 
+# Training-data media (Vertex AI, "Tune Gemini on image data", docs.cloud.google.com/vertex-ai/generative-ai/docs/
+# models/tune_gemini/image_tune: "Maximum images per example: 30", "Maximum image file size: 20MB", a fileUri "can be
+# the URI for a file in a Cloud Storage bucket, or it can be a publicly available HTTP or HTTPS URL"; the MIME types
+# of the image, audio, video and document understanding pages the tuning pages link).
+MEDIA_SCHEMES = ("gs", "https", "http")
+MEDIA_TYPES = frozenset({
+    "image/png", "image/jpeg", "image/webp", "image/heic", "image/heif",
+    "audio/wav", "audio/mp3", "audio/mpeg", "audio/aiff", "audio/aac", "audio/ogg", "audio/flac",
+    "video/mp4", "video/mpeg", "video/mov", "video/avi", "video/x-flv", "video/mpg", "video/webm", "video/wmv",
+    "video/3gpp", "application/pdf", "text/plain"})
+MAX_IMAGES = 30
+MAX_INLINE_BYTES = 20 * 1024 * 1024
+
+
+def media_problems(line: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """What the documented dataset rules refuse in a line's fileData / inlineData parts."""
+    found: list[tuple[str, str]] = []
+    images = 0
+    for i, content in enumerate(line.get("contents") or ()):
+        for j, part in enumerate(content.get("parts") or () if isinstance(content, dict) else ()):
+            where = f"contents[{i}].parts[{j}]"
+            for key in ("fileData", "file_data", "inlineData", "inline_data"):
+                value = part.get(key) if isinstance(part, dict) else None
+                if not isinstance(value, dict):
+                    continue
+                mime = str(value.get("mimeType", value.get("mime_type", ""))).lower()
+                images += mime.startswith("image/")
+                if mime not in MEDIA_TYPES:
+                    found.append((f"{where}.{key}.mimeType", f"{mime or '(none)'} is not a MIME type Gemini tuning "
+                                  f"accepts ({', '.join(sorted(MEDIA_TYPES))})"))
+                uri = str(value.get("fileUri", value.get("file_uri", "")))
+                if key.startswith("file") and uri.split(":", 1)[0].lower() not in MEDIA_SCHEMES:
+                    found.append((f"{where}.{key}.fileUri", f"{uri[:60]!r} is not a gs:// or http(s):// URI"))
+                data = str(value.get("data", ""))
+                if key.startswith("inline") and len(data) * 3 // 4 > MAX_INLINE_BYTES:
+                    found.append((f"{where}.{key}.data", "over the 20 MB a media file may be"))
+    if images > MAX_IMAGES:
+        found.append(("contents", f"{images} images, over the {MAX_IMAGES} an example may have"))
+    return found
+
+
 class VertexContract(Contract):
     """Vertex AI / Gemini reinforcement tuning: one response per call, the reward in [-1, 1], failures as HTTP 500."""
 
@@ -358,6 +399,9 @@ class VertexContract(Contract):
                           f"{reward!r}, expected a number")
         reason, code = _aux_reason(body.get("user_requested_aux_info"))
         return Answer((float(reward),), code, reason)
+
+    def media_problems(self, line: Mapping[str, Any]) -> list[tuple[str, str]]:
+        return media_problems(line)
 
     def read_line(self, line: Mapping[str, Any]) -> Prompt:
         refs = line.get("references")
