@@ -280,3 +280,20 @@ def test_validate_data_checks_media_parts_by_the_platforms_rules(tmp_path: Path)
     problems = validate_dataset(dashscope, "dashscope").problems
     assert [(p.path, "ftp:" in p.message or "hologram" in p.message) for p in problems] == [
         ("messages[0].content[1]", True), ("messages[0].content[2]", True)]
+
+
+def test_unknown_part_kinds_are_kept_as_other_media_not_dropped() -> None:
+    from rewardkit.contracts import registered
+
+    contracts = {c.name: c for c in registered()}
+    vertex = contracts["vertex"].parse({"example": {"contents": [{"role": "user", "parts": [
+        {"text": "Look"}, {"hologram": {"depth": 3}}, {"executableCode": {"code": "print(1)"}}]}]},
+        "response": {"role": "model", "parts": [{"text": "ok"}]}}).samples[0]
+    chat = contracts["dashscope"].parse({"func_type": "reward", "agent_output": {"messages": [
+        {"role": "user", "content": [{"type": "text", "text": "Look"}, {"type": "hologram", "depth": 3},
+                                     {"image": "https://example.com/a.png"}]},
+        {"role": "assistant", "content": "ok"}]}}).samples[0]
+    assert [m.kind for m in vertex.media] == ["other"] and vertex.prompt_text == "Look"
+    assert json.loads(vertex.media[0].read()) == {"hologram": {"depth": 3}}
+    assert [(m.kind, m.uri) for m in chat.media] == [("other", None), ("image", "https://example.com/a.png")]
+    assert json.loads(chat.media[0].read()) == {"type": "hologram", "depth": 3} and chat.prompt_text == "Look"

@@ -19,7 +19,7 @@ from pydantic_core import to_json
 from .._outcome import DATA_FAULTS, Outcome
 from .._registry import AnySpec
 from .._sample import Media, Message, Metadata, Sample, ToolCall
-from ..media._parts import from_uri, kind_of
+from ..media._parts import from_uri, kind_of, unknown_part
 from .base import SCHEMA_REF, Answer, Contract, ErrorResponse, OpenAPIEntry, Parsed, Prompt, Response, content_text
 
 PLATFORM = "vertex"
@@ -118,8 +118,18 @@ class VertexErrorResponse(BaseModel):
 
 # ---- wire -> samples -------------------------------------------------------------
 
+# Part fields that carry no media and no text a reward reads (Content.parts in the Vertex API reference): kept
+# silently. Any other field is a part kind this module does not know, reported as an `other` Media.
+_QUIET_FIELDS = frozenset({"video_metadata", "videoMetadata", "executable_code", "executableCode",
+                           "code_execution_result", "codeExecutionResult", "media_resolution", "mediaResolution",
+                           "part_metadata", "partMetadata"})
+
+
 def _media(part: Part) -> Media | None:
     """An `inlineData` part stays a lazy data: URI (decoded once, when a reward asks for media)."""
+    unknown = set(part.model_extra or ()) - _QUIET_FIELDS
+    if unknown:
+        return unknown_part(sorted(unknown)[0], part.model_dump(by_alias=True, exclude_none=True))
     if part.inline_data is not None:
         blob = part.inline_data
         return Media(kind_of(blob.mime_type), blob.mime_type.lower(), uri=f"data:{blob.mime_type};base64,{blob.data}")

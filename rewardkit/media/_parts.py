@@ -87,7 +87,7 @@ def _audio(value: Any) -> Media | None:
 def part_media(part: Any) -> Media | None:
     """The Media of one content part; None for a text part."""
     if not isinstance(part, dict):
-        return _unknown(type(part).__name__, part)
+        return unknown_part(type(part).__name__, part)
     typed = _part_type(part)
     if typed in TEXT_PARTS:
         return None
@@ -104,10 +104,10 @@ def part_media(part: Any) -> Media | None:
             media = None if url is None else from_uri(kind, url)
         if media is not None:
             return media
-    return _unknown(typed or "(untyped)", part)
+    return unknown_part(typed or "(untyped)", part)
 
 
-def _unknown(typed: str, part: Any) -> Media:
+def unknown_part(typed: str, part: Any) -> Media:
     if typed not in _reported:
         _reported.add(typed)
         log.warning("a content part of type %r is not text, image, audio or video: a reward asking for `media` gets "
