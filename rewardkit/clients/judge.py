@@ -162,8 +162,8 @@ class _DiskCache:
 
 
 # What a media part costs before the reply says: Gemini counts 258 tokens an image (32 a second of audio), OpenAI
-# 85 + 170 a 512-px tile (1,105 for 2048x768 at high detail). The rate limit charges the higher and settles to the
-# reply's own count.
+# 85 + 170 a 512-px tile (1,105 for a 1536x768 image at high detail). The rate limit charges the higher, then
+# settles to the reply's own count.
 MEDIA_PART_TOKENS = 1105
 
 
