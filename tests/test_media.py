@@ -297,3 +297,21 @@ def test_unknown_part_kinds_are_kept_as_other_media_not_dropped() -> None:
     assert json.loads(vertex.media[0].read()) == {"hologram": {"depth": 3}}
     assert [(m.kind, m.uri) for m in chat.media] == [("other", None), ("image", "https://example.com/a.png")]
     assert json.loads(chat.media[0].read()) == {"type": "hologram", "depth": 3} and chat.prompt_text == "Look"
+
+
+def test_slime_and_nova_prompts_carry_their_messages_media() -> None:
+    from rewardkit.contracts import registered
+
+    contracts = {c.name: c for c in registered()}
+    image = {"type": "image", "image": "https://example.com/chart.png"}
+    slime = contracts["slime"].parse({"prompt": [{"role": "user", "content": [{"type": "text", "text": "Read"},
+                                                                                image]}],
+                                      "response": "42", "label": "42"}).samples[0]
+    nova = contracts["nova"].parse([{"id": "1", "messages": [
+        {"role": "user", "content": [{"type": "text", "text": "Read"},
+                                     {"type": "image_url", "image_url": {"url": "https://example.com/chart.png"}}]},
+        {"role": "assistant", "content": "42"}]}]).samples[0]
+    for sample in (slime, nova):
+        assert [(m.kind, m.mime_type, m.uri) for m in sample.images] == [
+            ("image", "image/png", "https://example.com/chart.png")]
+        assert sample.prompt_text == "Read"
