@@ -79,7 +79,7 @@ def _audio(value: Any) -> Media | None:
     if not isinstance(data, str):
         return None
     if "://" in data[:16] or data.startswith("data:"):  # Model Studio accepts a URL here
-        return from_uri("audio", data, f"audio/{fmt}" if fmt else "")
+        return from_uri("audio", data, _AUDIO_FORMATS.get(fmt, f"audio/{fmt}") if fmt else "")
     mime = _AUDIO_FORMATS.get(fmt, f"audio/{fmt or 'wav'}")
     return Media("audio", mime, uri=f"data:{mime};base64,{data}")
 
