@@ -16,6 +16,7 @@ from ._errors import (
     JudgeError,
     JudgeUnparseable,
     LoadError,
+    MediaError,
     MissingReferenceError,
     ParseError,
     RegistrationError,
@@ -77,7 +78,7 @@ def call(reward: Any, sample: Sample) -> Outcome:
 
 __all__ = [
     "reward", "grouped_reward", "parsed_reward", "composite", "variant",
-    "Score", "Sample", "Message", "Media", "ToolCall", "Metadata", "sample",
+    "Score", "Sample", "Message", "Media", "MediaError", "ToolCall", "Metadata", "sample",
     "Outcome", "Failure", "RewardSpec", "CompositeSpec", "Registry", "collect", "spec_of",
     "parsers", "create_app", "call", "attach", "DEFAULT_REFERENCE_KEYS", "NATIVE_TWIN",
     "RewardkitError", "RegistrationError", "LoadError", "ParseError", "InvalidScoreError", "UnknownRewardError",

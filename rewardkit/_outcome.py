@@ -21,9 +21,15 @@ OUT_OF_MEMORY = "OUT_OF_MEMORY"
 COMPONENT_FAILED = "COMPONENT_FAILED"
 MISSING_REFERENCE = MissingReferenceError.code
 INVALID_REFERENCE = InvalidReferenceError.code
+# A media part of the request could not be read (rewardkit/media/fetch.py): not fetched (network, refused by
+# the address policy, a timeout), over a size limit, or not what it was declared as / a scheme or format
+# rewardkit does not read. The last two are the data's fault.
+MEDIA_FETCH_ERROR = "MEDIA_FETCH_ERROR"
+MEDIA_TOO_LARGE = "MEDIA_TOO_LARGE"
+MEDIA_UNSUPPORTED = "MEDIA_UNSUPPORTED"
 # The request's data is at fault, not the reward nor the server: a retry cannot help (Vertex answers 422),
 # a fallback never hides it, and a composite fails with it whatever its on_component_error says.
-DATA_FAULTS = frozenset({MISSING_REFERENCE, INVALID_REFERENCE})
+DATA_FAULTS = frozenset({MISSING_REFERENCE, INVALID_REFERENCE, MEDIA_TOO_LARGE, MEDIA_UNSUPPORTED})
 
 
 @dataclass(frozen=True)

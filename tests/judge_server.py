@@ -215,6 +215,14 @@ def make_app(judge: Judge) -> Any:
     return app
 
 
+def text_of(content: Any) -> str:
+    """A message's text: the string, or the text parts of a multimodal content list (its media parts are kept
+    in the recorded bodies, for tests to check what the judge was shown)."""
+    if isinstance(content, list):
+        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return str(content or "")
+
+
 async def _completion(judge: Judge, request: dict[str, Any], send: Any, shape: Any) -> None:
     if len(judge.bodies) < 2000:
         judge.bodies.append(request)
@@ -227,11 +235,11 @@ async def _completion(judge: Judge, request: dict[str, Any], send: Any, shape: A
         headers = {"retry-after": str(failure["retry_after"])} if "retry_after" in failure else {}
         default = json.dumps({"error": {"message": f"scripted failure {failure['status']}"}})
         return await _send(send, int(failure["status"]), str(failure.get("body", default)).encode(), headers)
-    user = "\n".join(m.get("content", "") for m in request.get("messages", []) if m.get("role") == "user")
+    user = "\n".join(text_of(m.get("content")) for m in request.get("messages", []) if m.get("role") == "user")
     text, probabilities = judge.reply(user, model)
     logprobs = token_logprobs(text, probabilities, int(request.get("top_logprobs") or 1)) \
         if request.get("logprobs") and probabilities else None
-    prompt_tokens = sum(len(m.get("content", "")) for m in request.get("messages", [])) // 4
+    prompt_tokens = sum(len(text_of(m.get("content"))) for m in request.get("messages", [])) // 4
     await _send(send, 200, json.dumps(shape(judge.requests, model, text, logprobs, prompt_tokens)).encode())
 
 

@@ -361,3 +361,24 @@ def test_asynchronous_reward_functions_run_together_on_trls_loop():
         for function in functions:
             function.reward_function.close()
     assert scored == [[1.0, 0.0], [2.0, 1.0]]
+
+
+
+MEDIA_REWARDS = str(REPO / "tests" / "media_rewards.py")
+
+
+def test_an_images_column_of_pil_images_reaches_the_reward_as_png_media():
+    """TRL passes a vision dataset's `images` column as PIL images: the reward gets them as the prompt's media
+    (PNG bytes), not as references."""
+    from PIL import Image
+
+    rows = [{"prompt": "What is shown?", "images": [Image.new("RGB", (30, 20)), Image.new("L", (5, 6))]},
+            {"prompt": "And here?", "images": [Image.new("RGBA", (7, 8))]}]
+    counted, width = reward_func("media_seen", MEDIA_REWARDS, workers=1), reward_func("image_width", MEDIA_REWARDS,
+                                                                                     workers=1)
+    try:
+        assert Trainer().calculate_rewards(counted, rows, ["a", "b"]) == [0.2, 0.1]
+        assert Trainer().calculate_rewards(width, rows, ["a", "b"]) == [0.03, 0.007]
+    finally:
+        counted.close()
+        width.close()

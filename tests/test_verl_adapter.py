@@ -277,3 +277,15 @@ def test_the_reward_loops_bookkeeping_is_not_a_reference():
                         extra_info={"split": "train", "index": 0, "num_turns": 2, "rollout_reward_scores": {},
                                     "turn_scores": [], "tool_rewards": [], "experiment_name": "run"})
     assert got["score"] == 2.0  # split and index
+
+
+def test_image_paths_in_extra_info_are_the_prompts_media(tmp_path):
+    """verl passes compute_score no media; a dataset that puts its image paths in extra_info has them read."""
+    from PIL import Image
+
+    picture = tmp_path / "q1.png"
+    Image.new("RGB", (120, 90)).save(picture)
+    compute_score = custom_reward_fn({"target": str(REPO / "tests" / "media_rewards.py"), "workers": 1,
+                                      "reward": "image_width"})
+    rewards, _ = naive_manager(compute_score, [row("geo", "A", "A", images=[str(picture)])])
+    assert rewards == [0.12]

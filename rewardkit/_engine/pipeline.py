@@ -16,7 +16,11 @@ from .._outcome import COMPONENT_FAILED, DATA_FAULTS, INVALID_SCORE, ComponentOu
 from .._registry import AnySpec, CompositeSpec, RewardSpec
 from .._sample import Sample
 from .._score import Score
+from ..media.fetch import Fetcher, default_fetcher
 from .inline import Engine
+
+# The inputs that carry media's bytes: a reward asking for one of them has its request's media fetched first.
+READS_MEDIA = frozenset({"media", "images"})
 
 
 def _with_fallback(spec: RewardSpec, outcome: Outcome) -> Outcome:
@@ -48,24 +52,34 @@ def _combine(spec: CompositeSpec, parts: list[ComponentOutcome]) -> Outcome:
     return Outcome(spec.name, Score(total), components=tuple(parts))
 
 
-async def _run(spec: RewardSpec, samples: Sequence[Sample], engine: Engine) -> list[Outcome]:
-    """The engine's outcomes, except that a sample without the gold answer `spec` requires is never sent."""
-    if not spec.required_gold:
-        return await engine.run(spec, samples)
-    if spec.grouped:  # a group shares one prompt and reads its gold from the first sample
-        failure = missing_gold(spec, samples[0]) if samples else None
-        return [Outcome(spec.name, failure=failure)] * len(samples) if failure else await engine.run(spec, samples)
-    failures = [missing_gold(spec, sample) for sample in samples]
-    ready = [sample for sample, failure in zip(samples, failures, strict=True) if failure is None]
+async def _run(spec: RewardSpec, samples: Sequence[Sample], engine: Engine, fetcher: Fetcher | None) -> list[Outcome]:
+    """The engine's outcomes, except that a sample without the gold answer `spec` requires, or whose media
+    cannot be fetched for a reward that reads them, is never sent."""
+    stopped: list[Failure | None] = [None] * len(samples)
+    if READS_MEDIA & set(spec.inputs):  # fetched here, before dispatch: one cache for every worker
+        samples, errors = await (fetcher or default_fetcher()).prepare(samples)
+        stopped = [None if e is None else Failure(e.code, f"MediaError: {e}") for e in errors]
+    if spec.required_gold:
+        if spec.grouped:  # a group shares one prompt and reads its gold from the first sample
+            gold = missing_gold(spec, samples[0]) if samples else None
+            stopped = [f or gold for f in stopped]
+        else:
+            stopped = [f or missing_gold(spec, sample) for f, sample in zip(stopped, samples, strict=True)]
+    if spec.grouped and any(stopped):  # one failed part fails the group: its rewards are relative
+        first = next(f for f in stopped if f is not None)
+        return [Outcome(spec.name, failure=f or first) for f in stopped]
+    ready = [sample for sample, failure in zip(samples, stopped, strict=True) if failure is None]
     scored = iter(await engine.run(spec, ready) if ready else [])
-    return [Outcome(spec.name, failure=failure) if failure else next(scored) for failure in failures]
+    return [Outcome(spec.name, failure=failure) if failure else next(scored) for failure in stopped]
 
 
-async def evaluate(spec: AnySpec, samples: Sequence[Sample], engine: Engine) -> list[Outcome]:
-    """Score every sample with `spec`; one Outcome per sample, in order."""
+async def evaluate(spec: AnySpec, samples: Sequence[Sample], engine: Engine,
+                   fetcher: Fetcher | None = None) -> list[Outcome]:
+    """Score every sample with `spec`; one Outcome per sample, in order. Media are fetched with `fetcher`
+    (the process's, from REWARDKIT_MEDIA_*, by default) for the rewards that ask for them."""
     if isinstance(spec, RewardSpec):
-        return [_with_fallback(spec, o) for o in await _run(spec, samples, engine)]
-    results = await asyncio.gather(*(evaluate(c.spec, samples, engine) for c in spec.components))
+        return [_with_fallback(spec, o) for o in await _run(spec, samples, engine, fetcher)]
+    results = await asyncio.gather(*(evaluate(c.spec, samples, engine, fetcher) for c in spec.components))
     return [
         _combine(spec,
                  [ComponentOutcome(c.spec.name, c.weight, r[i]) for c, r in zip(spec.components, results, strict=True)])

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from .._errors import RewardkitError
-from ..contracts import registered
+from ..contracts import Contract, registered
 
 if TYPE_CHECKING:  # jsonschema is imported lazily: `import rewardkit` stays fast
     from jsonschema import Draft202012Validator
@@ -93,7 +93,7 @@ def validate_dataset(path: str | Path, fmt: str) -> DatasetReport:
         if not raw.strip():
             continue
         examples += 1
-        problems.extend(_check_line(number, raw, validator, strict_json))
+        problems.extend(_check_line(number, raw, validator, strict_json, contract))
     if examples == 0:
         problems.append(
             DatasetProblem(0, FILE_PATH, "the dataset has no examples (the file is empty or blank)")
@@ -110,7 +110,7 @@ def line_problems(number: int, text: str, fmt: str) -> list[DatasetProblem]:
     contract = next((c for c in registered() if c.name == fmt and c.dataset_schema), None)
     if contract is None:
         return []
-    return _check_line(number, text.encode("utf-8"), _validator(fmt), contract.dataset_strict_json)
+    return _check_line(number, text.encode("utf-8"), _validator(fmt), contract.dataset_strict_json, contract)
 
 
 def format_report(report: DatasetReport, max_problems: int = 50) -> str:
@@ -151,7 +151,7 @@ def _read_lines(path: Path) -> Iterator[tuple[int, bytes]]:
 
 
 def _check_line(
-    number: int, raw: bytes, validator: Draft202012Validator, strict_json: bool
+    number: int, raw: bytes, validator: Draft202012Validator, strict_json: bool, contract: Contract | None = None
 ) -> list[DatasetProblem]:
     problems: list[DatasetProblem] = []
     if number == 1 and raw.startswith(codecs.BOM_UTF8):
@@ -181,6 +181,8 @@ def _check_line(
     if duplicates:
         problems.extend(_duplicate_problems(number, value, duplicates))
     problems.extend(_schema_problems(number, value, validator))
+    if not problems and contract is not None:  # a line in the right shape: its media parts by the platform's rules
+        problems.extend(DatasetProblem(number, where, message) for where, message in contract.media_problems(value))
     return problems
 
 

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Mapping, Sequence
 
-from .._sample import Message, Metadata, Sample
+from .._sample import Media, Message, Metadata, Sample
 from ..contracts._chat import ChatMessage, message
 
 # TRL's response schema for LFM2.5 names a turn's reasoning `thinking`, the others `reasoning_content`
@@ -38,3 +39,20 @@ def chat_sample(prompt: Sequence[Mapping[str, Any]], answer: Sequence[Mapping[st
         metadata=metadata,
         trajectory=before + after,
     )
+
+
+def with_prompt_media(sample: Sample, media: Sequence[Media]) -> Sample:
+    """`sample` with `media` added to its last user turn (a user turn of its own when the prompt has none):
+    where a trainer that keeps images in a dataset column rather than in the messages put them."""
+    if not media:
+        return sample
+    index = next((i for i in range(len(sample.prompt) - 1, -1, -1) if sample.prompt[i].role == "user"), None)
+    if index is None:
+        turn = Message("user", media=tuple(media))
+        return dataclasses.replace(sample, prompt=(*sample.prompt, turn),
+                                   trajectory=(*sample.prompt, turn, *sample.trajectory[len(sample.prompt):]))
+    old = sample.prompt[index]
+    new = dataclasses.replace(old, media=(*old.media, *media))
+    swap = {id(old): new}
+    return dataclasses.replace(sample, prompt=tuple(swap.get(id(m), m) for m in sample.prompt),
+                               trajectory=tuple(swap.get(id(m), m) for m in sample.trajectory))

@@ -32,6 +32,7 @@ from .._outcome import ERROR_KEY, FAILED_KEY, NO_ERROR, TIMEOUT, Failure, Outcom
 from .._registry import AnySpec, CompositeSpec, Registry, RewardSpec, spec_of
 from .._sample import Sample
 from .._settings import ENVIRONMENT, Settings, available_cpus, load_settings
+from ..media.fetch import Fetcher, settings_from
 
 log = logging.getLogger("rewardkit")
 
@@ -223,6 +224,18 @@ async def _starting_workers(coroutine: Any) -> Any:
     return await coroutine
 
 
+_FETCHER: list[Fetcher] = []
+
+
+def trainer_fetcher() -> Fetcher:
+    """The media fetcher of a trainer's process: REWARDKIT_MEDIA_* as served, except that local files are read
+    (a dataset's image paths are the trainer's own files; no request from outside names them)."""
+    if not _FETCHER:
+        settings = settings_from()
+        _FETCHER.append(Fetcher(settings if settings.file_root else dataclasses.replace(settings, file_root=os.sep)))
+    return _FETCHER[0]
+
+
 class Embedded:
     """The engine of `target` (the one `rewardkit serve` builds) on the adapters' event loop thread.
 
@@ -298,7 +311,7 @@ class Embedded:
 
         async def run() -> list[list[Outcome]]:
             _STARTING_WORKERS.set(True)  # respawns of crashed workers start from this task's callbacks
-            return list(await asyncio.gather(*(evaluate(spec, group, engine) for group in groups)))
+            return list(await asyncio.gather(*(evaluate(spec, group, engine, trainer_fetcher()) for group in groups)))
 
         future = asyncio.run_coroutine_threadsafe(run(), loop)
         backstop = self._backstop(spec, sum(len(g) for g in groups))

@@ -12,7 +12,8 @@ from .._errors import RewardkitError
 from .._outcome import Outcome
 from .._registry import metric_keys
 from .._sample import Metadata
-from .chat import chat_sample
+from ..media._values import images_in
+from .chat import chat_sample, with_prompt_media
 from .embedded import Embedded, FailureLog, MetricSchema, Poster, log, settings_for, shared, target_of
 
 __all__ = ["RewardFunc", "RemoteRewardFunc", "coroutine_function"]
@@ -21,6 +22,21 @@ PLATFORM = "trl"
 # Keyword arguments TRL adds to the dataset columns: not data, never passed to a reward as references.
 TRAINER_KWARGS = frozenset({"completion_ids", "trainer_state", "log_extra", "log_metric", "environments"})
 _GOLD_COLUMN = "ground_truth"  # a column of this name is the sample's ground_truth, as DashScope's field is
+
+
+# TRL's vision-language datasets keep a prompt's images in an `image` or `images` column (PIL images, as 🤗 Datasets
+# decodes its Image feature) and pass every column to reward functions (trl/trainer/grpo_trainer.py, reward_kwargs).
+IMAGE_COLUMNS = ("image", "images")
+
+
+def _column_images(columns: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The row's images as Media (PNG bytes for a PIL image), the prompt's in order."""
+    return tuple(m for name in IMAGE_COLUMNS for m in images_in(columns.get(name)))
+
+
+def _text_columns(columns: Mapping[str, Any]) -> dict[str, Any]:
+    """The columns that are references: the image columns are the prompt's media, not gold answers."""
+    return {k: v for k, v in columns.items() if k not in IMAGE_COLUMNS}
 
 
 def _messages(value: Any, role: str) -> list[Mapping[str, Any]]:
@@ -164,8 +180,11 @@ class RewardFunc(_TRLReward):
         return self._embedded
 
     def _outcomes(self, prompts: Sequence[Any], batch: list[Row], step: int | None) -> list[Outcome]:
-        samples = [chat_sample(prompt, answer, references=columns, ground_truth=columns.get(_GOLD_COLUMN),
-                               metadata=Metadata(platform=PLATFORM, step=step)) for prompt, answer, columns in batch]
+        samples = [with_prompt_media(chat_sample(prompt, answer, references=_text_columns(columns),
+                                                 ground_truth=columns.get(_GOLD_COLUMN),
+                                                 metadata=Metadata(platform=PLATFORM, step=step)),
+                                     _column_images(columns))
+                   for prompt, answer, columns in batch]
         spec = self.embedded.spec(self.reward)
         ranges = groups(prompts, self.num_generations) if spec.grouped else [range(len(samples))]
         outcomes: list[Outcome] = []

@@ -14,6 +14,8 @@ from .._loader import DEFAULT_TARGET, resolve_target
 from .._outcome import ERROR_KEY, FAILED_KEY, Outcome
 from .._registry import AnySpec, metric_keys
 from .._sample import Metadata, Sample
+from ..media._values import images_in
+from .chat import with_prompt_media
 from .embedded import AdapterError, Embedded, FailureLog, MetricSchema, Poster, settings_for, shared
 
 __all__ = ["ERROR_KEY", "FAILED_KEY", "RewardFailed", "compute_score", "compute_score_batch"]
@@ -137,12 +139,21 @@ def _info(extra_info: Any) -> dict[str, Any]:
     return info
 
 
+# verl's reward managers call compute_score(data_source, solution_str, ground_truth, extra_info): the prompt's
+# images (the dataset's `images` column, turned into pixel values by the rollout) never reach it
+# (verl/workers/reward_manager/naive.py). A dataset that wants its reward to see them puts their paths, URLs or
+# bytes under one of these keys of extra_info; they become the prompt's media.
+IMAGE_KEYS = ("images", "image")
+
+
 def _sample(solution: Any, ground_truth: Any, extra_info: Any) -> Sample:
     info = _info(extra_info)
     index = info.get("index")
-    return Sample(response=solution if isinstance(solution, str) else str(solution), references=info,
-                  ground_truth=ground_truth,
-                  metadata=Metadata(platform=PLATFORM, sample_id=None if index is None else str(index)))
+    images = tuple(m for key in IMAGE_KEYS for m in images_in(info.pop(key, None)))
+    sample = Sample(response=solution if isinstance(solution, str) else str(solution), references=info,
+                    ground_truth=ground_truth,
+                    metadata=Metadata(platform=PLATFORM, sample_id=None if index is None else str(index)))
+    return with_prompt_media(sample, images)
 
 
 def _spec(embedded: Embedded, name: str) -> AnySpec:

@@ -41,7 +41,7 @@ MEMORY_CACHE_SIZE = 100_000  # verdicts kept in memory per judge; a GRPO step is
 
 #: Returns a bearer token (or awaits one), asked before every request: a Cloud Run identity token, a rotating key.
 TokenProvider = Callable[[], Union[str, Awaitable[str]]]
-Messages = Sequence[Mapping[str, str]]
+Messages = Sequence[Mapping[str, Any]]  # content: text, or OpenAI-style parts (a judge shown media)
 
 
 @dataclass(frozen=True)
@@ -161,8 +161,25 @@ class _DiskCache:
         os.replace(temporary, path)
 
 
+# What a media part costs before the reply says: Gemini counts 258 tokens an image (32 a second of audio), OpenAI
+# 85 + 170 a 512-px tile (1,105 for a 1536x768 image at high detail). The rate limit charges the higher, then
+# settles to the reply's own count.
+MEDIA_PART_TOKENS = 1105
+
+
+def estimated_tokens(content: Any) -> float:
+    """~4 characters a token for text, MEDIA_PART_TOKENS for each non-text part of a content list."""
+    if isinstance(content, str):
+        return len(content) / 4
+    if isinstance(content, list):
+        return sum(len(str(p.get("text", ""))) / 4 if isinstance(p, dict) and p.get("type") == "text"
+                   else MEDIA_PART_TOKENS for p in content)
+    return 0.0
+
+
 def cache_key(model: str, messages: Messages, params: Mapping[str, Any], draw: int) -> str:
-    """The cache key: model, rendered messages, request parameters, and which of N draws this is."""
+    """The cache key: model, rendered messages (media parts' data URIs or URLs included), request parameters,
+    and which of N draws this is."""
     blob = json.dumps([model, [dict(m) for m in messages], dict(params), draw], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -350,7 +367,7 @@ class AsyncJudge:
         request = self.provider.request(self.base_url, Chat(model, tuple(messages), params))
         url = request.url
         # Tokens are unknown until the reply; charge ~4 characters a token plus the reply allowance, then settle.
-        estimate = sum(len(m.get("content", "")) for m in messages) / 4 + float(params.get("max_tokens") or 256)
+        estimate = sum(estimated_tokens(m.get("content")) for m in messages) + float(params.get("max_tokens") or 256)
         failed = 0
         while True:
             outcome = await self._attempt(state, request.url, request.body, request.headers, estimate, end)

@@ -12,6 +12,7 @@ from typing import Any, Optional, Union
 from pydantic import BaseModel, ConfigDict
 
 from .._sample import Message, ToolCall
+from ..media._parts import UNKNOWN_PART, content_media, part_media
 from .base import Response, content_text, json_arguments
 
 
@@ -48,6 +49,7 @@ def message(m: ChatMessage, role: str | None = None) -> Message:
         tool_calls=tuple(tool_call(c) for c in m.tool_calls or ()),
         tool_call_id=m.tool_call_id,
         name=m.name,
+        media=content_media(m.content),
     )
 
 
@@ -61,3 +63,26 @@ def assistant_message(response: Response) -> dict[str, Any]:
                                "function": {"name": c.name, "arguments": json_arguments(c.arguments)}}
                               for i, c in enumerate(response.tool_calls)]
     return turn
+
+
+def chat_media_problems(messages: Any, schemes: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(path, message) for each content part of `messages` that is neither text nor a known media part, or
+    whose URI's scheme is not one of `schemes` (`data` for inline base64)."""
+    found: list[tuple[str, str]] = []
+    for i, turn in enumerate(messages if isinstance(messages, list) else ()):
+        content = turn.get("content") if isinstance(turn, dict) else None
+        for j, part in enumerate(content if isinstance(content, list) else ()):
+            where = f"messages[{i}].content[{j}]"
+            media = part_media(part)
+            if media is None:
+                continue
+            if media.mime_type == UNKNOWN_PART:
+                found.append((where, f"a part of type {part.get('type') if isinstance(part, dict) else part!r} is "
+                                     "neither text nor image_url, video, input_audio"))
+                continue
+            for uri in (media.uri,) if media.uri else media.frames:
+                scheme = uri.split(":", 1)[0].lower() if ":" in uri else ""
+                if scheme not in schemes:
+                    found.append((where, f"the {media.kind} URI {uri[:60]!r} is not one of "
+                                         f"{', '.join(s + ':' for s in schemes)}"))
+    return found

@@ -215,6 +215,11 @@ class Contract(ABC):
         """A training-data line as a Prompt (contracts with a `dataset_key`)."""
         raise ContractError(f"the {self.title} contract has no training-data line format")
 
+    def media_problems(self, line: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """(JSON path, message) for each media part of a training-data line (one the schema accepted) that the
+        platform's documented rules refuse: a MIME type, a URI scheme, a count or size limit."""
+        return []
+
     def dataset_json_schema(self) -> dict[str, Any] | None:
         """The JSON Schema of a training-data line: `dataset_schema`, a file in a `schemas/` folder
         beside the contract's module."""

@@ -17,10 +17,14 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter
 from .._outcome import Outcome, flat_metrics
 from .._registry import AnySpec
 from .._sample import Metadata, Sample
-from ._chat import ChatMessage, assistant_message, message
+from ._chat import ChatMessage, assistant_message, chat_media_problems, message
 from .base import SCHEMA_REF, Answer, Contract, ErrorResponse, OpenAPIEntry, Parsed, Prompt, Response
 
 PLATFORM = "dashscope"
+# Media URIs Model Studio reads: public http(s) URLs, Base64 data URIs, and the oss:// temporary URLs of its upload
+# API (help.aliyun.com/en/model-studio/get-temporary-file-url: "upload a file and get an oss:// URL valid for 48
+# hours"; only Model Studio resolves those: a reward service cannot fetch them, MEDIA_UNSUPPORTED).
+MEDIA_SCHEMES = ("http", "https", "data", "oss")
 
 
 class _Open(BaseModel):
@@ -299,6 +303,9 @@ class DashScopeContract(Contract):
             # The platform treats the whole answer as failed: its placeholder scores are not rewards.
             return Answer((), body.get("error_code") or (codes[0] if codes else "FAILED"), body.get("error"))
         return Answer(scores, codes[0] if codes else None, body.get("error") or _metrics_text(entries))
+
+    def media_problems(self, line: Mapping[str, Any]) -> list[tuple[str, str]]:
+        return chat_media_problems(line.get("messages"), MEDIA_SCHEMES)
 
     def read_line(self, line: Mapping[str, Any]) -> Prompt:
         raw_messages = line.get("messages")

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter
 from .._outcome import Outcome
 from .._registry import AnySpec
 from .._sample import Message, Metadata, Sample
+from ..media._parts import content_media
 from . import _common
 from .base import SCHEMA_REF, Answer, Contract, OpenAPIEntry, Parsed, Prompt, Response, content_text
 
@@ -64,7 +65,7 @@ _REQUEST = TypeAdapter(SlimeRequest)
 def _prompt(prompt: str | list[SlimeMessage]) -> tuple[Message, ...]:
     if isinstance(prompt, str):
         return (Message("user", prompt),)
-    return tuple(Message(m.role, content_text(m.content)) for m in prompt)
+    return tuple(Message(m.role, content_text(m.content), media=content_media(m.content)) for m in prompt)
 
 
 def slime_request(response: str, *, reference: Any = None, prompt: str = "", system: str | None = None,

@@ -18,7 +18,8 @@ from pydantic_core import to_json
 
 from .._outcome import DATA_FAULTS, Outcome
 from .._registry import AnySpec
-from .._sample import Message, Metadata, Sample, ToolCall
+from .._sample import Media, Message, Metadata, Sample, ToolCall
+from ..media._parts import from_uri, kind_of, unknown_part
 from .base import SCHEMA_REF, Answer, Contract, ErrorResponse, OpenAPIEntry, Parsed, Prompt, Response, content_text
 
 PLATFORM = "vertex"
@@ -44,10 +45,26 @@ class FunctionResponse(_ProtoJSON):
     id: Optional[str] = None
 
 
+class Blob(_ProtoJSON):
+    """`inlineData`: base64 bytes and their MIME type."""
+
+    mime_type: str = ""
+    data: str = ""
+
+
+class FileData(_ProtoJSON):
+    """`fileData`: a Cloud Storage (or https) URI and its MIME type."""
+
+    mime_type: str = ""
+    file_uri: str
+
+
 class Part(_ProtoJSON):
-    """A part of a Content; kinds a reward does not read (inlineData, fileData, ...) are kept as extra fields."""
+    """A part of a Content; kinds a reward does not read (executableCode, ...) are kept as extra fields."""
 
     text: Optional[str] = None
+    inline_data: Optional[Blob] = None
+    file_data: Optional[FileData] = None
     thought: Optional[bool] = None
     thought_signature: Optional[str] = None
     function_call: Optional[FunctionCall] = None
@@ -101,11 +118,35 @@ class VertexErrorResponse(BaseModel):
 
 # ---- wire -> samples -------------------------------------------------------------
 
+# Part fields that carry no media and no text a reward reads (Content.parts in the Vertex API reference): kept
+# silently. Any other field is a part kind this module does not know, reported as an `other` Media.
+_QUIET_FIELDS = frozenset({"video_metadata", "videoMetadata", "executable_code", "executableCode",
+                           "code_execution_result", "codeExecutionResult", "media_resolution", "mediaResolution",
+                           "part_metadata", "partMetadata"})
+
+
+def _media(part: Part) -> Media | None:
+    """An `inlineData` part stays a lazy data: URI (decoded once, when a reward asks for media)."""
+    unknown = set(part.model_extra or ()) - _QUIET_FIELDS
+    if unknown:
+        return unknown_part(sorted(unknown)[0], part.model_dump(by_alias=True, exclude_none=True))
+    if part.inline_data is not None:
+        blob = part.inline_data
+        return Media(kind_of(blob.mime_type), blob.mime_type.lower(), uri=f"data:{blob.mime_type};base64,{blob.data}")
+    if part.file_data is not None:
+        return from_uri(kind_of(part.file_data.mime_type), part.file_data.file_uri, part.file_data.mime_type)
+    return None
+
+
 def _message(content: Content, default_role: str) -> Message:
     texts: list[str] = []
     thoughts: list[str] = []
     calls, responses = [], []
+    media: list[Media] = []
     for part in content.parts:
+        found = _media(part)
+        if found is not None:
+            media.append(found)
         if part.text is not None:
             (thoughts if part.thought else texts).append(part.text)
         if part.function_call is not None:
@@ -118,7 +159,7 @@ def _message(content: Content, default_role: str) -> Message:
         first = responses[0]
         body = "".join(json.dumps(r.response or {}, ensure_ascii=False) for r in responses)
         return Message("tool", body, tool_call_id=first.id, name=first.name)
-    return Message(role, "".join(texts), thinking="".join(thoughts), tool_calls=tuple(calls))
+    return Message(role, "".join(texts), thinking="".join(thoughts), tool_calls=tuple(calls), media=tuple(media))
 
 
 def to_samples(request: VertexRewardRequest, raw: dict[str, Any]) -> list[Sample]:
@@ -281,6 +322,47 @@ def _user_messages(line: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
     return tuple(messages)
 
 
+# Training-data media (Vertex AI, "Tune Gemini on image data", docs.cloud.google.com/vertex-ai/generative-ai/docs/
+# models/tune_gemini/image_tune: "Maximum images per example: 30", "Maximum image file size: 20MB", a fileUri "can be
+# the URI for a file in a Cloud Storage bucket, or it can be a publicly available HTTP or HTTPS URL"; the MIME types
+# of the image, audio, video and document understanding pages the tuning pages link).
+MEDIA_SCHEMES = ("gs", "https", "http")
+MEDIA_TYPES = frozenset({
+    "image/png", "image/jpeg", "image/webp", "image/heic", "image/heif",
+    "audio/wav", "audio/mp3", "audio/mpeg", "audio/aiff", "audio/aac", "audio/ogg", "audio/flac",
+    "video/mp4", "video/mpeg", "video/mov", "video/avi", "video/x-flv", "video/mpg", "video/webm", "video/wmv",
+    "video/3gpp", "application/pdf", "text/plain"})
+MAX_IMAGES = 30
+MAX_INLINE_BYTES = 20 * 1024 * 1024
+
+
+def media_problems(line: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """What the documented dataset rules refuse in a line's fileData / inlineData parts."""
+    found: list[tuple[str, str]] = []
+    images = 0
+    for i, content in enumerate(line.get("contents") or ()):
+        for j, part in enumerate(content.get("parts") or () if isinstance(content, dict) else ()):
+            where = f"contents[{i}].parts[{j}]"
+            for key in ("fileData", "file_data", "inlineData", "inline_data"):
+                value = part.get(key) if isinstance(part, dict) else None
+                if not isinstance(value, dict):
+                    continue
+                mime = str(value.get("mimeType", value.get("mime_type", ""))).lower()
+                images += mime.startswith("image/")
+                if mime not in MEDIA_TYPES:
+                    found.append((f"{where}.{key}.mimeType", f"{mime or '(none)'} is not a MIME type Gemini tuning "
+                                  f"accepts ({', '.join(sorted(MEDIA_TYPES))})"))
+                uri = str(value.get("fileUri", value.get("file_uri", "")))
+                if key.startswith("file") and uri.split(":", 1)[0].lower() not in MEDIA_SCHEMES:
+                    found.append((f"{where}.{key}.fileUri", f"{uri[:60]!r} is not a gs:// or http(s):// URI"))
+                data = str(value.get("data", ""))
+                if key.startswith("inline") and len(data) * 3 // 4 > MAX_INLINE_BYTES:
+                    found.append((f"{where}.{key}.data", "over the 20 MB a media file may be"))
+    if images > MAX_IMAGES:
+        found.append(("contents", f"{images} images, over the {MAX_IMAGES} an example may have"))
+    return found
+
+
 class VertexContract(Contract):
     """Vertex AI / Gemini reinforcement tuning: one response per call, the reward in [-1, 1], failures as HTTP 500."""
 
@@ -327,6 +409,9 @@ class VertexContract(Contract):
                           f"{reward!r}, expected a number")
         reason, code = _aux_reason(body.get("user_requested_aux_info"))
         return Answer((float(reward),), code, reason)
+
+    def media_problems(self, line: Mapping[str, Any]) -> list[tuple[str, str]]:
+        return media_problems(line)
 
     def read_line(self, line: Mapping[str, Any]) -> Prompt:
         refs = line.get("references")

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Awaitable, Callable, Literal, Sequence
 
-from rewardkit import MissingReferenceError, RegistrationError, Sample
+from rewardkit import Media, MissingReferenceError, RegistrationError, Sample
+from rewardkit.media import content_parts
 
 from ._defences import DATA_NOTICE, fence
 
@@ -69,10 +70,58 @@ def render(template: str, sample: Sample, response: str, reward: str) -> str:
     return PLACEHOLDER.sub(fill, template)
 
 
-def messages(user: str, system: str | None = None) -> list[dict[str, str]]:
-    """The chat: the data notice (and the reward's own system text) as system, the rendered prompt as user."""
+# How a judge is shown the request's media: "inline" (the bytes, fetched by the service, as data URIs), "urls"
+# (each part's URI as the request gave it, for a judge that fetches them itself: nothing is fetched here), "none".
+ShowMedia = Literal["inline", "urls", "none"]
+SHOW_MEDIA = ("inline", "urls", "none")
+
+
+def check_show_media(show_media: Any, reward: str) -> None:
+    if show_media not in SHOW_MEDIA:
+        raise RegistrationError(f"judge reward {reward!r}: show_media must be one of {', '.join(SHOW_MEDIA)}, "
+                                f"got {show_media!r}")
+
+
+def shown(media: Sequence[Media], show_media: ShowMedia) -> tuple[Media, ...]:
+    return () if show_media == "none" else tuple(media)
+
+
+def prompt_media(sample: Sample) -> tuple[Media, ...]:
+    """The media of the prompt alone (what a judge comparing responses' texts is shown)."""
+    return tuple(m for message in sample.prompt for m in message.media)
+
+
+def seeing(judge: Callable[[Sample], Awaitable[Any]], show_media: ShowMedia) -> Callable[..., Awaitable[Any]]:
+    """`judge`, asking for `media` too when the judge is shown them inline: asking is what has the service
+    fetch them (once, before the call) into the sample the judge reads."""
+    if show_media != "inline":
+        return judge
+
+    async def judged(sample: Sample, media: Sequence[Media]) -> Any:
+        return await judge(sample)
+
+    return judged
+
+
+def seeing_group(judge: Callable[[list[Sample]], Awaitable[Any]],
+                 show_media: ShowMedia) -> Callable[..., Awaitable[Any]]:
+    """`seeing` for a grouped judge."""
+    if show_media != "inline":
+        return judge
+
+    async def judged(samples: list[Sample], media: Sequence[Media]) -> Any:
+        return await judge(samples)
+
+    return judged
+
+
+def messages(user: str, system: str | None = None, media: Sequence[Media] = (),
+             urls: bool = False) -> list[dict[str, Any]]:
+    """The chat: the data notice (and the reward's own system text) as system, the rendered prompt as user,
+    followed by the media as content parts (data URIs, or the URIs as given with `urls`)."""
+    content: Any = [{"type": "text", "text": user}, *content_parts(media, urls=urls)] if media else user
     return [{"role": "system", "content": DATA_NOTICE + (f"\n\n{system}" if system else "")},
-            {"role": "user", "content": user}]
+            {"role": "user", "content": content}]
 
 
 def json_question(instruction: str, items: list[tuple[str, str]], answer: str) -> str:

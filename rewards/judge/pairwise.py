@@ -13,12 +13,22 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
 
-from rewardkit import DEFAULT_REFERENCE_KEYS, RegistrationError, Sample, Score, grouped_reward
+from rewardkit import DEFAULT_REFERENCE_KEYS, Media, RegistrationError, Sample, Score, grouped_reward
 from rewardkit.clients import JudgeUnparseable
 
 from ._defences import fence, trivial
 from ._judging import Asker, JudgeOptions, all_of, connect, gold, quoted
-from ._prompts import PLACEHOLDER, check_template, messages, render
+from ._prompts import (
+    PLACEHOLDER,
+    ShowMedia,
+    check_show_media,
+    check_template,
+    messages,
+    prompt_media,
+    render,
+    seeing_group,
+    shown,
+)
 from ._verdicts import extractor
 from .pointwise import _named, judged_text
 
@@ -57,12 +67,15 @@ class _Tally:
 class _Comparer:
     """Compares two texts (a first, b second), asking both orders when `swap` is on."""
 
-    def __init__(self, asker: Asker, task: str, swap: bool, system: str | None) -> None:
+    def __init__(self, asker: Asker, task: str, swap: bool, system: str | None, media: Sequence[Media] = (),
+                 urls: bool = False) -> None:
         self.asker, self.task, self.swap, self.system = asker, task, swap, system
+        self.media, self.urls = tuple(media), urls
         self.extract = extractor(PAIRWISE_PARSE, "pairwise")
 
     async def _verdict(self, first: str, second: str) -> tuple[str, str]:
-        reply = await self.asker.ask(messages(self.task + _ASK.format(a=fence(first), b=fence(second)), self.system))
+        question = self.task + _ASK.format(a=fence(first), b=fence(second))
+        reply = await self.asker.ask(messages(question, self.system, self.media, self.urls))
         try:
             return self.extract(reply).upper(), reply
         except JudgeUnparseable as exc:
@@ -133,6 +146,7 @@ def pairwise_reward(
     swap: bool = True,
     system: str | None = None,
     reference_keys: Sequence[str] | None = None,
+    show_media: ShowMedia = "inline",
     **options: Unpack[JudgeOptions],
 ) -> Callable[..., Any]:
     """A grouped pairwise judge over the N responses of one prompt.
@@ -149,6 +163,7 @@ def pairwise_reward(
     if budget is not None and (not isinstance(budget, int) or budget < 1):
         raise RegistrationError(f"pairwise reward {name!r}: budget must be a positive number of judge calls")
     check_template(prompt, name, needs=())
+    check_show_media(show_media, name)
     if any(m.group(1) == "response" for m in PLACEHOLDER.finditer(prompt)):
         raise RegistrationError(f"pairwise reward {name!r}: the prompt is the task above the two answers; "
                                 "rewardkit shows the answers (fenced) itself, so drop {{response}}")
@@ -161,7 +176,8 @@ def pairwise_reward(
             return []
         texts = [judged_text(s, False) for s in samples]
         asker = Asker(client, registration["timeout"])
-        comparer = _Comparer(asker, render(prompt, samples[0], "", name), swap, system)
+        comparer = _Comparer(asker, render(prompt, samples[0], "", name), swap, system,
+                             shown(prompt_media(samples[0]), show_media), show_media == "urls")
         tallies = [_Tally() for _ in samples]
         if against == "reference":
             expected = gold(samples[0], keys, name)
@@ -197,5 +213,6 @@ def pairwise_reward(
                                 {**score.metrics, "group_judge_tokens": costs["judge_tokens"]}))
         return scores
 
-    _named(compared, name, f"LLM pairwise judge {name!r} ({against})")
-    return grouped_reward(compared, name=name, **registration, reference_keys=keys)
+    served = seeing_group(compared, show_media)
+    _named(served, name, f"LLM pairwise judge {name!r} ({against})")
+    return grouped_reward(served, name=name, **registration, reference_keys=keys)

@@ -26,7 +26,17 @@ from . import _panel
 from ._defences import strip_thinking, trivial
 from ._judging import Asker, JudgeOptions, all_of, connect, gold, quoted
 from ._probabilities import TOP_LOGPROBS, weighted
-from ._prompts import PLACEHOLDER, check_template, fill_references, messages, render
+from ._prompts import (
+    PLACEHOLDER,
+    ShowMedia,
+    check_show_media,
+    check_template,
+    fill_references,
+    messages,
+    render,
+    seeing,
+    shown,
+)
 from ._verdicts import MatchScore, NumberScore, Scorer, extractor, scorer
 
 if TYPE_CHECKING:
@@ -142,6 +152,7 @@ def judge_reward(
     panel: Sequence[str | AsyncJudge] | None = None,
     aggregate: _panel.Aggregate = "mean",
     quorum: int | None = None,
+    show_media: ShowMedia = "inline",
     **options: Unpack[JudgeOptions],
 ) -> Callable[..., Any]:
     """A pointwise LLM-judge reward, registered as `name` in the module that assigns it.
@@ -174,6 +185,7 @@ def judge_reward(
         raise RegistrationError(f"judge reward {name!r}: probabilities=True needs one-token answers to weigh: a "
                                 "NumberScore with whole-number bounds, a LabelScore, or a MatchScore with others=")
     scoring_of = _expected_for(scoring, name)
+    check_show_media(show_media, name)
     client, registration = connect(name, options)
     judges = _panel.members(name, panel, client) if panel is not None else [_panel.Member(name, client)]
     voters = len(judges) if panel is not None else samples
@@ -185,7 +197,8 @@ def judge_reward(
         unfit = trivial(response)
         if unfit:
             return Score(scoring.minimum, f"{unfit}: the minimum, without asking the judge", {"judge_calls": 0.0})
-        chat = messages(render(prompt, sample, response, name), system)
+        chat = messages(render(prompt, sample, response, name), system, shown(sample.media, show_media),
+                        urls=show_media == "urls")
         asker = Asker(client, registration["timeout"])
         scoring_now = scoring_of(sample)
 
@@ -210,11 +223,12 @@ def judge_reward(
             metrics["judge_weighted"] = float(sum(v.how.startswith("probability") for v in given))
         return Score(value, _reason(given, votes, aggregate), metrics)
 
-    _named(judged, name, f"LLM judge {name!r}: {' '.join(prompt.split())[:200]}")
-    setattr(judged, DESCRIPTION_ATTRIBUTE, JudgeDescription(prompt, parse, scoring, options.get("model"), samples,
+    served = seeing(judged, show_media)
+    _named(served, name, f"LLM judge {name!r}: {' '.join(prompt.split())[:200]}")
+    setattr(served, DESCRIPTION_ATTRIBUTE, JudgeDescription(prompt, parse, scoring, options.get("model"), samples,
                                                             len(judges) if panel is not None else 0, probabilities))
-    setattr(judged, NATIVE_TWIN, lambda model: _native(judged, model))
-    return reward(judged, name=name, **registration)
+    setattr(served, NATIVE_TWIN, lambda model: _native(served, model))
+    return reward(served, name=name, **registration)
 
 
 def _rule_spec(rule: Any, name: str) -> RewardSpec | None:

@@ -12,7 +12,7 @@ from rewardkit.clients import JudgeUnparseable
 
 from ._defences import trivial
 from ._judging import Asker, JudgeOptions, all_of, connect, quoted
-from ._prompts import check_template, json_question, messages, render
+from ._prompts import ShowMedia, check_show_media, check_template, json_question, messages, render, seeing, shown
 from ._verdicts import last_json_object
 from .pointwise import _named, judged_text
 
@@ -90,6 +90,7 @@ def rubric_reward(
     ask: Literal["together", "each"] = "together",
     system: str | None = None,
     keep_thinking: bool = False,
+    show_media: ShowMedia = "inline",
     **options: Unpack[JudgeOptions],
 ) -> Callable[..., Any]:
     """A rubric judge: the weighted mean of the criteria's values, each criterion a metric (`<reward>.<criterion>`).
@@ -110,6 +111,7 @@ def rubric_reward(
     if ask not in ("together", "each"):
         raise RegistrationError(f"rubric reward {name!r}: ask must be 'together' or 'each', got {ask!r}")
     check_template(prompt, name)
+    check_show_media(show_media, name)
     groups = [items] if ask == "together" else [[c] for c in items]
     total = sum(c.weight for c in items)
     client, registration = connect(name, options)
@@ -122,7 +124,9 @@ def rubric_reward(
             return Score(0.0, f"{unfit}: the minimum, without asking the judge", {**zeros, "judge_calls": 0.0})
         task = render(prompt, sample, response, name)
         asker = Asker(client, registration["timeout"])
-        replies = await all_of([asker.ask(messages(f"{task}\n{_question(group)}", system)) for group in groups])
+        seen, urls = shown(sample.media, show_media), show_media == "urls"
+        replies = await all_of([asker.ask(messages(f"{task}\n{_question(group)}", system, seen, urls))
+                                for group in groups])
         values: dict[str, float] = {}
         for reply, group in zip(replies, groups, strict=True):
             values.update(_read(reply, group))
@@ -130,5 +134,6 @@ def rubric_reward(
         reason = "; ".join(f"{c.name}={values[c.name]:.2g}" for c in items)
         return Score(score, f"{reason}; {quoted(replies[-1])}", {**values, **asker.costs.metrics()})
 
-    _named(graded, name, f"LLM rubric judge {name!r}: {', '.join(c.name for c in items)}")
-    return reward(graded, name=name, **registration)
+    served = seeing(graded, show_media)
+    _named(served, name, f"LLM rubric judge {name!r}: {', '.join(c.name for c in items)}")
+    return reward(served, name=name, **registration)

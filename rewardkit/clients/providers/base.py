@@ -38,7 +38,7 @@ class Chat:
     """One question for a model: its name, the ChatML messages, and the request options (OpenAI's names)."""
 
     model: str
-    messages: tuple[Mapping[str, str], ...]
+    messages: tuple[Mapping[str, Any], ...]
     options: Mapping[str, Any] = field(default_factory=dict)
 
     @property
