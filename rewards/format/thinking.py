@@ -1,23 +1,15 @@
-"""Format and shape rewards: `think_format`, `boxed_format`, `length_penalty`, `repetition_penalty`.
+"""Reasoning and answer shape: `think_format` (one think block, then an answer) and `boxed_format` (one \\boxed{}).
 
-All four score in [0, 1] (1 = well formed / no penalty). `length_penalty`
-and `repetition_penalty` take `as_penalty=True` to score in [-1, 0]
-instead (score - 1), for a "weighted_sum" composite where a penalty
-should only ever subtract.
+Both score in [0, 1] (1 = well formed), 0.0 with the reason of the first rule broken.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from rewardkit import Score, parsers, reward
 
 from ..common.options import OptionError
-
-UNITS = ("tokens", "chars")
-SHAPES = ("linear", "cosine")
-_DEFAULT_N = {"tokens": 3, "chars": 10}
 
 
 def _short(text: str, limit: int = 40) -> str:
@@ -157,135 +149,3 @@ def boxed_format(response: str, think_close_tag: str | None = "</think>") -> Sco
         return _fail("empty \\boxed{}")
     return Score(1.0, f"one \\boxed{{{content[:60]}}}")
 
-
-# ---- length_penalty ------------------------------------------------------------------------------
-
-def _units(text: str, unit: str) -> int:
-    return len(text.split()) if unit == "tokens" else len(text)
-
-
-def _measured(response: str, thinking: str, include_thinking: bool) -> str:
-    return f"{thinking}\n{response}" if include_thinking and thinking else response
-
-
-def _check_length(target: Any = 512, limit: Any = 2048, unit: Any = "tokens", shape: Any = "linear",
-                  include_thinking: Any = False, as_penalty: Any = False) -> None:
-    """Check length_penalty's options; OptionError names the first bad one."""
-    for name, value in (("target", target), ("limit", limit)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-            raise OptionError(f"{name} must be a number >= 0, got {value!r}")
-    if limit <= target:
-        raise OptionError(f"limit ({limit}) must be greater than target ({target})")
-    if unit not in UNITS:
-        raise OptionError(f"unit must be one of {', '.join(map(repr, UNITS))}, got {unit!r}")
-    if shape not in SHAPES:
-        raise OptionError(f"shape must be one of {', '.join(map(repr, SHAPES))}, got {shape!r}")
-
-
-@reward(check_options=_check_length, metrics=["length"])
-def length_penalty(
-    response: str,
-    thinking: str,
-    target: float = 512,
-    limit: float = 2048,
-    unit: str = "tokens",
-    shape: str = "linear",
-    include_thinking: bool = False,
-    as_penalty: bool = False,
-) -> Score:
-    """1.0 up to `target` length, falling to 0.0 at `limit` and beyond.
-
-    With L the length and p = (L - target) / (limit - target), between the
-    two: "linear" scores 1 - p, "cosine" scores (1 + cos(pi * p)) / 2
-    (gentle near both ends, steepest in the middle). With as_penalty the
-    score minus 1, in [-1, 0]. Metric `length`.
-
-    Parameters:
-        target: the length that still scores 1.0 (default 512).
-        limit: the length that scores 0.0; must be > target (default 2048).
-        unit: "tokens" (whitespace-separated words) or "chars" (default "tokens";
-            use "chars" for text without spaces, e.g. Chinese).
-        shape: "linear" or "cosine" (default "linear").
-        include_thinking: also count the reasoning (Vertex thought parts,
-            DashScope reasoning_content) (default False: the answer only).
-        as_penalty: score in [-1, 0] (score - 1) instead of [0, 1] (default False).
-    """
-    _check_length(target, limit, unit, shape)
-    length = _units(_measured(response, thinking, include_thinking), unit)
-    if length <= target:
-        value = 1.0
-    elif length >= limit:
-        value = 0.0
-    else:
-        progress = (length - target) / (limit - target)
-        value = 1.0 - progress if shape == "linear" else (1.0 + math.cos(math.pi * progress)) / 2.0
-    reason = f"{length} {unit} (target {target:g}, limit {limit:g}, {shape})"
-    return Score(value - 1.0 if as_penalty else value, reason, {"length": float(length)})
-
-
-# ---- repetition_penalty --------------------------------------------------------------------------
-
-def _check_repetition(n: Any = None, unit: Any = "tokens", ignore_case: Any = False, include_thinking: Any = False,
-                      as_penalty: Any = False) -> None:
-    """Check repetition_penalty's options; OptionError names the first bad one."""
-    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
-        raise OptionError(f"n must be an integer >= 1 (or None for the unit's default), got {n!r}")
-    if unit not in UNITS:
-        raise OptionError(f"unit must be one of {', '.join(map(repr, UNITS))}, got {unit!r}")
-
-
-def repeated_ratio(text: str, n: int, unit: str = "tokens", ignore_case: bool = False) -> tuple[float, int]:
-    """(share of the n-grams that repeat an earlier one, number of n-grams); (0.0, 0) when shorter than n."""
-    if ignore_case:
-        text = text.casefold()
-    if unit == "tokens":
-        tokens = text.split()
-        total = len(tokens) - n + 1
-        if total <= 0:
-            return 0.0, 0
-        distinct = len({tuple(tokens[i : i + n]) for i in range(total)})
-    else:
-        chars = "".join(text.split())
-        total = len(chars) - n + 1
-        if total <= 0:
-            return 0.0, 0
-        # Hashes, not slices: a megabyte of text would otherwise keep a million strings alive.
-        distinct = len({hash(chars[i : i + n]) for i in range(total)})
-    return 1.0 - distinct / total, total
-
-
-@reward(check_options=_check_repetition, metrics=["repeated_ratio", "ngrams"])
-def repetition_penalty(
-    response: str,
-    thinking: str,
-    n: int | None = None,
-    unit: str = "tokens",
-    ignore_case: bool = False,
-    include_thinking: bool = False,
-    as_penalty: bool = False,
-) -> Score:
-    """1 - r, r being the share of the response's n-grams that repeat an earlier one.
-
-    r = 1 - distinct n-grams / all n-grams: 0 for text with no repeated
-    n-gram, close to 1 for a loop ("a b a b a b ..."). A text shorter than n
-    units scores 1.0. With as_penalty the score is -r, in [-1, 0]. Metrics
-    `repeated_ratio` and `ngrams`.
-
-    Parameters:
-        n: the n-gram size (default None: 3 for tokens, 10 for chars).
-        unit: "tokens" (whitespace-separated words) or "chars" (characters,
-            whitespace removed; for text without spaces) (default "tokens").
-        ignore_case: compare case-insensitively (default False).
-        include_thinking: also count the reasoning (default False: the answer only).
-        as_penalty: score -r in [-1, 0] instead of 1 - r (default False).
-    """
-    _check_repetition(n, unit)
-    size = n if n is not None else _DEFAULT_N[unit]
-    ratio, total = repeated_ratio(_measured(response, thinking, include_thinking), size, unit, ignore_case)
-    metrics = {"repeated_ratio": ratio, "ngrams": float(total)}
-    if total == 0:
-        reason = f"shorter than one {size}-gram of {unit}"
-    else:
-        reason = f"{ratio:.1%} of {total} {size}-grams of {unit} repeat an earlier one"
-    value = (-ratio if ratio else 0.0) if as_penalty else 1.0 - ratio
-    return Score(value, reason, metrics)
