@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Mapping, Sequence
+from typing import Annotated, Any, Literal, Mapping, Sequence
+
+from annotated_types import Ge, Gt
 
 from rewardkit import Score, reward
 from rewardkit.sandbox import PASSED, SandboxError, SandboxLimits, SandboxTest, check_isolation, run, warn_unisolated
@@ -55,29 +57,14 @@ def require_isolation() -> None:
         log.error("code_tests: %s Its calls are answered SANDBOX_ERROR; the other rewards are served.", exc)
 
 
-def check_options(*, language: str = "python", extract: str = "fenced", style: str = "auto",
-                  scoring: str = "fraction", float_tolerance: float | None = None, tests_key: str = "tests",
-                  max_program_kb: float = 256, timeout_seconds: float = 2.0, total_timeout_seconds: float = 30.0,
-                  memory_mb: int = 256, isolation: str = "require", backend: str = "local",
-                  sandbox_url: str | None = None, max_concurrency: int = 8, retries: int = 2) -> None:
-    choices = {"extract": (extract, ("fenced", "response")), "style": (style, ("auto", *STYLES)),
-               "scoring": (scoring, ("fraction", "all")), "isolation": (isolation, ("require", "none")),
-               "backend": (backend, ("local", "sandboxfusion"))}
-    for name, (value, allowed) in choices.items():
-        if value not in allowed:
-            raise OptionError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+def check_options(*, language: str, backend: str, sandbox_url: str | None, timeout_seconds: float,
+                  total_timeout_seconds: float, memory_mb: int, **_: Any) -> None:
+    """code_tests' rules across options (each option's type and bounds are in code_tests' signature)."""
     if backend == "local" and language != "python":
         raise OptionError(f"the local sandbox runs Python; language={language!r} needs backend='sandboxfusion'")
     if backend == "sandboxfusion" and not (isinstance(sandbox_url, str)
                                            and sandbox_url.startswith(("http://", "https://"))):
         raise OptionError(f"backend='sandboxfusion' needs sandbox_url='http(s)://host/run_code', got {sandbox_url!r}")
-    if float_tolerance is not None and (isinstance(float_tolerance, bool) or not float_tolerance >= 0):
-        raise OptionError(f"float_tolerance must be None or a number >= 0, got {float_tolerance!r}")
-    for name, amount in (("max_program_kb", max_program_kb), ("max_concurrency", max_concurrency)):
-        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount <= 0:
-            raise OptionError(f"{name} must be a positive number, got {amount!r}")
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        raise OptionError(f"retries must be an integer >= 0, got {retries!r}")
     try:
         SandboxLimits(timeout_seconds=timeout_seconds, total_seconds=total_timeout_seconds, memory_mb=memory_mb)
     except ValueError as exc:
@@ -122,11 +109,15 @@ def _nothing_to_run(reason: str, total: int, metric: str) -> Score:
 @reward(setup=require_isolation, check_options=check_options,
         metrics=["passed", "total", "pass_rate", "no_program", "oversize"])
 def code_tests(response: str, references: Mapping[str, Any], ground_truth: Any = None,
-               language: str = "python", extract: str = "fenced", style: str = "auto", scoring: str = "fraction",
-               float_tolerance: float | None = None, tests_key: str = "tests", max_program_kb: float = 256,
-               timeout_seconds: float = 2.0, total_timeout_seconds: float = 30.0, memory_mb: int = 256,
-               isolation: str = "require", backend: str = "local", sandbox_url: str | None = None,
-               max_concurrency: int = 8, retries: int = 2) -> Score:
+               language: str = "python", extract: Literal["fenced", "response"] = "fenced",
+               style: Literal["auto", "stdin", "function", "assert"] = "auto",
+               scoring: Literal["fraction", "all"] = "fraction",
+               float_tolerance: Annotated[float, Ge(0)] | None = None, tests_key: str = "tests",
+               max_program_kb: Annotated[float, Gt(0)] = 256, timeout_seconds: float = 2.0,
+               total_timeout_seconds: float = 30.0, memory_mb: int = 256,
+               isolation: Literal["require", "none"] = "require", backend: Literal["local", "sandboxfusion"] = "local",
+               sandbox_url: str | None = None, max_concurrency: Annotated[int, Gt(0)] = 8,
+               retries: Annotated[int, Ge(0)] = 2) -> Score:
     """Run the program in the response against the request's tests; the fraction that pass (or all-or-nothing).
 
     The program: the last ```python block of the answer (thinking never counts),

@@ -8,14 +8,15 @@ only ever subtract.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from annotated_types import Ge
 
 from rewardkit import Score, reward
 
 from ..common.options import OptionError
 
-UNITS = ("tokens", "chars")
-SHAPES = ("linear", "cosine")
+Unit = Literal["tokens", "chars"]
 _DEFAULT_N = {"tokens": 3, "chars": 10}
 
 
@@ -29,28 +30,20 @@ def _measured(response: str, thinking: str, include_thinking: bool) -> str:
     return f"{thinking}\n{response}" if include_thinking and thinking else response
 
 
-def _check_length(target: Any = 512, limit: Any = 2048, unit: Any = "tokens", shape: Any = "linear",
-                  include_thinking: Any = False, as_penalty: Any = False) -> None:
-    """Check length_penalty's options; OptionError names the first bad one."""
-    for name, value in (("target", target), ("limit", limit)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-            raise OptionError(f"{name} must be a number >= 0, got {value!r}")
+def _check_length(target: float, limit: float, **_: Any) -> None:
+    """length_penalty's rule across options (each one's type and bounds are in its signature)."""
     if limit <= target:
         raise OptionError(f"limit ({limit}) must be greater than target ({target})")
-    if unit not in UNITS:
-        raise OptionError(f"unit must be one of {', '.join(map(repr, UNITS))}, got {unit!r}")
-    if shape not in SHAPES:
-        raise OptionError(f"shape must be one of {', '.join(map(repr, SHAPES))}, got {shape!r}")
 
 
 @reward(check_options=_check_length, metrics=["length"])
 def length_penalty(
     response: str,
     thinking: str,
-    target: float = 512,
-    limit: float = 2048,
-    unit: str = "tokens",
-    shape: str = "linear",
+    target: Annotated[float, Ge(0)] = 512,
+    limit: Annotated[float, Ge(0)] = 2048,
+    unit: Unit = "tokens",
+    shape: Literal["linear", "cosine"] = "linear",
     include_thinking: bool = False,
     as_penalty: bool = False,
 ) -> Score:
@@ -71,7 +64,6 @@ def length_penalty(
             DashScope reasoning_content) (default False: the answer only).
         as_penalty: score in [-1, 0] (score - 1) instead of [0, 1] (default False).
     """
-    _check_length(target, limit, unit, shape)
     length = _units(_measured(response, thinking, include_thinking), unit)
     if length <= target:
         value = 1.0
@@ -85,15 +77,6 @@ def length_penalty(
 
 
 # ---- repetition_penalty --------------------------------------------------------------------------
-
-def _check_repetition(n: Any = None, unit: Any = "tokens", ignore_case: Any = False, include_thinking: Any = False,
-                      as_penalty: Any = False) -> None:
-    """Check repetition_penalty's options; OptionError names the first bad one."""
-    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
-        raise OptionError(f"n must be an integer >= 1 (or None for the unit's default), got {n!r}")
-    if unit not in UNITS:
-        raise OptionError(f"unit must be one of {', '.join(map(repr, UNITS))}, got {unit!r}")
-
 
 def repeated_ratio(text: str, n: int, unit: str = "tokens", ignore_case: bool = False) -> tuple[float, int]:
     """(share of the n-grams that repeat an earlier one, number of n-grams); (0.0, 0) when shorter than n."""
@@ -115,12 +98,12 @@ def repeated_ratio(text: str, n: int, unit: str = "tokens", ignore_case: bool = 
     return 1.0 - distinct / total, total
 
 
-@reward(check_options=_check_repetition, metrics=["repeated_ratio", "ngrams"])
+@reward(metrics=["repeated_ratio", "ngrams"])
 def repetition_penalty(
     response: str,
     thinking: str,
-    n: int | None = None,
-    unit: str = "tokens",
+    n: Annotated[int, Ge(1)] | None = None,
+    unit: Unit = "tokens",
     ignore_case: bool = False,
     include_thinking: bool = False,
     as_penalty: bool = False,
@@ -140,7 +123,6 @@ def repetition_penalty(
         include_thinking: also count the reasoning (default False: the answer only).
         as_penalty: score -r in [-1, 0] instead of 1 - r (default False).
     """
-    _check_repetition(n, unit)
     size = n if n is not None else _DEFAULT_N[unit]
     ratio, total = repeated_ratio(_measured(response, thinking, include_thinking), size, unit, ignore_case)
     metrics = {"repeated_ratio": ratio, "ngrams": float(total)}

@@ -5,7 +5,9 @@ Both score in [0, 1] (1 = well formed), 0.0 with the reason of the first rule br
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from annotated_types import MinLen
 
 from rewardkit import Score, parsers, reward
 
@@ -22,12 +24,11 @@ def _fail(reason: str) -> Score:
 
 # ---- think_format --------------------------------------------------------------------------------
 
-def _check_tags(open_tag: Any = "<think>", close_tag: Any = "</think>", allow_empty_thinking: Any = False,
-                accept_separate_thinking: Any = True) -> None:
-    """Check think_format's options; OptionError names the first bad one."""
+def _check_tags(open_tag: str, close_tag: str, **_: Any) -> None:
+    """think_format's rules across options (each one's type is in its signature)."""
     for name, tag in (("open_tag", open_tag), ("close_tag", close_tag)):
-        if not isinstance(tag, str) or not tag.strip():
-            raise OptionError(f"{name} must be a non-empty string, got {tag!r}")
+        if not tag.strip():
+            raise OptionError(f"{name} must not be blank, got {tag!r}")
     if open_tag in close_tag or close_tag in open_tag:
         raise OptionError(f"open_tag {open_tag!r} and close_tag {close_tag!r} must not contain each other")
 
@@ -36,8 +37,8 @@ def _check_tags(open_tag: Any = "<think>", close_tag: Any = "</think>", allow_em
 def think_format(
     response: str,
     thinking: str,
-    open_tag: str = "<think>",
-    close_tag: str = "</think>",
+    open_tag: Annotated[str, MinLen(1)] = "<think>",
+    close_tag: Annotated[str, MinLen(1)] = "</think>",
     allow_empty_thinking: bool = False,
     accept_separate_thinking: bool = True,
 ) -> Score:
@@ -65,7 +66,6 @@ def think_format(
             thought parts, DashScope reasoning_content), score it as a block
             (default True; False: only tags in the response count).
     """
-    _check_tags(open_tag, close_tag)
     opens, closes = response.count(open_tag), response.count(close_tag)
     if opens == 0 and closes == 0:
         return _separate(response, thinking, open_tag, close_tag, allow_empty_thinking, accept_separate_thinking)
@@ -105,14 +105,8 @@ def _separate(response: str, thinking: str, open_tag: str, close_tag: str, allow
 
 # ---- boxed_format --------------------------------------------------------------------------------
 
-def _check_boxed(think_close_tag: Any = "</think>") -> None:
-    """Check boxed_format's options; OptionError names the first bad one."""
-    if think_close_tag is not None and (not isinstance(think_close_tag, str) or not think_close_tag):
-        raise OptionError(f"think_close_tag must be a non-empty string or None, got {think_close_tag!r}")
-
-
-@reward(check_options=_check_boxed)
-def boxed_format(response: str, think_close_tag: str | None = "</think>") -> Score:
+@reward
+def boxed_format(response: str, think_close_tag: Annotated[str, MinLen(1)] | None = "</think>") -> Score:
     """1.0 when the final answer holds exactly one complete, non-empty `\\boxed{...}`, else 0.0 with the reason.
 
     The final answer is the response after the last `think_close_tag`
@@ -124,7 +118,6 @@ def boxed_format(response: str, think_close_tag: str | None = "</think>") -> Sco
     Parameters:
         think_close_tag: where inline reasoning ends (default "</think>"; None: the whole response is the answer).
     """
-    _check_boxed(think_close_tag)
     answer = response
     if think_close_tag and think_close_tag in response:
         answer = response[response.rindex(think_close_tag) + len(think_close_tag) :]

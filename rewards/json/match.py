@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Annotated, Any, Iterator, Mapping, Sequence
+
+from annotated_types import Ge, MinLen
 
 from rewardkit import MissingReferenceError, ParseError, Score, reward
 
-from ..common.options import OptionError
 from .reading import _shown, read_json
-
-
-def _check_match_options(keys: Any = None, nested: Any = False, tolerance: Any = 0.0, ignore_case: Any = False,
-                         extract: Any = True, reference_key: Any = None) -> None:
-    """Check json_match's options; OptionError names the first bad one."""
-    if keys is not None:
-        if isinstance(keys, str) or not isinstance(keys, Sequence) or not keys:
-            raise OptionError(f"keys must be a non-empty list of key names, got {keys!r}")
-        if not all(isinstance(k, str) for k in keys):
-            raise OptionError(f"keys must be strings, got {keys!r}")
-    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not math.isfinite(tolerance) \
-            or tolerance < 0:
-        raise OptionError(f"tolerance must be a number >= 0, got {tolerance!r}")
-    if reference_key is not None and (not isinstance(reference_key, str) or not reference_key):
-        raise OptionError(f"reference_key must be a non-empty string, got {reference_key!r}")
 
 
 def _gold_object(reference: Any, references: Mapping[str, Any], reference_key: str | None) -> dict[str, Any]:
@@ -103,17 +88,17 @@ def _value_text(value: Any) -> str:
     return "(missing)" if value is _MISSING else _shown(json.dumps(value, ensure_ascii=False), 40)
 
 
-@reward(check_options=_check_match_options, metrics=["matched", "total"])
+@reward(metrics=["matched", "total"])
 def json_match(
     response: str,
     references: Mapping[str, Any],
     reference: Any = None,
-    keys: Sequence[str] | None = None,
+    keys: Annotated[Sequence[str], MinLen(1)] | None = None,
     nested: bool = False,
-    tolerance: float = 0.0,
+    tolerance: Annotated[float, Ge(0)] = 0.0,
     ignore_case: bool = False,
     extract: bool = True,
-    reference_key: str | None = None,
+    reference_key: Annotated[str, MinLen(1)] | None = None,
 ) -> Score:
     """Fraction of the gold JSON object's keys whose value the response's JSON object matches.
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any, Mapping
+from typing import Annotated, Any, Literal, Mapping
+
+from annotated_types import MinLen
 
 from rewardkit import MissingReferenceError, ParseError, Score, reward
 
 from ..common.options import OptionError
 from .reading import _shown, read_json
 
-SCHEMA_MODES = ("binary", "keys")
 _MAX_ERRORS = 1000  # errors counted per response: bounds the work on a huge, wrong document
 
 
@@ -44,16 +45,10 @@ def schema_validator(schema: Any, check_formats: bool) -> Any:
     return _validator(json.dumps(schema, sort_keys=True), check_formats)
 
 
-def _check_schema_options(schema: Any = None, schema_key: Any = "schema", mode: Any = "binary",
-                          extract: Any = True, check_formats: Any = False) -> None:
-    """Check json_schema's options; OptionError names the first bad one."""
-    if mode not in SCHEMA_MODES:
-        raise OptionError(f"mode must be one of {', '.join(map(repr, SCHEMA_MODES))}, got {mode!r}")
-    if schema is None:
-        if not isinstance(schema_key, str) or not schema_key:
-            raise OptionError(f"schema_key must be a non-empty string when schema is not set, got {schema_key!r}")
-        return
-    schema_validator(_load_schema(schema, "schema"), bool(check_formats))
+def _check_schema_options(schema: Any, check_formats: bool, **_: Any) -> None:
+    """A schema given as an option must be a valid JSON Schema (the other options' types are in the signature)."""
+    if schema is not None:
+        schema_validator(_load_schema(schema, "schema"), check_formats)
 
 
 def _schema_keys(schema: Any) -> list[str]:
@@ -72,8 +67,8 @@ def json_schema(
     response: str,
     references: Mapping[str, Any],
     schema: Any = None,
-    schema_key: str = "schema",
-    mode: str = "binary",
+    schema_key: Annotated[str, MinLen(1)] = "schema",
+    mode: Literal["binary", "keys"] = "binary",
     extract: bool = True,
     check_formats: bool = False,
 ) -> Score:
@@ -113,8 +108,6 @@ def json_schema(
         schema = _load_schema(found, f"references[{schema_key!r}]")
     else:
         schema = _load_schema(schema, "schema")
-    if mode not in SCHEMA_MODES:
-        raise OptionError(f"json_schema: mode must be one of {', '.join(map(repr, SCHEMA_MODES))}, got {mode!r}")
     try:
         validator = schema_validator(schema, check_formats)
     except OptionError as exc:
