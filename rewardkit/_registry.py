@@ -12,11 +12,28 @@ import inspect
 import math
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, Sequence, TypeVar, Union, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Iterable,
+    Iterator,
+    Literal,
+    Mapping,
+    Sequence,
+    TypedDict,
+    TypeVar,
+    Union,
+    overload,
+)
 
 from ._errors import RegistrationError, UnknownRewardError
+from ._options import validate as validate_options
 from ._sample import DEFAULT_REFERENCE_KEYS
 from .parsers import Parser, resolve
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 SPEC_ATTRIBUTE = "__rewardkit__"
 # The metric the engine adds to every parse-then-score reward's Score: 1.0 parsed, 0.0 not (_engine/invoke.py).
@@ -243,58 +260,47 @@ def _make_spec(fn: Callable[..., Any], kind: Kind, name: str | None, **settings:
     )
 
 
-def _decorator(kind: Kind, fn: F | None, name: str | None, settings: dict[str, Any]) -> Any:
+class RewardOptions(TypedDict, total=False):
+    """What `@reward`, `@grouped_reward` and `@parsed_reward` take besides the function (and the parser):
+    declared once here, so the three decorators share one typed signature (PEP 692 `Unpack`)."""
+
+    name: str | None
+    weight: float
+    fallback: float | None
+    score_range: tuple[float, float] | None
+    timeout: float | None
+    reference_keys: Sequence[str] | None
+    setup: Callable[[], Any] | None
+    preload: Sequence[str]
+    check_options: Callable[..., Any] | None
+    metrics: Sequence[str]
+
+
+# Checked at run time too: `**options` takes any keyword where the spelled-out signature raised TypeError.
+_DECORATOR_OPTIONS = frozenset(RewardOptions.__annotations__)
+
+
+def _decorator(kind: Kind, fn: F | None, options: Mapping[str, Any], **extra: Any) -> Any:
+    unknown = sorted(set(options) - _DECORATOR_OPTIONS)
+    if unknown:
+        decorator = {"single": "reward", "grouped": "grouped_reward", "parsed": "parsed_reward"}[kind]
+        raise TypeError(f"@{decorator} got unexpected option(s) {', '.join(unknown)}; "
+                        f"it takes {', '.join(sorted(_DECORATOR_OPTIONS))}")
+    settings = {key: value for key, value in options.items() if key != "name"}
+    settings["preload"] = tuple(settings.get("preload", ()))
+
     def register(f: F) -> F:
-        setattr(f, SPEC_ATTRIBUTE, _make_spec(f, kind, name, **settings))
+        setattr(f, SPEC_ATTRIBUTE, _make_spec(f, kind, options.get("name"), **settings, **extra))
         return f
 
     return register(fn) if fn is not None else register
 
 
 @overload
-def reward(
-    fn: F,
-    *,
-    name: str | None = ...,
-    weight: float = ...,
-    fallback: float | None = ...,
-    score_range: tuple[float, float] | None = ...,
-    timeout: float | None = ...,
-    reference_keys: Sequence[str] | None = ...,
-    setup: Callable[[], Any] | None = ...,
-    preload: Sequence[str] = ...,
-    check_options: Callable[..., Any] | None = ...,
-    metrics: Sequence[str] = ...,
-) -> F: ...
+def reward(fn: F, **options: Unpack[RewardOptions]) -> F: ...
 @overload
-def reward(
-    fn: None = None,
-    *,
-    name: str | None = ...,
-    weight: float = ...,
-    fallback: float | None = ...,
-    score_range: tuple[float, float] | None = ...,
-    timeout: float | None = ...,
-    reference_keys: Sequence[str] | None = ...,
-    setup: Callable[[], Any] | None = ...,
-    preload: Sequence[str] = ...,
-    check_options: Callable[..., Any] | None = ...,
-    metrics: Sequence[str] = ...,
-) -> Callable[[F], F]: ...
-def reward(
-    fn: Callable[..., Any] | None = None,
-    *,
-    name: str | None = None,
-    weight: float = 1.0,
-    fallback: float | None = None,
-    score_range: tuple[float, float] | None = None,
-    timeout: float | None = None,
-    reference_keys: Sequence[str] | None = None,
-    setup: Callable[[], Any] | None = None,
-    preload: Sequence[str] = (),
-    check_options: Callable[..., Any] | None = None,
-    metrics: Sequence[str] = (),
-) -> Any:
+def reward(fn: None = None, **options: Unpack[RewardOptions]) -> Callable[[F], F]: ...
+def reward(fn: Callable[..., Any] | None = None, **options: Unpack[RewardOptions]) -> Any:
     """Register a single reward: one response -> one score.
 
     Use as `@reward` or `@reward(name=..., fallback=0.0, ...)`. `fallback` is
@@ -308,86 +314,33 @@ def reward(
     worker process at startup (load a model, compile patterns). `preload`
     names modules the reward needs (e.g. "math_verify"): they are imported
     once in the process workers fork from, so every worker, replacements
-    included, starts with them loaded. `check_options` receives every option
-    (defaults filled in) when a variant is made and raises ValueError for a
-    value the reward cannot use, so a bad variant fails at import. `metrics`
-    names the metrics its Scores may carry: a trainer needs the same keys on
-    every item, so the trainer adapters report the declared ones (NaN where an
-    item has none) and leave out, with a warning, a metric not declared.
+    included, starts with them loaded. The reward's own options are its
+    keyword parameters with defaults, typed (`Literal[...]`,
+    `Annotated[int, Field(ge=0)]`): `variant()` checks values against those
+    types. `check_options` is for rules that span options (limit > target):
+    it receives every option (defaults filled in) after the types are
+    checked and raises ValueError for values the reward cannot use together,
+    so a bad variant fails at import. `metrics` names the metrics its Scores
+    may carry: a trainer needs the same keys on every item, so the trainer
+    adapters report the declared ones (NaN where an item has none) and leave
+    out, with a warning, a metric not declared.
     """
-    settings = dict(weight=weight, fallback=fallback, score_range=score_range, timeout=timeout,
-                    reference_keys=reference_keys, setup=setup, preload=tuple(preload), check_options=check_options,
-                    metrics=metrics)
-    return _decorator("single", fn, name, settings)
+    return _decorator("single", fn, options)
 
 
 @overload
-def grouped_reward(
-    fn: F,
-    *,
-    name: str | None = ...,
-    weight: float = ...,
-    fallback: float | None = ...,
-    score_range: tuple[float, float] | None = ...,
-    timeout: float | None = ...,
-    reference_keys: Sequence[str] | None = ...,
-    setup: Callable[[], Any] | None = ...,
-    preload: Sequence[str] = ...,
-    check_options: Callable[..., Any] | None = ...,
-    metrics: Sequence[str] = ...,
-) -> F: ...
+def grouped_reward(fn: F, **options: Unpack[RewardOptions]) -> F: ...
 @overload
-def grouped_reward(
-    fn: None = None,
-    *,
-    name: str | None = ...,
-    weight: float = ...,
-    fallback: float | None = ...,
-    score_range: tuple[float, float] | None = ...,
-    timeout: float | None = ...,
-    reference_keys: Sequence[str] | None = ...,
-    setup: Callable[[], Any] | None = ...,
-    preload: Sequence[str] = ...,
-    check_options: Callable[..., Any] | None = ...,
-    metrics: Sequence[str] = ...,
-) -> Callable[[F], F]: ...
-def grouped_reward(
-    fn: Callable[..., Any] | None = None,
-    *,
-    name: str | None = None,
-    weight: float = 1.0,
-    fallback: float | None = None,
-    score_range: tuple[float, float] | None = None,
-    timeout: float | None = None,
-    reference_keys: Sequence[str] | None = None,
-    setup: Callable[[], Any] | None = None,
-    preload: Sequence[str] = (),
-    check_options: Callable[..., Any] | None = None,
-    metrics: Sequence[str] = (),
-) -> Any:
+def grouped_reward(fn: None = None, **options: Unpack[RewardOptions]) -> Callable[[F], F]: ...
+def grouped_reward(fn: Callable[..., Any] | None = None, **options: Unpack[RewardOptions]) -> Any:
     """Register a grouped reward: the N responses sampled for one prompt -> N scores.
 
     Options as `reward`'s; with `score_range`, each score outside it fails that response (INVALID_SCORE)."""
-    settings = dict(weight=weight, fallback=fallback, score_range=score_range, timeout=timeout,
-                    reference_keys=reference_keys, setup=setup, preload=tuple(preload), check_options=check_options,
-                    metrics=metrics)
-    return _decorator("grouped", fn, name, settings)
+    return _decorator("grouped", fn, options)
 
 
 def parsed_reward(
-    parser: "str | Parser | Callable[[str], Any]",
-    *,
-    name: str | None = None,
-    on_parse_error: float = 0.0,
-    weight: float = 1.0,
-    fallback: float | None = None,
-    score_range: tuple[float, float] | None = None,
-    timeout: float | None = None,
-    reference_keys: Sequence[str] | None = None,
-    setup: Callable[[], Any] | None = None,
-    preload: Sequence[str] = (),
-    check_options: Callable[..., Any] | None = None,
-    metrics: Sequence[str] = (),
+    parser: "str | Parser | Callable[[str], Any]", *, on_parse_error: float = 0.0, **options: Unpack[RewardOptions]
 ) -> Callable[[F], F]:
     """Register a parse-then-score reward.
 
@@ -398,15 +351,12 @@ def parsed_reward(
     """
 
     def register(f: F) -> F:
-        label = name or getattr(f, "__name__", "?")
+        label = options.get("name") or getattr(f, "__name__", "?")
         try:
             resolved = resolve(parser)
         except RegistrationError as exc:
             raise RegistrationError(f"reward {label!r} ({_origin(f)}): {exc}") from None
-        settings = dict(parser=resolved, on_parse_error=on_parse_error, weight=weight, fallback=fallback,
-                        score_range=score_range, timeout=timeout, reference_keys=reference_keys, setup=setup,
-                        preload=tuple(preload), check_options=check_options, metrics=metrics)
-        registered: F = _decorator("parsed", f, name, settings)
+        registered: F = _decorator("parsed", f, options, parser=resolved, on_parse_error=on_parse_error)
         return registered
 
     if not isinstance(parser, Parser) and _looks_like_reward(parser):
@@ -435,12 +385,6 @@ def spec_of(obj: Any) -> AnySpec:
     return spec
 
 
-def _option_defaults(spec: RewardSpec) -> dict[str, Any]:
-    # An input may have a default too (for plain calls in tests); it is still not an option.
-    return {n: p.default for n, p in inspect.signature(spec.fn).parameters.items()
-            if p.default is not p.empty and n not in spec.inputs}
-
-
 def variant(base: Any, name: str, *, weight: float | None = None, fallback: float | None = None,
             timeout: float | None = None, reference_keys: str | Sequence[str] | None = None,
             **options: Any) -> RewardSpec:
@@ -451,8 +395,10 @@ def variant(base: Any, name: str, *, weight: float | None = None, fallback: floa
     `reference_keys` says where the gold answer is when the request has no
     DashScope `ground_truth`: the first of these keys present in Vertex
     `references` / DashScope `rollout_extra`.
-    Unknown options, and values the reward's `check_options` rejects, raise
-    RegistrationError naming the variant.
+    Unknown options, values their declared types refuse (a `Literal`'s
+    choices, an `Annotated` bound, the type itself) and values the reward's
+    `check_options` rejects raise RegistrationError naming the variant, the
+    option, what was expected and what was given.
     """
     spec = spec_of(base)
     if not isinstance(spec, RewardSpec):
@@ -465,11 +411,7 @@ def variant(base: Any, name: str, *, weight: float | None = None, fallback: floa
             f"options of {spec.name!r}: {', '.join(sorted(known)) or '(none)'}"
         )
     changes: dict[str, Any] = {"name": name, "options": {**spec.options, **options}}
-    if spec.check_options is not None:
-        try:
-            spec.check_options(**{**_option_defaults(spec), **changes["options"]})
-        except (ValueError, TypeError) as exc:
-            raise RegistrationError(f"variant {name!r} of {spec.name!r}: {exc}") from None
+    validate_options(spec, changes["options"], f"variant {name!r} of {spec.name!r}")
     if reference_keys is not None:
         keys = (reference_keys,) if isinstance(reference_keys, str) else tuple(reference_keys)
         if not keys or not all(isinstance(k, str) and k for k in keys):

@@ -102,6 +102,22 @@ def test_the_reward_list_shows_every_option_with_its_default(builtin_server):
     json.dumps(rewards)  # every value is JSON
 
 
+def test_the_reward_list_shows_each_option_as_declared(builtin_server):
+    rewards = {r["name"]: r for r in httpx.get(f"{builtin_server.url}/rewards").json()["rewards"]}
+    unit = rewards["length_penalty"]["option_types"]["unit"]
+    assert unit["type"] == "str" and unit["default"] == "tokens" and unit["allowed"] == ["tokens", "chars"]
+    assert unit["description"].startswith('"tokens" (whitespace-separated words) or "chars"')
+    budget = rewards["turn_budget"]["option_types"]
+    assert budget["max_turns"] == {"type": "int", "default": 8, "allowed": None, "bounds": ">= 1",
+                                   "description": "the assistant turns allowed at full score (default 8)."}
+    assert budget["penalty_per_turn"]["bounds"] == "> 0, <= 1"
+    assert rewards["repetition_penalty"]["option_types"]["n"]["type"] == "int | None"
+    # a variant lists its base's declaration, and the value it runs with under `options`
+    loose = rewards["instruction_following_loose"]
+    assert loose["options"]["mode"] == "loose" and loose["option_types"]["mode"]["default"] == "strict"
+    assert loose["option_types"]["mode"]["allowed"] == ["strict", "loose"]
+
+
 def _actions(parser):
     for action in parser._actions:
         sub = getattr(action, "choices", None)

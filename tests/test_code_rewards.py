@@ -160,11 +160,11 @@ def test_float_tolerance_and_all_or_nothing_options():
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"scoring": "most"}, "scoring must be one of"),
+    ({"scoring": "most"}, "option 'scoring': expected 'fraction' or 'all', got 'most'"),
     ({"language": "cpp"}, "needs backend='sandboxfusion'"),
     ({"backend": "sandboxfusion"}, "needs sandbox_url"),
     ({"timeout_seconds": 0}, "timeout_seconds must be a positive number"),
-    ({"isolation": "off"}, "isolation must be one of"),
+    ({"isolation": "off"}, "option 'isolation': expected 'require' or 'none', got 'off'"),
 ])
 def test_bad_options_fail_when_the_variant_is_made(options, message):
     with pytest.raises(rewardkit.RegistrationError, match=message):

@@ -238,8 +238,8 @@ def test_case_n_thinking_and_penalty_options():
     assert score(penalty, "all different words here").value == 0.0
 
 
-@pytest.mark.parametrize("options, message", [({"n": 0}, "n must be"), ({"n": 2.5}, "n must be"),
-                                              ({"n": True}, "n must be"), ({"unit": "bytes"}, "unit")])
+@pytest.mark.parametrize("options, message", [({"n": 0}, "option 'n'"), ({"n": 2.5}, "option 'n'"),
+                                              ({"n": True}, "option 'n'"), ({"unit": "bytes"}, "unit")])
 def test_bad_repetition_options_fail_at_variant_creation(options, message):
     with pytest.raises(RegistrationError, match=f"'my_rep'.*{message}"):
         rewardkit.variant(repetition_penalty, "my_rep", **options)

@@ -199,7 +199,7 @@ def test_missing_or_unreadable_gold_is_an_error_naming_it(references, code, mess
 
 
 def test_bad_options_fail_when_the_variant_is_made():
-    with pytest.raises(RegistrationError, match="mode must be one of"):
+    with pytest.raises(RegistrationError, match="option 'mode': expected 'binary_strict', 'fractional' or 'f1'"):
         variant(tool_call_match, "bad", mode="f2")
     with pytest.raises(RegistrationError, match="scope"):
         variant(tool_call_match, "bad", scope="all")

@@ -56,5 +56,7 @@ checked: Score = exact_ci("Paris", "paris", ignore_case=False)
 exact(1, 2, 3)  # error: call-arg, arg-type
 rewardkit.reward(score_range="0 to 1")  # error: call-overload
 rewardkit.grouped_reward(score_range=(0, 1, 2))  # error: arg-type
+rewardkit.parsed_reward("boxed", wieght=2.0)  # error: call-arg
+rewardkit.reward(check_options="limit > target")  # error: call-overload
 exact_ci("a", "b", ignore_case="yes")  # error: arg-type
 wrong: str = shortest_wins(["a", "b"])  # error: assignment

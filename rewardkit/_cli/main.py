@@ -146,11 +146,43 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--verbose", action="store_true",
                        help="log every route of every reward at start-up (GET /rewards lists them too)")
     serve.set_defaults(handler=_serve)
+    options = commands.add_parser(
+        "options", help="list each reward's options: type, default, allowed values or bounds, description",
+        description="Each reward's options as its signature declares them (what variant() checks and GET /rewards "
+        "lists). --markdown prints the tables docs/builtin-rewards.md holds.")
+    options.add_argument("target", nargs="?", default=None,
+                         help="module path or file (default $REWARDKIT_TARGET, else the built-in 'rewards' package)")
+    options.add_argument("--markdown", action="store_true", help="one Markdown table per reward")
+    options.set_defaults(handler=_options)
     _add_data_commands(commands)
     from .deploy import add_parsers as add_deploy_commands
 
     add_deploy_commands(commands)
     return parser
+
+
+def _options(args: argparse.Namespace) -> int:
+    from .._loader import load_registry
+    from .._options import describe, markdown
+    from .._registry import RewardSpec
+
+    target = resolve_target(args.target)
+    try:
+        registry = load_registry(target)
+    except RewardkitError as exc:
+        print(f"rewardkit options: cannot load {describe_target(target)}: {exc}", file=sys.stderr)
+        return 2
+    if args.markdown:
+        print(markdown(registry), end="")
+        return 0
+    for spec in registry:
+        declared = describe(spec) if isinstance(spec, RewardSpec) else []
+        print(f"{spec.name} ({spec.kind})" + ("" if declared else ": no options"))
+        for o in declared:
+            allowed = " | ".join(map(repr, o.allowed)) if o.allowed is not None else o.bounds
+            print(f"  {o.name}: {o.type} = {o.value!r}" + (f"  [{allowed}]" if allowed else "")
+                  + (f"  {o.description}" if o.description else ""))
+    return 0
 
 
 # ---- replay, validate-data, init (the tools around the service) -------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import os
 from contextlib import asynccontextmanager
@@ -16,7 +15,9 @@ from .._engine.inline import Engine, InlineEngine, contain_task_exits
 from .._engine.pool import ProcessEngine
 from .._errors import RewardkitError
 from .._loader import DEFAULT_TARGET, load_registry
-from .._registry import AnySpec, CompositeSpec, Registry, RewardSpec, default_reward, metric_keys
+from .._options import describe as describe_options
+from .._options import shown
+from .._registry import AnySpec, CompositeSpec, Registry, default_reward, metric_keys
 from .._settings import Settings, load_settings
 from ..contracts import Contract, registered
 from . import logs as _logs
@@ -61,22 +62,6 @@ class RewardkitApp(FastAPI):
 
 def _routes(spec: AnySpec, contracts: tuple[Contract, ...]) -> dict[str, str]:
     return {contract.name: contract.route.format(name=spec.name) for contract in contracts}
-
-
-def _shown_option(value: Any) -> Any:
-    """An option's value as JSON shows it, or its repr when JSON cannot."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (list, tuple)) and all(isinstance(v, (bool, int, float, str)) for v in value):
-        return list(value)
-    return repr(value)
-
-
-def _options(spec: RewardSpec) -> dict[str, Any]:
-    """Every option with the value this reward runs with: the function's default, or the variant's."""
-    parameters = inspect.signature(spec.fn).parameters.values()
-    defaults = {p.name: p.default for p in parameters if p.default is not p.empty and p.name not in spec.inputs}
-    return {name: _shown_option(value) for name, value in {**defaults, **spec.options}.items()}
 
 
 def _first_line(doc: str | None, width: int = 100) -> str:
@@ -128,7 +113,9 @@ def _describe(spec: AnySpec, contracts: tuple[Contract, ...]) -> dict[str, Any]:
         info["timeout"] = spec.timeout
         info["score_range"] = list(spec.score_range) if spec.score_range else None
         info["inputs"] = list(spec.inputs)
-        info["options"] = _options(spec)
+        declared = describe_options(spec)
+        info["options"] = {o.name: shown(o.value) for o in declared}  # the values it runs with
+        info["option_types"] = {o.name: o.as_json() for o in declared}  # as declared: type, default, bounds...
         info["requires_reference"] = bool(spec.required_gold)
     return info
 

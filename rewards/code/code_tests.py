@@ -8,7 +8,9 @@ outside the program (._judge).
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Annotated, Any, Literal, Mapping, Sequence
+
+from annotated_types import Ge, Gt
 
 from rewardkit import RegistrationError, Score, reward
 from rewardkit.sandbox import RunOptions, SandboxError, SandboxLimits, SandboxTest, Verdict
@@ -37,29 +39,15 @@ def _run_options(language: str, isolation: str, sandbox_url: str | None, max_con
                       max_concurrency=int(max_concurrency), retries=retries)
 
 
-def check_options(*, language: str = "python", extract: str = "fenced", style: str = "auto",
-                  scoring: str = "fraction", float_tolerance: float | None = None, tests_key: str = "tests",
-                  max_program_kb: float = 256, timeout_seconds: float = 2.0, total_timeout_seconds: float = 30.0,
-                  memory_mb: int = 256, isolation: str = "require", backend: str | None = None,
-                  sandbox_url: str | None = None, max_concurrency: int = 8, retries: int = 2) -> None:
-    choices = {"extract": (extract, ("fenced", "response")), "style": (style, ("auto", *STYLES)),
-               "scoring": (scoring, ("fraction", "all")), "isolation": (isolation, ("require", "none"))}
-    for name, (value, allowed) in choices.items():
-        if value not in allowed:
-            raise OptionError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
-    if backend is not None and not isinstance(backend, str):
-        raise OptionError(f"backend must be the name of a sandbox backend, got {backend!r}")
+def check_options(*, language: str, backend: str | None, sandbox_url: str | None, isolation: str,
+                  max_concurrency: int, retries: int, timeout_seconds: float, total_timeout_seconds: float,
+                  memory_mb: int, **_: Any) -> None:
+    """code_tests' rules across options (each option's type and bounds are in code_tests' signature): the
+    backend, by name among the registered sandbox backends, and what that backend can honour."""
     try:
         chosen = get_backend(backend or default_backend())
     except RegistrationError as exc:
         raise OptionError(f"backend: {exc}") from None
-    if float_tolerance is not None and (isinstance(float_tolerance, bool) or not float_tolerance >= 0):
-        raise OptionError(f"float_tolerance must be None or a number >= 0, got {float_tolerance!r}")
-    for name, amount in (("max_program_kb", max_program_kb), ("max_concurrency", max_concurrency)):
-        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount <= 0:
-            raise OptionError(f"{name} must be a positive number, got {amount!r}")
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        raise OptionError(f"retries must be an integer >= 0, got {retries!r}")
     try:
         chosen.check(_run_options(language, isolation, sandbox_url, max_concurrency, retries))
         SandboxLimits(timeout_seconds=timeout_seconds, total_seconds=total_timeout_seconds, memory_mb=memory_mb)
@@ -105,11 +93,15 @@ def _nothing_to_run(reason: str, total: int, metric: str) -> Score:
 @reward(setup=require_isolation, check_options=check_options,
         metrics=["passed", "total", "pass_rate", "no_program", "oversize"])
 def code_tests(response: str, references: Mapping[str, Any], ground_truth: Any = None,
-               language: str = "python", extract: str = "fenced", style: str = "auto", scoring: str = "fraction",
-               float_tolerance: float | None = None, tests_key: str = "tests", max_program_kb: float = 256,
-               timeout_seconds: float = 2.0, total_timeout_seconds: float = 30.0, memory_mb: int = 256,
-               isolation: str = "require", backend: str | None = None, sandbox_url: str | None = None,
-               max_concurrency: int = 8, retries: int = 2) -> Score:
+               language: str = "python", extract: Literal["fenced", "response"] = "fenced",
+               style: Literal["auto", "stdin", "function", "assert"] = "auto",
+               scoring: Literal["fraction", "all"] = "fraction",
+               float_tolerance: Annotated[float, Ge(0)] | None = None, tests_key: str = "tests",
+               max_program_kb: Annotated[float, Gt(0)] = 256, timeout_seconds: float = 2.0,
+               total_timeout_seconds: float = 30.0, memory_mb: int = 256,
+               isolation: Literal["require", "none"] = "require", backend: str | None = None,
+               sandbox_url: str | None = None, max_concurrency: Annotated[int, Gt(0)] = 8,
+               retries: Annotated[int, Ge(0)] = 2) -> Score:
     """Run the program in the response against the request's tests; the fraction that pass (or all-or-nothing).
 
     The program: the last ```python block of the answer (thinking never counts),

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import ast
 import json
-from typing import Any, Mapping
+from typing import Annotated, Any, Literal, Mapping
+
+from annotated_types import MinLen
 
 from rewardkit import MissingReferenceError, Score, reward
 
 from ..common import strip_thinking
-from ..common.options import require_choice, require_key
 from ._checkers import Constraint, ConstraintError, constraint
 
-MODES = ("strict", "loose")
-SCORINGS = ("fraction", "all")
+Mode = Literal["strict", "loose"]
 
 
 def _json(value: Any, where: str) -> Any:
@@ -90,23 +90,15 @@ def followed(item: Constraint, text: str, mode: str) -> bool:
     return any(v.strip() and item.check(v) for v in variants)
 
 
-def _check_options(mode: Any = "strict", scoring: Any = "fraction", ids_key: Any = "instruction_id_list",
-                   kwargs_key: Any = "kwargs") -> None:
-    require_choice("mode", mode, MODES)
-    require_choice("scoring", scoring, SCORINGS)
-    require_key("ids_key", ids_key)
-    require_key("kwargs_key", kwargs_key)
-
-
-@reward(check_options=_check_options, reference_keys=("ground_truth",), preload=("langdetect",))
+@reward(reference_keys=("ground_truth",), preload=("langdetect",))
 def instruction_following(
     response: str,
     references: Mapping[str, Any],
     reference: Any = None,
-    mode: str = "strict",
-    scoring: str = "fraction",
-    ids_key: str = "instruction_id_list",
-    kwargs_key: str = "kwargs",
+    mode: Mode = "strict",
+    scoring: Literal["fraction", "all"] = "fraction",
+    ids_key: Annotated[str, MinLen(1)] = "instruction_id_list",
+    kwargs_key: Annotated[str, MinLen(1)] = "kwargs",
 ) -> Score:
     """The share of the prompt's IFEval instructions the response follows (or 1/0 for all of them).
 
@@ -128,7 +120,6 @@ def instruction_following(
         ids_key: the references key of the instruction ids (default "instruction_id_list").
         kwargs_key: the references key of the kwargs list (default "kwargs").
     """
-    _check_options(mode, scoring, ids_key, kwargs_key)
     try:
         constraints = read_constraints(references, reference, ids_key, kwargs_key)
     except ConstraintError as exc:

@@ -13,7 +13,8 @@ from ._answers import extract_choice
 _GOLD = re.compile(r"\s*\(?\s*([A-Za-z])\s*\)?\s*[.:]?\s*")
 
 
-def _check_options(choices: str = "ABCD", allow_last_letter: bool = False) -> None:
+def _check_options(choices: str, **_: Any) -> None:
+    """choices must be distinct ASCII letters (a rule no type states; the types are in the signature)."""
     letters = choices.upper()
     if not letters or not letters.isalpha() or not letters.isascii() or len(set(letters)) != len(letters):
         raise OptionError(f"multiple_choice: choices must be distinct letters such as 'ABCDE', got {choices!r}")

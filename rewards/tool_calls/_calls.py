@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 from rewardkit import Message, MissingReferenceError
 
-SCOPES = ("final", "trajectory")
+# Which assistant turns' calls count (tool_call_match's and tool_schema_valid's `scope` option).
+Scope = Literal["final", "trajectory"]
 _MCP_PREFIX = "mcp__"
 
 

@@ -13,7 +13,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 from ._calls import Call
 
@@ -29,7 +29,8 @@ CATEGORIES = (NO_TOOL_CALL, UNEXPECTED_TOOL, ARGUMENTS_DECODE_ERROR, ARGUMENT_TY
 # For one expected call, the model's same-name calls are ranked by how close they came.
 _CLOSENESS = (ARGUMENT_VALUE_DIFFERENT, ARGUMENT_TYPE_DIFFERENT, ARGUMENT_KEYS_DIFFERENT, ARGUMENTS_DECODE_ERROR)
 
-MODES = ("binary_strict", "fractional", "f1")
+# How matched calls become a score (tool_call_match's `mode` option).
+Mode = Literal["binary_strict", "fractional", "f1"]
 MAX_COMPARED_CALLS = 256  # model calls compared against the gold; more still count as calls (bounds hostile input)
 _MAX_DEPTH = 64
 _SPACES = re.compile(r"\s+")

@@ -2,43 +2,29 @@
 
 from __future__ import annotations
 
-import math
-from typing import Any, Mapping, Sequence
+from typing import Annotated, Any, Mapping, Sequence
+
+from annotated_types import Ge, MinLen
 
 from rewardkit import Message, Score, reward
 
-from ..common.options import OptionError, require_choice, require_key
-from ._calls import SCOPES, expected_calls, model_calls
-from ._match import MODES, Rules, match, score
+from ._calls import Scope, expected_calls, model_calls
+from ._match import Mode, Rules, match, score
 
 
-def _check_match_options(mode: Any = "f1", calls_key: Any = "tool_calls", scope: Any = "trajectory",
-                         strip_mcp_namespace: Any = True, float_tolerance: Any = 1e-6, loose_strings: Any = False,
-                         omittable: Any = ()) -> None:
-    """Check tool_call_match's options; OptionError names the first bad one."""
-    require_choice("mode", mode, MODES)
-    require_choice("scope", scope, SCOPES)
-    require_key("calls_key", calls_key)
-    if isinstance(float_tolerance, bool) or not isinstance(float_tolerance, (int, float)) \
-            or not math.isfinite(float_tolerance) or float_tolerance < 0:
-        raise OptionError(f"float_tolerance must be a finite number >= 0, got {float_tolerance!r}")
-    if isinstance(omittable, str) or not all(isinstance(a, str) and a for a in omittable):
-        raise OptionError(f"omittable must be a list of argument names ('unit' or 'tool.unit'), got {omittable!r}")
-
-
-@reward(check_options=_check_match_options)
+@reward
 def tool_call_match(
     trajectory: Sequence[Message],
     messages: Sequence[Message],
     references: Mapping[str, Any],
     ground_truth: Any = None,
-    mode: str = "f1",
-    calls_key: str = "tool_calls",
-    scope: str = "trajectory",
+    mode: Mode = "f1",
+    calls_key: Annotated[str, MinLen(1)] = "tool_calls",
+    scope: Scope = "trajectory",
     strip_mcp_namespace: bool = True,
-    float_tolerance: float = 1e-6,
+    float_tolerance: Annotated[float, Ge(0)] = 1e-6,
     loose_strings: bool = False,
-    omittable: Sequence[str] = (),
+    omittable: Sequence[Annotated[str, MinLen(1)]] = (),
 ) -> Score:
     """The model's tool calls against the expected calls; parallel calls match in any order.
 
@@ -77,7 +63,6 @@ def tool_call_match(
         omittable: top-level arguments the model may leave out ("unit" for
             every tool, "convert.unit" for one).
     """
-    _check_match_options(mode, calls_key, scope, strip_mcp_namespace, float_tolerance, loose_strings, omittable)
     expected = expected_calls(references, ground_truth, calls_key, strip_mcp_namespace, omittable)
     called = model_calls(trajectory, messages, scope, strip_mcp_namespace)
     result = match(expected, called, Rules(float(float_tolerance), bool(loose_strings)))

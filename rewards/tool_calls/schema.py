@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Annotated, Any, Mapping, Sequence
+
+from annotated_types import MinLen
 
 from rewardkit import Message, MissingReferenceError, Score, reward
 
-from ..common.options import OptionError, require_choice, require_key
+from ..common.options import OptionError
 from ..json import schema_validator
-from ._calls import SCOPES, Call, load_json, model_calls, normalise_name
+from ._calls import Call, Scope, load_json, model_calls, normalise_name
 from ._match import (
     ARGUMENT_KEYS_DIFFERENT,
     ARGUMENT_TYPE_DIFFERENT,
@@ -107,18 +109,13 @@ def _problem(call: Call, schemas: Mapping[str, Any]) -> tuple[str, str] | None:
     return category, f"{call.raw_name}{error.json_path[1:]}: {error.message[:200]}"
 
 
-def _check_schema_options(tools_key: Any = "tools", scope: Any = "trajectory", strip_mcp_namespace: Any = True) -> None:
-    require_key("tools_key", tools_key)
-    require_choice("scope", scope, SCOPES)
-
-
-@reward(check_options=_check_schema_options)
+@reward
 def tool_schema_valid(
     trajectory: Sequence[Message],
     messages: Sequence[Message],
     references: Mapping[str, Any],
-    tools_key: str = "tools",
-    scope: str = "trajectory",
+    tools_key: Annotated[str, MinLen(1)] = "tools",
+    scope: Scope = "trajectory",
     strip_mcp_namespace: bool = True,
 ) -> Score:
     """The share of the model's tool calls whose arguments validate against the tool's JSON Schema.
@@ -141,7 +138,6 @@ def tool_schema_valid(
             assistant turn that made calls).
         strip_mcp_namespace: `mcp__server__tool` is checked against `tool`'s schema (default True).
     """
-    _check_schema_options(tools_key, scope, strip_mcp_namespace)
     schemas = tool_schemas(references, tools_key, strip_mcp_namespace)
     calls = model_calls(trajectory, messages, scope, strip_mcp_namespace)
     if not calls:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import re
-from typing import Any, Callable, Sequence
+from typing import Annotated, Any, Callable, Sequence
+
+from annotated_types import Ge, Gt, Le
 
 from rewardkit import (
     Message,
@@ -50,10 +51,11 @@ def is_error_result(text: str, pattern: re.Pattern[str]) -> bool:
     return verdict if verdict is not None else bool(pattern.search(text))
 
 
-def _check_error_options(error_pattern: Any = DEFAULT_ERROR_PATTERN, as_penalty: Any = False) -> None:
+def _check_error_options(error_pattern: str, **_: Any) -> None:
+    """error_pattern must compile (its type is in the signature)."""
     try:
         re.compile(error_pattern)
-    except (re.error, TypeError) as exc:
+    except re.error as exc:
         raise OptionError(f"error_pattern is not a regular expression: {exc}") from None
 
 
@@ -89,20 +91,12 @@ def tool_error_rate(
 
 # ---- turn_budget -------------------------------------------------------------------------------------
 
-def _check_budget_options(max_turns: Any = 8, penalty_per_turn: Any = 0.25, as_penalty: Any = False) -> None:
-    if isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1:
-        raise OptionError(f"max_turns must be an integer >= 1, got {max_turns!r}")
-    if isinstance(penalty_per_turn, bool) or not isinstance(penalty_per_turn, (int, float)) \
-            or not math.isfinite(penalty_per_turn) or not 0 < penalty_per_turn <= 1:
-        raise OptionError(f"penalty_per_turn must be a number in (0, 1], got {penalty_per_turn!r}")
-
-
-@reward(check_options=_check_budget_options)
+@reward
 def turn_budget(
     trajectory: Sequence[Message],
     messages: Sequence[Message],
-    max_turns: int = 8,
-    penalty_per_turn: float = 0.25,
+    max_turns: Annotated[int, Ge(1)] = 8,
+    penalty_per_turn: Annotated[float, Gt(0), Le(1)] = 0.25,
     as_penalty: bool = False,
 ) -> Score:
     """1.0 up to `max_turns` assistant turns, then `penalty_per_turn` less per extra turn, down to 0.0.
@@ -115,7 +109,6 @@ def turn_budget(
         penalty_per_turn: what each turn past the budget costs (default 0.25).
         as_penalty: score in [-1, 0] (score - 1), for a weighted_sum composite.
     """
-    _check_budget_options(max_turns, penalty_per_turn, as_penalty)
     turns = sum(m.role == "assistant" for m in episode(trajectory, messages))
     over = max(0, turns - max_turns)
     value = max(0.0, 1.0 - over * penalty_per_turn)

@@ -10,11 +10,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import math
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Annotated, Any, Mapping
+
+from annotated_types import MinLen
 
 import rewardkit
 from rewardkit import MissingReferenceError, ParseError, RegistrationError, RewardSpec, Score, parsers, reward
@@ -145,30 +147,20 @@ class _Settings:
     wrong: float
 
 
-def _number(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise OptionError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
-
-
-def _settings(match_operation: Any = "EXACT_MATCH", expression: Any = None, json_key: Any = None,
-              regex_extract: Any = None, correct_answer_reward: Any = 1.0, wrong_answer_reward: Any = 0.0,
+@functools.lru_cache(maxsize=256)
+def _settings(match_operation: str = "EXACT_MATCH", expression: str | None = None, json_key: str | None = None,
+              regex_extract: str | None = None, correct_answer_reward: float = 1.0, wrong_answer_reward: float = 0.0,
               escape_references: bool = False, strip: bool = False, re2_only: bool = True) -> _Settings:
-    """Check the options of string_match; OptionError names the first bad one."""
-    operation = str(match_operation).upper() if isinstance(match_operation, str) else match_operation
+    """string_match's options as it runs with them (the operation's name upper-cased, regexes compiled); the
+    rules no type states: an operation Vertex knows, patterns RE2 accepts. Cached: every call reads it."""
+    operation = match_operation.upper()
     if operation not in MATCH_OPERATIONS:
         raise OptionError(
             f"match_operation must be one of {', '.join(MATCH_OPERATIONS)}, got {match_operation!r} "
             "(Vertex rejects MATCH_OPERATION_UNSPECIFIED too)"
         )
-    if expression is not None and not isinstance(expression, str):
-        raise OptionError(f"expression must be a string, got {type(expression).__name__}")
-    if json_key is not None and (not isinstance(json_key, str) or not json_key):
-        raise OptionError(f"json_key must be a non-empty string (a first-level key), got {json_key!r}")
     extract = None
     if regex_extract is not None:
-        if not isinstance(regex_extract, str) or not regex_extract:
-            raise OptionError(f"regex_extract must be a non-empty pattern, got {regex_extract!r}")
         try:
             _compile(regex_extract, "regex_extract", re2_only)
         except ExpressionError as exc:
@@ -181,9 +173,8 @@ def _settings(match_operation: Any = "EXACT_MATCH", expression: Any = None, json
             _compile(template, "expression", re2_only)
         except ExpressionError as exc:
             raise OptionError(str(exc)) from None
-    return _Settings(operation, expression, json_key, extract,
-                     _number(correct_answer_reward, "correct_answer_reward"),
-                     _number(wrong_answer_reward, "wrong_answer_reward"))
+    return _Settings(operation, expression, json_key, extract, float(correct_answer_reward),
+                     float(wrong_answer_reward))
 
 
 def _short(text: str, limit: int = 80) -> str:
@@ -221,8 +212,8 @@ def string_match(
     reference: Any = None,
     match_operation: str = "EXACT_MATCH",
     expression: str | None = None,
-    json_key: str | None = None,
-    regex_extract: str | None = None,
+    json_key: Annotated[str, MinLen(1)] | None = None,
+    regex_extract: Annotated[str, MinLen(1)] | None = None,
     correct_answer_reward: float = 1.0,
     wrong_answer_reward: float = 0.0,
     escape_references: bool = False,
