@@ -239,7 +239,7 @@ def test_reading_stays_linear_on_multi_megabyte_hostile_responses() -> None:
     # Quadratic reading of any of these takes hours; linear reading takes seconds in all.
     code = textwrap.dedent(r"""
         from rewards.math._answers import extract_choice, extract_final_answer, extract_gsm8k_number
-        size = 2_000_000
+        size = 500_000  # quadratic reading of any of these still takes far beyond the timeout
         hostile = [
             "$" * size, "$a " * (size // 3), "\\(" * (size // 2), "\\[x " * (size // 4), "$$ " * (size // 3),
             "answer: " * (size // 8), "The answer is " * (size // 14), "所以" * (size // 2), "答案是" * (size // 3),
@@ -252,7 +252,7 @@ def test_reading_stays_linear_on_multi_megabyte_hostile_responses() -> None:
             extract_gsm8k_number(text)
             extract_choice(text)
     """)
-    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, timeout=240)
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, timeout=120)
 
 
 # ---------------------------------------------------------------- the labelled set of whole responses
