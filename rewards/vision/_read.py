@@ -44,6 +44,8 @@ CALL_ACTIONS = ("click", "left_click", "tap", "long_press", "double_click", "lef
                 "right_single", "hover", "type", "scroll", "swipe", "drag", "press")
 _CALL = re.compile(r"\b(" + "|".join(CALL_ACTIONS) + r")\s*\(", re.I)
 _PAIR = re.compile(r"\(\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*\)")
+# A point in a call's string argument: click(point='300,240'), click(start_box='(300,240)') (UI-TARS).
+_CALL_POINT = re.compile(r"\b(point|start_box|coordinate)\s*=\s*['\"]\(?\s*(-?[\d.]+)\s*[,\s]\s*(-?[\d.]+)\s*\)?['\"]")
 _XY_KEYWORDS = re.compile(r"\bx\s*=\s*(-?\d+(?:\.\d+)?)\s*,\s*y\s*=\s*(-?\d+(?:\.\d+)?)")
 
 
@@ -189,6 +191,8 @@ def found(text: str, count: int, keys: tuple[str, ...]) -> list[Found]:
         out.extend(Found(tuple(float(g) for g in m.groups()), "box_start") for m in _QWEN2_BOX.finditer(text))
     else:
         out.extend(Found(tuple(float(g) for g in m.groups()), "point_tag") for m in _POINT_TAG.finditer(text))
+        if not out:
+            out.extend(Found((float(m.group(2)), float(m.group(3))), m.group(1)) for m in _CALL_POINT.finditer(text))
         if not out:
             out.extend(Found((float(m.group(1)), float(m.group(2))), "xy") for m in _XY_KEYWORDS.finditer(text))
         if not out:

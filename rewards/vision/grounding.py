@@ -36,6 +36,8 @@ from ._geometry import Box, iou, max_weight_matching, to_box
 from ._read import BOX_KEYS, Flood, answer_text, found
 
 Mode = Literal["iou", "iou_threshold", "f1"]
+# An IoU this close below the threshold meets it: converting between conventions rounds (0.5 comes out 0.4999...).
+IOU_EPSILON = 1e-9
 METRICS = ("iou", "f1", "matched", "predicted", "expected", "precision", "recall", "out_of_image", "degenerate",
            "whole_image", "unread")
 
@@ -71,7 +73,7 @@ class Matching:
     whole_image: int
 
     def at(self, threshold: float) -> int:
-        return sum(value >= threshold for _, _, value in self.pairs)
+        return sum(value >= threshold - IOU_EPSILON for _, _, value in self.pairs)
 
 
 def match(predicted: Sequence[Box], golds: Sequence[Box], *, threshold: float, max_box_area: float,
@@ -91,9 +93,10 @@ def match(predicted: Sequence[Box], golds: Sequence[Box], *, threshold: float, m
             value = iou(box, gold)
             labelled = (not match_labels or gold.label is None or _label(box.label) == _label(gold.label)
                         or (box.label is None and len(kinds) == 1))
-            if not labelled or (too_big and value < threshold):
-                value = 0.0
-            row.append((bonus + value if value >= threshold else 0.0) if count_first else value)
+            meets = value >= threshold - IOU_EPSILON
+            if not labelled or (too_big and not meets):
+                value, meets = 0.0, False
+            row.append((bonus + value if meets else 0.0) if count_first else value)
         weights.append(row)
     pairs = max_weight_matching(weights)
     plain = [(p, g, w - bonus if count_first else w) for p, g in pairs for w in (weights[p][g],)]
