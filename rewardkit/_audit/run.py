@@ -227,6 +227,9 @@ def usable_lines(lines: Sequence[AuditLine], kind: Kind,
     elif kind.needs_gold:
         keep = [line for line in keep if line.has_gold]
         dropped = f"no gold answer where the reward looks for it ({gold_places(gold_keys)})"
+    if kind.usable is not None and len(keep) == len(lines):
+        keep = [line for line in keep if kind.usable(line)]
+        dropped = kind.unusable_text
     if len(keep) < len(lines):
         notes.append(f"{len(lines) - len(keep)} of {len(lines)} sampled lines left out: {dropped}; "
                      f"{held_keys(lines)}")
