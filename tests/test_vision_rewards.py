@@ -261,6 +261,19 @@ def test_radius_option_and_action_matching_switch():
     assert point_in_box(typed, TARGET, IMG, match_action=False).value == 1.0
 
 
+@pytest.mark.parametrize("flood", [
+    "[" * 50_000, "{" * 40_000 + "}", "[1, " * 12_000, "'" + "[" * 40_000, "[{'a': [" * 6_000,
+    "(1, 2) " * 7_000, "<point>1 2</point>" * 2_000,
+])
+def test_hostile_answers_are_read_quickly(flood):
+    import time
+
+    start = time.perf_counter()
+    assert grounding(flood, box_format="xyxy_pixels").value == 0.0
+    assert point_in_box(flood, TARGET, IMG, point_format="xy_pixels").value == 0.0
+    assert time.perf_counter() - start < 2.0
+
+
 def test_no_eval_of_model_text(tmp_path):
     marker = tmp_path / "ran"
     payload = f"__import__('pathlib').Path({str(marker)!r}).write_text('x')"

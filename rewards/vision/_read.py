@@ -29,6 +29,7 @@ MAX_BOXES = 100
 MAX_TEXT = 50_000  # characters of the answer read; past this the response is refused as a flood
 _MAX_LITERAL = 20_000  # a Python literal longer than this is not parsed (ast's cost grows with it)
 _MAX_SPANS = 2_000  # bracketed spans tried per response
+_MAX_DEPTH = 32  # a span nesting deeper is no answer (objects of boxes nest 3 or 4 deep); its inner spans are read
 
 BOX_KEYS = ("box_2d", "bbox_2d", "bbox", "box", "bounding_box", "gt_bbox")
 POINT_KEYS = ("point_2d", "point", "coordinate", "coordinates", "click", "position", "gt_point")
@@ -122,27 +123,38 @@ def _walk(value: Any, count: int, keys: tuple[str, ...], depth: int = 0) -> Iter
             yield from _walk(item, count, keys, depth + 1)
 
 
-def _closing(text: str, start: int) -> int:
-    """The index just past the bracket that closes the one at `start` (quotes respected), -1 when none."""
-    depth, quote, escaped = 0, "", False
-    for index in range(start, len(text)):
-        char = text[index]
+_SPECIAL = re.compile(r"[\[\]{}\"'\\]")  # what the bracket scan looks at; the rest it skips in C
+
+
+def _spans(text: str) -> dict[int, tuple[int, int]]:
+    """Each opening bracket's index -> (the index just past the bracket that closes it, how deep the span nests),
+    in one pass.
+
+    Quotes count only inside brackets (an apostrophe in the prose around an answer opens nothing), with
+    backslash escapes; an opening bracket never closed has no entry.
+    """
+    spans: dict[int, tuple[int, int]] = {}
+    stack: list[list[int]] = []  # [index, the deepest nesting inside so far]
+    quote, escaped = "", -1  # escaped: the index of the character a backslash escapes
+    for match in _SPECIAL.finditer(text):
+        index, char = match.start(), match.group()
+        if index == escaped:
+            continue
         if quote:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
+            if char == "\\":
+                escaped = index + 1
             elif char == quote:
                 quote = ""
         elif char in "\"'":
-            quote = char
+            quote = char if stack else ""
         elif char in "[{":
-            depth += 1
-        elif char in "]}":
-            depth -= 1
-            if depth == 0:
-                return index + 1
-    return -1
+            stack.append([index, 0])
+        elif char in "]}" and stack:
+            opened, inner = stack.pop()
+            spans[opened] = (index + 1, inner + 1)
+            if stack:
+                stack[-1][1] = max(stack[-1][1], inner + 1)
+    return spans
 
 
 def _no_constants(name: str) -> Any:
@@ -163,21 +175,19 @@ def _literal(span: str) -> Any:
 
 
 def values(text: str) -> Iterator[Any]:
-    """Every outermost JSON (or Python-literal) list or object in `text`, in order."""
-    position, tried = 0, 0
-    while tried < _MAX_SPANS:
-        starts = [i for i in (text.find("[", position), text.find("{", position)) if i >= 0]
-        if not starts:
-            return
-        start = min(starts)
-        end = _closing(text, start)
-        tried += 1
-        value = _literal(text[start:end]) if end > 0 else None
-        if value is None:
-            position = start + 1  # an inner span may still parse
+    """Every outermost JSON (or Python-literal) list or object in `text`, in order; a span that does not
+    parse is looked into (an inner span may)."""
+    end, tried = 0, 0
+    for start, (stop, depth) in sorted(_spans(text).items()):
+        if start < end or depth > _MAX_DEPTH:
             continue
-        yield value
-        position = end
+        tried += 1
+        if tried > _MAX_SPANS:
+            return
+        value = _literal(text[start:stop])
+        if value is not None:
+            yield value
+            end = stop
 
 
 def found(text: str, count: int, keys: tuple[str, ...]) -> list[Found]:
