@@ -436,8 +436,12 @@ def test_lines_whose_boxes_cannot_be_stated_are_left_out_with_a_note(tmp_path):
             "rollout_extra": {"boxes": [[100, 100, 300, 300]], "box_format": "xyxy_1000"}}
     no_size = {"messages": [{"role": "user", "content": "Find the cat."}], "ground_truth": None,
                "rollout_extra": {"boxes": [[100, 100, 300, 300]]}}  # pixels, no image_size
-    data.write_text("\n".join(json.dumps(line) for line in [good, no_size, good]) + "\n")
+    no_gold = {"messages": [{"role": "user", "content": "Find the bird."}], "ground_truth": None,
+               "rollout_extra": {"image_size": [100, 100]}}
+    data.write_text("\n".join(json.dumps(line) for line in [good, no_size, good, no_gold]) + "\n")
     lines = read_lines(data, gold_keys=("boxes",))
     report = asyncio.run(audit(lines, probes_for(("grounding",)), reward="grounding_iou", kinds=("grounding",),
                                settings=load_settings({"workers": 0}), gold_keys=("boxes",)))
-    assert report.lines == 2 and "1 of 3 sampled lines left out: gold boxes the audit cannot state" in report.notes[0]
+    assert report.lines == 2 and not report.errors and not report.exploits, report.notes
+    assert report.notes[0].startswith("1 of 4 sampled lines left out: no gold answer")
+    assert report.notes[1].startswith("1 of 4 sampled lines left out: gold boxes the audit cannot state")

@@ -227,12 +227,14 @@ def usable_lines(lines: Sequence[AuditLine], kind: Kind,
     elif kind.needs_gold:
         keep = [line for line in keep if line.has_gold]
         dropped = f"no gold answer where the reward looks for it ({gold_places(gold_keys)})"
-    if kind.usable is not None and len(keep) == len(lines):
-        keep = [line for line in keep if kind.usable(line)]
-        dropped = kind.unusable_text
     if len(keep) < len(lines):
         notes.append(f"{len(lines) - len(keep)} of {len(lines)} sampled lines left out: {dropped}; "
                      f"{held_keys(lines)}")
+    if kind.usable is not None:
+        usable = [line for line in keep if kind.usable(line)]
+        if len(usable) < len(keep):
+            notes.append(f"{len(keep) - len(usable)} of {len(lines)} sampled lines left out: {kind.unusable_text}")
+        keep = usable
     return keep, notes
 
 
