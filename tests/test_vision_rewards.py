@@ -185,9 +185,9 @@ def test_a_hundred_boxes_against_ten_is_quick():
 
     golds = [[i * 90, 0, i * 90 + 80, 80] for i in range(10)]
     stated = json.dumps([{"bbox_2d": [i * 10, 0, i * 10 + 80, 100]} for i in range(100)])
-    start = time.perf_counter()
+    start = time.process_time()
     grounding(stated, gold=golds, refs={"box_format": "xyxy_1000"}, mode="f1")
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
 
 
 # ---- images -----------------------------------------------------------------------
@@ -268,10 +268,11 @@ def test_radius_option_and_action_matching_switch():
 def test_hostile_answers_are_read_quickly(flood):
     import time
 
-    start = time.perf_counter()
+    # CPU time of this process (about 0.15 s here): the machine's other load does not count against it.
+    start = time.process_time()
     assert grounding(flood, box_format="xyxy_pixels").value == 0.0
     assert point_in_box(flood, TARGET, IMG, point_format="xy_pixels").value == 0.0
-    assert time.perf_counter() - start < 2.0
+    assert time.process_time() - start < 1.5
 
 
 def test_no_eval_of_model_text(tmp_path):
