@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import json
 import math
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence, get_args
 
 from rewardkit import InvalidReferenceError, Media, MissingReferenceError
 
@@ -31,7 +31,7 @@ FRAMES: dict[str, Frame] = {
     "xyxy_unit": Frame("xyxy", "unit"),
 }
 AUTO_KEYS = {"box_2d": "gemini", "bbox_2d": "qwen3", "box_start": "qwen3"}
-GOLD_FORMATS: tuple[str, ...] = GoldFormat.__args__  # type: ignore[attr-defined]  # a Literal's values
+GOLD_FORMATS: tuple[str, ...] = get_args(GoldFormat)
 
 # Qwen2.5-VL's processor (preprocessor_config.json of Qwen/Qwen2.5-VL-*-Instruct): the resized side is a
 # multiple of 28 and the area lies in [min_pixels, max_pixels].
@@ -155,7 +155,7 @@ def _gold_items(gold: Any) -> list[Any]:
     return gold if isinstance(gold, list) else [gold]
 
 
-def _gold_numbers(item: Any, keys: Sequence[str], count: int) -> tuple[Sequence[float] | None, Mapping[str, Any]]:
+def _gold_numbers(item: Any, keys: Sequence[str]) -> tuple[Sequence[float] | None, Mapping[str, Any]]:
     if isinstance(item, Mapping):
         for key in keys:
             if key in item:
@@ -179,7 +179,7 @@ def gold_boxes(gold: Any, frame: Frame, sizes: Sizes, box_keys: Sequence[str]) -
     size = sizes.for_frame(frame)
     boxes = []
     for index, item in enumerate(items):
-        numbers, obj = _gold_numbers(item, box_keys, 4)
+        numbers, obj = _gold_numbers(item, box_keys)
         box = to_box(_checked(numbers, 4, f"gold box {index}"), frame, size,
                      str(obj["label"]) if isinstance(obj.get("label"), str) else None)
         if box.problem:
@@ -195,11 +195,11 @@ def gold_target(gold: Any, frame: Frame, sizes: Sizes, box_keys: Sequence[str],
     item = json_value(gold)
     if isinstance(item, list) and len(item) == 1 and isinstance(item[0], Mapping):
         item = item[0]
-    numbers, obj = _gold_numbers(item, box_keys, 4)
+    numbers, obj = _gold_numbers(item, box_keys)
     size = sizes.for_frame(frame)
     if numbers is not None and isinstance(numbers, (list, tuple)) and len(numbers) == 4:
         return to_box(_checked(numbers, 4, "the gold box"), frame, size), None, obj
-    numbers, obj = _gold_numbers(item, point_keys, 2)
+    numbers, obj = _gold_numbers(item, point_keys)
     if numbers is None or not isinstance(numbers, (list, tuple)) or len(numbers) != 2:
         raise InvalidReferenceError(f"the gold must be a box ({', '.join(box_keys)}: 4 numbers) or a point "
                                     f"({', '.join(point_keys)}: 2 numbers), got {gold!r}"[:400])
