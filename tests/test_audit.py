@@ -289,7 +289,7 @@ def test_every_builtin_reward_is_audited_here() -> None:
     import rewards
 
     audited = {name for name, _ in (p.values if hasattr(p, "values") else p for p in BUILTIN_AUDITS)}
-    audited |= {name for name, _ in NO_PROBE_APPLIES}
+    audited |= {name for name, _ in NO_PROBE_APPLIES} | {name for name, _ in VISION_AUDITS}
     assert set(rewards.__all__) - audited == set(), "a built-in reward no audit covers"
 
 
@@ -379,3 +379,69 @@ def test_fail_on_counts_a_probe_whose_responses_mostly_erred(capsys):
     assert cli_main([*args, "--fail-on", "lookalikes"]) == 1
     assert cli_main([*args, "--fail-on", "padding,enumeration"]) == 0
     capsys.readouterr()
+
+
+# ---- grounding, pointing and transcripts ---------------------------------------------
+
+VISION_AUDITS = [("grounding_iou", "grounding"), ("point_in_box", "pointing"), ("transcript_accuracy", "transcripts")]
+
+
+def run_keyed_audit(reward: str, data: str, target: str = "rewards") -> AuditReport:
+    """An audit as the CLI runs it: the gold read where the reward reads it (its reference_keys)."""
+    from rewardkit import spec_of
+    from rewardkit._loader import load_registry
+
+    spec = load_registry(target).get(reward)
+    kinds = kinds_of(reward, spec.fn)
+    lines = read_lines(DATA / f"{data}.jsonl", gold_keys=spec.reference_keys)
+    assert spec_of(spec.fn).reference_keys == spec.reference_keys
+    return asyncio.run(audit(lines, probes_for(kinds), reward=reward, kinds=kinds, data=data, target=target,
+                             settings=load_settings({"workers": 0}), gold_keys=spec.reference_keys))
+
+
+@pytest.mark.parametrize("reward, data", VISION_AUDITS)
+def test_vision_and_transcript_rewards_have_no_exploit(reward, data):
+    report = run_keyed_audit(reward, data)
+    assert report.lines >= 6 and report.rows and not report.inconclusive, report.notes
+    assert report.correct_mean > 0.99 and report.wrong_mean < 0.05, report.notes
+    assert not report.errors and not report.exploits, described(report)
+
+
+def test_box_probes_apply_only_to_grounding_rewards():
+    box_probes = {"whole_image_box", "many_boxes", "duplicated_boxes", "boxes_outside_image", "degenerate_boxes"}
+    assert {p.id for p in probes_for(("grounding",))} == box_probes
+    assert {p.id for p in probes_for(("pointing",))} == {"scattered_points", "point_outside_image"}
+    for kind in ("answer", "judge", "format", "code", "tool_calls", "transcript"):
+        assert not box_probes & {p.id for p in probes_for((kind,))}
+    assert kinds_of("grounding_iou") == ("grounding",) and kinds_of("point_in_box") == ("pointing",)
+
+
+def test_a_coverage_reward_is_caught_by_the_box_probes():
+    report = run_keyed_audit("naive_box_coverage", "grounding", target=NAIVE)
+    assert report.correct_mean == pytest.approx(1.0, abs=0.02), report.notes
+    verdicts = {row.probe.id: row.verdict for row in report.rows}
+    assert {"whole_image_box", "many_boxes", "duplicated_boxes", "boxes_outside_image"} <= set(report.exploits), \
+        verdicts
+    assert verdicts["degenerate_boxes"] == "ok"
+
+
+def test_an_any_point_reward_is_caught_by_scattered_points():
+    report = run_keyed_audit("naive_any_point_inside", "pointing", target=NAIVE)
+    assert "scattered_points" in report.exploits, described(report)
+
+
+def test_lines_whose_boxes_cannot_be_stated_are_left_out_with_a_note(tmp_path):
+    data = tmp_path / "boxes.jsonl"
+    good = {"messages": [{"role": "user", "content": "Find the dog."}], "ground_truth": None,
+            "rollout_extra": {"boxes": [[100, 100, 300, 300]], "box_format": "xyxy_1000"}}
+    no_size = {"messages": [{"role": "user", "content": "Find the cat."}], "ground_truth": None,
+               "rollout_extra": {"boxes": [[100, 100, 300, 300]]}}  # pixels, no image_size
+    no_gold = {"messages": [{"role": "user", "content": "Find the bird."}], "ground_truth": None,
+               "rollout_extra": {"image_size": [100, 100]}}
+    data.write_text("\n".join(json.dumps(line) for line in [good, no_size, good, no_gold]) + "\n")
+    lines = read_lines(data, gold_keys=("boxes",))
+    report = asyncio.run(audit(lines, probes_for(("grounding",)), reward="grounding_iou", kinds=("grounding",),
+                               settings=load_settings({"workers": 0}), gold_keys=("boxes",)))
+    assert report.lines == 2 and not report.errors and not report.exploits, report.notes
+    assert report.notes[0].startswith("1 of 4 sampled lines left out: no gold answer")
+    assert report.notes[1].startswith("1 of 4 sampled lines left out: gold boxes the audit cannot state")

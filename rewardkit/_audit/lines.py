@@ -51,6 +51,7 @@ class AuditLine:
     has_gold: bool = True
     rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
     keys: tuple[str, ...] = ()  # where the line keeps its values: its references' keys, "ground_truth" if set
+    references: Mapping[str, Any] = field(default_factory=dict)  # its references / rollout_extra (image_size, ...)
 
     def say(self, value: str) -> str:
         """`value` stated the way this audit states the gold ("72", "The answer is 72.", "\\boxed{72}")."""
@@ -163,12 +164,13 @@ def read_lines(path: str | Path, *, sample: int = DEFAULT_SAMPLE, seed: int = DE
         answer = short_answer(gold) if gold is not None and not calls else (
             json.dumps(list(calls)) if calls else PLACEHOLDER_GOLD)
         keys = (*prompt.references, *(("ground_truth",) if prompt.ground_truth is not None else ()))
-        raw.append((f"{path.name}:{number}", contract.name, record, prompt.user_text, gold, answer, calls, keys))
+        raw.append((f"{path.name}:{number}", contract.name, record, prompt.user_text, gold, answer, calls, keys,
+                    dict(prompt.references)))
     answers = [entry[5] for entry in raw]
     lines = []
-    for position, (name, fmt, record, text, gold, answer, calls, keys) in enumerate(raw):
+    for position, (name, fmt, record, text, gold, answer, calls, keys, references) in enumerate(raw):
         others = tuple(dict.fromkeys(a for a in answers[position + 1:] + answers[:position] if a != answer))
         lines.append(AuditLine(name, fmt, record, text, gold, answer,
                                wrong_answer(answer, others), others, calls, has_gold=gold is not None,
-                               rng=random.Random(f"{seed}:{name}"), keys=tuple(keys)))
+                               rng=random.Random(f"{seed}:{name}"), keys=tuple(keys), references=references))
     return lines

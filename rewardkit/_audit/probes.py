@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .._errors import RegistrationError, RewardkitError
+from .boxes import BOX_FORMS, GoldBox, away, gold_boxes, stated
 from .lines import ANSWER, AuditLine, nearby_values
 
 KINDS_ATTRIBUTE = "__rewardkit_audit_kinds__"
@@ -82,6 +83,8 @@ class Kind:
     needs_gold: bool = True
     correct_text: str = "the gold stated as {form}"
     wrong_text: str = "a wrong answer stated the same way"
+    usable: Callable[[AuditLine], bool] | None = None  # whether the controls can be stated for a line
+    unusable_text: str = ""  # why a line they cannot be stated for is left out
 
 
 def _said(line: AuditLine) -> ProbeResponse:
@@ -119,6 +122,37 @@ def _code_wrong(line: AuditLine) -> ProbeResponse:
     return ProbeResponse(_program(stubs), "wrong")
 
 
+def _golds(line: AuditLine) -> list[GoldBox]:
+    return gold_boxes(line.gold, line.references) or []
+
+
+def _boxes_correct(line: AuditLine) -> ProbeResponse:
+    golds = _golds(line)
+    return ProbeResponse(stated([g.box for g in golds], line.form, [g.label for g in golds]), "correct")
+
+
+def _boxes_wrong(line: AuditLine) -> ProbeResponse:
+    golds = _golds(line)
+    return ProbeResponse(stated([away(g.box, golds) for g in golds], line.form, [g.label for g in golds]), "wrong")
+
+
+def _point(x: float, y: float) -> str:
+    return json.dumps({"point_2d": [round(x), round(y)]})
+
+
+def _point_correct(line: AuditLine) -> ProbeResponse:
+    return ProbeResponse(_point(*_golds(line)[0].center), "correct")
+
+
+def _point_wrong(line: AuditLine) -> ProbeResponse:
+    golds = _golds(line)
+    x1, y1, x2, y2 = away(golds[0].box, golds)
+    return ProbeResponse(_point((x1 + x2) / 2, (y1 + y2) / 2), "wrong")
+
+
+_UNSTATED = ("gold boxes the audit cannot state on 0-1000: a box, a list of boxes or of {\"bbox\", \"label\"} "
+             "objects, in the line's box_format (default xyxy_pixels, which needs references.image_size)")
+
 FORMATTED = "<think>Let me work it out.</think>\nThe answer is \\boxed{" + ANSWER + "}."
 
 # The gold said plainly, three ways; the audit keeps the one the reward credits best.
@@ -142,6 +176,16 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          needs_gold=False),
     Kind("schema", "a JSON document checked against a schema: the gold is no response, no probe applies",
          needs_gold=False),
+    # A transcript is the text itself, scored by its error rate: partial credit is the metric (a transcript with
+    # one wrong word in ten is 90% right), so the answer probes that add a word or change letters do not apply.
+    Kind("transcript", "a transcript scored by its error rate against the gold text (OCR, speech)", forms=(ANSWER,)),
+    Kind("grounding", "boxes drawn on an image compared with the gold boxes", forms=BOX_FORMS,
+         correct=_boxes_correct, wrong=_boxes_wrong, correct_text="the gold boxes as {form} JSON on 0-1000",
+         wrong_text="the same boxes moved off the objects", usable=lambda line: bool(_golds(line)),
+         unusable_text=_UNSTATED),
+    Kind("pointing", "a click or point on an image compared with a target box or point", forms=("point_2d",),
+         correct=_point_correct, wrong=_point_wrong, correct_text="the target's centre as {form} on 0-1000",
+         wrong_text="a point off the target", usable=lambda line: bool(_golds(line)), unusable_text=_UNSTATED),
 )}
 
 # The built-in rewards' kinds (a reward can declare its own with `rewardkit.audit.kinds`).
@@ -156,6 +200,7 @@ BUILTIN_KINDS: dict[str, tuple[str, ...]] = {
     "instruction_following": ("instructions",), "instruction_following_loose": ("instructions",),
     "json_schema": ("schema",),
     "code_tests": ("code",),
+    "grounding_iou": ("grounding",), "point_in_box": ("pointing",), "transcript_accuracy": ("transcript",),
 }
 
 # A reward's name says its kind when nothing else does (judge and code rewards by convention).
@@ -262,7 +307,7 @@ FILLER = ("The history of the region is long and varied, and many travellers hav
           "markets and festivals over the centuries. ")
 
 
-@probe("master_keys", kinds=(*ANSWERS, "format", "code", "tool_calls"))
+@probe("master_keys", kinds=(*ANSWERS, "format", "code", "tool_calls", "transcript"))
 def master_keys(line: AuditLine) -> Iterable[tuple[str, str]]:
     """One reply for every question: empty, whitespace, punctuation, openers, every number, letter or known answer."""
     yield from (("empty", ""), ("whitespace", " \n\t "), ("period", "."), ("brace", "{"),
@@ -273,7 +318,7 @@ def master_keys(line: AuditLine) -> Iterable[tuple[str, str]]:
                 ("every_dataset_answer", "; ".join(sorted({line.answer, *line.others}))))
 
 
-@probe("format_only", kinds=(*ANSWERS, "format"))
+@probe("format_only", kinds=(*ANSWERS, "format", "transcript"))
 def format_only(line: AuditLine) -> Iterable[tuple[str, str]]:
     """The expected format with nothing in it: empty tags, an empty box, a content-free template."""
     yield from (("empty_answer_tags", "<answer></answer>"), ("empty_boxed", "\\boxed{}"),
@@ -318,7 +363,7 @@ def contradiction(line: AuditLine) -> Iterable[ProbeResponse]:
         yield ProbeResponse(f"```\n{line.answer}\n```\nI could not finish.", "gold_only_in_code_block")
 
 
-@probe("padding", kinds=ANSWERS)
+@probe("padding", kinds=(*ANSWERS, "transcript"))
 def padding(line: AuditLine) -> Iterable[tuple[str, str]]:
     """The gold buried in a long irrelevant text, or in a loop of repeated text, never given as the answer."""
     yield "long_text", FILLER * 20 + f"One traveller mentioned {line.answer} in passing. " + FILLER * 20 + \
@@ -386,6 +431,98 @@ def tool_calls(line: AuditLine) -> Iterable[ProbeResponse]:
     if any(c["arguments"] for c in line.calls):
         yield ProbeResponse("", "right_name_missing_arguments",
                             tool_calls=tuple({"name": c["name"], "arguments": {}} for c in line.calls))
+
+
+@probe("bracketed_text", kinds=("transcript",))
+def bracketed_text(line: AuditLine) -> Iterable[tuple[str, str]]:
+    """The gold followed by text in brackets, parentheses or tags, which speech-benchmark normalisers drop as
+    annotations: a reward reading through them credits any amount of wrong text there."""
+    others = " ".join(line.others[:6]) or line.wrong
+    yield "gold_then_bracketed_junk", f"{line.answer} [{FILLER.strip()}] [{others}]"
+    yield "gold_then_parenthetical", f"{line.answer} ({others}) ({FILLER.strip()}) <noise> <unk>"
+
+
+# ---- grounding and pointing -------------------------------------------------------
+# Boxes are on 0-1000, [x1, y1, x2, y2]; `stated` writes them as the line's form (Qwen3-VL or Gemini).
+
+def _tiles(count: int) -> list[tuple[float, float, float, float]]:
+    side = 1000 / count
+    return [(i * side, j * side, (i + 1) * side, (j + 1) * side) for i in range(count) for j in range(count)]
+
+
+def _away_tiles(golds: Sequence[GoldBox], count: int) -> list[tuple[float, float, float, float]]:
+    """Tiles of a 4x4 grid that touch no gold box (or any, when every tile touches one)."""
+    free = [t for t in _tiles(4) if all(min(t[2], g.box[2]) <= max(t[0], g.box[0]) or
+                                        min(t[3], g.box[3]) <= max(t[1], g.box[1]) for g in golds)]
+    pool = free or _tiles(4)
+    return [pool[i % len(pool)] for i in range(count)]
+
+
+@probe("whole_image_box", kinds=("grounding",))
+def whole_image_box(line: AuditLine) -> Iterable[tuple[str, str]]:
+    """A box over the whole image (or nearly), labelled as the gold: it contains every object."""
+    labels = [g.label for g in _golds(line)][:1]
+    yield "whole_image", stated([(0, 0, 1000, 1000)], line.form, labels)
+    yield "almost_whole_image", stated([(5, 5, 995, 995)], line.form, labels)
+
+
+@probe("many_boxes", kinds=("grounding",))
+def many_boxes(line: AuditLine) -> Iterable[tuple[str, str]]:
+    """A hundred boxes tiling the image, and the gold hedged among other boxes."""
+    golds = _golds(line)
+    labels = [g.label for g in golds]
+    yield "grid_100", stated(_tiles(10), line.form, labels * 100)
+    others = _away_tiles(golds, 9 * len(golds))
+    yield "gold_among_others", stated([g.box for g in golds] + others, line.form, labels * 10)
+
+
+@probe("duplicated_boxes", kinds=("grounding",))
+def duplicated_boxes(line: AuditLine) -> Iterable[tuple[str, str]]:
+    """The gold boxes repeated ten times, or ten near copies of each: one-to-one matching pairs one."""
+    golds = _golds(line)
+    labels = [g.label for g in golds] * 10
+    yield "gold_ten_times", stated([g.box for g in golds] * 10, line.form, labels)
+    jitter = [(x1 + d, y1 + d, x2 + d, y2 + d) for d in range(-5, 5) for x1, y1, x2, y2 in (g.box for g in golds)]
+    yield "near_copies", stated(jitter, line.form, labels)
+
+
+@probe("boxes_outside_image", kinds=("grounding",))
+def boxes_outside_image(line: AuditLine) -> Iterable[tuple[str, str]]:
+    """Boxes past the image's edges: beyond it, around all of it, and the gold stretched past an edge."""
+    golds = _golds(line)
+    labels = [g.label for g in golds]
+    yield "beyond_the_image", stated([(1100, 1100, 1900, 1900)], line.form, labels)
+    yield "past_every_edge", stated([(-500, -500, 1500, 1500)], line.form, labels)
+    yield "gold_stretched_past_edge", stated([(x1, y1, x2 + 1000, y2 + 1000) for x1, y1, x2, y2 in
+                                              (g.box for g in golds)], line.form, labels)
+
+
+@probe("degenerate_boxes", kinds=("grounding",))
+def degenerate_boxes(line: AuditLine) -> Iterable[tuple[str, str]]:
+    """Boxes of no area on the gold: a point at its centre, a line across it."""
+    golds = _golds(line)
+    labels = [g.label for g in golds]
+    yield "point_at_centre", stated([(*g.center, *g.center) for g in golds], line.form, labels)
+    yield "line_across", stated([(g.box[0], g.center[1], g.box[2], g.center[1]) for g in golds], line.form, labels)
+
+
+@probe("scattered_points", kinds=("pointing",))
+def scattered_points(line: AuditLine) -> Iterable[tuple[str, str]]:
+    """Points all over the image, and the target's centre among other points."""
+    golds = _golds(line)
+    grid = [((x1 + x2) / 2, (y1 + y2) / 2) for x1, y1, x2, y2 in _tiles(10)]
+    yield "grid_100", json.dumps([{"point_2d": [round(x), round(y)]} for x, y in grid])
+    others = [((x1 + x2) / 2, (y1 + y2) / 2) for x1, y1, x2, y2 in _away_tiles(golds, 9)]
+    yield "target_among_others", json.dumps([{"point_2d": [round(x), round(y)]} for x, y in
+                                             [golds[0].center, *others]])
+
+
+@probe("point_outside_image", kinds=("pointing",))
+def point_outside_image(line: AuditLine) -> Iterable[tuple[str, str]]:
+    """Points past the image's edges, and a box over the whole image instead of a point."""
+    yield "beyond_the_image", _point(1500, 1500)
+    yield "negative", _point(-100, 500)
+    yield "whole_image_box", stated([(0, 0, 1000, 1000)], "bbox_2d")
 
 
 def response_json(response: ProbeResponse) -> dict[str, Any]:

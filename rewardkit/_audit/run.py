@@ -230,6 +230,11 @@ def usable_lines(lines: Sequence[AuditLine], kind: Kind,
     if len(keep) < len(lines):
         notes.append(f"{len(lines) - len(keep)} of {len(lines)} sampled lines left out: {dropped}; "
                      f"{held_keys(lines)}")
+    if kind.usable is not None:
+        usable = [line for line in keep if kind.usable(line)]
+        if len(usable) < len(keep):
+            notes.append(f"{len(keep) - len(usable)} of {len(lines)} sampled lines left out: {kind.unusable_text}")
+        keep = usable
     return keep, notes
 
 

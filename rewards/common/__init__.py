@@ -5,6 +5,6 @@ in common lives here.
 """
 
 from .options import OptionError, require_choice, require_key
-from .text import strip_code_blocks, strip_thinking
+from .text import answer_block, strip_code_blocks, strip_thinking
 
-__all__ = ["OptionError", "require_choice", "require_key", "strip_thinking", "strip_code_blocks"]
+__all__ = ["OptionError", "require_choice", "require_key", "strip_thinking", "strip_code_blocks", "answer_block"]

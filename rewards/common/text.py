@@ -55,3 +55,12 @@ _FENCE = re.compile(r"(```|~~~).*?(?:\1|\Z)", re.S)
 def strip_code_blocks(text: str) -> str:
     """Remove fenced code blocks; an unclosed fence hides the rest of the text."""
     return _FENCE.sub(" ", text)
+
+
+_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
+
+
+def answer_block(text: str) -> str:
+    """The content of the last ``<answer>...</answer>`` block (R1-style prompts), else the whole text."""
+    answers = _ANSWER.findall(text)
+    return answers[-1] if answers else text
