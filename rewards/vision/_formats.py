@@ -5,12 +5,12 @@ A name is declared once here and read by both rewards, their docs and their opti
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from typing import Any, Literal, Mapping, Sequence, get_args
 
 from rewardkit import InvalidReferenceError, Media, MissingReferenceError
+from rewardkit.media import image_size as media_image_size
 
 from ._geometry import Box, Frame, Point, to_box, to_point
 
@@ -36,8 +36,6 @@ GOLD_FORMATS: tuple[str, ...] = get_args(GoldFormat)
 # Qwen2.5-VL's processor (preprocessor_config.json of Qwen/Qwen2.5-VL-*-Instruct): the resized side is a
 # multiple of 28 and the area lies in [min_pixels, max_pixels].
 QWEN_FACTOR, QWEN_MIN_PIXELS, QWEN_MAX_PIXELS = 28, 3136, 12845056
-# Pillow's own default bomb limit: an image header claiming more pixels than this is refused before decoding.
-MAX_IMAGE_PIXELS = 89_478_485
 
 
 def json_value(value: Any) -> Any:
@@ -66,30 +64,12 @@ def _size_value(value: Any, where: str) -> tuple[float, float]:
     return width, height
 
 
-def decoded_size(media: Media) -> tuple[int, int]:
-    """(width, height) of an image, read from its header by Pillow (an optional extra, imported here)."""
-    try:
-        from PIL import Image
-    except ImportError:
-        raise MissingReferenceError("reading the image's size needs Pillow: pip install 'rewardkit[vision]', "
-                                    "or give references.image_size as [width, height]") from None
-    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
-    try:
-        with Image.open(io.BytesIO(media.read())) as image:
-            return image.size
-    except Image.DecompressionBombError as exc:
-        raise InvalidReferenceError(f"the image is too large to read: {exc}") from None
-    except OSError as exc:  # UnidentifiedImageError is one
-        raise InvalidReferenceError(f"the request's image ({media.mime_type or 'no MIME type'}) cannot be read "
-                                    f"as an image: {exc}") from None
-
-
 def image_size(references: Mapping[str, Any], images: Sequence[Media]) -> tuple[float, float] | None:
     """(width, height) of the original image: references `image_size`, else the first image's header."""
     if references.get("image_size") is not None:
         return _size_value(references["image_size"], "references.image_size")
     if images:
-        return decoded_size(images[0])
+        return media_image_size(images[0])  # MediaError (MEDIA_UNSUPPORTED, MEDIA_TOO_LARGE) when it cannot
     return None
 
 
