@@ -17,7 +17,8 @@ import pytest
 from rewardkit import RegistrationError
 from rewardkit.contracts import get as contract
 from rewardkit.testing import dashscope_request, request
-from rewards.judge import LabelScore, MatchScore, NumberScore, checklist_reward, judge_reward, vertex_autorater_config
+from rewards.judge import LabelScore, MatchScore, NumberScore, checklist_reward, judge_reward
+from rewards.vertex import vertex_autorater_config
 
 from .conftest import REPO
 from .judge_server import running

@@ -15,17 +15,9 @@ import pytest
 
 from rewardkit import RegistrationError, testing
 from rewardkit.clients import AsyncJudge, JudgeError, JudgeLimits, JudgeUnparseable, _retry, cloud_run_identity_token
-from rewards.judge import (
-    MatchScore,
-    NumberScore,
-    fence,
-    judge_reward,
-    pairwise_reward,
-    strip_thinking,
-    trivial,
-    vertex_autorater_config,
-)
+from rewards.judge import MatchScore, NumberScore, fence, judge_reward, pairwise_reward, strip_thinking, trivial
 from rewards.judge._verdicts import extractor, last_json_object
+from rewards.vertex import vertex_autorater_config
 
 from .judge_server import outside_fences, running
 from .served import rewardkit_command
