@@ -22,8 +22,9 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "rewardkit"
 REWARDS = PACKAGE.parent / "rewards"
 
-FACES = {"__init__", "__main__", "testing", "pytest_plugin", "dashscope", "audit", "trl", "verl", "aws"}
-CORE = {"parsers", "_sample", "_score", "_outcome", "_registry", "_errors", "_settings", "_loader", "_gold", "_plugins"}
+FACES = {"__init__", "__main__", "testing", "pytest_plugin", "dashscope", "audit", "trl", "verl", "aws", "registry"}
+CORE = {"parsers", "_sample", "_score", "_outcome", "_registry", "_errors", "_settings", "_loader", "_gold", "_plugins",
+        "_public"}
 TOOLS = {"_audit", "_replay", "_project", "_trainers", "_observe"}
 FOLDERS = {"_cli", "_serving", "_engine", "contracts", "clients", "sandbox"} | TOOLS
 

@@ -8,19 +8,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from rewardkit import (
-    DEFAULT_REFERENCE_KEYS,
-    NATIVE_TWIN,
-    RegistrationError,
-    RewardSpec,
-    Sample,
-    Score,
-    call,
-    reward,
-    spec_of,
-)
+from rewardkit import RegistrationError, RewardSpec, Sample, Score, call, reward
 from rewardkit.clients import AsyncJudge, JudgeUnparseable
 from rewardkit.clients.judge import Completion
+from rewardkit.registry import DEFAULT_REFERENCE_KEYS, NATIVE_TWIN, spec_of
 
 from . import _panel
 from ._defences import strip_thinking, trivial

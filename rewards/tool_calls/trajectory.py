@@ -13,17 +13,8 @@ import math
 import re
 from typing import Any, Callable, Sequence
 
-from rewardkit import (
-    Message,
-    MissingReferenceError,
-    RegistrationError,
-    RewardSpec,
-    Sample,
-    Score,
-    call,
-    reward,
-    spec_of,
-)
+from rewardkit import Message, MissingReferenceError, RegistrationError, RewardSpec, Sample, Score, call, reward
+from rewardkit.registry import spec_of
 
 from ..common.options import OptionError
 from ._calls import episode
