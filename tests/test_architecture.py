@@ -24,7 +24,7 @@ REWARDS = PACKAGE.parent / "rewards"
 
 FACES = {"__init__", "__main__", "testing", "pytest_plugin", "dashscope", "audit", "trl", "verl", "aws", "registry"}
 CORE = {"parsers", "_sample", "_score", "_outcome", "_registry", "_errors", "_settings", "_loader", "_gold", "_plugins",
-        "_public"}
+        "_public", "_text"}
 TOOLS = {"_audit", "_replay", "_project", "_trainers", "_observe"}
 FOLDERS = {"_cli", "_serving", "_engine", "contracts", "clients", "sandbox"} | TOOLS
 

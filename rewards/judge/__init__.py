@@ -11,7 +11,7 @@ from typing import Any
 
 from rewardkit.clients import AsyncJudge, JudgeLimits, cloud_run_identity_token
 
-from ._defences import DATA_NOTICE, fence, strip_thinking, trivial
+from ._defences import DATA_NOTICE, REASONING_TAGS, fence, trivial, without_reasoning
 from ._verdicts import LabelScore, MatchScore, NumberScore
 from .checklist import ChecklistError, checklist_reward
 from .pairwise import pairwise_reward
@@ -22,7 +22,7 @@ __all__ = [
     "judge_reward", "rubric_reward", "Criterion", "checklist_reward", "ChecklistError", "pairwise_reward",
     "equivalence_judge", "NumberScore", "MatchScore", "LabelScore", "AsyncJudge", "JudgeLimits",
     "cloud_run_identity_token", "JudgeDescription", "DESCRIPTION_ATTRIBUTE",
-    "DATA_NOTICE", "fence", "strip_thinking", "trivial",
+    "DATA_NOTICE", "REASONING_TAGS", "fence", "trivial", "without_reasoning",
 ]
 
 

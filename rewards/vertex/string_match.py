@@ -19,6 +19,7 @@ from typing import Any, Mapping
 import rewardkit
 from rewardkit import MissingReferenceError, ParseError, RegistrationError, RewardSpec, Score, parsers, reward
 
+from ..common import shorten
 from ..common.options import OptionError
 
 MATCH_OPERATIONS = ("EXACT_MATCH", "PARTIAL_MATCH", "REGEX_CONTAINS")
@@ -187,7 +188,7 @@ def _settings(match_operation: Any = "EXACT_MATCH", expression: Any = None, json
 
 
 def _short(text: str, limit: int = 80) -> str:
-    return repr(text) if len(text) <= limit else repr(text[: limit - 3] + "...")
+    return repr(shorten(text, limit))
 
 
 def _json_value(target: str, key: str) -> str:
