@@ -9,9 +9,8 @@ names up in the module `__module__` names, where `Mapping` or `Any` may not be.
 from __future__ import annotations
 
 import importlib
-import typing
 import warnings
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, get_type_hints
 
 
 def show_as(module: str, *classes: type) -> None:
@@ -19,7 +18,7 @@ def show_as(module: str, *classes: type) -> None:
     for cls in classes:
         own = cls.__dict__.get("__annotations__")
         if own:
-            hints = typing.get_type_hints(cls)
+            hints = get_type_hints(cls)
             cls.__annotations__ = {name: hints[name] for name in own}
         cls.__module__ = module
 
