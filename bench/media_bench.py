@@ -26,7 +26,8 @@ import threading
 import time
 from typing import Any, Sequence
 
-from rewardkit import Media, Message, Registry, Sample, reward, spec_of
+from rewardkit import Media, Message, Sample, reward
+from rewardkit.registry import Registry, spec_of
 from rewardkit._engine.inline import InlineEngine
 from rewardkit._engine.pipeline import evaluate
 from rewardkit.media import image_size, open_image

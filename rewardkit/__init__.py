@@ -1,8 +1,9 @@
 """rewardkit: reward functions for LLM reinforcement fine-tuning, served to Vertex AI and DashScope.
 
 Write a reward as a plain decorated function; `rewardkit serve` exposes it
-over both platforms' wire contracts. Everything a user needs is named here;
-the underscored modules are private.
+over both platforms' wire contracts. Everything a reward author needs is named
+here; the registry plumbing lives in `rewardkit.registry`, the judge client and
+its errors in `rewardkit.clients`, and the underscored modules are private.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from . import parsers
 from ._errors import (
     InvalidReferenceError,
     InvalidScoreError,
-    JudgeError,
-    JudgeUnparseable,
     LoadError,
     MediaError,
     MissingReferenceError,
@@ -24,21 +23,10 @@ from ._errors import (
     UnknownRewardError,
 )
 from ._outcome import Failure, Outcome
-from ._registry import (
-    NATIVE_TWIN,
-    CompositeSpec,
-    Registry,
-    RewardSpec,
-    attach,
-    collect,
-    composite,
-    grouped_reward,
-    parsed_reward,
-    reward,
-    spec_of,
-    variant,
-)
-from ._sample import DEFAULT_REFERENCE_KEYS, Media, Message, Metadata, Sample, ToolCall, sample
+from ._public import moved, show_as
+from ._registry import CompositeSpec, RewardSpec, composite, grouped_reward, parsed_reward, reward, variant
+from ._registry import spec_of as _spec_of
+from ._sample import Media, Message, Metadata, Sample, ToolCall, sample
 from ._score import Score
 
 if TYPE_CHECKING:
@@ -65,10 +53,9 @@ def call(reward: Any, sample: Sample) -> Outcome:
     the answer after an agent's tool calls)."""
     from ._engine.invoke import call_inputs, run_call
     from ._gold import missing_gold
-    from ._registry import RewardSpec as _Single
 
-    spec = spec_of(reward)
-    if not isinstance(spec, _Single) or spec.grouped:
+    spec = _spec_of(reward)
+    if not isinstance(spec, RewardSpec) or spec.grouped:
         raise TypeError(f"rewardkit.call() runs a single or parse-then-score reward, not {spec.name!r} ({spec.kind})")
     missing = missing_gold(spec, sample)
     if missing is not None:
@@ -77,10 +64,21 @@ def call(reward: Any, sample: Sample) -> Outcome:
 
 
 __all__ = [
-    "reward", "grouped_reward", "parsed_reward", "composite", "variant",
-    "Score", "Sample", "Message", "Media", "MediaError", "ToolCall", "Metadata", "sample",
-    "Outcome", "Failure", "RewardSpec", "CompositeSpec", "Registry", "collect", "spec_of",
-    "parsers", "create_app", "call", "attach", "DEFAULT_REFERENCE_KEYS", "NATIVE_TWIN",
+    "reward", "grouped_reward", "parsed_reward", "composite", "variant", "RewardSpec", "CompositeSpec",
+    "Score", "Sample", "Message", "Media", "MediaError", "ToolCall", "Metadata", "sample", "parsers", "call",
+    "Outcome", "Failure",
+    "create_app",
     "RewardkitError", "RegistrationError", "LoadError", "ParseError", "InvalidScoreError", "UnknownRewardError",
-    "MissingReferenceError", "InvalidReferenceError", "JudgeError", "JudgeUnparseable",
+    "MissingReferenceError", "InvalidReferenceError",
 ]
+
+show_as(__name__, RewardSpec, CompositeSpec, Score, Sample, Message, Media, ToolCall, Metadata, Outcome, Failure,
+        RewardkitError, RegistrationError, LoadError, ParseError, InvalidScoreError, UnknownRewardError,
+        MissingReferenceError, InvalidReferenceError)
+
+# Plumbing that left the top level: still importable from here, with a DeprecationWarning, for one more release.
+_MOVED = {name: "rewardkit.registry" for name in ("Registry", "collect", "spec_of", "attach", "NATIVE_TWIN",
+                                                    "DEFAULT_REFERENCE_KEYS")}
+_MOVED.update(JudgeError="rewardkit.clients", JudgeUnparseable="rewardkit.clients")
+if not TYPE_CHECKING:  # so a type checker reports the old paths instead of typing them as Any
+    __getattr__ = moved(__name__, _MOVED)

@@ -22,6 +22,9 @@ from __future__ import annotations
 from ._audit.lines import AuditLine, read_lines
 from ._audit.probes import BUILTIN_KINDS, KINDS, Probe, ProbeResponse, all_probes, kinds, kinds_of, probe, probes_for
 from ._audit.run import AuditReport, ProbeRow, audit
+from ._public import show_as
 
 __all__ = ["probe", "kinds", "kinds_of", "ProbeResponse", "Probe", "AuditLine", "AuditReport", "ProbeRow",
            "KINDS", "BUILTIN_KINDS", "all_probes", "probes_for", "read_lines", "audit"]
+
+show_as(__name__, ProbeResponse, Probe, AuditLine, AuditReport, ProbeRow)

@@ -21,6 +21,7 @@ import pytest
 
 from ._loader import DEFAULT_TARGET
 from ._replay.fixtures import FIXTURE_SUFFIXES, FixtureCase, FixtureError, load_cases
+from ._text import shorten
 
 if TYPE_CHECKING:
     import httpx
@@ -172,8 +173,7 @@ class RewardFixtureItem(pytest.Item):
 # ---- the failure message -----------------------------------------------------------
 
 def _shown(text: str) -> str:
-    text = " ".join(text.split())
-    return repr(text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "...")
+    return repr(shorten(" ".join(text.split()), _SHOWN_CHARS))
 
 
 def _contract(case: FixtureCase) -> Any:

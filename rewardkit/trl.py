@@ -22,6 +22,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from ._public import show_as
 from ._trainers.trl import RemoteRewardFunc, RewardFunc, coroutine_function
 from .clients._batch import (
     DEFAULT_BATCH,
@@ -35,6 +36,8 @@ from .clients._batch import (
 from .contracts.nova_client import WIRE
 
 __all__ = ["RemoteError", "RemoteRewardFunc", "RewardFunc", "remote_reward_func", "reward_func"]
+
+show_as("rewardkit.trl", RemoteError, RemoteRewardFunc, RewardFunc)
 
 
 def reward_func(reward: Any, target: str | None = None, *, timeout: float | None = None, workers: int | None = None,

@@ -37,12 +37,15 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from rewardkit._public import show_as
 from rewardkit._trainers import verl as _verl
 from rewardkit._trainers.verl import RewardFailed
 from rewardkit.clients._batch import BatchClient, RemoteOptions, client
 from rewardkit.contracts.nova_client import WIRE
 
 __all__ = ["RewardFailed", "compute_score", "compute_score_batch"]
+
+show_as("rewardkit.verl", RewardFailed)  # by name: verl may load this file as a module of another name
 
 
 def _connect(url: str, concurrency: int, auth_token: str | None) -> BatchClient:

@@ -388,7 +388,7 @@ VISION_AUDITS = [("grounding_iou", "grounding"), ("point_in_box", "pointing"), (
 
 def run_keyed_audit(reward: str, data: str, target: str = "rewards") -> AuditReport:
     """An audit as the CLI runs it: the gold read where the reward reads it (its reference_keys)."""
-    from rewardkit import spec_of
+    from rewardkit.registry import spec_of
     from rewardkit._loader import load_registry
 
     spec = load_registry(target).get(reward)

@@ -6,6 +6,7 @@ import pytest
 
 import rewardkit
 from rewardkit import RegistrationError, Score
+from rewardkit.registry import Registry, spec_of
 from rewardkit.testing import score, score_group
 
 from . import example_rewards as ex
@@ -20,11 +21,11 @@ def test_decorated_rewards_stay_plain_functions():
 
 
 def test_spec_records_kind_name_weight_and_doc():
-    spec = rewardkit.spec_of(ex.short_enough)
+    spec = spec_of(ex.short_enough)
     assert (spec.name, spec.kind, spec.weight) == ("length_ok", "single", 0.5)
-    assert rewardkit.spec_of(ex.tagged).parser.name == "tag:answer"
-    assert rewardkit.spec_of(ex.rank).grouped
-    assert "Shorter responses" in rewardkit.spec_of(ex.rank).doc
+    assert spec_of(ex.tagged).parser.name == "tag:answer"
+    assert spec_of(ex.rank).grouped
+    assert "Shorter responses" in spec_of(ex.rank).doc
 
 
 def test_testing_score_runs_the_full_pipeline():
@@ -172,7 +173,7 @@ def test_declared_metrics_become_fixed_flat_keys_and_are_listed():
     assert metric_keys(rewardkit.variant(counted, "counted2")) == ("counted2.words", "counted2.digits")
     assert metric_keys(both) == ("counted.score", "counted.words", "counted.digits", "boxed_len.score",
                                  "boxed_len.parsed_ok", "boxed_len.length")
-    with TestClient(rewardkit.create_app(rewardkit.Registry([spec_of(counted), spec_of(boxed_len), both]))) as client:
+    with TestClient(rewardkit.create_app(Registry([spec_of(counted), spec_of(boxed_len), both]))) as client:
         listed = {r["name"]: r["metrics"] for r in client.get("/rewards").json()["rewards"]}
     assert listed["boxed_len"] == ["boxed_len.parsed_ok", "boxed_len.length"]
     assert listed["both"] == list(metric_keys(both))

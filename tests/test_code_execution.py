@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 import rewardkit
 from rewardkit import Message, RegistrationError, ToolCall
 from rewardkit._settings import Settings
+from rewardkit.registry import Registry, spec_of
 from rewardkit.testing import score, score_group
 from rewards.vertex.code_execution import (
     VERTEX_TIMEOUT,
@@ -61,7 +62,7 @@ def dashscope(messages, rollout_extra=None, ground_truth=None):
 
 
 def serve(*specs):
-    return TestClient(rewardkit.create_app(rewardkit.Registry(list(specs))))
+    return TestClient(rewardkit.create_app(Registry(list(specs))))
 
 
 # ---- what evaluate receives ----
@@ -236,7 +237,7 @@ def test_decorator_keeps_the_plain_function_and_registers_it():
         return 2.0
 
     assert evaluate({}, {}) == 2.0
-    spec = rewardkit.spec_of(evaluate)
+    spec = spec_of(evaluate)
     assert spec.name == "deco" and spec.options["clip"] is False and spec.timeout == VERTEX_TIMEOUT
     assert spec.doc.startswith("Scores 2 for anything.")
     assert score(evaluate, "x").value == 2.0
@@ -245,7 +246,7 @@ def test_decorator_keeps_the_plain_function_and_registers_it():
     def bare(example, response):
         return 0.0
 
-    assert rewardkit.spec_of(bare).name == "bare"
+    assert spec_of(bare).name == "bare"
 
 
 def test_served_from_a_module_through_worker_processes(tmp_path):

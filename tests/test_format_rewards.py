@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 
 import rewardkit
 from rewardkit import RegistrationError
+from rewardkit.registry import Registry
 from rewardkit.testing import score, score_group
 from rewards import boxed_format, length_penalty, repetition_penalty, think_format
 from rewards.format import repeated_ratio
@@ -262,7 +263,7 @@ def test_a_shaped_composite_over_both_contracts():
     outs = score_group(shaped, ["<think>r</think>\\boxed{4}", "\\boxed{4}", "<think>r</think>4"])
     assert [o.value for o in outs] == [1.0, 0.5, 0.5]
     assert score(penalties, "a b a b a b a b").value == pytest.approx(-0.6 - 2 / 3)
-    with TestClient(rewardkit.create_app(rewardkit.Registry([shaped, penalties]))) as client:
+    with TestClient(rewardkit.create_app(Registry([shaped, penalties]))) as client:
         vertex = client.post("/rewards/shaped", json={
             "example": {"contents": [{"role": "user", "parts": [{"text": "2+2?"}]}]},
             "response": {"role": "model", "parts": [{"text": "<think>r</think>\\boxed{4}"}]}})

@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 
 import rewardkit
 from rewardkit import RegistrationError
+from rewardkit.registry import Registry
 from rewardkit.testing import score, score_group
 from rewards import json_match, json_schema
 
@@ -255,7 +256,7 @@ def test_bad_match_options_fail_at_variant_creation(options, message):
 
 def test_served_variants_in_both_contracts():
     scorer = person(mode="keys")
-    with TestClient(rewardkit.create_app(rewardkit.Registry([scorer]))) as client:
+    with TestClient(rewardkit.create_app(Registry([scorer]))) as client:
         vertex = client.post(f"/rewards/{scorer.name}", json={
             "example": {"contents": [{"role": "user", "parts": [{"text": "Who?"}]}]},
             "response": {"role": "model", "parts": [{"text": json.dumps({**ADA, "age": "old"})}]}})

@@ -15,7 +15,7 @@ import pytest
 
 from rewardkit import RegistrationError, testing
 from rewardkit.clients import AsyncJudge, JudgeError, JudgeLimits, JudgeUnparseable, _retry, cloud_run_identity_token
-from rewards.judge import MatchScore, NumberScore, fence, judge_reward, pairwise_reward, strip_thinking, trivial
+from rewards.judge import MatchScore, NumberScore, fence, judge_reward, pairwise_reward, trivial, without_reasoning
 from rewards.judge._verdicts import extractor, last_json_object
 from rewards.vertex import vertex_autorater_config
 
@@ -87,9 +87,11 @@ def test_trivial_and_thinking() -> None:
         assert trivial(text), text
     for text in ("yes", "42", "Paris", "The answer is 4.", "解得 x=2"):
         assert trivial(text) is None, text
-    assert strip_thinking("<think>secret</think> answer") == "answer"
-    assert strip_thinking("reasoning the template opened</think>answer") == "answer"
-    assert strip_thinking("answer <think>never closed") == "answer"
+    assert without_reasoning("<think>secret</think> answer") == "answer"
+    assert without_reasoning("reasoning the template opened</think>answer") == "answer"
+    assert without_reasoning("answer <think>never closed") == "answer"
+    assert without_reasoning("<reasoning>a</reasoning>the answer is 4<thinking>b</thinking>") == "the answer is 4"
+    assert without_reasoning('<think type="plan">a</think>4 <REASONING>never closed') == "4"
 
 
 # ---- verdicts -----------------------------------------------------------------------------------

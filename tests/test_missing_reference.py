@@ -7,6 +7,7 @@ import textwrap
 import httpx
 
 import rewardkit
+from rewardkit.registry import spec_of
 from rewardkit.testing import group_request, score, score_group
 
 from .served import serve
@@ -118,7 +119,7 @@ def test_only_the_samples_without_gold_fail_in_a_batch():
     from rewardkit._engine.pipeline import evaluate
 
     samples = [rewardkit.sample("Paris", "Paris"), rewardkit.sample("Paris"), rewardkit.sample("Lyon", "Paris")]
-    spec = rewardkit.spec_of(with_fallback)
+    spec = spec_of(with_fallback)
     outcomes = asyncio.run(evaluate(spec, samples, InlineEngine()))
     assert [o.value for o in outcomes] == [1.0, None, 0.0]
     assert outcomes[1].failure.code == "MISSING_REFERENCE"

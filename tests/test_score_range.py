@@ -172,7 +172,7 @@ def test_the_range_is_one_option_of_every_decorator_and_a_variant_keeps_to_it():
     def boxed(parsed: str) -> float:
         return 1.0
 
-    from rewardkit import spec_of
+    from rewardkit.registry import spec_of
 
     assert [spec_of(f).score_range for f in (signed, ranked, boxed)] == [(-1.0, 1.0), (0.0, 1.0), (0.0, 1.0)]
     assert spec_of(variant(signed, "signed_v")).score_range == (-1.0, 1.0)

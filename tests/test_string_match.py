@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 
 import rewardkit
 from rewardkit import RegistrationError
+from rewardkit.registry import Registry
 from rewardkit.testing import score, score_group
 from rewards import string_match, think_format
 from rewards.vertex.string_match import fill_placeholders, re2_incompatibility, string_match_from_vertex
@@ -155,7 +156,7 @@ def test_correct_and_wrong_rewards_are_sent_as_they_are():
     signed = rewardkit.variant(string_match, "sm_signed", correct_answer_reward=2.0, wrong_answer_reward=-1.0)
     assert score(signed, "Paris", reference="Paris").value == 2.0
     assert score(signed, "Rome", reference="Paris").value == -1.0
-    with TestClient(rewardkit.create_app(rewardkit.Registry([signed]))) as client:
+    with TestClient(rewardkit.create_app(Registry([signed]))) as client:
         vertex = client.post("/rewards/sm_signed", json=vertex_body("Paris", {"answer": "Paris"})).json()
         assert vertex["reward"] == 2.0  # as it is: Vertex clips it to 1.0 itself (logged and counted here)
         dash = client.post("/rewards/sm_signed/api/v1", json=dashscope_body("Paris", {"solution": "Paris"})).json()
@@ -255,7 +256,7 @@ def test_variants_serve_in_both_contracts():
     capital = rewardkit.variant(string_match, "capital", match_operation="PARTIAL_MATCH",
                                 expression="{{references.capital}}",
                                      wrong_answer_reward=-1.0)
-    with TestClient(rewardkit.create_app(rewardkit.Registry([capital]))) as client:
+    with TestClient(rewardkit.create_app(Registry([capital]))) as client:
         ok = client.post("/rewards/capital", json=vertex_body("It is Paris.", {"capital": "Paris"}))
         assert ok.status_code == 200 and ok.json()["reward"] == 1.0
         assert json.loads(ok.json()["user_requested_aux_info"])["metrics"] == {"matched": 1.0}

@@ -6,7 +6,8 @@ import re
 import pytest
 
 import rewardkit
-from rewardkit import Message, RegistrationError, ToolCall, spec_of, variant
+from rewardkit import Message, RegistrationError, ToolCall, variant
+from rewardkit.registry import spec_of
 from rewardkit.testing import dashscope_request, reward_client, score
 from rewards import exact_match, tool_call_match, tool_error_rate, tool_schema_valid, turn_budget
 from rewards.tool_calls import answer_after_tools, final_answer_after_tools

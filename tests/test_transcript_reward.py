@@ -6,7 +6,7 @@ through both contracts by test_builtin_rewards); these need an option or compare
 
 import pytest
 
-from rewardkit import spec_of
+from rewardkit.registry import spec_of
 from rewards.text import transcript_accuracy
 from rewards.text.transcript import Normalisation, normalise
 

@@ -231,7 +231,7 @@ def test_two_data_sources_and_a_failure_anywhere_keep_one_schema(manager):
     positions = (0, 1, 4, 7)
     with ThreadPoolExecutor(4) as pool:
         runs = list(pool.map(lambda failing: assemble(manager, kwargs, mixed_rows(failing)), positions))
-    for failing, got in zip(positions, runs):
+    for failing, got in zip(positions, runs, strict=True):
         assert "error" not in got, f"failure at {failing}: {got['error']}"
         want = expected(failing)
         assert got["rewards"] == want["score"], failing

@@ -26,7 +26,8 @@ def _cells(row: ProbeRow) -> tuple[str, ...]:
 
 
 def _shown(text: str, limit: int = EXAMPLE_CHARS) -> str:
-    """The text quoted on one line (JSON escapes), cut to `limit`."""
+    """The text quoted on one line (JSON escapes), cut to `limit` inside its quotes (not _text.shorten: the quote
+    must close)."""
     quoted = json.dumps(text, ensure_ascii=False)
     return quoted if len(quoted) <= limit else quoted[: limit - 4] + '..."'
 

@@ -19,6 +19,7 @@ from .._outcome import DATA_FAULTS, INVALID_SCORE, MISSING_REFERENCE, OUT_OF_MEM
 from .._registry import PARSED_OK, RewardSpec
 from .._sample import Sample
 from .._score import Score, check_range, to_score
+from .._text import shorten
 
 _MAX_TEXT = 500
 
@@ -33,12 +34,11 @@ def describe(exc: BaseException) -> str:
     if frames:
         last = frames[-1]
         text += f" (at {last.filename}:{last.lineno} in {last.name})"
-    return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 3] + "..."
+    return shorten(text, _MAX_TEXT)
 
 
 def _shown(value: Any) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= 200 else text[:197] + "..."
+    return shorten(value if isinstance(value, str) else repr(value), 200)
 
 
 # What a reward may ask for, read off a sample; by parameter name (the registry checks the names).

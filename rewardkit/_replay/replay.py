@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable, Sequence
 
 from .._errors import RewardkitError
+from .._text import shorten
 from ..contracts import Answer, get
 from .fixtures import FIXTURE_SUFFIXES, FixtureCase, check, load_cases
 
@@ -74,8 +75,7 @@ def read_cases(paths: Sequence[str | Path]) -> list[FixtureCase]:
 # ---- one result ------------------------------------------------------------------
 
 def _short(text: Any, limit: int = REASON_CHARS) -> str:
-    text = str(text)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return shorten(str(text), limit)
 
 
 def read_answer(contract: str, status: int, body: Any) -> Answer:

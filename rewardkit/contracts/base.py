@@ -72,6 +72,16 @@ class Answer:
     reason: str | None = None
 
 
+def unscored_answer(status: int, body: Any) -> Answer | None:
+    """The Answer of a body that is not a JSON object, or of a non-200 one (its `error_code`, and its `error` or
+    `message`): no scores. None for a 200 JSON object, which the contract reads itself."""
+    if not isinstance(body, dict):
+        return Answer((), f"HTTP_{status}", None)
+    if status != 200:
+        return Answer((), body.get("error_code") or f"HTTP_{status}", body.get("error") or body.get("message"))
+    return None
+
+
 @dataclass(frozen=True)
 class ToolCallValue:
     """A tool call as plain values: the function's name and its arguments object."""

@@ -18,7 +18,7 @@ from .._outcome import Outcome, flat_metrics
 from .._registry import AnySpec
 from .._sample import Metadata, Sample
 from ._chat import ChatMessage, assistant_message, chat_media_problems, message
-from .base import SCHEMA_REF, Answer, Contract, ErrorResponse, OpenAPIEntry, Parsed, Prompt, Response
+from .base import SCHEMA_REF, Answer, Contract, ErrorResponse, OpenAPIEntry, Parsed, Prompt, Response, unscored_answer
 
 PLATFORM = "dashscope"
 # Media URIs Model Studio reads: public http(s) URLs, Base64 data URIs, and the oss:// temporary URLs of its upload
@@ -286,10 +286,9 @@ class DashScopeContract(Contract):
         return [body(prompt, responses)]
 
     def read_answer(self, status: int, body: Any) -> Answer:
-        if not isinstance(body, dict):
-            return Answer((), f"HTTP_{status}", None)
-        if status != 200:
-            return Answer((), body.get("error_code") or f"HTTP_{status}", body.get("error") or body.get("message"))
+        unscored = unscored_answer(status, body)
+        if unscored is not None:
+            return unscored
         reward = body.get("reward")
         # Any: a hostile answer may hold anything here; the try below turns a wrong shape into BAD_ANSWER.
         entries: Any = reward.get("rewards") if isinstance(reward, dict) and "rewards" in reward else [reward]

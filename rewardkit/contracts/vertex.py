@@ -20,7 +20,18 @@ from .._outcome import DATA_FAULTS, Outcome
 from .._registry import AnySpec
 from .._sample import Media, Message, Metadata, Sample, ToolCall
 from ..media._parts import from_uri, kind_of, unknown_part
-from .base import SCHEMA_REF, Answer, Contract, ErrorResponse, OpenAPIEntry, Parsed, Prompt, Response, content_text
+from .base import (
+    SCHEMA_REF,
+    Answer,
+    Contract,
+    ErrorResponse,
+    OpenAPIEntry,
+    Parsed,
+    Prompt,
+    Response,
+    content_text,
+    unscored_answer,
+)
 
 PLATFORM = "vertex"
 # "All rewards are clipped to the range [-1, 1]; any value outside that range is clipped." (Vertex AI,
@@ -399,10 +410,9 @@ class VertexContract(Contract):
         return [body(line, response, **meta) for response in responses]
 
     def read_answer(self, status: int, body: Any) -> Answer:
-        if not isinstance(body, dict):
-            return Answer((), f"HTTP_{status}", None)
-        if status != 200:
-            return Answer((), body.get("error_code") or f"HTTP_{status}", body.get("error") or body.get("message"))
+        unscored = unscored_answer(status, body)
+        if unscored is not None:
+            return unscored
         reward = body.get("reward")
         if isinstance(reward, bool) or not isinstance(reward, (int, float)):
             return Answer((), "BAD_ANSWER", f"the answer does not match the {self.title} contract: 'reward' is "

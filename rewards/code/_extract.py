@@ -12,10 +12,11 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
+from ..common import tag_pattern
+
 _OPENING = re.compile(r"[ \t]*(`{3,}|~{3,})[ \t]*([\w+#.-]*)")
 _FENCE_LINE = re.compile(r"^[ \t]*(`{3,}|~{3,})", re.M)
-# Attributes read up to 200 characters, as rewards.math._answers does: an unbounded read is quadratic on "<think"s.
-_THINK_TAG = re.compile(r"(?P<close></think\s*>)|<think\b[^>]{0,200}>", re.I)
+_THINK_TAG = tag_pattern("think")
 ALIASES = {
     "python": {"python", "py", "python3", "py3"},
     "cpp": {"cpp", "c++", "cc", "cxx"},
@@ -71,7 +72,8 @@ def _after_fence(text: str, start: int, fence: str) -> int:
 
 def without_thinking(text: str) -> str:
     """`text` without its inline thinking (see the module docstring), in one pass in reading order: a tag
-    inside a fenced block is code, a fence inside thinking is thinking."""
+    inside a fenced block is code, a fence inside thinking is thinking. Not rewards.common.strip_thinking, on
+    purpose: that one reads tags inside code blocks as thinking, which is right for prose, wrong for a program."""
     kept: list[str] = []
     position = 0
     tag = _THINK_TAG.search(text)

@@ -11,6 +11,7 @@ from typing import Any
 from rewardkit.sandbox import TestRun, Verdict
 from rewardkit.sandbox import decode_value as decode
 
+from ..common import shorten
 from ._asserts import evaluate
 from ._cases import CallCase, Case, ScriptCase, StdinCase
 
@@ -25,9 +26,8 @@ class Judged:
     detail: str = ""
 
 
-def _short(value: Any, limit: int = 80) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    return repr(text[:limit] + "...") if len(text) > limit else repr(text)
+def _short(value: Any, limit: int = 83) -> str:
+    return repr(shorten(value if isinstance(value, str) else repr(value), limit))
 
 
 # ---------------------------------------------------------------- stdin/stdout

@@ -1,4 +1,4 @@
-"""Cleaning a response before a reward reads it: reasoning blocks and fenced code out."""
+"""Cleaning a response before a reward reads it (reasoning blocks and fenced code out), and text cut for a reason."""
 
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ def strip_thinking(text: str, tags: tuple[str, ...] = ("think",)) -> str:
     return text
 
 
-def _tags(tag: str) -> re.Pattern[str]:
-    # Attributes are read up to 200 characters: an unbounded read rescanned the rest of the text from every
-    # "<think" of a response that never closes one (quadratic).
+def tag_pattern(tag: str) -> re.Pattern[str]:
+    """An opening `<tag ...>` or a closing `</tag>` (group "close"), case-insensitive.
+
+    Attributes are read up to 200 characters: an unbounded read rescanned the rest of the text from every
+    "<think" of a response that never closes one (quadratic)."""
     name = re.escape(tag)
     return re.compile(rf"(?P<close></{name}\s*>)|<{name}\b[^>]{{0,200}}>", re.I)
 
@@ -30,7 +32,7 @@ def _strip_blocks(text: str, tag: str) -> str:
     stray_closing_end = 0  # in the kept text: everything before the last stray closing tag is dropped
     size = 0
     opening: re.Match[str] | None = None  # of the block being read
-    for match in _tags(tag).finditer(text):
+    for match in tag_pattern(tag).finditer(text):
         if opening is None and match.group("close"):  # a stray closing tag
             kept.append(text[position:match.end()])
             size += match.end() - position
@@ -64,3 +66,9 @@ def answer_block(text: str) -> str:
     """The content of the last ``<answer>...</answer>`` block (R1-style prompts), else the whole text."""
     answers = _ANSWER.findall(text)
     return answers[-1] if answers else text
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` when it has at most `limit` characters, else its first `limit - 3` and "..." (the same rule as
+    rewardkit's own messages, which rewards/ cannot import: it is not public API)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."

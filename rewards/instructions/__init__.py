@@ -3,7 +3,8 @@
 import dataclasses
 from typing import cast
 
-from rewardkit import RewardSpec, spec_of
+from rewardkit import RewardSpec
+from rewardkit.registry import spec_of
 
 from ._checkers import CHECKERS, Constraint, ConstraintError, constraint
 from .following import instruction_following, loose_variants, read_constraints

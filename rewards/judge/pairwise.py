@@ -13,8 +13,9 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
 
-from rewardkit import DEFAULT_REFERENCE_KEYS, Media, RegistrationError, Sample, Score, grouped_reward
+from rewardkit import Media, RegistrationError, Sample, Score, grouped_reward
 from rewardkit.clients import JudgeUnparseable
+from rewardkit.registry import DEFAULT_REFERENCE_KEYS
 
 from ._defences import fence, trivial
 from ._judging import Asker, JudgeOptions, all_of, connect, gold, quoted

@@ -8,22 +8,13 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from rewardkit import (
-    DEFAULT_REFERENCE_KEYS,
-    NATIVE_TWIN,
-    RegistrationError,
-    RewardSpec,
-    Sample,
-    Score,
-    call,
-    reward,
-    spec_of,
-)
+from rewardkit import RegistrationError, RewardSpec, Sample, Score, call, reward
 from rewardkit.clients import AsyncJudge, JudgeUnparseable
 from rewardkit.clients.judge import Completion
+from rewardkit.registry import DEFAULT_REFERENCE_KEYS, NATIVE_TWIN, spec_of
 
 from . import _panel
-from ._defences import strip_thinking, trivial
+from ._defences import trivial, without_reasoning
 from ._judging import Asker, JudgeOptions, all_of, connect, gold, quoted
 from ._probabilities import TOP_LOGPROBS, weighted
 from ._prompts import (
@@ -65,7 +56,7 @@ def judged_text(sample: Sample, keep_thinking: bool) -> str:
     """What the judge sees of a response: the answer alone, unless the reward asks for the reasoning too."""
     if keep_thinking:
         return f"<think>{sample.thinking}</think>\n{sample.response}" if sample.thinking else sample.response
-    return strip_thinking(sample.response)
+    return without_reasoning(sample.response)
 
 
 def _scored(reply: str, extract: Callable[[str], str], scoring: Scorer, on_unparseable: float | None) -> float:

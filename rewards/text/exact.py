@@ -6,6 +6,8 @@ from typing import Any
 
 from rewardkit import Score, reward
 
+from ..common import shorten
+
 
 @reward
 def exact_match(response: str, reference: Any, ignore_case: bool = False) -> Score:
@@ -24,8 +26,5 @@ def exact_match(response: str, reference: Any, ignore_case: bool = False) -> Sco
         gold, answer = gold.casefold(), answer.casefold()
     if answer == gold:
         return Score(1.0, "exact match")
-    return Score(0.0, f"{_short(response.strip())!r} != {_short(str(reference).strip())!r}")
+    return Score(0.0, f"{shorten(response.strip(), 80)!r} != {shorten(str(reference).strip(), 80)!r}")
 
-
-def _short(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -14,6 +14,8 @@ from typing import Any, Literal, Mapping, Sequence
 
 from rewardkit import Message, MissingReferenceError
 
+from ..common import shorten
+
 # Which assistant turns' calls count (tool_call_match's and tool_schema_valid's `scope` option).
 Scope = Literal["final", "trajectory"]
 _MCP_PREFIX = "mcp__"
@@ -50,7 +52,7 @@ def decode_arguments(text: str) -> tuple[Mapping[str, Any] | None, str | None]:
     try:
         value = json.loads(text)
     except (ValueError, RecursionError) as exc:
-        return None, f"arguments are not valid JSON ({_short(str(exc))})"
+        return None, f"arguments are not valid JSON ({shorten(str(exc), 120)})"
     if not isinstance(value, dict):
         return None, f"arguments are JSON {type(value).__name__}, not an object"
     return value, None
@@ -91,7 +93,7 @@ def load_json(value: Any, where: str) -> Any:
         try:
             return json.loads(value)
         except ValueError as exc:
-            raise ValueError(f"{where} is not valid JSON: {_short(str(exc))}") from None
+            raise ValueError(f"{where} is not valid JSON: {shorten(str(exc), 120)}") from None
     return value
 
 
@@ -140,6 +142,3 @@ def expected_calls(references: Mapping[str, Any], ground_truth: Any, key: str, s
     return [_expected_call(item, f"{where}[{i}]" if isinstance(value, list) else where, strip_mcp, declared)
             for i, item in enumerate(items)]
 
-
-def _short(text: str, limit: int = 120) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."

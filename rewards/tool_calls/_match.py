@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping, Sequence
 
+from ..common import shorten
 from ._calls import Call
 
 NO_TOOL_CALL = "NO_TOOL_CALL"
@@ -67,8 +68,7 @@ def _kind(value: Any) -> str:
 
 
 def _shown(value: Any, limit: int = 60) -> str:
-    text = json.dumps(value, ensure_ascii=False)  # JSON spelling: true, null, "1"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return shorten(json.dumps(value, ensure_ascii=False), limit)  # JSON spelling: true, null, "1"
 
 
 def _same_number(expected: float, actual: float, tolerance: float) -> bool:

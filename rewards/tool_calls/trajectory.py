@@ -14,17 +14,8 @@ from typing import Annotated, Any, Callable, Sequence
 
 from annotated_types import Ge, Gt, Le
 
-from rewardkit import (
-    Message,
-    MissingReferenceError,
-    RegistrationError,
-    RewardSpec,
-    Sample,
-    Score,
-    call,
-    reward,
-    spec_of,
-)
+from rewardkit import Message, MissingReferenceError, RegistrationError, RewardSpec, Sample, Score, call, reward
+from rewardkit.registry import spec_of
 
 from ..common.options import OptionError
 from ._calls import episode

@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rewardkit import RegistrationError, spec_of
+from rewardkit import RegistrationError
+from rewardkit.registry import spec_of
 
 from ..judge import DESCRIPTION_ATTRIBUTE, JudgeDescription, LabelScore, MatchScore
 

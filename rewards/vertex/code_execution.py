@@ -29,7 +29,8 @@ import math
 import numbers
 from typing import Any, Callable, Mapping
 
-from rewardkit import Message, RegistrationError, RewardSpec, Sample, Score, attach, reward, spec_of, variant
+from rewardkit import Message, RegistrationError, RewardSpec, Sample, Score, reward, variant
+from rewardkit.registry import attach, spec_of
 
 from .string_match import as_text
 

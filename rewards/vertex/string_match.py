@@ -21,6 +21,7 @@ from annotated_types import MinLen
 import rewardkit
 from rewardkit import MissingReferenceError, ParseError, RegistrationError, RewardSpec, Score, parsers, reward
 
+from ..common import shorten
 from ..common.options import OptionError
 
 MATCH_OPERATIONS = ("EXACT_MATCH", "PARTIAL_MATCH", "REGEX_CONTAINS")
@@ -178,7 +179,7 @@ def _settings(match_operation: str = "EXACT_MATCH", expression: str | None = Non
 
 
 def _short(text: str, limit: int = 80) -> str:
-    return repr(text) if len(text) <= limit else repr(text[: limit - 3] + "...")
+    return repr(shorten(text, limit))
 
 
 def _json_value(target: str, key: str) -> str:

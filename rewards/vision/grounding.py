@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping, Sequence, get_args
 
-from rewardkit import DEFAULT_REFERENCE_KEYS, Media, Score, reward
+from rewardkit import Media, Score, reward
+from rewardkit.registry import DEFAULT_REFERENCE_KEYS
 
 from ..common.options import OptionError, require_choice
 from ._formats import (

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Literal, Mapping, Sequence, get_args
 
-from rewardkit import DEFAULT_REFERENCE_KEYS, InvalidReferenceError, Media, Score, reward
+from rewardkit import InvalidReferenceError, Media, Score, reward
+from rewardkit.registry import DEFAULT_REFERENCE_KEYS
 
 from ..common.options import OptionError, require_choice
 from ._formats import QWEN_MAX_PIXELS, QWEN_MIN_PIXELS, GoldFormat, Sizes, gold_frame, gold_target
