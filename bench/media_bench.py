@@ -27,11 +27,11 @@ import time
 from typing import Any, Sequence
 
 from rewardkit import Media, Message, Sample, reward
-from rewardkit.registry import Registry, spec_of
 from rewardkit._engine.inline import InlineEngine
 from rewardkit._engine.pipeline import evaluate
 from rewardkit.media import image_size, open_image
 from rewardkit.media.fetch import Fetcher, FetchSettings
+from rewardkit.registry import Registry, spec_of
 
 GROUP = 16
 

@@ -388,8 +388,8 @@ VISION_AUDITS = [("grounding_iou", "grounding"), ("point_in_box", "pointing"), (
 
 def run_keyed_audit(reward: str, data: str, target: str = "rewards") -> AuditReport:
     """An audit as the CLI runs it: the gold read where the reward reads it (its reference_keys)."""
-    from rewardkit.registry import spec_of
     from rewardkit._loader import load_registry
+    from rewardkit.registry import spec_of
 
     spec = load_registry(target).get(reward)
     kinds = kinds_of(reward, spec.fn)

@@ -39,7 +39,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "builtin-rewards.md"
 def test_a_value_its_declaration_refuses_fails_the_variant(base, options, message):
     with pytest.raises(rewardkit.RegistrationError) as caught:
         rewardkit.variant(base, "bad", **options)
-    assert str(caught.value).startswith(f"variant 'bad' of '{rewardkit.spec_of(base).name}': ")
+    assert str(caught.value).startswith(f"variant 'bad' of '{rewardkit.registry.spec_of(base).name}': ")
     assert message in str(caught.value)
 
 
