@@ -74,7 +74,7 @@ __all__ = [
 
 show_as(__name__, RewardSpec, CompositeSpec, Score, Sample, Message, Media, ToolCall, Metadata, Outcome, Failure,
         RewardkitError, RegistrationError, LoadError, ParseError, InvalidScoreError, UnknownRewardError,
-        MissingReferenceError, InvalidReferenceError)
+        MissingReferenceError, InvalidReferenceError, MediaError)
 
 # Plumbing that left the top level: still importable from here, with a DeprecationWarning, for one more release.
 _MOVED = {name: "rewardkit.registry" for name in ("Registry", "collect", "spec_of", "attach", "NATIVE_TWIN",

@@ -18,7 +18,7 @@ AUTHORING = {
     "reward", "grouped_reward", "parsed_reward", "composite", "variant", "RewardSpec", "CompositeSpec",
     "Score", "Sample", "Message", "Media", "ToolCall", "Metadata", "sample", "parsers", "call", "Outcome", "Failure",
     "create_app", "RewardkitError", "RegistrationError", "LoadError", "ParseError", "InvalidScoreError",
-    "UnknownRewardError", "MissingReferenceError", "InvalidReferenceError",
+    "UnknownRewardError", "MissingReferenceError", "InvalidReferenceError", "MediaError",
 }
 MOVED = {
     "Registry": "rewardkit.registry", "collect": "rewardkit.registry", "spec_of": "rewardkit.registry",
