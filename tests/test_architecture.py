@@ -23,7 +23,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "rewardkit"
 REWARDS = PACKAGE.parent / "rewards"
 
 FACES = {"__init__", "__main__", "testing", "pytest_plugin", "dashscope", "audit", "trl", "verl", "aws"}
-CORE = {"parsers", "_sample", "_score", "_outcome", "_registry", "_errors", "_settings", "_loader", "_gold", "_plugins"}
+CORE = {"parsers", "_sample", "_score", "_outcome", "_registry", "_errors", "_settings", "_loader", "_gold", "_plugins",
+        "_retry"}
 TOOLS = {"_audit", "_replay", "_project", "_trainers", "_observe"}
 FOLDERS = {"_cli", "_serving", "_engine", "contracts", "clients", "sandbox"} | TOOLS
 

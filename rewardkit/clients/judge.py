@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     import aiohttp
 
 from .._errors import JudgeError
-from . import _retry, _telemetry, providers
+from .. import _retry
+from . import _telemetry, providers
 from .providers import Chat, Provider, TokenLogprob, trim
 
 BASE_URL_ENV = ("REWARDKIT_JUDGE_BASE_URL", "OPENAI_BASE_URL")
