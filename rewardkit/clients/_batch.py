@@ -158,7 +158,8 @@ class BatchClient:
             return _retry.Again(str(response.status_code), f"HTTP {response.status_code}: {response.text[:200]}",
                                 dict(response.headers))
 
-        answered = _retry.call(attempt, _retry.BATCH, time.monotonic() + self.options.deadline)
+        answered: list[Outcome] | dict[int, Failure] | _retry.GaveUp = _retry.call(
+            attempt, _retry.BATCH, time.monotonic() + self.options.deadline)
         if isinstance(answered, _retry.GaveUp):
             failure = Failure(SERVICE_UNAVAILABLE, f"POST {url} failed within {self.options.deadline:g} s after "
                                                    f"{answered}")
