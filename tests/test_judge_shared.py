@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from typing import Any, Iterator
 
@@ -94,7 +95,8 @@ def test_rate_limit_holds_across_instances(judge_url: str, redis: Redis) -> None
     outcomes: list[Any] = []
 
     async def main() -> float:
-        clients = [client(judge_url, "paced-in-process", redis.url, requests_per_minute=20, deadline=2.0) for _ in range(2)]
+        clients = [client(judge_url, "paced-in-process", redis.url, requests_per_minute=20, deadline=2.0)
+                   for _ in range(2)]
         started = time.monotonic()
         outcomes.extend(await asyncio.gather(*(c.complete(chat(f"pace {i}")) for i in range(20) for c in clients),
                                              return_exceptions=True))
@@ -190,9 +192,13 @@ def test_disk_cache_stays_within_its_size(tmp_path: Any) -> None:
 def instances(judge_url: str, redis: Redis) -> Iterator[list[Served]]:
     env = {"REWARDKIT_JUDGE_BASE_URL": f"{judge_url}/v1", "REWARDKIT_JUDGE_MODEL": "judge-model",
            "OPENAI_API_KEY": "sk-test", _shared.URL_ENV: redis.url}
-    with ExitStack() as stack:
-        served = [stack.enter_context(serve([REWARDS, "--workers", "0"], env=env, timeout=120))
-                  for _ in range(INSTANCES)]
+    contexts = [serve([REWARDS, "--workers", "0"], env=env, timeout=120) for _ in range(INSTANCES)]
+    with ExitStack() as stack, ThreadPoolExecutor(INSTANCES) as pool:
+        starting = [pool.submit(context.__enter__) for context in contexts]  # the four start side by side
+        for context, start in zip(contexts, starting, strict=True):
+            if start.exception() is None:
+                stack.push(context.__exit__)
+        served = [start.result() for start in starting]  # the first failure, once the others will be stopped
         for number, instance in enumerate(served):  # each loads its judge client (aiohttp, redis-py) once, now
             scored(httpx.post(f"{instance.url}/rewards/shared", json=vertex_request(f"warm-up {number}"), timeout=60))
         yield served
