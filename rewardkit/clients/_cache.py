@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 from typing import Any, Mapping, Sequence
 
 MEMORY_CACHE_SIZE = 100_000  # verdicts kept in memory per judge; a GRPO step is a few thousand
@@ -32,7 +31,9 @@ class DiskCache:
     """Verdicts in a folder, bounded in size; a broken or full disk costs the cache, never the verdict."""
 
     def __init__(self, folder: str | os.PathLike[str], size_mb: float = DISK_CACHE_MB) -> None:
-        import diskcache  # here, not at import: only a judge with a cache folder pays for it
+        import sqlite3  # here, not at import: only a judge with a cache folder pays for them
+
+        import diskcache
 
         self._errors: tuple[type[BaseException], ...] = (OSError, sqlite3.Error, diskcache.Timeout)
         self.store = diskcache.Cache(os.fspath(folder), size_limit=int(size_mb * 1024 * 1024))

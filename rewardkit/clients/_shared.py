@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
-import secrets
 import time
 import urllib.parse
 from dataclasses import dataclass, field
@@ -172,7 +172,7 @@ class Shared:
     async def acquire(self, cap: int, lease: float, until: float) -> str | bool | None:
         """A holder name once one of `cap` shared slots is ours (for at most `lease` seconds); False when none
         freed before `until`; None when Redis failed."""
-        holder = secrets.token_hex(8)
+        holder = os.urandom(8).hex()
         pause = SLOT_POLL[0]
         while True:
             granted = await self._guard("concurrency", lambda: self.scripts["semaphore"](

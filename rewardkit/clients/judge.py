@@ -29,8 +29,7 @@ from typing import TYPE_CHECKING, Any, AsyncGenerator, Awaitable, Callable, Mapp
 
 if TYPE_CHECKING:
     import aiohttp
-
-import cachetools
+    import cachetools
 
 from .. import _retry
 from .._errors import JudgeError
@@ -175,6 +174,8 @@ class AsyncJudge:
         self.limits = limits
         self.params = dict(params or {})
         self.cache = cache
+        import cachetools  # here, not at import: a module that only names the judge client does not pay for it
+
         self._memory: cachetools.LRUCache[str, Completion] = cachetools.LRUCache(MEMORY_CACHE_SIZE)
         self._disk = DiskCache(cache_dir, cache_dir_mb) if cache_dir is not None and cache else None
         self._policy = dataclasses.replace(_retry.JUDGE, attempts=limits.attempts)
