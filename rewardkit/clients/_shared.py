@@ -125,15 +125,16 @@ class Shared:
         health = _HEALTH[self.url]
         if health.down and time.monotonic() < health.down_until:
             _telemetry.REDIS_FALLBACKS.labels(self.judge, operation).inc()
+            _telemetry.REDIS_UP.labels(self.judge).set(0)
             return None
         try:
             result = await run()
         except (redis.RedisError, OSError, asyncio.TimeoutError) as exc:
             _telemetry.REDIS_FALLBACKS.labels(self.judge, operation).inc()
             health.down_until = time.monotonic() + RECONNECT_AFTER
+            _telemetry.REDIS_UP.labels(self.judge).set(0)
             if not health.down:
                 health.down = True
-                _telemetry.REDIS_UP.labels(self.judge).set(0)
                 log.warning("Redis at %s failed (%s: %s): judge limits and cache are per instance until it answers "
                             "again (tried every %g s)", where(self.url), type(exc).__name__, exc, RECONNECT_AFTER)
             return None
