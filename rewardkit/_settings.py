@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, fields
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -44,24 +44,48 @@ def container_memory_bytes() -> int | None:
         return None
 
 
+def _setting(default: Any, variable: str, minimum: float | None = None, maximum: float | None = None) -> Any:
+    """A setting's default, its environment variable and its bounds: the one place each is declared."""
+    return field(default=default, metadata={"variable": variable, "minimum": minimum, "maximum": maximum})
+
+
 @dataclass(frozen=True)
 class Settings:
-    """How the service runs rewards. Every field has a flag and an environment variable (README)."""
+    """How the service runs rewards. Every field has a flag and an environment variable (README).
 
-    workers: int | None = None  # None: one per available CPU; 0: run sync rewards in the server process
-    timeout: float = 60.0  # seconds per reward call, unless the reward declares its own
-    worker_memory_mb: int | None = None  # None: the container's memory shared by the workers and the server
-    max_queue: int = 100  # reward calls waiting for a worker before requests get 503
-    max_body_mb: float = 8.0  # request bodies above this get 413
-    max_group: int = 1024  # DashScope group_reward requests with more outputs get 413; 0: no limit
-    max_connections: int | None = None  # open connections; None: 4096, or less if the open-file limit is lower
-    grace_period: float = 8.0  # seconds in-flight requests get after SIGTERM (Cloud Run kills after 10)
-    auth_token: str | None = None  # shared secret(s), comma-separated: require `Authorization: Bearer <token>`
-    record: str | None = None  # a folder: a JSONL copy of each scored request and its answer (docs/observability.md)
-    record_rate: float = 1.0  # the share of scored requests recorded (sampled at random)
-    record_redact_prompt: bool = False  # write "[redacted]" for the prompt's text in recorded requests
-    record_rotate_mb: float = 64.0  # start a new record file past this size...
-    record_rotate_minutes: float = 60.0  # ...or this age
+    Parsed by hand rather than with pydantic-settings: each error must name the flag or the variable the
+    value came from (`--max-queue`, `REWARDKIT_MAX_QUEUE`), and the trainers' embedded engine reads the
+    same fields from a mapping, not only from os.environ; the parsing below is twenty lines.
+    """
+
+    # None: one per available CPU; 0: run sync rewards in the server process
+    workers: int | None = _setting(None, "REWARDKIT_WORKERS", minimum=0)
+    # seconds per reward call, unless the reward declares its own
+    timeout: float = _setting(60.0, "REWARDKIT_TIMEOUT", minimum=0.001)
+    # None: the container's memory shared by the workers and the server
+    worker_memory_mb: int | None = _setting(None, "REWARDKIT_WORKER_MEMORY_MB", minimum=0)
+    # reward calls waiting for a worker before requests get 503
+    max_queue: int = _setting(100, "REWARDKIT_MAX_QUEUE", minimum=0)
+    # request bodies above this get 413
+    max_body_mb: float = _setting(8.0, "REWARDKIT_MAX_BODY_MB", minimum=0.001)
+    # DashScope group_reward requests with more outputs get 413; 0: no limit
+    max_group: int = _setting(1024, "REWARDKIT_MAX_GROUP", minimum=0)
+    # open connections; None: 4096, or less if the open-file limit is lower
+    max_connections: int | None = _setting(None, "REWARDKIT_MAX_CONNECTIONS", minimum=1)
+    # seconds in-flight requests get after SIGTERM (Cloud Run kills after 10)
+    grace_period: float = _setting(8.0, "REWARDKIT_GRACE_PERIOD", minimum=0)
+    # shared secret(s), comma-separated: require `Authorization: Bearer <token>`
+    auth_token: str | None = _setting(None, "REWARDKIT_AUTH_TOKEN")
+    # a folder: a JSONL copy of each scored request and its answer (docs/observability.md)
+    record: str | None = _setting(None, "REWARDKIT_RECORD")
+    # the share of scored requests recorded (sampled at random)
+    record_rate: float = _setting(1.0, "REWARDKIT_RECORD_RATE", minimum=0, maximum=1)
+    # write "[redacted]" for the prompt's text in recorded requests
+    record_redact_prompt: bool = _setting(False, "REWARDKIT_RECORD_REDACT_PROMPT")
+    # start a new record file past this size...
+    record_rotate_mb: float = _setting(64.0, "REWARDKIT_RECORD_ROTATE_MB", minimum=0.001)
+    # ...or this age
+    record_rotate_minutes: float = _setting(60.0, "REWARDKIT_RECORD_ROTATE_MINUTES", minimum=0.001)
 
     @property
     def auth_tokens(self) -> list[str]:
@@ -84,28 +108,7 @@ class Settings:
         return int(self.max_body_mb * 1024 * 1024)
 
 
-ENVIRONMENT = {
-    "workers": "REWARDKIT_WORKERS",
-    "timeout": "REWARDKIT_TIMEOUT",
-    "worker_memory_mb": "REWARDKIT_WORKER_MEMORY_MB",
-    "max_queue": "REWARDKIT_MAX_QUEUE",
-    "max_body_mb": "REWARDKIT_MAX_BODY_MB",
-    "max_group": "REWARDKIT_MAX_GROUP",
-    "max_connections": "REWARDKIT_MAX_CONNECTIONS",
-    "grace_period": "REWARDKIT_GRACE_PERIOD",
-    "auth_token": "REWARDKIT_AUTH_TOKEN",
-    "record": "REWARDKIT_RECORD",
-    "record_rate": "REWARDKIT_RECORD_RATE",
-    "record_redact_prompt": "REWARDKIT_RECORD_REDACT_PROMPT",
-    "record_rotate_mb": "REWARDKIT_RECORD_ROTATE_MB",
-    "record_rotate_minutes": "REWARDKIT_RECORD_ROTATE_MINUTES",
-}
-_MINIMUM = {"workers": 0, "timeout": 0.001, "worker_memory_mb": 0, "max_queue": 0, "max_body_mb": 0.001, "max_group": 0,
-            "max_connections": 1, "grace_period": 0, "record_rate": 0, "record_rotate_mb": 0.001,
-            "record_rotate_minutes": 0.001}
-_MAXIMUM = {"record_rate": 1}
-_TEXT = {"auth_token", "record"}
-_FLAGS = {"record_redact_prompt"}
+ENVIRONMENT = {f.name: f.metadata["variable"] for f in fields(Settings)}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
 
@@ -118,21 +121,23 @@ def _flag(value: Any, source: str) -> bool:
     return text in _TRUE
 
 
-def _convert(name: str, value: Any, source: str) -> Any:
-    if name in _TEXT:
+def _convert(setting: Field[Any], value: Any, source: str) -> Any:
+    kind = str(setting.type)  # the annotation as written (`from __future__ import annotations`)
+    if kind.startswith("str"):
         return str(value)
-    if name in _FLAGS:
+    if kind == "bool":
         return _flag(value, source)
-    kind = int if name in ("workers", "worker_memory_mb", "max_queue", "max_group", "max_connections") else float
+    number_type = int if kind.startswith("int") else float
     try:
-        number = kind(value)
+        number = number_type(value)
     except (TypeError, ValueError):
-        expected = "a whole number" if kind is int else "a number"
+        expected = "a whole number" if number_type is int else "a number"
         raise SettingsError(f"{source} must be {expected}, got {value!r}") from None
-    if number < _MINIMUM[name]:
-        raise SettingsError(f"{source} must be >= {_MINIMUM[name]}, got {value!r}")
-    if name in _MAXIMUM and number > _MAXIMUM[name]:
-        raise SettingsError(f"{source} must be <= {_MAXIMUM[name]}, got {value!r}")
+    minimum, maximum = setting.metadata["minimum"], setting.metadata["maximum"]
+    if minimum is not None and number < minimum:
+        raise SettingsError(f"{source} must be >= {minimum}, got {value!r}")
+    if maximum is not None and number > maximum:
+        raise SettingsError(f"{source} must be <= {maximum}, got {value!r}")
     return number
 
 
@@ -140,10 +145,11 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
     """Settings from explicit values (flags) over environment variables over defaults."""
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
-    for field in fields(Settings):
-        explicit = (overrides or {}).get(field.name)
+    for setting in fields(Settings):
+        explicit = (overrides or {}).get(setting.name)
+        variable = setting.metadata["variable"]
         if explicit is not None:
-            values[field.name] = _convert(field.name, explicit, f"--{field.name.replace('_', '-')}")
-        elif environ.get(ENVIRONMENT[field.name], "").strip():
-            values[field.name] = _convert(field.name, environ[ENVIRONMENT[field.name]].strip(), ENVIRONMENT[field.name])
+            values[setting.name] = _convert(setting, explicit, f"--{setting.name.replace('_', '-')}")
+        elif environ.get(variable, "").strip():
+            values[setting.name] = _convert(setting, environ[variable].strip(), variable)
     return Settings(**values)

@@ -24,7 +24,7 @@ REWARDS = PACKAGE.parent / "rewards"
 
 FACES = {"__init__", "__main__", "testing", "pytest_plugin", "dashscope", "audit", "trl", "verl", "aws", "registry"}
 CORE = {"parsers", "_sample", "_score", "_outcome", "_registry", "_options", "_errors", "_settings", "_loader", "_gold",
-        "_plugins", "_public", "_text", "media"}  # media: image size and decoding for rewards, fetching for the service
+        "_plugins", "_public", "_text", "_retry", "media"}  # media: image size and decoding, and fetching
 TOOLS = {"_audit", "_replay", "_project", "_trainers", "_observe"}
 FOLDERS = {"_cli", "_serving", "_engine", "contracts", "clients", "sandbox"} | TOOLS
 

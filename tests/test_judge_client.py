@@ -13,8 +13,8 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from rewardkit import RegistrationError, testing
-from rewardkit.clients import AsyncJudge, JudgeError, JudgeLimits, JudgeUnparseable, _retry, cloud_run_identity_token
+from rewardkit import RegistrationError, _retry, testing
+from rewardkit.clients import AsyncJudge, JudgeError, JudgeLimits, JudgeUnparseable, cloud_run_identity_token
 from rewards.judge import MatchScore, NumberScore, fence, judge_reward, pairwise_reward, trivial, without_reasoning
 from rewards.judge._verdicts import extractor, last_json_object
 from rewards.vertex import vertex_autorater_config
@@ -63,6 +63,32 @@ def test_retry_after_forms_and_backoff() -> None:
     assert _retry.INITIAL_DELAY * (1 - _retry.JITTER) <= late <= _retry.INITIAL_DELAY
     waits = [_retry.delay(n, {}, rng) for n in range(1, 10)]
     assert waits[1] > waits[0] * 1.3 and max(waits) <= _retry.MAX_DELAY
+
+
+def test_one_retry_loop_spends_attempts_then_the_deadline() -> None:
+    """rewardkit/_retry.py's loop, shared by the judge, batch and SandboxFusion clients."""
+    tries: list[int] = []
+
+    def unavailable() -> _retry.Again:
+        tries.append(1)
+        return _retry.Again("503", "HTTP 503: busy", {"retry-after": "0"})
+
+    gave_up = _retry.call(unavailable, _retry.Policy(attempts=3), time.monotonic() + 10)
+    assert isinstance(gave_up, _retry.GaveUp) and len(tries) == 3
+    assert str(gave_up) == "3 attempts; last: HTTP 503: busy"
+    # No count, a deadline: a Retry-After that ends past it stops at once, saying so.
+    slow = _retry.call(lambda: _retry.Again("429", "HTTP 429", {"retry-after": "5"}), _retry.BATCH,
+                       time.monotonic() + 1)
+    assert isinstance(slow, _retry.GaveUp) and slow.attempts == 1 and "would pass the deadline" in str(slow)
+    answers = iter([_retry.Again("timeout", "no answer"), "verdict"])
+    retried: list[str] = []
+
+    async def flaky() -> str | _retry.Again:
+        return next(answers)
+
+    assert asyncio.run(_retry.acall(flaky, _retry.JUDGE, time.monotonic() + 10, lambda a: retried.append(a.reason))) \
+        == "verdict"
+    assert retried == ["timeout"]
 
 
 def test_limits_are_checked() -> None:

@@ -2,8 +2,8 @@
 
 Which route, and how its body and answer look, is the `Wire` a contract provides (the faces pass the Nova
 one: rewardkit.contracts.nova_client). A batch is cut into `batch_size` items per request, at most
-`concurrency` requests in flight; 408/429/5xx answers and connection errors are retried (clients/_retry.py's
-policy) until `deadline` seconds have passed, then the items fail with SERVICE_UNAVAILABLE. A batch the
+`concurrency` requests in flight; 408/429/5xx answers and connection errors are retried (rewardkit/_retry.py's
+BATCH policy) until `deadline` seconds have passed, then the items fail with SERVICE_UNAVAILABLE. A batch the
 server failed on some items names them (the wire's `failed`), and scores none of it: those items take their
 failure and the others are posted again. Any other error status raises RemoteError: a wrong URL, reward
 name, token or body is a configuration mistake, not a bad completion.
@@ -19,9 +19,9 @@ from typing import Any, Mapping, Protocol, Sequence
 
 import httpx
 
+from .. import _retry
 from .._errors import RewardkitError
 from .._outcome import Failure, Outcome
-from ._retry import delay, should_retry
 
 SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 DEFAULT_BATCH = 32
@@ -97,26 +97,24 @@ class BatchClient:
 
     def _read_listing(self) -> dict[str, dict[str, Any]]:
         url = self.url + "/rewards"
-        give_up = time.monotonic() + self.options.deadline
-        attempt = 0
-        while True:
-            attempt += 1
+
+        def attempt() -> dict[str, dict[str, Any]] | _retry.Again:
             try:
                 response = self._http.get(url)
             except httpx.TransportError as exc:
-                why, headers = f"{type(exc).__name__}: {exc}", {}
-            else:
-                listing = _json(response)
-                if response.status_code == 200 and isinstance(listing, dict):
-                    return {str(e.get("name")): e for e in listing.get("rewards") or () if isinstance(e, dict)}
-                if not should_retry(response.status_code, response.headers):
-                    raise RemoteError(f"GET {url} answered {response.status_code}: {response.text[:500]}")
-                why, headers = f"HTTP {response.status_code}", dict(response.headers)
-            wait = delay(attempt, headers)
-            if time.monotonic() + wait > give_up:
-                raise RemoteError(f"GET {url} (the rewards' metric names) failed {attempt} time(s) within "
-                                  f"{self.options.deadline:g} s; last: {why}")
-            time.sleep(wait)
+                return _retry.Again("connection", f"{type(exc).__name__}: {exc}")
+            listing = _json(response)
+            if response.status_code == 200 and isinstance(listing, dict):
+                return {str(e.get("name")): e for e in listing.get("rewards") or () if isinstance(e, dict)}
+            if not _retry.should_retry(response.status_code, response.headers):
+                raise RemoteError(f"GET {url} answered {response.status_code}: {response.text[:500]}")
+            return _retry.Again(str(response.status_code), f"HTTP {response.status_code}", dict(response.headers))
+
+        found = _retry.call(attempt, _retry.BATCH, time.monotonic() + self.options.deadline)
+        if isinstance(found, _retry.GaveUp):
+            raise RemoteError(f"GET {url} (the rewards' metric names) failed within {self.options.deadline:g} s "
+                              f"after {found}")
+        return found
 
     def score(self, reward: str, items: Sequence[dict[str, Any]]) -> list[Outcome]:
         """An Outcome per item, in order; chunks of `batch_size` posted `concurrency` at a time."""
@@ -144,29 +142,29 @@ class BatchClient:
     def _post(self, reward: str, items: Sequence[dict[str, Any]]) -> list[Outcome] | dict[int, Failure]:
         """The items' outcomes, or the failures of the items a failed batch names (by position in `items`)."""
         url = self.url + self.wire.route.format(name=reward)
-        give_up = time.monotonic() + self.options.deadline
-        attempt = 0
-        while True:
-            attempt += 1
+
+        def attempt() -> list[Outcome] | dict[int, Failure] | _retry.Again:
             try:
                 response = self._http.post(url, json=jsonable(list(items)))
             except httpx.TransportError as exc:
-                why, headers = f"{type(exc).__name__}: {exc}", {}
-            else:
-                if response.status_code == 200:
-                    return self._read(reward, items, response)
-                failed = self.wire.failed(_json(response), len(items))
-                if failed is not None:
-                    return failed
-                if not should_retry(response.status_code, response.headers):
-                    raise RemoteError(f"POST {url} answered {response.status_code}: {response.text[:500]}")
-                why, headers = f"HTTP {response.status_code}: {response.text[:200]}", dict(response.headers)
-            wait = delay(attempt, headers)
-            if time.monotonic() + wait > give_up:
-                failure = Failure(SERVICE_UNAVAILABLE, f"POST {url} failed {attempt} time(s) within "
-                                                       f"{self.options.deadline:g} s; last: {why}")
-                return [Outcome(reward, failure=failure) for _ in items]
-            time.sleep(wait)
+                return _retry.Again("connection", f"{type(exc).__name__}: {exc}")
+            if response.status_code == 200:
+                return self._read(reward, items, response)
+            failed = self.wire.failed(_json(response), len(items))
+            if failed is not None:
+                return failed
+            if not _retry.should_retry(response.status_code, response.headers):
+                raise RemoteError(f"POST {url} answered {response.status_code}: {response.text[:500]}")
+            return _retry.Again(str(response.status_code), f"HTTP {response.status_code}: {response.text[:200]}",
+                                dict(response.headers))
+
+        answered: list[Outcome] | dict[int, Failure] | _retry.GaveUp = _retry.call(
+            attempt, _retry.BATCH, time.monotonic() + self.options.deadline)
+        if isinstance(answered, _retry.GaveUp):
+            failure = Failure(SERVICE_UNAVAILABLE, f"POST {url} failed within {self.options.deadline:g} s after "
+                                                   f"{answered}")
+            return [Outcome(reward, failure=failure) for _ in items]
+        return answered
 
     def _read(self, reward: str, items: Sequence[dict[str, Any]], response: httpx.Response) -> list[Outcome]:
         outcomes = self.wire.read(reward, _json(response), len(items))

@@ -27,3 +27,9 @@ FAILURES = Counter("rewardkit_judge_failures", "Judge calls that ended without a
                    registry=REGISTRY)
 IN_FLIGHT = Gauge("rewardkit_judge_requests_in_flight", "Judge HTTP requests sent and not yet answered", ["judge"],
                   registry=REGISTRY)
+REDIS_FALLBACKS = Counter("rewardkit_judge_redis_fallbacks",
+                          "Shared-limit and shared-cache operations done per instance because Redis failed or was "
+                          "down, by judge and operation (requests, tokens, concurrency, cache)",
+                          ["judge", "operation"], registry=REGISTRY)
+REDIS_UP = Gauge("rewardkit_judge_redis_up", "1 while the judge's Redis answers, 0 while its limits and cache are per "
+                 "instance", ["judge"], registry=REGISTRY)

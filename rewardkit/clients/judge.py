@@ -10,34 +10,38 @@ asyncio client as the floor), a known httpcore pool cost (encode/httpx#3215,
 openai/openai-python#1596); aiohttp keeps each request at the judge's own latency at 128.
 
 What a reward needs of it, beyond a plain call: a verdict or a `JudgeError`, never a guess;
-retries that end before the reward's timeout; a concurrency cap and rate limits shared by every
-reward call of a process; and a cache so a replayed or duplicated sample is judged once.
+retries that end before the reward's timeout (rewardkit/_retry.py, the policy every client shares);
+a concurrency cap and rate limits shared by every reward call of a process (`_limits.py`), and by
+every instance through Redis when one is configured (`_shared.py`); and a cache so a replayed or
+duplicated sample is judged once (`_cache.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import inspect
 import json
 import os
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any, AsyncGenerator, Awaitable, Callable, Mapping, Sequence, Union
 
 if TYPE_CHECKING:
     import aiohttp
+    import cachetools
 
+from .. import _retry
 from .._errors import JudgeError
-from . import _retry, _telemetry, providers
+from . import _telemetry, providers
+from ._cache import DISK_CACHE_MB, MEMORY_CACHE_SIZE, DiskCache, cache_key
+from ._limits import Limit, Slots
+from ._shared import URL_ENV, Shared
 from .providers import Chat, Provider, TokenLogprob, trim
 
 BASE_URL_ENV = ("REWARDKIT_JUDGE_BASE_URL", "OPENAI_BASE_URL")
 MODEL_ENV = "REWARDKIT_JUDGE_MODEL"
-MEMORY_CACHE_SIZE = 100_000  # verdicts kept in memory per judge; a GRPO step is a few thousand
+LEASE_MARGIN = 5.0  # seconds a shared concurrency slot outlives its attempt's timeout before it is taken back
 
 #: Returns a bearer token (or awaits one), asked before every request: a Cloud Run identity token, a rotating key.
 TokenProvider = Callable[[], Union[str, Awaitable[str]]]
@@ -51,14 +55,17 @@ class JudgeLimits:
     `concurrency` caps requests in flight per judge and event loop (the server has one loop);
     `requests_per_minute` / `tokens_per_minute` pace them (None: unlimited); `attempts` counts the
     first try; `attempt_timeout` bounds one HTTP attempt and `deadline` all of them, waits included.
+    `redis_url` shares the cap, the rate limits and the cache with every instance using the same Redis
+    and judge name (docs/judges.md); None: `REWARDKIT_REDIS_URL` when set; "": this instance's own.
     """
 
     concurrency: int = 32
     requests_per_minute: float | None = None
     tokens_per_minute: float | None = None
-    attempts: int = 5
+    attempts: int = _retry.JUDGE_ATTEMPTS
     attempt_timeout: float = 30.0
     deadline: float = 50.0
+    redis_url: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.concurrency, int) or self.concurrency < 1:
@@ -69,6 +76,10 @@ class JudgeLimits:
             value = getattr(self, name)
             if value is not None and not (isinstance(value, (int, float)) and value > 0):
                 raise ValueError(f"JudgeLimits.{name} must be a number > 0, got {value!r}")
+
+    def shared_url(self) -> str:
+        """The Redis URL of the shared limits ("" for none), the environment's unless given."""
+        return os.environ.get(URL_ENV, "").strip() if self.redis_url is None else self.redis_url
 
 
 @dataclass(frozen=True)
@@ -88,77 +99,26 @@ class Completion:
     logprobs: tuple[TokenLogprob, ...] | None = None
 
 
-class _Bucket:
-    """A token bucket refilled continuously at `per_minute`; a take that would wait past `until` fails."""
-
-    def __init__(self, per_minute: float, what: str) -> None:
-        self.capacity = float(per_minute)
-        self.rate = per_minute / 60.0
-        self.level = self.capacity
-        self.stamp = time.monotonic()
-        self.what = what
-
-    def _refill(self) -> None:
-        now = time.monotonic()
-        self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
-        self.stamp = now
-
-    async def take(self, amount: float, until: float) -> None:
-        amount = min(amount, self.capacity)
-        while True:
-            self._refill()
-            if self.level >= amount:
-                self.level -= amount
-                return
-            wait = (amount - self.level) / self.rate
-            if time.monotonic() + wait > until:
-                raise JudgeError(f"the {self.what} limit would delay this request past its deadline")
-            await asyncio.sleep(wait)
-
-    def settle(self, amount: float) -> None:
-        """Charge (or refund) the difference between an estimate and what was used; the level may go negative."""
-        self._refill()
-        self.level = min(self.capacity, self.level - amount)
-
-
 @dataclass
 class _LoopState:
-    """What must belong to one event loop: the HTTP client, the cap, the limiters, the requests in flight."""
+    """What must belong to one event loop: the HTTP client, the cap, the limiters, Redis, the requests in flight."""
 
     loop: asyncio.AbstractEventLoop
     session: "aiohttp.ClientSession"
-    closer: AsyncIterator[None]
-    slots: asyncio.Semaphore
-    requests: _Bucket | None
-    tokens: _Bucket | None
+    closer: AsyncGenerator[None, None]
+    slots: Slots
+    requests: Limit | None
+    tokens: Limit | None
+    shared_cache: Shared | None
     pending: dict[str, "asyncio.Future[Completion]"] = field(default_factory=dict)
 
 
-class _DiskCache:
-    """One JSON file per verdict, named by its key; written whole, then renamed, so a reader never sees half."""
-
-    def __init__(self, folder: str | os.PathLike[str]) -> None:
-        self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-
-    def get(self, key: str) -> Completion | None:
-        try:
-            data = json.loads((self.folder / f"{key}.json").read_text())
-            logprobs = data.get("logprobs")
-            return Completion(data["text"], int(data.get("prompt_tokens", 0)), int(data.get("completion_tokens", 0)),
-                              logprobs=None if logprobs is None else tuple(
-                                  TokenLogprob(t, p, tuple((a, q) for a, q in top)) for t, p, top in logprobs))
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-
-    def put(self, key: str, completion: Completion) -> None:
-        path = self.folder / f"{key}.json"
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        logprobs = None if completion.logprobs is None else [
-            [t.token, t.logprob, [list(a) for a in t.top]] for t in completion.logprobs]
-        temporary.write_text(json.dumps({"text": completion.text, "prompt_tokens": completion.prompt_tokens,
-                                         "completion_tokens": completion.completion_tokens, "logprobs": logprobs}))
-        os.replace(temporary, path)
+def encode(reply: Completion) -> bytes:
+    """A reply as the disk and Redis caches keep it (JSON)."""
+    logprobs = None if reply.logprobs is None else [[t.token, t.logprob, [list(a) for a in t.top]]
+                                                    for t in reply.logprobs]
+    return json.dumps({"text": reply.text, "prompt_tokens": reply.prompt_tokens,
+                       "completion_tokens": reply.completion_tokens, "logprobs": logprobs}).encode()
 
 
 # What a media part costs before the reply says: Gemini counts 258 tokens an image (32 a second of audio), OpenAI
@@ -177,11 +137,16 @@ def estimated_tokens(content: Any) -> float:
     return 0.0
 
 
-def cache_key(model: str, messages: Messages, params: Mapping[str, Any], draw: int) -> str:
-    """The cache key: model, rendered messages (media parts' data URIs or URLs included), request parameters,
-    and which of N draws this is."""
-    blob = json.dumps([model, [dict(m) for m in messages], dict(params), draw], sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(blob.encode()).hexdigest()
+def decode(raw: bytes) -> Completion | None:
+    """A cached reply, or None for what is not one (an entry from another version)."""
+    try:
+        data = json.loads(raw)
+        logprobs = data.get("logprobs")
+        return Completion(data["text"], int(data.get("prompt_tokens", 0)), int(data.get("completion_tokens", 0)),
+                          logprobs=None if logprobs is None else tuple(
+                              TokenLogprob(t, p, tuple((a, q) for a, q in top)) for t, p, top in logprobs))
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 class AsyncJudge:
@@ -195,7 +160,8 @@ class AsyncJudge:
     (a local vLLM or Ollama).
     `token_provider` is called before each request for a bearer token instead of a key.
     `params` are sent with every request (`temperature`, `max_tokens`, ...). `cache_dir` keeps
-    verdicts on disk too, for replays.
+    verdicts on disk too, for replays, up to `cache_dir_mb` megabytes. `cache` is True (memory, and
+    Redis when the limits are shared), False (none), or a Redis URL to share the cache through.
     """
 
     def __init__(
@@ -208,8 +174,9 @@ class AsyncJudge:
         token_provider: TokenProvider | None = None,
         limits: JudgeLimits = JudgeLimits(),
         params: Mapping[str, Any] | None = None,
-        cache: bool = True,
+        cache: bool | str = True,
         cache_dir: str | os.PathLike[str] | None = None,
+        cache_dir_mb: float = DISK_CACHE_MB,
         headers: Mapping[str, str] | None = None,
         name: str | None = None,
         provider: str | Provider = providers.DEFAULT,
@@ -223,8 +190,11 @@ class AsyncJudge:
         self.limits = limits
         self.params = dict(params or {})
         self.cache = cache
-        self._memory: OrderedDict[str, Completion] = OrderedDict()
-        self._disk = _DiskCache(cache_dir) if cache_dir is not None and cache else None
+        import cachetools  # here, not at import: a module that only names the judge client does not pay for it
+
+        self._memory: cachetools.LRUCache[str, Completion] = cachetools.LRUCache(MEMORY_CACHE_SIZE)
+        self._disk = DiskCache(cache_dir, cache_dir_mb) if cache_dir is not None and cache else None
+        self._policy = dataclasses.replace(_retry.JUDGE, attempts=limits.attempts)
         self.headers = dict(headers or {})
         self._name = name
         self._states: dict[int, _LoopState] = {}
@@ -274,15 +244,19 @@ class AsyncJudge:
 
         # `rewardkit.testing` and the DashScope processors run each call on a new loop; a closed loop's session is dead.
         self._states = {k: s for k, s in self._states.items() if not s.loop.is_closed()}
-        cap = self.limits.concurrency
-        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=cap), trust_env=False)
-        closer = _close_at_loop_end(session)
+        limits = self.limits
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limits.concurrency), trust_env=False)
+        limits_url = limits.shared_url()
+        cache_url = self.cache if isinstance(self.cache, str) else limits_url if self.cache else ""
+        shared = {url: Shared.connect(url, self.name) for url in {limits_url, cache_url} if url}
+        closer = _close_at_loop_end(session, list(shared.values()))
         await closer.__anext__()
+        store = shared.get(limits_url)
         state = _LoopState(
-            loop, session, closer, asyncio.Semaphore(cap),
-            _Bucket(self.limits.requests_per_minute, "requests-per-minute") if self.limits.requests_per_minute
-            else None,
-            _Bucket(self.limits.tokens_per_minute, "tokens-per-minute") if self.limits.tokens_per_minute else None,
+            loop, session, closer, Slots(limits.concurrency, limits.attempt_timeout + LEASE_MARGIN, store),
+            Limit(limits.requests_per_minute, "requests", store) if limits.requests_per_minute else None,
+            Limit(limits.tokens_per_minute, "tokens", store) if limits.tokens_per_minute else None,
+            shared.get(cache_url),
         )
         self._states[id(loop)] = state
         return state
@@ -291,7 +265,7 @@ class AsyncJudge:
         """Close this loop's connections now (they close by themselves when an `asyncio.run` loop ends)."""
         state = self._states.pop(id(asyncio.get_running_loop()), None)
         if state is not None:
-            await state.session.close()
+            await state.closer.aclose()
 
     # ---- asking ---------------------------------------------------------------------------
 
@@ -309,11 +283,18 @@ class AsyncJudge:
         end = min(until, time.monotonic() + self.limits.deadline) if until else time.monotonic() + self.limits.deadline
         if not self.cache:
             return await self._ask(await self._state(), model, messages, request, end)
-        key = cache_key(model, messages, request, draw)
+        key = cache_key(self.provider.name, model, messages, request, draw)
         hit = self._cached(key)
         if hit is not None:
             return hit
         state = await self._state()
+        if state.shared_cache is not None:
+            found = await state.shared_cache.get(key)
+            hit = None if found is None else decode(found)
+            if hit is not None:
+                self._remember(key, hit)
+                _telemetry.CACHE_HITS.labels(self.name, "redis").inc()
+                return dataclasses.replace(hit, latency=0.0, retries=0, cached=True)
         pending = state.pending.get(key)
         if pending is not None:  # the same request is in flight (a duplicated sample): wait for its reply
             _telemetry.CACHE_HITS.labels(self.name, "in_flight").inc()
@@ -333,6 +314,8 @@ class AsyncJudge:
         else:
             future.set_result(reply)
             self._store(key, reply)
+            if state.shared_cache is not None:
+                await state.shared_cache.put(key, encode(reply))
             return reply
         finally:
             state.pending.pop(key, None)
@@ -341,7 +324,8 @@ class AsyncJudge:
         hit = self._memory.get(key)
         source = "memory"
         if hit is None and self._disk is not None:
-            hit, source = self._disk.get(key), "disk"
+            found, source = self._disk.get(key), "disk"
+            hit = None if found is None else decode(found)
             if hit is not None:
                 self._remember(key, hit)
         if hit is None:
@@ -351,46 +335,35 @@ class AsyncJudge:
 
     def _remember(self, key: str, reply: Completion) -> None:
         self._memory[key] = reply
-        if len(self._memory) > MEMORY_CACHE_SIZE:
-            self._memory.popitem(last=False)
 
     def _store(self, key: str, reply: Completion) -> None:
         self._remember(key, reply)
         if self._disk is not None:
-            try:
-                self._disk.put(key, reply)
-            except OSError:  # a full or read-only disk costs the replay its cache, not the verdict
-                pass
+            self._disk.put(key, encode(reply))
 
     async def _ask(self, state: _LoopState, model: str, messages: Messages, params: Mapping[str, Any],
                    end: float) -> Completion:
         request = self.provider.request(self.base_url, Chat(model, tuple(messages), params))
-        url = request.url
         # Tokens are unknown until the reply; charge ~4 characters a token plus the reply allowance, then settle.
         estimate = sum(estimated_tokens(m.get("content")) for m in messages) + float(params.get("max_tokens") or 256)
-        failed = 0
-        while True:
-            outcome = await self._attempt(state, request.url, request.body, request.headers, estimate, end)
-            if isinstance(outcome, Completion):
-                if state.tokens is not None:
-                    state.tokens.settle(outcome.prompt_tokens + outcome.completion_tokens - estimate)
-                return dataclasses.replace(outcome, retries=failed)
-            reason, headers, last = outcome
-            failed += 1
-            wait = _retry.delay(failed, headers)
-            if failed >= self.limits.attempts:
-                break
-            if time.monotonic() + wait >= end:
-                last += f"; the next retry (in {wait:.1f} s) would pass the deadline"
-                break
-            _telemetry.RETRIES.labels(self.name, reason).inc()
-            await asyncio.sleep(wait)
-        _telemetry.FAILURES.labels(self.name).inc()
-        raise JudgeError(f"judge {model!r} at {url} gave no verdict after {failed} attempt(s): {last}")
+        failed = [0]
+
+        def retried(again: _retry.Again) -> None:
+            failed[0] += 1
+            _telemetry.RETRIES.labels(self.name, again.reason).inc()
+
+        outcome = await _retry.acall(lambda: self._attempt(state, request.url, request.body, request.headers,
+                                                           estimate, end), self._policy, end, retried)
+        if isinstance(outcome, _retry.GaveUp):
+            _telemetry.FAILURES.labels(self.name).inc()
+            raise JudgeError(f"judge {model!r} at {request.url} gave no verdict after {outcome}")
+        if state.tokens is not None:
+            await state.tokens.settle(outcome.prompt_tokens + outcome.completion_tokens - estimate)
+        return dataclasses.replace(outcome, retries=failed[0])
 
     async def _attempt(self, state: _LoopState, url: str, body: bytes, extra: Mapping[str, str], estimate: float,
-                       end: float) -> Completion | tuple[str, Mapping[str, str], str]:
-        """One HTTP attempt: a Completion, or (reason, reply headers, what happened) when it is worth retrying.
+                       end: float) -> Completion | _retry.Again:
+        """One HTTP attempt: a Completion, or what happened when it is worth retrying.
 
         Raises JudgeError for what no retry will fix (auth, bad request, a reply that is not a completion).
         """
@@ -401,11 +374,10 @@ class AsyncJudge:
         headers = {**self.headers, **extra, **await self._authorization()}
         remaining = end - time.monotonic()
         if remaining <= 0:
-            return "deadline", {}, "the deadline passed while waiting for a rate limit"
-        try:
-            await asyncio.wait_for(state.slots.acquire(), remaining)
-        except asyncio.TimeoutError:
-            return "deadline", {}, f"{self.limits.concurrency} requests stayed in flight until the deadline"
+            return _retry.Again("deadline", "the deadline passed while waiting for a rate limit")
+        slot = await state.slots.acquire(end)
+        if slot is False:
+            return _retry.Again("deadline", f"{self.limits.concurrency} requests stayed in flight until the deadline")
         import aiohttp
 
         gauge = _telemetry.IN_FLIGHT.labels(self.name)
@@ -419,20 +391,20 @@ class AsyncJudge:
                 status, reply_headers, text = response.status, response.headers, await response.text(errors="replace")
         except asyncio.TimeoutError:
             _telemetry.REQUESTS.labels(self.name, "timeout").inc()
-            return "timeout", {}, f"no answer within {timeout:.1f} s"
+            return _retry.Again("timeout", f"no answer within {timeout:.1f} s")
         except aiohttp.ClientError as exc:
             _telemetry.REQUESTS.labels(self.name, "connection").inc()
-            return "connection", {}, f"{type(exc).__name__}: {exc}"
+            return _retry.Again("connection", f"{type(exc).__name__}: {exc}")
         finally:
-            state.slots.release()
             gauge.dec()
+            await state.slots.release(slot)
         latency = time.monotonic() - started
         _telemetry.LATENCY.labels(self.name).observe(latency)
         _telemetry.REQUESTS.labels(self.name, "ok" if status == 200 else str(status)).inc()
         if status != 200:
             what = f"HTTP {status}: {trim(text)}"
             if _retry.should_retry(status, reply_headers):
-                return str(status), reply_headers, what
+                return _retry.Again(str(status), what, reply_headers)
             raise JudgeError(f"judge at {url} refused the request: {what}")
         return self._completion(text, latency)
 
@@ -443,13 +415,16 @@ class AsyncJudge:
         return Completion(reply.text, reply.prompt_tokens, reply.completion_tokens, latency, logprobs=reply.logprobs)
 
 
-async def _close_at_loop_end(session: "aiohttp.ClientSession") -> AsyncIterator[None]:
+async def _close_at_loop_end(session: "aiohttp.ClientSession", shared: list[Shared]) -> AsyncGenerator[None, None]:
     """Started once, this generator is finalised when its loop shuts down (`asyncio.run` and uvicorn call
-    `shutdown_asyncgens`), closing the session there instead of warning about it from a dead loop."""
+    `shutdown_asyncgens`), closing the session (and Redis connections) there instead of warning about
+    it from a dead loop."""
     try:
         yield
     finally:
         await session.close()
+        for store in shared:
+            await store.aclose()
 
 
 def cloud_run_identity_token(audience: str, *, metadata_url: str = "http://metadata.google.internal",

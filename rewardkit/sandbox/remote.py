@@ -19,6 +19,7 @@ comparison happens here, as for local runs.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import secrets
@@ -27,14 +28,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
+from .. import _retry
 from . import _child
 from ._types import RunResult, SandboxError, SandboxLimits, SandboxTest, TestRun
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # SandboxFusion's names (sandbox/runners/types.py `Language`) for the fence tags users write.
 SERVICE_LANGUAGE = {"javascript": "nodejs", "js": "nodejs", "node": "nodejs", "c++": "cpp", "golang": "go",
                     "sh": "bash", "shell": "bash", "ts": "typescript", "py": "python", "python3": "python"}
-_BACKOFF_FIRST, _BACKOFF_CAP = 0.25, 4.0
 _DRIVER_PARTS = (_child.encode, _child.decode, _child._frame_value, _child._exception, _child._probe,
                  _child._plain_returning, _child._target, _child._run_test)
 _semaphores: dict[tuple[str, int], threading.BoundedSemaphore] = {}
@@ -85,20 +85,14 @@ def _body(program: str, test: dict[str, Any], language: str, limits: SandboxLimi
 def _post(url: str, body: dict[str, Any], retries: int, deadline: float) -> dict[str, Any]:
     import httpx
 
-    problem = ""
-    for attempt in range(retries + 1):
-        if attempt:
-            time.sleep(min(_BACKOFF_CAP, _BACKOFF_FIRST * 2 ** (attempt - 1), max(0.0, deadline - time.monotonic())))
-        if time.monotonic() > deadline:
-            break
+    def attempt() -> dict[str, Any] | _retry.Again:
         try:
             response = _client(url).post(url, json=body, timeout=max(1.0, deadline - time.monotonic()))
         except httpx.TransportError as exc:
-            problem = f"{type(exc).__name__}: {exc}"
-            continue
-        if response.status_code in RETRY_STATUSES:
-            problem = f"HTTP {response.status_code}: {response.text[:200]}"
-            continue
+            return _retry.Again("connection", f"{type(exc).__name__}: {exc}")
+        if response.status_code != 200 and _retry.should_retry(response.status_code, response.headers):
+            return _retry.Again(str(response.status_code), f"HTTP {response.status_code}: {response.text[:200]}",
+                                dict(response.headers))
         if response.status_code != 200:
             raise SandboxError(f"sandbox service {url} answered HTTP {response.status_code}: {response.text[:200]}")
         try:
@@ -111,7 +105,11 @@ def _post(url: str, body: dict[str, Any], retries: int, deadline: float) -> dict
         if answer["status"] == "SandboxError":
             raise SandboxError(f"sandbox service {url} reported SandboxError: {str(answer.get('message'))[:300]}")
         return answer
-    raise SandboxError(f"sandbox service {url} unavailable after {retries + 1} attempts: {problem or 'out of time'}")
+
+    answer = _retry.call(attempt, dataclasses.replace(_retry.SANDBOX, attempts=retries + 1), deadline)
+    if isinstance(answer, _retry.GaveUp):
+        raise SandboxError(f"sandbox service {url} unavailable after {answer}")
+    return answer
 
 
 def _frames(stdout: str, mark: str) -> tuple[str, tuple[dict[str, Any], ...]]:

@@ -11,7 +11,7 @@ from typing import Any, Awaitable, Mapping, Sequence, TypedDict, TypeVar
 
 from rewardkit import MissingReferenceError, RegistrationError, Sample
 from rewardkit.clients import AsyncJudge, JudgeLimits, TokenProvider
-from rewardkit.clients.judge import Completion, Messages, trim
+from rewardkit.clients.judge import DISK_CACHE_MB, Completion, Messages, trim
 from rewardkit.clients.providers import DEFAULT as DEFAULT_PROVIDER
 from rewardkit.clients.providers import Provider
 
@@ -32,8 +32,9 @@ class JudgeOptions(TypedDict, total=False):
     api_key: the key itself; api_key_env: the variable holding it (default OPENAI_API_KEY; None for a
     server that needs none);
     token_provider: a function returning a bearer token instead (`cloud_run_identity_token(...)`);
-    limits: JudgeLimits (concurrency cap, rate limits, attempts); params: sent with every request
-    (default temperature 0); cache (default True) and cache_dir (verdicts on disk too);
+    limits: JudgeLimits (concurrency cap, rate limits, attempts, the Redis that shares them); params: sent
+    with every request (default temperature 0); cache (default True; False: none; a Redis URL: shared through
+    it), cache_dir (verdicts on disk too) and cache_dir_mb (its bound, default 1024);
     judge: an AsyncJudge to share between rewards instead of all the above;
     timeout (default 60 s, pairwise 120 s), weight, fallback: as for any reward.
     """
@@ -46,8 +47,9 @@ class JudgeOptions(TypedDict, total=False):
     token_provider: TokenProvider | None
     limits: JudgeLimits
     params: Mapping[str, Any] | None
-    cache: bool
+    cache: bool | str
     cache_dir: str | os.PathLike[str] | None
+    cache_dir_mb: float
     judge: AsyncJudge | None
     timeout: float
     weight: float
@@ -81,7 +83,8 @@ def connect(reward: str, options: Mapping[str, Any], *, timeout: float = 60.0) -
                         provider=options.get("provider", DEFAULT_PROVIDER),
                         token_provider=options.get("token_provider"), limits=limits,
                         params={"temperature": 0.0, **(options.get("params") or {})},
-                        cache=options.get("cache", True), cache_dir=options.get("cache_dir"), name=reward)
+                        cache=options.get("cache", True), cache_dir=options.get("cache_dir"),
+                        cache_dir_mb=options.get("cache_dir_mb", DISK_CACHE_MB), name=reward)
     return client, settings
 
 
