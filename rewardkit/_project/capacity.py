@@ -6,7 +6,7 @@ at a time (one worker process per vCPU), each worker scores ``rate`` calls a sec
 ``rewardkit replay --bench`` measured on the user's data), and the slowest call takes ``p99`` seconds on
 its own. The burst must be answered well inside the platform's reward timeout, so:
 
-    instances   = ceil(burst / (workers x rate x (budget - p99)))     budget = timeout x STEP_SHARE
+    instances   = ceil(burst / floor(workers x rate x (budget - p99)))    budget = timeout x STEP_SHARE
     concurrency = ceil(burst / instances)                            every call of the step admitted at once
 
 raised when the platform's concurrency cap (Cloud Run 1000, Function Compute 100 per instance) would
@@ -210,9 +210,14 @@ def size(platform: Platform, job: JobShape, cost: RewardCost, *, timeout: float 
         f"drain time    = budget - p99 = {_fmt(budget)} - {_fmt(p99)} = {_fmt(drain)} s "
         "(the last call still takes its own p99)",
     ]
-    instances = max(1, math.ceil(burst / (per_instance * drain)))
-    lines.append(f"instances     = ceil(burst / (per instance x drain time)) = ceil({burst:,} / "
-                 f"({_fmt(per_instance)} x {_fmt(drain)})) = {instances:,}")
+    each = math.floor(per_instance * drain)  # whole calls: a share of a call does not finish a step
+    if each < 1:
+        raise CapacityError(f"one instance scores {_fmt(per_instance)} calls/s: not one call fits the {_fmt(drain)} s "
+                            "left after the p99; make the reward faster, use more vCPUs or raise the timeout")
+    lines.append(f"per instance  = floor(per instance x drain time) = floor({_fmt(per_instance)} x {_fmt(drain)}) = "
+                 f"{each:,} calls within the budget")
+    instances = math.ceil(burst / each)
+    lines.append(f"instances     = ceil(burst / calls per instance) = ceil({burst:,} / {each:,}) = {instances:,}")
     if math.ceil(burst / instances) > cap:
         instances = math.ceil(burst / cap)
         lines.append(f"              -> ceil(burst / {cap:,}) = {instances:,}: {where} admits at most {cap:,} "
@@ -228,8 +233,8 @@ def size(platform: Platform, job: JobShape, cost: RewardCost, *, timeout: float 
     max_queue = max(DEFAULT_MAX_QUEUE, waiting)
     queue = (f"REWARDKIT_MAX_QUEUE={max_queue:,} (past the default {DEFAULT_MAX_QUEUE} they would get 503)"
              if waiting > DEFAULT_MAX_QUEUE else f"within REWARDKIT_MAX_QUEUE's default {DEFAULT_MAX_QUEUE}")
-    lines.append(f"max queue     = concurrency - workers = {concurrency:,} - {workers} = {waiting:,} calls waiting for a "
-                 f"worker: {queue}")
+    lines.append(f"max queue     = concurrency - workers = {concurrency:,} - {workers} = {waiting:,} calls waiting "
+                 f"for a worker: {queue}")
     step = math.ceil(burst / instances) / per_instance + p99
     lines.append(f"step time     = ceil(burst / instances) / per instance + p99 = {math.ceil(burst / instances):,} / "
                  f"{_fmt(per_instance)} + {_fmt(p99)} = {_fmt(round(step, 2))} s (within the {_fmt(budget)} s budget)")

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 from .fixtures import FixtureCase
 from .replay import ReplayResult, send_all, service_client
+from .report import percentile
 
 DEFAULT_BENCH_CALLS = 200
 
@@ -43,8 +43,7 @@ class BenchResult:
 
     def percentile(self, share: float) -> float:
         """Nearest-rank percentile of the latencies (share 0.99: p99)."""
-        rank = max(1, math.ceil(share * len(self.latencies)))
-        return self.latencies[rank - 1]
+        return percentile(self.latencies, share) or 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {
