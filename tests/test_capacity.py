@@ -233,7 +233,7 @@ def test_deploy_cloudrun_deploys_the_sized_service_for_the_issue_job_and_keeps_a
     for flag in ("--concurrency=128", "--cpu=2", "--memory=2Gi", "--min-instances=4", "--max-instances=10"):
         assert f" {flag}" in deploy
     assert "REWARDKIT_MAX_QUEUE=126" in deploy
-    assert "instances     = ceil(burst / calls per instance) = ceil(512 / 140) = 4" in done.stderr
+    assert "instances     = ceil(burst / instance load) = ceil(512 / 140) = 4" in done.stderr
     assert "--max-instances 10 given: kept instead of 8" in done.stderr
 
 

@@ -214,10 +214,10 @@ def size(platform: Platform, job: JobShape, cost: RewardCost, *, timeout: float 
     if each < 1:
         raise CapacityError(f"one instance scores {_fmt(per_instance)} calls/s: not one call fits the {_fmt(drain)} s "
                             "left after the p99; make the reward faster, use more vCPUs or raise the timeout")
-    lines.append(f"per instance  = floor(per instance x drain time) = floor({_fmt(per_instance)} x {_fmt(drain)}) = "
-                 f"{each:,} calls within the budget")
+    lines.append(f"instance load = floor(per instance x drain time) = floor({_fmt(per_instance)} x {_fmt(drain)}) = "
+                 f"{each:,} calls one instance answers within the budget")
     instances = math.ceil(burst / each)
-    lines.append(f"instances     = ceil(burst / calls per instance) = ceil({burst:,} / {each:,}) = {instances:,}")
+    lines.append(f"instances     = ceil(burst / instance load) = ceil({burst:,} / {each:,}) = {instances:,}")
     if math.ceil(burst / instances) > cap:
         instances = math.ceil(burst / cap)
         lines.append(f"              -> ceil(burst / {cap:,}) = {instances:,}: {where} admits at most {cap:,} "
