@@ -338,11 +338,12 @@ def _config_capacity(args: argparse.Namespace) -> int:
 
 def _job_options(parser: argparse.ArgumentParser, required: bool) -> None:
     """The job's shape and the reward's measured cost, which size the service."""
+    from .replay import _positive_int
     group = parser.add_argument_group("capacity from the job" + ("" if required else
                                       " (any of these sizes the service: rewardkit config capacity shows how)"))
-    group.add_argument("--samples-per-prompt", type=_positive, default=None, metavar="N",
+    group.add_argument("--samples-per-prompt", type=_positive_int, default=None, metavar="N",
                        help="responses sampled per prompt (Vertex samplesPerPrompt, DashScope n_rollouts)")
-    group.add_argument("--batch-size", type=_positive, default=None, metavar="N",
+    group.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
                        help="prompts per training step (Vertex batchSize, DashScope batch_size)")
     group.add_argument("--tuning-job", default=None, metavar="FILE",
                        help="read both from a Vertex tuningJobs.create body (JSON: reinforcementTuningSpec."
@@ -354,16 +355,6 @@ def _job_options(parser: argparse.ArgumentParser, required: bool) -> None:
                        help="instead of --bench: calls a second one worker scores")
     group.add_argument("--p99", type=_positive_float, default=None, metavar="SECONDS",
                        help="instead of --bench: the 99th percentile of one call's latency")
-
-
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {value!r}")
-    return number
 
 
 def _positive_float(value: str) -> float:
