@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import itertools
 import json
@@ -168,10 +169,14 @@ async def one(client: httpx.AsyncClient, path: str, payload: dict[str, Any]) -> 
     except httpx.HTTPError as exc:
         return time.perf_counter() - started, f"{type(exc).__name__}"
     latency = time.perf_counter() - started
-    if answer.status_code != 200:
-        return latency, f"HTTP {answer.status_code}"
-    data = answer.json()
-    return latency, None if isinstance(data.get("reward"), (int, float)) and not data.get("error") else "failed"
+    try:
+        data = answer.json()
+    except ValueError:
+        data = {}
+    data = data if isinstance(data, dict) else {}
+    if answer.status_code == 200 and isinstance(data.get("reward"), (int, float)):
+        return latency, None
+    return latency, f"HTTP {answer.status_code} {data.get('error_code') or ''}".strip()  # Vertex's failure body
 
 
 async def judge_sampler(judge: str, samples: list[tuple[float, int]], stop: asyncio.Event) -> None:
@@ -194,6 +199,8 @@ def busiest_second(samples: list[tuple[float, int]]) -> float:
             if end - start >= 1.0:
                 best = max(best, (later - count) / (end - start))
                 break
+    if not best and len(samples) > 1 and samples[-1][0] > samples[0][0]:  # a step shorter than a second
+        best = (samples[-1][1] - samples[0][1]) / (samples[-1][0] - samples[0][0])
     return best
 
 
@@ -251,11 +258,18 @@ def measure(family: str, instances: int, args: argparse.Namespace, judge: str | 
            "step_s": statistics.median(s["wall"] for s in steps), "p50_ms": percentile(latencies, 0.5) * 1000,
            "p99_ms": percentile(latencies, 0.99) * 1000, "max_ms": max(latencies) * 1000,
            "failed": sum(len(s["failures"]) for s in steps),
+           "failures": dict(collections.Counter(kind for s in steps for kind in s["failures"])),
            "calls_per_s": len(latencies) / sum(s["wall"] for s in steps)}
     if judge:
         row["judge_rate"] = sum(s.get("judge_requests", 0) for s in steps) / sum(s["wall"] for s in steps)
         row["judge_peak"] = max(s.get("judge_peak", 0.0) for s in steps)
     return row
+
+
+def failures(row: dict[str, Any]) -> str:
+    """What the failed calls answered: ` (HTTP 500 TIMEOUT x3)`."""
+    kinds = row.get("failures") or {}
+    return f" ({', '.join(f'{kind} x{count}' for kind, count in kinds.items())})" if kinds else ""
 
 
 def table(rows: list[dict[str, Any]], rpm: float) -> str:
@@ -266,7 +280,7 @@ def table(rows: list[dict[str, Any]], rpm: float) -> str:
                   if "judge_rate" in r else "")
         lines.append(f"| {r['family']} | {r['instances']} | {'yes' if r['redis'] else 'no'} | {r['step_s']:.2f} s | "
                      f"{r['calls_per_s']:.0f} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['max_ms']:.0f} | "
-                     f"{r['failed']} | {judged} |")
+                     f"{r['failed']}{failures(r)} | {judged} |")
     return "\n".join(lines)
 
 
