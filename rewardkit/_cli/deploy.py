@@ -1,4 +1,4 @@
-"""`rewardkit config vertex|dashscope` and `rewardkit deploy cloudrun`: platform configuration for served rewards."""
+"""`rewardkit config vertex|dashscope|capacity` and `rewardkit deploy cloudrun|fc`: platform configuration."""
 
 from __future__ import annotations
 
