@@ -47,7 +47,7 @@ ALLOWED = {
 # Where a platform may be named in code: its contract, the CLI and the deploy configuration.
 PLATFORM_NAMES = ("vertex", "dashscope", "openrlhf", "slime", "nova", "bedrock", "sagemaker")
 MAY_NAME_PLATFORMS = {"contracts", "_cli", "face"}
-DEPLOY_MODULES = {"rewardkit._project.deployment", "rewardkit._project.checks"}
+DEPLOY_MODULES = {"rewardkit._project.deployment", "rewardkit._project.checks", "rewardkit._project.capacity"}
 
 
 def layer(module: str) -> str:

@@ -66,7 +66,7 @@ def test_a_synopsis_names_every_option_and_choice_its_command_declares(page: str
     text = synopses()[page, command]
     declared = _declared(_command(["rewardkit", *command.split()])[1])
     by_flag = {flag: action for action in declared for flag in action.option_strings}
-    written = dict(re.findall(r"(--[a-z][a-z-]*)(?:[ =]([^\s\[\]-][^\s\]]*))?", text))
+    written = dict(re.findall(r"(--[a-z][a-z0-9-]*)(?:[ =]([^\s\[\]-][^\s\]]*))?", text))  # --p99: digits too
     missing = sorted(a.option_strings[-1] for a in declared if not set(a.option_strings) & set(written))
     unknown = sorted(flag for flag in written if flag not in by_flag)
     assert not missing and not unknown, (f"docs/{page}: the synopsis of `rewardkit {command}` lacks {missing} and "

@@ -17,7 +17,7 @@ from .._replay.datasets import formats as dataset_platforms
 from .._replay.replay import ReplayInputError
 from .._replay.report import Progress
 from .._sample import DEFAULT_REFERENCE_KEYS
-from .replay import _positive_int, _token, add_service_arguments, quiet_service_log
+from .replay import _positive_int, _token, add_service_arguments, concurrency, quiet_service_log
 
 
 def _ids(text: str | None) -> list[str]:
@@ -74,7 +74,7 @@ def main(args: Any, stdout: TextIO | None = None, stderr: TextIO | None = None) 
         with quiet_service_log():
             report = asyncio.run(audit(lines, probes, reward=args.reward, kinds=kinds, data=args.data,
                                        target=target, url=args.url, token=token, margin=args.margin,
-                                       concurrency=args.concurrency, timeout=args.timeout, settings=settings,
+                                       concurrency=concurrency(args), timeout=args.timeout, settings=settings,
                                        on_result=progress.update, on_total=progress.add, gold_keys=gold_keys))
     except ProbeError as exc:
         print(f"rewardkit audit: {exc}", file=stderr)

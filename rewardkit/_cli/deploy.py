@@ -1,4 +1,4 @@
-"""`rewardkit config vertex|dashscope` and `rewardkit deploy cloudrun`: platform configuration for served rewards."""
+"""`rewardkit config vertex|dashscope|capacity` and `rewardkit deploy cloudrun|fc`: platform configuration."""
 
 from __future__ import annotations
 
@@ -13,6 +13,17 @@ import sys
 from typing import Any, Literal
 
 from .._errors import RewardkitError
+from .._project.capacity import (
+    DEFAULT_MAX_QUEUE,
+    REWARD_TIMEOUT,
+    JobShape,
+    Platform,
+    RewardCost,
+    Sizing,
+    read_bench,
+    read_job,
+    size,
+)
 from .._registry import NATIVE_TWIN
 
 # The processor classes rewardkit.dashscope builds from REWARDKIT_TARGET / REWARDKIT_REWARD.
@@ -187,11 +198,16 @@ def _deploy_cloudrun(args: argparse.Namespace) -> int:
     from .._project.deployment import PROJECT_NUMBER_PLACEHOLDER, cloudrun_deploy_commands, render_commands
 
     target, service, rewards = _cloudrun_plan(args)
+    sized = _sized(args, "cloudrun", float(args.cpu or CLOUD_RUN_DEFAULTS["cpu"]), args.timeout)
+    chosen = _settings(args, CLOUD_RUN_DEFAULTS, {
+        "memory": sized.memory, "cpu": str(sized.workers), "concurrency": sized.concurrency,
+        "min_instances": sized.min_instances, "max_instances": sized.max_instances} if sized else None)
+    env = {"REWARDKIT_MAX_QUEUE": str(sized.max_queue)} if sized and sized.max_queue != DEFAULT_MAX_QUEUE else {}
     commands = cloudrun_deploy_commands(project=args.project, region=args.region, service=service,
-                                        source=args.source, target=target, memory=args.memory, cpu=args.cpu,
-                                        concurrency=args.concurrency, timeout=args.timeout,
-                                        min_instances=args.min_instances, max_instances=args.max_instances,
-                                        default_reward=rewards[0] if rewards else None)
+                                        source=args.source, target=target, memory=chosen["memory"], cpu=chosen["cpu"],
+                                        concurrency=chosen["concurrency"], timeout=args.timeout,
+                                        min_instances=chosen["min_instances"], max_instances=chosen["max_instances"],
+                                        default_reward=rewards[0] if rewards else None, env=env)
     if args.dry_run:
         print(render_commands(commands), end="")
         return 0
@@ -212,10 +228,19 @@ def _deploy_fc(args: argparse.Namespace) -> int:
     from .._project.deployment import FunctionComputeDeployment, fc_deploy_commands, fc_s_yaml, render_commands, to_yaml
 
     target, function, rewards = _project_plan(args, "function", args.function)
+    sized = _sized(args, "fc", args.cpu or FC_DEFAULTS["cpu"], args.timeout)
+    chosen = _settings(args, FC_DEFAULTS, {
+        "cpu": float(sized.workers), "memory": sized.memory_mb, "concurrency": sized.concurrency} if sized else None)
+    env = {"REWARDKIT_MAX_QUEUE": str(sized.max_queue)} if sized and sized.max_queue != DEFAULT_MAX_QUEUE else {}
     deployment = FunctionComputeDeployment(
         region=args.region, namespace=args.namespace, function=function, target=target,
-        default_reward=rewards[0] if rewards else None, tag=args.tag, cpu=args.cpu, memory_mb=args.memory,
-        disk_mb=args.disk, timeout=args.timeout, concurrency=args.concurrency, auth=args.auth, source=args.source)
+        default_reward=rewards[0] if rewards else None, tag=args.tag, cpu=chosen["cpu"], memory_mb=chosen["memory"],
+        disk_mb=args.disk, timeout=args.timeout, concurrency=chosen["concurrency"], auth=args.auth, source=args.source,
+        env=env)
+    if sized:  # fc3's s.yaml has no minimum-instance field: the console or the API sets it
+        print(f"rewardkit deploy: keep {sized.min_instances} instance(s) warm while the job runs: set the "
+              f"function's minimum instances to {sized.min_instances} (and its instance limit to "
+              f"{sized.max_instances}) in the Function Compute console; set it back to 0 after", file=sys.stderr)
     s_yaml = Path(args.source) / FC_S_YAML
     text = to_yaml(fc_s_yaml(deployment)) + "\n"
     commands = fc_deploy_commands(deployment, str(s_yaml))
@@ -235,6 +260,111 @@ def _deploy_fc(args: argparse.Namespace) -> int:
     print(f"\nDeployed {function} ({deployment.image}). The HTTP trigger's URL is in `s deploy`'s output above; "
           f"the scoring routes are /api/v1 (default reward) and /rewards/NAME/api/v1.")
     return 0
+
+
+# ---- capacity from the job ---------------------------------------------------------
+
+# What `deploy` uses when neither a flag nor the job's shape says otherwise.
+CLOUD_RUN_DEFAULTS: dict[str, Any] = {"memory": "2Gi", "cpu": "2", "concurrency": 16, "min_instances": None,
+                                      "max_instances": None}
+FC_DEFAULTS: dict[str, Any] = {"cpu": 2.0, "memory": 4096, "concurrency": 16}
+_JOB_FLAGS = ("samples_per_prompt", "batch_size", "tuning_job", "bench", "calls_per_second", "p99")
+
+
+def _job_shape(args: argparse.Namespace) -> JobShape:
+    samples, batch = args.samples_per_prompt, args.batch_size
+    if args.tuning_job:
+        try:
+            with open(args.tuning_job) as file:
+                text = file.read()
+        except OSError as exc:
+            raise ConfigError(f"--tuning-job {args.tuning_job}: {exc.strerror}") from None
+        from_file = read_job(text, args.tuning_job)
+        samples = samples if samples is not None else from_file[0]
+        batch = batch if batch is not None else from_file[1]
+    missing = [flag for flag, value in (("--samples-per-prompt", samples), ("--batch-size", batch)) if value is None]
+    if missing:
+        where = f"{args.tuning_job} leaves it to the platform; " if args.tuning_job else ""
+        raise ConfigError(f"the job's shape needs {' and '.join(missing)} ({where}give the value the job runs with)")
+    return JobShape(samples, batch, grouped=getattr(args, "group", False))
+
+
+def _reward_cost(args: argparse.Namespace) -> RewardCost:
+    if args.bench:
+        if args.calls_per_second is not None or args.p99 is not None:
+            raise ConfigError("give either --bench FILE or --calls-per-second with --p99, not both")
+        try:
+            with open(args.bench) as file:
+                return read_bench(file.read(), args.bench)
+        except OSError as exc:
+            raise ConfigError(f"--bench {args.bench}: {exc.strerror}") from None
+    if args.calls_per_second is None or args.p99 is None:
+        raise ConfigError("the reward's cost is needed: --bench FILE (rewardkit replay --bench --bench-out FILE on "
+                          "your data), or --calls-per-second (per worker) with --p99 (seconds)")
+    return RewardCost(args.calls_per_second, args.p99)
+
+
+def _sized(args: argparse.Namespace, platform: Platform, cpu: float, timeout: float) -> Sizing | None:
+    """The sizing when any of the job's flags is given (its arithmetic on stderr); None otherwise."""
+    if not any(getattr(args, name) is not None for name in _JOB_FLAGS):
+        return None
+    sizing = size(platform, _job_shape(args), _reward_cost(args), timeout=timeout, cpu=cpu)
+    print("rewardkit deploy: capacity for one step:\n" + "\n".join(f"  {line}" for line in sizing.lines),
+          file=sys.stderr)
+    return sizing
+
+
+def _settings(args: argparse.Namespace, defaults: dict[str, Any], sized: dict[str, Any] | None) -> dict[str, Any]:
+    """Each setting: its flag when given, else the sized value, else the default."""
+    chosen = {}
+    for name, default in defaults.items():
+        given = getattr(args, name)
+        chosen[name] = given if given is not None else sized[name] if sized else default
+        if given is not None and sized and str(given) != str(sized[name]):
+            print(f"rewardkit deploy: --{name.replace('_', '-')} {given} given: kept instead of {sized[name]}",
+                  file=sys.stderr)
+    return chosen
+
+
+def _config_capacity(args: argparse.Namespace) -> int:
+    sizing = size(args.platform_name, _job_shape(args), _reward_cost(args), timeout=args.timeout, cpu=args.cpu)
+    where = "Cloud Run" if sizing.platform == "cloudrun" else "Function Compute"
+    print(f"Capacity on {where} for one step of {sizing.calls:,} reward calls:")
+    print("\n".join(f"  {line}" for line in sizing.lines))
+    print("Settings:")
+    print("\n".join(f"  {name}: {value}" for name, value in sizing.settings().items()))
+    return 0
+
+
+def _job_options(parser: argparse.ArgumentParser, required: bool) -> None:
+    """The job's shape and the reward's measured cost, which size the service."""
+    from .replay import _positive_int
+    group = parser.add_argument_group("capacity from the job" + ("" if required else
+                                      " (any of these sizes the service: rewardkit config capacity shows how)"))
+    group.add_argument("--samples-per-prompt", type=_positive_int, default=None, metavar="N",
+                       help="responses sampled per prompt (Vertex samplesPerPrompt, DashScope n_rollouts)")
+    group.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
+                       help="prompts per training step (Vertex batchSize, DashScope batch_size)")
+    group.add_argument("--tuning-job", default=None, metavar="FILE",
+                       help="read both from a Vertex tuningJobs.create body (JSON: reinforcementTuningSpec."
+                       "hyperParameters) or a DashScope SDK job file (YAML or JSON: training.hyper_parameters); "
+                       "the two flags above win")
+    group.add_argument("--bench", default=None, metavar="FILE",
+                       help="the reward's measured cost: the JSON of rewardkit replay --bench --bench-out FILE")
+    group.add_argument("--calls-per-second", type=_positive_float, default=None, metavar="RATE",
+                       help="instead of --bench: calls a second one worker scores")
+    group.add_argument("--p99", type=_positive_float, default=None, metavar="SECONDS",
+                       help="instead of --bench: the 99th percentile of one call's latency")
+
+
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if not number > 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {value!r}")
+    return number
 
 
 def _run(command: list[str], capture: bool = False) -> str:
@@ -321,6 +451,24 @@ def add_parsers(commands: Any) -> None:
                            f"{_SHIM_MODULE}")
     dashscope.set_defaults(handler=_handle(_config_dashscope))
 
+    capacity = platforms.add_parser(
+        "capacity", help="instances and their size for one training step's burst of reward calls",
+        description="Print, with the arithmetic line by line, the concurrency, CPU, memory and minimum and maximum "
+        "instances (Cloud Run), or concurrency, capacity, cpu and memory_size (Function Compute), that answer one "
+        "step's samples_per_prompt x batch_size reward calls at once within half the reward timeout, from the "
+        "job's shape and the reward's cost measured by rewardkit replay --bench. `rewardkit deploy` takes the same "
+        "options and deploys with these values.")
+    capacity.add_argument("platform_name", choices=["cloudrun", "fc"], metavar="cloudrun|fc",
+                          help="where the reward service runs: Cloud Run (Vertex AI) or Function Compute")
+    _job_options(capacity, required=True)
+    capacity.add_argument("--cpu", type=float, default=2, help="vCPUs per instance, one worker each (default 2)")
+    capacity.add_argument("--timeout", type=float, default=REWARD_TIMEOUT,
+                          help=f"the platform's time limit for one reward call, seconds (default {REWARD_TIMEOUT}: "
+                          "Vertex's 5 minutes)")
+    capacity.add_argument("--group", action="store_true",
+                          help="one call per prompt with all its responses (a DashScope group_reward)")
+    capacity.set_defaults(handler=_handle(_config_capacity))
+
     deploy = commands.add_parser("deploy", help="deploy the service")
     clouds = deploy.add_subparsers(dest="cloud", required=True, metavar="CLOUD")
     cloudrun = clouds.add_parser(
@@ -334,15 +482,19 @@ def add_parsers(commands: Any) -> None:
                           help="the Cloud Run service name (default: from the project's name in pyproject.toml, "
                           "else the folder's name)")
     _project_options(cloudrun, "service", "POST /")
-    cloudrun.add_argument("--memory", default="2Gi", help="memory per instance (default 2Gi)")
-    cloudrun.add_argument("--cpu", default="2", help="vCPUs per instance (default 2)")
-    cloudrun.add_argument("--concurrency", type=int, default=16,
-                          help="requests per instance at once (default 16: rewards are CPU-bound)")
-    cloudrun.add_argument("--timeout", type=int, default=300,
-                          help="request timeout in seconds (default 300, what Vertex allows)")
+    cloudrun.add_argument("--memory", default=None,
+                          help="memory per instance (default: sized from the job, else 2Gi)")
+    cloudrun.add_argument("--cpu", default=None, help="vCPUs per instance (default 2)")
+    cloudrun.add_argument("--concurrency", type=int, default=None,
+                          help="requests per instance at once (default: sized from the job, else 16: rewards are "
+                          "CPU-bound)")
+    cloudrun.add_argument("--timeout", type=int, default=REWARD_TIMEOUT,
+                          help=f"request timeout in seconds (default {REWARD_TIMEOUT}, what Vertex allows)")
     cloudrun.add_argument("--min-instances", type=int, default=None,
-                          help="instances kept warm (default: Cloud Run's, 0)")
-    cloudrun.add_argument("--max-instances", type=int, default=None, help="instance cap (default: Cloud Run's)")
+                          help="instances kept warm (default: sized from the job, else Cloud Run's, 0)")
+    cloudrun.add_argument("--max-instances", type=int, default=None,
+                          help="instance cap (default: sized from the job, else Cloud Run's)")
+    _job_options(cloudrun, required=False)
     cloudrun.add_argument("--dry-run", action="store_true", help="print the commands instead of running them")
     cloudrun.set_defaults(handler=_handle(_deploy_cloudrun))
 
@@ -360,14 +512,18 @@ def add_parsers(commands: Any) -> None:
                     help="the function's name, also the image's (default: from the project's name)")
     _project_options(fc, "function", "POST /api/v1")
     fc.add_argument("--tag", default="latest", help="the image tag (default latest)")
-    fc.add_argument("--cpu", type=float, default=2.0, help="vCPUs (default 2)")
-    fc.add_argument("--memory", type=int, default=4096, help="MB, a multiple of 64, 1-4 GB per vCPU (default 4096)")
+    fc.add_argument("--cpu", type=float, default=None, help="vCPUs (default 2)")
+    fc.add_argument("--memory", type=int, default=None,
+                    help="MB, a multiple of 64, 1-4 GB per vCPU (default: sized from the job, else 4096)")
     fc.add_argument("--disk", type=int, default=512, choices=[512, 10240], help="MB (default 512)")
-    fc.add_argument("--timeout", type=int, default=300, help="seconds per request (default 300)")
-    fc.add_argument("--concurrency", type=int, default=16,
-                    help="requests per instance at once, 1-100 (default 16: rewards are CPU-bound)")
+    fc.add_argument("--timeout", type=int, default=REWARD_TIMEOUT,
+                    help=f"seconds per request (default {REWARD_TIMEOUT})")
+    fc.add_argument("--concurrency", type=int, default=None,
+                    help="requests per instance at once, 1-100 (default: sized from the job, else 16: rewards are "
+                    "CPU-bound)")
     fc.add_argument("--auth", default="function", choices=["function", "anonymous"],
                     help="the HTTP trigger's authType: function (signed requests, the default) or anonymous (a "
                     "public URL: only with rewardkit's own --auth-token)")
     fc.add_argument("--dry-run", action="store_true", help="print the script instead of running it")
+    _job_options(fc, required=False)
     fc.set_defaults(handler=_handle(_deploy_fc))

@@ -76,12 +76,17 @@ def main(args: Any, stdout: TextIO | None = None, stderr: TextIO | None = None) 
     if args.url is None:
         used = target_line("replaying through", "use", target, given=args.target is not None, flag="--target")
         print(f"rewardkit replay: {used}", file=stderr)
+    if args.bench:
+        return _bench(args, cases, target, token, settings, stdout, stderr)
+    if args.bench_out is not None or args.bench_calls is not None:
+        print("rewardkit replay: --bench-out and --bench-calls go with --bench", file=stderr)
+        return 2
     progress = Progress(len(cases), stderr)
     try:
         with quiet_service_log():
             results = asyncio.run(replay(cases, target=target, reward=args.reward, url=args.url, token=token,
-                                         concurrency=args.concurrency, timeout=args.timeout, settings=settings,
-                                         on_result=progress.update))
+                                         concurrency=concurrency(args), timeout=args.timeout,
+                                         settings=settings, on_result=progress.update))
     except RewardkitError as exc:
         print(f"rewardkit replay: cannot serve {describe_target(target)}: {exc}", file=stderr)
         return 2
@@ -89,6 +94,62 @@ def main(args: Any, stdout: TextIO | None = None, stderr: TextIO | None = None) 
         progress.close()
     write_report(results, args.format, stdout)
     return 0 if all(r.passed for r in results) else 1
+
+
+def concurrency(args: Any, default: int = DEFAULT_CONCURRENCY) -> int:
+    """--concurrency, else `default`."""
+    return default if args.concurrency is None else int(args.concurrency)
+
+
+def _bench_workers(args: Any, settings: Any) -> int:
+    """The worker processes the calls ran on: the in-process app's, or what --workers says the service has."""
+    if args.url is None:
+        return max(1, settings.worker_count)  # 0: rewards in the server process, one at a time for sync ones
+    if args.workers is None:
+        raise ReplayInputError("--bench with --url: say how many worker processes the service runs (--workers N, "
+                               "its REWARDKIT_WORKERS or vCPUs), so the rate can be given per worker")
+    try:
+        workers = int(args.workers)
+    except ValueError:
+        workers = 0
+    if workers < 1:
+        raise ReplayInputError(f"--workers {args.workers!r}: with --url and --bench, give the service's worker count, "
+                               "1 or more")
+    return workers
+
+
+def _bench(args: Any, cases: list[FixtureCase], target: str, token: str | None, settings: Any, stdout: TextIO,
+           stderr: TextIO) -> int:
+    """`replay --bench`: the reward's cost per call, printed, and written as JSON with --bench-out."""
+    from .._replay.bench import DEFAULT_BENCH_CALLS, bench
+
+    try:
+        workers = _bench_workers(args, settings)
+    except ReplayInputError as exc:
+        print(f"rewardkit replay: {exc}", file=stderr)
+        return 2
+    # One call per worker by default: the latency is then a call's own, not its wait in the queue.
+    in_flight = concurrency(args, default=workers)
+    try:
+        with quiet_service_log():
+            result, results = asyncio.run(bench(cases, workers=workers, calls=args.bench_calls or DEFAULT_BENCH_CALLS,
+                                                target=target, reward=args.reward, url=args.url, token=token,
+                                                concurrency=in_flight, timeout=args.timeout, settings=settings))
+    except RewardkitError as exc:
+        print(f"rewardkit replay: cannot serve {describe_target(target)}: {exc}", file=stderr)
+        return 2
+    print(result.text(), file=stdout)
+    if result.failed:  # a bench of failures measures the failure path, not the reward
+        first = next(r for r in results if not r.passed)
+        print(f"rewardkit replay: {result.failed} of {result.calls} calls did not pass (first: "
+              f"{'; '.join(first.problems)}); the figures are not the reward's cost", file=stderr)
+        return 1
+    if args.bench_out:
+        with open(args.bench_out, "w") as out:
+            out.write(result.dumps())
+        print(f"rewardkit replay: wrote {args.bench_out} (for --bench FILE of rewardkit config capacity and "
+              "rewardkit deploy)", file=stderr)
+    return 0
 
 
 def add_parser(commands: Any) -> None:
@@ -109,6 +170,16 @@ def add_parser(commands: Any) -> None:
     replay_cmd.add_argument("--format", default="table", choices=["table", "json", "jsonl"],
                             help="output format (default table)")
     add_service_arguments(replay_cmd)
+    measure = replay_cmd.add_argument_group("bench mode")
+    measure.add_argument("--bench", action="store_true",
+                         help="measure the reward's cost instead of reporting scores: after a warm-up round, send the "
+                         "requests over and over and print calls/s per worker and latency p50/p99/max (default "
+                         "--concurrency: one call per worker)")
+    measure.add_argument("--bench-calls", type=_positive_int, default=None, metavar="N",
+                         help="with --bench: calls to time, the requests repeated as needed (default 200)")
+    measure.add_argument("--bench-out", default=None, metavar="FILE",
+                         help="with --bench: write the figures as JSON, for the --bench option of rewardkit config "
+                         "capacity and rewardkit deploy (default: none)")
     training = replay_cmd.add_argument_group("training-data mode")
     training.add_argument("--training", default=None, metavar="FILE",
                           help="a training/validation JSONL in a platform's dataset format: build the requests a "
@@ -131,7 +202,7 @@ def add_service_arguments(cmd: Any) -> None:
     cmd.add_argument("--token", default=None, help=f"bearer token to send (default ${TOKEN_ENV})")
     cmd.add_argument("--gcloud-auth", action="store_true",
                      help="send an identity token from `gcloud auth print-identity-token` (private Cloud Run)")
-    cmd.add_argument("--concurrency", type=_positive_int, default=DEFAULT_CONCURRENCY, metavar="N",
+    cmd.add_argument("--concurrency", type=_positive_int, default=None, metavar="N",
                      help=f"requests in flight at once (default {DEFAULT_CONCURRENCY})")
     cmd.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                      help=f"per-request HTTP timeout (default {DEFAULT_TIMEOUT:g})")

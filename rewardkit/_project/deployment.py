@@ -231,6 +231,7 @@ def cloudrun_deploy_commands(
     min_instances: int | None = None,
     max_instances: int | None = None,
     default_reward: str | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> list[list[str]]:
     """The gcloud commands that deploy a private reward service Vertex AI can call.
 
@@ -241,7 +242,8 @@ def cloudrun_deploy_commands(
     The third command holds the literal ``PROJECT_NUMBER``: substitute the output of
     the second before running it. ``concurrency`` defaults to 16 because rewards are
     CPU-bound (math checking) and 2 vCPUs saturate long before Cloud Run's 80;
-    ``timeout`` 300 s matches the platform's 5 minutes per reward call.
+    ``timeout`` 300 s matches the platform's 5 minutes per reward call. ``env`` adds
+    environment variables (``REWARDKIT_MAX_QUEUE`` from a capacity sizing).
     """
     _require("project", project)
     _require("region", region)
@@ -266,7 +268,8 @@ def cloudrun_deploy_commands(
     if min_instances is not None and max_instances is not None and min_instances > max_instances:
         raise DeployConfigError(f"min_instances {min_instances} exceeds max_instances {max_instances}")
 
-    env = {"REWARDKIT_TARGET": target, **({"REWARDKIT_REWARD": default_reward} if default_reward else {})}
+    env = {"REWARDKIT_TARGET": target, **({"REWARDKIT_REWARD": default_reward} if default_reward else {}),
+           **(env or {})}
     for key, value in env.items():
         if "," in value or any(c.isspace() for c in value):
             raise DeployConfigError(f"{key} {value!r} must not hold commas or spaces (gcloud --set-env-vars)")
@@ -489,6 +492,7 @@ class FunctionComputeDeployment:
     concurrency: int = 16
     auth: str = "function"
     source: str = "."
+    env: Mapping[str, str] = field(default_factory=dict)  # more environment (REWARDKIT_MAX_QUEUE from a sizing)
 
     @property
     def registry(self) -> str:
@@ -532,6 +536,7 @@ def fc_s_yaml(deployment: FunctionComputeDeployment) -> dict[str, Any]:
     env = {"PORT": str(FC_PORT), "REWARDKIT_HOST": "0.0.0.0", "REWARDKIT_TARGET": deployment.target}
     if deployment.default_reward:
         env["REWARDKIT_REWARD"] = deployment.default_reward
+    env.update(deployment.env)
     props = {
         "region": deployment.region,
         "functionName": deployment.function,
