@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import time
 from pathlib import Path
 
@@ -96,7 +97,7 @@ def _readme_command(readme: str, starts: str) -> str:
 
 
 def test_a_generated_project_installs_and_passes_from_a_fresh_clone_with_only_its_readme_commands(tmp_path):
-    """The slow one (about 1-2 min, mostly pip): rewardkit installed (not editable) from this checkout into
+    """The slow one (about a minute, mostly pip): rewardkit installed (not editable) from this checkout into
     a venv, `rewardkit init`, the project committed and cloned, then in the clone exactly the command its
     README prints, which makes its own venv. rewardkit is on no package index here: it comes from wheels/."""
     started = time.monotonic()
@@ -105,6 +106,12 @@ def test_a_generated_project_installs_and_passes_from_a_fresh_clone_with_only_it
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     python, rewardkit = venv / "bin" / "python", venv / "bin" / "rewardkit"
     env = {k: v for k, v in os.environ.items() if not k.startswith("REWARDKIT_") and k != "VIRTUAL_ENV"}
+    # rewardkit's dependencies come from this test's environment, after the venv's own packages (a path line
+    # in a .pth file: that environment's own .pth hooks, its editable rewardkit among them, are not run).
+    # Installing them again would add a minute and test nothing: the clone's install below does it all.
+    venv_site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    Path(venv_site, "zz_test_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
 
     def run(*command: str | Path, cwd: Path = tmp_path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
         result = subprocess.run([str(c) for c in command], cwd=cwd, capture_output=True, text=True, timeout=timeout,
@@ -112,7 +119,8 @@ def test_a_generated_project_installs_and_passes_from_a_fresh_clone_with_only_it
         assert result.returncode == 0, f"{command} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
         return result
 
-    run(python, "-m", "pip", "install", "-q", str(source))
+    run(python, "-m", "pip", "install", "-q", "--no-deps", str(source))
+    assert f"{venv_site}/rewardkit" in run(python, "-c", "import rewardkit; print(rewardkit.__file__)").stdout
     printed = run(rewardkit, "init", "quiz").stdout
     assert "It pins rewardkit==" in printed and INSTALL_AND_TEST in printed
     project = tmp_path / "quiz"
