@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .._errors import RewardkitError
+from .._errors import SandboxError as SandboxError  # declared with its code in rewardkit._errors
 
 # Per test and per submission. SANDBOX_ERROR is never a score: it fails the call.
 PASSED = "PASSED"
@@ -19,16 +19,6 @@ SANDBOX_ERROR = "SANDBOX_ERROR"
 CATEGORIES = (PASSED, WRONG_ANSWER, RUNTIME_ERROR, TIMEOUT, MEMORY_LIMIT, OUTPUT_LIMIT, SYNTAX_ERROR, SANDBOX_ERROR)
 
 Isolation = Literal["require", "none"]
-
-
-class SandboxError(RewardkitError):
-    """The sandbox itself failed (could not start, isolation unavailable, a remote service down).
-
-    Infrastructure, not the model's program: the reward call fails with error code
-    SANDBOX_ERROR and no score.
-    """
-
-    code = SANDBOX_ERROR
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
+from rewardkit import RewardkitError
+
 _OPENING = re.compile(r"[ \t]*(`{3,}|~{3,})[ \t]*([\w+#.-]*)")
 _FENCE_LINE = re.compile(r"^[ \t]*(`{3,}|~{3,})", re.M)
 # Attributes read up to 200 characters, as rewards.math._answers does: an unbounded read is quadratic on "<think"s.
@@ -24,7 +26,7 @@ ALIASES = {
 }
 
 
-class NoProgram(Exception):
+class NoProgram(RewardkitError):
     """The response holds no program to run (the model's fault: a score of 0, not an error)."""
 
 

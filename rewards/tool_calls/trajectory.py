@@ -17,6 +17,7 @@ from rewardkit import (
     Message,
     MissingReferenceError,
     RegistrationError,
+    RewardkitError,
     RewardSpec,
     Sample,
     Score,
@@ -126,7 +127,7 @@ def turn_budget(
 
 # ---- final_answer_after_tools --------------------------------------------------------------------------
 
-class AnswerRewardError(RuntimeError):
+class AnswerRewardError(RewardkitError, RuntimeError):
     """The wrapped answer reward failed; the message is its failure."""
 
 

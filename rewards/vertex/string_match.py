@@ -17,7 +17,16 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 import rewardkit
-from rewardkit import MissingReferenceError, ParseError, RegistrationError, RewardSpec, Score, parsers, reward
+from rewardkit import (
+    MissingReferenceError,
+    ParseError,
+    RegistrationError,
+    RewardkitError,
+    RewardSpec,
+    Score,
+    parsers,
+    reward,
+)
 
 from ..common.options import OptionError
 
@@ -43,7 +52,7 @@ _RE2_UNSUPPORTED_GROUPS = (
 _COUNTED = re.compile(r"\{(?:\d+(?:,\d*)?|,\d+)\}")
 
 
-class ExpressionError(ValueError):
+class ExpressionError(RewardkitError, ValueError):
     """The expression, once its placeholders are filled, is not a usable regular expression."""
 
 
