@@ -7,7 +7,7 @@ import logging
 import os
 import signal
 import sys
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .._errors import RewardkitError
 from .._loader import describe_target, resolve_target, shadow_note, target_line
@@ -219,7 +219,8 @@ def _add_data_commands(commands: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    handler: Callable[[argparse.Namespace], int] = args.handler  # every command sets one (set_defaults)
+    return handler(args)
 
 
 if __name__ == "__main__":

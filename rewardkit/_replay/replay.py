@@ -73,8 +73,8 @@ def read_cases(paths: Sequence[str | Path]) -> list[FixtureCase]:
 
 # ---- one result ------------------------------------------------------------------
 
-def _short(text: Any, limit: int = REASON_CHARS) -> str:
-    text = str(text)
+def _short(value: Any, limit: int = REASON_CHARS) -> str:
+    text = str(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

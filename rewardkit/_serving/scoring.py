@@ -52,7 +52,8 @@ _REFUSED = {400: "invalid", 413: "invalid", 422: "invalid", 404: "unknown_reward
 
 def route_path(scope: Scope) -> str:
     """The path below the app's root_path, as Starlette's router sees it."""
-    path, root = scope["path"], scope.get("root_path", "")
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
     if root and path.startswith(root):
         if path == root:
             return ""
