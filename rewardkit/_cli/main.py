@@ -215,6 +215,9 @@ def _add_data_commands(commands: Any) -> None:
     from .report import add_parser as add_report
 
     add_report(commands)
+    from .codes import add_parser as add_codes
+
+    add_codes(commands)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
