@@ -24,9 +24,14 @@ from .conftest import REPO
 _VERDICTS = {("rewardkit/sandbox/_types.py", "TIMEOUT"), ("rewardkit/sandbox/_types.py", "SANDBOX_ERROR")}
 
 
+# Modules that act when imported: the command line's entry, and the forkserver's guard (it would watch this
+# process as the forkserver of a server started by an earlier test, and stop it with that server).
+_ACTING = ("__main__", "forkserver_guard")
+
+
 def _modules(package: ModuleType) -> list[str]:
     return [m.name for m in pkgutil.walk_packages(package.__path__, package.__name__ + ".")
-            if not m.name.endswith("__main__")]
+            if not m.name.endswith(_ACTING)]
 
 
 def _sources() -> list[Path]:
