@@ -22,6 +22,7 @@ from ._errors import (
     RewardkitError,
     UnknownRewardError,
 )
+from ._loader import DEFAULT_TARGET
 from ._outcome import Failure, Outcome
 from ._public import moved, show_as
 from ._registry import CompositeSpec, RewardSpec, composite, grouped_reward, parsed_reward, reward, variant
@@ -32,16 +33,28 @@ from ._score import Score
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from ._engine.inline import Engine
+    from ._registry import Registry
+    from ._settings import Settings
+
 __version__ = "0.1.0"
 
 
-def create_app(*args: Any, **kwargs: Any) -> "FastAPI":
-    """Build the FastAPI app (see rewardkit._serving.app.create_app).
+def create_app(
+    target: str | Registry = DEFAULT_TARGET,
+    *,
+    reward: str | None = None,
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    access_log: bool = True,
+) -> FastAPI:
+    """Build the FastAPI app serving `target` (a module path, a .py file, or a Registry).
 
-    Imported lazily to keep `import rewardkit` light."""
+    The parameters are rewardkit._serving.app.create_app's (see there); imported lazily to keep `import
+    rewardkit` light."""
     from ._serving.app import create_app as _create_app
 
-    return _create_app(*args, **kwargs)
+    return _create_app(target, reward=reward, settings=settings, engine=engine, access_log=access_log)
 
 
 def call(reward: Any, sample: Sample) -> Outcome:

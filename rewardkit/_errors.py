@@ -1,10 +1,117 @@
-"""Exception classes. Each message says what went wrong and what to do about it."""
+"""rewardkit's errors and failure codes, each declared once. Every message says what went wrong and what to do.
+
+A failure code is what a platform reads when a call or a request is not scored (an `error_code` field, an
+error body, a trainer's `rewardkit.error` key). Each is declared here, once, with its meaning (`CODES`);
+the contracts turn it into their HTTP status, and docs/failures.md's table is generated from `CODES` and
+the contracts (`rewardkit codes`; tests/test_failure_codes.py fails when the page and the code differ).
+
+An error class declares `code`: the failure a reward call gets when the error escapes the reward.
+
+    RewardkitError                   REWARD_ERROR (every other rewardkit error, and rewards' own: OptionError...)
+    +-- RegistrationError, LoadError, ParseError, InvalidScoreError, SetupError, EngineBusy
+    +-- UnknownRewardError (also a LookupError)
+    +-- MissingReferenceError        MISSING_REFERENCE (also a ValueError)
+    |   +-- InvalidReferenceError    INVALID_REFERENCE (rewards.code's InvalidTestsError)
+    +-- MediaError                   MEDIA_FETCH_ERROR (or MEDIA_TOO_LARGE, MEDIA_UNSUPPORTED, as raised)
+    |   +-- MediaUnsupportedError    MEDIA_UNSUPPORTED
+    +-- JudgeError                   JUDGE_ERROR (rewardkit.clients.providers' ProviderError)
+    |   +-- JudgeUnparseable         JUDGE_UNPARSEABLE
+    +-- SandboxError                 SANDBOX_ERROR
+
+Errors of the command line and the harness (SettingsError, FixtureError, DeployConfigError...) subclass
+RewardkitError in the module that raises them; they never fail a reward call and declare no code of their
+own. InvalidScoreError raised in a reward's body is that reward's REWARD_ERROR; the engine reports a
+returned value that is not a score as INVALID_SCORE.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
+Scope = Literal["call", "request", "client"]
+SCOPES: dict[Scope, str] = {
+    "call": "a reward call's failure, in the answer of a served request (or a trainer's item)",
+    "request": "a whole request refused by the server, whichever reward it names",
+    "client": "produced by rewardkit as a client (trainer adapters, replay): never sent by a server",
+}
+
+
+@dataclass(frozen=True)
+class FailureCode:
+    """A failure code and what it means.
+
+    `data_fault`: the request's data is at fault, not the reward nor the server: a retry cannot help (the
+    contracts that have statuses answer 422), a fallback never hides it, and a composite fails with it
+    whatever its on_component_error says. `status`: for a request's code, the HTTP status it is answered with.
+    """
+
+    name: str
+    meaning: str
+    scope: Scope = "call"
+    data_fault: bool = False
+    status: int | None = None
+
+
+CODES: dict[str, FailureCode] = {}
+
+
+def _declare(name: str, meaning: str, scope: Scope = "call", data_fault: bool = False,
+             status: int | None = None) -> str:
+    if name in CODES:
+        raise ValueError(f"failure code {name} is declared twice")  # at import: a slip in this module
+    CODES[name] = FailureCode(name, meaning, scope, data_fault, status)
+    return name
+
+
+REWARD_ERROR = _declare("REWARD_ERROR", "the reward (or its parser) raised, `SystemExit` included; a built-in "
+                        "reward refused its options or its input")
+INVALID_SCORE = _declare("INVALID_SCORE", "the reward returned something other than a finite score, a score "
+                         "outside its own `score_range=`, or (grouped) not one score per response")
+TIMEOUT = _declare("TIMEOUT", "the reward ran past its timeout: a sync reward's worker is replaced, an async "
+                   "reward is cancelled")
+WORKER_CRASHED = _declare("WORKER_CRASHED", "the worker process running the call died (a crash, a signal, the "
+                          "OOM killer) or its pipe carried something other than the call's answer")
+OUT_OF_MEMORY = _declare("OUT_OF_MEMORY", "the reward exhausted the worker's memory cap (`--worker-memory`)")
+COMPONENT_FAILED = _declare("COMPONENT_FAILED", "a component of a composite failed and the composite's "
+                            "`on_component_error` is \"fail\"")
+MISSING_REFERENCE = _declare("MISSING_REFERENCE", "the request has no reference (gold answer, tests) the reward "
+                             "needs", data_fault=True)
+INVALID_REFERENCE = _declare("INVALID_REFERENCE", "the request's reference is there but unusable (tests that do "
+                             "not parse, an expected value that cannot be evaluated)", data_fault=True)
+MEDIA_FETCH_ERROR = _declare("MEDIA_FETCH_ERROR", "a media part of the request could not be fetched (network, "
+                             "refused by the address policy, a timeout, no such object)")
+MEDIA_TOO_LARGE = _declare("MEDIA_TOO_LARGE", "a media part of the request is over a size limit (bytes per fetch or "
+                           "per request, pixels of an image)", data_fault=True)
+MEDIA_UNSUPPORTED = _declare("MEDIA_UNSUPPORTED", "a media part of the request is in a form rewardkit cannot read "
+                             "(a malformed data URI, a body that is not its declared type, a format or scheme "
+                             "rewardkit does not read)", data_fault=True)
+JUDGE_ERROR = _declare("JUDGE_ERROR", "an LLM judge gave no verdict: transport error, timeout, 5xx or auth error "
+                       "after retries")
+JUDGE_UNPARSEABLE = _declare("JUDGE_UNPARSEABLE", "the judge answered, but not in the form asked for (off the "
+                             "menu, a criterion missing or extra)")
+SANDBOX_ERROR = _declare("SANDBOX_ERROR", "the code sandbox itself failed (could not start, isolation "
+                         "unavailable, the remote sandbox service down): infrastructure, not the program")
+SHUTTING_DOWN = _declare("SHUTTING_DOWN", "the server stopped (SIGTERM) and its grace period ended before the "
+                         "request was scored; retry (another instance)", scope="request", status=503)
+INTERNAL_ERROR = _declare("INTERNAL_ERROR", "something unexpected went wrong in the server while serving the "
+                          "request (a bug in rewardkit: the log has its traceback)", scope="request", status=500)
+ENGINE_ERROR = _declare("ENGINE_ERROR", "a trainer adapter's engine could not run the batch (its queue full, a "
+                        "worker that did not start)", scope="client")
+SERVICE_UNAVAILABLE = _declare("SERVICE_UNAVAILABLE", "a remote rewardkit server could not be reached, or kept "
+                               "answering 429/5xx, within the client's deadline", scope="client")
+REMOTE_FAILED = _declare("REMOTE_FAILED", "a remote server scored nothing for an item and gave no code",
+                         scope="client")
+BAD_ANSWER = _declare("BAD_ANSWER", "replay or a fixture read an answer that does not match the contract",
+                      scope="client")
+
+DATA_FAULTS = frozenset(code.name for code in CODES.values() if code.data_fault)
+
 
 class RewardkitError(Exception):
-    """Base class of every rewardkit error."""
+    """Base class of every rewardkit error. `code`: the failure a reward call gets when it escapes the reward."""
+
+    code: str = REWARD_ERROR
 
 
 class RegistrationError(RewardkitError):
@@ -45,7 +152,7 @@ class MissingReferenceError(RewardkitError, ValueError):
     request has none.
     """
 
-    code = "MISSING_REFERENCE"
+    code = MISSING_REFERENCE
 
 
 class InvalidReferenceError(MissingReferenceError):
@@ -57,15 +164,29 @@ class InvalidReferenceError(MissingReferenceError):
     never a fallback score; nothing is charged to the model's answer.
     """
 
-    code = "INVALID_REFERENCE"
+    code = INVALID_REFERENCE
 
 
 class MediaError(RewardkitError):
-    """A media part of the request cannot be read: `code` says why; the call fails with it, never scores."""
+    """A media part of the request cannot be read: not fetched (MEDIA_FETCH_ERROR, the default), over a limit
+    (MEDIA_TOO_LARGE) or not in a form rewardkit reads (MEDIA_UNSUPPORTED); the call fails with it, never scores."""
 
-    def __init__(self, message: str, code: str = "MEDIA_FETCH_ERROR") -> None:
+    code = MEDIA_FETCH_ERROR
+
+    def __init__(self, message: str, code: str = MEDIA_FETCH_ERROR) -> None:
+        if code not in (MEDIA_FETCH_ERROR, MEDIA_TOO_LARGE, MEDIA_UNSUPPORTED):
+            raise ValueError(f"MediaError code must be a media failure code, got {code!r}")
         super().__init__(message)
         self.code = code
+
+
+class MediaUnsupportedError(MediaError):
+    """A media part of the request is in a form that cannot be read (a malformed data URI): MEDIA_UNSUPPORTED."""
+
+    code = MEDIA_UNSUPPORTED
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, MEDIA_UNSUPPORTED)
 
 
 class SetupError(RewardkitError):
@@ -83,7 +204,7 @@ class JudgeError(RewardkitError):
     answer, DashScope `status: failed`); it never becomes a score.
     """
 
-    code = "JUDGE_ERROR"
+    code = JUDGE_ERROR
 
     def __init__(self, message: str) -> None:
         self.detail = message
@@ -93,4 +214,26 @@ class JudgeError(RewardkitError):
 class JudgeUnparseable(JudgeError):
     """The judge answered, but not in the form the reward asked for (off the menu, a missing or extra criterion)."""
 
-    code = "JUDGE_UNPARSEABLE"
+    code = JUDGE_UNPARSEABLE
+
+
+class SandboxError(RewardkitError):
+    """The sandbox itself failed (could not start, isolation unavailable, a remote service down).
+
+    Infrastructure, not the model's program: the reward call fails with error code
+    SANDBOX_ERROR and no score.
+    """
+
+    code = SANDBOX_ERROR
+
+
+__all__ = [
+    "CODES", "DATA_FAULTS", "FailureCode", "SCOPES",
+    "REWARD_ERROR", "INVALID_SCORE", "TIMEOUT", "WORKER_CRASHED", "OUT_OF_MEMORY", "COMPONENT_FAILED",
+    "MISSING_REFERENCE", "INVALID_REFERENCE", "MEDIA_FETCH_ERROR", "MEDIA_TOO_LARGE", "MEDIA_UNSUPPORTED",
+    "JUDGE_ERROR", "JUDGE_UNPARSEABLE", "SANDBOX_ERROR", "SHUTTING_DOWN", "INTERNAL_ERROR", "ENGINE_ERROR",
+    "SERVICE_UNAVAILABLE", "REMOTE_FAILED", "BAD_ANSWER",
+    "RewardkitError", "RegistrationError", "LoadError", "ParseError", "InvalidScoreError", "UnknownRewardError",
+    "MissingReferenceError", "InvalidReferenceError", "MediaError", "MediaUnsupportedError", "SetupError",
+    "EngineBusy", "JudgeError", "JudgeUnparseable", "SandboxError",
+]

@@ -9,27 +9,19 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-from ._errors import InvalidReferenceError, MissingReferenceError
+# The failure codes are declared, with their meaning, in rewardkit._errors; the engine's are re-exported here.
+from ._errors import (
+    COMPONENT_FAILED,
+    DATA_FAULTS,
+    INVALID_REFERENCE,
+    INVALID_SCORE,
+    MISSING_REFERENCE,
+    OUT_OF_MEMORY,
+    REWARD_ERROR,
+    TIMEOUT,
+    WORKER_CRASHED,
+)
 from ._score import Score
-
-# Error codes, as the contracts report them (an `error_code` field, an error body).
-REWARD_ERROR = "REWARD_ERROR"
-INVALID_SCORE = "INVALID_SCORE"
-TIMEOUT = "TIMEOUT"
-WORKER_CRASHED = "WORKER_CRASHED"
-OUT_OF_MEMORY = "OUT_OF_MEMORY"
-COMPONENT_FAILED = "COMPONENT_FAILED"
-MISSING_REFERENCE = MissingReferenceError.code
-INVALID_REFERENCE = InvalidReferenceError.code
-# A media part of the request could not be read (rewardkit/media/fetch.py): not fetched (network, refused by
-# the address policy, a timeout), over a size limit, or not what it was declared as / a scheme or format
-# rewardkit does not read. The last two are the data's fault.
-MEDIA_FETCH_ERROR = "MEDIA_FETCH_ERROR"
-MEDIA_TOO_LARGE = "MEDIA_TOO_LARGE"
-MEDIA_UNSUPPORTED = "MEDIA_UNSUPPORTED"
-# The request's data is at fault, not the reward nor the server: a retry cannot help (Vertex answers 422),
-# a fallback never hides it, and a composite fails with it whatever its on_component_error says.
-DATA_FAULTS = frozenset({MISSING_REFERENCE, INVALID_REFERENCE, MEDIA_TOO_LARGE, MEDIA_UNSUPPORTED})
 
 
 @dataclass(frozen=True)
@@ -106,3 +98,10 @@ def schema_metrics(outcome: Outcome, keys: Sequence[str]) -> tuple[dict[str, flo
     found = flat_metrics(outcome)
     known = set(keys)
     return {key: found.get(key, math.nan) for key in keys}, [name for name in found if name not in known]
+
+
+__all__ = [
+    "Failure", "ComponentOutcome", "Outcome", "flat_metrics", "schema_metrics", "FAILED_KEY", "ERROR_KEY", "NO_ERROR",
+    "REWARD_ERROR", "INVALID_SCORE", "TIMEOUT", "WORKER_CRASHED", "OUT_OF_MEMORY", "COMPONENT_FAILED",
+    "MISSING_REFERENCE", "INVALID_REFERENCE", "DATA_FAULTS",
+]

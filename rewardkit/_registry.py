@@ -380,7 +380,7 @@ def spec_of(obj: Any) -> AnySpec:
     if isinstance(obj, (RewardSpec, CompositeSpec)):
         return obj
     spec = getattr(obj, SPEC_ATTRIBUTE, None)
-    if spec is None:
+    if not isinstance(spec, (RewardSpec, CompositeSpec)):
         raise RegistrationError(f"{obj!r} is not a reward: decorate it with @reward, @grouped_reward or @parsed_reward")
     return spec
 

@@ -88,8 +88,8 @@ def delay(attempt: int, headers: Mapping[str, str], rng: random.Random | None = 
     asked = retry_after(headers)
     if asked is not None and asked <= MAX_RETRY_AFTER:
         return asked
-    backoff = min(policy.initial * 2 ** (attempt - 1), policy.cap)
-    return backoff * (1.0 - JITTER * (rng or random).random())
+    backoff = min(policy.initial * 2.0 ** (attempt - 1), policy.cap)
+    return backoff * (1.0 - JITTER * (random.random() if rng is None else rng.random()))
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import binascii
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping, Sequence
 
-from ._errors import MediaError
+from ._errors import MediaError, MediaUnsupportedError
 
 # Where a gold answer usually lives: Vertex `references.answer`, DashScope
 # `rollout_extra.solution`; the others are common dataset spellings.
@@ -54,12 +54,12 @@ class Media:
 def _data_uri_bytes(uri: str) -> bytes:
     header, sep, payload = uri.partition(",")
     if not sep:
-        raise MediaError(f"data URI without a comma: {uri[:40]!r}...", "MEDIA_UNSUPPORTED")
+        raise MediaUnsupportedError(f"data URI without a comma: {uri[:40]!r}...")
     if header.endswith(";base64"):
         try:
             return base64.b64decode(payload, validate=True)
         except (binascii.Error, ValueError):
-            raise MediaError("data URI: the payload is not valid base64", "MEDIA_UNSUPPORTED") from None
+            raise MediaUnsupportedError("data URI: the payload is not valid base64") from None
     from urllib.parse import unquote_to_bytes
 
     return unquote_to_bytes(payload)

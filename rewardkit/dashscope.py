@@ -195,7 +195,8 @@ class _Scorer:
             _status, body, _outcomes = _run(answer(DASHSCOPE, self.spec, raw, self.engine, self.tracing))
         except HTTPProblem as exc:
             raise RequestRefused(exc.status, exc.message, exc.detail, exc.headers) from None
-        return body
+        answered: dict[str, Any] = body  # the DashScope contract renders a JSON object (contracts/dashscope.py)
+        return answered
 
 
 def _check_kind(spec: AnySpec, group: bool, hint: str) -> None:

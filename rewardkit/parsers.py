@@ -142,7 +142,7 @@ def tag(name: str) -> Parser:
     pattern = re.compile(rf"<{re.escape(name)}>(.*?)</{re.escape(name)}>", re.DOTALL)
 
     def parse(text: str) -> str:
-        matches = pattern.findall(text)
+        matches: list[str] = pattern.findall(text)  # one group: each match is its text
         if not matches:
             raise ParseError(f"no <{name}>...</{name}> in the response")
         return matches[-1].strip()

@@ -26,8 +26,11 @@ from ._text import shorten
 if TYPE_CHECKING:
     import httpx
 
+    from ._outcome import Outcome
     from ._replay.inprocess import InProcessService
     from ._replay.replay import ReplayResult
+    from ._sample import Sample
+    from .contracts import Contract
 
 _SERVICE = pytest.StashKey["_SessionService"]()
 _SHOWN_CHARS = 200
@@ -43,7 +46,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _target(config: pytest.Config) -> str:
-    option = config.getoption("rewardkit_target")
+    option: str | None = config.getoption("rewardkit_target")
     if option:
         return option
     target = str(config.getini("rewardkit_target") or DEFAULT_TARGET)
@@ -176,13 +179,13 @@ def _shown(text: str) -> str:
     return repr(shorten(" ".join(text.split()), _SHOWN_CHARS))
 
 
-def _contract(case: FixtureCase) -> Any:
+def _contract(case: FixtureCase) -> Contract:
     from .contracts import get
 
     return get(case.contract)
 
 
-def _samples(case: FixtureCase) -> list[Any]:
+def _samples(case: FixtureCase) -> list[Sample]:
     """The request's samples as its contract reads them; none when the body does not parse."""
     from .contracts import ContractError
 
@@ -223,7 +226,7 @@ def _expected(case: FixtureCase) -> str:
     return ", ".join(parts) or "a score (the record has no 'expect')"
 
 
-def _outcome_reason(outcome: Any) -> str:
+def _outcome_reason(outcome: Outcome) -> str:
     if outcome.failure is not None and outcome.score is None:
         return f"{outcome.failure.code}: {outcome.failure.message}"
     if outcome.score is not None and outcome.score.reason:

@@ -98,6 +98,9 @@ def test_the_startup_log_lists_each_reward_once_and_the_route_patterns_once():
         assert "POST" not in line
     assert not any("/rewards/math_accuracy" in line for line in lines)
     assert listed["rewards"][0]["routes"]["dashscope"] == f"/rewards/{names[0]}/api/v1"
+    # Issue 24, item 6: which path scoring takes, said once at start-up (no middleware here: the fast path).
+    assert [line for line in lines if line.startswith("scoring: ")] == [
+        "scoring: the fast path, ahead of FastAPI's middleware and router"]
 
     with serve([EXAMPLE_REWARDS, "--reward", "contains_reference", "--workers", "1", "--log-format", "plain",
                 "--verbose"]) as served:

@@ -106,7 +106,7 @@ def short_answer(gold: Any) -> str:
     text = gold if isinstance(gold, str) else json.dumps(gold, ensure_ascii=False)
     if "####" in text:
         return text.rsplit("####", 1)[1].strip()
-    boxes = _BOXED.findall(text)
+    boxes: list[str] = _BOXED.findall(text)  # one group: each match is its text
     if boxes:
         return boxes[-1].strip()
     return text.strip()

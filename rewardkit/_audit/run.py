@@ -16,6 +16,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from .._errors import MISSING_REFERENCE, TIMEOUT
 from .._replay.fixtures import Expectation, FixtureCase
 from .._replay.replay import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, ReplayResult, send_all, service_client
 from .._sample import DEFAULT_REFERENCE_KEYS
@@ -341,9 +342,9 @@ _ERROR_FIXES = {
     "HTTP_422": "the service refused the requests built from these lines (a grouped reward, which ranks one "
                 "prompt's responses together, cannot be audited one response per request: audit the single reward "
                 "it ranks with)",
-    "MISSING_REFERENCE": "the reward found no gold where it looks for it: tell it where the lines keep it "
+    MISSING_REFERENCE: "the reward found no gold where it looks for it: tell it where the lines keep it "
                          "(`reference_keys=`)",
-    "TIMEOUT": "the reward ran past its timeout: give it longer (its `timeout=`, or --timeout for the requests)",
+    TIMEOUT: "the reward ran past its timeout: give it longer (its `timeout=`, or --timeout for the requests)",
 }
 
 

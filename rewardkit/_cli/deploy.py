@@ -10,7 +10,7 @@ import shlex
 import shutil
 import subprocess
 import sys
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from .._errors import RewardkitError
 from .._project.capacity import (
@@ -63,7 +63,7 @@ def _registry(target: str) -> Any:
 def _chosen(args: argparse.Namespace, contract: str) -> list[tuple[str, float, bool]]:
     """(name, weight, grouped) for each --reward, checked against the target; the default reward when none."""
     from .._loader import resolve_target, target_line
-    from .._serving.app import default_reward
+    from .._registry import default_reward
 
     given = args.target is not None
     args.target = resolve_target(args.target)
@@ -379,7 +379,7 @@ def _run(command: list[str], capture: bool = False) -> str:
     return done.stdout or ""
 
 
-def _handle(handler: Any) -> Any:
+def _handle(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         try:
             return handler(args)

@@ -7,11 +7,15 @@ import logging
 import os
 import signal
 import sys
-from typing import Any, Sequence
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .._errors import RewardkitError
 from .._loader import describe_target, resolve_target, shadow_note, target_line
 from .about import identity
+
+if TYPE_CHECKING:
+    import uvicorn
 
 
 def _port(value: str | None) -> int:
@@ -22,19 +26,24 @@ def _port(value: str | None) -> int:
     return port
 
 
-def _graceful_server_class() -> type:
-    import uvicorn
+def _run_to_a_clean_stop(server: uvicorn.Server) -> None:
+    """Run `server` until it stops; after a SIGTERM, once in-flight requests finished, the process carries on.
 
-    class GracefulServer(uvicorn.Server):
-        """uvicorn stops accepting on SIGTERM and lets in-flight requests finish; then, by default, it
-        re-raises the signal so the process dies of it. Cloud Run and Function Compute stop instances
-        with SIGTERM, so a graceful stop after it is a success: exit 0."""
+    Cloud Run and Function Compute stop instances with SIGTERM, so a graceful stop after it is a success (exit
+    0), not a death by the signal. uvicorn catches SIGTERM while it runs, stops gracefully, then puts back the
+    handler that was in place before and raises the signal again for it (cooperative signal handling, uvicorn
+    0.29, encode/uvicorn#1600: `Server.capture_signals` in uvicorn/server.py). The handler in place is this one:
+    the signal uvicorn hands back is taken, and one that comes before uvicorn took over (while the app starts)
+    asks the server to stop as soon as it has started. tests/test_dependency_hooks.py holds uvicorn to that."""
 
-        async def shutdown(self, sockets: Any = None) -> None:
-            await super().shutdown(sockets=sockets)
-            self._captured_signals = [s for s in self._captured_signals if s != signal.SIGTERM]
+    def stop(_signal: int, _frame: FrameType | None) -> None:
+        server.should_exit = True
 
-    return GracefulServer
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        server.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -70,9 +79,9 @@ def _serve(args: argparse.Namespace) -> int:
                             access_log=False,
                             timeout_graceful_shutdown=settings.grace_period,  # type: ignore[arg-type]
                             **server_options(settings.worker_count, settings.max_connections))
-    server = _graceful_server_class()(config)
+    server = uvicorn.Server(config)
     try:
-        server.run()
+        _run_to_a_clean_stop(server)
     except SystemExit as exc:  # uvicorn exits 3 when the app's startup failed
         if exc.code != STARTUP_FAILURE:
             raise
@@ -247,11 +256,15 @@ def _add_data_commands(commands: Any) -> None:
     from .report import add_parser as add_report
 
     add_report(commands)
+    from .codes import add_parser as add_codes
+
+    add_codes(commands)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    handler: Callable[[argparse.Namespace], int] = args.handler  # every command sets one (set_defaults)
+    return handler(args)
 
 
 if __name__ == "__main__":

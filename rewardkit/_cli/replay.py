@@ -17,6 +17,7 @@ from .._replay.datasets import formats as dataset_platforms
 from .._replay.fixtures import FixtureCase, FixtureError
 from .._replay.replay import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, TOKEN_ENV, ReplayInputError, read_cases, replay
 from .._replay.report import Progress, write_report
+from .._settings import Settings
 
 
 def gcloud_identity_token() -> str:
@@ -101,7 +102,7 @@ def concurrency(args: Any, default: int = DEFAULT_CONCURRENCY) -> int:
     return default if args.concurrency is None else int(args.concurrency)
 
 
-def _bench_workers(args: Any, settings: Any) -> int:
+def _bench_workers(args: Any, settings: Settings) -> int:
     """The worker processes the calls ran on: the in-process app's, or what --workers says the service has."""
     if args.url is None:
         return max(1, settings.worker_count)  # 0: rewards in the server process, one at a time for sync ones

@@ -139,9 +139,11 @@ def _error(spec: RewardSpec, exc: BaseException, parsed: str | None = None) -> O
     if isinstance(exc, MissingReferenceError):  # the request's fault, not the reward's: no traceback location
         code = exc.code if exc.code in DATA_FAULTS else MISSING_REFERENCE
         return Outcome(spec.name, failure=Failure(code, f"{type(exc).__name__}: {exc}"), parsed=parsed)
-    # A rewardkit error may name its own code (SandboxError: SANDBOX_ERROR, an infrastructure failure).
-    own = getattr(exc, "code", None) if isinstance(exc, RewardkitError) else None
-    code = own if isinstance(own, str) else OUT_OF_MEMORY if isinstance(exc, MemoryError) else REWARD_ERROR
+    # A rewardkit error declares its code (rewardkit._errors; SandboxError: SANDBOX_ERROR, an infrastructure failure).
+    if isinstance(exc, RewardkitError):
+        code = exc.code
+    else:
+        code = OUT_OF_MEMORY if isinstance(exc, MemoryError) else REWARD_ERROR
     return Outcome(spec.name, failure=Failure(code, describe(exc)), parsed=parsed)
 
 

@@ -30,7 +30,7 @@ def die_with_parent(sig: int) -> bool:
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        return libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0) == 0
+        return int(libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)) == 0  # ctypes' default restype: a C int
     except (OSError, AttributeError):
         return False
 

@@ -122,7 +122,7 @@ class _Job:
     __slots__ = ("id", "spec", "frame", "size", "timeout", "future", "worker", "queued")
 
     def __init__(self, id: int, spec: RewardSpec, call: Any, size: int, timeout: float,
-                 future: asyncio.Future[Any]) -> None:
+                 future: asyncio.Future[list[Outcome]]) -> None:
         self.id = id
         self.spec = spec
         self.frame = frame((id, spec.name, call))

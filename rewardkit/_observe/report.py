@@ -80,7 +80,8 @@ def distribution(series: Series) -> Figure:
         counts = {v: 0 for v in distinct}
         for v in values:
             counts[v] += 1
-        bar = {"type": "bar", "x": [f"{v:g}" for v in distinct], "y": list(counts.values()), "name": "responses"}
+        bar: dict[str, Any] = {"type": "bar", "x": [f"{v:g}" for v in distinct], "y": list(counts.values()),
+                               "name": "responses"}
     else:
         low, high = distinct[0], distinct[-1]
         width = (high - low) / BINS

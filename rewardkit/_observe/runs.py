@@ -75,8 +75,8 @@ class Series:
     """One reward, or one component of a composite (`composite/component`)."""
 
     name: str
-    scores: array = field(default_factory=lambda: array("d"))
-    lengths: array = field(default_factory=lambda: array("d"))  # response chars, one per score
+    scores: array[float] = field(default_factory=lambda: array("d"))
+    lengths: array[float] = field(default_factory=lambda: array("d"))  # response chars, one per score
     steps: dict[int, StepCounts] = field(default_factory=dict)
     groups: dict[tuple[int, str], Group] = field(default_factory=dict)
     failures: list[tuple[float, str]] = field(default_factory=list)  # (unix time, code)
@@ -166,7 +166,7 @@ class Run:
     files: list[str] = field(default_factory=list)
     records: int = 0
     series: dict[str, Series] = field(default_factory=dict)
-    latency_ms: dict[str, array] = field(default_factory=dict)  # per reward, one per request
+    latency_ms: dict[str, array[float]] = field(default_factory=dict)  # per reward, one per request
     first: str = ""  # the earliest and latest `at` (ISO strings of one format compare as times)
     last: str = ""
 

@@ -39,11 +39,26 @@ class RewardkitApp(FastAPI):
     Those layers cost a trivial reward's request more than the reward itself
     (bench/serve_bench.py). Middleware added to the app with add_middleware
     still sees every request: then the scoring routes go the usual way, through
-    the router, to the same handler.
+    the router, to the same handler. The app logs which path scoring takes when
+    it starts (its lifespan), once the middleware is final: Starlette refuses
+    add_middleware once the app has started (starlette/applications.py).
     """
 
     scoring: Scoring | None = None
     auth: BearerAuth | None = None
+
+    @property
+    def fast_path(self) -> bool:
+        """Whether scoring requests skip FastAPI's middleware and router: only while no middleware is added."""
+        return self.scoring is not None and not self.user_middleware
+
+    def scoring_path(self) -> str:
+        """Which path scoring requests take, as the start-up log says it."""
+        if self.fast_path:
+            return "scoring: the fast path, ahead of FastAPI's middleware and router"
+        names = ", ".join(getattr(m.cls, "__name__", repr(m.cls)) for m in self.user_middleware)
+        return (f"scoring: through the app's middleware ({names}) and FastAPI's router: the fast path is off while "
+                "middleware is added (add_middleware), so that it sees every request")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.auth is not None:
@@ -52,8 +67,8 @@ class RewardkitApp(FastAPI):
             await self.dispatch(scope, receive, send)
 
     async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] == "http" and scope["method"] == "POST" and self.scoring is not None
-                and not self.user_middleware):
+        if scope["type"] == "http" and scope["method"] == "POST" and self.fast_path:
+            assert self.scoring is not None  # the fast path has scoring routes
             found = self.scoring.routes.match(route_path(scope))
             if found is not None:
                 return await self.scoring(scope, receive, send, *found)
@@ -160,7 +175,9 @@ def create_app(
         recorder.on_dropped, recorder.on_written = metrics.watch_recorder(lambda: recorder.waiting)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(started: FastAPI) -> AsyncIterator[None]:
+        if isinstance(started, RewardkitApp):
+            log.info("%s", started.scoring_path())
         try:
             await engine.start()
         except RewardkitError as exc:

@@ -7,9 +7,11 @@ ID token in the same Authorization header, which would not match a secret.
 from __future__ import annotations
 
 import hmac
-from typing import Any, Callable, MutableMapping, Sequence
+from typing import Callable, Sequence
 
 from starlette.responses import JSONResponse
+
+from .http import ASGIApp, Receive, Scope, Send
 
 # The platform's health check and Function Compute's lifecycle hooks come without the secret.
 OPEN_PATHS = frozenset({"/health", "/initialize", "/pre-stop"})
@@ -36,12 +38,12 @@ class BearerAuth:
     so a secret can be rotated without downtime.
     """
 
-    def __init__(self, app: Any, tokens: Sequence[str], on_reject: Callable[[], None] | None = None) -> None:
+    def __init__(self, app: ASGIApp, tokens: Sequence[str], on_reject: Callable[[], None] | None = None) -> None:
         self.app = app
         self.tokens = [t.encode() for t in tokens]
         self.on_reject = on_reject
 
-    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
             return await self.app(scope, receive, send)
         header = next((value for name, value in scope["headers"] if name == b"authorization"), None)

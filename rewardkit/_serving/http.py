@@ -15,6 +15,7 @@ log = logging.getLogger("rewardkit")
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class HTTPProblem(Exception):
@@ -43,7 +44,7 @@ async def read_body(receive: Receive, declared_length: bytes | None, limit: int)
         message = await receive()
         if message["type"] == "http.disconnect":
             raise HTTPProblem(499, "client disconnected before sending the whole body")
-        chunk = message.get("body", b"")
+        chunk: bytes = message.get("body", b"")
         if not body and not message.get("more_body", False):  # the usual case: the whole body at once
             if len(chunk) > limit:
                 raise _too_large(f"more than {limit}", limit)

@@ -136,6 +136,23 @@ def _raw_answer(status: int, reason: str, message: str, extra: bytes = b"") -> b
             "connection: close\r\n").encode() + extra + b"\r\n" + body
 
 
+# What GuardedHttpTools takes from uvicorn's HttpToolsProtocol (uvicorn/protocols/http/httptools_impl.py): the
+# methods it overrides or calls, with their parameters, and the attributes it reads. None is documented uvicorn
+# API, and uvicorn has no hook for a head limit or timeout in this protocol (Kludex/uvicorn#157, #1684), so
+# pyproject.toml pins uvicorn to the releases the tests cover and tests/test_dependency_hooks.py names the hook
+# that disappeared or changed. connection_made/connection_lost/data_received are asyncio.Protocol's methods;
+# on_message_begin/on_headers_complete are httptools' parser callbacks; send_400_response is uvicorn's own.
+UVICORN_HOOKS: dict[str, tuple[str, ...]] = {
+    "connection_made": ("self", "transport"),
+    "connection_lost": ("self", "exc"),
+    "data_received": ("self", "data"),
+    "on_message_begin": ("self",),
+    "on_headers_complete": ("self",),
+    "send_400_response": ("self", "msg"),
+}
+UVICORN_ATTRIBUTES = ("connections", "loop", "transport")  # the open connections (a set), the event loop, the socket
+
+
 class GuardedHttpTools(HttpToolsProtocol):
     """uvicorn's httptools protocol with a head size limit, a head read timeout and a connection cap."""
 

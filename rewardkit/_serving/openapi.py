@@ -24,7 +24,8 @@ def _components(entries: list[OpenAPIEntry]) -> dict[str, Any]:
     if not models:
         return {}
     _, schema = models_json_schema([(m, "validation") for m in models], ref_template=SCHEMA_REF)
-    return schema.get("$defs", {})
+    defs: dict[str, Any] = schema.get("$defs", {})
+    return defs
 
 
 async def _named(name: str = Path(description="A registered reward (GET /rewards lists them)")) -> None:

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from .._engine.inline import Engine
 from .._engine.pipeline import evaluate
-from .._errors import EngineBusy, UnknownRewardError
+from .._errors import CODES, INTERNAL_ERROR, SHUTTING_DOWN, EngineBusy, UnknownRewardError
 from .._outcome import Outcome
 from .._registry import AnySpec, Registry
 from .._sample import Sample
@@ -44,14 +44,16 @@ from .trace import RequestTrace, Tracing, caller_trace, log_fields
 log = logging.getLogger("rewardkit")
 
 
+# The status of a request's failure code, as declared with it (rewardkit._errors).
+_STATUS = {code.name: code.status for code in CODES.values() if code.status is not None}
 # The `outcome` label of rewardkit_requests_total for requests refused before scoring.
 _REFUSED = {400: "invalid", 413: "invalid", 422: "invalid", 404: "unknown_reward", 499: "disconnected", 503: "busy"}
-SHUTTING_DOWN, INTERNAL_ERROR = "SHUTTING_DOWN", "INTERNAL_ERROR"
 
 
 def route_path(scope: Scope) -> str:
     """The path below the app's root_path, as Starlette's router sees it."""
-    path, root = scope["path"], scope.get("root_path", "")
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
     if root and path.startswith(root):
         if path == root:
             return ""
@@ -190,14 +192,14 @@ class Scoring:
                 content, extra = problem_body(exc), exc.headers
             except asyncio.CancelledError:
                 # Not a disconnect (that is a 499 above): the server is stopping and its grace period is over.
-                status, outcome = 503, "shutting_down"
-                await send_json(send, status, contract.refusal(503, SHUTTING_DOWN, "the server is shutting down "
+                status, outcome = _STATUS[SHUTTING_DOWN], "shutting_down"
+                await send_json(send, status, contract.refusal(status, SHUTTING_DOWN, "the server is shutting down "
                                 "and its grace period ended before this request was scored; retry"), RETRY_SOON)
                 raise
             except BaseException as exc:  # BaseException: nothing a request does may stop the server
                 log.exception("unexpected error while serving a request")
-                status, content = 500, contract.refusal(500, INTERNAL_ERROR,
-                                                        f"internal error: {type(exc).__name__}: {exc}")
+                status = _STATUS[INTERNAL_ERROR]
+                content = contract.refusal(status, INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {exc}")
             await send_json(send, status, content, extra)
         finally:
             seconds = time.perf_counter() - started

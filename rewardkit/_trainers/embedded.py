@@ -26,7 +26,7 @@ from typing import Any, Mapping, Protocol, Sequence
 
 from .._engine.inline import Engine, InlineEngine, contain_task_exits
 from .._engine.pipeline import evaluate
-from .._errors import RewardkitError
+from .._errors import ENGINE_ERROR, RewardkitError
 from .._loader import load_registry, resolve_target
 from .._outcome import ERROR_KEY, FAILED_KEY, NO_ERROR, TIMEOUT, Failure, Outcome, schema_metrics
 from .._registry import AnySpec, CompositeSpec, Registry, RewardSpec, spec_of
@@ -42,7 +42,6 @@ EMBEDDED_MAX_QUEUE = 1_000_000
 # Seconds added to the longest a batch can take in the engine before the trainer stops waiting for it
 # (a backstop for an async reward that holds the adapter's event loop: the engine answers everything else).
 BACKSTOP_SLACK = 30.0
-ENGINE_ERROR = "ENGINE_ERROR"
 
 
 # Set in the adapter's thread, and so in the tasks and executor threads that start worker processes.

@@ -20,10 +20,9 @@ from typing import Any, Mapping, Protocol, Sequence
 import httpx
 
 from .. import _retry
-from .._errors import RewardkitError
+from .._errors import SERVICE_UNAVAILABLE, RewardkitError
 from .._outcome import Failure, Outcome
 
-SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 DEFAULT_BATCH = 32
 DEFAULT_CONCURRENCY = 8
 DEFAULT_DEADLINE = 300.0  # seconds one request may spend on retries before its items fail

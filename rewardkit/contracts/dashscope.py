@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter
 
+from .._errors import BAD_ANSWER
 from .._outcome import Outcome, flat_metrics
 from .._registry import AnySpec
 from .._sample import Metadata, Sample
@@ -295,7 +296,7 @@ class DashScopeContract(Contract):
         try:
             scores = tuple(float(entry["reward_score"]) for entry in entries)
         except (KeyError, TypeError, ValueError) as exc:
-            return Answer((), "BAD_ANSWER", f"the answer does not match the {self.title} contract "
+            return Answer((), BAD_ANSWER, f"the answer does not match the {self.title} contract "
                           f"({type(exc).__name__}: {exc}): {json.dumps(body)[:300]}")
         codes = [c for entry in entries for c in _metric_codes(entry.get("reward_metrics"))]
         if body.get("status") == "failed":

@@ -54,6 +54,7 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
+from .._errors import BAD_ANSWER
 from .._outcome import DATA_FAULTS, Outcome
 from .._registry import AnySpec
 from .._sample import Metadata, Sample
@@ -277,7 +278,7 @@ class NovaContract(Contract):
             scores = tuple(float(entry["aggregate_reward_score"]) for entry in body)
             metrics = [m for entry in body for m in entry.get("metrics_list") or ()]
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            return Answer((), "BAD_ANSWER", f"the answer does not match the {self.title} contract "
+            return Answer((), BAD_ANSWER, f"the answer does not match the {self.title} contract "
                           f"({type(exc).__name__}: {exc}): {json.dumps(body)[:300]}")
         codes = [str(m["name"]).rsplit(".error.", 1)[1] for m in metrics
                  if isinstance(m, Mapping) and ".error." in str(m.get("name"))]

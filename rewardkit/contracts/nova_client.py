@@ -12,10 +12,9 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
+from .._errors import REMOTE_FAILED
 from .._outcome import ComponentOutcome, Failure, Outcome
 from .._score import Score
-
-REMOTE_FAILED = "REMOTE_FAILED"  # the server scored nothing for an item and said no more
 
 
 class NovaWire:

@@ -52,6 +52,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
+from .._errors import BAD_ANSWER
 from .._outcome import Outcome, schema_metrics
 from .._registry import AnySpec, metric_keys
 from .._sample import Message, Metadata, Sample
@@ -213,7 +214,7 @@ class OpenRLHFContract(Contract):
         rewards = body.get("rewards") if isinstance(body, dict) else None
         if isinstance(rewards, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in rewards):
             return Answer(tuple(float(value) for value in rewards))
-        return Answer((), "BAD_ANSWER", f"OpenRLHF reads a list of numbers in 'rewards', got {rewards!r:.200}")
+        return Answer((), BAD_ANSWER, f"OpenRLHF reads a list of numbers in 'rewards', got {rewards!r:.200}")
 
     def openapi(self) -> OpenAPIEntry:
         return OpenAPIEntry(

@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
+from .._errors import BAD_ANSWER
 from .._outcome import Outcome
 from .._registry import AnySpec
 from .._sample import Message, Metadata, Sample
@@ -127,7 +128,7 @@ class SlimeContract(Contract):
             return _common.failed_answer(status, body)
         if isinstance(body, (int, float)) and not isinstance(body, bool):
             return Answer((float(body),))
-        return Answer((), "BAD_ANSWER", f"slime reads a bare number, got {body!r:.200}")
+        return Answer((), BAD_ANSWER, f"slime reads a bare number, got {body!r:.200}")
 
     def openapi(self) -> OpenAPIEntry:
         return OpenAPIEntry(

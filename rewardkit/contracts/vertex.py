@@ -16,6 +16,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic.alias_generators import to_camel
 from pydantic_core import to_json
 
+from .._errors import BAD_ANSWER
 from .._outcome import DATA_FAULTS, Outcome
 from .._registry import AnySpec
 from .._sample import Media, Message, Metadata, Sample, ToolCall
@@ -415,7 +416,7 @@ class VertexContract(Contract):
             return unscored
         reward = body.get("reward")
         if isinstance(reward, bool) or not isinstance(reward, (int, float)):
-            return Answer((), "BAD_ANSWER", f"the answer does not match the {self.title} contract: 'reward' is "
+            return Answer((), BAD_ANSWER, f"the answer does not match the {self.title} contract: 'reward' is "
                           f"{reward!r}, expected a number")
         reason, code = _aux_reason(body.get("user_requested_aux_info"))
         return Answer((float(reward),), code, reason)

@@ -34,8 +34,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 from urllib.parse import unquote, urljoin, urlsplit
 
-from .._errors import MediaError
-from .._outcome import MEDIA_FETCH_ERROR, MEDIA_TOO_LARGE, MEDIA_UNSUPPORTED
+from .._errors import MEDIA_FETCH_ERROR, MEDIA_TOO_LARGE, MEDIA_UNSUPPORTED, MediaError
 from .._sample import Media, Message, Sample
 from ._policy import AllowList, refusal
 from ._sniff import checked

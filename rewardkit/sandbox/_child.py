@@ -401,7 +401,8 @@ def run_one(code: CodeType, test: dict[str, Any], limits: dict[str, Any],
     return result
 
 
-def _watch(pid: int, buffers: dict, out_r: int, err_r: int, frames_r: int, limits: dict, began: float) -> dict:
+def _watch(pid: int, buffers: dict[int, bytearray], out_r: int, err_r: int, frames_r: int, limits: dict[str, Any],
+           began: float) -> dict[str, Any]:
     deadline = began + limits["wall_seconds"]
     cap = {out_r: limits["output_bytes"], err_r: 1 << 16, frames_r: limits["output_bytes"]}
     try:
@@ -461,7 +462,7 @@ def _kill_group(pid: int) -> None:
         pass
 
 
-def _frames(data: bytes, limit: int = 10000) -> list:
+def _frames(data: bytes | bytearray, limit: int = 10000) -> list[dict[str, Any]]:
     records = []
     for line in bytes(data).splitlines()[:limit]:
         try:
@@ -473,8 +474,8 @@ def _frames(data: bytes, limit: int = 10000) -> list:
     return records
 
 
-def _describe(status: int, reason: str | None, out: bytes, err: bytes, frames: bytes, limits: dict,
-              seconds: float) -> dict:
+def _describe(status: int, reason: str | None, out: bytearray, err: bytearray, frames: bytearray,
+              limits: dict[str, Any], seconds: float) -> dict[str, Any]:
     result = {"stdout": bytes(out[: limits["output_bytes"]]).decode("utf-8", "replace"),
               "stderr": bytes(err[-2000:]).decode("utf-8", "replace"), "frames": _frames(frames),
               "seconds": round(seconds, 4), "exit": None, "signal": None}
@@ -522,7 +523,7 @@ def _tasks_of_this_user() -> int:
     return count
 
 
-def template(job: dict, result_fd: int, isolated: bool) -> None:
+def template(job: dict[str, Any], result_fd: int, isolated: bool) -> None:
     limits = job["limits"]
     if isolated:
         drop_privileges()
@@ -584,7 +585,7 @@ def _watch_lifeline(pid: int) -> int:
             return status
 
 
-def _launch(result_fd: int, setup: dict) -> None:
+def _launch(result_fd: int, setup: dict[str, Any]) -> None:
     """The launcher: build the sandbox, wait for the job on stdin, fork the template, watch the lifeline.
 
     The sandbox is built before the job is read, so the worker can start one
@@ -622,7 +623,7 @@ def _launch(result_fd: int, setup: dict) -> None:
 _RESULTS = _FRAMES + 1
 
 
-def _become_launcher(fds: list, setup: dict) -> None:
+def _become_launcher(fds: list[int], setup: dict[str, Any]) -> None:
     """In a fresh fork of the zygote: the received pipes in their places, nothing else of the zygote's open,
     a session of its own (the worker kills its group), the submission's environment and directory."""
     moved = [fcntl.fcntl(fd, fcntl.F_DUPFD, _RESULTS + 1) for fd in fds]  # above every target: none clobbered

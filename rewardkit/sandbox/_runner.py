@@ -129,7 +129,8 @@ class _Zygote:
             answer = self.socket.recv(4096)
         if not answer:
             raise ConnectionResetError("the zygote went away")
-        return json.loads(answer)
+        reply: dict[str, Any] = json.loads(answer)  # the zygote answers a JSON object (_child.zygote)
+        return reply
 
     def fork(self, setup: dict[str, Any], fds: Sequence[int]) -> int:
         """A new launcher's pid (not yet reaped: see reap)."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Literal
 
-from .._errors import RewardkitError
+from .._errors import SandboxError as SandboxError  # declared with its code in rewardkit._errors
 
 PUBLIC = "rewardkit.sandbox"  # the path users import these from, which reprs and tracebacks show
 
@@ -40,16 +40,6 @@ TestStatus = Literal["finished", "timeout", "output_limit", "lost"]
 TEST_STATUSES: tuple[TestStatus, ...] = ("finished", "timeout", "output_limit", "lost")
 
 Isolation = Literal["require", "none"]
-
-
-class SandboxError(RewardkitError):
-    """The sandbox itself failed (could not start, isolation unavailable, a remote service down).
-
-    Infrastructure, not the model's program: the reward call fails with error code
-    SANDBOX_ERROR and no score.
-    """
-
-    code = "SANDBOX_ERROR"
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from rewardkit import RewardkitError
+
 PROBE = "__rk_probe__"
 
 _COMPARE: dict[type, Callable[[Any, Any], bool]] = {
@@ -61,7 +63,7 @@ MAX_SIZE = 1 << 20  # characters, bytes or items, nested ones included (see _siz
 MAX_INT_BITS = 1 << 16
 
 
-class TooLarge(ValueError):
+class TooLarge(RewardkitError, ValueError):
     """A value over MAX_SIZE or MAX_INT_BITS, refused before it is built."""
 
 
@@ -88,7 +90,7 @@ _CALLS: dict[str, Callable[..., Any]] = {
 }
 
 
-class AssertionScriptError(ValueError):
+class AssertionScriptError(RewardkitError, ValueError):
     """A test script that cannot be read, or whose expected value cannot be evaluated (a dataset problem)."""
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
+from rewardkit import RewardkitError
+
 from ..common import tag_pattern
 
 _OPENING = re.compile(r"[ \t]*(`{3,}|~{3,})[ \t]*([\w+#.-]*)")
@@ -25,7 +27,7 @@ ALIASES = {
 }
 
 
-class NoProgram(Exception):
+class NoProgram(RewardkitError):
     """The response holds no program to run (the model's fault: a score of 0, not an error)."""
 
 

@@ -1,7 +1,9 @@
 """The error the built-in rewards' option checks raise."""
 
+from rewardkit import RewardkitError
 
-class OptionError(ValueError):
+
+class OptionError(RewardkitError, ValueError):
     """An option of a built-in reward has a value the reward cannot use; the message names it.
 
     Raised by the `check_options` functions the built-ins declare, so

@@ -21,13 +21,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from rewardkit import RewardkitError
+
 from . import _text
 
 RELATIONS = ("less than", "at least")
 CONSTRAINED_RESPONSES = ("My answer is yes.", "My answer is no.", "My answer is maybe.")
 
 
-class ConstraintError(ValueError):
+class ConstraintError(RewardkitError, ValueError):
     """A constraint of the request cannot be checked: unknown instruction id or kwargs; the message names it."""
 
 

@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Literal
 
-from rewardkit import MissingReferenceError, RegistrationError, Sample, Score, reward
+from rewardkit import MissingReferenceError, RegistrationError, RewardkitError, Sample, Score, reward
 from rewardkit.clients import JudgeUnparseable
 from rewards.instructions import Constraint, ConstraintError, constraint
 
@@ -50,7 +50,7 @@ RESERVED = frozenset({"met", "checks", "essential_unmet"})  # the reward's own m
 _ID = re.compile(r"[A-Za-z_][\w.:#-]*")
 
 
-class ChecklistError(ValueError):
+class ChecklistError(RewardkitError, ValueError):
     """A row's checklist that cannot be read: the message names the item and what was expected."""
 
 

@@ -67,6 +67,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Callable
 
+from rewardkit import RewardkitError
+
 from ._answers import non_ascii_digits, split_top_level, unbox
 from ._forms import (
     Question,
@@ -83,7 +85,7 @@ from ._forms import (
 from ._statements import UNIT_WORDS
 
 
-class EquivalenceThreadError(RuntimeError):
+class EquivalenceThreadError(RewardkitError, RuntimeError):
     """math-verify's signal-based timeout was requested outside the main thread."""
 
 

@@ -14,7 +14,17 @@ from typing import Annotated, Any, Callable, Sequence
 
 from annotated_types import Ge, Gt, Le
 
-from rewardkit import Message, MissingReferenceError, RegistrationError, RewardSpec, Sample, Score, call, reward
+from rewardkit import (
+    Message,
+    MissingReferenceError,
+    RegistrationError,
+    RewardkitError,
+    RewardSpec,
+    Sample,
+    Score,
+    call,
+    reward,
+)
 from rewardkit.registry import spec_of
 
 from ..common.options import OptionError
@@ -110,7 +120,7 @@ def turn_budget(
 
 # ---- final_answer_after_tools --------------------------------------------------------------------------
 
-class AnswerRewardError(RuntimeError):
+class AnswerRewardError(RewardkitError, RuntimeError):
     """The wrapped answer reward failed; the message is its failure."""
 
 

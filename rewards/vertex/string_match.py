@@ -19,7 +19,16 @@ from typing import Annotated, Any, Mapping
 from annotated_types import MinLen
 
 import rewardkit
-from rewardkit import MissingReferenceError, ParseError, RegistrationError, RewardSpec, Score, parsers, reward
+from rewardkit import (
+    MissingReferenceError,
+    ParseError,
+    RegistrationError,
+    RewardkitError,
+    RewardSpec,
+    Score,
+    parsers,
+    reward,
+)
 
 from ..common import shorten
 from ..common.options import OptionError
@@ -46,7 +55,7 @@ _RE2_UNSUPPORTED_GROUPS = (
 _COUNTED = re.compile(r"\{(?:\d+(?:,\d*)?|,\d+)\}")
 
 
-class ExpressionError(ValueError):
+class ExpressionError(RewardkitError, ValueError):
     """The expression, once its placeholders are filled, is not a usable regular expression."""
 
 
