@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from rewardkit import RewardkitError
+
 from ..common import answer_block, strip_thinking
 
 # More boxes than this in one response is a flood, not an answer: scored 0 before any matching (bounds the work).
@@ -50,7 +52,7 @@ _CALL_POINT = re.compile(r"\b(point|start_box|coordinate)\s*=\s*['\"]\(?\s*(-?[\
 _XY_KEYWORDS = re.compile(r"\bx\s*=\s*(-?\d+(?:\.\d+)?)\s*,\s*y\s*=\s*(-?\d+(?:\.\d+)?)")
 
 
-class Flood(ValueError):
+class Flood(RewardkitError, ValueError):
     """The response states more than the reward reads (too many boxes, too much text): scored 0, with the reason."""
 
 
