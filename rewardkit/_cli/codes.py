@@ -92,7 +92,7 @@ def add_parser(commands: Any) -> None:  # argparse's subparsers action: a privat
     codes = commands.add_parser("codes", help="the failure codes: what each means, the HTTP status of each contract",
                                 description=__doc__.split("\n", 1)[0] if __doc__ else None)
     codes.add_argument("--write", metavar="PAGE", help="rewrite the table between the markers of PAGE (a Markdown "
-                       "file such as docs/failures.md), for the built-in contracts")
+                       "file such as docs/failures.md), for the built-in contracts (default: print the table)")
     codes.set_defaults(handler=main)
 
 

@@ -342,19 +342,22 @@ def _job_options(parser: argparse.ArgumentParser, required: bool) -> None:
     group = parser.add_argument_group("capacity from the job" + ("" if required else
                                       " (any of these sizes the service: rewardkit config capacity shows how)"))
     group.add_argument("--samples-per-prompt", type=_positive_int, default=None, metavar="N",
-                       help="responses sampled per prompt (Vertex samplesPerPrompt, DashScope n_rollouts)")
+                       help="responses sampled per prompt (Vertex samplesPerPrompt, DashScope n_rollouts); "
+                       "required unless --tuning-job gives it")
     group.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
-                       help="prompts per training step (Vertex batchSize, DashScope batch_size)")
+                       help="prompts per training step (Vertex batchSize, DashScope batch_size); required unless "
+                       "--tuning-job gives it")
     group.add_argument("--tuning-job", default=None, metavar="FILE",
                        help="read both from a Vertex tuningJobs.create body (JSON: reinforcementTuningSpec."
                        "hyperParameters) or a DashScope SDK job file (YAML or JSON: training.hyper_parameters); "
-                       "the two flags above win")
+                       "the two flags above win; default: none")
     group.add_argument("--bench", default=None, metavar="FILE",
-                       help="the reward's measured cost: the JSON of rewardkit replay --bench --bench-out FILE")
+                       help="the reward's measured cost: the JSON of rewardkit replay --bench --bench-out FILE; "
+                       "required unless --calls-per-second and --p99 give it")
     group.add_argument("--calls-per-second", type=_positive_float, default=None, metavar="RATE",
-                       help="instead of --bench: calls a second one worker scores")
+                       help="instead of --bench: calls a second one worker scores (default: none)")
     group.add_argument("--p99", type=_positive_float, default=None, metavar="SECONDS",
-                       help="instead of --bench: the 99th percentile of one call's latency")
+                       help="instead of --bench: the 99th percentile of one call's latency (default: none)")
 
 
 def _positive_float(value: str) -> float:
