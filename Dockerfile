@@ -25,9 +25,9 @@ WORKDIR /src
 # (`pip install .` here would need the source, and a source edit would then reinstall
 # every dependency.) Dependencies declared as `dynamic` cannot be read this way, so
 # the build stops with a message instead of silently installing nothing. The image serves every built-in
-# reward, so the extras two of them need (vision: Pillow for image sizes; transcript: rapidfuzz) come too.
+# reward, so the extra two of them need (vision: Pillow, for image sizes) comes too.
 COPY pyproject.toml ./
-RUN python -c "import tomllib, sys; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; 'dependencies' in p.get('dynamic', []) and sys.exit('pyproject.toml declares dependencies as dynamic; list them under [project] dependencies'); extras = p.get('optional-dependencies', {}); print('\n'.join(p.get('dependencies', []) + extras['vision'] + extras['transcript']))" > /tmp/requirements.txt \
+RUN python -c "import tomllib, sys; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; 'dependencies' in p.get('dynamic', []) and sys.exit('pyproject.toml declares dependencies as dynamic; list them under [project] dependencies'); extras = p.get('optional-dependencies', {}); print('\n'.join(p.get('dependencies', []) + extras['vision']))" > /tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt
 
 # Source layer: the project itself, without dependencies (already installed above).

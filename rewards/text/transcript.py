@@ -108,10 +108,8 @@ def units(text: str, metric: str, rules: Normalisation) -> list[str] | str:
 
 
 def _levenshtein() -> Any:
-    try:
-        from rapidfuzz.distance import Levenshtein
-    except ImportError:
-        raise ImportError("transcript_accuracy needs rapidfuzz: pip install 'rewardkit[transcript]'") from None
+    from rapidfuzz.distance import Levenshtein  # a dependency of rewardkit, imported on the first call
+
     return Levenshtein
 
 
