@@ -12,7 +12,8 @@ An error class declares `code`: the failure a reward call gets when the error es
     +-- UnknownRewardError (also a LookupError)
     +-- MissingReferenceError        MISSING_REFERENCE (also a ValueError)
     |   +-- InvalidReferenceError    INVALID_REFERENCE (rewards.code's InvalidTestsError)
-    +-- MediaError                   MEDIA_FETCH_ERROR (or MEDIA_TOO_LARGE, MEDIA_UNSUPPORTED, as raised)
+    +-- MediaError                   MEDIA_FETCH_ERROR
+    |   +-- MediaTooLargeError       MEDIA_TOO_LARGE
     |   +-- MediaUnsupportedError    MEDIA_UNSUPPORTED
     +-- JudgeError                   JUDGE_ERROR (rewardkit.clients.providers' ProviderError)
     |   +-- JudgeUnparseable         JUDGE_UNPARSEABLE
@@ -168,25 +169,23 @@ class InvalidReferenceError(MissingReferenceError):
 
 
 class MediaError(RewardkitError):
-    """A media part of the request cannot be read: not fetched (MEDIA_FETCH_ERROR, the default), over a limit
-    (MEDIA_TOO_LARGE) or not in a form rewardkit reads (MEDIA_UNSUPPORTED); the call fails with it, never scores."""
+    """A media part of the request cannot be fetched (network, refused by the address policy, a timeout, no
+    such object); the call fails with MEDIA_FETCH_ERROR, never scores. Its subclasses name the other media codes."""
 
     code = MEDIA_FETCH_ERROR
 
-    def __init__(self, message: str, code: str = MEDIA_FETCH_ERROR) -> None:
-        if code not in (MEDIA_FETCH_ERROR, MEDIA_TOO_LARGE, MEDIA_UNSUPPORTED):
-            raise ValueError(f"MediaError code must be a media failure code, got {code!r}")
-        super().__init__(message)
-        self.code = code
+
+class MediaTooLargeError(MediaError):
+    """A media part of the request is over a size limit (bytes per fetch or per request, an image's pixels)."""
+
+    code = MEDIA_TOO_LARGE
 
 
 class MediaUnsupportedError(MediaError):
-    """A media part of the request is in a form that cannot be read (a malformed data URI): MEDIA_UNSUPPORTED."""
+    """A media part of the request is in a form that cannot be read (a malformed data URI, a body that is not its
+    declared type, a format or scheme rewardkit does not read): MEDIA_UNSUPPORTED."""
 
     code = MEDIA_UNSUPPORTED
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, MEDIA_UNSUPPORTED)
 
 
 class SetupError(RewardkitError):
@@ -234,6 +233,7 @@ __all__ = [
     "JUDGE_ERROR", "JUDGE_UNPARSEABLE", "SANDBOX_ERROR", "SHUTTING_DOWN", "INTERNAL_ERROR", "ENGINE_ERROR",
     "SERVICE_UNAVAILABLE", "REMOTE_FAILED", "BAD_ANSWER",
     "RewardkitError", "RegistrationError", "LoadError", "ParseError", "InvalidScoreError", "UnknownRewardError",
-    "MissingReferenceError", "InvalidReferenceError", "MediaError", "MediaUnsupportedError", "SetupError",
+    "MissingReferenceError", "InvalidReferenceError", "MediaError", "MediaTooLargeError", "MediaUnsupportedError",
+    "SetupError",
     "EngineBusy", "JudgeError", "JudgeUnparseable", "SandboxError",
 ]

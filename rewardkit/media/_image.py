@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any
 
-from .._errors import MEDIA_TOO_LARGE, MEDIA_UNSUPPORTED, MediaError
+from .._errors import MediaTooLargeError, MediaUnsupportedError
 from .._sample import Media
 
 if TYPE_CHECKING:
@@ -30,25 +30,24 @@ def _pil() -> Any:
     try:
         from PIL import Image
     except ImportError:
-        raise MediaError("reading images needs Pillow: pip install 'rewardkit[vision]'", MEDIA_UNSUPPORTED) from None
+        raise MediaUnsupportedError("reading images needs Pillow: pip install 'rewardkit[vision]'") from None
     return Image
 
 
 def _open(media: Media) -> Image:
     if media.kind != "image":
-        raise MediaError(f"expected an image, got {media.kind} ({media.mime_type or 'no MIME type'})",
-                         MEDIA_UNSUPPORTED)
+        raise MediaUnsupportedError(f"expected an image, got {media.kind} ({media.mime_type or 'no MIME type'})")
     pil = _pil()
     try:
         image: Image = pil.open(io.BytesIO(media.read()), formats=FORMATS)
     except pil.UnidentifiedImageError:
-        raise MediaError(f"the image ({media.mime_type or 'no MIME type'}) is not one of {', '.join(FORMATS)}",
-                         MEDIA_UNSUPPORTED) from None
+        raise MediaUnsupportedError(f"the image ({media.mime_type or 'no MIME type'}) is not one of "
+                                    f"{', '.join(FORMATS)}") from None
     except pil.DecompressionBombError as exc:
-        raise MediaError(str(exc), MEDIA_TOO_LARGE) from None
+        raise MediaTooLargeError(str(exc)) from None
     width, height = image.size
     if width * height > MAX_PIXELS:
-        raise MediaError(f"the image is {width}x{height} pixels, over the limit of {MAX_PIXELS:,}", MEDIA_TOO_LARGE)
+        raise MediaTooLargeError(f"the image is {width}x{height} pixels, over the limit of {MAX_PIXELS:,}")
     return image
 
 
@@ -67,5 +66,5 @@ def open_image(media: Media) -> Image:
     try:
         image.load()
     except (OSError, SyntaxError, ValueError) as exc:  # Pillow's errors for truncated or corrupt data
-        raise MediaError(f"the image cannot be decoded: {exc}", MEDIA_UNSUPPORTED) from None
+        raise MediaUnsupportedError(f"the image cannot be decoded: {exc}") from None
     return image

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._errors import MEDIA_UNSUPPORTED, MediaError
+from .._errors import MediaUnsupportedError
 from .._sample import Media
 from ._parts import kind_of
 
@@ -43,10 +43,10 @@ def checked(media: Media, body: bytes, served_as: str = "") -> Media:
     where = media.uri if media.uri and not media.uri.startswith("data:") else "inline data"
     if media.kind in ("image", "audio", "video"):
         if found and kind_of(found) != media.kind and not (media.kind == "audio" and found == "video/mp4"):
-            raise MediaError(f"{where}: declared {declared or media.kind}, but the body is {found}",
-                             MEDIA_UNSUPPORTED)
+            raise MediaUnsupportedError(f"{where}: declared {declared or media.kind}, but the body is {found}")
         if not found and (media.kind == "image" or kind_of(served_as) != media.kind):
-            raise MediaError(f"{where}: declared {declared or media.kind}, but the body is not a {media.kind} format "
-                             f"rewardkit recognises (served as {served_as or 'no Content-Type'})", MEDIA_UNSUPPORTED)
+            raise MediaUnsupportedError(f"{where}: declared {declared or media.kind}, but the body is not a "
+                                        f"{media.kind} format "
+                                        f"rewardkit recognises (served as {served_as or 'no Content-Type'})")
     mime = found if found and kind_of(found) == media.kind else declared
     return Media(media.kind, mime, uri=media.uri, data=body, frames=media.frames)

@@ -8,7 +8,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from .._errors import MEDIA_UNSUPPORTED, MediaError
+from .._errors import MediaUnsupportedError
 from .._sample import Media
 from ._parts import from_uri
 from ._sniff import sniff
@@ -33,8 +33,8 @@ def image_media(value: Any) -> Media:
             else value.convert("RGB")
         image.save(buffer, format="PNG")
         return Media("image", "image/png", data=buffer.getvalue())
-    raise MediaError(f"an image column holds a {type(value).__name__}; expected a PIL image, bytes, "
-                     "{'bytes', 'path'}, a path or a URL", MEDIA_UNSUPPORTED)
+    raise MediaUnsupportedError(f"an image column holds a {type(value).__name__}; expected a PIL image, bytes, "
+                                "{'bytes', 'path'}, a path or a URL")
 
 
 def images_in(value: Any) -> tuple[Media, ...]:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 from urllib.parse import unquote, urljoin, urlsplit
 
-from .._errors import MEDIA_FETCH_ERROR, MEDIA_TOO_LARGE, MEDIA_UNSUPPORTED, MediaError
+from .._errors import MediaError, MediaTooLargeError, MediaUnsupportedError
 from .._sample import Media, Message, Sample
 from ._policy import AllowList, refusal
 from ._sniff import checked
@@ -263,8 +263,8 @@ class Fetcher:
 
     def _limited(self, media: Media) -> Media:
         if media.data is not None and len(media.data) > self.settings.max_mb * _MB:
-            raise MediaError(f"inline {media.kind} of {len(media.data):,} bytes is over the per-part limit of "
-                             f"{self.settings.max_mb:g} MB (REWARDKIT_MEDIA_MAX_MB)", MEDIA_TOO_LARGE)
+            raise MediaTooLargeError(f"inline {media.kind} of {len(media.data):,} bytes is over the per-part limit of "
+                                     f"{self.settings.max_mb:g} MB (REWARDKIT_MEDIA_MAX_MB)")
         return media
 
     def _state(self) -> _LoopState:
@@ -278,15 +278,15 @@ class Fetcher:
     async def _fetch_once(self, uri: str, state: _LoopState) -> tuple[bytes, str]:
         scheme = urlsplit(uri).scheme.lower()
         if scheme not in SCHEMES:
-            raise MediaError(f"{uri}: the scheme {scheme or '(none)'!r} is not fetched; media URIs are "
-                             f"{', '.join(s + ':' for s in SCHEMES)}", MEDIA_UNSUPPORTED)
+            raise MediaUnsupportedError(f"{uri}: the scheme {scheme or '(none)'!r} is not fetched; media URIs are "
+                                        f"{', '.join(s + ':' for s in SCHEMES)}")
         async with state.semaphore:
             try:
                 body, served_as = await asyncio.wait_for(self._read(scheme, uri, state), self.settings.timeout)
             except (asyncio.TimeoutError, TimeoutError):
                 self.counts.failed += 1
                 raise MediaError(f"{uri}: no complete answer within {self.settings.timeout:g} s "
-                                 "(REWARDKIT_MEDIA_TIMEOUT)", MEDIA_FETCH_ERROR) from None
+                                 "(REWARDKIT_MEDIA_TIMEOUT)") from None
             except MediaError:
                 self.counts.failed += 1
                 raise
@@ -304,8 +304,8 @@ class Fetcher:
     # ---- sources -----------------------------------------------------------------
 
     def _too_large(self, uri: str, size: int | str) -> MediaError:
-        return MediaError(f"{uri}: {size} bytes, over the per-fetch limit of {self.settings.max_mb:g} MB "
-                          "(REWARDKIT_MEDIA_MAX_MB)", MEDIA_TOO_LARGE)
+        return MediaTooLargeError(f"{uri}: {size} bytes, over the per-fetch limit of {self.settings.max_mb:g} MB "
+                                  "(REWARDKIT_MEDIA_MAX_MB)")
 
     async def _read_http(self, uri: str) -> tuple[bytes, str]:
         import aiohttp
@@ -327,28 +327,27 @@ class Fetcher:
                         url = urljoin(url, answer.headers["Location"])
                         continue
                     if answer.status != 200:
-                        raise MediaError(f"{uri}: HTTP {answer.status} from {urlsplit(url).netloc}", MEDIA_FETCH_ERROR)
+                        raise MediaError(f"{uri}: HTTP {answer.status} from {urlsplit(url).netloc}")
                     return await self._body(uri, answer), answer.headers.get("Content-Type", "")
             except aiohttp.ClientError as exc:
                 refused = _refused_in(exc)
                 if refused is not None:
-                    raise MediaError(f"{uri}: refused, {refused} (REWARDKIT_MEDIA_ALLOW_HOSTS lists exceptions)",
-                                     MEDIA_FETCH_ERROR) from None
-                raise MediaError(f"{uri}: {type(exc).__name__}: {exc}", MEDIA_FETCH_ERROR) from None
-        raise MediaError(f"{uri}: more than {self.settings.max_redirects} redirects", MEDIA_FETCH_ERROR)
+                    raise MediaError(f"{uri}: refused, {refused} "
+                                     "(REWARDKIT_MEDIA_ALLOW_HOSTS lists exceptions)") from None
+                raise MediaError(f"{uri}: {type(exc).__name__}: {exc}") from None
+        raise MediaError(f"{uri}: more than {self.settings.max_redirects} redirects")
 
     def _check_url(self, url: str) -> None:
         """A redirect's scheme, and an IP literal's address (aiohttp does not resolve those)."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise MediaError(f"{url}: a redirect may lead only to an http(s) URL", MEDIA_FETCH_ERROR)
+            raise MediaError(f"{url}: a redirect may lead only to an http(s) URL")
         allow = self.settings.allow
         if allow.allows_host(parts.hostname):
             return
         why = refusal(parts.hostname, allow)
         if why is not None and not why.endswith("is not an IP address"):
-            raise MediaError(f"{url}: refused, {why} (REWARDKIT_MEDIA_ALLOW_HOSTS lists exceptions)",
-                             MEDIA_FETCH_ERROR)
+            raise MediaError(f"{url}: refused, {why} (REWARDKIT_MEDIA_ALLOW_HOSTS lists exceptions)")
 
     async def _body(self, uri: str, answer: Any) -> bytes:
         limit = int(self.settings.max_mb * _MB)
@@ -370,12 +369,12 @@ class Fetcher:
         try:
             blob = client.bucket(bucket).get_blob(name)
             if blob is None:
-                raise MediaError(f"{uri}: no such object", MEDIA_FETCH_ERROR)
+                raise MediaError(f"{uri}: no such object")
             if blob.size is not None and blob.size > self.settings.max_mb * _MB:
                 raise self._too_large(uri, f"{blob.size:,}")
             body = blob.download_as_bytes(timeout=self.settings.timeout)
         except exceptions.GoogleAPIError as exc:
-            raise MediaError(f"{uri}: {type(exc).__name__}: {exc}", MEDIA_FETCH_ERROR) from None
+            raise MediaError(f"{uri}: {type(exc).__name__}: {exc}") from None
         if len(body) > self.settings.max_mb * _MB:
             raise self._too_large(uri, f"{len(body):,}")
         return body, blob.content_type or ""
@@ -386,25 +385,26 @@ class Fetcher:
                 try:
                     from google.cloud import storage
                 except ImportError:
-                    raise MediaError("gs:// media needs google-cloud-storage: pip install 'rewardkit[gcs]'",
-                                     MEDIA_UNSUPPORTED) from None
+                    raise MediaUnsupportedError("gs:// media needs google-cloud-storage: "
+                                                "pip install 'rewardkit[gcs]'") from None
                 self._gcs = storage.Client()  # Application Default Credentials; STORAGE_EMULATOR_HOST honoured
             return self._gcs
 
     def _read_file(self, uri: str) -> tuple[bytes, str]:
         root = self.settings.file_root
         if not root:
-            raise MediaError(f"{uri}: file:// media is read only when REWARDKIT_MEDIA_FILE_ROOT names a folder "
-                             "(local replay)", MEDIA_UNSUPPORTED)
+            raise MediaUnsupportedError(f"{uri}: file:// media is read only when REWARDKIT_MEDIA_FILE_ROOT "
+                                        "names a folder "
+                                        "(local replay)")
         path = Path(unquote(urlsplit(uri).path)).resolve()
         if not path.is_relative_to(Path(root).resolve()):
-            raise MediaError(f"{uri}: outside REWARDKIT_MEDIA_FILE_ROOT ({root})", MEDIA_FETCH_ERROR)
+            raise MediaError(f"{uri}: outside REWARDKIT_MEDIA_FILE_ROOT ({root})")
         try:
             if path.stat().st_size > self.settings.max_mb * _MB:
                 raise self._too_large(uri, f"{path.stat().st_size:,}")
             return path.read_bytes(), ""
         except OSError as exc:
-            raise MediaError(f"{uri}: {exc.strerror or exc}", MEDIA_FETCH_ERROR) from None
+            raise MediaError(f"{uri}: {exc.strerror or exc}") from None
 
     # ---- a request's samples --------------------------------------------------------
 
@@ -425,8 +425,8 @@ class Fetcher:
         total = sum(len(m.data or b"") for m in fetched.values() if isinstance(m, Media))
         over = None
         if total > self.settings.request_mb * _MB:
-            over = MediaError(f"the request's media add up to {total:,} bytes, over the per-request limit of "
-                              f"{self.settings.request_mb:g} MB (REWARDKIT_MEDIA_REQUEST_MB)", MEDIA_TOO_LARGE)
+            over = MediaTooLargeError(f"the request's media add up to {total:,} bytes, over the per-request limit of "
+                                      f"{self.settings.request_mb:g} MB (REWARDKIT_MEDIA_REQUEST_MB)")
         ready: list[Sample] = []
         errors: list[MediaError | None] = []
         for sample in samples:
@@ -447,8 +447,7 @@ class Fetcher:
                                                self.settings.request_timeout))
         except (asyncio.TimeoutError, TimeoutError):
             error = MediaError(f"the request's {len(media)} media were not all fetched within "
-                               f"{self.settings.request_timeout:g} s (REWARDKIT_MEDIA_REQUEST_TIMEOUT)",
-                               MEDIA_FETCH_ERROR)
+                               f"{self.settings.request_timeout:g} s (REWARDKIT_MEDIA_REQUEST_TIMEOUT)")
             return [error] * len(media)
 
 
